@@ -1,0 +1,178 @@
+/*
+ * at_acme.h: the ACME client (RFC 8555).
+ *
+ * An at_acme_t talks to one CA through one at_http_t: it holds the directory, a pool of nonces
+ * fed by every response, and the account it signs as. Every signed request retries a bounded
+ * number of times on badNonce. A problem document from the CA becomes AT_EPROBLEM with one log
+ * line naming the CA's type and detail (and its subproblems); the parsed problem stays available
+ * through at_acme_last_problem(). Not thread-safe: one at_acme_t per thread.
+ */
+#ifndef AT_ACME_H
+#define AT_ACME_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "at_http.h"
+
+#define AT_ACME_BADNONCE_RETRIES 5
+#define AT_ACME_PROBLEM_PREFIX "urn:ietf:params:acme:error:"
+
+typedef struct {
+    const char *new_nonce;
+    const char *new_account;
+    const char *new_order;
+    const char *new_authz; /* optional */
+    const char *revoke_cert;
+    const char *key_change;
+    const char *renewal_info; /* optional (RFC 9773) */
+    const char *terms_of_service; /* meta.termsOfService, optional */
+    int eab_required;             /* meta.externalAccountRequired */
+} at_acme_directory_t;
+
+typedef struct {
+    const char *type;       /* full URN, e.g. urn:ietf:params:acme:error:badNonce */
+    const char *detail;     /* may be "" */
+    int status;             /* HTTP status of the response */
+    const char *identifier; /* for subproblems: the identifier's value, else NULL */
+    apr_array_header_t *subproblems; /* at_acme_problem_t * */
+} at_acme_problem_t;
+
+/* Parses a problem document (RFC 7807 + RFC 8555 §6.7.1); AT_EPROTO when it is not one. */
+apr_status_t at_acme_problem_parse(at_acme_problem_t **problem, apr_pool_t *p, const json_t *json,
+                                   int http_status);
+
+/* One line: "type: detail (value: type: detail; ...)", with the URN prefix kept. */
+const char *at_acme_problem_text(apr_pool_t *p, const at_acme_problem_t *problem);
+
+/* Whether problem's type is AT_ACME_PROBLEM_PREFIX + short_type. */
+int at_acme_problem_is(const at_acme_problem_t *problem, const char *short_type);
+
+typedef struct at_acme_t at_acme_t;
+
+/* A client for the directory at url; nothing is fetched until the first call that needs it. */
+apr_status_t at_acme_create(at_acme_t **acme, apr_pool_t *p, const char *directory_url,
+                            at_http_t *http);
+
+/* Fetches the directory (once; later calls return the cached one). */
+apr_status_t at_acme_directory(const at_acme_directory_t **dir, at_acme_t *acme);
+
+const char *at_acme_url(const at_acme_t *acme);
+
+/* The problem of the last failed request, or NULL. */
+const at_acme_problem_t *at_acme_last_problem(const at_acme_t *acme);
+
+/* Sets the key requests are signed with and the account URL used as "kid" (NULL: "jwk"). */
+void at_acme_set_account(at_acme_t *acme, EVP_PKEY *key, const char *kid);
+
+/* A signed POST to url: payload NULL is POST-as-GET. Feeds the nonce pool, retries badNonce,
+ * turns problem documents into AT_EPROBLEM. *json is the parsed body when it is JSON, else NULL
+ * (the caller owns the reference). */
+apr_status_t at_acme_post(at_acme_t *acme, apr_pool_t *p, const char *url, const json_t *payload,
+                          at_http_response_t **response, json_t **json);
+
+/* --- accounts (RFC 8555 §7.3) --- */
+
+typedef struct {
+    const char *url;    /* the account URL ("kid") */
+    const char *status; /* valid, deactivated, revoked */
+    apr_array_header_t *contacts; /* const char *, "mailto:..." */
+} at_acme_account_t;
+
+typedef struct {
+    apr_array_header_t *contacts; /* const char *: e-mail addresses or mailto: URIs; may be NULL */
+    int agree_tos;                /* termsOfServiceAgreed */
+    const char *eab_kid;          /* external account binding, or NULL */
+    const char *eab_hmac;         /* base64url MAC key */
+} at_acme_account_options_t;
+
+/* newAccount with key (which becomes the signing key); returns the existing account when the CA
+ * already knows the key. */
+apr_status_t at_acme_account_register(at_acme_account_t **account, at_acme_t *acme,
+                                      apr_pool_t *p, EVP_PKEY *key,
+                                      const at_acme_account_options_t *options);
+
+/* newAccount with onlyReturnExisting: APR_ENOENT when the CA knows no account for key. */
+apr_status_t at_acme_account_find(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                  EVP_PKEY *key);
+
+/* Replaces the account key (keyChange); on success the client signs with new_key. */
+apr_status_t at_acme_account_key_change(at_acme_t *acme, apr_pool_t *p, EVP_PKEY *new_key);
+
+/* Deactivates the current account. */
+apr_status_t at_acme_account_deactivate(at_acme_t *acme, apr_pool_t *p);
+
+/* --- orders (RFC 8555 §7.4) --- */
+
+typedef struct {
+    const char *type;   /* "http-01", "dns-01", ... */
+    const char *url;
+    const char *status; /* pending, processing, valid, invalid */
+    const char *token;
+    at_acme_problem_t *error; /* when invalid */
+} at_acme_challenge_t;
+
+typedef struct {
+    const char *url;
+    const char *status; /* pending, valid, invalid, deactivated, expired, revoked */
+    const char *identifier; /* the DNS name */
+    int wildcard;
+    apr_array_header_t *challenges; /* at_acme_challenge_t * */
+    apr_interval_time_t retry_after;
+} at_acme_authz_t;
+
+typedef struct {
+    const char *url;
+    const char *status; /* pending, ready, processing, valid, invalid */
+    apr_array_header_t *identifiers; /* const char * DNS names */
+    apr_array_header_t *authorizations; /* const char * URLs */
+    const char *finalize;
+    const char *certificate; /* when valid */
+    apr_time_t expires;
+    at_acme_problem_t *error;
+    apr_interval_time_t retry_after;
+} at_acme_order_t;
+
+/* newOrder for DNS names; replaces is the ARI certID of the certificate being renewed or NULL. */
+apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,
+                               const apr_array_header_t *names, const char *replaces);
+
+apr_status_t at_acme_order_get(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,
+                               const char *url);
+
+apr_status_t at_acme_authz_get(at_acme_authz_t **authz, at_acme_t *acme, apr_pool_t *p,
+                               const char *url);
+
+/* The challenge of the given type in authz, or NULL. */
+at_acme_challenge_t *at_acme_authz_challenge(const at_acme_authz_t *authz, const char *type);
+
+/* token "." thumbprint(account key): what http-01 serves. */
+apr_status_t at_acme_key_authorization(const char **keyauth, at_acme_t *acme, apr_pool_t *p,
+                                       const char *token);
+
+/* Tells the CA to validate the challenge (POST {}). */
+apr_status_t at_acme_challenge_respond(at_acme_challenge_t **updated, at_acme_t *acme,
+                                       apr_pool_t *p, const at_acme_challenge_t *challenge);
+
+/* Finalizes order with a DER CSR; *order is updated from the CA's answer. */
+apr_status_t at_acme_order_finalize(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,
+                                    const unsigned char *csr_der, apr_size_t csr_len);
+
+/* Downloads the PEM chain at url (application/pem-certificate-chain); *alternates receives the
+ * URLs of Link rel="alternate" chains (may be empty). */
+apr_status_t at_acme_certificate_get(const char **pem, apr_size_t *pem_len,
+                                     apr_array_header_t **alternates, at_acme_t *acme,
+                                     apr_pool_t *p, const char *url);
+
+/* revokeCert for a certificate (DER), signed by the account; reason per RFC 5280 (0: none). */
+apr_status_t at_acme_revoke(at_acme_t *acme, apr_pool_t *p, const unsigned char *cert_der,
+                            apr_size_t cert_len, int reason);
+
+/* Requests sent through this client's at_http_t so far. */
+unsigned at_acme_request_count(const at_acme_t *acme);
+
+#endif

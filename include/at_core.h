@@ -1,0 +1,55 @@
+/*
+ * at_core.h: what every part of the core library shares: its status codes and its log callback.
+ *
+ * The core library (ACME client, crypto, store) knows nothing of httpd. It reports failures as
+ * apr_status_t values from the AT_E* range below and tells the operator why through one callback,
+ * which the httpd glue maps to ap_log_error and the CLI to stderr.
+ */
+#ifndef AT_CORE_H
+#define AT_CORE_H
+
+#include <apr.h>
+#include <apr_errno.h>
+#include <apr_pools.h>
+
+#define AT_VERSION "0.1.0"
+#define AT_USER_AGENT "mod_autotls/" AT_VERSION
+
+/* Status codes of the core library, in APR's user error space. */
+#define AT_EPROTO (APR_OS_START_USERERR + 1)    /* CA answered something RFC 8555 does not allow */
+#define AT_EPROBLEM (APR_OS_START_USERERR + 2)  /* CA answered with a problem document */
+#define AT_EHTTP (APR_OS_START_USERERR + 3)     /* transport failure talking to the CA */
+#define AT_ETOOLARGE (APR_OS_START_USERERR + 4) /* a response or file exceeds its size cap */
+#define AT_ECRYPTO (APR_OS_START_USERERR + 5)   /* OpenSSL refused an operation */
+#define AT_EMODE (APR_OS_START_USERERR + 6)     /* a stored file has an unsafe owner or mode */
+#define AT_EINVALID (APR_OS_START_USERERR + 7)  /* a certificate set fails validation */
+#define AT_ETIMEOUT (APR_OS_START_USERERR + 8)  /* the CA did not finish in the allowed time */
+#define AT_ECHALLENGE (APR_OS_START_USERERR + 9) /* the CA could not validate a name */
+#define AT_EARG (APR_OS_START_USERERR + 10)     /* bad argument or configuration value */
+
+typedef enum {
+    AT_LOG_ERR = 0,
+    AT_LOG_WARN,
+    AT_LOG_NOTICE,
+    AT_LOG_INFO,
+    AT_LOG_DEBUG,
+    AT_LOG_TRACE
+} at_log_level_e;
+
+/* Receives every log line of the library; must be callable from any thread. */
+typedef void at_log_fn(void *baton, at_log_level_e level, apr_status_t rv, const char *msg);
+
+/* Installs the process-wide log callback (NULL: lines go nowhere) and its maximum level. */
+void at_log_set(at_log_fn *fn, void *baton, at_log_level_e max_level);
+
+/* Logs one line; rv is APR_SUCCESS when there is no status to report. */
+void at_log(at_log_level_e level, apr_status_t rv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Whether a line at this level would be delivered (to skip building costly messages). */
+int at_log_is_enabled(at_log_level_e level);
+
+/* A short text for any status, our AT_E* codes included. */
+const char *at_strerror(apr_pool_t *p, apr_status_t rv);
+
+#endif

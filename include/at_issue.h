@@ -1,0 +1,82 @@
+/*
+ * at_issue.h: obtaining a certificate from start to end, on top of at_acme.h.
+ *
+ * Both the renewal thread of the module and the CLI drive the same flow: make sure the account
+ * exists (stored per CA in the store), order, answer http-01 through a responder the caller
+ * provides, poll on a bounded schedule that honours Retry-After, finalize with a CSR for all
+ * names, download the chain. The result is returned as PEM texts; where it goes (staging/ for
+ * the module, live/ for the CLI) is the caller's choice.
+ */
+#ifndef AT_ISSUE_H
+#define AT_ISSUE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "at_acme.h"
+#include "at_crypto.h"
+#include "at_store.h"
+
+/* Polling: first look after the initial delay (or the CA's Retry-After), doubling up to the max
+ * interval, giving up after the timeout. */
+#define AT_ISSUE_POLL_INITIAL apr_time_from_msec(300)
+#define AT_ISSUE_POLL_MAX apr_time_from_sec(10)
+#define AT_ISSUE_TIMEOUT_DEFAULT apr_time_from_sec(300)
+
+/* Item names of a certificate set in staging/ and live/. */
+#define AT_CERTSET_KEY "privkey.pem"
+#define AT_CERTSET_CHAIN "fullchain.pem"
+/* Items of an account in accounts/<ca-name>/. */
+#define AT_ACCOUNT_KEY "account.key"
+#define AT_ACCOUNT_JSON "account.json"
+
+/* Makes keyauth reachable at http://<name>/.well-known/acme-challenge/<token> and removes it
+ * again. teardown may be NULL. */
+typedef struct {
+    apr_status_t (*setup)(void *baton, const char *name, const char *token, const char *keyauth,
+                          apr_pool_t *p);
+    void (*teardown)(void *baton, const char *name, const char *token, apr_pool_t *p);
+    void *baton;
+} at_http01_responder_t;
+
+/* Loads the account for acme's CA from the store, or creates a key and registers one (agreeing
+ * to the terms of service when options->agree_tos). A stored account the CA no longer knows is
+ * registered again with the same key. On success acme signs with the account. */
+apr_status_t at_account_ensure(at_acme_t *acme, at_store_t *store, apr_pool_t *p,
+                               const at_acme_account_options_t *options);
+
+typedef struct {
+    const char *site;                 /* store name of the certificate set (the first name) */
+    const apr_array_header_t *names;  /* const char *, at least one */
+    at_key_type_e key_type;
+    const char *replaces;             /* ARI certID of the certificate being renewed, or NULL */
+    apr_interval_time_t timeout;      /* 0: AT_ISSUE_TIMEOUT_DEFAULT */
+} at_issue_request_t;
+
+typedef struct {
+    const char *key_pem;              /* the new private key */
+    apr_size_t key_len;
+    const char *chain_pem;            /* leaf first, then intermediates */
+    apr_size_t chain_len;
+    apr_array_header_t *alternates;   /* const char *: PEM texts of alternate chains */
+    const char *order_url;
+} at_issue_result_t;
+
+/* Orders, validates, finalizes and downloads a certificate for request->names. The account must
+ * be set (at_account_ensure). On failure one log line names the site, the failing name and the
+ * CA's problem. */
+apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, apr_pool_t *p,
+                                  const at_issue_request_t *request,
+                                  const at_http01_responder_t *responder);
+
+/* Writes a result as group/site/{privkey.pem (secret), fullchain.pem}: the key first, so that a
+ * chain is never present without its key. */
+apr_status_t at_certset_save(at_store_t *store, at_store_group_e group, const char *site,
+                             const at_issue_result_t *result, apr_pool_t *p);
+
+/* Reads group/site back: key and parsed chain. APR_ENOENT when there is none. */
+apr_status_t at_certset_load(EVP_PKEY **key, apr_array_header_t **chain, at_store_t *store,
+                             at_store_group_e group, const char *site, apr_pool_t *p);
+
+#endif

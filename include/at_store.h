@@ -1,0 +1,109 @@
+/*
+ * at_store.h: where accounts, certificates, challenges and job state live.
+ *
+ * The store is an interface (a table of functions) so that a networked backend can replace the
+ * filesystem one for fleets of servers. Items are addressed by group, name and item:
+ *   accounts/<ca-name>/account.json, account.key      (owned by User)
+ *   staging/<site>/privkey.pem, fullchain.pem         (owned by User; the activator's input)
+ *   live/<site>/privkey.pem, fullchain.pem            (owned by root)
+ *   challenges/<token>                                (readable by every child)
+ *   jobs/<site>.json                                  (name "" for a file directly in the group)
+ * Every write replaces the whole item atomically: readers see the old or the new version, never
+ * a torn one. Every read checks owner and mode and refuses (AT_EMODE) what is too open.
+ */
+#ifndef AT_STORE_H
+#define AT_STORE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+
+#define AT_STORE_MAX_ITEM (4 * 1024 * 1024)
+
+typedef enum {
+    AT_STORE_ACCOUNTS = 0,
+    AT_STORE_STAGING,
+    AT_STORE_LIVE,
+    AT_STORE_CHALLENGES,
+    AT_STORE_JOBS,
+    AT_STORE_ARCHIVE,
+    AT_STORE_GROUP_COUNT
+} at_store_group_e;
+
+/* Who may read an item: secrets (private keys) only their owner. */
+typedef enum {
+    AT_STORE_PUBLIC = 0, /* 0644 file in a 0755 directory */
+    AT_STORE_SECRET      /* 0600 file in a 0700 directory */
+} at_store_access_e;
+
+typedef struct at_store_t at_store_t;
+
+typedef struct {
+    apr_status_t (*save)(at_store_t *store, at_store_group_e group, const char *name,
+                         const char *item, const void *data, apr_size_t len,
+                         at_store_access_e access, apr_pool_t *p);
+    apr_status_t (*load)(at_store_t *store, at_store_group_e group, const char *name,
+                         const char *item, char **data, apr_size_t *len,
+                         at_store_access_e access, apr_pool_t *p);
+    apr_status_t (*remove)(at_store_t *store, at_store_group_e group, const char *name,
+                           const char *item, apr_pool_t *p);
+    apr_status_t (*list)(at_store_t *store, at_store_group_e group, const char *name,
+                         apr_array_header_t **entries, apr_pool_t *p);
+    apr_status_t (*path)(at_store_t *store, at_store_group_e group, const char *name,
+                         const char *item, const char **path, apr_pool_t *p);
+    apr_status_t (*purge)(at_store_t *store, at_store_group_e group, const char *name,
+                          apr_pool_t *p);
+} at_store_vtable_t;
+
+struct at_store_t {
+    const at_store_vtable_t *vt;
+    void *impl;
+};
+
+/* Opens (creating when missing, mode 0755) a filesystem store rooted at dir. */
+apr_status_t at_store_fs_open(at_store_t **store, apr_pool_t *p, const char *dir);
+
+/* Directory name of a group: "accounts", "staging", "live", "challenges", "jobs", "archive". */
+const char *at_store_group_name(at_store_group_e group);
+
+/* Whether a name or item is safe as one path component: [A-Za-z0-9._-], not "." or "..", not
+ * starting with '.', at most 255 characters. Everything the store is given is checked with it. */
+int at_store_component_valid(const char *component);
+
+/* Writes data as group/name/item (name "" or NULL: directly in the group). */
+apr_status_t at_store_save(at_store_t *store, at_store_group_e group, const char *name,
+                           const char *item, const void *data, apr_size_t len,
+                           at_store_access_e access, apr_pool_t *p);
+
+/* Reads group/name/item; APR_ENOENT when absent, AT_EMODE when its owner or mode is unsafe for
+ * the given access, AT_ETOOLARGE over AT_STORE_MAX_ITEM. data is NUL-terminated. */
+apr_status_t at_store_load(at_store_t *store, at_store_group_e group, const char *name,
+                           const char *item, char **data, apr_size_t *len,
+                           at_store_access_e access, apr_pool_t *p);
+
+apr_status_t at_store_remove(at_store_t *store, at_store_group_e group, const char *name,
+                             const char *item, apr_pool_t *p);
+
+/* Names (sorted, const char *) in group, or items in group/name when name is set. Missing:
+ * an empty array. */
+apr_status_t at_store_list(at_store_t *store, at_store_group_e group, const char *name,
+                           apr_array_header_t **entries, apr_pool_t *p);
+
+/* The filesystem path of an item (for mod_ssl); APR_ENOTIMPL for non-file backends. */
+apr_status_t at_store_path(at_store_t *store, at_store_group_e group, const char *name,
+                           const char *item, const char **path, apr_pool_t *p);
+
+/* Removes group/name and everything in it. */
+apr_status_t at_store_purge(at_store_t *store, at_store_group_e group, const char *name,
+                            apr_pool_t *p);
+
+/* JSON convenience on top of save/load. A file that does not parse gives AT_EPROTO. */
+apr_status_t at_store_save_json(at_store_t *store, at_store_group_e group, const char *name,
+                                const char *item, const json_t *json, apr_pool_t *p);
+apr_status_t at_store_load_json(at_store_t *store, at_store_group_e group, const char *name,
+                                const char *item, json_t **json, apr_pool_t *p);
+
+/* A store component for a CA directory URL: host, port and path folded to [a-z0-9.-_]. */
+const char *at_store_ca_name(apr_pool_t *p, const char *directory_url);
+
+#endif

@@ -1,0 +1,1 @@
+/* placeholder */ typedef int at_placeholder_csr;
