@@ -27,6 +27,7 @@
 /* Item names of a certificate set in staging/ and live/. */
 #define AT_CERTSET_KEY "privkey.pem"
 #define AT_CERTSET_CHAIN "fullchain.pem"
+#define AT_CERTSET_META "meta.json"
 /* Items of an account in accounts/<ca-name>/. */
 #define AT_ACCOUNT_KEY "account.key"
 #define AT_ACCOUNT_JSON "account.json"
@@ -40,6 +41,14 @@ typedef struct {
     void *baton;
 } at_http01_responder_t;
 
+/* Loads the stored account for acme's CA and makes acme sign with it; APR_ENOENT when none is
+ * stored. A stored key whose URL was lost is looked up at the CA (onlyReturnExisting). */
+apr_status_t at_account_load(at_acme_t *acme, at_store_t *store, apr_pool_t *p);
+
+/* Registers the stored key again (the CA forgot the account, e.g. after a CA reset). */
+apr_status_t at_account_register_again(at_acme_t *acme, at_store_t *store, apr_pool_t *p,
+                                       const at_acme_account_options_t *options);
+
 /* Loads the account for acme's CA from the store, or creates a key and registers one (agreeing
  * to the terms of service when options->agree_tos). A stored account the CA no longer knows is
  * registered again with the same key. On success acme signs with the account. */
@@ -52,6 +61,10 @@ typedef struct {
     at_key_type_e key_type;
     const char *replaces;             /* ARI certID of the certificate being renewed, or NULL */
     apr_interval_time_t timeout;      /* 0: AT_ISSUE_TIMEOUT_DEFAULT */
+    const char *preferred_chain;      /* issuer CN of the top of the chain to prefer, or NULL */
+    /* When set, an account the CA no longer knows is registered again and the order retried. */
+    at_store_t *account_store;
+    const at_acme_account_options_t *account_options;
 } at_issue_request_t;
 
 typedef struct {
@@ -59,7 +72,7 @@ typedef struct {
     apr_size_t key_len;
     const char *chain_pem;            /* leaf first, then intermediates */
     apr_size_t chain_len;
-    apr_array_header_t *alternates;   /* const char *: PEM texts of alternate chains */
+    apr_array_header_t *alternates;   /* const char *: URLs of alternate chains offered */
     const char *order_url;
 } at_issue_result_t;
 

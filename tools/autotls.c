@@ -1,1 +1,508 @@
-int main(void){return 0;}
+/*
+ * autotls.c: the `autotls` command-line tool, on the same core library as the module.
+ *
+ * For operators and tests: issue a certificate into a store (answering http-01 itself or
+ * through a webroot), show what a store holds, revoke a certificate. Exit codes say whose fault
+ * a failure was: 1 the CA or validation, 2 the command line, 3 the local system or store.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_getopt.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include "at_core.h"
+#include "at_issue.h"
+#include "standalone.h"
+#include "webroot.h"
+
+#define EXIT_OK 0
+#define EXIT_CA 1
+#define EXIT_USAGE 2
+#define EXIT_LOCAL 3
+
+#define OPT_CA 256
+#define OPT_CA_CERT 257
+#define OPT_STORE 258
+#define OPT_WEBROOT 259
+#define OPT_STANDALONE 260
+#define OPT_KEY_TYPE 261
+#define OPT_CONTACT 262
+#define OPT_EAB_KID 263
+#define OPT_EAB_HMAC 264
+#define OPT_TIMEOUT 265
+#define OPT_JSON 266
+#define OPT_REASON 267
+#define OPT_CHAIN 268
+
+#define REVOKE_REASON_MAX 10
+
+static const char *const usage_main =
+    "usage: autotls COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  issue    obtain a certificate from an ACME CA into a store\n"
+    "  show     list the certificates of a store\n"
+    "  revoke   revoke a stored certificate\n"
+    "\n"
+    "`autotls COMMAND --help` describes each. Exit codes: 0 success, 1 the CA refused or could\n"
+    "not validate, 2 usage error, 3 local error (store, files, network setup).\n";
+
+static const char *const usage_issue =
+    "usage: autotls issue --ca URL [--ca-cert FILE] --store DIR\n"
+    "                     (--webroot DIR | --standalone ADDR:PORT)\n"
+    "                     [--key-type TYPE] [--contact EMAIL] [--eab-kid KID --eab-hmac KEY]\n"
+    "                     [--preferred-chain ISSUER] [--timeout SECONDS] [-v] NAME...\n"
+    "\n"
+    "Obtains one certificate for all NAMEs (the first names the site) and stores it in\n"
+    "DIR/live/<site>/ (privkey.pem 0600, fullchain.pem, meta.json). The account for the CA is\n"
+    "created on first use and reused after.\n"
+    "  --ca URL              ACME directory URL (letsencrypt, letsencrypt-staging: the known ones)\n"
+    "  --ca-cert FILE        PEM roots trusted for HTTPS to the CA (default: system store)\n"
+    "  --webroot DIR         answer http-01 with files under DIR/.well-known/acme-challenge/\n"
+    "  --standalone A:P      answer http-01 with a built-in server listening on A:P\n"
+    "  --key-type TYPE       ec256 (default), ec384, rsa2048, rsa3072, rsa4096\n"
+    "  --contact EMAIL       account contact\n"
+    "  --eab-kid/--eab-hmac  external account binding from the CA\n"
+    "  --preferred-chain CN  prefer the alternate chain whose top is issued by CN\n"
+    "  --timeout SECONDS     give up after this long (default 300)\n"
+    "  -v                    debug output, one line per request to the CA\n"
+    "Prints: issued <site>: names <n,...>; serial <HEX>; expires <time>; CA requests <N>\n";
+
+static const char *const usage_show = "usage: autotls show --store DIR [--json]\n"
+                                      "\n"
+                                      "Lists every live certificate: site, names, issuer, serial,\n"
+                                      "expiry and key type (--json: a JSON array).\n";
+
+static const char *const usage_revoke =
+    "usage: autotls revoke --store DIR [--ca-cert FILE] [--reason N] [-v] NAME\n"
+    "\n"
+    "Revokes DIR/live/NAME at the CA that issued it, signed by the stored account.\n"
+    "  --reason N   RFC 5280 reason code (0 unspecified, 1 keyCompromise, 4 superseded, ...)\n";
+
+static const apr_getopt_option_t cli_options[] = {
+    {"ca", OPT_CA, 1, "ACME directory URL"},
+    {"ca-cert", OPT_CA_CERT, 1, "roots for TLS to the CA"},
+    {"store", OPT_STORE, 1, "store directory"},
+    {"webroot", OPT_WEBROOT, 1, "webroot directory"},
+    {"standalone", OPT_STANDALONE, 1, "listen address"},
+    {"key-type", OPT_KEY_TYPE, 1, "certificate key type"},
+    {"contact", OPT_CONTACT, 1, "account contact"},
+    {"eab-kid", OPT_EAB_KID, 1, "EAB key id"},
+    {"eab-hmac", OPT_EAB_HMAC, 1, "EAB MAC key"},
+    {"timeout", OPT_TIMEOUT, 1, "seconds"},
+    {"json", OPT_JSON, 0, "JSON output"},
+    {"reason", OPT_REASON, 1, "revocation reason"},
+    {"preferred-chain", OPT_CHAIN, 1, "preferred issuer"},
+    {"help", 'h', 0, "help"},
+    {"verbose", 'v', 0, "debug output"},
+    {NULL, 0, 0, NULL},
+};
+
+typedef struct {
+    const char *ca, *ca_cert, *store, *webroot, *standalone, *contact, *eab_kid, *eab_hmac;
+    const char *preferred_chain;
+    at_key_type_e key_type;
+    apr_interval_time_t timeout;
+    int json, reason, verbose, help;
+    apr_array_header_t *names;
+} cli_args_t;
+
+static void cli_log(void *baton, at_log_level_e level, apr_status_t rv, const char *msg)
+{
+    static const char *const prefixes[] = {"error: ", "warning: ", "", "", "debug: ", "trace: "};
+    char err[256];
+
+    if (rv != APR_SUCCESS && level <= AT_LOG_WARN) {
+        fprintf(stderr, "autotls: %s%s (%s)\n", prefixes[level], msg,
+                rv >= APR_OS_START_USERERR && rv < APR_OS_START_USERERR + APR_OS_ERRSPACE_SIZE
+                    ? at_strerror(NULL, rv)
+                    : apr_strerror(rv, err, sizeof(err)));
+    }
+    else {
+        fprintf(stderr, "autotls: %s%s\n", prefixes[level], msg);
+    }
+}
+
+static int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "autotls: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    return code;
+}
+
+/* Which exit code a library failure maps to: the CA's fault or ours. */
+static int cli_exit_code(apr_status_t rv)
+{
+    switch (rv) {
+    case AT_EPROTO:
+    case AT_EPROBLEM:
+    case AT_EHTTP:
+    case AT_ETOOLARGE:
+    case AT_ETIMEOUT:
+    case AT_ECHALLENGE:
+    case AT_EINVALID:
+        return EXIT_CA;
+    default:
+        return EXIT_LOCAL;
+    }
+}
+
+static const char *cli_ca_url(const char *ca)
+{
+    if (strcmp(ca, "letsencrypt") == 0) {
+        return "https://acme-v02.api.letsencrypt.org/directory";
+    }
+    if (strcmp(ca, "letsencrypt-staging") == 0) {
+        return "https://acme-staging-v02.api.letsencrypt.org/directory";
+    }
+    return ca;
+}
+
+static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *const *argv)
+{
+    apr_getopt_t *opt;
+    const char *arg;
+    char *end;
+    int code;
+    apr_status_t rv;
+
+    memset(args, 0, sizeof(*args));
+    args->key_type = AT_KEY_TYPE_DEFAULT;
+    args->names = apr_array_make(p, 4, sizeof(const char *));
+    apr_getopt_init(&opt, p, argc, argv);
+    opt->interleave = 1;
+    while ((rv = apr_getopt_long(opt, cli_options, &code, &arg)) == APR_SUCCESS) {
+        switch (code) {
+        case OPT_CA: args->ca = cli_ca_url(arg); break;
+        case OPT_CA_CERT: args->ca_cert = arg; break;
+        case OPT_STORE: args->store = arg; break;
+        case OPT_WEBROOT: args->webroot = arg; break;
+        case OPT_STANDALONE: args->standalone = arg; break;
+        case OPT_CONTACT: args->contact = arg; break;
+        case OPT_EAB_KID: args->eab_kid = arg; break;
+        case OPT_EAB_HMAC: args->eab_hmac = arg; break;
+        case OPT_CHAIN: args->preferred_chain = arg; break;
+        case OPT_JSON: args->json = 1; break;
+        case 'h': args->help = 1; break;
+        case 'v': args->verbose = 1; break;
+        case OPT_KEY_TYPE:
+            if (at_key_type_parse(&args->key_type, arg) != APR_SUCCESS) {
+                return cli_fail(EXIT_USAGE, "--key-type: \"%s\" is not one of ec256, ec384, "
+                                            "rsa2048, rsa3072, rsa4096", arg);
+            }
+            break;
+        case OPT_TIMEOUT:
+            args->timeout = apr_time_from_sec(strtol(arg, &end, 10));
+            if (*end != '\0' || args->timeout <= 0) {
+                return cli_fail(EXIT_USAGE, "--timeout: \"%s\" is not a positive number of "
+                                            "seconds", arg);
+            }
+            break;
+        case OPT_REASON:
+            args->reason = (int)strtol(arg, &end, 10);
+            if (*end != '\0' || args->reason < 0 || args->reason > REVOKE_REASON_MAX) {
+                return cli_fail(EXIT_USAGE, "--reason: \"%s\" is not an RFC 5280 reason code",
+                                arg);
+            }
+            break;
+        }
+    }
+    if (rv != APR_EOF) {
+        return EXIT_USAGE; /* apr_getopt already said what was wrong */
+    }
+    for (; opt->ind < opt->argc; ++opt->ind) {
+        APR_ARRAY_PUSH(args->names, const char *) = apr_pstrdup(p, opt->argv[opt->ind]);
+    }
+    at_log_set(cli_log, NULL, args->verbose ? AT_LOG_DEBUG : AT_LOG_NOTICE);
+    return EXIT_OK;
+}
+
+static apr_status_t cli_acme(at_acme_t **acme, apr_pool_t *p, const char *url, const char *ca_cert)
+{
+    at_http_options_t options = {0};
+    at_http_t *http;
+    apr_status_t rv;
+
+    options.ca_file = ca_cert;
+    if ((rv = at_http_create(&http, p, &options)) != APR_SUCCESS) {
+        return rv;
+    }
+    return at_acme_create(acme, p, url, http);
+}
+
+static apr_status_t cli_save_meta(at_store_t *store, const cli_args_t *args, const char *site,
+                                  const at_issue_result_t *result, apr_pool_t *p)
+{
+    json_t *meta = json_object(), *names = json_array();
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < args->names->nelts; ++i) {
+        json_array_append_new(names, json_string(APR_ARRAY_IDX(args->names, i, const char *)));
+    }
+    json_object_set_new(meta, "ca", json_string(args->ca));
+    json_object_set_new(meta, "names", names);
+    json_object_set_new(meta, "order", json_string(result->order_url));
+    if (args->ca_cert != NULL) {
+        json_object_set_new(meta, "ca_cert", json_string(args->ca_cert));
+    }
+    rv = at_store_save_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, meta, p);
+    json_decref(meta);
+    return rv;
+}
+
+static const char *cli_time(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t exp;
+    char buf[32];
+    apr_size_t len;
+
+    apr_time_exp_gmt(&exp, t);
+    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &exp);
+    return apr_pstrdup(p, buf);
+}
+
+static const char *cli_join(apr_pool_t *p, const apr_array_header_t *names, const char *sep)
+{
+    const char *out = "";
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        out = apr_pstrcat(p, out, i ? sep : "", APR_ARRAY_IDX(names, i, const char *), NULL);
+    }
+    return out;
+}
+
+static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
+{
+    at_acme_account_options_t account = {0};
+    at_issue_request_t request = {0};
+    at_http01_responder_t responder = {0};
+    autotls_standalone_t *server;
+    at_issue_result_t *result;
+    at_cert_info_t *info;
+    apr_array_header_t *chain;
+    at_store_t *store;
+    at_acme_t *acme;
+    const char *site;
+    apr_status_t rv;
+
+    if (args->ca == NULL || args->store == NULL || args->names->nelts == 0 ||
+        (args->webroot == NULL) == (args->standalone == NULL) ||
+        (args->eab_kid == NULL) != (args->eab_hmac == NULL)) {
+        fputs(usage_issue, stderr);
+        return EXIT_USAGE;
+    }
+    site = APR_ARRAY_IDX(args->names, 0, const char *);
+    if (!at_store_component_valid(site)) {
+        return cli_fail(EXIT_USAGE, "\"%s\" is not a DNS name", site);
+    }
+    if (args->contact != NULL) {
+        account.contacts = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(account.contacts, const char *) = args->contact;
+    }
+    account.agree_tos = 1;
+    account.eab_kid = args->eab_kid;
+    account.eab_hmac = args->eab_hmac;
+
+    if ((rv = at_store_fs_open(&store, p, args->store)) != APR_SUCCESS) {
+        return cli_fail(EXIT_LOCAL, "cannot open the store %s", args->store);
+    }
+    if (args->standalone != NULL) {
+        rv = autotls_standalone_start(&server, &responder, p, args->standalone);
+    }
+    else {
+        autotls_webroot_responder(&responder, p, args->webroot);
+    }
+    if (rv != APR_SUCCESS || (rv = cli_acme(&acme, p, args->ca, args->ca_cert)) != APR_SUCCESS) {
+        return EXIT_LOCAL;
+    }
+    if ((rv = at_account_ensure(acme, store, p, &account)) != APR_SUCCESS) {
+        return cli_exit_code(rv);
+    }
+    request.site = site;
+    request.names = args->names;
+    request.key_type = args->key_type;
+    request.timeout = args->timeout;
+    request.preferred_chain = args->preferred_chain;
+    request.account_store = store;
+    request.account_options = &account;
+    if ((rv = at_issue_certificate(&result, acme, p, &request, &responder)) != APR_SUCCESS) {
+        return cli_exit_code(rv);
+    }
+    if ((rv = at_certset_save(store, AT_STORE_LIVE, site, result, p)) != APR_SUCCESS ||
+        (rv = cli_save_meta(store, args, site, result, p)) != APR_SUCCESS ||
+        (rv = at_chain_from_pem(&chain, p, result->chain_pem, result->chain_len)) ||
+        (rv = at_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *))) != APR_SUCCESS) {
+        return cli_fail(EXIT_LOCAL, "could not store the certificate for %s", site);
+    }
+    printf("issued %s: names %s; serial %s; expires %s; CA requests %u\n", site,
+           cli_join(p, info->names, ","), info->serial, cli_time(p, info->not_after),
+           at_acme_request_count(acme));
+    return EXIT_OK;
+}
+
+static json_t *cli_info_json(const char *site, const at_cert_info_t *info, apr_pool_t *p)
+{
+    json_t *names = json_array();
+    int i;
+
+    for (i = 0; i < info->names->nelts; ++i) {
+        json_array_append_new(names, json_string(APR_ARRAY_IDX(info->names, i, const char *)));
+    }
+    return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s}", "site", site, "names", names, "issuer",
+                     info->issuer_cn, "serial", info->serial, "not_after",
+                     cli_time(p, info->not_after), "key_type", info->key_type);
+}
+
+static int cmd_show(const cli_args_t *args, apr_pool_t *p)
+{
+    apr_array_header_t *sites, *chain;
+    at_cert_info_t *info;
+    at_store_t *store;
+    json_t *out = json_array();
+    EVP_PKEY *key;
+    char *text;
+    int i, code = EXIT_OK;
+
+    if (args->store == NULL || args->names->nelts > 0) {
+        fputs(usage_show, stderr);
+        return EXIT_USAGE;
+    }
+    if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS ||
+        at_store_list(store, AT_STORE_LIVE, NULL, &sites, p) != APR_SUCCESS) {
+        return cli_fail(EXIT_LOCAL, "cannot read the store %s", args->store);
+    }
+    for (i = 0; i < sites->nelts; ++i) {
+        const char *site = APR_ARRAY_IDX(sites, i, const char *);
+
+        if (at_certset_load(&key, &chain, store, AT_STORE_LIVE, site, p) != APR_SUCCESS ||
+            at_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)) != APR_SUCCESS) {
+            cli_fail(EXIT_LOCAL, "%s: no readable certificate", site);
+            code = EXIT_LOCAL;
+            continue;
+        }
+        if (args->json) {
+            json_array_append_new(out, cli_info_json(site, info, p));
+            continue;
+        }
+        printf("%s\n  names:     %s\n  issuer:    %s\n  serial:    %s\n  not after: %s\n"
+               "  key type:  %s\n",
+               site, cli_join(p, info->names, ", "), info->issuer_cn, info->serial,
+               cli_time(p, info->not_after), info->key_type);
+    }
+    if (args->json) {
+        text = json_dumps(out, JSON_INDENT(2));
+        printf("%s\n", text);
+        free(text);
+    }
+    json_decref(out);
+    return code;
+}
+
+static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
+{
+    apr_array_header_t *chain;
+    const char *site, *ca_cert = args->ca_cert;
+    json_t *meta = NULL, *ca, *stored_ca_cert;
+    at_store_t *store;
+    at_acme_t *acme;
+    at_cert_info_t *info;
+    unsigned char *der;
+    apr_size_t der_len;
+    EVP_PKEY *key;
+    apr_status_t rv;
+
+    if (args->store == NULL || args->names->nelts != 1) {
+        fputs(usage_revoke, stderr);
+        return EXIT_USAGE;
+    }
+    site = APR_ARRAY_IDX(args->names, 0, const char *);
+    if (!at_store_component_valid(site)) {
+        return cli_fail(EXIT_USAGE, "\"%s\" is not a DNS name", site);
+    }
+    if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS ||
+        at_certset_load(&key, &chain, store, AT_STORE_LIVE, site, p) != APR_SUCCESS ||
+        at_store_load_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, &meta, p) !=
+            APR_SUCCESS ||
+        !json_is_string(ca = json_object_get(meta, "ca"))) {
+        json_decref(meta);
+        return cli_fail(EXIT_LOCAL, "no certificate with its CA recorded for %s in the store",
+                        site);
+    }
+    stored_ca_cert = json_object_get(meta, "ca_cert");
+    if (ca_cert == NULL && json_is_string(stored_ca_cert)) {
+        ca_cert = apr_pstrdup(p, json_string_value(stored_ca_cert));
+    }
+    rv = cli_acme(&acme, p, apr_pstrdup(p, json_string_value(ca)), ca_cert);
+    json_decref(meta);
+    if (rv != APR_SUCCESS) {
+        return EXIT_LOCAL;
+    }
+    if ((rv = at_account_load(acme, store, p)) != APR_SUCCESS) {
+        return rv == APR_ENOENT ? cli_fail(EXIT_LOCAL, "no account stored for the CA of %s", site)
+                                : cli_exit_code(rv);
+    }
+    if ((rv = at_cert_to_der(&der, &der_len, p, APR_ARRAY_IDX(chain, 0, X509 *))) ||
+        (rv = at_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)))) {
+        return EXIT_LOCAL;
+    }
+    if ((rv = at_acme_revoke(acme, p, der, der_len, args->reason)) != APR_SUCCESS) {
+        return cli_exit_code(rv);
+    }
+    printf("revoked %s: serial %s\n", site, info->serial);
+    return EXIT_OK;
+}
+
+int main(int argc, const char *const *argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(const cli_args_t *args, apr_pool_t *p);
+        const char *usage;
+    } commands[] = {
+        {"issue", cmd_issue, usage_issue},
+        {"show", cmd_show, usage_show},
+        {"revoke", cmd_revoke, usage_revoke},
+    };
+    cli_args_t args;
+    apr_pool_t *p;
+    size_t i;
+    int code;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    apr_app_initialize(&argc, &argv, NULL);
+    atexit(apr_terminate);
+    apr_pool_create(&p, NULL);
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); ++i) {
+        if (strcmp(argv[1], commands[i].name) != 0) {
+            continue;
+        }
+        code = cli_parse(&args, p, argc - 1, argv + 1);
+        if (code == EXIT_OK && args.help) {
+            fputs(commands[i].usage, stdout);
+        }
+        else if (code == EXIT_OK) {
+            code = commands[i].run(&args, p);
+        }
+        apr_pool_destroy(p);
+        return code;
+    }
+    fputs(usage_main, stderr);
+    return cli_fail(EXIT_USAGE, "unknown command \"%s\"", argv[1]);
+}

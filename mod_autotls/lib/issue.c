@@ -1,1 +1,367 @@
-/* placeholder */ typedef int at_placeholder_issue;
+/*
+ * issue.c: one certificate from order to chain (RFC 8555 §7.1 overview).
+ *
+ * The flow spends as few CA requests as the protocol allows: authorizations the CA already
+ * considers valid are not touched, and polls wait long enough (or as long as the CA's
+ * Retry-After says) that one look usually suffices. Every wait is bounded by the request's
+ * deadline, so a CA that never finishes costs a timeout, not a hung thread.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+
+#include "at_core.h"
+#include "at_issue.h"
+
+#define AT_CHALLENGE_HTTP01 "http-01"
+
+typedef struct {
+    const char *name;
+    const char *token;
+} issue_challenge_t;
+
+typedef struct {
+    at_acme_t *acme;
+    apr_pool_t *p;
+    const at_issue_request_t *request;
+    const at_http01_responder_t *responder;
+    apr_time_t deadline;
+    apr_array_header_t *pending;   /* at_acme_authz_t *: authorizations being validated */
+    apr_array_header_t *published; /* issue_challenge_t: responses to withdraw at the end */
+} issue_t;
+
+/* Whether a status the CA reported is `want` (a missing status is nothing). */
+static int status_is(const char *status, const char *want)
+{
+    return status != NULL && strcmp(status, want) == 0;
+}
+
+/* Sleeps for the next poll interval, or returns AT_ETIMEOUT when the deadline comes first. */
+static apr_status_t issue_wait(issue_t *ctx, apr_interval_time_t *interval,
+                               apr_interval_time_t retry_after, const char *what)
+{
+    apr_interval_time_t wait = retry_after > *interval ? retry_after : *interval;
+    apr_time_t now = apr_time_now();
+
+    if (now + wait > ctx->deadline) {
+        at_log(AT_LOG_ERR, AT_ETIMEOUT, "%s: gave up waiting for %s at %s", ctx->request->site,
+               what, at_acme_url(ctx->acme));
+        return AT_ETIMEOUT;
+    }
+    apr_sleep(wait);
+    *interval = *interval * 2 > AT_ISSUE_POLL_MAX ? AT_ISSUE_POLL_MAX : *interval * 2;
+    return APR_SUCCESS;
+}
+
+static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
+{
+    const at_issue_request_t *req = ctx->request;
+    const at_acme_problem_t *problem;
+    apr_status_t rv;
+
+    rv = at_acme_order_new(order, ctx->acme, ctx->p, req->names, req->replaces);
+    problem = at_acme_last_problem(ctx->acme);
+    if (rv == AT_EPROBLEM && req->account_store != NULL &&
+        at_acme_problem_is(problem, "accountDoesNotExist")) {
+        at_log(AT_LOG_WARN, rv, "%s: %s no longer knows our account; registering it again",
+               req->site, at_acme_url(ctx->acme));
+        rv = at_account_register_again(ctx->acme, req->account_store, ctx->p,
+                                       req->account_options);
+        if (rv == APR_SUCCESS) {
+            rv = at_acme_order_new(order, ctx->acme, ctx->p, req->names, req->replaces);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, rv, "%s: %s did not accept an order", req->site,
+               at_acme_url(ctx->acme));
+    }
+    return rv;
+}
+
+/* Publishes the http-01 response of one pending authorization and tells the CA to look. */
+static apr_status_t issue_authz_start(issue_t *ctx, at_acme_authz_t *authz)
+{
+    const at_http01_responder_t *responder = ctx->responder;
+    at_acme_challenge_t *challenge, *updated;
+    issue_challenge_t *published;
+    const char *keyauth;
+    apr_status_t rv;
+
+    challenge = at_acme_authz_challenge(authz, AT_CHALLENGE_HTTP01);
+    if (challenge == NULL) {
+        at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s offers no http-01 challenge for %s",
+               ctx->request->site, at_acme_url(ctx->acme), authz->identifier);
+        return AT_ECHALLENGE;
+    }
+    rv = at_acme_key_authorization(&keyauth, ctx->acme, ctx->p, challenge->token);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = responder->setup(responder->baton, authz->identifier, challenge->token, keyauth, ctx->p);
+    if (rv != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, rv, "%s: could not publish the http-01 response for %s",
+               ctx->request->site, authz->identifier);
+        return rv;
+    }
+    published = apr_array_push(ctx->published);
+    published->name = authz->identifier;
+    published->token = challenge->token;
+    if (!status_is(challenge->status, "pending")) {
+        /* Already being processed (a retry of an earlier attempt): just poll. */
+        return APR_SUCCESS;
+    }
+    return at_acme_challenge_respond(&updated, ctx->acme, ctx->p, challenge);
+}
+
+static void issue_withdraw_challenges(issue_t *ctx)
+{
+    const at_http01_responder_t *responder = ctx->responder;
+    int i;
+
+    if (responder->teardown == NULL) {
+        return;
+    }
+    for (i = 0; i < ctx->published->nelts; ++i) {
+        issue_challenge_t *c = &APR_ARRAY_IDX(ctx->published, i, issue_challenge_t);
+        responder->teardown(responder->baton, c->name, c->token, ctx->p);
+    }
+}
+
+static apr_status_t issue_authz_failed(issue_t *ctx, const at_acme_authz_t *authz)
+{
+    const at_acme_challenge_t *challenge = at_acme_authz_challenge(authz, AT_CHALLENGE_HTTP01);
+
+    if (challenge != NULL && challenge->error != NULL) {
+        at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s could not validate %s: %s", ctx->request->site,
+               at_acme_url(ctx->acme), authz->identifier,
+               at_acme_problem_text(ctx->p, challenge->error));
+    }
+    else {
+        at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s could not validate %s (authorization %s)",
+               ctx->request->site, at_acme_url(ctx->acme), authz->identifier, authz->status);
+    }
+    return AT_ECHALLENGE;
+}
+
+/* Starts every authorization of the order that is not valid yet. */
+static apr_status_t issue_authorizations_start(issue_t *ctx, const at_acme_order_t *order)
+{
+    at_acme_authz_t *authz;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < order->authorizations->nelts; ++i) {
+        const char *url = APR_ARRAY_IDX(order->authorizations, i, const char *);
+
+        if ((rv = at_acme_authz_get(&authz, ctx->acme, ctx->p, url)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (status_is(authz->status, "valid")) {
+            continue;
+        }
+        if (!status_is(authz->status, "pending")) {
+            return issue_authz_failed(ctx, authz);
+        }
+        if ((rv = issue_authz_start(ctx, authz)) != APR_SUCCESS) {
+            return rv;
+        }
+        APR_ARRAY_PUSH(ctx->pending, at_acme_authz_t *) = authz;
+    }
+    return APR_SUCCESS;
+}
+
+/* Polls the started authorizations until all are valid, one is invalid or time runs out. */
+static apr_status_t issue_authorizations_wait(issue_t *ctx)
+{
+    apr_interval_time_t interval = AT_ISSUE_POLL_INITIAL, retry_after = 0;
+    at_acme_authz_t *authz;
+    apr_status_t rv;
+    int i;
+
+    while (ctx->pending->nelts > 0) {
+        if ((rv = issue_wait(ctx, &interval, retry_after, "validation")) != APR_SUCCESS) {
+            return rv;
+        }
+        retry_after = 0;
+        for (i = 0; i < ctx->pending->nelts;) {
+            const char *url = APR_ARRAY_IDX(ctx->pending, i, at_acme_authz_t *)->url;
+
+            if ((rv = at_acme_authz_get(&authz, ctx->acme, ctx->p, url)) != APR_SUCCESS) {
+                return rv;
+            }
+            if (status_is(authz->status, "valid")) {
+                /* Done with this one: move the last into its place. */
+                APR_ARRAY_IDX(ctx->pending, i, at_acme_authz_t *) =
+                    APR_ARRAY_IDX(ctx->pending, ctx->pending->nelts - 1, at_acme_authz_t *);
+                --ctx->pending->nelts;
+                continue;
+            }
+            if (!status_is(authz->status, "pending")) {
+                return issue_authz_failed(ctx, authz);
+            }
+            if (authz->retry_after > retry_after) {
+                retry_after = authz->retry_after;
+            }
+            ++i;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t issue_finalize(at_acme_order_t **order, issue_t *ctx, EVP_PKEY *key)
+{
+    apr_interval_time_t interval = AT_ISSUE_POLL_INITIAL;
+    unsigned char *csr;
+    apr_size_t csr_len;
+    apr_status_t rv;
+
+    rv = at_csr_create(&csr, &csr_len, ctx->p, key, ctx->request->names);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = at_acme_order_finalize(order, ctx->acme, ctx->p, csr, csr_len)) != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, rv, "%s: %s refused to finalize the order", ctx->request->site,
+               at_acme_url(ctx->acme));
+        return rv;
+    }
+    while (!status_is((*order)->status, "valid")) {
+        if (!status_is((*order)->status, "processing") &&
+            !status_is((*order)->status, "ready")) {
+            at_log(AT_LOG_ERR, AT_EPROBLEM, "%s: order %s became %s%s%s", ctx->request->site,
+                   (*order)->url, (*order)->status, (*order)->error ? ": " : "",
+                   (*order)->error ? at_acme_problem_text(ctx->p, (*order)->error) : "");
+            return AT_EPROBLEM;
+        }
+        rv = issue_wait(ctx, &interval, (*order)->retry_after, "the certificate");
+        if (rv != APR_SUCCESS ||
+            (rv = at_acme_order_get(order, ctx->acme, ctx->p, (*order)->url)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    if ((*order)->certificate == NULL) {
+        at_log(AT_LOG_ERR, AT_EPROTO, "%s: order %s is valid but names no certificate",
+               ctx->request->site, (*order)->url);
+        return AT_EPROTO;
+    }
+    return APR_SUCCESS;
+}
+
+/* Whether the top of chain was issued by preferred (an issuer commonName). */
+static int issue_chain_preferred(const char *pem, apr_size_t len, const char *preferred,
+                                 apr_pool_t *p)
+{
+    apr_array_header_t *chain;
+    at_cert_info_t *top;
+
+    if (at_chain_from_pem(&chain, p, pem, len) != APR_SUCCESS ||
+        at_cert_info(&top, p, APR_ARRAY_IDX(chain, chain->nelts - 1, X509 *)) != APR_SUCCESS) {
+        return 0;
+    }
+    return apr_strnatcasecmp(top->issuer_cn, preferred) == 0;
+}
+
+static apr_status_t issue_download(at_issue_result_t *result, issue_t *ctx, const char *url)
+{
+    const char *preferred = ctx->request->preferred_chain;
+    const char *pem;
+    apr_array_header_t *ignored;
+    apr_size_t len;
+    apr_status_t rv;
+    int i;
+
+    rv = at_acme_certificate_get(&result->chain_pem, &result->chain_len, &result->alternates,
+                                 ctx->acme, ctx->p, url);
+    if (rv != APR_SUCCESS || preferred == NULL ||
+        issue_chain_preferred(result->chain_pem, result->chain_len, preferred, ctx->p)) {
+        return rv;
+    }
+    for (i = 0; i < result->alternates->nelts; ++i) {
+        const char *alternate = APR_ARRAY_IDX(result->alternates, i, const char *);
+
+        if (at_acme_certificate_get(&pem, &len, &ignored, ctx->acme, ctx->p, alternate) ==
+                APR_SUCCESS &&
+            issue_chain_preferred(pem, len, preferred, ctx->p)) {
+            result->chain_pem = pem;
+            result->chain_len = len;
+            return APR_SUCCESS;
+        }
+    }
+    at_log(AT_LOG_INFO, APR_SUCCESS, "%s: no chain to %s offered; using the default chain",
+           ctx->request->site, preferred);
+    return APR_SUCCESS;
+}
+
+apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, apr_pool_t *p,
+                                  const at_issue_request_t *request,
+                                  const at_http01_responder_t *responder)
+{
+    issue_t ctx = {acme, p, request, responder, 0, NULL, NULL};
+    at_issue_result_t *res = apr_pcalloc(p, sizeof(*res));
+    at_acme_order_t *order;
+    EVP_PKEY *key;
+    apr_status_t rv;
+
+    if (request->names == NULL || request->names->nelts == 0) {
+        return AT_EARG;
+    }
+    ctx.deadline = apr_time_now() +
+                   (request->timeout > 0 ? request->timeout : AT_ISSUE_TIMEOUT_DEFAULT);
+    ctx.pending = apr_array_make(p, request->names->nelts, sizeof(at_acme_authz_t *));
+    ctx.published = apr_array_make(p, request->names->nelts, sizeof(issue_challenge_t));
+
+    if ((rv = issue_order_new(&order, &ctx)) != APR_SUCCESS) {
+        return rv;
+    }
+    res->order_url = order->url;
+    rv = issue_authorizations_start(&ctx, order);
+    if (rv == APR_SUCCESS) {
+        rv = issue_authorizations_wait(&ctx);
+    }
+    issue_withdraw_challenges(&ctx);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = at_key_generate(&key, p, request->key_type)) != APR_SUCCESS ||
+        (rv = at_key_to_pem(&res->key_pem, &res->key_len, p, key)) != APR_SUCCESS ||
+        (rv = issue_finalize(&order, &ctx, key)) != APR_SUCCESS ||
+        (rv = issue_download(res, &ctx, order->certificate)) != APR_SUCCESS) {
+        return rv;
+    }
+    *result = res;
+    return APR_SUCCESS;
+}
+
+apr_status_t at_certset_save(at_store_t *store, at_store_group_e group, const char *site,
+                             const at_issue_result_t *result, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    rv = at_store_save(store, group, site, AT_CERTSET_KEY, result->key_pem, result->key_len,
+                       AT_STORE_SECRET, p);
+    if (rv == APR_SUCCESS) {
+        rv = at_store_save(store, group, site, AT_CERTSET_CHAIN, result->chain_pem,
+                           result->chain_len, AT_STORE_PUBLIC, p);
+    }
+    return rv;
+}
+
+apr_status_t at_certset_load(EVP_PKEY **key, apr_array_header_t **chain, at_store_t *store,
+                             at_store_group_e group, const char *site, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    apr_status_t rv;
+
+    rv = at_store_load(store, group, site, AT_CERTSET_KEY, &data, &len, AT_STORE_SECRET, p);
+    if (rv == APR_SUCCESS) {
+        rv = at_key_from_pem(key, p, data, len);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = at_store_load(store, group, site, AT_CERTSET_CHAIN, &data, &len, AT_STORE_PUBLIC, p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = at_chain_from_pem(chain, p, data, len);
+    }
+    return rv;
+}
