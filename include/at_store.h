@@ -16,6 +16,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_user.h>
 #include <jansson.h>
 
 #define AT_STORE_MAX_ITEM (4 * 1024 * 1024)
@@ -62,6 +63,10 @@ struct at_store_t {
 
 /* Opens (creating when missing, mode 0755) a filesystem store rooted at dir. */
 apr_status_t at_store_fs_open(at_store_t **store, apr_pool_t *p, const char *dir);
+
+/* Also accepts items owned by uid: the activator (root) reads what the worker user staged, and
+ * trusts none of it beyond the owner check (modes, symlinks and sizes are still enforced). */
+void at_store_fs_trust_owner(at_store_t *store, apr_uid_t uid);
 
 /* Directory name of a group: "accounts", "staging", "live", "challenges", "jobs", "archive". */
 const char *at_store_group_name(at_store_group_e group);

@@ -171,42 +171,48 @@ static apr_status_t issue_authorizations_start(issue_t *ctx, const at_acme_order
     return APR_SUCCESS;
 }
 
-/* Polls the started authorizations until all are valid, one is invalid or time runs out. */
-static apr_status_t issue_authorizations_wait(issue_t *ctx)
+/* Names the authorization that failed: the order only says that one did. */
+static apr_status_t issue_find_failed(issue_t *ctx, const at_acme_order_t *order)
 {
-    apr_interval_time_t interval = AT_ISSUE_POLL_INITIAL, retry_after = 0;
     at_acme_authz_t *authz;
-    apr_status_t rv;
     int i;
 
-    while (ctx->pending->nelts > 0) {
-        if ((rv = issue_wait(ctx, &interval, retry_after, "validation")) != APR_SUCCESS) {
-            return rv;
-        }
-        retry_after = 0;
-        for (i = 0; i < ctx->pending->nelts;) {
-            const char *url = APR_ARRAY_IDX(ctx->pending, i, at_acme_authz_t *)->url;
+    for (i = 0; i < order->authorizations->nelts; ++i) {
+        const char *url = APR_ARRAY_IDX(order->authorizations, i, const char *);
 
-            if ((rv = at_acme_authz_get(&authz, ctx->acme, ctx->p, url)) != APR_SUCCESS) {
-                return rv;
-            }
-            if (status_is(authz->status, "valid")) {
-                /* Done with this one: move the last into its place. */
-                APR_ARRAY_IDX(ctx->pending, i, at_acme_authz_t *) =
-                    APR_ARRAY_IDX(ctx->pending, ctx->pending->nelts - 1, at_acme_authz_t *);
-                --ctx->pending->nelts;
-                continue;
-            }
-            if (!status_is(authz->status, "pending")) {
-                return issue_authz_failed(ctx, authz);
-            }
-            if (authz->retry_after > retry_after) {
-                retry_after = authz->retry_after;
-            }
-            ++i;
+        if (at_acme_authz_get(&authz, ctx->acme, ctx->p, url) == APR_SUCCESS &&
+            !status_is(authz->status, "valid") && !status_is(authz->status, "pending")) {
+            return issue_authz_failed(ctx, authz);
         }
     }
-    return APR_SUCCESS;
+    at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: order %s became %s%s%s", ctx->request->site,
+           order->url, order->status, order->error ? ": " : "",
+           order->error ? at_acme_problem_text(ctx->p, order->error) : "");
+    return AT_ECHALLENGE;
+}
+
+/* Polls the order (one request for all names) until every authorization is valid. */
+static apr_status_t issue_authorizations_wait(issue_t *ctx, at_acme_order_t **order)
+{
+    apr_interval_time_t interval = AT_ISSUE_POLL_INITIAL, retry_after = 0;
+    apr_status_t rv;
+
+    if (ctx->pending->nelts == 0) {
+        return APR_SUCCESS;
+    }
+    for (;;) {
+        if ((rv = issue_wait(ctx, &interval, retry_after, "validation")) != APR_SUCCESS ||
+            (rv = at_acme_order_get(order, ctx->acme, ctx->p, (*order)->url)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (status_is((*order)->status, "ready") || status_is((*order)->status, "valid")) {
+            return APR_SUCCESS;
+        }
+        if (!status_is((*order)->status, "pending")) {
+            return issue_find_failed(ctx, *order);
+        }
+        retry_after = (*order)->retry_after;
+    }
 }
 
 static apr_status_t issue_finalize(at_acme_order_t **order, issue_t *ctx, EVP_PKEY *key)
@@ -316,7 +322,7 @@ apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, a
     res->order_url = order->url;
     rv = issue_authorizations_start(&ctx, order);
     if (rv == APR_SUCCESS) {
-        rv = issue_authorizations_wait(&ctx);
+        rv = issue_authorizations_wait(&ctx, &order);
     }
     issue_withdraw_challenges(&ctx);
     if (rv != APR_SUCCESS) {

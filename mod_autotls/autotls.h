@@ -1,0 +1,61 @@
+/*
+ * autotls.h: what the parts of the httpd glue share: the managed sites and the module state.
+ *
+ * post_config builds one autotls_site_t per managed vhost pair (the admin's plain vhost and the
+ * HTTPS twin generated in pre_config) and keeps them in the per-generation context returned by
+ * autotls_ctx_get(). Every other part (activator, certificate callback, challenge responder,
+ * gate, renewal thread) works from that list and never walks server_recs itself.
+ */
+#ifndef AUTOTLS_H
+#define AUTOTLS_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <apr_hash.h>
+#include <apr_tables.h>
+
+#include "at_crypto.h"
+#include "at_store.h"
+#include "config.h"
+
+typedef struct autotls_slots_t autotls_slots_t;
+
+/* One managed site: a certificate for a vhost's names, served by its twin. */
+typedef struct {
+    const char *name;           /* ServerName (lower case): the store name of its certificate set */
+    apr_array_header_t *names;  /* const char *: ServerName + eligible ServerAliases, lower case */
+    server_rec *plain;          /* the admin's vhost (HTTP side); NULL when it has none */
+    server_rec *twin;           /* the HTTPS vhost serving the certificate */
+    int slot;                   /* index into the shared certificate slots */
+    at_key_type_e key_type;
+    int redirect;               /* http -> https once the certificate is live */
+    autotls_window_t renew_window; /* AutoTLSRenewWindow; kind UNSET: the default policy */
+} autotls_site_t;
+
+/* The module's state for one configuration generation (lives in pconf). */
+typedef struct {
+    apr_pool_t *pool;          /* pconf */
+    server_rec *main_server;
+    apr_array_header_t *sites; /* autotls_site_t * */
+    apr_hash_t *by_name;       /* every managed name, lower case -> autotls_site_t * */
+    const char *store_dir;
+    at_store_t *store;
+    autotls_slots_t *slots;
+    const char *ca_url;
+    const char *ca_file;       /* roots for HTTPS to the CA, or NULL */
+    const char *issuer_roots;  /* roots an issued chain must verify to, or NULL: system store */
+    const char *contact;       /* account contact, or NULL */
+    int https_port;
+} autotls_ctx_t;
+
+/* Builds the context of this generation from the configured servers (post_config, every pass)
+ * and makes it the one autotls_ctx_get() returns until pconf is cleared. */
+apr_status_t autotls_ctx_build(autotls_ctx_t **ctx, apr_pool_t *pconf, server_rec *main_server);
+
+/* The context of the running generation; NULL before post_config has built it. */
+autotls_ctx_t *autotls_ctx_get(void);
+
+/* The site a (lower- or mixed-case) host name belongs to, or NULL. */
+autotls_site_t *autotls_site_for_host(const autotls_ctx_t *ctx, const char *host);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * challenge.c: the http-01 responder (RFC 8555 §8.3), in post_read_request.
+ *
+ * It runs before translation, rewrites, redirects and authentication, so no site configuration
+ * can get between the CA and the answer. It answers only what it knows: GET or HEAD, a managed
+ * Host, an exact token the renewal thread published in the store. Everything else is declined
+ * and reaches the site's own handlers untouched.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "at_b64url.h"
+#include "autotls.h"
+#include "challenge.h"
+#include "log_glue.h"
+
+APLOG_USE_MODULE(autotls);
+
+/* RFC 8555 tokens carry at least 128 bits of entropy; nothing real comes close to this. */
+#define AUTOTLS_TOKEN_MAX 256
+
+int autotls_challenge_path(const char *uri)
+{
+    return uri != NULL &&
+           strncmp(uri, AUTOTLS_CHALLENGE_PREFIX, sizeof(AUTOTLS_CHALLENGE_PREFIX) - 1) == 0;
+}
+
+static int challenge_answer(request_rec *r)
+{
+    autotls_ctx_t *ctx = autotls_ctx_get();
+    const char *token;
+    char *keyauth;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (ctx == NULL || r->method_number != M_GET || !autotls_challenge_path(r->parsed_uri.path)) {
+        return DECLINED;
+    }
+    token = r->parsed_uri.path + sizeof(AUTOTLS_CHALLENGE_PREFIX) - 1;
+    if (!at_b64url_is_token(token, AUTOTLS_TOKEN_MAX) ||
+        autotls_site_for_host(ctx, r->hostname) == NULL) {
+        return DECLINED;
+    }
+    rv = at_store_load(ctx->store, AT_STORE_CHALLENGES, NULL, token, &keyauth, &len,
+                       AT_STORE_PUBLIC, r->pool);
+    if (rv != APR_SUCCESS) {
+        if (rv != APR_ENOENT) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
+                          AUTOTLS_LOGNO(0501) "%s: cannot read the http-01 response for token %s",
+                          r->hostname, token);
+        }
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  AUTOTLS_LOGNO(0502) "%s: answering http-01 for token %s", r->hostname, token);
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/plain");
+    ap_set_content_length(r, len);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        ap_rwrite(keyauth, (int)len, r);
+    }
+    ap_finalize_request_protocol(r);
+    return DONE;
+}
+
+void autotls_challenge_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_read_request(challenge_answer, NULL, NULL, APR_HOOK_FIRST);
+}

@@ -1,0 +1,170 @@
+/*
+ * site.c: which sites this configuration generation manages, and under which names.
+ *
+ * pre_config (twin.c) already decided which vhosts get an HTTPS twin; here, after httpd built
+ * its server_recs, each twin is paired with the admin's vhost of the same ServerName and its
+ * names are collected (ServerName + every ServerAlias that can get a public certificate). Every
+ * other part of the glue works from this list.
+ */
+#include <apr_fnmatch.h>
+#include <apr_strings.h>
+
+#include <http_log.h>
+
+#include "autotls.h"
+#include "log_glue.h"
+#include "twin.h"
+
+APLOG_USE_MODULE(autotls);
+
+static autotls_ctx_t *current_ctx;
+
+autotls_ctx_t *autotls_ctx_get(void)
+{
+    return current_ctx;
+}
+
+static apr_status_t site_ctx_forget(void *data)
+{
+    if (current_ctx == data) {
+        current_ctx = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+autotls_site_t *autotls_site_for_host(const autotls_ctx_t *ctx, const char *host)
+{
+    char name[APRMAXHOSTLEN + 1];
+
+    if (ctx == NULL || host == NULL) {
+        return NULL;
+    }
+    apr_cpystrn(name, host, sizeof(name));
+    ap_str_tolower(name);
+    return apr_hash_get(ctx->by_name, name, APR_HASH_KEY_STRING);
+}
+
+static int site_name_excluded(const server_rec *s, const char *name)
+{
+    const apr_array_header_t *patterns = autotls_config_exclude(s);
+    int i;
+
+    for (i = 0; i < patterns->nelts; ++i) {
+        if (apr_fnmatch(APR_ARRAY_IDX(patterns, i, const char *), name, APR_FNM_CASE_BLIND) ==
+            APR_SUCCESS) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Adds name to the site unless it is ineligible, excluded or already managed elsewhere. */
+static void site_add_name(autotls_ctx_t *ctx, autotls_site_t *site, const char *alias)
+{
+    const char *why = NULL;
+    autotls_site_t *owner;
+    char *name = apr_pstrdup(ctx->pool, alias);
+
+    ap_str_tolower(name);
+    if (!autotls_name_eligible(name, &why)) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
+                     AUTOTLS_LOGNO(0401) "%s: alias %s skipped: %s", site->name, name, why);
+        return;
+    }
+    if (site_name_excluded(site->twin, name)) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
+                     AUTOTLS_LOGNO(0402) "%s: alias %s skipped: excluded by AutoTLSExclude",
+                     site->name, name);
+        return;
+    }
+    owner = apr_hash_get(ctx->by_name, name, APR_HASH_KEY_STRING);
+    if (owner != NULL) {
+        if (owner != site) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, site->twin,
+                         AUTOTLS_LOGNO(0403) "%s: alias %s skipped: already managed for %s",
+                         site->name, name, owner->name);
+        }
+        return;
+    }
+    APR_ARRAY_PUSH(site->names, const char *) = name;
+    apr_hash_set(ctx->by_name, name, APR_HASH_KEY_STRING, site);
+}
+
+/* The admin's own vhost for name: same ServerName, not a twin. */
+static server_rec *site_find_plain(server_rec *main_server, const char *name)
+{
+    server_rec *s;
+
+    for (s = main_server->next; s != NULL; s = s->next) {
+        if (!autotls_twin_is(s) && s->server_hostname != NULL &&
+            strcasecmp(s->server_hostname, name) == 0) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static void site_add(autotls_ctx_t *ctx, server_rec *twin)
+{
+    autotls_site_t *site;
+    const char *name = twin->server_hostname;
+    int i;
+
+    if (name == NULL || autotls_site_for_host(ctx, name) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, twin,
+                     AUTOTLS_LOGNO(0404) "%s: a second HTTPS twin for this name is ignored",
+                     name ? name : "(no ServerName)");
+        return;
+    }
+    site = apr_pcalloc(ctx->pool, sizeof(*site));
+    site->name = apr_pstrdup(ctx->pool, name);
+    ap_str_tolower((char *)site->name);
+    site->twin = twin;
+    site->plain = site_find_plain(ctx->main_server, name);
+    site->slot = ctx->sites->nelts;
+    site->key_type = autotls_config_key_type(twin);
+    site->redirect = autotls_config_redirect(twin);
+    site->renew_window = autotls_config_renew_window(twin);
+    site->names = apr_array_make(ctx->pool, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(site->names, const char *) = site->name;
+    apr_hash_set(ctx->by_name, site->name, APR_HASH_KEY_STRING, site);
+    for (i = 0; twin->names != NULL && i < twin->names->nelts; ++i) {
+        site_add_name(ctx, site, APR_ARRAY_IDX(twin->names, i, const char *));
+    }
+    for (i = 0; twin->wild_names != NULL && i < twin->wild_names->nelts; ++i) {
+        site_add_name(ctx, site, APR_ARRAY_IDX(twin->wild_names, i, const char *));
+    }
+    APR_ARRAY_PUSH(ctx->sites, autotls_site_t *) = site;
+}
+
+apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, server_rec *main_server)
+{
+    autotls_ctx_t *ctx = apr_pcalloc(pconf, sizeof(*ctx));
+    server_rec *s;
+    apr_status_t rv;
+
+    ctx->pool = pconf;
+    ctx->main_server = main_server;
+    ctx->sites = apr_array_make(pconf, 16, sizeof(autotls_site_t *));
+    ctx->by_name = apr_hash_make(pconf);
+    ctx->store_dir = autotls_config_store_dir(pconf, main_server);
+    ctx->ca_url = autotls_config_ca_url(main_server);
+    ctx->ca_file = autotls_config_ca_cert_file(main_server);
+    ctx->issuer_roots = autotls_config_issuer_roots(main_server);
+    ctx->contact = autotls_config_contact(pconf, main_server);
+    ctx->https_port = autotls_config_https_port(main_server);
+    if ((rv = at_store_fs_open(&ctx->store, pconf, ctx->store_dir)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, main_server,
+                     AUTOTLS_LOGNO(0405) "cannot use %s as the AutoTLSStore", ctx->store_dir);
+        return rv;
+    }
+    for (s = main_server->next; s != NULL; s = s->next) {
+        if (autotls_twin_is(s)) {
+            site_add(ctx, s);
+        }
+    }
+    current_ctx = ctx;
+    apr_pool_cleanup_register(pconf, ctx, site_ctx_forget, apr_pool_cleanup_null);
+    *out = ctx;
+    return APR_SUCCESS;
+}
