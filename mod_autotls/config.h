@@ -1,1 +1,93 @@
+/*
+ * config.h: the module's per-server configuration, its directive table and its accessors.
+ *
+ * The one idea: a field is either "unset" or an explicit value, never a default. Defaults are
+ * applied only by the accessors, so that merging a vhost over the main server keeps what the
+ * vhost said and inherits everything else. Server-wide directives are refused inside a vhost, so
+ * a vhost always sees the main server's value for them.
+ */
+#ifndef AUTOTLS_CONFIG_H
+#define AUTOTLS_CONFIG_H
 
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "at_crypto.h"
+
+#define AUTOTLS_UNSET (-1) /* an int setting nobody wrote */
+#define AUTOTLS_OFF 0
+#define AUTOTLS_ON 1
+
+#define AUTOTLS_CA_LETSENCRYPT "https://acme-v02.api.letsencrypt.org/directory"
+#define AUTOTLS_CA_LETSENCRYPT_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
+#define AUTOTLS_CA_DEFAULT AUTOTLS_CA_LETSENCRYPT
+#define AUTOTLS_HTTPS_PORT_DEFAULT 443
+#define AUTOTLS_PORT_MAX 65535
+/* Relative to ServerRoot, like mod_md's "md": it must survive reboots, so not the runtime dir. */
+#define AUTOTLS_STORE_DEFAULT "autotls"
+#define AUTOTLS_WINDOW_PERCENT_MIN 1
+#define AUTOTLS_WINDOW_PERCENT_MAX 99
+
+/* How AutoTLSRenewWindow was given. */
+typedef enum {
+    AUTOTLS_WINDOW_UNSET = 0, /* not configured: ARI, else the renewal policy's lifetime share */
+    AUTOTLS_WINDOW_PERCENT,   /* renew when `percent` of the lifetime is left */
+    AUTOTLS_WINDOW_DURATION   /* renew when `duration` is left */
+} autotls_window_kind_e;
+
+typedef struct {
+    autotls_window_kind_e kind;
+    int percent;                  /* AUTOTLS_WINDOW_PERCENT: 1..99 */
+    apr_interval_time_t duration; /* AUTOTLS_WINDOW_DURATION: > 0, in microseconds */
+} autotls_window_t;
+
+/* One per server_rec. Pointers are NULL and ints AUTOTLS_UNSET until a directive sets them. */
+typedef struct {
+    int enabled;              /* AutoTLS, inherited from the main server when unset */
+    int enabled_own;          /* AutoTLS as written in this very server block, never inherited */
+    const char *ca_url;       /* AutoTLSCA, keywords already expanded */
+    const char *ca_cert_file; /* AutoTLSCACertificateFile, absolute */
+    const char *issuer_roots; /* AutoTLSIssuerRoots, absolute */
+    const char *contact;      /* AutoTLSContact, as a mailto: URI */
+    const char *store_dir;    /* AutoTLSStore, absolute */
+    int https_port;           /* AutoTLSHTTPSPort */
+    int key_type;             /* AutoTLSKeyType: an at_key_type_e */
+    autotls_window_t renew_window;
+    int redirect;                /* AutoTLSRedirect */
+    apr_array_header_t *exclude; /* AutoTLSExclude: const char *, lower case */
+    const char *twin_origin;     /* AutoTLSTwin (twin.c): "file:line" it twins; NULL: no twin */
+} autotls_server_conf_t;
+
+extern module AP_MODULE_DECLARE_DATA autotls_module;
+extern const command_rec autotls_cmds[];
+
+void *autotls_config_create_server(apr_pool_t *p, server_rec *s);
+void *autotls_config_merge_server(apr_pool_t *p, void *base, void *add);
+
+/*
+ * Parses an AutoTLSRenewWindow value: "N%" with N in 1..99, or a positive whole number with one
+ * unit d, h, m or s ("30d", "12h", "90m"). Pure: no pool, no global state. On failure returns
+ * AT_EARG, leaves *window untouched and sets *why to a static text saying what is wrong.
+ */
+apr_status_t autotls_parse_window(autotls_window_t *window, const char **why, const char *text);
+
+/* Effective values for a server (main or vhost), defaults applied. */
+int autotls_config_enabled(const server_rec *s);
+int autotls_config_enabled_own(const server_rec *s); /* AUTOTLS_UNSET, AUTOTLS_OFF or AUTOTLS_ON */
+const char *autotls_config_ca_url(const server_rec *s);
+const char *autotls_config_ca_cert_file(const server_rec *s); /* NULL: the system store */
+const char *autotls_config_issuer_roots(const server_rec *s); /* NULL: the system store */
+/* AutoTLSContact, else ServerAdmin when it is an e-mail address, else NULL; as a mailto: URI. */
+const char *autotls_config_contact(apr_pool_t *p, const server_rec *s);
+const char *autotls_config_store_dir(apr_pool_t *p, const server_rec *s);
+int autotls_config_https_port(const server_rec *s);
+at_key_type_e autotls_config_key_type(const server_rec *s);
+autotls_window_t autotls_config_renew_window(const server_rec *s);
+int autotls_config_redirect(const server_rec *s);
+const apr_array_header_t *autotls_config_exclude(const server_rec *s); /* never NULL */
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * log_glue.h: how the httpd glue writes to the error log, and the core library's way in.
+ *
+ * The one idea: every line the module writes starts with "autotls-NNNN: ", a number unique to
+ * that line, so an operator can search for it. Numbers by file: 0001-0099 mod_autotls.c and
+ * log_glue.c, 0100-0199 config.c; later glue files take the next free hundred.
+ */
+#ifndef AUTOTLS_LOG_GLUE_H
+#define AUTOTLS_LOG_GLUE_H
+
+#include <apr_pools.h>
+
+#include <httpd.h>
+
+/* Give n as four digits: AUTOTLS_LOGNO(0001) "..." becomes "autotls-0001: ...". */
+#define AUTOTLS_LOGNO(n) "autotls-" #n ": "
+
+/*
+ * Routes the core library's at_log() lines to ap_log_error on server s, up to the level the
+ * configuration sets for this module on s. Undone when pconf is cleared.
+ */
+void autotls_log_glue_install(apr_pool_t *pconf, server_rec *s);
+
+#endif

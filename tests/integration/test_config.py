@@ -1,0 +1,248 @@
+"""The AutoTLS* directives as `apache2 -t` sees them: good values parse, bad ones are refused.
+
+The one idea to hold: every refusal must tell the admin which directive, which value and what
+would be accepted, so each bad case asserts that the error line starts with the directive's name
+and shows the value. Each case is its own minimal server (ServerRoot = a fresh temp dir), so a
+relative file name only resolves when the module resolves it against ServerRoot.
+"""
+
+import pathlib
+import re
+import shutil
+
+import pytest
+
+import httpd
+
+MODULE = httpd.module_path()
+if not MODULE.is_file():
+    pytest.skip("mod_autotls.so not built: %s is missing (build first, or set AUTOTLS_MODULE)"
+                % MODULE, allow_module_level=True)
+if not shutil.which(httpd.APACHE2):
+    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SYSTEM_ROOTS = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
+PLACEHOLDER_PEM = "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"
+
+
+@pytest.fixture
+def server_root(tmp_path):
+    """A ServerRoot holding a roots file (roots.pem), a directory (adir) and nothing else."""
+    root = tmp_path / "root"
+    root.mkdir()
+    if SYSTEM_ROOTS.is_file():
+        shutil.copyfile(SYSTEM_ROOTS, root / "roots.pem")
+    else:
+        (root / "roots.pem").write_text(PLACEHOLDER_PEM)
+    (root / "adir").mkdir()
+    return root
+
+
+def check(root, body):
+    """`apache2 -t` on a server with our module and body; {root} in body is the ServerRoot."""
+    conf = httpd.write_httpd_conf(root, body.replace("{root}", str(root)), module=MODULE)
+    return httpd.check_config(conf)
+
+
+def assert_ok(result):
+    assert result.returncode == 0, result.stderr
+    assert "Syntax OK" in result.stdout + result.stderr
+
+
+def assert_refused(result, *texts):
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Syntax OK" not in output
+    for text in texts:
+        assert text in output, "%r not in %r" % (text, output)
+    return output
+
+
+GOOD = [
+    "AutoTLS on",
+    "AutoTLS off",
+    "AutoTLS On",
+    "AutoTLSCA letsencrypt",
+    "AutoTLSCA letsencrypt-staging",
+    "AutoTLSCA https://127.0.0.1:14000/dir",
+    "AutoTLSCA http://localhost:4001/directory",
+    "AutoTLSCACertificateFile roots.pem",
+    "AutoTLSCACertificateFile {root}/roots.pem",
+    "AutoTLSIssuerRoots roots.pem",
+    "AutoTLSContact admin@example.com",
+    "AutoTLSContact mailto:admin@example.com",
+    "AutoTLSContact MAILTO:first.last+tls@mail.example.org",
+    "AutoTLSStore store",
+    "AutoTLSStore {root}/adir",
+    "AutoTLSHTTPSPort 1",
+    "AutoTLSHTTPSPort 8443",
+    "AutoTLSHTTPSPort 65535",
+    "AutoTLSKeyType ec256",
+    "AutoTLSKeyType ec384",
+    "AutoTLSKeyType rsa2048",
+    "AutoTLSKeyType rsa3072",
+    "AutoTLSKeyType rsa4096",
+    "AutoTLSKeyType EC384",
+    "AutoTLSRenewWindow 1%",
+    "AutoTLSRenewWindow 33%",
+    "AutoTLSRenewWindow 99%",
+    "AutoTLSRenewWindow 30d",
+    "AutoTLSRenewWindow 12h",
+    "AutoTLSRenewWindow 90m",
+    "AutoTLSRenewWindow 45s",
+    "AutoTLSRedirect on",
+    "AutoTLSRedirect off",
+    "AutoTLSExclude intranet.example.com",
+    "AutoTLSExclude *.internal.example.com test-?.example.com [ab]x.example.com",
+    "AutoTLSExclude a.example.com\nAutoTLSExclude b.example.com",
+]
+
+
+@pytest.mark.parametrize("line", GOOD)
+def test_good_value_is_accepted(server_root, line):
+    assert_ok(check(server_root, line))
+
+
+BAD = [
+    ("AutoTLS", "maybe"),
+    ("AutoTLS", "1"),
+    ("AutoTLSCA", "letsencrypt-prod"),
+    ("AutoTLSCA", "ftp://ca.example.com/dir"),
+    ("AutoTLSCA", "https://"),
+    ("AutoTLSCA", "https:///directory"),
+    ("AutoTLSCA", "acme-v02.api.letsencrypt.org/directory"),
+    ("AutoTLSCACertificateFile", "missing.pem"),
+    ("AutoTLSCACertificateFile", "adir"),
+    ("AutoTLSIssuerRoots", "missing.pem"),
+    ("AutoTLSIssuerRoots", "adir"),
+    ("AutoTLSContact", "admin"),
+    ("AutoTLSContact", "admin@localhost"),
+    ("AutoTLSContact", "mailto:"),
+    ("AutoTLSContact", "@example.com"),
+    ("AutoTLSContact", "a@b@example.com"),
+    ("AutoTLSContact", "mailto:admin@example.com?subject=tls"),
+    ("AutoTLSStore", "roots.pem"),
+    ("AutoTLSHTTPSPort", "0"),
+    ("AutoTLSHTTPSPort", "65536"),
+    ("AutoTLSHTTPSPort", "-1"),
+    ("AutoTLSHTTPSPort", "443x"),
+    ("AutoTLSHTTPSPort", "https"),
+    ("AutoTLSHTTPSPort", "99999999999999999999999"),
+    ("AutoTLSKeyType", "rsa1024"),
+    ("AutoTLSKeyType", "ed25519"),
+    ("AutoTLSRenewWindow", "0%"),
+    ("AutoTLSRenewWindow", "100%"),
+    ("AutoTLSRenewWindow", "0d"),
+    ("AutoTLSRenewWindow", "-5d"),
+    ("AutoTLSRenewWindow", "30"),
+    ("AutoTLSRenewWindow", "30w"),
+    ("AutoTLSRenewWindow", "1.5d"),
+    ("AutoTLSRenewWindow", "33%%"),
+    ("AutoTLSRenewWindow", "d"),
+    ("AutoTLSRenewWindow", "99999999999999999999d"),
+    ("AutoTLSRenewWindow", "200000000000000d"),
+    ("AutoTLSRedirect", "maybe"),
+    ("AutoTLSExclude", "a..example.com"),
+    ("AutoTLSExclude", ".example.com"),
+    ("AutoTLSExclude", "bad/name.example.com"),
+    ("AutoTLSExclude", "[ab.example.com"),
+]
+
+
+@pytest.mark.parametrize("directive,value", BAD, ids=["%s %s" % case for case in BAD])
+def test_bad_value_is_refused_naming_directive_and_value(server_root, directive, value):
+    output = assert_refused(check(server_root, "%s %s" % (directive, value)), value)
+    assert re.search(r"^%s: \"[^\n]*%s" % (directive, re.escape(value)), output, re.M), output
+
+
+def test_refusal_says_what_is_expected(server_root):
+    output = assert_refused(check(server_root, "AutoTLSKeyType rsa1024"))
+    assert ('AutoTLSKeyType: "rsa1024" is not a key type; '
+            "use one of ec256, ec384, rsa2048, rsa3072, rsa4096") in output
+
+
+def test_relative_file_is_resolved_against_server_root(server_root):
+    output = assert_refused(check(server_root, "AutoTLSIssuerRoots no-such-roots.pem"))
+    assert str(server_root / "no-such-roots.pem") in output
+
+
+def test_empty_exclude_pattern_is_refused(server_root):
+    assert_refused(check(server_root, 'AutoTLSExclude ok.example.com "" other.example.com'),
+                   'AutoTLSExclude: "" is empty')
+
+
+def test_exclude_without_patterns_is_refused(server_root):
+    assert_refused(check(server_root, "AutoTLSExclude"), "AutoTLSExclude")
+
+
+def test_missing_argument_is_refused(server_root):
+    assert_refused(check(server_root, "AutoTLSCA"), "AutoTLSCA takes one argument")
+
+
+SERVER_WIDE = [
+    "AutoTLSCA letsencrypt",
+    "AutoTLSCACertificateFile roots.pem",
+    "AutoTLSIssuerRoots roots.pem",
+    "AutoTLSContact admin@example.com",
+    "AutoTLSStore store",
+    "AutoTLSHTTPSPort 8443",
+    "AutoTLSExclude intranet.example.com",
+]
+
+VHOST = """
+<VirtualHost 127.0.0.1:*>
+    ServerName www.example.com
+    %s
+</VirtualHost>
+"""
+
+
+@pytest.mark.parametrize("line", SERVER_WIDE)
+def test_server_wide_directive_inside_vhost_is_refused(server_root, line):
+    directive = line.split()[0]
+    assert_refused(check(server_root, VHOST % line), directive, "server-wide")
+
+
+@pytest.mark.parametrize("line", SERVER_WIDE)
+def test_server_wide_directive_outside_vhost_with_vhosts_is_accepted(server_root, line):
+    assert_ok(check(server_root, line + "\n" + VHOST % ""))
+
+
+def test_per_vhost_directives_are_accepted_inside_vhost(server_root):
+    body = VHOST % "\n    ".join(["AutoTLS off", "AutoTLSKeyType rsa2048",
+                                   "AutoTLSRenewWindow 12h", "AutoTLSRedirect off"])
+    assert_ok(check(server_root, "AutoTLS on\n" + body))
+
+
+def test_bad_value_inside_vhost_is_refused(server_root):
+    assert_refused(check(server_root, VHOST % "AutoTLSRenewWindow 100%"),
+                   'AutoTLSRenewWindow: "100%"')
+
+
+def test_directive_inside_directory_is_refused(server_root):
+    body = "<Directory {root}>\n    AutoTLS on\n</Directory>"
+    assert_refused(check(server_root, body), "AutoTLS not allowed in <Directory> context")
+
+
+def test_module_loads_without_any_directive(server_root):
+    assert_ok(check(server_root, ""))
+
+
+def test_shipped_load_file_loads_the_debian_module_path():
+    load = (REPO / "conf" / "autotls.load").read_text()
+    assert re.search(r"^LoadModule autotls_module /usr/lib/apache2/modules/mod_autotls\.so$",
+                     load, re.M), load
+
+
+def test_shipped_conf_parses_as_shipped_and_with_every_example_uncommented(server_root):
+    shipped = (REPO / "conf" / "autotls.conf").read_text()
+    assert "<IfModule autotls_module>" in shipped
+    assert re.search(r"^\s*#AutoTLS on$", shipped, re.M), "AutoTLS on is not offered commented"
+    assert_ok(check(server_root, shipped))
+    examples = re.sub(r"^(\s*)#(AutoTLS\w*\s)", r"\1\2", shipped, flags=re.M)
+    if not SYSTEM_ROOTS.is_file():
+        examples = examples.replace(str(SYSTEM_ROOTS), str(server_root / "roots.pem"))
+    directives = set(re.findall(r"^\s*(AutoTLS\w*)\s", examples, re.M))
+    assert len(directives) == 11, sorted(directives)
+    assert_ok(check(server_root, examples))
