@@ -1,1 +1,300 @@
-/* placeholder */ typedef int at_placeholder_store;
+/*
+ * store.c: the store's front door: argument checks, dispatch to a backend, JSON on top.
+ *
+ * The one idea: every name and item is checked here, before any backend sees it, so no backend
+ * can be led outside its root by "../x" or "a/b". Backends may then join components blindly.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "at_core.h"
+#include "at_store.h"
+
+/* Longest store component (one path component on every common filesystem). */
+#define AT_STORE_COMPONENT_MAX 255
+/* Longest CA name kept whole; longer ones are cut and get a hash of the whole URL appended. */
+#define AT_STORE_CA_NAME_KEEP 200
+#define AT_STORE_CA_NAME_EMPTY "ca"
+#define AT_STORE_JSON_FLAGS (JSON_INDENT(2) | JSON_SORT_KEYS)
+
+static const char *const at_store_group_names[AT_STORE_GROUP_COUNT] = {
+    "accounts", "staging", "live", "challenges", "jobs", "archive",
+};
+
+const char *at_store_group_name(at_store_group_e group)
+{
+    if ((int)group < 0 || group >= AT_STORE_GROUP_COUNT) {
+        return NULL;
+    }
+    return at_store_group_names[group];
+}
+
+static int component_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
+int at_store_component_valid(const char *component)
+{
+    apr_size_t i;
+
+    if (component == NULL || component[0] == '\0' || component[0] == '.') {
+        return 0;
+    }
+    for (i = 0; component[i] != '\0'; i++) {
+        if (i >= AT_STORE_COMPONENT_MAX || !component_char_ok(component[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static apr_status_t check_group(at_store_t *store, at_store_group_e group)
+{
+    if (store == NULL || store->vt == NULL) {
+        at_log(AT_LOG_ERR, AT_EARG, "store: no store given");
+        return AT_EARG;
+    }
+    if (at_store_group_name(group) == NULL) {
+        at_log(AT_LOG_ERR, AT_EARG, "store: unknown group %d", (int)group);
+        return AT_EARG;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t check_component(at_store_group_e group, const char *what, const char *component)
+{
+    if (!at_store_component_valid(component)) {
+        at_log(AT_LOG_ERR, AT_EARG,
+               "store: refusing %s \"%.300s\" in %s: a component must be 1-255 characters of "
+               "[A-Za-z0-9._-] and must not start with '.'",
+               what, component ? component : "(null)", at_store_group_name(group));
+        return AT_EARG;
+    }
+    return APR_SUCCESS;
+}
+
+/* name may be NULL or "" (directly in the group); when set it must be a valid component. */
+static apr_status_t check_name(at_store_group_e group, const char *name)
+{
+    if (name == NULL || name[0] == '\0') {
+        return APR_SUCCESS;
+    }
+    return check_component(group, "name", name);
+}
+
+static apr_status_t check_address(at_store_t *store, at_store_group_e group, const char *name,
+                                  const char *item)
+{
+    apr_status_t rv;
+
+    if ((rv = check_group(store, group)) != APR_SUCCESS ||
+        (rv = check_name(group, name)) != APR_SUCCESS) {
+        return rv;
+    }
+    return check_component(group, "item", item);
+}
+
+apr_status_t at_store_save(at_store_t *store, at_store_group_e group, const char *name,
+                           const char *item, const void *data, apr_size_t len,
+                           at_store_access_e access, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = check_address(store, group, name, item)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (data == NULL && len > 0) {
+        at_log(AT_LOG_ERR, AT_EARG, "store: no data given for %s/%s/%s", at_store_group_name(group),
+               name ? name : "", item);
+        return AT_EARG;
+    }
+    if (len > AT_STORE_MAX_ITEM) {
+        at_log(AT_LOG_ERR, AT_ETOOLARGE,
+               "store: refusing to save %s/%s/%s: %" APR_SIZE_T_FMT " bytes, the limit is %d",
+               at_store_group_name(group), name ? name : "", item, len, AT_STORE_MAX_ITEM);
+        return AT_ETOOLARGE;
+    }
+    return store->vt->save(store, group, name, item, data, len, access, p);
+}
+
+apr_status_t at_store_load(at_store_t *store, at_store_group_e group, const char *name,
+                           const char *item, char **data, apr_size_t *len, at_store_access_e access,
+                           apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = check_address(store, group, name, item)) != APR_SUCCESS) {
+        return rv;
+    }
+    return store->vt->load(store, group, name, item, data, len, access, p);
+}
+
+apr_status_t at_store_remove(at_store_t *store, at_store_group_e group, const char *name,
+                             const char *item, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = check_address(store, group, name, item)) != APR_SUCCESS) {
+        return rv;
+    }
+    return store->vt->remove(store, group, name, item, p);
+}
+
+apr_status_t at_store_list(at_store_t *store, at_store_group_e group, const char *name,
+                           apr_array_header_t **entries, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = check_group(store, group)) != APR_SUCCESS ||
+        (rv = check_name(group, name)) != APR_SUCCESS) {
+        return rv;
+    }
+    return store->vt->list(store, group, name, entries, p);
+}
+
+apr_status_t at_store_path(at_store_t *store, at_store_group_e group, const char *name,
+                           const char *item, const char **path, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = check_address(store, group, name, item)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (store->vt->path == NULL) {
+        return APR_ENOTIMPL;
+    }
+    return store->vt->path(store, group, name, item, path, p);
+}
+
+apr_status_t at_store_purge(at_store_t *store, at_store_group_e group, const char *name,
+                            apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    /* Purging needs a name: a whole group is never thrown away by one call. */
+    if ((rv = check_group(store, group)) != APR_SUCCESS ||
+        (rv = check_component(group, "name", name)) != APR_SUCCESS) {
+        return rv;
+    }
+    return store->vt->purge(store, group, name, p);
+}
+
+/* Where an item lives, for log lines: the file path when the backend has one. */
+static const char *describe_item(at_store_t *store, at_store_group_e group, const char *name,
+                                 const char *item, apr_pool_t *p)
+{
+    const char *path;
+
+    if (store->vt->path != NULL &&
+        store->vt->path(store, group, name, item, &path, p) == APR_SUCCESS) {
+        return path;
+    }
+    if (name == NULL || name[0] == '\0') {
+        return apr_pstrcat(p, at_store_group_name(group), "/", item, NULL);
+    }
+    return apr_pstrcat(p, at_store_group_name(group), "/", name, "/", item, NULL);
+}
+
+apr_status_t at_store_save_json(at_store_t *store, at_store_group_e group, const char *name,
+                                const char *item, const json_t *json, apr_pool_t *p)
+{
+    apr_status_t rv;
+    char *text;
+
+    if ((rv = check_address(store, group, name, item)) != APR_SUCCESS) {
+        return rv;
+    }
+    text = json ? json_dumps(json, AT_STORE_JSON_FLAGS) : NULL;
+    if (text == NULL) {
+        at_log(AT_LOG_ERR, AT_EARG, "store: cannot serialize JSON for %s",
+               describe_item(store, group, name, item, p));
+        return AT_EARG;
+    }
+    rv = at_store_save(store, group, name, item, text, strlen(text), AT_STORE_PUBLIC, p);
+    free(text);
+    return rv;
+}
+
+apr_status_t at_store_load_json(at_store_t *store, at_store_group_e group, const char *name,
+                                const char *item, json_t **json, apr_pool_t *p)
+{
+    apr_status_t rv;
+    json_error_t err;
+    char *data;
+    apr_size_t len;
+
+    *json = NULL;
+    rv = at_store_load(store, group, name, item, &data, &len, AT_STORE_PUBLIC, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *json = json_loadb(data, len, 0, &err);
+    if (*json == NULL) {
+        at_log(AT_LOG_ERR, AT_EPROTO, "store: %s is not valid JSON: %s (line %d, column %d)",
+               describe_item(store, group, name, item, p), err.text, err.line, err.column);
+        return AT_EPROTO;
+    }
+    return APR_SUCCESS;
+}
+
+/* FNV-1a: a short, stable tag telling apart long URLs that share their first characters. */
+static apr_uint32_t ca_name_hash(const char *s)
+{
+    apr_uint32_t h = 2166136261u;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static char fold_ca_char(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return (char)(c - 'A' + 'a');
+    }
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-') {
+        return c;
+    }
+    return '-';
+}
+
+const char *at_store_ca_name(apr_pool_t *p, const char *directory_url)
+{
+    const char *s = directory_url ? directory_url : "";
+    const char *scheme_end = strstr(s, "://");
+    apr_size_t len, n = 0, i;
+    char *out;
+
+    if (scheme_end != NULL) {
+        s = scheme_end + strlen("://");
+    }
+    len = strlen(s);
+    out = apr_palloc(p, len + 1);
+    for (i = 0; i < len; i++) {
+        char c = fold_ca_char(s[i]);
+
+        /* Runs of folded separators ("://", "]:") become one '-'; nothing may lead with '.'. */
+        if ((c == '-' && n > 0 && out[n - 1] == '-') || ((c == '.' || c == '-') && n == 0)) {
+            continue;
+        }
+        out[n++] = c;
+    }
+    while (n > 0 && out[n - 1] == '-') {
+        n--;
+    }
+    out[n] = '\0';
+    if (n == 0) {
+        return AT_STORE_CA_NAME_EMPTY;
+    }
+    if (n > AT_STORE_CA_NAME_KEEP) {
+        out[AT_STORE_CA_NAME_KEEP] = '\0';
+        return apr_psprintf(p, "%s-%08x", out, (unsigned)ca_name_hash(directory_url));
+    }
+    return out;
+}

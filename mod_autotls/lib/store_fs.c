@@ -1,1 +1,654 @@
-/* placeholder */ typedef int at_placeholder_store_fs;
+/*
+ * store_fs.c: the filesystem store: one file per item, <root>/<group>/<name>/<item>.
+ *
+ * The one idea: a file is only ever replaced whole (temp file in the same directory, fsync,
+ * rename, fsync of the directory), and a file is only ever believed after fstat of the already
+ * opened descriptor says it is a regular file, ours, and not too open. Components reach this
+ * file already checked by store.c, so they are joined into paths as they are.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mkostemp; O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, openat and fdopendir */
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+
+#include "at_core.h"
+#include "at_store.h"
+#include "store_fs_internal.h"
+
+#define FS_MODE_SECRET_FILE 0600
+#define FS_MODE_PUBLIC_FILE 0644
+#define FS_MODE_SECRET_DIR 0700
+#define FS_MODE_PUBLIC_DIR 0755
+#define FS_MODE_ROOT_DIR 0755
+#define FS_FPROT_ROOT_DIR                                                                          \
+    (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE | APR_FPROT_GREAD |                   \
+     APR_FPROT_GEXECUTE | APR_FPROT_WREAD | APR_FPROT_WEXECUTE)
+#define FS_MODE_PERMS 07777
+#define FS_MODE_GROUP_OTHER 0077
+#define FS_MODE_GROUP_OTHER_WRITE 0022
+/* Characters of the item kept in a temp file's name, so that ".<item>.tmp.XXXXXX" fits in 255. */
+#define FS_TEMP_ITEM_KEEP 200
+/* How often one read or write may be interrupted by a signal before we give up. */
+#define FS_EINTR_RETRIES 100
+/* Bounds on what list and purge walk through. */
+#define FS_LIST_MAX_ENTRIES (1024 * 1024)
+#define FS_PURGE_MAX_DEPTH 16
+#define FS_PURGE_PASSES 3
+#define FS_LIST_INITIAL 16
+
+int at_store_fs_test_fail_before_rename = 0;
+
+#define FS_NO_TRUSTED_OWNER ((uid_t)-1)
+
+typedef struct {
+    const char *root; /* absolute, without a trailing '/' */
+    uid_t trusted;    /* an owner accepted besides us and root, or FS_NO_TRUSTED_OWNER */
+} fs_store_t;
+
+static apr_status_t os_status(void)
+{
+    return APR_FROM_OS_ERROR(errno);
+}
+
+static const char *fs_dir_path(at_store_t *store, at_store_group_e group, const char *name,
+                               apr_pool_t *p)
+{
+    fs_store_t *fs = store->impl;
+    const char *dir = apr_pstrcat(p, fs->root, "/", at_store_group_name(group), NULL);
+
+    if (name != NULL && name[0] != '\0') {
+        dir = apr_pstrcat(p, dir, "/", name, NULL);
+    }
+    return dir;
+}
+
+static mode_t group_dir_mode(at_store_group_e group)
+{
+    return group == AT_STORE_ACCOUNTS ? FS_MODE_SECRET_DIR : FS_MODE_PUBLIC_DIR;
+}
+
+/* Makes dir with exactly mode when it is missing; an existing one must be a real directory. */
+static apr_status_t fs_ensure_dir(const char *dir, mode_t mode)
+{
+    struct stat st;
+    apr_status_t rv;
+
+    /* mkdir never creates more than mode (umask only takes bits away); chmod adds back what
+     * the umask took. */
+    if (mkdir(dir, mode) == 0) {
+        if (chmod(dir, mode) != 0) {
+            rv = os_status();
+            at_log(AT_LOG_ERR, rv, "store: cannot set mode %04o on directory %s", (unsigned)mode,
+                   dir);
+            return rv;
+        }
+        return APR_SUCCESS;
+    }
+    if (errno != EEXIST) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot create directory %s", dir);
+        return rv;
+    }
+    if (lstat(dir, &st) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot stat directory %s", dir);
+        return rv;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        at_log(AT_LOG_ERR, AT_EMODE,
+               "store: %s is not a directory (mode %06o); the store does not follow links", dir,
+               (unsigned)st.st_mode);
+        return AT_EMODE;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_sync_dir(const char *dir)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot open directory %s to sync it", dir);
+        return rv;
+    }
+    /* Some filesystems cannot sync a directory (EINVAL): their renames are as durable as it
+     * gets there. */
+    if (fsync(fd) != 0 && errno != EINVAL) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", dir);
+    }
+    close(fd);
+    return rv;
+}
+
+static apr_status_t fs_write_all(int fd, const char *data, apr_size_t len)
+{
+    apr_size_t done = 0;
+    int interrupts = 0;
+
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+
+        if (n < 0) {
+            if (errno == EINTR && ++interrupts < FS_EINTR_RETRIES) {
+                continue;
+            }
+            return os_status();
+        }
+        done += (apr_size_t)n;
+    }
+    return APR_SUCCESS;
+}
+
+/* Writes the temp file completely and durably; tmp is unlinked by the caller on failure. */
+static apr_status_t fs_write_temp(int fd, const char *tmp, const void *data, apr_size_t len,
+                                  mode_t mode)
+{
+    apr_status_t rv;
+
+    if (fchmod(fd, mode) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot set mode %04o on %s", (unsigned)mode, tmp);
+        return rv;
+    }
+    if ((rv = fs_write_all(fd, data, len)) != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, rv, "store: cannot write %" APR_SIZE_T_FMT " bytes to %s", len, tmp);
+        return rv;
+    }
+    if (fsync(fd) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot sync %s", tmp);
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_save(at_store_t *store, at_store_group_e group, const char *name,
+                            const char *item, const void *data, apr_size_t len,
+                            at_store_access_e access, apr_pool_t *p)
+{
+    int secret = access == AT_STORE_SECRET;
+    const char *gdir = fs_dir_path(store, group, NULL, p);
+    const char *dir = fs_dir_path(store, group, name, p);
+    const char *target = apr_pstrcat(p, dir, "/", item, NULL);
+    char *tmp;
+    int fd;
+    apr_status_t rv;
+
+    if ((rv = fs_ensure_dir(gdir, group_dir_mode(group))) != APR_SUCCESS) {
+        return rv;
+    }
+    if (strcmp(gdir, dir) != 0 &&
+        (rv = fs_ensure_dir(dir, secret ? FS_MODE_SECRET_DIR : FS_MODE_PUBLIC_DIR)) !=
+            APR_SUCCESS) {
+        return rv;
+    }
+    /* A leading '.' keeps temp files out of listings; mkostemp creates them 0600 at most. */
+    tmp = apr_psprintf(p, "%s/.%.*s.tmp.XXXXXX", dir, FS_TEMP_ITEM_KEEP, item);
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot create a temp file in %s", dir);
+        return rv;
+    }
+    rv = fs_write_temp(fd, tmp, data, len, secret ? FS_MODE_SECRET_FILE : FS_MODE_PUBLIC_FILE);
+    if (close(fd) != 0 && rv == APR_SUCCESS) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot close %s", tmp);
+    }
+    if (rv == APR_SUCCESS && at_store_fs_test_fail_before_rename) {
+        rv = APR_EGENERAL;
+        at_log(AT_LOG_ERR, rv, "store: test hook: failing the save of %s before rename", target);
+    }
+    if (rv == APR_SUCCESS && rename(tmp, target) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot rename %s to %s", tmp, target);
+    }
+    if (rv != APR_SUCCESS) {
+        unlink(tmp);
+        return rv;
+    }
+    return fs_sync_dir(dir);
+}
+
+/* The owner and mode rules of a loaded item, checked on the open descriptor. */
+static apr_status_t fs_check_file(const fs_store_t *fs, const char *path, const struct stat *st,
+                                  at_store_access_e access)
+{
+    int secret = access == AT_STORE_SECRET;
+    mode_t perms = st->st_mode & FS_MODE_PERMS;
+    uid_t euid = geteuid();
+    mode_t too_open = secret ? FS_MODE_GROUP_OTHER : FS_MODE_GROUP_OTHER_WRITE;
+
+    if (S_ISREG(st->st_mode) &&
+        (st->st_uid == euid || st->st_uid == 0 ||
+         (fs->trusted != FS_NO_TRUSTED_OWNER && st->st_uid == fs->trusted)) &&
+        (perms & too_open) == 0) {
+        return APR_SUCCESS;
+    }
+    at_log(AT_LOG_ERR, AT_EMODE,
+           "store: refusing %s: %s owned by uid %ld with mode %04o; expected a regular file "
+           "owned by uid %ld or root, %s",
+           path, S_ISREG(st->st_mode) ? "file" : "not a regular file", (long)st->st_uid,
+           (unsigned)perms, (long)euid,
+           secret ? "without group or other permissions (0600)"
+                  : "not writable by group or other (0644)");
+    return AT_EMODE;
+}
+
+static apr_status_t fs_read_all(int fd, const char *path, char *buf, apr_size_t size,
+                                apr_size_t *len)
+{
+    apr_size_t done = 0;
+    int interrupts = 0;
+    apr_status_t rv;
+
+    while (done < size) {
+        ssize_t n = read(fd, buf + done, size - done);
+
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            if (errno == EINTR && ++interrupts < FS_EINTR_RETRIES) {
+                continue;
+            }
+            rv = os_status();
+            at_log(AT_LOG_ERR, rv, "store: cannot read %s", path);
+            return rv;
+        }
+        done += (apr_size_t)n;
+    }
+    *len = done;
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_open_failed(const char *path)
+{
+    apr_status_t rv;
+
+    if (errno == ENOENT) {
+        return APR_ENOENT;
+    }
+    if (errno == ELOOP || errno == ENOTDIR) {
+        at_log(AT_LOG_ERR, AT_EMODE,
+               "store: refusing %s: it or a directory on its way is a symbolic link or not a "
+               "directory; the store does not follow links",
+               path);
+        return AT_EMODE;
+    }
+    rv = os_status();
+    at_log(AT_LOG_ERR, rv, "store: cannot open %s", path);
+    return rv;
+}
+
+/*
+ * Opens path (below the store root) one component at a time, following no symbolic link on the
+ * way, not even in the directories: whoever owns a group directory (the worker user owns
+ * staging/) must not be able to point the root activator anywhere else. Never blocks on a FIFO.
+ */
+static apr_status_t fs_open_item(const fs_store_t *fs, const char *path, int *fd)
+{
+    apr_size_t root_len = strlen(fs->root);
+    char *rel, *component, *next;
+    int dfd;
+
+    *fd = -1;
+    if (strncmp(path, fs->root, root_len) != 0 || path[root_len] != '/') {
+        return AT_EARG;
+    }
+    rel = strdup(path + root_len + 1);
+    dfd = open(root_len ? fs->root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rel == NULL || dfd < 0) {
+        free(rel);
+        if (dfd >= 0) {
+            close(dfd);
+        }
+        return fs_open_failed(path);
+    }
+    for (component = rel; (next = strchr(component, '/')) != NULL; component = next + 1) {
+        int sub;
+
+        *next = '\0';
+        sub = openat(dfd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(dfd);
+        if (sub < 0) {
+            free(rel);
+            return fs_open_failed(path);
+        }
+        dfd = sub;
+    }
+    *fd = openat(dfd, component, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    close(dfd);
+    free(rel);
+    return *fd >= 0 ? APR_SUCCESS : fs_open_failed(path);
+}
+
+static apr_status_t fs_load(at_store_t *store, at_store_group_e group, const char *name,
+                            const char *item, char **data, apr_size_t *len,
+                            at_store_access_e access, apr_pool_t *p)
+{
+    const char *path = apr_pstrcat(p, fs_dir_path(store, group, name, p), "/", item, NULL);
+    struct stat st;
+    apr_size_t size;
+    char *buf;
+    int fd;
+    apr_status_t rv;
+
+    if ((rv = fs_open_item(store->impl, path, &fd)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (fstat(fd, &st) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot stat %s", path);
+        goto out;
+    }
+    if ((rv = fs_check_file(store->impl, path, &st, access)) != APR_SUCCESS) {
+        goto out;
+    }
+    if (st.st_size > AT_STORE_MAX_ITEM) {
+        rv = AT_ETOOLARGE;
+        at_log(AT_LOG_ERR, rv, "store: refusing %s: %ld bytes, the limit is %d", path,
+               (long)st.st_size, AT_STORE_MAX_ITEM);
+        goto out;
+    }
+    size = (apr_size_t)st.st_size;
+    buf = apr_palloc(p, size + 1);
+    if ((rv = fs_read_all(fd, path, buf, size, &size)) != APR_SUCCESS) {
+        goto out;
+    }
+    buf[size] = '\0';
+    *data = buf;
+    if (len != NULL) {
+        *len = size;
+    }
+out:
+    close(fd);
+    return rv;
+}
+
+static apr_status_t fs_remove(at_store_t *store, at_store_group_e group, const char *name,
+                              const char *item, apr_pool_t *p)
+{
+    const char *dir = fs_dir_path(store, group, name, p);
+    const char *path = apr_pstrcat(p, dir, "/", item, NULL);
+    apr_status_t rv;
+
+    if (unlink(path) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            return APR_SUCCESS;
+        }
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot remove %s", path);
+        return rv;
+    }
+    return fs_sync_dir(dir);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static apr_status_t fs_list(at_store_t *store, at_store_group_e group, const char *name,
+                            apr_array_header_t **entries, apr_pool_t *p)
+{
+    const char *dir = fs_dir_path(store, group, name, p);
+    apr_array_header_t *names = apr_array_make(p, FS_LIST_INITIAL, sizeof(const char *));
+    struct dirent *de;
+    DIR *d;
+    int seen = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    *entries = names;
+    if ((d = opendir(dir)) == NULL) {
+        if (errno == ENOENT) {
+            return APR_SUCCESS;
+        }
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot list %s", dir);
+        return rv;
+    }
+    /* Temp files start with '.'; anything else a valid component could not name is skipped. */
+    while ((de = readdir(d)) != NULL && ++seen <= FS_LIST_MAX_ENTRIES) {
+        if (at_store_component_valid(de->d_name)) {
+            APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, de->d_name);
+        }
+    }
+    closedir(d);
+    if (seen > FS_LIST_MAX_ENTRIES) {
+        rv = AT_ETOOLARGE;
+        at_log(AT_LOG_ERR, rv, "store: %s holds more than %d entries", dir, FS_LIST_MAX_ENTRIES);
+        return rv;
+    }
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), compare_names);
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_remove_tree_at(int dfd, const char *entry, const char *path, int depth,
+                                      apr_pool_t *p);
+
+/* Empties the directory open as d (path for log lines), one level down at a time. */
+static apr_status_t fs_empty_dir(DIR *d, const char *path, int depth, apr_pool_t *p)
+{
+    struct dirent *de;
+    apr_status_t rv;
+
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+        rv = fs_remove_tree_at(dirfd(d), de->d_name, apr_pstrcat(p, path, "/", de->d_name, NULL),
+                               depth + 1, p);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_remove_dir_at(int dfd, const char *entry, const char *path, int depth,
+                                     apr_pool_t *p)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int pass, fd;
+    DIR *d;
+
+    fd = openat(dfd, entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot open directory %s to remove it", path);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return rv;
+    }
+    /* readdir need not report entries created while it runs: retry a few passes. */
+    for (pass = 0; pass < FS_PURGE_PASSES; pass++) {
+        rewinddir(d);
+        if ((rv = fs_empty_dir(d, path, depth, p)) != APR_SUCCESS) {
+            break;
+        }
+        if (unlinkat(dfd, entry, AT_REMOVEDIR) == 0) {
+            rv = APR_SUCCESS;
+            break;
+        }
+        rv = os_status();
+        if (errno != ENOTEMPTY && errno != EEXIST) {
+            break;
+        }
+    }
+    closedir(d);
+    if (rv != APR_SUCCESS && rv != APR_FROM_OS_ERROR(ENOENT)) {
+        at_log(AT_LOG_ERR, rv, "store: cannot remove directory %s", path);
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+/* Removes entry in dfd and, when it is a directory, everything below; links are removed, never
+ * followed. */
+static apr_status_t fs_remove_tree_at(int dfd, const char *entry, const char *path, int depth,
+                                      apr_pool_t *p)
+{
+    struct stat st;
+    apr_status_t rv;
+
+    if (fstatat(dfd, entry, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) {
+            return APR_SUCCESS;
+        }
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot stat %s to remove it", path);
+        return rv;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlinkat(dfd, entry, 0) != 0 && errno != ENOENT) {
+            rv = os_status();
+            at_log(AT_LOG_ERR, rv, "store: cannot remove %s", path);
+            return rv;
+        }
+        return APR_SUCCESS;
+    }
+    if (depth >= FS_PURGE_MAX_DEPTH) {
+        at_log(AT_LOG_ERR, AT_ETOOLARGE, "store: refusing to remove %s: nested deeper than %d",
+               path, FS_PURGE_MAX_DEPTH);
+        return AT_ETOOLARGE;
+    }
+    return fs_remove_dir_at(dfd, entry, path, depth, p);
+}
+
+static apr_status_t fs_purge(at_store_t *store, at_store_group_e group, const char *name,
+                             apr_pool_t *p)
+{
+    const char *gdir = fs_dir_path(store, group, NULL, p);
+    apr_status_t rv;
+    int gfd;
+
+    gfd = open(gdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (gfd < 0) {
+        if (errno == ENOENT) {
+            return APR_SUCCESS;
+        }
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot open directory %s", gdir);
+        return rv;
+    }
+    rv = fs_remove_tree_at(gfd, name, apr_pstrcat(p, gdir, "/", name, NULL), 0, p);
+    if (rv == APR_SUCCESS && fsync(gfd) != 0 && errno != EINVAL) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", gdir);
+    }
+    close(gfd);
+    return rv;
+}
+
+static apr_status_t fs_path(at_store_t *store, at_store_group_e group, const char *name,
+                            const char *item, const char **path, apr_pool_t *p)
+{
+    *path = apr_pstrcat(p, fs_dir_path(store, group, name, p), "/", item, NULL);
+    return APR_SUCCESS;
+}
+
+static const at_store_vtable_t fs_vtable = {
+    fs_save, fs_load, fs_remove, fs_list, fs_path, fs_purge,
+};
+
+/* The root must be a directory no one but its owner (us or root) can write into. */
+static apr_status_t fs_check_root(const char *root)
+{
+    struct stat st;
+    uid_t euid = geteuid();
+    apr_status_t rv;
+
+    if (stat(root, &st) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot stat the store directory %s", root);
+        return rv;
+    }
+    if (S_ISDIR(st.st_mode) && (st.st_uid == euid || st.st_uid == 0) &&
+        (st.st_mode & FS_MODE_GROUP_OTHER_WRITE) == 0) {
+        return APR_SUCCESS;
+    }
+    at_log(AT_LOG_ERR, AT_EMODE,
+           "store: refusing the store directory %s: %s owned by uid %ld with mode %04o; expected "
+           "a directory owned by uid %ld or root, not writable by group or other (0755)",
+           root, S_ISDIR(st.st_mode) ? "directory" : "not a directory", (long)st.st_uid,
+           (unsigned)(st.st_mode & FS_MODE_PERMS), (long)euid);
+    return AT_EMODE;
+}
+
+static apr_status_t fs_make_root(const char *root, apr_pool_t *p)
+{
+    struct stat st;
+    apr_status_t rv;
+
+    if (stat(root, &st) == 0 || errno != ENOENT) {
+        return APR_SUCCESS; /* fs_check_root reports whatever else is wrong */
+    }
+    rv = apr_dir_make_recursive(root, FS_FPROT_ROOT_DIR, p);
+    if (rv != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, rv, "store: cannot create the store directory %s", root);
+        return rv;
+    }
+    if (chmod(root, FS_MODE_ROOT_DIR) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot set mode %04o on %s", FS_MODE_ROOT_DIR, root);
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t at_store_fs_open(at_store_t **store, apr_pool_t *p, const char *dir)
+{
+    fs_store_t *fs;
+    char *root;
+    apr_size_t n;
+    apr_status_t rv;
+
+    *store = NULL;
+    if (dir == NULL || dir[0] == '\0') {
+        at_log(AT_LOG_ERR, AT_EARG, "store: no store directory given");
+        return AT_EARG;
+    }
+    rv = apr_filepath_merge(&root, NULL, dir, APR_FILEPATH_NATIVE, p);
+    if (rv != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, rv, "store: cannot make an absolute path of %s", dir);
+        return rv;
+    }
+    for (n = strlen(root); n > 1 && root[n - 1] == '/'; n--) {
+        root[n - 1] = '\0';
+    }
+    if ((rv = fs_make_root(root, p)) != APR_SUCCESS || (rv = fs_check_root(root)) != APR_SUCCESS) {
+        return rv;
+    }
+    fs = apr_pcalloc(p, sizeof(*fs));
+    fs->root = strcmp(root, "/") == 0 ? "" : root;
+    fs->trusted = FS_NO_TRUSTED_OWNER;
+    *store = apr_pcalloc(p, sizeof(**store));
+    (*store)->vt = &fs_vtable;
+    (*store)->impl = fs;
+    return APR_SUCCESS;
+}
+
+void at_store_fs_trust_owner(at_store_t *store, apr_uid_t uid)
+{
+    fs_store_t *fs = store->impl;
+
+    fs->trusted = uid;
+}
