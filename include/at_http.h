@@ -15,6 +15,8 @@
 #define AT_HTTP_CONNECT_TIMEOUT_DEFAULT apr_time_from_sec(10)
 #define AT_HTTP_TOTAL_TIMEOUT_DEFAULT apr_time_from_sec(60)
 #define AT_HTTP_MAX_RESPONSE_DEFAULT (1024 * 1024)
+/* The longest Retry-After honoured, so that a hostile CA cannot park a client forever. */
+#define AT_HTTP_RETRY_AFTER_MAX apr_time_from_sec(24 * 60 * 60)
 
 typedef struct {
     const char *ca_file;                 /* PEM roots for TLS to the CA; NULL: the system store */
@@ -30,6 +32,7 @@ typedef struct {
     const char *content_type; /* media type without parameters, lower case; "" when absent */
     const char *body;         /* NUL-terminated */
     apr_size_t body_len;
+    const char *url;          /* the request URL (base for relative links) */
 } at_http_response_t;
 
 typedef struct at_http_t at_http_t;
@@ -51,7 +54,11 @@ unsigned at_http_request_count(const at_http_t *http);
 apr_array_header_t *at_http_links(apr_pool_t *p, const at_http_response_t *response,
                                   const char *rel);
 
-/* The Retry-After header as an interval from now (seconds or HTTP date); 0 when absent. */
+/* ref resolved against base (RFC 3986 §5.2); NULL when it does not parse. */
+const char *at_http_resolve(apr_pool_t *p, const char *base, const char *ref);
+
+/* The Retry-After header as an interval from now (seconds or HTTP date), at most
+ * AT_HTTP_RETRY_AFTER_MAX; 0 when absent, unparseable or in the past. */
 apr_interval_time_t at_http_retry_after(const at_http_response_t *response);
 
 #endif
