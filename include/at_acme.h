@@ -61,6 +61,14 @@ apr_status_t at_acme_create(at_acme_t **acme, apr_pool_t *p, const char *directo
 /* Fetches the directory (once; later calls return the cached one). */
 apr_status_t at_acme_directory(const at_acme_directory_t **dir, at_acme_t *acme);
 
+/* Uses a directory document kept from an earlier run instead of fetching it (a request saved);
+ * AT_EPROTO when it does not parse as a directory. */
+apr_status_t at_acme_directory_preset(at_acme_t *acme, const char *text, apr_size_t len);
+
+/* The directory document as this client fetched it from the CA, for a cache; NULL when it was
+ * preset or not fetched. */
+const char *at_acme_directory_text(const at_acme_t *acme);
+
 const char *at_acme_url(const at_acme_t *acme);
 
 /* The problem of the last failed request, or NULL. */

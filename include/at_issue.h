@@ -31,6 +31,9 @@
 /* Items of an account in accounts/<ca-name>/. */
 #define AT_ACCOUNT_KEY "account.key"
 #define AT_ACCOUNT_JSON "account.json"
+#define AT_ACCOUNT_DIRECTORY "directory.json"
+/* How long a kept directory document is used instead of fetching it again. */
+#define AT_DIRECTORY_CACHE_TTL apr_time_from_sec(24 * 3600)
 
 /* Makes keyauth reachable at http://<name>/.well-known/acme-challenge/<token> and removes it
  * again. teardown may be NULL. */
@@ -44,6 +47,11 @@ typedef struct {
 /* Loads the stored account for acme's CA and makes acme sign with it; APR_ENOENT when none is
  * stored. A stored key whose URL was lost is looked up at the CA (onlyReturnExisting). */
 apr_status_t at_account_load(at_acme_t *acme, at_store_t *store, apr_pool_t *p);
+
+/* After an issuance: keeps the directory acme fetched for the next run (one request saved), or,
+ * after a failure, forgets a kept one in case it was stale. at_account_load uses a kept one. */
+void at_account_directory_keep(at_acme_t *acme, at_store_t *store, apr_pool_t *p,
+                               int succeeded);
 
 /* Registers the stored key again (the CA forgot the account, e.g. after a CA reset). */
 apr_status_t at_account_register_again(at_acme_t *acme, at_store_t *store, apr_pool_t *p,

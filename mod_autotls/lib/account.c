@@ -5,6 +5,9 @@
  * before the CA ever sees it, so that a crash between registration and saving the URL loses
  * nothing (the key is simply looked up again with onlyReturnExisting).
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include <apr_strings.h>
 
 #include "at_core.h"
@@ -45,6 +48,52 @@ static apr_status_t account_load_key(EVP_PKEY **key, at_store_t *store, const ch
     return at_key_from_pem(key, p, pem, len);
 }
 
+/* Presets acme's directory from the store when a fresh copy is kept there. */
+static void account_directory_preset(at_acme_t *acme, at_store_t *store, const char *ca_name,
+                                     apr_pool_t *p)
+{
+    json_t *kept = NULL, *fetched, *directory;
+    char *text;
+
+    if (at_store_load_json(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_DIRECTORY, &kept, p) !=
+        APR_SUCCESS) {
+        return;
+    }
+    fetched = json_object_get(kept, "fetched");
+    directory = json_object_get(kept, "directory");
+    if (json_is_integer(fetched) && json_is_object(directory) &&
+        apr_time_now() - apr_time_from_sec(json_integer_value(fetched)) < AT_DIRECTORY_CACHE_TTL &&
+        (text = json_dumps(directory, JSON_COMPACT)) != NULL) {
+        if (at_acme_directory_preset(acme, text, strlen(text)) == APR_SUCCESS) {
+            at_log(AT_LOG_DEBUG, APR_SUCCESS, "using the kept directory of %s", at_acme_url(acme));
+        }
+        free(text);
+    }
+    json_decref(kept);
+}
+
+void at_account_directory_keep(at_acme_t *acme, at_store_t *store, apr_pool_t *p,
+                               int succeeded)
+{
+    const char *ca_name = account_ca_name(acme, p);
+    const char *text = at_acme_directory_text(acme);
+    json_t *directory, *kept;
+
+    if (!succeeded) {
+        at_store_remove(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_DIRECTORY, p);
+        return;
+    }
+    if (text == NULL || (directory = json_loads(text, 0, NULL)) == NULL) {
+        return; /* preset from the store, or never fetched: nothing new to keep */
+    }
+    kept = json_pack("{s:I, s:o}", "fetched", (json_int_t)apr_time_sec(apr_time_now()),
+                     "directory", directory);
+    if (kept != NULL) {
+        at_store_save_json(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_DIRECTORY, kept, p);
+        json_decref(kept);
+    }
+}
+
 apr_status_t at_account_load(at_acme_t *acme, at_store_t *store, apr_pool_t *p)
 {
     const char *ca_name = account_ca_name(acme, p);
@@ -57,6 +106,7 @@ apr_status_t at_account_load(at_acme_t *acme, at_store_t *store, apr_pool_t *p)
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    account_directory_preset(acme, store, ca_name, p);
     rv = at_store_load_json(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_JSON, &json, p);
     if (rv == APR_SUCCESS && json_is_string(url = json_object_get(json, "url"))) {
         at_acme_set_account(acme, key, apr_pstrdup(p, json_string_value(url)));

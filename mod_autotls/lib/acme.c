@@ -258,6 +258,24 @@ static apr_status_t acme_directory_parse(at_acme_directory_t **out, at_acme_t *a
     return APR_SUCCESS;
 }
 
+apr_status_t at_acme_directory_preset(at_acme_t *acme, const char *text, apr_size_t len)
+{
+    json_error_t error;
+    json_t *json = json_loadb(text, len, ACME_JSON_FLAGS, &error);
+    apr_status_t rv = AT_EPROTO;
+
+    if (json != NULL && json_is_object(json)) {
+        rv = acme_directory_parse(&acme->dir, acme, json);
+    }
+    json_decref(json);
+    return rv;
+}
+
+const char *at_acme_directory_text(const at_acme_t *acme)
+{
+    return acme->dir_text;
+}
+
 apr_status_t at_acme_directory(const at_acme_directory_t **dir, at_acme_t *acme)
 {
     at_http_response_t *response;
@@ -292,6 +310,7 @@ apr_status_t at_acme_directory(const at_acme_directory_t **dir, at_acme_t *acme)
         goto leave;
     }
     if ((rv = acme_directory_parse(&acme->dir, acme, json)) == APR_SUCCESS) {
+        acme->dir_text = apr_pstrmemdup(acme->pool, response->body, response->body_len);
         *dir = acme->dir;
     }
 leave:

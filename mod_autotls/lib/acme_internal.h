@@ -21,6 +21,7 @@ struct at_acme_t {
     const char *url; /* the directory URL: names the CA in log lines */
     at_http_t *http;
     at_acme_directory_t *dir; /* NULL until fetched */
+    const char *dir_text;     /* the directory as fetched from the CA; NULL when preset */
     char nonces[ACME_NONCE_POOL_MAX][ACME_NONCE_MAX + 1];
     int nonce_count;
     EVP_PKEY *key;            /* owned by the caller */

@@ -298,14 +298,39 @@ static apr_status_t issue_download(at_issue_result_t *result, issue_t *ctx, cons
     return APR_SUCCESS;
 }
 
+/* Order, validation, finalization and download: everything after the request was checked. */
+static apr_status_t issue_run(issue_t *ctx, at_issue_result_t *res)
+{
+    at_acme_order_t *order;
+    EVP_PKEY *key;
+    apr_status_t rv;
+
+    if ((rv = issue_order_new(&order, ctx)) != APR_SUCCESS) {
+        return rv;
+    }
+    res->order_url = order->url;
+    rv = issue_authorizations_start(ctx, order);
+    if (rv == APR_SUCCESS) {
+        rv = issue_authorizations_wait(ctx, &order);
+    }
+    issue_withdraw_challenges(ctx);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = at_key_generate(&key, ctx->p, ctx->request->key_type)) != APR_SUCCESS ||
+        (rv = at_key_to_pem(&res->key_pem, &res->key_len, ctx->p, key)) != APR_SUCCESS ||
+        (rv = issue_finalize(&order, ctx, key)) != APR_SUCCESS) {
+        return rv;
+    }
+    return issue_download(res, ctx, order->certificate);
+}
+
 apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, apr_pool_t *p,
                                   const at_issue_request_t *request,
                                   const at_http01_responder_t *responder)
 {
     issue_t ctx = {acme, p, request, responder, 0, NULL, NULL};
     at_issue_result_t *res = apr_pcalloc(p, sizeof(*res));
-    at_acme_order_t *order;
-    EVP_PKEY *key;
     apr_status_t rv;
 
     if (request->names == NULL || request->names->nelts == 0) {
@@ -315,27 +340,14 @@ apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, a
                    (request->timeout > 0 ? request->timeout : AT_ISSUE_TIMEOUT_DEFAULT);
     ctx.pending = apr_array_make(p, request->names->nelts, sizeof(at_acme_authz_t *));
     ctx.published = apr_array_make(p, request->names->nelts, sizeof(issue_challenge_t));
-
-    if ((rv = issue_order_new(&order, &ctx)) != APR_SUCCESS) {
-        return rv;
+    rv = issue_run(&ctx, res);
+    if (request->account_store != NULL) {
+        at_account_directory_keep(acme, request->account_store, p, rv == APR_SUCCESS);
     }
-    res->order_url = order->url;
-    rv = issue_authorizations_start(&ctx, order);
     if (rv == APR_SUCCESS) {
-        rv = issue_authorizations_wait(&ctx, &order);
+        *result = res;
     }
-    issue_withdraw_challenges(&ctx);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if ((rv = at_key_generate(&key, p, request->key_type)) != APR_SUCCESS ||
-        (rv = at_key_to_pem(&res->key_pem, &res->key_len, p, key)) != APR_SUCCESS ||
-        (rv = issue_finalize(&order, &ctx, key)) != APR_SUCCESS ||
-        (rv = issue_download(res, &ctx, order->certificate)) != APR_SUCCESS) {
-        return rv;
-    }
-    *result = res;
-    return APR_SUCCESS;
+    return rv;
 }
 
 apr_status_t at_certset_save(at_store_t *store, at_store_group_e group, const char *site,
