@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# bootstrap.sh: makes a fresh Debian 12 (as root) ready to build and test mod_autotls, then builds.
+#
+# The one idea: run it as often as you like. It installs only missing packages, regenerates the
+# build system only when configure is missing or older than its inputs, configures only when the
+# build dir is not configured for the current configure, and always ends with `make`. Quiet on
+# success; on any failure it prints the failing step's log tail and exits non-zero.
+#
+# Environment: AUTOTLS_BUILD (default <repo>/build), AUTOTLS_JOBS (default 2).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${AUTOTLS_BUILD:-$REPO/build}
+JOBS=${AUTOTLS_JOBS:-2}
+LOG_TAIL_LINES=60
+PACKAGES=(apache2 apache2-dev libssl-dev libjansson-dev libcurl4-openssl-dev check pebble
+          python3-pytest autoconf automake libtool pkg-config openssl curl valgrind)
+
+die() {
+    echo "bootstrap: $*" >&2
+    exit 1
+}
+
+# quietly LOG CMD...: runs CMD with its output in LOG; on failure shows the tail and dies.
+quietly() {
+    local log=$1
+    shift
+    if ! "$@" >"$log" 2>&1; then
+        echo "bootstrap: failed: $*" >&2
+        tail -n "$LOG_TAIL_LINES" "$log" >&2
+        die "see $log"
+    fi
+}
+
+missing_packages() {
+    local p status
+    for p in "${PACKAGES[@]}"; do
+        status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        [[ $status == "install ok installed" ]] || echo "$p"
+    done
+}
+
+install_packages() {
+    local missing
+    mapfile -t missing < <(missing_packages)
+    ((${#missing[@]} == 0)) && return 0
+    [[ $(id -u) == 0 ]] || die "missing packages (${missing[*]}); run as root to install them"
+    local log
+    log=$(mktemp /tmp/autotls-apt.XXXXXX)
+    export DEBIAN_FRONTEND=noninteractive
+    quietly "$log" apt-get update
+    quietly "$log" apt-get install -y -o Dpkg::Options::=--force-confdef \
+        -o Dpkg::Options::=--force-confold "${missing[@]}"
+    rm -f "$log"
+    mapfile -t missing < <(missing_packages)
+    ((${#missing[@]} == 0)) || die "still missing after apt-get install: ${missing[*]}"
+}
+
+# True when configure must be regenerated: missing, or older than one of its inputs.
+needs_autoreconf() {
+    local f
+    [[ -x $REPO/configure && -f $REPO/Makefile.in ]] || return 0
+    for f in configure.ac Makefile.am m4/*.m4; do
+        [[ -e $REPO/$f && $REPO/$f -nt $REPO/configure ]] && return 0
+    done
+    [[ $REPO/Makefile.am -nt $REPO/Makefile.in ]] && return 0
+    return 1
+}
+
+build() {
+    [[ -e $REPO/config.status ]] &&
+        die "$REPO is configured in-tree; run 'make distclean' there (builds go out of tree)"
+    mkdir -p "$BUILD"
+    local log=$BUILD/bootstrap.log
+    if needs_autoreconf; then
+        quietly "$log" bash -c "cd '$REPO' && autoreconf -fi"
+    fi
+    if [[ ! -f $BUILD/Makefile || ! -f $BUILD/config.status ||
+          $REPO/configure -nt $BUILD/config.status ]]; then
+        quietly "$log" bash -c "cd '$BUILD' && '$REPO/configure'"
+    fi
+    quietly "$log" make -C "$BUILD" -j"$JOBS"
+    [[ -x $BUILD/tools/autotls ]] || die "build finished without $BUILD/tools/autotls"
+}
+
+install_packages
+build
