@@ -11,6 +11,7 @@
 
 #include <apr_strings.h>
 
+#include <httpd.h>
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>

@@ -2,27 +2,59 @@
  * mod_autotls.c: the module's table of contents: its configuration and the hooks it registers.
  *
  * The one idea: nothing happens here. Each hook and directive lives next to the code it serves
- * (config.c, log_glue.c, ...); this file only says which ones exist and when httpd calls them.
+ * (config.c, twin.c, certs.c, ...); this file only says which ones exist, when httpd calls them,
+ * and in which order post_config brings a configuration generation up.
  */
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 
+#include "activator.h"
+#include "autotls.h"
+#include "certs.h"
+#include "challenge.h"
 #include "config.h"
+#include "gate.h"
 #include "log_glue.h"
+#include "renew.h"
 #include "twin.h"
 
-/* Runs at startup (twice) and at every restart: binds the library's log to this generation. */
+/*
+ * Runs at startup (twice) and at every graceful restart, before mod_ssl's: the sites of this
+ * generation, their store and certificate files (both passes: mod_ssl loads files in each), then,
+ * in the real pass only, the shared slots, the root activator and the renewal thread.
+ */
 static int autotls_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                server_rec *s)
 {
+    autotls_ctx_t *ctx;
+
     autotls_log_glue_install(pconf, s);
+    if (autotls_ctx_build(&ctx, pconf, s) != APR_SUCCESS ||
+        autotls_certs_prepare(ctx, ptemp) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || ctx->sites->nelts == 0) {
+        return OK;
+    }
+    if (autotls_certs_publish_live(ctx, ptemp) != APR_SUCCESS ||
+        autotls_activator_start(ctx, pconf) != APR_SUCCESS ||
+        autotls_renew_start(ctx, pconf) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return OK;
 }
 
 static void autotls_register_hooks(apr_pool_t *p)
 {
-    ap_hook_post_config(autotls_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    autotls_twin_register_hooks(p); /* pre_config: HTTPS twins in the tree (twin.c) */
+    /* Before mod_ssl: the twins' certificate files must exist when mod_ssl loads them. */
+    static const char *const before_ssl[] = {"mod_ssl.c", NULL};
+
+    ap_hook_post_config(autotls_post_config, NULL, before_ssl, APR_HOOK_MIDDLE);
+    autotls_twin_register_hooks(p);      /* pre_config: HTTPS twins in the tree (twin.c) */
+    autotls_certs_register_hooks(p);     /* mod_ssl: files, per-context callback (certs.c) */
+    autotls_challenge_register_hooks(p); /* post_read_request: http-01 (challenge.c) */
+    autotls_gate_register_hooks(p);      /* post_read_request: 503 / redirect (gate.c) */
 }
 
 AP_DECLARE_MODULE(autotls) = {

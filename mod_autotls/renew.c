@@ -14,9 +14,11 @@
 #include <apr_optional.h>
 #include <openssl/rand.h>
 
+#include <httpd.h>
 #include <http_log.h>
 #include <mod_watchdog.h>
 
+#include "at_core.h"
 #include "at_issue.h"
 #include "at_renew.h"
 #include "autotls.h"

@@ -9,6 +9,7 @@
 #include <apr_fnmatch.h>
 #include <apr_strings.h>
 
+#include <httpd.h>
 #include <http_log.h>
 
 #include "autotls.h"

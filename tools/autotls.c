@@ -322,6 +322,9 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
     }
     if (args->standalone != NULL) {
         rv = autotls_standalone_start(&server, &responder, p, args->standalone);
+        if (rv == AT_EARG) {
+            return EXIT_USAGE;
+        }
     }
     else {
         autotls_webroot_responder(&responder, p, args->webroot);

@@ -39,9 +39,14 @@ def server_root(tmp_path):
     return root
 
 
+SSL_MODULES = (("socache_shmcb_module", "mod_socache_shmcb.so"), ("ssl_module", "mod_ssl.so"))
+
+
 def check(root, body):
-    """`apache2 -t` on a server with our module and body; {root} in body is the ServerRoot."""
-    conf = httpd.write_httpd_conf(root, body.replace("{root}", str(root)), module=MODULE)
+    """`apache2 -t` on a server with mod_ssl (AutoTLS on needs it), our module and body; {root}
+    in body is the ServerRoot."""
+    conf = httpd.write_httpd_conf(root, body.replace("{root}", str(root)), module=MODULE,
+                                  modules=SSL_MODULES)
     return httpd.check_config(conf)
 
 
