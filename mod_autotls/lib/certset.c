@@ -1,1 +1,104 @@
-/* placeholder */ typedef int at_placeholder_certset;
+/*
+ * certset.c: the check a staged certificate set must pass before it may go live.
+ *
+ * The one idea: the activator runs as root and trusts nothing in staging/. A set is refused on the
+ * first thing wrong with it, and the reason names that thing in words an operator can act on;
+ * the caller logs it with the site it belongs to, and the old certificate stays.
+ */
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include "at_core.h"
+#include "at_crypto.h"
+
+#define CERTSET_TIME_FORMAT "%Y-%m-%dT%H:%M:%SZ"
+#define CERTSET_TIME_LEN 32 /* room for CERTSET_TIME_FORMAT's text */
+
+/* ISO 8601 UTC text of t. */
+static const char *certset_time_text(apr_pool_t *p, apr_time_t t)
+{
+    char *text = apr_palloc(p, CERTSET_TIME_LEN);
+    apr_size_t text_len = 0;
+    apr_time_exp_t xt;
+
+    if (apr_time_exp_gmt(&xt, t) != APR_SUCCESS ||
+        apr_strftime(text, &text_len, CERTSET_TIME_LEN, CERTSET_TIME_FORMAT, &xt) != APR_SUCCESS) {
+        return apr_psprintf(p, "%" APR_TIME_T_FMT " s after 1970", apr_time_sec(t));
+    }
+    return text;
+}
+
+/* Sets *why and returns AT_EINVALID: the one way this file fails a set. */
+static apr_status_t certset_refuse(const char **why, const char *reason)
+{
+    *why = reason;
+    return AT_EINVALID;
+}
+
+static apr_status_t certset_check_leaf(const char **why, apr_pool_t *p, EVP_PKEY *key, X509 *leaf,
+                                       const at_certset_check_t *check)
+{
+    at_cert_info_t *info;
+    apr_status_t rv;
+    int i;
+
+    if (!at_cert_matches_key(leaf, key)) {
+        return certset_refuse(why, "private key does not match the certificate");
+    }
+    rv = at_cert_info(&info, p, leaf);
+    if (rv != APR_SUCCESS) {
+        return certset_refuse(why, "certificate has an unreadable serial or validity");
+    }
+    if (check->now < info->not_before) {
+        return certset_refuse(why, apr_psprintf(p, "certificate not valid before %s",
+                                                certset_time_text(p, info->not_before)));
+    }
+    if (check->now > info->not_after) {
+        return certset_refuse(why, apr_psprintf(p, "certificate expired on %s",
+                                                certset_time_text(p, info->not_after)));
+    }
+    for (i = 0; check->names != NULL && i < check->names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(check->names, i, const char *);
+
+        if (!at_cert_covers_name(leaf, name)) {
+            return certset_refuse(why, apr_psprintf(p, "certificate does not cover %s", name));
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t at_certset_validate(const char **why, apr_pool_t *p, EVP_PKEY *key,
+                                 const apr_array_header_t *chain, const at_certset_check_t *check)
+{
+    const char *reason = NULL;
+    apr_status_t rv;
+
+    *why = NULL;
+    if (check == NULL) {
+        return AT_EARG;
+    }
+    if (key == NULL) {
+        return certset_refuse(why, "no private key in the set");
+    }
+    if (chain == NULL || chain->nelts == 0) {
+        return certset_refuse(why, "no certificate in the set");
+    }
+    rv = certset_check_leaf(why, p, key, APR_ARRAY_IDX(chain, 0, X509 *), check);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (check->require_chain && chain->nelts < 2) {
+        return certset_refuse(why, "no intermediate certificate in chain");
+    }
+    if (check->roots_file != NULL) {
+        rv = at_chain_verify(&reason, p, chain, check->roots_file, check->now);
+        if (rv != APR_SUCCESS) {
+            return certset_refuse(why, apr_psprintf(p,
+                                                    "chain does not verify to the issuer "
+                                                    "roots: %s",
+                                                    reason));
+        }
+    }
+    at_log(AT_LOG_DEBUG, APR_SUCCESS, "certset: the set passes every check");
+    return APR_SUCCESS;
+}

@@ -1,1 +1,148 @@
-/* placeholder */ typedef int at_placeholder_csr;
+/*
+ * csr.c: the PKCS#10 certificate request sent to the CA at finalization (RFC 8555 §7.4).
+ *
+ * The one idea: the CA issues for the names in the subjectAltName extension, so every name goes
+ * there, built as structured dNSName entries (never through OpenSSL's "DNS:a,DNS:b" config
+ * text, where a comma in a name would add another one). The first name is also the subject CN
+ * for clients that still look at it.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "at_core.h"
+#include "at_crypto.h"
+#include "crypto_int.h"
+
+apr_status_t at_crypto_names_check(const apr_array_header_t *names, const char *what)
+{
+    int i;
+
+    if (names == NULL || names->nelts == 0) {
+        at_log(AT_LOG_ERR, AT_EARG, "%s: no names given", what);
+        return AT_EARG;
+    }
+    for (i = 0; i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+
+        if (name == NULL || name[0] == '\0' || strlen(name) > INT_MAX) {
+            at_log(AT_LOG_ERR, AT_EARG, "%s: name %d is empty", what, i + 1);
+            return AT_EARG;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+GENERAL_NAMES *at_crypto_dns_names(const apr_array_header_t *names)
+{
+    GENERAL_NAMES *gens = GENERAL_NAMES_new();
+    int i;
+
+    for (i = 0; gens != NULL && i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        GENERAL_NAME *gen = GENERAL_NAME_new();
+        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+        if (gen == NULL || ia5 == NULL || !ASN1_STRING_set(ia5, name, (int)strlen(name))) {
+            ASN1_IA5STRING_free(ia5);
+            GENERAL_NAME_free(gen);
+            GENERAL_NAMES_free(gens);
+            return NULL;
+        }
+        GENERAL_NAME_set0_value(gen, GEN_DNS, ia5);
+        if (!sk_GENERAL_NAME_push(gens, gen)) {
+            GENERAL_NAME_free(gen);
+            GENERAL_NAMES_free(gens);
+            return NULL;
+        }
+    }
+    return gens;
+}
+
+/* Adds the subjectAltName extension with every name to req. */
+static int csr_add_names(X509_REQ *req, const apr_array_header_t *names)
+{
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    GENERAL_NAMES *gens = at_crypto_dns_names(names);
+    X509_EXTENSION *ext = NULL;
+    int ok = 0;
+
+    if (exts == NULL || gens == NULL) {
+        goto leave;
+    }
+    ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens);
+    if (ext == NULL || !sk_X509_EXTENSION_push(exts, ext)) {
+        goto leave;
+    }
+    ok = X509_REQ_add_extensions(req, exts);
+    ext = NULL; /* now owned by the stack */
+leave:
+    X509_EXTENSION_free(ext);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    GENERAL_NAMES_free(gens);
+    return ok;
+}
+
+/* Sets the subject to CN=first name; a name longer than a CN may be is left to the SANs. */
+static int csr_set_subject(X509_REQ *req, const char *first)
+{
+    X509_NAME *subject = X509_REQ_get_subject_name(req);
+
+    if (strlen(first) > AT_CRYPTO_CN_MAX) {
+        at_log(AT_LOG_DEBUG, APR_SUCCESS,
+               "csr: %s is longer than a commonName may be; the CSR names it only as a SAN", first);
+        return 1;
+    }
+    return X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)first,
+                                      -1, -1, 0);
+}
+
+apr_status_t at_csr_create(unsigned char **der, apr_size_t *der_len, apr_pool_t *p, EVP_PKEY *key,
+                           const apr_array_header_t *names)
+{
+    char reason[AT_CRYPTO_REASON_LEN];
+    const char *first;
+    unsigned char *out = NULL;
+    apr_status_t rv;
+    X509_REQ *req;
+    int out_len;
+
+    *der = NULL;
+    *der_len = 0;
+    rv = at_crypto_names_check(names, "csr");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (key == NULL) {
+        at_log(AT_LOG_ERR, AT_EARG, "csr: no key given");
+        return AT_EARG;
+    }
+    first = APR_ARRAY_IDX(names, 0, const char *);
+    req = X509_REQ_new();
+    if (req == NULL || !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
+        !csr_set_subject(req, first) || !csr_add_names(req, names) ||
+        !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, EVP_sha256()) <= 0) {
+        at_log(AT_LOG_ERR, AT_ECRYPTO, "csr: building the request for %s (%d names) failed: %s",
+               first, names->nelts, at_crypto_reason(reason, sizeof(reason)));
+        rv = AT_ECRYPTO;
+        goto leave;
+    }
+    out_len = i2d_X509_REQ(req, &out);
+    if (out_len <= 0) {
+        at_log(AT_LOG_ERR, AT_ECRYPTO, "csr: encoding the request for %s failed: %s", first,
+               at_crypto_reason(reason, sizeof(reason)));
+        rv = AT_ECRYPTO;
+        goto leave;
+    }
+    *der = apr_pmemdup(p, out, (apr_size_t)out_len);
+    *der_len = (apr_size_t)out_len;
+leave:
+    OPENSSL_free(out);
+    X509_REQ_free(req);
+    return rv;
+}

@@ -1,0 +1,450 @@
+/*
+ * certs.c: the store's layout, the files mod_ssl loads for every twin, and the first publish.
+ *
+ * The one idea: httpd must start whatever state the store is in. Every twin gets files mod_ssl
+ * can load: the live set when it is valid for the site's names now, else a P-256 self-signed
+ * placeholder, made once as root and kept until it expires or stops covering the names. Only a
+ * live set is published into the shared slots; an empty slot tells the children to leave
+ * mod_ssl's placeholder in place and tells the gate to answer 503.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_file_info.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_ssl.h>
+#include <unixd.h>
+
+#include "at_core.h"
+#include "at_crypto.h"
+#include "at_issue.h"
+#include "at_store.h"
+#include "autotls.h"
+#include "certs.h"
+#include "log_glue.h"
+#include "slots.h"
+#include "sslhook.h"
+
+APLOG_USE_MODULE(autotls);
+
+#define CERTS_MODE_ROOT_DIR 0755
+#define CERTS_MODE_LIVE_DIR 0700
+#define CERTS_MODE_SECRET_DIR 0700
+#define CERTS_MODE_PUBLIC_DIR 0755
+#define CERTS_MODE_PERMS 07777
+#define CERTS_SECONDS_PER_DAY (24 * 3600)
+#define CERTS_PLACEHOLDER_VALID apr_time_from_sec(90 * CERTS_SECONDS_PER_DAY)
+/* A placeholder with less left than this is made again, so it never expires while serving. */
+#define CERTS_PLACEHOLDER_MIN_LEFT apr_time_from_sec(30 * CERTS_SECONDS_PER_DAY)
+#define CERTS_PLACEHOLDER_KEY_TYPE AT_KEY_EC256
+/* The activator may replace a live set while we read it: one more look before giving up. */
+#define CERTS_LIVE_ATTEMPTS 2
+
+/* A store directory: who owns it and how open it is. */
+typedef struct {
+    at_store_group_e group;
+    int worker_owned; /* owned by User (the children, the renewal thread) instead of root */
+    mode_t mode;
+} certs_dir_t;
+
+static const certs_dir_t certs_dirs[] = {
+    {AT_STORE_LIVE, 0, CERTS_MODE_LIVE_DIR},
+    {AT_STORE_ACCOUNTS, 1, CERTS_MODE_SECRET_DIR},
+    {AT_STORE_STAGING, 1, CERTS_MODE_PUBLIC_DIR},
+    {AT_STORE_CHALLENGES, 1, CERTS_MODE_PUBLIC_DIR},
+    {AT_STORE_JOBS, 1, CERTS_MODE_PUBLIC_DIR},
+};
+
+/* What mod_ssl loads for one twin. key and chain are the parsed live set, valid only during
+ * the post_config call that loaded them (they live in its ptemp). */
+typedef struct {
+    autotls_site_t *site;
+    server_rec *twin; /* the hash key points here */
+    const char *cert_file;
+    const char *key_file;
+    int live;
+    EVP_PKEY *key;
+    apr_array_header_t *chain;
+} certs_files_t;
+
+/* The twins of the running configuration generation, reset when its pool is cleared. */
+static apr_hash_t *certs_by_twin;
+
+static apr_status_t certs_forget(void *unused)
+{
+    certs_by_twin = NULL;
+    return APR_SUCCESS;
+}
+
+static apr_status_t certs_forget_parsed(void *data)
+{
+    certs_files_t *files = data;
+
+    files->key = NULL;
+    files->chain = NULL;
+    return APR_SUCCESS;
+}
+
+static certs_files_t *certs_files_of(const server_rec *s)
+{
+    if (certs_by_twin == NULL || s == NULL) {
+        return NULL;
+    }
+    return apr_hash_get(certs_by_twin, &s, sizeof(s));
+}
+
+autotls_site_t *autotls_certs_site_of_twin(const server_rec *s)
+{
+    certs_files_t *files = certs_files_of(s);
+
+    return files == NULL ? NULL : files->site;
+}
+
+/* --- the store's directories --------------------------------------------------------------- */
+
+/* Fixes owner and mode of the directory open as fd; drift is logged, a fresh one is not. */
+static apr_status_t certs_fix_dir(server_rec *s, int fd, const char *path, uid_t uid, gid_t gid,
+                                  mode_t mode, int created)
+{
+    struct stat st;
+    int chown_ok = geteuid() == 0;
+    apr_status_t rv;
+
+    if (fstat(fd, &st) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AUTOTLS_LOGNO(0260) "cannot stat %s", path);
+        return rv;
+    }
+    if (chown_ok && (st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     AUTOTLS_LOGNO(0261) "cannot give %s to uid %ld gid %ld", path, (long)uid,
+                     (long)gid);
+        return rv;
+    }
+    if ((st.st_mode & CERTS_MODE_PERMS) != mode && fchmod(fd, mode) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     AUTOTLS_LOGNO(0262) "cannot set mode %04o on %s", (unsigned)mode, path);
+        return rv;
+    }
+    if (!created && ((chown_ok && (st.st_uid != uid || st.st_gid != gid)) ||
+                     (st.st_mode & CERTS_MODE_PERMS) != mode)) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     AUTOTLS_LOGNO(0263) "store directory %s had drifted (uid %ld gid %ld mode "
+                     "%04o); set back to uid %ld gid %ld mode %04o",
+                     path, (long)st.st_uid, (long)st.st_gid,
+                     (unsigned)(st.st_mode & CERTS_MODE_PERMS), (long)(chown_ok ? uid : st.st_uid),
+                     (long)(chown_ok ? gid : st.st_gid), (unsigned)mode);
+    }
+    return APR_SUCCESS;
+}
+
+/* Makes path a real directory (never a link) owned by uid:gid with exactly mode. */
+static apr_status_t certs_ensure_dir(server_rec *s, const char *path, uid_t uid, gid_t gid,
+                                     mode_t mode)
+{
+    int created = mkdir(path, mode) == 0;
+    int fd;
+    apr_status_t rv;
+
+    if (!created && errno != EEXIST) {
+        rv = APR_FROM_OS_ERROR(errno);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     AUTOTLS_LOGNO(0264) "cannot create store directory %s", path);
+        return rv;
+    }
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     AUTOTLS_LOGNO(0265) "cannot open store directory %s: it must be a "
+                     "directory, not a link", path);
+        return rv;
+    }
+    rv = certs_fix_dir(s, fd, path, uid, gid, mode, created);
+    close(fd);
+    return rv;
+}
+
+static apr_status_t certs_prepare_layout(autotls_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    server_rec *s = ctx->main_server;
+    int root = geteuid() == 0;
+    uid_t own_uid = root ? 0 : geteuid();
+    gid_t own_gid = root ? 0 : getegid();
+    char *dir = NULL;
+    apr_size_t i;
+    apr_status_t rv;
+
+    rv = apr_filepath_merge(&dir, NULL, ctx->store_dir, APR_FILEPATH_NATIVE, ptemp);
+    if (rv == APR_SUCCESS) {
+        rv = apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, ptemp);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     AUTOTLS_LOGNO(0266) "cannot create the store directory %s (AutoTLSStore)",
+                     ctx->store_dir);
+        return rv;
+    }
+    rv = certs_ensure_dir(s, dir, own_uid, own_gid, CERTS_MODE_ROOT_DIR);
+    for (i = 0; rv == APR_SUCCESS && i < sizeof(certs_dirs) / sizeof(certs_dirs[0]); i++) {
+        const certs_dir_t *d = &certs_dirs[i];
+        const char *path = apr_pstrcat(ptemp, dir, "/", at_store_group_name(d->group), NULL);
+        uid_t uid = d->worker_owned && root ? ap_unixd_config.user_id : own_uid;
+        gid_t gid = d->worker_owned && root ? ap_unixd_config.group_id : own_gid;
+
+        rv = certs_ensure_dir(s, path, uid, gid, d->mode);
+    }
+    return rv;
+}
+
+/* --- the files of one site ----------------------------------------------------------------- */
+
+static apr_status_t certs_paths(certs_files_t *files, autotls_ctx_t *ctx, const char *key_item,
+                                const char *cert_item)
+{
+    apr_status_t rv;
+
+    rv = at_store_path(ctx->store, AT_STORE_LIVE, files->site->name, key_item, &files->key_file,
+                       ctx->pool);
+    if (rv == APR_SUCCESS) {
+        rv = at_store_path(ctx->store, AT_STORE_LIVE, files->site->name, cert_item,
+                           &files->cert_file, ctx->pool);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, files->site->twin,
+                     AUTOTLS_LOGNO(0267) "%s: the store gives no file paths for mod_ssl",
+                     files->site->name);
+    }
+    return rv;
+}
+
+/* Loads live/<site>/ into files when it is valid for the site now. */
+static apr_status_t certs_load_live(certs_files_t *files, autotls_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    autotls_site_t *site = files->site;
+    at_certset_check_t check;
+    const char *why = NULL;
+    EVP_PKEY *key = NULL;
+    apr_array_header_t *chain = NULL;
+    apr_status_t rv = APR_EGENERAL;
+    int attempt;
+
+    /* No issuer roots configured: the chain was verified when the activator promoted it, and
+     * live/ is root's; verifying against the whole system store for every site would make a
+     * restart of thousands of sites slow. */
+    check.names = site->names;
+    check.roots_file = ctx->issuer_roots;
+    check.require_chain = 0;
+    for (attempt = 0; attempt < CERTS_LIVE_ATTEMPTS; attempt++) {
+        rv = at_certset_load(&key, &chain, ctx->store, AT_STORE_LIVE, site->name, ptemp);
+        if (rv == APR_ENOENT) {
+            return rv;
+        }
+        if (rv == APR_SUCCESS) {
+            check.now = apr_time_now();
+            rv = at_certset_validate(&why, ptemp, key, chain, &check);
+        }
+        if (rv == APR_SUCCESS) {
+            files->key = key;
+            files->chain = chain;
+            apr_pool_cleanup_register(ptemp, files, certs_forget_parsed, apr_pool_cleanup_null);
+            return APR_SUCCESS;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, rv, site->twin,
+                 AUTOTLS_LOGNO(0268) "%s: the live certificate set is not used: %s; serving a "
+                 "placeholder until a valid one is issued",
+                 site->name, why != NULL ? why : "it cannot be read (see above)");
+    return rv;
+}
+
+/* The stored placeholder when it still covers the names for long enough. */
+static int certs_placeholder_usable(autotls_site_t *site, at_store_t *store, apr_pool_t *ptemp)
+{
+    char *pem;
+    apr_size_t len;
+    EVP_PKEY *key;
+    apr_array_header_t *chain;
+    at_cert_info_t *info;
+    at_certset_check_t check;
+    const char *why;
+
+    if (at_store_load(store, AT_STORE_LIVE, site->name, AUTOTLS_PLACEHOLDER_KEY, &pem, &len,
+                      AT_STORE_SECRET, ptemp) != APR_SUCCESS ||
+        at_key_from_pem(&key, ptemp, pem, len) != APR_SUCCESS ||
+        at_store_load(store, AT_STORE_LIVE, site->name, AUTOTLS_PLACEHOLDER_CERT, &pem, &len,
+                      AT_STORE_PUBLIC, ptemp) != APR_SUCCESS ||
+        at_chain_from_pem(&chain, ptemp, pem, len) != APR_SUCCESS) {
+        return 0;
+    }
+    check.names = site->names;
+    check.roots_file = NULL;
+    check.require_chain = 0;
+    check.now = apr_time_now();
+    return at_certset_validate(&why, ptemp, key, chain, &check) == APR_SUCCESS &&
+           at_cert_info(&info, ptemp, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS &&
+           info->not_after - check.now > CERTS_PLACEHOLDER_MIN_LEFT;
+}
+
+static apr_status_t certs_make_placeholder(autotls_site_t *site, at_store_t *store,
+                                           apr_pool_t *ptemp)
+{
+    EVP_PKEY *key;
+    X509 *cert;
+    apr_array_header_t *chain = apr_array_make(ptemp, 1, sizeof(X509 *));
+    const char *key_pem, *cert_pem;
+    apr_size_t key_len, cert_len;
+    apr_status_t rv;
+
+    rv = at_key_generate(&key, ptemp, CERTS_PLACEHOLDER_KEY_TYPE);
+    if (rv == APR_SUCCESS) {
+        rv = at_cert_self_signed(&cert, ptemp, key, site->names, CERTS_PLACEHOLDER_VALID);
+    }
+    if (rv == APR_SUCCESS) {
+        APR_ARRAY_PUSH(chain, X509 *) = cert;
+        rv = at_key_to_pem(&key_pem, &key_len, ptemp, key);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = at_chain_to_pem(&cert_pem, &cert_len, ptemp, chain);
+    }
+    /* The key first, so that a certificate is never present without its key. */
+    if (rv == APR_SUCCESS) {
+        rv = at_store_save(store, AT_STORE_LIVE, site->name, AUTOTLS_PLACEHOLDER_KEY, key_pem,
+                           key_len, AT_STORE_SECRET, ptemp);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = at_store_save(store, AT_STORE_LIVE, site->name, AUTOTLS_PLACEHOLDER_CERT, cert_pem,
+                           cert_len, AT_STORE_PUBLIC, ptemp);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, site->twin,
+                     AUTOTLS_LOGNO(0269) "%s: cannot make a placeholder certificate; mod_ssl "
+                     "has nothing to load for this site", site->name);
+        return rv;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
+                 AUTOTLS_LOGNO(0270) "%s: made a self-signed placeholder certificate, served "
+                 "until a certificate is issued", site->name);
+    return APR_SUCCESS;
+}
+
+static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site,
+                                       apr_pool_t *ptemp)
+{
+    certs_files_t *files = apr_pcalloc(ctx->pool, sizeof(*files));
+    apr_status_t rv;
+
+    files->site = site;
+    files->twin = site->twin;
+    if (certs_load_live(files, ctx, ptemp) == APR_SUCCESS) {
+        files->live = 1;
+        rv = certs_paths(files, ctx, AT_CERTSET_KEY, AT_CERTSET_CHAIN);
+    }
+    else {
+        rv = APR_SUCCESS;
+        if (!certs_placeholder_usable(site, ctx->store, ptemp)) {
+            rv = certs_make_placeholder(site, ctx->store, ptemp);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = certs_paths(files, ctx, AUTOTLS_PLACEHOLDER_KEY, AUTOTLS_PLACEHOLDER_CERT);
+        }
+    }
+    if (rv == APR_SUCCESS && files->twin != NULL) {
+        apr_hash_set(certs_by_twin, &files->twin, sizeof(files->twin), files);
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, site->twin,
+                 AUTOTLS_LOGNO(0271) "%s: mod_ssl loads %s and %s", site->name,
+                 files->cert_file ? files->cert_file : "(nothing)",
+                 files->key_file ? files->key_file : "(nothing)");
+    return rv;
+}
+
+apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    apr_status_t rv;
+    int i;
+
+    if (ctx == NULL || ctx->sites == NULL || ctx->sites->nelts == 0) {
+        return APR_SUCCESS;
+    }
+    if (ctx->store == NULL || ctx->store_dir == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, AT_EARG, ctx->main_server,
+                     AUTOTLS_LOGNO(0272) "no certificate store is open: cannot give the "
+                     "HTTPS vhosts certificates");
+        return AT_EARG;
+    }
+    rv = certs_prepare_layout(ctx, ptemp);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    certs_by_twin = apr_hash_make(ctx->pool);
+    apr_pool_cleanup_register(ctx->pool, NULL, certs_forget, apr_pool_cleanup_null);
+    for (i = 0; i < ctx->sites->nelts; i++) {
+        rv = certs_prepare_site(ctx, APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *), ptemp);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    apr_status_t rv;
+    int i, count = ctx->sites == NULL ? 0 : ctx->sites->nelts;
+
+    rv = autotls_slots_create(&ctx->slots, ctx->pool, count);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
+                     AUTOTLS_LOGNO(0273) "cannot create the shared certificate slots for %d "
+                     "sites", count);
+        return rv;
+    }
+    for (i = 0; i < count; i++) {
+        autotls_site_t *site = APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *);
+        certs_files_t *files = certs_files_of(site->twin);
+
+        site->slot = i;
+        if (files == NULL || !files->live || files->key == NULL) {
+            continue; /* placeholder: the slot stays at generation 0 */
+        }
+        /* A set too large for a slot stays served by mod_ssl from the files until restart. */
+        if (autotls_slots_publish(ctx->slots, i, files->key, files->chain, 1) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, site->twin,
+                         AUTOTLS_LOGNO(0274) "%s: the live certificate cannot be published to "
+                         "the children; they keep serving the one mod_ssl loaded", site->name);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* mod_ssl asks which files to load for s: ours for a managed twin, nothing for others. */
+static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
+                                apr_array_header_t *key_files)
+{
+    certs_files_t *files = certs_files_of(s);
+
+    if (files == NULL || files->cert_file == NULL || files->key_file == NULL) {
+        return DECLINED;
+    }
+    APR_ARRAY_PUSH(cert_files, const char *) = files->cert_file;
+    APR_ARRAY_PUSH(key_files, const char *) = files->key_file;
+    return OK;
+}
+
+void autotls_certs_register_hooks(apr_pool_t *p)
+{
+    /* Only the core hook: mod_ssl also runs the optional variant, and both would add the files
+     * twice. Never the fallback hook: mod_ssl answers 503 with it until a restart. */
+    ap_hook_ssl_add_cert_files(certs_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
+    autotls_sslhook_register_hooks(p);
+}

@@ -1,0 +1,42 @@
+/*
+ * certs.h: what mod_ssl loads at startup for each managed twin, and the first publish.
+ *
+ * The one idea: every twin always has files mod_ssl can load (the live set, else a self-signed
+ * placeholder made as root), so httpd starts whatever the CA does; what is live is also
+ * published into the shared slots, which is what the twins then actually serve.
+ */
+#ifndef AUTOTLS_CERTS_H
+#define AUTOTLS_CERTS_H
+
+#include <apr_pools.h>
+
+#include <httpd.h>
+
+#include "autotls.h"
+
+/* Item names of the placeholder in live/<site>/. */
+#define AUTOTLS_PLACEHOLDER_KEY "placeholder.key"
+#define AUTOTLS_PLACEHOLDER_CERT "placeholder.pem"
+
+/*
+ * post_config, both passes, as root in the parent; idempotent. Makes the store's directories
+ * exist with their owners and modes (fixing drift with a log line) and chooses for every site
+ * the files mod_ssl loads: live/<site>/ when that set is valid for the site's names now, else
+ * the placeholder (made, or made again when expired or no longer covering the names).
+ */
+apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp);
+
+/*
+ * post_config, real pass only, after autotls_certs_prepare: creates ctx->slots with one slot per
+ * site (setting site->slot) and publishes every valid live set as CA-issued. Placeholders are
+ * not published: generation 0 means "mod_ssl's placeholder is served".
+ */
+apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp);
+
+/* The managed site whose twin is s, or NULL (valid after autotls_certs_prepare). */
+autotls_site_t *autotls_certs_site_of_twin(const server_rec *s);
+
+/* Registers ap_hook_ssl_add_cert_files and everything of sslhook.c (cert_cb, child_init). */
+void autotls_certs_register_hooks(apr_pool_t *p);
+
+#endif

@@ -1,0 +1,484 @@
+/*
+ * slots.c: the shared certificate mapping, a seqlock-guarded slot per site.
+ *
+ * The one idea: readers never lock and never see a torn set. Each slot has two data halves; the
+ * writer fills the half nobody reads, then makes the generation odd, flips the active half and
+ * the metadata, and makes it even again. A reader copies the active half and keeps the copy only
+ * when the generation was even and unchanged around the copy. There is one writer at a time:
+ * the parent before it forks the activator, then the activator alone. A writer that died while
+ * the generation was odd is recovered by the next publish.
+ *
+ * The mapping is ours (mmap MAP_SHARED|MAP_ANONYMOUS), not apr_shm's: apr_shm keeps its own
+ * header in front of the base address, and mprotect needs the exact, page-aligned mapping.
+ * Pages of a slot are touched only when a set is published there, so the size reserved for
+ * 2 x AUTOTLS_SLOT_DATA_MAX per slot costs memory only for what is used.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "at_core.h"
+#include "at_crypto.h"
+#include "slots.h"
+
+#define SLOTS_MAGIC 0x61746c73u     /* "atls" */
+#define SLOTS_CACHE_LINE 64         /* slot headers never share a line: no false sharing */
+#define SLOTS_READ_RETRIES 100      /* a reader gives up (APR_EAGAIN) after this many tries */
+#define SLOTS_LEN_BYTES 4           /* big-endian length in front of each certificate's DER */
+#define SLOTS_HALVES 2              /* double buffer */
+#define SLOTS_COUNT_MAX (1024 * 1024)
+#define SLOTS_BYTE_BITS 8
+#define SLOTS_BYTE_MASK 0xffu
+
+/* The mapping starts with this, then count slot headers, then the data halves. */
+typedef struct {
+    apr_uint32_t magic;
+    apr_uint32_t count;
+} slots_header_t;
+
+/* One slot's metadata; everything but generation is written only while generation is odd. */
+typedef struct {
+    apr_uint32_t generation; /* seqlock: 0 nothing published, odd while changing */
+    apr_uint32_t active;     /* the half holding the published set */
+    apr_uint32_t ca_issued;
+    apr_uint32_t key_len;    /* PKCS#8 DER key at the start of the active half */
+    apr_uint32_t data_len;   /* bytes used in the active half */
+    apr_uint32_t cert_count; /* length-prefixed DER certificates after the key, leaf first */
+    apr_int64_t not_before;
+    apr_int64_t not_after;
+    char serial[AUTOTLS_SLOT_SERIAL_MAX];
+} slots_slot_t;
+
+/* This process's view of the mapping (lives in pconf). */
+struct autotls_slots_t {
+    void *base;
+    apr_size_t size;
+    int count;
+    apr_size_t slot_stride;
+    unsigned char *slot_area;
+    unsigned char *data_area;
+};
+
+/* What a reader copies out under the seqlock. */
+typedef struct {
+    slots_slot_t meta;
+    unsigned char *data; /* AUTOTLS_SLOT_DATA_MAX bytes, or NULL for metadata only */
+} slots_copy_t;
+
+static apr_size_t slots_align(apr_size_t n, apr_size_t to)
+{
+    return (n + to - 1) / to * to;
+}
+
+static slots_slot_t *slots_slot(const autotls_slots_t *slots, int slot)
+{
+    return (slots_slot_t *)(slots->slot_area + (apr_size_t)slot * slots->slot_stride);
+}
+
+static unsigned char *slots_half(const autotls_slots_t *slots, int slot, apr_uint32_t half)
+{
+    apr_size_t index = (apr_size_t)slot * SLOTS_HALVES + half;
+
+    return slots->data_area + index * AUTOTLS_SLOT_DATA_MAX;
+}
+
+static int slots_valid_index(const autotls_slots_t *slots, int slot)
+{
+    return slots != NULL && slot >= 0 && slot < slots->count;
+}
+
+static apr_status_t slots_unmap(void *data)
+{
+    autotls_slots_t *slots = data;
+
+    if (slots->base != NULL) {
+        munmap(slots->base, slots->size);
+        slots->base = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t autotls_slots_create(autotls_slots_t **slots, apr_pool_t *pconf, int count)
+{
+    autotls_slots_t *made;
+    apr_size_t stride = slots_align(sizeof(slots_slot_t), SLOTS_CACHE_LINE);
+    apr_size_t head = slots_align(sizeof(slots_header_t), SLOTS_CACHE_LINE);
+    apr_size_t data_off;
+    slots_header_t *header;
+    void *base;
+    apr_status_t rv;
+
+    *slots = NULL;
+    if (count < 0 || count > SLOTS_COUNT_MAX) {
+        at_log(AT_LOG_ERR, AT_EARG, "slots: cannot make %d certificate slots (at most %d)", count,
+               SLOTS_COUNT_MAX);
+        return AT_EARG;
+    }
+    data_off = slots_align(head + (apr_size_t)count * stride, SLOTS_CACHE_LINE);
+    made = apr_pcalloc(pconf, sizeof(*made));
+    made->size = data_off + (apr_size_t)count * SLOTS_HALVES * AUTOTLS_SLOT_DATA_MAX;
+    base = mmap(NULL, made->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
+                -1, 0);
+    if (base == MAP_FAILED) {
+        rv = APR_FROM_OS_ERROR(errno);
+        at_log(AT_LOG_ERR, rv, "slots: cannot map %" APR_SIZE_T_FMT " bytes of shared memory "
+               "for %d certificate slots", made->size, count);
+        return rv;
+    }
+    /* A fresh anonymous mapping is zero-filled: every generation starts at 0. */
+    made->base = base;
+    made->count = count;
+    made->slot_stride = stride;
+    made->slot_area = (unsigned char *)base + head;
+    made->data_area = (unsigned char *)base + data_off;
+    header = base;
+    header->magic = SLOTS_MAGIC;
+    header->count = (apr_uint32_t)count;
+    apr_pool_cleanup_register(pconf, made, slots_unmap, apr_pool_cleanup_null);
+    *slots = made;
+    return APR_SUCCESS;
+}
+
+int autotls_slots_count(const autotls_slots_t *slots)
+{
+    return slots == NULL ? 0 : slots->count;
+}
+
+apr_uint32_t autotls_slots_generation(const autotls_slots_t *slots, int slot)
+{
+    if (!slots_valid_index(slots, slot)) {
+        return 0;
+    }
+    return __atomic_load_n(&slots_slot(slots, slot)->generation, __ATOMIC_ACQUIRE);
+}
+
+/* --- writing ----------------------------------------------------------------------------- */
+
+static void slots_put_len(unsigned char *out, apr_uint32_t len)
+{
+    int i;
+
+    for (i = SLOTS_LEN_BYTES - 1; i >= 0; i--) {
+        out[i] = (unsigned char)(len & SLOTS_BYTE_MASK);
+        len >>= SLOTS_BYTE_BITS;
+    }
+}
+
+static apr_uint32_t slots_get_len(const unsigned char *in)
+{
+    apr_uint32_t len = 0;
+    int i;
+
+    for (i = 0; i < SLOTS_LEN_BYTES; i++) {
+        len = (len << SLOTS_BYTE_BITS) | in[i];
+    }
+    return len;
+}
+
+/* PKCS#8 DER of key into out (at most room bytes); AT_ETOOLARGE when it does not fit. */
+static apr_status_t slots_encode_key(apr_uint32_t *len, unsigned char *out, apr_size_t room,
+                                     EVP_PKEY *key)
+{
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
+    apr_status_t rv = AT_ECRYPTO;
+    int need;
+
+    if (p8 == NULL) {
+        ERR_clear_error();
+        return rv;
+    }
+    need = i2d_PKCS8_PRIV_KEY_INFO(p8, NULL);
+    if (need > 0 && (apr_size_t)need > room) {
+        rv = AT_ETOOLARGE;
+    }
+    else if (need > 0 && i2d_PKCS8_PRIV_KEY_INFO(p8, &out) == need) {
+        *len = (apr_uint32_t)need;
+        rv = APR_SUCCESS;
+    }
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    ERR_clear_error();
+    return rv;
+}
+
+/* Key then length-prefixed certificates into half; *used is the total. */
+static apr_status_t slots_encode(slots_slot_t *meta, unsigned char *half, EVP_PKEY *key,
+                                 const apr_array_header_t *chain)
+{
+    apr_size_t used;
+    apr_uint32_t key_len = 0;
+    apr_status_t rv;
+    int i;
+
+    rv = slots_encode_key(&key_len, half, AUTOTLS_SLOT_DATA_MAX, key);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    used = key_len;
+    for (i = 0; i < chain->nelts; i++) {
+        X509 *cert = APR_ARRAY_IDX(chain, i, X509 *);
+        unsigned char *out = half + used + SLOTS_LEN_BYTES;
+        int need = cert == NULL ? -1 : i2d_X509(cert, NULL);
+
+        if (need <= 0) {
+            ERR_clear_error();
+            return AT_ECRYPTO;
+        }
+        if (used + SLOTS_LEN_BYTES + (apr_size_t)need > AUTOTLS_SLOT_DATA_MAX) {
+            return AT_ETOOLARGE;
+        }
+        if (i2d_X509(cert, &out) != need) {
+            ERR_clear_error();
+            return AT_ECRYPTO;
+        }
+        slots_put_len(half + used, (apr_uint32_t)need);
+        used += SLOTS_LEN_BYTES + (apr_size_t)need;
+    }
+    meta->key_len = key_len;
+    meta->data_len = (apr_uint32_t)used;
+    meta->cert_count = (apr_uint32_t)chain->nelts;
+    return APR_SUCCESS;
+}
+
+/* The leaf's validity and serial, the way at_cert_info reports them. */
+static apr_status_t slots_describe(slots_slot_t *meta, X509 *leaf)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
+    char *hex = bn == NULL ? NULL : BN_bn2hex(bn);
+    apr_time_t not_before = 0, not_after = 0;
+    apr_status_t rv = AT_EINVALID;
+
+    if (hex != NULL && at_asn1_time_to_apr(&not_before, X509_get0_notBefore(leaf)) == APR_SUCCESS &&
+        at_asn1_time_to_apr(&not_after, X509_get0_notAfter(leaf)) == APR_SUCCESS) {
+        memset(meta->serial, 0, sizeof(meta->serial));
+        strncpy(meta->serial, hex, sizeof(meta->serial) - 1);
+        meta->not_before = not_before;
+        meta->not_after = not_after;
+        rv = APR_SUCCESS;
+    }
+    OPENSSL_free(hex);
+    BN_free(bn);
+    ERR_clear_error();
+    return rv;
+}
+
+apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *key,
+                                   const apr_array_header_t *chain, int ca_issued)
+{
+    slots_slot_t staged, *meta;
+    apr_uint32_t gen, odd, next, half;
+    apr_status_t rv;
+
+    if (!slots_valid_index(slots, slot) || key == NULL || chain == NULL || chain->nelts == 0) {
+        at_log(AT_LOG_ERR, AT_EARG, "slots: refusing to publish into slot %d: no such slot, or "
+               "no key or certificate given", slot);
+        return AT_EARG;
+    }
+    meta = slots_slot(slots, slot);
+    memset(&staged, 0, sizeof(staged));
+    /* Single writer: nobody else changes active or generation while we run. */
+    half = meta->active == 0 ? 1 : 0;
+    rv = slots_encode(&staged, slots_half(slots, slot, half), key, chain);
+    if (rv == AT_ETOOLARGE) {
+        at_log(AT_LOG_ERR, rv, "slots: refusing to publish into slot %d: the key and its chain of "
+               "%d certificates exceed %d bytes of DER", slot, chain->nelts, AUTOTLS_SLOT_DATA_MAX);
+        return rv;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = slots_describe(&staged, APR_ARRAY_IDX(chain, 0, X509 *));
+    }
+    if (rv != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, rv, "slots: refusing to publish into slot %d: the key or a "
+               "certificate cannot be encoded", slot);
+        return rv;
+    }
+    gen = __atomic_load_n(&meta->generation, __ATOMIC_RELAXED);
+    odd = (gen & 1u) ? gen : gen + 1; /* odd already: a writer died here; finish its work */
+    __atomic_store_n(&meta->generation, odd, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    meta->active = half;
+    meta->ca_issued = ca_issued ? 1 : 0;
+    meta->key_len = staged.key_len;
+    meta->data_len = staged.data_len;
+    meta->cert_count = staged.cert_count;
+    meta->not_before = staged.not_before;
+    meta->not_after = staged.not_after;
+    memcpy(meta->serial, staged.serial, sizeof(meta->serial));
+    next = odd + 1;
+    if (next == 0) {
+        next = 2; /* 0 means "never published"; wrapping after 2^31 publishes skips it */
+    }
+    __atomic_store_n(&meta->generation, next, __ATOMIC_RELEASE);
+    return APR_SUCCESS;
+}
+
+/* --- reading ------------------------------------------------------------------------------ */
+
+/* A consistent copy of slot's metadata (and data when copy->data is set). */
+static apr_status_t slots_copy(const autotls_slots_t *slots, int slot, slots_copy_t *copy,
+                               apr_uint32_t *generation)
+{
+    const slots_slot_t *meta = slots_slot(slots, slot);
+    int tries;
+
+    for (tries = 0; tries < SLOTS_READ_RETRIES; tries++) {
+        apr_uint32_t before = __atomic_load_n(&meta->generation, __ATOMIC_ACQUIRE);
+        int sane;
+
+        if (before == 0) {
+            return APR_ENOENT;
+        }
+        if (before & 1u) {
+            sched_yield();
+            continue;
+        }
+        memcpy(&copy->meta, meta, sizeof(copy->meta));
+        sane = copy->meta.active < SLOTS_HALVES && copy->meta.data_len <= AUTOTLS_SLOT_DATA_MAX &&
+               copy->meta.key_len <= copy->meta.data_len;
+        if (sane && copy->data != NULL) {
+            memcpy(copy->data, slots_half(slots, slot, copy->meta.active), copy->meta.data_len);
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&meta->generation, __ATOMIC_RELAXED) == before && sane) {
+            copy->meta.generation = before;
+            *generation = before;
+            return APR_SUCCESS;
+        }
+    }
+    return APR_EAGAIN;
+}
+
+apr_status_t autotls_slots_info(const autotls_slots_t *slots, int slot, autotls_slot_info_t *info)
+{
+    slots_copy_t copy;
+    apr_uint32_t gen = 0;
+    apr_status_t rv;
+
+    memset(info, 0, sizeof(*info));
+    if (!slots_valid_index(slots, slot)) {
+        return AT_EARG;
+    }
+    copy.data = NULL;
+    rv = slots_copy(slots, slot, &copy, &gen);
+    if (rv == APR_ENOENT) {
+        return APR_SUCCESS; /* generation 0: nothing published, not CA-issued */
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    info->generation = gen;
+    info->ca_issued = copy.meta.ca_issued != 0;
+    info->not_before = copy.meta.not_before;
+    info->not_after = copy.meta.not_after;
+    memcpy(info->serial, copy.meta.serial, sizeof(info->serial));
+    info->serial[sizeof(info->serial) - 1] = '\0';
+    return APR_SUCCESS;
+}
+
+static apr_status_t slots_free_key(void *key)
+{
+    EVP_PKEY_free(key);
+    return APR_SUCCESS;
+}
+
+static apr_status_t slots_free_cert(void *cert)
+{
+    X509_free(cert);
+    return APR_SUCCESS;
+}
+
+/* Parses a copied set into objects owned by p. */
+static apr_status_t slots_parse(const slots_copy_t *copy, apr_pool_t *p, EVP_PKEY **key,
+                                apr_array_header_t **chain)
+{
+    const unsigned char *at = copy->data;
+    const unsigned char *end = copy->data + copy->meta.data_len;
+    PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &at, (long)copy->meta.key_len);
+    EVP_PKEY *parsed = p8 == NULL ? NULL : EVP_PKCS82PKEY(p8);
+    apr_uint32_t i;
+
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    if (parsed == NULL || at != copy->data + copy->meta.key_len) {
+        EVP_PKEY_free(parsed);
+        ERR_clear_error();
+        return AT_EINVALID;
+    }
+    apr_pool_cleanup_register(p, parsed, slots_free_key, apr_pool_cleanup_null);
+    *key = parsed;
+    *chain = apr_array_make(p, (int)copy->meta.cert_count, sizeof(X509 *));
+    for (i = 0; i < copy->meta.cert_count; i++) {
+        apr_uint32_t len;
+        const unsigned char *der;
+        X509 *cert;
+
+        if (end - at < SLOTS_LEN_BYTES) {
+            return AT_EINVALID;
+        }
+        len = slots_get_len(at);
+        at += SLOTS_LEN_BYTES;
+        if ((apr_size_t)(end - at) < len) {
+            return AT_EINVALID;
+        }
+        der = at;
+        cert = d2i_X509(NULL, &der, (long)len);
+        if (cert == NULL || der != at + len) {
+            X509_free(cert);
+            ERR_clear_error();
+            return AT_EINVALID;
+        }
+        apr_pool_cleanup_register(p, cert, slots_free_cert, apr_pool_cleanup_null);
+        APR_ARRAY_PUSH(*chain, X509 *) = cert;
+        at += len;
+    }
+    return copy->meta.cert_count > 0 && at == end ? APR_SUCCESS : AT_EINVALID;
+}
+
+apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool_t *p,
+                                EVP_PKEY **key, apr_array_header_t **chain,
+                                apr_uint32_t *generation)
+{
+    slots_copy_t copy;
+    apr_uint32_t gen = 0;
+    apr_status_t rv;
+
+    *key = NULL;
+    *chain = NULL;
+    *generation = 0;
+    if (!slots_valid_index(slots, slot)) {
+        return AT_EARG;
+    }
+    copy.data = apr_palloc(p, AUTOTLS_SLOT_DATA_MAX);
+    rv = slots_copy(slots, slot, &copy, &gen);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = slots_parse(&copy, p, key, chain);
+    if (rv != APR_SUCCESS) {
+        *key = NULL;
+        *chain = NULL;
+        at_log(AT_LOG_ERR, rv, "slots: slot %d generation %u holds a set that does not parse",
+               slot, (unsigned)gen);
+        return rv;
+    }
+    *generation = gen;
+    return APR_SUCCESS;
+}
+
+apr_status_t autotls_slots_protect(autotls_slots_t *slots)
+{
+    apr_status_t rv;
+
+    if (slots == NULL || slots->base == NULL) {
+        return APR_SUCCESS;
+    }
+    if (mprotect(slots->base, slots->size, PROT_READ) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        at_log(AT_LOG_ERR, rv, "slots: cannot make the certificate slots read-only");
+        return rv;
+    }
+    return APR_SUCCESS;
+}

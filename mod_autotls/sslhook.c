@@ -1,0 +1,380 @@
+/*
+ * sslhook.c: the certificate callback on every managed twin's SSL_CTX, and its per-child cache.
+ *
+ * The one idea: the handshake path is lock-free. A handshake compares the slot's generation
+ * (one atomic load) with the cached entry's, and when they agree hands the cached, already
+ * parsed key and chain to OpenSSL, which takes its own references. A new generation is parsed
+ * once per child under a mutex and swapped in atomically; the entry it replaces is freed only
+ * when no handshake is between loading it and handing it over (a per-slot in-flight count read
+ * after the swap). Nothing here fails a handshake: on any trouble the certificate mod_ssl
+ * loaded (or the previous one) stays, with one log line per generation.
+ *
+ * Limit: OpenSSL 3.0 has no getter for an SSL_CTX's cert_cb, so a callback another module set
+ * cannot be detected. We register first among init_server hooks: a module that sets its own
+ * cert_cb later replaces ours on that vhost (its certificate wins, ours is never served there).
+ */
+#include <stdlib.h>
+
+#include <apr_hooks.h>
+#include <apr_optional_hooks.h>
+#include <apr_thread_mutex.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <mod_ssl.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "at_core.h"
+#include "autotls.h"
+#include "certs.h"
+#include "log_glue.h"
+#include "slots.h"
+#include "sslhook.h"
+
+APLOG_USE_MODULE(autotls);
+
+/* mod_ssl_openssl.h is missing from Debian's apache2-dev; the hook binds by name at run time. */
+APR_DECLARE_EXTERNAL_HOOK(ssl, SSL, int, init_server,
+                          (server_rec * s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx))
+
+/* One parsed generation of a slot; OpenSSL objects owned by the entry. */
+typedef struct sslhook_entry_t {
+    apr_uint32_t generation;
+    EVP_PKEY *key;
+    X509 *leaf;
+    STACK_OF(X509) *chain; /* the certificates after the leaf */
+    struct sslhook_entry_t *next_retired;
+} sslhook_entry_t;
+
+typedef struct {
+    sslhook_entry_t *current;    /* atomic */
+    apr_uint32_t in_flight;      /* atomic: handshakes holding an entry loaded from current */
+    apr_uint32_t failed_gen;     /* atomic: a generation that does not load (logged once) */
+    apr_uint32_t install_failed; /* atomic: generation whose install failed (logged once) */
+    sslhook_entry_t *retired;    /* under the mutex: swapped out, waiting for in_flight == 0 */
+} sslhook_slot_t;
+
+/* This child's cache: made in child_init, for the generation the child was forked in. */
+typedef struct {
+    autotls_ctx_t *ctx;
+    autotls_slots_t *slots;
+    sslhook_slot_t *slot;
+    int count;
+    apr_thread_mutex_t *mutex; /* serializes loading generations and freeing retired entries */
+    apr_pool_t *pool;          /* own allocator: scratch pools are made only under the mutex */
+} sslhook_cache_t;
+
+static sslhook_cache_t *sslhook_cache;
+
+/* --- entries ------------------------------------------------------------------------------- */
+
+static void sslhook_entry_free(sslhook_entry_t *entry)
+{
+    EVP_PKEY_free(entry->key);
+    X509_free(entry->leaf);
+    sk_X509_pop_free(entry->chain, X509_free);
+    free(entry);
+}
+
+/* Caller holds the mutex; handshakes only peek at retired (atomically) to know it is set. */
+static void sslhook_free_retired(sslhook_slot_t *slot)
+{
+    sslhook_entry_t *entry = __atomic_exchange_n(&slot->retired, NULL, __ATOMIC_RELAXED);
+
+    while (entry != NULL) {
+        sslhook_entry_t *next = entry->next_retired;
+
+        sslhook_entry_free(entry);
+        entry = next;
+    }
+}
+
+/* Holds references of its own to what autotls_slots_read parsed into the scratch pool. */
+static sslhook_entry_t *sslhook_entry_make(EVP_PKEY *key, apr_array_header_t *chain,
+                                           apr_uint32_t generation)
+{
+    sslhook_entry_t *entry = calloc(1, sizeof(*entry));
+    int i;
+
+    if (entry == NULL) {
+        return NULL;
+    }
+    entry->generation = generation;
+    entry->chain = sk_X509_new_null();
+    if (entry->chain == NULL || !EVP_PKEY_up_ref(key)) {
+        sslhook_entry_free(entry);
+        return NULL;
+    }
+    entry->key = key;
+    entry->leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    X509_up_ref(entry->leaf);
+    for (i = 1; i < chain->nelts; i++) {
+        X509 *cert = APR_ARRAY_IDX(chain, i, X509 *);
+
+        if (!X509_up_ref(cert)) {
+            sslhook_entry_free(entry);
+            return NULL;
+        }
+        if (!sk_X509_push(entry->chain, cert)) {
+            X509_free(cert);
+            sslhook_entry_free(entry);
+            return NULL;
+        }
+    }
+    return entry;
+}
+
+/* Reads the slot's current generation into a fresh entry; logs once per failed generation. */
+static sslhook_entry_t *sslhook_entry_load(sslhook_cache_t *cache, const autotls_site_t *site,
+                                           apr_uint32_t seen)
+{
+    sslhook_slot_t *slot = &cache->slot[site->slot];
+    sslhook_entry_t *entry = NULL;
+    apr_pool_t *scratch = NULL;
+    EVP_PKEY *key;
+    apr_array_header_t *chain;
+    apr_uint32_t gen = 0;
+    apr_status_t rv;
+
+    rv = apr_pool_create(&scratch, cache->pool);
+    if (rv == APR_SUCCESS) {
+        rv = autotls_slots_read(cache->slots, site->slot, scratch, &key, &chain, &gen);
+    }
+    if (rv == APR_SUCCESS && !X509_check_private_key(APR_ARRAY_IDX(chain, 0, X509 *), key)) {
+        ERR_clear_error();
+        rv = AT_EINVALID;
+    }
+    if (rv == APR_SUCCESS) {
+        entry = sslhook_entry_make(key, chain, gen);
+        rv = entry == NULL ? APR_ENOMEM : APR_SUCCESS;
+    }
+    if (scratch != NULL) {
+        apr_pool_destroy(scratch);
+    }
+    /* A writer busy for all our retries is transient: the next handshake tries again. */
+    if (rv != APR_SUCCESS && rv != APR_EAGAIN &&
+        __atomic_exchange_n(&slot->failed_gen, seen, __ATOMIC_RELAXED) != seen) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, site->twin,
+                     AUTOTLS_LOGNO(0250) "%s: cannot load certificate generation %u from the "
+                     "shared slot; this child keeps serving the previous certificate",
+                     site->name, (unsigned)seen);
+    }
+    return entry;
+}
+
+/* Frees retired entries when no handshake can still hold one. Caller holds the mutex. */
+static void sslhook_reclaim(sslhook_slot_t *slot)
+{
+    if (__atomic_load_n(&slot->retired, __ATOMIC_RELAXED) != NULL &&
+        __atomic_load_n(&slot->in_flight, __ATOMIC_SEQ_CST) == 0) {
+        sslhook_free_retired(slot);
+    }
+}
+
+/* Brings the cached entry of site's slot up to generation seen (or newer). */
+static void sslhook_refresh(sslhook_cache_t *cache, const autotls_site_t *site, apr_uint32_t seen)
+{
+    sslhook_slot_t *slot = &cache->slot[site->slot];
+    sslhook_entry_t *current, *fresh;
+
+    if (apr_thread_mutex_lock(cache->mutex) != APR_SUCCESS) {
+        return;
+    }
+    current = __atomic_load_n(&slot->current, __ATOMIC_SEQ_CST);
+    if ((current == NULL || current->generation != seen) &&
+        __atomic_load_n(&slot->failed_gen, __ATOMIC_RELAXED) != seen) {
+        fresh = sslhook_entry_load(cache, site, seen);
+        if (fresh != NULL) {
+            current = __atomic_exchange_n(&slot->current, fresh, __ATOMIC_SEQ_CST);
+            if (current != NULL) {
+                current->next_retired = __atomic_load_n(&slot->retired, __ATOMIC_RELAXED);
+                __atomic_store_n(&slot->retired, current, __ATOMIC_RELAXED);
+            }
+        }
+    }
+    sslhook_reclaim(slot);
+    apr_thread_mutex_unlock(cache->mutex);
+}
+
+/* --- the handshake path -------------------------------------------------------------------- */
+
+static void sslhook_install(SSL *ssl, const autotls_site_t *site, sslhook_slot_t *slot,
+                            sslhook_entry_t *entry)
+{
+    /* Clear first: a placeholder of another key type left beside ours could still be chosen.
+     * The entry's key was checked against its leaf, so the install fails only without memory. */
+    SSL_certs_clear(ssl);
+    if (SSL_use_cert_and_key(ssl, entry->leaf, entry->key, entry->chain, 1) == 1) {
+        return;
+    }
+    ERR_clear_error();
+    if (__atomic_exchange_n(&slot->install_failed, entry->generation, __ATOMIC_RELAXED) !=
+        entry->generation) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, AT_ECRYPTO, site->twin,
+                     AUTOTLS_LOGNO(0251) "%s: OpenSSL refused certificate generation %u for a "
+                     "handshake", site->name, (unsigned)entry->generation);
+    }
+}
+
+/* Hands the cached entry to ssl; returns 0 when there is none for generation seen. */
+static int sslhook_serve(SSL *ssl, const autotls_site_t *site, sslhook_slot_t *slot,
+                         apr_uint32_t seen, int any_generation)
+{
+    sslhook_entry_t *entry;
+    int served = 0;
+
+    __atomic_add_fetch(&slot->in_flight, 1, __ATOMIC_SEQ_CST);
+    entry = __atomic_load_n(&slot->current, __ATOMIC_SEQ_CST);
+    if (entry != NULL && (any_generation || entry->generation == seen)) {
+        sslhook_install(ssl, site, slot, entry);
+        served = 1;
+    }
+    if (__atomic_sub_fetch(&slot->in_flight, 1, __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_load_n(&slot->retired, __ATOMIC_RELAXED) != NULL && sslhook_cache != NULL &&
+        apr_thread_mutex_trylock(sslhook_cache->mutex) == APR_SUCCESS) {
+        sslhook_reclaim(slot);
+        apr_thread_mutex_unlock(sslhook_cache->mutex);
+    }
+    return served;
+}
+
+/* OpenSSL's cert_cb: always 1, so that the module never fails a handshake. */
+static int sslhook_cert_cb(SSL *ssl, void *arg)
+{
+    const autotls_site_t *site = arg;
+    sslhook_cache_t *cache = sslhook_cache;
+    sslhook_slot_t *slot;
+    apr_uint32_t seen;
+
+    if (cache == NULL || site == NULL || site->slot < 0 || site->slot >= cache->count) {
+        return 1;
+    }
+    seen = autotls_slots_generation(cache->slots, site->slot);
+    if (seen == 0) {
+        return 1; /* nothing published: mod_ssl's placeholder stays */
+    }
+    slot = &cache->slot[site->slot];
+    if (sslhook_serve(ssl, site, slot, seen, 0)) {
+        return 1;
+    }
+    if (__atomic_load_n(&slot->failed_gen, __ATOMIC_RELAXED) != seen) {
+        sslhook_refresh(cache, site, seen);
+    }
+    /* Whatever is cached now: the new generation, a newer one, or the last good one. */
+    sslhook_serve(ssl, site, slot, seen, 1);
+    return 1;
+}
+
+/* --- hooks --------------------------------------------------------------------------------- */
+
+static int sslhook_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
+{
+    autotls_site_t *site;
+
+    if (is_proxy || ctx == NULL) {
+        return DECLINED;
+    }
+    site = autotls_certs_site_of_twin(s);
+    if (site == NULL) {
+        return DECLINED;
+    }
+    SSL_CTX_set_cert_cb(ctx, sslhook_cert_cb, site);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                 AUTOTLS_LOGNO(0252) "%s: certificates of this HTTPS vhost follow the shared "
+                 "slot %d", site->name, site->slot);
+    return OK;
+}
+
+/* The child is ending: handshakes still running keep what they hold, and the process's exit
+ * returns the entries; freeing them here could pull them from under a late worker. */
+static apr_status_t sslhook_cache_forget(void *data)
+{
+    sslhook_cache = NULL;
+    return APR_SUCCESS;
+}
+
+static apr_status_t sslhook_cache_make(sslhook_cache_t **made, apr_pool_t *pchild,
+                                       autotls_ctx_t *ctx)
+{
+    sslhook_cache_t *cache = apr_pcalloc(pchild, sizeof(*cache));
+    apr_allocator_t *allocator = NULL;
+    apr_status_t rv;
+
+    cache->ctx = ctx;
+    cache->slots = ctx->slots;
+    cache->count = autotls_slots_count(ctx->slots);
+    cache->slot = apr_pcalloc(pchild, sizeof(*cache->slot) * (apr_size_t)(cache->count + 1));
+    rv = apr_thread_mutex_create(&cache->mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
+    if (rv == APR_SUCCESS) {
+        rv = apr_allocator_create(&allocator);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_pool_create_ex(&cache->pool, pchild, NULL, allocator);
+        if (rv != APR_SUCCESS) {
+            apr_allocator_destroy(allocator);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_allocator_owner_set(allocator, cache->pool);
+    apr_pool_pre_cleanup_register(pchild, cache, sslhook_cache_forget);
+    *made = cache;
+    return APR_SUCCESS;
+}
+
+/* Each child: the slots become read-only here, and every published set is parsed now. */
+static void sslhook_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    autotls_ctx_t *ctx = autotls_ctx_get();
+    sslhook_cache_t *cache = NULL;
+    apr_status_t rv;
+    int i;
+
+    if (ctx == NULL || ctx->slots == NULL || ctx->sites == NULL) {
+        return;
+    }
+    autotls_slots_protect(ctx->slots);
+    rv = sslhook_cache_make(&cache, pchild, ctx);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     AUTOTLS_LOGNO(0253) "cannot make this child's certificate cache; its "
+                     "HTTPS vhosts keep the certificates mod_ssl loaded at startup");
+        return;
+    }
+    for (i = 0; i < ctx->sites->nelts; i++) {
+        autotls_site_t *site = APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *);
+        apr_uint32_t seen;
+
+        if (site->slot < 0 || site->slot >= cache->count) {
+            continue;
+        }
+        seen = autotls_slots_generation(cache->slots, site->slot);
+        if (seen != 0) {
+            sslhook_refresh(cache, site, seen);
+        }
+    }
+    sslhook_cache = cache;
+}
+
+int autotls_sslhook_serves_ca_cert(const autotls_site_t *site)
+{
+    autotls_ctx_t *ctx = autotls_ctx_get();
+    autotls_slot_info_t info;
+
+    if (ctx == NULL || ctx->slots == NULL || site == NULL ||
+        autotls_slots_generation(ctx->slots, site->slot) == 0) {
+        return 0;
+    }
+    return autotls_slots_info(ctx->slots, site->slot, &info) == APR_SUCCESS && info.ca_issued;
+}
+
+void autotls_sslhook_register_hooks(apr_pool_t *p)
+{
+    APR_OPTIONAL_HOOK(ssl, init_server, sslhook_init_server, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_child_init(sslhook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}
