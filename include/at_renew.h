@@ -12,6 +12,9 @@
 #define AT_RENEW_SHORT_LIFETIME apr_time_from_sec(10 * 24 * 3600)
 #define AT_RENEW_SHARE_DEFAULT (1.0 / 3.0)
 #define AT_RENEW_SHARE_SHORT (1.0 / 2.0)
+/* Never before this share of the lifetime has passed, whatever the window says: a window as long
+ * as the lifetime would otherwise order again at every tick, until the CA's rate limit. */
+#define AT_RENEW_MIN_AGE_SHARE (1.0 / 10.0)
 
 /* Backoff after consecutive failures: 1 min, 10 min, 100 min, then daily; jitter of up to this
  * share of the delay either way. */
@@ -23,7 +26,8 @@ typedef struct {
 } at_renew_window_t;
 
 /* When a certificate valid from not_before to not_after should be renewed; window NULL or unset:
- * the default policy. */
+ * the default policy. Never earlier than AT_RENEW_MIN_AGE_SHARE of the lifetime after
+ * not_before. */
 apr_time_t at_renew_time(apr_time_t not_before, apr_time_t not_after,
                          const at_renew_window_t *window);
 

@@ -55,10 +55,8 @@ typedef struct {
 } certs_dir_t;
 
 static const certs_dir_t certs_dirs[] = {
-    {AT_STORE_LIVE, 0, CERTS_MODE_LIVE_DIR},
-    {AT_STORE_ACCOUNTS, 1, CERTS_MODE_SECRET_DIR},
-    {AT_STORE_STAGING, 1, CERTS_MODE_PUBLIC_DIR},
-    {AT_STORE_CHALLENGES, 1, CERTS_MODE_PUBLIC_DIR},
+    {AT_STORE_LIVE, 0, CERTS_MODE_LIVE_DIR},      {AT_STORE_ACCOUNTS, 1, CERTS_MODE_SECRET_DIR},
+    {AT_STORE_STAGING, 1, CERTS_MODE_PUBLIC_DIR}, {AT_STORE_CHALLENGES, 1, CERTS_MODE_PUBLIC_DIR},
     {AT_STORE_JOBS, 1, CERTS_MODE_PUBLIC_DIR},
 };
 
@@ -131,15 +129,15 @@ static apr_status_t certs_fix_dir(server_rec *s, int fd, const char *path, uid_t
     }
     if ((st.st_mode & CERTS_MODE_PERMS) != mode && fchmod(fd, mode) != 0) {
         rv = APR_FROM_OS_ERROR(errno);
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     AUTOTLS_LOGNO(0262) "cannot set mode %04o on %s", (unsigned)mode, path);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AUTOTLS_LOGNO(0262) "cannot set mode %04o on %s",
+                     (unsigned)mode, path);
         return rv;
     }
     if (!created && ((chown_ok && (st.st_uid != uid || st.st_gid != gid)) ||
                      (st.st_mode & CERTS_MODE_PERMS) != mode)) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      AUTOTLS_LOGNO(0263) "store directory %s had drifted (uid %ld gid %ld mode "
-                     "%04o); set back to uid %ld gid %ld mode %04o",
+                                         "%04o); set back to uid %ld gid %ld mode %04o",
                      path, (long)st.st_uid, (long)st.st_gid,
                      (unsigned)(st.st_mode & CERTS_MODE_PERMS), (long)(chown_ok ? uid : st.st_uid),
                      (long)(chown_ok ? gid : st.st_gid), (unsigned)mode);
@@ -166,7 +164,8 @@ static apr_status_t certs_ensure_dir(server_rec *s, const char *path, uid_t uid,
         rv = APR_FROM_OS_ERROR(errno);
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      AUTOTLS_LOGNO(0265) "cannot open store directory %s: it must be a "
-                     "directory, not a link", path);
+                                         "directory, not a link",
+                     path);
         return rv;
     }
     rv = certs_fix_dir(s, fd, path, uid, gid, mode, created);
@@ -262,7 +261,7 @@ static apr_status_t certs_load_live(certs_files_t *files, autotls_ctx_t *ctx, ap
     }
     ap_log_error(APLOG_MARK, APLOG_WARNING, rv, site->twin,
                  AUTOTLS_LOGNO(0268) "%s: the live certificate set is not used: %s; serving a "
-                 "placeholder until a valid one is issued",
+                                     "placeholder until a valid one is issued",
                  site->name, why != NULL ? why : "it cannot be read (see above)");
     return rv;
 }
@@ -328,17 +327,18 @@ static apr_status_t certs_make_placeholder(autotls_site_t *site, at_store_t *sto
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, site->twin,
                      AUTOTLS_LOGNO(0269) "%s: cannot make a placeholder certificate; mod_ssl "
-                     "has nothing to load for this site", site->name);
+                                         "has nothing to load for this site",
+                     site->name);
         return rv;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
                  AUTOTLS_LOGNO(0270) "%s: made a self-signed placeholder certificate, served "
-                 "until a certificate is issued", site->name);
+                                     "until a certificate is issued",
+                 site->name);
     return APR_SUCCESS;
 }
 
-static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site,
-                                       apr_pool_t *ptemp)
+static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site, apr_pool_t *ptemp)
 {
     certs_files_t *files = apr_pcalloc(ctx->pool, sizeof(*files));
     apr_status_t rv;
@@ -348,8 +348,7 @@ static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site,
     if (certs_load_live(files, ctx, ptemp) == APR_SUCCESS) {
         files->live = 1;
         rv = certs_paths(files, ctx, AT_CERTSET_KEY, AT_CERTSET_CHAIN);
-    }
-    else {
+    } else {
         rv = APR_SUCCESS;
         if (!certs_placeholder_usable(site, ctx->store, ptemp)) {
             rv = certs_make_placeholder(site, ctx->store, ptemp);
@@ -379,7 +378,7 @@ apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     if (ctx->store == NULL || ctx->store_dir == NULL) {
         ap_log_error(APLOG_MARK, APLOG_ERR, AT_EARG, ctx->main_server,
                      AUTOTLS_LOGNO(0272) "no certificate store is open: cannot give the "
-                     "HTTPS vhosts certificates");
+                                         "HTTPS vhosts certificates");
         return AT_EARG;
     }
     rv = certs_prepare_layout(ctx, ptemp);
@@ -406,7 +405,8 @@ apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
                      AUTOTLS_LOGNO(0273) "cannot create the shared certificate slots for %d "
-                     "sites", count);
+                                         "sites",
+                     count);
         return rv;
     }
     for (i = 0; i < count; i++) {
@@ -419,9 +419,11 @@ apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp)
         }
         /* A set too large for a slot stays served by mod_ssl from the files until restart. */
         if (autotls_slots_publish(ctx->slots, i, files->key, files->chain, 1) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, site->twin,
-                         AUTOTLS_LOGNO(0274) "%s: the live certificate cannot be published to "
-                         "the children; they keep serving the one mod_ssl loaded", site->name);
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, 0, site->twin,
+                AUTOTLS_LOGNO(0274) "%s: the live certificate cannot be published to "
+                                    "the children; they keep serving the one mod_ssl loaded",
+                site->name);
         }
     }
     return APR_SUCCESS;

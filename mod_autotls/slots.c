@@ -26,11 +26,11 @@
 #include "at_crypto.h"
 #include "slots.h"
 
-#define SLOTS_MAGIC 0x61746c73u     /* "atls" */
-#define SLOTS_CACHE_LINE 64         /* slot headers never share a line: no false sharing */
-#define SLOTS_READ_RETRIES 100      /* a reader gives up (APR_EAGAIN) after this many tries */
-#define SLOTS_LEN_BYTES 4           /* big-endian length in front of each certificate's DER */
-#define SLOTS_HALVES 2              /* double buffer */
+#define SLOTS_MAGIC 0x61746c73u /* "atls" */
+#define SLOTS_CACHE_LINE 64     /* slot headers never share a line: no false sharing */
+#define SLOTS_READ_RETRIES 100  /* a reader gives up (APR_EAGAIN) after this many tries */
+#define SLOTS_LEN_BYTES 4       /* big-endian length in front of each certificate's DER */
+#define SLOTS_HALVES 2          /* double buffer */
 #define SLOTS_COUNT_MAX (1024 * 1024)
 #define SLOTS_BYTE_BITS 8
 #define SLOTS_BYTE_MASK 0xffu
@@ -122,12 +122,14 @@ apr_status_t autotls_slots_create(autotls_slots_t **slots, apr_pool_t *pconf, in
     data_off = slots_align(head + (apr_size_t)count * stride, SLOTS_CACHE_LINE);
     made = apr_pcalloc(pconf, sizeof(*made));
     made->size = data_off + (apr_size_t)count * SLOTS_HALVES * AUTOTLS_SLOT_DATA_MAX;
-    base = mmap(NULL, made->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
-                -1, 0);
+    base = mmap(NULL, made->size, PROT_READ | PROT_WRITE,
+                MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
         rv = APR_FROM_OS_ERROR(errno);
-        at_log(AT_LOG_ERR, rv, "slots: cannot map %" APR_SIZE_T_FMT " bytes of shared memory "
-               "for %d certificate slots", made->size, count);
+        at_log(AT_LOG_ERR, rv,
+               "slots: cannot map %" APR_SIZE_T_FMT " bytes of shared memory "
+               "for %d certificate slots",
+               made->size, count);
         return rv;
     }
     /* A fresh anonymous mapping is zero-filled: every generation starts at 0. */
@@ -195,8 +197,7 @@ static apr_status_t slots_encode_key(apr_uint32_t *len, unsigned char *out, apr_
     need = i2d_PKCS8_PRIV_KEY_INFO(p8, NULL);
     if (need > 0 && (apr_size_t)need > room) {
         rv = AT_ETOOLARGE;
-    }
-    else if (need > 0 && i2d_PKCS8_PRIV_KEY_INFO(p8, &out) == need) {
+    } else if (need > 0 && i2d_PKCS8_PRIV_KEY_INFO(p8, &out) == need) {
         *len = (apr_uint32_t)need;
         rv = APR_SUCCESS;
     }
@@ -205,7 +206,7 @@ static apr_status_t slots_encode_key(apr_uint32_t *len, unsigned char *out, apr_
     return rv;
 }
 
-/* Key then length-prefixed certificates into half; *used is the total. */
+/* Key then length-prefixed certificates into half; meta gets the lengths. */
 static apr_status_t slots_encode(slots_slot_t *meta, unsigned char *half, EVP_PKEY *key,
                                  const apr_array_header_t *chain)
 {
@@ -274,8 +275,10 @@ apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *k
     apr_status_t rv;
 
     if (!slots_valid_index(slots, slot) || key == NULL || chain == NULL || chain->nelts == 0) {
-        at_log(AT_LOG_ERR, AT_EARG, "slots: refusing to publish into slot %d: no such slot, or "
-               "no key or certificate given", slot);
+        at_log(AT_LOG_ERR, AT_EARG,
+               "slots: refusing to publish into slot %d: no such slot, or "
+               "no key or certificate given",
+               slot);
         return AT_EARG;
     }
     meta = slots_slot(slots, slot);
@@ -284,16 +287,20 @@ apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *k
     half = meta->active == 0 ? 1 : 0;
     rv = slots_encode(&staged, slots_half(slots, slot, half), key, chain);
     if (rv == AT_ETOOLARGE) {
-        at_log(AT_LOG_ERR, rv, "slots: refusing to publish into slot %d: the key and its chain of "
-               "%d certificates exceed %d bytes of DER", slot, chain->nelts, AUTOTLS_SLOT_DATA_MAX);
+        at_log(AT_LOG_ERR, rv,
+               "slots: refusing to publish into slot %d: the key and its chain of "
+               "%d certificates exceed %d bytes of DER",
+               slot, chain->nelts, AUTOTLS_SLOT_DATA_MAX);
         return rv;
     }
     if (rv == APR_SUCCESS) {
         rv = slots_describe(&staged, APR_ARRAY_IDX(chain, 0, X509 *));
     }
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "slots: refusing to publish into slot %d: the key or a "
-               "certificate cannot be encoded", slot);
+        at_log(AT_LOG_ERR, rv,
+               "slots: refusing to publish into slot %d: the key or a "
+               "certificate cannot be encoded",
+               slot);
         return rv;
     }
     gen = __atomic_load_n(&meta->generation, __ATOMIC_RELAXED);
@@ -460,8 +467,8 @@ apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool
     if (rv != APR_SUCCESS) {
         *key = NULL;
         *chain = NULL;
-        at_log(AT_LOG_ERR, rv, "slots: slot %d generation %u holds a set that does not parse",
-               slot, (unsigned)gen);
+        at_log(AT_LOG_ERR, rv, "slots: slot %d generation %u holds a set that does not parse", slot,
+               (unsigned)gen);
         return rv;
     }
     *generation = gen;

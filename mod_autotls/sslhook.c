@@ -46,7 +46,7 @@ typedef struct sslhook_entry_t {
     apr_uint32_t generation;
     EVP_PKEY *key;
     X509 *leaf;
-    STACK_OF(X509) *chain; /* the certificates after the leaf */
+    STACK_OF(X509) * chain; /* the certificates after the leaf */
     struct sslhook_entry_t *next_retired;
 } sslhook_entry_t;
 
@@ -158,10 +158,11 @@ static sslhook_entry_t *sslhook_entry_load(sslhook_cache_t *cache, const autotls
     /* A writer busy for all our retries is transient: the next handshake tries again. */
     if (rv != APR_SUCCESS && rv != APR_EAGAIN &&
         __atomic_exchange_n(&slot->failed_gen, seen, __ATOMIC_RELAXED) != seen) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, site->twin,
-                     AUTOTLS_LOGNO(0250) "%s: cannot load certificate generation %u from the "
-                     "shared slot; this child keeps serving the previous certificate",
-                     site->name, (unsigned)seen);
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, rv, site->twin,
+            AUTOTLS_LOGNO(0250) "%s: cannot load certificate generation %u from the "
+                                "shared slot; this child keeps serving the previous certificate",
+            site->name, (unsigned)seen);
     }
     return entry;
 }
@@ -216,7 +217,8 @@ static void sslhook_install(SSL *ssl, const autotls_site_t *site, sslhook_slot_t
         entry->generation) {
         ap_log_error(APLOG_MARK, APLOG_ERR, AT_ECRYPTO, site->twin,
                      AUTOTLS_LOGNO(0251) "%s: OpenSSL refused certificate generation %u for a "
-                     "handshake", site->name, (unsigned)entry->generation);
+                                         "handshake",
+                     site->name, (unsigned)entry->generation);
     }
 }
 
@@ -285,7 +287,8 @@ static int sslhook_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_C
     SSL_CTX_set_cert_cb(ctx, sslhook_cert_cb, site);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  AUTOTLS_LOGNO(0252) "%s: certificates of this HTTPS vhost follow the shared "
-                 "slot %d", site->name, site->slot);
+                                     "slot %d",
+                 site->name, site->slot);
     return OK;
 }
 
@@ -341,9 +344,10 @@ static void sslhook_child_init(apr_pool_t *pchild, server_rec *s)
     autotls_slots_protect(ctx->slots);
     rv = sslhook_cache_make(&cache, pchild, ctx);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     AUTOTLS_LOGNO(0253) "cannot make this child's certificate cache; its "
-                     "HTTPS vhosts keep the certificates mod_ssl loaded at startup");
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, rv, s,
+            AUTOTLS_LOGNO(0253) "cannot make this child's certificate cache; its "
+                                "HTTPS vhosts keep the certificates mod_ssl loaded at startup");
         return;
     }
     for (i = 0; i < ctx->sites->nelts; i++) {

@@ -317,19 +317,20 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
     account.eab_kid = args->eab_kid;
     account.eab_hmac = args->eab_hmac;
 
-    if ((rv = at_store_fs_open(&store, p, args->store)) != APR_SUCCESS) {
-        return cli_fail(EXIT_LOCAL, "cannot open the store %s", args->store);
-    }
+    /* The responder first: a bad address is a usage error and must not create a store. */
     if (args->standalone != NULL) {
         rv = autotls_standalone_start(&server, &responder, p, args->standalone);
-        if (rv == AT_EARG) {
-            return EXIT_USAGE;
+        if (rv != APR_SUCCESS) {
+            return rv == AT_EARG ? EXIT_USAGE : EXIT_LOCAL;
         }
     }
     else {
         autotls_webroot_responder(&responder, p, args->webroot);
     }
-    if (rv != APR_SUCCESS || (rv = cli_acme(&acme, p, args->ca, args->ca_cert)) != APR_SUCCESS) {
+    if ((rv = at_store_fs_open(&store, p, args->store)) != APR_SUCCESS) {
+        return cli_fail(EXIT_LOCAL, "cannot open the store %s", args->store);
+    }
+    if ((rv = cli_acme(&acme, p, args->ca, args->ca_cert)) != APR_SUCCESS) {
         return EXIT_LOCAL;
     }
     if ((rv = at_account_ensure(acme, store, p, &account)) != APR_SUCCESS) {

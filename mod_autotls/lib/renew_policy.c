@@ -8,10 +8,10 @@
 #include "at_renew.h"
 
 static const apr_interval_time_t backoff_steps[] = {
-    apr_time_from_sec(60),         /* 1 min */
-    apr_time_from_sec(10 * 60),    /* 10 min */
-    apr_time_from_sec(100 * 60),   /* 100 min */
-    apr_time_from_sec(24 * 3600),  /* then daily */
+    apr_time_from_sec(60),        /* 1 min */
+    apr_time_from_sec(10 * 60),   /* 10 min */
+    apr_time_from_sec(100 * 60),  /* 100 min */
+    apr_time_from_sec(24 * 3600), /* then daily */
 };
 
 #define BACKOFF_STEP_COUNT (sizeof(backoff_steps) / sizeof(backoff_steps[0]))
@@ -21,21 +21,26 @@ apr_time_t at_renew_time(apr_time_t not_before, apr_time_t not_after,
                          const at_renew_window_t *window)
 {
     apr_interval_time_t lifetime = not_after - not_before;
+    apr_time_t earliest =
+        not_before + (apr_interval_time_t)((double)lifetime * AT_RENEW_MIN_AGE_SHARE);
+    apr_time_t at;
     double share;
 
     if (lifetime <= 0) {
         return not_before;
     }
     if (window != NULL && window->time_left > 0) {
-        return not_after - window->time_left;
+        at = not_after - window->time_left;
+    } else {
+        if (window != NULL && window->share_left > 0) {
+            share = window->share_left;
+        } else {
+            share =
+                lifetime < AT_RENEW_SHORT_LIFETIME ? AT_RENEW_SHARE_SHORT : AT_RENEW_SHARE_DEFAULT;
+        }
+        at = not_after - (apr_interval_time_t)((double)lifetime * share);
     }
-    if (window != NULL && window->share_left > 0) {
-        share = window->share_left;
-    }
-    else {
-        share = lifetime < AT_RENEW_SHORT_LIFETIME ? AT_RENEW_SHARE_SHORT : AT_RENEW_SHARE_DEFAULT;
-    }
-    return not_after - (apr_interval_time_t)((double)lifetime * share);
+    return at < earliest ? earliest : at;
 }
 
 apr_interval_time_t at_renew_backoff(int failures, apr_uint32_t random)

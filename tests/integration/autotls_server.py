@@ -151,6 +151,7 @@ class AutoTLSServer:
         self.issuer_roots = os.path.join(self.root, "issuer-roots.pem")
         self.trust_file = os.path.join(self.root, "pebble-chain.pem")
         self.started_at = None
+        self.pid = None  # the parent's pid, recorded at start: stop() needs nothing else
         self._verify_ctx = None
         self._noverify_ctx = ssl.create_default_context()
         self._noverify_ctx.check_hostname = False
@@ -184,15 +185,14 @@ class AutoTLSServer:
 
     def _write_trust(self):
         """The issuing root (AutoTLSIssuerRoots) and root + intermediate (client trust), fetched
-        afresh: pebble makes a new issuing CA at each start."""
+        afresh: pebble makes a new issuing CA at each start. Earlier ones are kept, so that
+        certificates issued before a pebble restart (the deadlock remedy) still verify."""
         if self.pebble is None:
             return
         roots = self.pebble.roots_pem()
         for path, text in ((self.issuer_roots, roots),
                            (self.trust_file, roots + self.pebble.intermediates_pem())):
-            with open(path, "w") as f:
-                f.write(text)
-            os.chmod(path, 0o644)
+            _add_pem(path, text)
         self._verify_ctx = ssl.create_default_context(cafile=self.trust_file)
 
     def config_text(self):
@@ -271,8 +271,8 @@ class AutoTLSServer:
         return self.start()
 
     def __exit__(self, exc_type, exc, tb):
-        self.stop()
-        if not self.keep and exc_type is None:
+        stopped = self.stop()
+        if stopped and not self.keep and exc_type is None:
             shutil.rmtree(self.root, ignore_errors=True)
         return False
 
@@ -291,22 +291,30 @@ class AutoTLSServer:
                             % (proc.returncode, proc.stdout, proc.stderr, self.log_tail()))
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            if self.parent_pid() and self._port_answers(self.http_port):
+            self.pid = self.parent_pid()
+            if self.pid and self._port_answers(self.http_port):
                 return self
             time.sleep(POLL_INTERVAL)
         raise HTTPError("httpd did not answer on %d within %.0f s\n%s"
                         % (self.http_port, START_TIMEOUT, self.log_tail()))
 
     def stop(self):
-        """`apache2 -k stop`, then waits until the parent is gone (SIGKILL as a last resort)."""
-        pid = self.parent_pid()
-        if pid is None or not _alive(pid):
-            return
-        self.apache2("-k", "stop")
-        if _wait_gone(pid, STOP_TIMEOUT):
-            return
-        os.kill(pid, signal.SIGKILL)
-        _wait_gone(pid, STOP_TIMEOUT)
+        """`apache2 -k stop` (SIGTERM to the parent recorded at start when that fails, e.g. the
+        ServerRoot was removed under it), then waits until the parent is gone; SIGKILL as a last
+        resort. Returns whether the parent is gone."""
+        pid = self.pid or self.parent_pid()
+        if pid is None or not _alive(pid) or not self._ours(pid):
+            self.pid = None
+            return True
+        proc = self.apache2("-k", "stop") if os.path.exists(self.conf) else None
+        if proc is None or proc.returncode != 0:
+            os.kill(pid, signal.SIGTERM)
+        if not _wait_gone(pid, STOP_TIMEOUT):
+            os.kill(pid, signal.SIGKILL)
+            if not _wait_gone(pid, STOP_TIMEOUT):
+                return False
+        self.pid = None
+        return True
 
     def graceful(self):
         """`apache2 -k graceful`; returns once the error log says the new generation resumed."""
@@ -322,6 +330,15 @@ class AutoTLSServer:
             time.sleep(POLL_INTERVAL)
         raise HTTPError("graceful restart did not resume within %.0f s\n%s"
                         % (GRACEFUL_TIMEOUT, self.log_tail()))
+
+    def _ours(self, pid):
+        """Whether pid is this server's apache2 (never signal a pid that was reused)."""
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            return False
+        return self.conf.encode() in argv
 
     def parent_pid(self):
         try:
@@ -448,6 +465,19 @@ def _wait_gone(pid, timeout):
             return True
         time.sleep(POLL_INTERVAL)
     return False
+
+
+def _add_pem(path, text):
+    """Appends text to the PEM file at path unless it is there already; 0644."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
+    if text not in old:
+        with open(path, "w") as f:
+            f.write(old + text)
+    os.chmod(path, 0o644)
 
 
 def write_challenge(server, token, content):

@@ -27,12 +27,12 @@
 
 #define TEST_SLOTS 3
 #define TEST_VALID apr_time_from_sec(3600)
-#define TEST_BIG_CHAIN 64          /* copies of one certificate: well over AUTOTLS_SLOT_DATA_MAX */
+#define TEST_BIG_CHAIN 64 /* copies of one certificate: well over AUTOTLS_SLOT_DATA_MAX */
 #define RACE_READERS 2
 #define RACE_PUBLISHES 5000
 #define RACE_TIMEOUT 120
 #define CHILD_WAIT_STEP_USEC 1000
-#define CHILD_WAIT_STEPS 5000      /* 5 s for a forked reader to see a publish */
+#define CHILD_WAIT_STEPS 5000 /* 5 s for a forked reader to see a publish */
 #define EXIT_READ_FAILED 3
 #define EXIT_WRONG_SET 4
 #define EXIT_TIMEOUT 5
@@ -324,8 +324,7 @@ static void *race_reader(void *arg)
             }
             last = gen;
             __atomic_add_fetch(&race->reads, 1, __ATOMIC_RELAXED);
-        }
-        else if (rv != APR_EAGAIN) {
+        } else if (rv != APR_EAGAIN) {
             __atomic_add_fetch(&race->failed, 1, __ATOMIC_RELAXED);
         }
         apr_pool_clear(p);
