@@ -49,7 +49,10 @@ void at_log(at_log_level_e level, apr_status_t rv, const char *fmt, ...)
 /* Whether a line at this level would be delivered (to skip building costly messages). */
 int at_log_is_enabled(at_log_level_e level);
 
-/* A short text for any status, our AT_E* codes included. */
+/* Whether rv is one of the AT_E* codes above (which APR's own apr_strerror does not know). */
+int at_status_is_ours(apr_status_t rv);
+
+/* A short text for any status, our AT_E* codes included (p may be NULL for those). */
 const char *at_strerror(apr_pool_t *p, apr_status_t rv);
 
 #endif

@@ -53,6 +53,12 @@ static void autotls_log_line(void *baton, at_log_level_e level, apr_status_t rv,
 {
     server_rec *s = baton;
 
+    if (at_status_is_ours(rv)) {
+        /* httpd would print "APR does not understand this error code": name it ourselves. */
+        ap_log_error(APLOG_MARK, autotls_log_to_aplog(level), 0, s, AUTOTLS_LOGNO(0001) "%s (%s)",
+                     msg, at_strerror(NULL, rv));
+        return;
+    }
     ap_log_error(APLOG_MARK, autotls_log_to_aplog(level), rv, s, AUTOTLS_LOGNO(0001) "%s", msg);
 }
 

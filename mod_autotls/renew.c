@@ -21,6 +21,7 @@
 #include "at_core.h"
 #include "at_issue.h"
 #include "at_renew.h"
+#include "activator.h"
 #include "autotls.h"
 #include "log_glue.h"
 #include "renew.h"
@@ -33,7 +34,6 @@ APLOG_USE_MODULE(autotls);
 #define AUTOTLS_ORDERS_MAX 4
 #define AUTOTLS_ORDER_TIMEOUT apr_time_from_sec(180)
 #define AUTOTLS_JOB_SUFFIX ".json"
-#define AUTOTLS_READY_ITEM "ready"
 #define AUTOTLS_PERCENT 100.0
 
 /* What the renewal thread knows of one site between ticks. */
@@ -175,7 +175,7 @@ static apr_status_t renew_order_run(renew_t *renew, const autotls_site_t *site, 
     }
     /* The ready marker goes last: the activator only takes complete sets. */
     if ((rv = at_certset_save(ctx->store, AT_STORE_STAGING, site->name, result, p)) ||
-        (rv = at_store_save(ctx->store, AT_STORE_STAGING, site->name, AUTOTLS_READY_ITEM, "", 0,
+        (rv = at_store_save(ctx->store, AT_STORE_STAGING, site->name, AUTOTLS_STAGING_READY, "", 0,
                             AT_STORE_PUBLIC, p))) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
                      AUTOTLS_LOGNO(0601) "%s: cannot stage the new certificate", site->name);
@@ -195,7 +195,6 @@ static void *APR_THREAD_FUNC renew_order_thread(apr_thread_t *thread, void *data
     apr_uint32_t random = 0;
     apr_pool_t *p;
     apr_status_t rv;
-    char err[256];
 
     apr_pool_create(&p, NULL);
     rv = renew_order_run(renew, job->site, p);
@@ -211,10 +210,10 @@ static void *APR_THREAD_FUNC renew_order_thread(apr_thread_t *thread, void *data
     }
     renew_job_save(renew, job, rv == APR_SUCCESS ? NULL : at_strerror(p, rv), p);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, renew->ctx->main_server,
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
                      AUTOTLS_LOGNO(0603) "%s: order failed (%s), attempt %d; next try in %"
                      APR_TIME_T_FMT " s",
-                     job->site->name, apr_strerror(rv, err, sizeof(err)), job->failures,
+                     job->site->name, at_strerror(p, rv), job->failures,
                      apr_time_sec(job->next_try - apr_time_now()));
     }
     job->running = 0;

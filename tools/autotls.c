@@ -119,9 +119,7 @@ static void cli_log(void *baton, at_log_level_e level, apr_status_t rv, const ch
 
     if (rv != APR_SUCCESS && level <= AT_LOG_WARN) {
         fprintf(stderr, "autotls: %s%s (%s)\n", prefixes[level], msg,
-                rv >= APR_OS_START_USERERR && rv < APR_OS_START_USERERR + APR_OS_ERRSPACE_SIZE
-                    ? at_strerror(NULL, rv)
-                    : apr_strerror(rv, err, sizeof(err)));
+                at_status_is_ours(rv) ? at_strerror(NULL, rv) : apr_strerror(rv, err, sizeof(err)));
     }
     else {
         fprintf(stderr, "autotls: %s%s\n", prefixes[level], msg);

@@ -56,14 +56,19 @@ static const char *const at_error_texts[] = {
     "invalid argument",                        /* AT_EARG */
 };
 
+#define AT_ERROR_COUNT (sizeof(at_error_texts) / sizeof(at_error_texts[0]))
+
+int at_status_is_ours(apr_status_t rv)
+{
+    return rv >= AT_EPROTO && rv < AT_EPROTO + (apr_status_t)AT_ERROR_COUNT;
+}
+
 const char *at_strerror(apr_pool_t *p, apr_status_t rv)
 {
     char buf[256];
-    apr_status_t first = AT_EPROTO;
-    apr_size_t count = sizeof(at_error_texts) / sizeof(at_error_texts[0]);
 
-    if (rv >= first && rv < first + (apr_status_t)count) {
-        return at_error_texts[rv - first];
+    if (at_status_is_ours(rv)) {
+        return at_error_texts[rv - AT_EPROTO];
     }
     return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
 }
