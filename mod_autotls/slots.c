@@ -206,6 +206,24 @@ static apr_status_t slots_encode_key(apr_uint32_t *len, unsigned char *out, apr_
     return rv;
 }
 
+apr_size_t autotls_slots_set_size(EVP_PKEY *key, const apr_array_header_t *chain)
+{
+    PKCS8_PRIV_KEY_INFO *p8 = key == NULL ? NULL : EVP_PKEY2PKCS8(key);
+    int len = p8 == NULL ? -1 : i2d_PKCS8_PRIV_KEY_INFO(p8, NULL);
+    apr_size_t total = len > 0 ? (apr_size_t)len : 0;
+    int i;
+
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    for (i = 0; total > 0 && chain != NULL && i < chain->nelts; i++) {
+        X509 *cert = APR_ARRAY_IDX(chain, i, X509 *);
+
+        len = cert == NULL ? -1 : i2d_X509(cert, NULL);
+        total = len > 0 ? total + SLOTS_LEN_BYTES + (apr_size_t)len : 0;
+    }
+    ERR_clear_error();
+    return chain == NULL || chain->nelts == 0 ? 0 : total;
+}
+
 /* Key then length-prefixed certificates into half; meta gets the lengths. */
 static apr_status_t slots_encode(slots_slot_t *meta, unsigned char *half, EVP_PKEY *key,
                                  const apr_array_header_t *chain)

@@ -35,6 +35,10 @@ apr_status_t autotls_slots_create(autotls_slots_t **slots, apr_pool_t *pconf, in
 
 int autotls_slots_count(const autotls_slots_t *slots);
 
+/* Bytes key and chain take in a slot (PKCS#8 key + length-prefixed DER certificates), to compare
+ * with AUTOTLS_SLOT_DATA_MAX before promoting a set; 0 when they cannot be encoded. */
+apr_size_t autotls_slots_set_size(EVP_PKEY *key, const apr_array_header_t *chain);
+
 /* Publishes a validated set into slot (activator and parent only). */
 apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *key,
                                    const apr_array_header_t *chain, int ca_issued);

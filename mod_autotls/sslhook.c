@@ -167,6 +167,15 @@ static sslhook_entry_t *sslhook_entry_load(sslhook_cache_t *cache, const autotls
     return entry;
 }
 
+/* Queues an entry that was swapped out of current for freeing. Caller holds the mutex. */
+static void sslhook_retire(sslhook_slot_t *slot, sslhook_entry_t *entry)
+{
+    if (entry != NULL) {
+        entry->next_retired = __atomic_load_n(&slot->retired, __ATOMIC_RELAXED);
+        __atomic_store_n(&slot->retired, entry, __ATOMIC_RELAXED);
+    }
+}
+
 /* Frees retired entries when no handshake can still hold one. Caller holds the mutex. */
 static void sslhook_reclaim(sslhook_slot_t *slot)
 {
@@ -191,10 +200,7 @@ static void sslhook_refresh(sslhook_cache_t *cache, const autotls_site_t *site, 
         fresh = sslhook_entry_load(cache, site, seen);
         if (fresh != NULL) {
             current = __atomic_exchange_n(&slot->current, fresh, __ATOMIC_SEQ_CST);
-            if (current != NULL) {
-                current->next_retired = __atomic_load_n(&slot->retired, __ATOMIC_RELAXED);
-                __atomic_store_n(&slot->retired, current, __ATOMIC_RELAXED);
-            }
+            sslhook_retire(slot, current);
         }
     }
     sslhook_reclaim(slot);
@@ -223,9 +229,10 @@ static void sslhook_install(SSL *ssl, const autotls_site_t *site, sslhook_slot_t
 }
 
 /* Hands the cached entry to ssl; returns 0 when there is none for generation seen. */
-static int sslhook_serve(SSL *ssl, const autotls_site_t *site, sslhook_slot_t *slot,
+static int sslhook_serve(sslhook_cache_t *cache, SSL *ssl, const autotls_site_t *site,
                          apr_uint32_t seen, int any_generation)
 {
+    sslhook_slot_t *slot = &cache->slot[site->slot];
     sslhook_entry_t *entry;
     int served = 0;
 
@@ -236,10 +243,10 @@ static int sslhook_serve(SSL *ssl, const autotls_site_t *site, sslhook_slot_t *s
         served = 1;
     }
     if (__atomic_sub_fetch(&slot->in_flight, 1, __ATOMIC_SEQ_CST) == 0 &&
-        __atomic_load_n(&slot->retired, __ATOMIC_RELAXED) != NULL && sslhook_cache != NULL &&
-        apr_thread_mutex_trylock(sslhook_cache->mutex) == APR_SUCCESS) {
+        __atomic_load_n(&slot->retired, __ATOMIC_RELAXED) != NULL &&
+        apr_thread_mutex_trylock(cache->mutex) == APR_SUCCESS) {
         sslhook_reclaim(slot);
-        apr_thread_mutex_unlock(sslhook_cache->mutex);
+        apr_thread_mutex_unlock(cache->mutex);
     }
     return served;
 }
@@ -249,7 +256,6 @@ static int sslhook_cert_cb(SSL *ssl, void *arg)
 {
     const autotls_site_t *site = arg;
     sslhook_cache_t *cache = sslhook_cache;
-    sslhook_slot_t *slot;
     apr_uint32_t seen;
 
     if (cache == NULL || site == NULL || site->slot < 0 || site->slot >= cache->count) {
@@ -259,15 +265,14 @@ static int sslhook_cert_cb(SSL *ssl, void *arg)
     if (seen == 0) {
         return 1; /* nothing published: mod_ssl's placeholder stays */
     }
-    slot = &cache->slot[site->slot];
-    if (sslhook_serve(ssl, site, slot, seen, 0)) {
+    if (sslhook_serve(cache, ssl, site, seen, 0)) {
         return 1;
     }
-    if (__atomic_load_n(&slot->failed_gen, __ATOMIC_RELAXED) != seen) {
+    if (__atomic_load_n(&cache->slot[site->slot].failed_gen, __ATOMIC_RELAXED) != seen) {
         sslhook_refresh(cache, site, seen);
     }
     /* Whatever is cached now: the new generation, a newer one, or the last good one. */
-    sslhook_serve(ssl, site, slot, seen, 1);
+    sslhook_serve(cache, ssl, site, seen, 1);
     return 1;
 }
 
@@ -292,11 +297,25 @@ static int sslhook_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_C
     return OK;
 }
 
-/* The child is ending: handshakes still running keep what they hold, and the process's exit
- * returns the entries; freeing them here could pull them from under a late worker. */
+/* The child is ending: every entry is retired the way a swap retires one, and freed unless a
+ * late handshake still holds it (then the process's exit returns it). */
 static apr_status_t sslhook_cache_forget(void *data)
 {
+    sslhook_cache_t *cache = data;
+    int i;
+
     sslhook_cache = NULL;
+    if (apr_thread_mutex_lock(cache->mutex) != APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    for (i = 0; i < cache->count; i++) {
+        sslhook_slot_t *slot = &cache->slot[i];
+        sslhook_entry_t *current = __atomic_exchange_n(&slot->current, NULL, __ATOMIC_SEQ_CST);
+
+        sslhook_retire(slot, current);
+        sslhook_reclaim(slot);
+    }
+    apr_thread_mutex_unlock(cache->mutex);
     return APR_SUCCESS;
 }
 

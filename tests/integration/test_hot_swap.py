@@ -2,10 +2,13 @@
 
 The one idea to hold: the module starts whatever the CA does. Here the CA is a port where nothing
 listens, so nothing is ever issued; one site already has a valid live set on disk (made by this
-test with the openssl command: root -> intermediate -> leaf), the other has none. Every assertion
-looks from outside: the certificate a TLS handshake with SNI gets (serial, issuer, names, chain
-that verifies), file owners and modes on disk, what the worker user can read, and the same again
-after a graceful restart.
+test with the openssl command: root -> intermediate -> leaf), the other has none. Then sets are
+staged the way the renewal thread stages them, and the activator publishes them into the shared
+slots: every child's certificate callback must follow, without a restart, for every client, in
+children forked after the swap too, and under handshake load. Every assertion looks from outside:
+the certificate a TLS handshake with SNI gets (serial, issuer, names, chain that verifies), file
+owners and modes on disk, what the worker user can read, and the same again after a graceful
+restart.
 
 Runs as root only: the parent must be root and the children www-data, as in production.
 """

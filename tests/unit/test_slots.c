@@ -174,6 +174,10 @@ START_TEST(test_oversized_set_is_refused_and_old_one_stays)
     for (i = 0; i < TEST_BIG_CHAIN; i++) {
         APR_ARRAY_PUSH(big, X509 *) = APR_ARRAY_IDX(set.chain, 0, X509 *);
     }
+    ck_assert_uint_gt(autotls_slots_set_size(set.key, big), AUTOTLS_SLOT_DATA_MAX);
+    ck_assert_uint_gt(autotls_slots_set_size(set.key, set.chain), 0);
+    ck_assert_uint_lt(autotls_slots_set_size(set.key, set.chain), AUTOTLS_SLOT_DATA_MAX);
+    ck_assert_uint_eq(autotls_slots_set_size(NULL, set.chain), 0);
     ck_assert_int_eq(autotls_slots_publish(slots, 2, set.key, set.chain, 1), APR_SUCCESS);
     ck_assert_int_eq(autotls_slots_publish(slots, 2, set.key, big, 1), AT_ETOOLARGE);
     ck_assert_uint_eq(autotls_slots_generation(slots, 2), 2);
