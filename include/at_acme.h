@@ -29,16 +29,16 @@ typedef struct {
     const char *new_authz; /* optional */
     const char *revoke_cert;
     const char *key_change;
-    const char *renewal_info; /* optional (RFC 9773) */
+    const char *renewal_info;     /* optional (RFC 9773) */
     const char *terms_of_service; /* meta.termsOfService, optional */
     int eab_required;             /* meta.externalAccountRequired */
 } at_acme_directory_t;
 
 typedef struct {
-    const char *type;       /* full URN, e.g. urn:ietf:params:acme:error:badNonce */
-    const char *detail;     /* may be "" */
-    int status;             /* HTTP status of the response */
-    const char *identifier; /* for subproblems: the identifier's value, else NULL */
+    const char *type;                /* full URN, e.g. urn:ietf:params:acme:error:badNonce */
+    const char *detail;              /* may be "" */
+    int status;                      /* HTTP status of the response */
+    const char *identifier;          /* for subproblems: the identifier's value, else NULL */
     apr_array_header_t *subproblems; /* at_acme_problem_t * */
 } at_acme_problem_t;
 
@@ -86,8 +86,8 @@ apr_status_t at_acme_post(at_acme_t *acme, apr_pool_t *p, const char *url, const
 /* --- accounts (RFC 8555 §7.3) --- */
 
 typedef struct {
-    const char *url;    /* the account URL ("kid") */
-    const char *status; /* valid, deactivated, revoked */
+    const char *url;              /* the account URL ("kid") */
+    const char *status;           /* valid, deactivated, revoked */
     apr_array_header_t *contacts; /* const char *, "mailto:..." */
 } at_acme_account_t;
 
@@ -100,9 +100,8 @@ typedef struct {
 
 /* newAccount with key (which becomes the signing key); returns the existing account when the CA
  * already knows the key. */
-apr_status_t at_acme_account_register(at_acme_account_t **account, at_acme_t *acme,
-                                      apr_pool_t *p, EVP_PKEY *key,
-                                      const at_acme_account_options_t *options);
+apr_status_t at_acme_account_register(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                      EVP_PKEY *key, const at_acme_account_options_t *options);
 
 /* newAccount with onlyReturnExisting: APR_ENOENT when the CA knows no account for key. */
 apr_status_t at_acme_account_find(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
@@ -117,7 +116,7 @@ apr_status_t at_acme_account_deactivate(at_acme_t *acme, apr_pool_t *p);
 /* --- orders (RFC 8555 §7.4) --- */
 
 typedef struct {
-    const char *type;   /* "http-01", "dns-01", ... */
+    const char *type; /* "http-01", "dns-01", ... */
     const char *url;
     const char *status; /* pending, processing, valid, invalid */
     const char *token;
@@ -126,7 +125,7 @@ typedef struct {
 
 typedef struct {
     const char *url;
-    const char *status; /* pending, valid, invalid, deactivated, expired, revoked */
+    const char *status;     /* pending, valid, invalid, deactivated, expired, revoked */
     const char *identifier; /* the DNS name */
     int wildcard;
     apr_array_header_t *challenges; /* at_acme_challenge_t * */
@@ -135,8 +134,8 @@ typedef struct {
 
 typedef struct {
     const char *url;
-    const char *status; /* pending, ready, processing, valid, invalid */
-    apr_array_header_t *identifiers; /* const char * DNS names */
+    const char *status;                 /* pending, ready, processing, valid, invalid */
+    apr_array_header_t *identifiers;    /* const char * DNS names */
     apr_array_header_t *authorizations; /* const char * URLs */
     const char *finalize;
     const char *certificate; /* when valid */

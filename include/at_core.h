@@ -16,16 +16,16 @@
 #define AT_USER_AGENT "mod_autotls/" AT_VERSION
 
 /* Status codes of the core library, in APR's user error space. */
-#define AT_EPROTO (APR_OS_START_USERERR + 1)    /* CA answered something RFC 8555 does not allow */
-#define AT_EPROBLEM (APR_OS_START_USERERR + 2)  /* CA answered with a problem document */
-#define AT_EHTTP (APR_OS_START_USERERR + 3)     /* transport failure talking to the CA */
-#define AT_ETOOLARGE (APR_OS_START_USERERR + 4) /* a response or file exceeds its size cap */
-#define AT_ECRYPTO (APR_OS_START_USERERR + 5)   /* OpenSSL refused an operation */
-#define AT_EMODE (APR_OS_START_USERERR + 6)     /* a stored file has an unsafe owner or mode */
-#define AT_EINVALID (APR_OS_START_USERERR + 7)  /* a certificate set fails validation */
-#define AT_ETIMEOUT (APR_OS_START_USERERR + 8)  /* the CA did not finish in the allowed time */
+#define AT_EPROTO (APR_OS_START_USERERR + 1)     /* CA answered something RFC 8555 does not allow */
+#define AT_EPROBLEM (APR_OS_START_USERERR + 2)   /* CA answered with a problem document */
+#define AT_EHTTP (APR_OS_START_USERERR + 3)      /* transport failure talking to the CA */
+#define AT_ETOOLARGE (APR_OS_START_USERERR + 4)  /* a response or file exceeds its size cap */
+#define AT_ECRYPTO (APR_OS_START_USERERR + 5)    /* OpenSSL refused an operation */
+#define AT_EMODE (APR_OS_START_USERERR + 6)      /* a stored file has an unsafe owner or mode */
+#define AT_EINVALID (APR_OS_START_USERERR + 7)   /* a certificate set fails validation */
+#define AT_ETIMEOUT (APR_OS_START_USERERR + 8)   /* the CA did not finish in the allowed time */
 #define AT_ECHALLENGE (APR_OS_START_USERERR + 9) /* the CA could not validate a name */
-#define AT_EARG (APR_OS_START_USERERR + 10)     /* bad argument or configuration value */
+#define AT_EARG (APR_OS_START_USERERR + 10)      /* bad argument or configuration value */
 
 typedef enum {
     AT_LOG_ERR = 0,

@@ -65,7 +65,7 @@ typedef struct {
     const char *serial;        /* upper-case hex, no separators */
     apr_time_t not_before;
     apr_time_t not_after;
-    const char *key_type;      /* at_key_type_name() of the public key, or "unknown" */
+    const char *key_type; /* at_key_type_name() of the public key, or "unknown" */
 } at_cert_info_t;
 
 apr_status_t at_cert_info(at_cert_info_t **info, apr_pool_t *p, X509 *cert);

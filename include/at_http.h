@@ -32,7 +32,7 @@ typedef struct {
     const char *content_type; /* media type without parameters, lower case; "" when absent */
     const char *body;         /* NUL-terminated */
     apr_size_t body_len;
-    const char *url;          /* the request URL (base for relative links) */
+    const char *url; /* the request URL (base for relative links) */
 } at_http_response_t;
 
 typedef struct at_http_t at_http_t;

@@ -50,8 +50,7 @@ apr_status_t at_account_load(at_acme_t *acme, at_store_t *store, apr_pool_t *p);
 
 /* After an issuance: keeps the directory acme fetched for the next run (one request saved), or,
  * after a failure, forgets a kept one in case it was stale. at_account_load uses a kept one. */
-void at_account_directory_keep(at_acme_t *acme, at_store_t *store, apr_pool_t *p,
-                               int succeeded);
+void at_account_directory_keep(at_acme_t *acme, at_store_t *store, apr_pool_t *p, int succeeded);
 
 /* Registers the stored key again (the CA forgot the account, e.g. after a CA reset). */
 apr_status_t at_account_register_again(at_acme_t *acme, at_store_t *store, apr_pool_t *p,
@@ -64,23 +63,23 @@ apr_status_t at_account_ensure(at_acme_t *acme, at_store_t *store, apr_pool_t *p
                                const at_acme_account_options_t *options);
 
 typedef struct {
-    const char *site;                 /* store name of the certificate set (the first name) */
-    const apr_array_header_t *names;  /* const char *, at least one */
+    const char *site;                /* store name of the certificate set (the first name) */
+    const apr_array_header_t *names; /* const char *, at least one */
     at_key_type_e key_type;
-    const char *replaces;             /* ARI certID of the certificate being renewed, or NULL */
-    apr_interval_time_t timeout;      /* 0: AT_ISSUE_TIMEOUT_DEFAULT */
-    const char *preferred_chain;      /* issuer CN of the top of the chain to prefer, or NULL */
+    const char *replaces;        /* ARI certID of the certificate being renewed, or NULL */
+    apr_interval_time_t timeout; /* 0: AT_ISSUE_TIMEOUT_DEFAULT */
+    const char *preferred_chain; /* issuer CN of the top of the chain to prefer, or NULL */
     /* When set, an account the CA no longer knows is registered again and the order retried. */
     at_store_t *account_store;
     const at_acme_account_options_t *account_options;
 } at_issue_request_t;
 
 typedef struct {
-    const char *key_pem;              /* the new private key */
+    const char *key_pem; /* the new private key */
     apr_size_t key_len;
-    const char *chain_pem;            /* leaf first, then intermediates */
+    const char *chain_pem; /* leaf first, then intermediates */
     apr_size_t chain_len;
-    apr_array_header_t *alternates;   /* const char *: URLs of alternate chains offered */
+    apr_array_header_t *alternates; /* const char *: URLs of alternate chains offered */
     const char *order_url;
 } at_issue_result_t;
 

@@ -21,8 +21,8 @@
 #define AT_RENEW_BACKOFF_JITTER 0.1
 
 typedef struct {
-    double share_left;              /* renew when this share of the lifetime is left (0..1); 0: unset */
-    apr_interval_time_t time_left;  /* or when this much time is left; 0: unset */
+    double share_left; /* renew when this share of the lifetime is left (0..1); 0: unset */
+    apr_interval_time_t time_left; /* or when this much time is left; 0: unset */
 } at_renew_window_t;
 
 /* When a certificate valid from not_before to not_after should be renewed; window NULL or unset:

@@ -44,8 +44,8 @@ typedef struct {
                          const char *item, const void *data, apr_size_t len,
                          at_store_access_e access, apr_pool_t *p);
     apr_status_t (*load)(at_store_t *store, at_store_group_e group, const char *name,
-                         const char *item, char **data, apr_size_t *len,
-                         at_store_access_e access, apr_pool_t *p);
+                         const char *item, char **data, apr_size_t *len, at_store_access_e access,
+                         apr_pool_t *p);
     apr_status_t (*remove)(at_store_t *store, at_store_group_e group, const char *name,
                            const char *item, apr_pool_t *p);
     apr_status_t (*list)(at_store_t *store, at_store_group_e group, const char *name,
@@ -83,8 +83,8 @@ apr_status_t at_store_save(at_store_t *store, at_store_group_e group, const char
 /* Reads group/name/item; APR_ENOENT when absent, AT_EMODE when its owner or mode is unsafe for
  * the given access, AT_ETOOLARGE over AT_STORE_MAX_ITEM. data is NUL-terminated. */
 apr_status_t at_store_load(at_store_t *store, at_store_group_e group, const char *name,
-                           const char *item, char **data, apr_size_t *len,
-                           at_store_access_e access, apr_pool_t *p);
+                           const char *item, char **data, apr_size_t *len, at_store_access_e access,
+                           apr_pool_t *p);
 
 apr_status_t at_store_remove(at_store_t *store, at_store_group_e group, const char *name,
                              const char *item, apr_pool_t *p);

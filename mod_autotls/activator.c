@@ -192,25 +192,19 @@ static const char *activator_load_why(apr_pool_t *p, apr_status_t rv)
     return apr_psprintf(p, "cannot load the set: %s", at_strerror(p, rv));
 }
 
-/* DER size of the set, which must fit one shared slot. */
+/* The set must fit one shared slot, measured exactly as the slot will store it. */
 static apr_status_t activator_check_size(const char **why, apr_pool_t *p, EVP_PKEY *key,
                                          const apr_array_header_t *chain)
 {
-    long total = i2d_PrivateKey(key, NULL);
-    int i;
+    apr_size_t total = autotls_slots_set_size(key, chain);
 
-    for (i = 0; i < chain->nelts && total > 0; i++) {
-        int len = i2d_X509(APR_ARRAY_IDX(chain, i, X509 *), NULL);
-
-        total = len > 0 ? total + len : -1;
-    }
-    if (total <= 0) {
+    if (total == 0) {
         *why = "the key or a certificate cannot be encoded";
         return AT_EINVALID;
     }
     if (total > AUTOTLS_SLOT_DATA_MAX) {
-        *why = apr_psprintf(p, "key and chain take %ld bytes, a slot holds %d", total,
-                            AUTOTLS_SLOT_DATA_MAX);
+        *why = apr_psprintf(p, "key and chain take %" APR_SIZE_T_FMT " bytes, a slot holds %d",
+                            total, AUTOTLS_SLOT_DATA_MAX);
         return AT_ETOOLARGE;
     }
     return APR_SUCCESS;

@@ -22,19 +22,19 @@ typedef struct autotls_slots_t autotls_slots_t;
 
 /* One managed site: a certificate for a vhost's names, served by its twin. */
 typedef struct {
-    const char *name;           /* ServerName (lower case): the store name of its certificate set */
-    apr_array_header_t *names;  /* const char *: ServerName + eligible ServerAliases, lower case */
-    server_rec *plain;          /* the admin's vhost (HTTP side); NULL when it has none */
-    server_rec *twin;           /* the HTTPS vhost serving the certificate */
-    int slot;                   /* index into the shared certificate slots */
+    const char *name;          /* ServerName (lower case): the store name of its certificate set */
+    apr_array_header_t *names; /* const char *: ServerName + eligible ServerAliases, lower case */
+    server_rec *plain;         /* the admin's vhost (HTTP side); NULL when it has none */
+    server_rec *twin;          /* the HTTPS vhost serving the certificate */
+    int slot;                  /* index into the shared certificate slots */
     at_key_type_e key_type;
-    int redirect;               /* http -> https once the certificate is live */
+    int redirect;                  /* http -> https once the certificate is live */
     autotls_window_t renew_window; /* AutoTLSRenewWindow; kind UNSET: the default policy */
 } autotls_site_t;
 
 /* The module's state for one configuration generation (lives in pconf). */
 typedef struct {
-    apr_pool_t *pool;          /* pconf */
+    apr_pool_t *pool; /* pconf */
     server_rec *main_server;
     apr_array_header_t *sites; /* autotls_site_t * */
     apr_hash_t *by_name;       /* every managed name, lower case -> autotls_site_t * */
@@ -42,9 +42,9 @@ typedef struct {
     at_store_t *store;
     autotls_slots_t *slots;
     const char *ca_url;
-    const char *ca_file;       /* roots for HTTPS to the CA, or NULL */
-    const char *issuer_roots;  /* roots an issued chain must verify to, or NULL: system store */
-    const char *contact;       /* account contact, or NULL */
+    const char *ca_file;      /* roots for HTTPS to the CA, or NULL */
+    const char *issuer_roots; /* roots an issued chain must verify to, or NULL: system store */
+    const char *contact;      /* account contact, or NULL */
     int https_port;
 } autotls_ctx_t;
 

@@ -44,8 +44,7 @@ static int gate_pending(request_rec *r)
     apr_size_t len = strlen(gate_pending_page);
 
     r->status = HTTP_SERVICE_UNAVAILABLE;
-    apr_table_setn(r->headers_out, "Retry-After",
-                   apr_itoa(r->pool, AUTOTLS_GATE_RETRY_AFTER_SEC));
+    apr_table_setn(r->headers_out, "Retry-After", apr_itoa(r->pool, AUTOTLS_GATE_RETRY_AFTER_SEC));
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     ap_set_content_type(r, "text/html; charset=utf-8");
     ap_set_content_length(r, len);

@@ -39,15 +39,15 @@ APLOG_USE_MODULE(autotls);
 /* What the renewal thread knows of one site between ticks. */
 typedef struct {
     autotls_site_t *site;
-    int running;          /* an order thread works on it */
-    int failures;         /* consecutive failed attempts */
-    apr_time_t next_try;  /* not before this time (backoff) */
+    int running;         /* an order thread works on it */
+    int failures;        /* consecutive failed attempts */
+    apr_time_t next_try; /* not before this time (backoff) */
 } renew_job_t;
 
 typedef struct {
     autotls_ctx_t *ctx;
-    apr_pool_t *pool;            /* the thread's own, with its own allocator */
-    apr_thread_mutex_t *lock;    /* guards the jobs' running/failures/next_try */
+    apr_pool_t *pool;         /* the thread's own, with its own allocator */
+    apr_thread_mutex_t *lock; /* guards the jobs' running/failures/next_try */
     apr_thread_pool_t *orders;
     renew_job_t *jobs;
     int account_ready;
@@ -58,8 +58,8 @@ typedef struct {
     renew_job_t *job;
 } renew_order_t;
 
-static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
-static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * wd_get_instance;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * wd_register_callback;
 
 static const char *renew_job_item(apr_pool_t *p, const autotls_site_t *site)
 {
@@ -84,12 +84,11 @@ static void renew_job_load(renew_t *renew, renew_job_t *job, apr_pool_t *p)
     json_decref(json);
 }
 
-static void renew_job_save(renew_t *renew, const renew_job_t *job, const char *error,
-                           apr_pool_t *p)
+static void renew_job_save(renew_t *renew, const renew_job_t *job, const char *error, apr_pool_t *p)
 {
-    json_t *json = json_pack("{s:i, s:I, s:s}", "failures", job->failures, "next_try",
-                             (json_int_t)apr_time_sec(job->next_try), "last_error",
-                             error ? error : "");
+    json_t *json =
+        json_pack("{s:i, s:I, s:s}", "failures", job->failures, "next_try",
+                  (json_int_t)apr_time_sec(job->next_try), "last_error", error ? error : "");
 
     if (json != NULL) {
         at_store_save_json(renew->ctx->store, AT_STORE_JOBS, NULL, renew_job_item(p, job->site),
@@ -104,8 +103,7 @@ static at_renew_window_t renew_window(const autotls_site_t *site)
 
     if (site->renew_window.kind == AUTOTLS_WINDOW_PERCENT) {
         window.share_left = site->renew_window.percent / AUTOTLS_PERCENT;
-    }
-    else if (site->renew_window.kind == AUTOTLS_WINDOW_DURATION) {
+    } else if (site->renew_window.kind == AUTOTLS_WINDOW_DURATION) {
         window.time_left = site->renew_window.duration;
     }
     return window;
@@ -202,19 +200,19 @@ static void *APR_THREAD_FUNC renew_order_thread(apr_thread_t *thread, void *data
     if (rv == APR_SUCCESS) {
         job->failures = 0;
         job->next_try = 0;
-    }
-    else {
+    } else {
         RAND_bytes((unsigned char *)&random, sizeof(random));
         ++job->failures;
         job->next_try = apr_time_now() + at_renew_backoff(job->failures, random);
     }
     renew_job_save(renew, job, rv == APR_SUCCESS ? NULL : at_strerror(p, rv), p);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
-                     AUTOTLS_LOGNO(0603) "%s: order failed (%s), attempt %d; next try in %"
-                     APR_TIME_T_FMT " s",
-                     job->site->name, at_strerror(p, rv), job->failures,
-                     apr_time_sec(job->next_try - apr_time_now()));
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+            AUTOTLS_LOGNO(0603) "%s: order failed (%s), attempt %d; next try in %" APR_TIME_T_FMT
+                                " s",
+            job->site->name, at_strerror(p, rv), job->failures,
+            apr_time_sec(job->next_try - apr_time_now()));
     }
     job->running = 0;
     apr_thread_mutex_unlock(renew->lock);
@@ -245,8 +243,7 @@ static apr_status_t renew_account_ready(renew_t *renew, apr_pool_t *p)
         (rv = at_acme_create(&acme, p, ctx->ca_url, http)) == APR_SUCCESS &&
         (rv = at_account_ensure(acme, ctx->store, p, &options)) == APR_SUCCESS) {
         renew->account_ready = 1;
-    }
-    else {
+    } else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ctx->main_server,
                      AUTOTLS_LOGNO(0604) "no ACME account at %s yet; retrying", ctx->ca_url);
     }

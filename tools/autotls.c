@@ -61,7 +61,8 @@ static const char *const usage_issue =
     "Obtains one certificate for all NAMEs (the first names the site) and stores it in\n"
     "DIR/live/<site>/ (privkey.pem 0600, fullchain.pem, meta.json). The account for the CA is\n"
     "created on first use and reused after.\n"
-    "  --ca URL              ACME directory URL (letsencrypt, letsencrypt-staging: the known ones)\n"
+    "  --ca URL              ACME directory URL (letsencrypt, letsencrypt-staging: the known "
+    "ones)\n"
     "  --ca-cert FILE        PEM roots trusted for HTTPS to the CA (default: system store)\n"
     "  --webroot DIR         answer http-01 with files under DIR/.well-known/acme-challenge/\n"
     "  --standalone A:P      answer http-01 with a built-in server listening on A:P\n"
@@ -120,8 +121,7 @@ static void cli_log(void *baton, at_log_level_e level, apr_status_t rv, const ch
     if (rv != APR_SUCCESS && level <= AT_LOG_WARN) {
         fprintf(stderr, "autotls: %s%s (%s)\n", prefixes[level], msg,
                 at_status_is_ours(rv) ? at_strerror(NULL, rv) : apr_strerror(rv, err, sizeof(err)));
-    }
-    else {
+    } else {
         fprintf(stderr, "autotls: %s%s\n", prefixes[level], msg);
     }
 }
@@ -183,36 +183,63 @@ static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *cons
     opt->interleave = 1;
     while ((rv = apr_getopt_long(opt, cli_options, &code, &arg)) == APR_SUCCESS) {
         switch (code) {
-        case OPT_CA: args->ca = cli_ca_url(arg); break;
-        case OPT_CA_CERT: args->ca_cert = arg; break;
-        case OPT_STORE: args->store = arg; break;
-        case OPT_WEBROOT: args->webroot = arg; break;
-        case OPT_STANDALONE: args->standalone = arg; break;
-        case OPT_CONTACT: args->contact = arg; break;
-        case OPT_EAB_KID: args->eab_kid = arg; break;
-        case OPT_EAB_HMAC: args->eab_hmac = arg; break;
-        case OPT_CHAIN: args->preferred_chain = arg; break;
-        case OPT_JSON: args->json = 1; break;
-        case 'h': args->help = 1; break;
-        case 'v': args->verbose = 1; break;
+        case OPT_CA:
+            args->ca = cli_ca_url(arg);
+            break;
+        case OPT_CA_CERT:
+            args->ca_cert = arg;
+            break;
+        case OPT_STORE:
+            args->store = arg;
+            break;
+        case OPT_WEBROOT:
+            args->webroot = arg;
+            break;
+        case OPT_STANDALONE:
+            args->standalone = arg;
+            break;
+        case OPT_CONTACT:
+            args->contact = arg;
+            break;
+        case OPT_EAB_KID:
+            args->eab_kid = arg;
+            break;
+        case OPT_EAB_HMAC:
+            args->eab_hmac = arg;
+            break;
+        case OPT_CHAIN:
+            args->preferred_chain = arg;
+            break;
+        case OPT_JSON:
+            args->json = 1;
+            break;
+        case 'h':
+            args->help = 1;
+            break;
+        case 'v':
+            args->verbose = 1;
+            break;
         case OPT_KEY_TYPE:
             if (at_key_type_parse(&args->key_type, arg) != APR_SUCCESS) {
-                return cli_fail(EXIT_USAGE, "--key-type: \"%s\" is not one of ec256, ec384, "
-                                            "rsa2048, rsa3072, rsa4096", arg);
+                return cli_fail(EXIT_USAGE,
+                                "--key-type: \"%s\" is not one of ec256, ec384, "
+                                "rsa2048, rsa3072, rsa4096",
+                                arg);
             }
             break;
         case OPT_TIMEOUT:
             args->timeout = apr_time_from_sec(strtol(arg, &end, 10));
             if (*end != '\0' || args->timeout <= 0) {
-                return cli_fail(EXIT_USAGE, "--timeout: \"%s\" is not a positive number of "
-                                            "seconds", arg);
+                return cli_fail(EXIT_USAGE,
+                                "--timeout: \"%s\" is not a positive number of "
+                                "seconds",
+                                arg);
             }
             break;
         case OPT_REASON:
             args->reason = (int)strtol(arg, &end, 10);
             if (*end != '\0' || args->reason < 0 || args->reason > REVOKE_REASON_MAX) {
-                return cli_fail(EXIT_USAGE, "--reason: \"%s\" is not an RFC 5280 reason code",
-                                arg);
+                return cli_fail(EXIT_USAGE, "--reason: \"%s\" is not an RFC 5280 reason code", arg);
             }
             break;
         }
@@ -321,8 +348,7 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
         if (rv != APR_SUCCESS) {
             return rv == AT_EARG ? EXIT_USAGE : EXIT_LOCAL;
         }
-    }
-    else {
+    } else {
         autotls_webroot_responder(&responder, p, args->webroot);
     }
     if ((rv = at_store_fs_open(&store, p, args->store)) != APR_SUCCESS) {
@@ -437,8 +463,7 @@ static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
     }
     if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS ||
         at_certset_load(&key, &chain, store, AT_STORE_LIVE, site, p) != APR_SUCCESS ||
-        at_store_load_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, &meta, p) !=
-            APR_SUCCESS ||
+        at_store_load_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, &meta, p) != APR_SUCCESS ||
         !json_is_string(ca = json_object_get(meta, "ca"))) {
         json_decref(meta);
         return cli_fail(EXIT_LOCAL, "no certificate with its CA recorded for %s in the store",
@@ -498,8 +523,7 @@ int main(int argc, const char *const *argv)
         code = cli_parse(&args, p, argc - 1, argv + 1);
         if (code == EXIT_OK && args.help) {
             fputs(commands[i].usage, stdout);
-        }
-        else if (code == EXIT_OK) {
+        } else if (code == EXIT_OK) {
             code = commands[i].run(&args, p);
         }
         apr_pool_destroy(p);

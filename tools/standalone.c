@@ -78,11 +78,11 @@ static apr_size_t standalone_read_head(apr_socket_t *sock, char *buf, apr_size_t
 static void standalone_reply(apr_socket_t *sock, apr_pool_t *p, int status, const char *reason,
                              const char *body, int head_only)
 {
-    const char *msg =
-        apr_psprintf(p,
-                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %" APR_SIZE_T_FMT
-                     "\r\nConnection: close\r\n\r\n%s",
-                     status, reason, strlen(body), head_only ? "" : body);
+    const char *msg = apr_psprintf(
+        p,
+        "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %" APR_SIZE_T_FMT
+        "\r\nConnection: close\r\n\r\n%s",
+        status, reason, strlen(body), head_only ? "" : body);
     apr_size_t len = strlen(msg);
 
     apr_socket_send(sock, msg, &len);
@@ -108,8 +108,8 @@ static void standalone_serve(autotls_standalone_t *server, apr_socket_t *sock, a
     if (strncmp(path, CHALLENGE_PREFIX, strlen(CHALLENGE_PREFIX)) == 0 &&
         at_b64url_is_token(path + strlen(CHALLENGE_PREFIX), TOKEN_MAX)) {
         apr_thread_mutex_lock(server->lock);
-        keyauth = apr_hash_get(server->tokens, path + strlen(CHALLENGE_PREFIX),
-                               APR_HASH_KEY_STRING);
+        keyauth =
+            apr_hash_get(server->tokens, path + strlen(CHALLENGE_PREFIX), APR_HASH_KEY_STRING);
         keyauth = keyauth ? apr_pstrdup(p, keyauth) : NULL;
         apr_thread_mutex_unlock(server->lock);
     }

@@ -14,7 +14,7 @@
 
 #define WEBROOT_CHALLENGE_DIR ".well-known/acme-challenge"
 #define WEBROOT_DIR_PERMS                                                                          \
-    (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE | APR_FPROT_GREAD |                  \
+    (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE | APR_FPROT_GREAD |                   \
      APR_FPROT_GEXECUTE | APR_FPROT_WREAD | APR_FPROT_WEXECUTE)
 #define WEBROOT_FILE_PERMS (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD | APR_FPROT_WREAD)
 
@@ -47,9 +47,8 @@ static apr_status_t webroot_publish(void *baton, const char *name, const char *t
 
 static void webroot_withdraw(void *baton, const char *name, const char *token, apr_pool_t *p)
 {
-    apr_file_remove(apr_pstrcat(p, (const char *)baton, "/", WEBROOT_CHALLENGE_DIR, "/", token,
-                                NULL),
-                    p);
+    apr_file_remove(
+        apr_pstrcat(p, (const char *)baton, "/", WEBROOT_CHALLENGE_DIR, "/", token, NULL), p);
 }
 
 void autotls_webroot_responder(at_http01_responder_t *responder, apr_pool_t *p, const char *dir)

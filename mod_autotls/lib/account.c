@@ -72,8 +72,7 @@ static void account_directory_preset(at_acme_t *acme, at_store_t *store, const c
     json_decref(kept);
 }
 
-void at_account_directory_keep(at_acme_t *acme, at_store_t *store, apr_pool_t *p,
-                               int succeeded)
+void at_account_directory_keep(at_acme_t *acme, at_store_t *store, apr_pool_t *p, int succeeded)
 {
     const char *ca_name = account_ca_name(acme, p);
     const char *text = at_acme_directory_text(acme);
@@ -86,8 +85,8 @@ void at_account_directory_keep(at_acme_t *acme, at_store_t *store, apr_pool_t *p
     if (text == NULL || (directory = json_loads(text, 0, NULL)) == NULL) {
         return; /* preset from the store, or never fetched: nothing new to keep */
     }
-    kept = json_pack("{s:I, s:o}", "fetched", (json_int_t)apr_time_sec(apr_time_now()),
-                     "directory", directory);
+    kept = json_pack("{s:I, s:o}", "fetched", (json_int_t)apr_time_sec(apr_time_now()), "directory",
+                     directory);
     if (kept != NULL) {
         at_store_save_json(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_DIRECTORY, kept, p);
         json_decref(kept);
@@ -181,8 +180,7 @@ apr_status_t at_account_ensure(at_acme_t *acme, at_store_t *store, apr_pool_t *p
             at_log(AT_LOG_ERR, rv, "could not create an account key for %s", at_acme_url(acme));
             return rv;
         }
-    }
-    else if (rv != APR_SUCCESS) {
+    } else if (rv != APR_SUCCESS) {
         return rv;
     }
     return account_register(acme, store, p, key, options);

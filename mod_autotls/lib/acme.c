@@ -220,6 +220,20 @@ apr_status_t acme_json_problem(at_acme_problem_t **out, apr_pool_t *p, const jso
     return APR_SUCCESS;
 }
 
+apr_status_t acme_location(const char **location, at_acme_t *acme, apr_pool_t *p, const char *what,
+                           const at_http_response_t *response)
+{
+    const char *header = apr_table_get(response->headers, "Location");
+
+    *location = header != NULL ? at_http_resolve(p, response->url, header) : NULL;
+    if (*location == NULL) {
+        return acme_protocol_error(
+            acme, what,
+            apr_psprintf(p, "answered status %d without a usable Location", response->status));
+    }
+    return APR_SUCCESS;
+}
+
 /* --- directory (RFC 8555 §7.1.1) ------------------------------------------------------------ */
 
 static apr_status_t acme_directory_parse(at_acme_directory_t **out, at_acme_t *acme,

@@ -68,12 +68,7 @@ static apr_status_t account_new(at_acme_account_t **account, at_acme_t *acme, ap
     if (rv != APR_SUCCESS) {
         goto leave;
     }
-    location = apr_table_get(response->headers, "Location");
-    location = location != NULL ? at_http_resolve(p, response->url, location) : NULL;
-    if (location == NULL) {
-        rv = acme_protocol_error(
-            acme, what,
-            apr_psprintf(p, "answered status %d without a usable Location", response->status));
+    if ((rv = acme_location(&location, acme, p, what, response)) != APR_SUCCESS) {
         goto leave;
     }
     if ((rv = account_parse(account, p, json, location, what)) != APR_SUCCESS) {

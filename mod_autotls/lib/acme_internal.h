@@ -38,6 +38,11 @@ apr_status_t acme_post(at_acme_t *acme, apr_pool_t *p, const char *what, const c
                        const json_t *payload, const char *quiet_type, at_http_response_t **response,
                        json_t **json);
 
+/* The absolute URL in the Location header of a response that created something (an account, an
+ * order); AT_EPROTO with a log line naming `what` when there is none. */
+apr_status_t acme_location(const char **location, at_acme_t *acme, apr_pool_t *p, const char *what,
+                           const at_http_response_t *response);
+
 /* acme_post for requests whose answer must be a JSON object: anything else is AT_EPROTO. The
  * caller owns the *json reference. */
 apr_status_t acme_post_object(at_acme_t *acme, apr_pool_t *p, const char *what, const char *url,

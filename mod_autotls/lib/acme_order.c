@@ -210,13 +210,7 @@ apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_poo
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    location = apr_table_get(response->headers, "Location");
-    location = location != NULL ? at_http_resolve(p, response->url, location) : NULL;
-    if (location == NULL) {
-        rv = acme_protocol_error(
-            acme, what,
-            apr_psprintf(p, "answered status %d without a usable Location", response->status));
-    } else {
+    if ((rv = acme_location(&location, acme, p, what, response)) == APR_SUCCESS) {
         rv = order_parse(order, p, json, location, response, what);
     }
     json_decref(json);

@@ -66,15 +66,13 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
         at_acme_problem_is(problem, "accountDoesNotExist")) {
         at_log(AT_LOG_WARN, rv, "%s: %s no longer knows our account; registering it again",
                req->site, at_acme_url(ctx->acme));
-        rv = at_account_register_again(ctx->acme, req->account_store, ctx->p,
-                                       req->account_options);
+        rv = at_account_register_again(ctx->acme, req->account_store, ctx->p, req->account_options);
         if (rv == APR_SUCCESS) {
             rv = at_acme_order_new(order, ctx->acme, ctx->p, req->names, req->replaces);
         }
     }
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "%s: %s did not accept an order", req->site,
-               at_acme_url(ctx->acme));
+        at_log(AT_LOG_ERR, rv, "%s: %s did not accept an order", req->site, at_acme_url(ctx->acme));
     }
     return rv;
 }
@@ -136,8 +134,7 @@ static apr_status_t issue_authz_failed(issue_t *ctx, const at_acme_authz_t *auth
         at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s could not validate %s: %s", ctx->request->site,
                at_acme_url(ctx->acme), authz->identifier,
                at_acme_problem_text(ctx->p, challenge->error));
-    }
-    else {
+    } else {
         at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s could not validate %s (authorization %s)",
                ctx->request->site, at_acme_url(ctx->acme), authz->identifier, authz->status);
     }
@@ -185,8 +182,8 @@ static apr_status_t issue_find_failed(issue_t *ctx, const at_acme_order_t *order
             return issue_authz_failed(ctx, authz);
         }
     }
-    at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: order %s became %s%s%s", ctx->request->site,
-           order->url, order->status, order->error ? ": " : "",
+    at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: order %s became %s%s%s", ctx->request->site, order->url,
+           order->status, order->error ? ": " : "",
            order->error ? at_acme_problem_text(ctx->p, order->error) : "");
     return AT_ECHALLENGE;
 }
@@ -232,8 +229,7 @@ static apr_status_t issue_finalize(at_acme_order_t **order, issue_t *ctx, EVP_PK
         return rv;
     }
     while (!status_is((*order)->status, "valid")) {
-        if (!status_is((*order)->status, "processing") &&
-            !status_is((*order)->status, "ready")) {
+        if (!status_is((*order)->status, "processing") && !status_is((*order)->status, "ready")) {
             at_log(AT_LOG_ERR, AT_EPROBLEM, "%s: order %s became %s%s%s", ctx->request->site,
                    (*order)->url, (*order)->status, (*order)->error ? ": " : "",
                    (*order)->error ? at_acme_problem_text(ctx->p, (*order)->error) : "");
@@ -336,8 +332,8 @@ apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, a
     if (request->names == NULL || request->names->nelts == 0) {
         return AT_EARG;
     }
-    ctx.deadline = apr_time_now() +
-                   (request->timeout > 0 ? request->timeout : AT_ISSUE_TIMEOUT_DEFAULT);
+    ctx.deadline =
+        apr_time_now() + (request->timeout > 0 ? request->timeout : AT_ISSUE_TIMEOUT_DEFAULT);
     ctx.pending = apr_array_make(p, request->names->nelts, sizeof(at_acme_authz_t *));
     ctx.published = apr_array_make(p, request->names->nelts, sizeof(issue_challenge_t));
     rv = issue_run(&ctx, res);

@@ -44,16 +44,16 @@ void at_log(at_log_level_e level, apr_status_t rv, const char *fmt, ...)
 }
 
 static const char *const at_error_texts[] = {
-    "CA answered outside the ACME protocol",  /* AT_EPROTO */
-    "CA returned a problem document",          /* AT_EPROBLEM */
-    "transport failure talking to the CA",     /* AT_EHTTP */
-    "size limit exceeded",                     /* AT_ETOOLARGE */
-    "cryptographic operation failed",          /* AT_ECRYPTO */
-    "unsafe file owner or mode",               /* AT_EMODE */
-    "certificate set failed validation",       /* AT_EINVALID */
-    "timed out",                               /* AT_ETIMEOUT */
-    "challenge validation failed",             /* AT_ECHALLENGE */
-    "invalid argument",                        /* AT_EARG */
+    "CA answered outside the ACME protocol", /* AT_EPROTO */
+    "CA returned a problem document",        /* AT_EPROBLEM */
+    "transport failure talking to the CA",   /* AT_EHTTP */
+    "size limit exceeded",                   /* AT_ETOOLARGE */
+    "cryptographic operation failed",        /* AT_ECRYPTO */
+    "unsafe file owner or mode",             /* AT_EMODE */
+    "certificate set failed validation",     /* AT_EINVALID */
+    "timed out",                             /* AT_ETIMEOUT */
+    "challenge validation failed",           /* AT_ECHALLENGE */
+    "invalid argument",                      /* AT_EARG */
 };
 
 #define AT_ERROR_COUNT (sizeof(at_error_texts) / sizeof(at_error_texts[0]))

@@ -17,6 +17,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
+#include "unit_main.h"
 #include "at_acme.h"
 #include "at_b64url.h"
 #include "at_core.h"
@@ -1258,16 +1259,4 @@ static Suite *acme_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *runner;
-    int failed;
-
-    apr_initialize();
-    runner = srunner_create(acme_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+AT_UNIT_MAIN(acme_suite)

@@ -10,6 +10,7 @@
 #include <apr_general.h>
 #include <check.h>
 
+#include "unit_main.h"
 #include "at_b64url.h"
 
 #define ROUND_TRIP_MAX_LEN 64
@@ -164,16 +165,4 @@ static Suite *b64url_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(b64url_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+AT_UNIT_MAIN(b64url_suite)

@@ -15,6 +15,7 @@
 #include <check.h>
 #include <openssl/x509.h>
 
+#include "unit_main.h"
 #include "at_core.h"
 #include "at_crypto.h"
 #include "tiny_ca.h"
@@ -355,16 +356,4 @@ static Suite *certset_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(certset_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+AT_UNIT_MAIN(certset_suite)

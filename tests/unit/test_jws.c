@@ -19,6 +19,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "unit_main.h"
 #include "at_b64url.h"
 #include "at_core.h"
 #include "at_jws.h"
@@ -561,16 +562,4 @@ static Suite *jws_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(jws_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+AT_UNIT_MAIN(jws_suite)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "at_renew.h"
+#include "unit_main.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
 #define MINUTE apr_time_from_sec(60)
@@ -72,12 +73,10 @@ START_TEST(test_backoff_jitter_stays_within_ten_percent)
 }
 END_TEST
 
-int main(void)
+static Suite *renew_suite(void)
 {
     Suite *s = suite_create("renew");
     TCase *tc = tcase_create("policy");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_90_day_certificate_renews_with_a_third_left);
     tcase_add_test(tc, test_short_lifetime_renews_at_half);
@@ -87,9 +86,7 @@ int main(void)
     tcase_add_test(tc, test_backoff_steps_without_jitter);
     tcase_add_test(tc, test_backoff_jitter_stays_within_ten_percent);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
 }
+
+AT_UNIT_MAIN(renew_suite)

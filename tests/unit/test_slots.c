@@ -21,6 +21,7 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 
+#include "unit_main.h"
 #include "at_core.h"
 #include "at_crypto.h"
 #include "../../mod_autotls/slots.h"
@@ -386,16 +387,4 @@ static Suite *slots_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(slots_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+AT_UNIT_MAIN(slots_suite)

@@ -26,6 +26,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 
+#include "unit_main.h"
 #include "at_core.h"
 #include "at_store.h"
 #include "../../mod_autotls/lib/store_fs_internal.h"
@@ -795,16 +796,4 @@ static Suite *store_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(store_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+AT_UNIT_MAIN(store_suite)
