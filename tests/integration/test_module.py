@@ -134,6 +134,34 @@ def test_three_vhosts_get_pebble_certificates_without_restart(mpm, pebble_factor
         assert server.count(RESUMING) == 1, "a restart happened:\n" + server.log_tail()
 
 
+def test_vhost_with_its_own_https_vhost_keeps_its_certificate(pebble_factory, tmp_path):
+    env = pebble_factory()
+    key, crt = tmp_path / "own.key", tmp_path / "own.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "30", "-subj", "/CN=own.test",
+                    "-addext", "subjectAltName=DNS:own.test"], check=True, capture_output=True)
+    own_serial = subprocess.run(["openssl", "x509", "-noout", "-serial", "-in", str(crt)],
+                                check=True, capture_output=True, text=True).stdout
+    own_serial = own_serial.strip().split("=", 1)[1].upper().lstrip("0")
+    os.chmod(tmp_path, 0o755)
+    https_port = free_port()
+    # The admin's own HTTPS vhost for own.test, with its own certificate, next to AutoTLS on.
+    extra = ("<VirtualHost 127.0.0.1:%d>\n    ServerName own.test\n    SSLEngine on\n"
+             "    SSLCertificateFile %s\n    SSLCertificateKeyFile %s\n</VirtualHost>\n"
+             % (https_port, crt, key))
+    sites = (Site("managed.test"), Site("own.test"))
+    server = AutoTLSServer(sites, pebble=env, https_port=https_port, extra=extra)
+    with server:
+        server.start()
+        managed = server.wait_until_served("managed.test")
+        assert ISSUER in managed.issuer
+        own = server.served_cert("own.test")
+        assert ISSUER not in own.issuer and own.serial.lstrip("0") == own_serial, own
+        assert "own.test" not in {e.site for e in server.live_events()}
+        assert server.count("own.test: new certificate staged") == 0
+
+
 # --- 2. the gate: 503 before the certificate, redirect after ---------------------------------
 
 
