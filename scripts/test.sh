@@ -112,7 +112,8 @@ run_valgrind() {
     fi
     for t in $(unit_tests); do
         [[ $VALGRIND_SKIP == *" $t "* ]] && continue
-        if CK_FORK=no timeout "$VALGRIND_TIMEOUT" "$BUILD/libtool" --mode=execute valgrind -q \
+        if AT_UNIT_SHORT=1 CK_FORK=no timeout "$VALGRIND_TIMEOUT" "$BUILD/libtool" \
+            --mode=execute valgrind -q --fair-sched=yes \
             --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
             "$BUILD/$t" >"$LOGS/valgrind-$(basename "$t").log" 2>&1; then
             vg_passed=$((vg_passed + 1))
