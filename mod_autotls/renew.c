@@ -50,7 +50,9 @@ typedef struct {
     apr_thread_mutex_t *lock; /* guards the jobs' running/failures/next_try */
     apr_thread_pool_t *orders;
     renew_job_t *jobs;
-    int account_ready;
+    int account_ready; /* the rest of these belong to the watchdog thread alone */
+    int account_failures;
+    apr_time_t account_next_try; /* a CA that cannot register us is not asked every tick */
 } renew_t;
 
 typedef struct {
@@ -110,22 +112,19 @@ static at_renew_window_t renew_window(const autotls_site_t *site)
 }
 
 /* Whether the site needs an order now: no CA certificate served, or its renewal time came. */
-static int renew_job_due(renew_t *renew, renew_job_t *job, apr_time_t now, apr_pool_t *p)
+static int renew_site_needs_order(renew_t *renew, const autotls_site_t *site, apr_time_t now,
+                                  apr_pool_t *p)
 {
     autotls_slot_info_t info;
-    at_renew_window_t window = renew_window(job->site);
+    at_renew_window_t window = renew_window(site);
     apr_array_header_t *staged;
 
-    if (job->running || now < job->next_try) {
-        return 0;
-    }
-    if (autotls_slots_info(renew->ctx->slots, job->site->slot, &info) == APR_SUCCESS &&
-        info.ca_issued && now < at_renew_time(info.not_before, info.not_after, &window)) {
+    if (autotls_slots_info(renew->ctx->slots, site->slot, &info) == APR_SUCCESS && info.ca_issued &&
+        now < at_renew_time(info.not_before, info.not_after, &window)) {
         return 0;
     }
     /* A finished set waits for the activator: do not order another one meanwhile. */
-    if (at_store_list(renew->ctx->store, AT_STORE_STAGING, job->site->name, &staged, p) ==
-            APR_SUCCESS &&
+    if (at_store_list(renew->ctx->store, AT_STORE_STAGING, site->name, &staged, p) == APR_SUCCESS &&
         staged->nelts > 0) {
         return 0;
     }
@@ -233,6 +232,9 @@ static apr_status_t renew_account_ready(renew_t *renew, apr_pool_t *p)
     if (renew->account_ready) {
         return APR_SUCCESS;
     }
+    if (apr_time_now() < renew->account_next_try) {
+        return APR_EAGAIN;
+    }
     http_options.ca_file = ctx->ca_file;
     options.agree_tos = 1;
     if (ctx->contact != NULL) {
@@ -244,44 +246,54 @@ static apr_status_t renew_account_ready(renew_t *renew, apr_pool_t *p)
         (rv = at_account_ensure(acme, ctx->store, p, &options)) == APR_SUCCESS) {
         renew->account_ready = 1;
     } else {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ctx->main_server,
-                     AUTOTLS_LOGNO(0604) "no ACME account at %s yet; retrying", ctx->ca_url);
+        apr_uint32_t random = 0;
+
+        RAND_bytes((unsigned char *)&random, sizeof(random));
+        ++renew->account_failures;
+        renew->account_next_try =
+            apr_time_now() + at_renew_backoff(renew->account_failures, random);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->main_server,
+                     AUTOTLS_LOGNO(0604) "no ACME account at %s yet (%s), attempt %d; next try "
+                                         "in %" APR_TIME_T_FMT " s",
+                     ctx->ca_url, at_strerror(p, rv), renew->account_failures,
+                     apr_time_sec(renew->account_next_try - apr_time_now()));
     }
     return rv;
 }
 
+/* Hands every due site to the order threads. Only the running/backoff fields are shared with
+ * them (under the lock); the slot, the store and the account are looked at outside it. */
 static void renew_tick(renew_t *renew, apr_pool_t *p)
 {
     autotls_ctx_t *ctx = renew->ctx;
     apr_time_t now = apr_time_now();
     renew_order_t *order;
-    int i, due = 0;
+    int i, busy, due = 0;
 
     for (i = 0; i < ctx->sites->nelts; ++i) {
         renew_job_t *job = &renew->jobs[i];
 
         apr_thread_mutex_lock(renew->lock);
-        if (renew_job_due(renew, job, now, p)) {
-            if (!renew->account_ready && renew_account_ready(renew, p) != APR_SUCCESS) {
-                /* Nothing can be ordered without an account: back everyone off together. */
-                apr_thread_mutex_unlock(renew->lock);
-                return;
-            }
-            job->running = 1;
-            order = apr_palloc(renew->pool, sizeof(*order));
-            order->renew = renew;
-            order->job = job;
-            if (apr_thread_pool_push(renew->orders, renew_order_thread, order,
-                                     APR_THREAD_TASK_PRIORITY_NORMAL, renew) != APR_SUCCESS) {
-                job->running = 0;
-            }
-            ++due;
+        busy = job->running || now < job->next_try;
+        apr_thread_mutex_unlock(renew->lock);
+        if (busy || !renew_site_needs_order(renew, job->site, now, p)) {
+            continue;
         }
+        if (renew_account_ready(renew, p) != APR_SUCCESS) {
+            return; /* nothing can be ordered without an account; it backs off by itself */
+        }
+        order = apr_palloc(renew->pool, sizeof(*order));
+        order->renew = renew;
+        order->job = job;
+        apr_thread_mutex_lock(renew->lock);
+        job->running = apr_thread_pool_push(renew->orders, renew_order_thread, order,
+                                            APR_THREAD_TASK_PRIORITY_NORMAL, renew) == APR_SUCCESS;
+        due += job->running;
         apr_thread_mutex_unlock(renew->lock);
     }
     if (due > 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ctx->main_server,
-                     AUTOTLS_LOGNO(0605) "%d site(s) due for a certificate", due);
+                     AUTOTLS_LOGNO(0605) "%d site(s) handed to the order threads", due);
     }
 }
 

@@ -44,6 +44,7 @@ PEBBLE_ISSUED = "Issued certificate serial"
 # A window longer than the lifetime renews as early as the policy allows (a tenth of the
 # lifetime), so 20-second certificates are renewed about every 2 seconds.
 RENEW_VALIDITY_SECONDS = 20
+DEAD_CA_WATCH_SECONDS = 4  # several renewal ticks (1 s each)
 RENEW_WINDOW = "30d"
 LOAD_THREADS = 4
 LOAD_SECONDS = 20.0  # upper bound of the load phase
@@ -184,6 +185,12 @@ def test_https_answers_503_with_retry_after_until_a_certificate_exists():
                 assert status == 200, (name, status, headers)
                 assert headers.get("Location") is None
                 assert body.decode() == site.page()
+
+        # The unreachable CA is not asked again at every tick: the account attempt backs off.
+        time.sleep(DEAD_CA_WATCH_SECONDS)
+        attempts = server.count("no ACME account at %s yet" % dead_ca)
+        assert attempts == 1, server.log_tail()
+        assert "next try in" in server.error_log()
 
 
 def test_http_redirects_to_https_once_live_get_301_post_308(live):
