@@ -1,5 +1,5 @@
 /*
- * test_acme.c: the HTTP layer and the ACME client against a scripted CA (canned_ca.c).
+ * test_acme.c: the ACME client against a scripted CA (canned_ca.c); the HTTP layer is test_http.c.
  *
  * The one idea: each test plays a CA that behaves, or misbehaves in exactly one way, and checks
  * both what the client concluded and what it actually sent over the wire (decoded JWS headers
@@ -23,12 +23,9 @@
 #include "at_core.h"
 #include "at_http.h"
 #include "at_jws.h"
+#include "ca_fixture.h"
 #include "canned_ca.h"
 
-#define TEST_MAX_RESPONSE (64 * 1024)
-#define TEST_TIMEOUT apr_time_from_sec(5)
-#define TEST_SHORT_TIMEOUT apr_time_from_msec(1000)
-#define TEST_LOG_MAX 256
 #define P256_COORD 32
 
 #define CT_JSON "Content-Type: application/json\r\n"
@@ -44,94 +41,6 @@
     "{\"status\":\"pending\",\"expires\":\"2030-01-02T03:04:05Z\","                                \
     "\"identifiers\":[{\"type\":\"dns\",\"value\":\"a.example\"}],"                                \
     "\"authorizations\":[\"$BASE/authz/1\"],\"finalize\":\"$BASE/order/1/finalize\"}"
-
-/* --- fixture ------------------------------------------------------------------------------------
- */
-
-static apr_pool_t *pool;
-static canned_ca_t *ca;
-static at_http_t *http;
-static at_acme_t *acme;
-static EVP_PKEY *key;
-static char *log_lines[TEST_LOG_MAX];
-static at_log_level_e log_levels[TEST_LOG_MAX];
-static int log_count;
-
-/* Keeps every line for log_find(); TEST_ACME_LOG=1 also prints them. */
-static void capture_log(void *baton, at_log_level_e level, apr_status_t rv, const char *msg)
-{
-    if (getenv("TEST_ACME_LOG") != NULL) {
-        fprintf(stderr, "[%d] %s\n", (int)level, msg);
-    }
-    if (log_count < TEST_LOG_MAX) {
-        log_levels[log_count] = level;
-        log_lines[log_count++] = strdup(msg);
-    }
-}
-
-/* Lines at level or more severe that contain text. */
-static int log_find(at_log_level_e level, const char *text)
-{
-    int i, n = 0;
-
-    for (i = 0; i < log_count; i++) {
-        if (log_levels[i] <= level && strstr(log_lines[i], text) != NULL) {
-            n++;
-        }
-    }
-    return n;
-}
-
-static const char *url_of(const char *path)
-{
-    return apr_pstrcat(pool, canned_ca_base(ca), path, NULL);
-}
-
-static EVP_PKEY *new_key(void)
-{
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-
-    ck_assert_ptr_nonnull(k);
-    return k;
-}
-
-static at_http_t *new_http(apr_interval_time_t total_timeout)
-{
-    at_http_options_t options = {0};
-    at_http_t *h = NULL;
-
-    options.total_timeout = total_timeout;
-    options.connect_timeout = TEST_TIMEOUT;
-    options.max_response = TEST_MAX_RESPONSE;
-    ck_assert_int_eq(at_http_create(&h, pool, &options), APR_SUCCESS);
-    return h;
-}
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-    log_count = 0;
-    at_log_set(capture_log, NULL, AT_LOG_DEBUG);
-    ca = canned_ca_start();
-    ck_assert_ptr_nonnull(ca);
-    http = new_http(TEST_TIMEOUT);
-    ck_assert_int_eq(at_acme_create(&acme, pool, url_of("/dir"), http), APR_SUCCESS);
-    key = new_key();
-}
-
-static void teardown(void)
-{
-    int i;
-
-    apr_pool_destroy(pool);
-    canned_ca_stop(ca);
-    EVP_PKEY_free(key);
-    at_log_set(NULL, NULL, AT_LOG_INFO);
-    for (i = 0; i < log_count; i++) {
-        free(log_lines[i]);
-    }
-    log_count = 0;
-}
 
 /* The directory, with a first nonce when nonce is set. */
 static void add_directory(const char *nonce)
@@ -242,195 +151,6 @@ static int jws_verifies(const json_t *jws, EVP_PKEY *pub)
     EVP_MD_CTX_free(ctx);
     return ok;
 }
-
-/* --- http ----------------------------------------------------------------------------------------
- */
-
-START_TEST(test_http_logs_one_debug_line_per_request)
-{
-    at_http_response_t *r;
-
-    canned_ca_add(ca, 200, "Content-Type: Text/Plain; charset=utf-8\r\n", "hello");
-    canned_ca_add(ca, 204, NULL, NULL);
-    ck_assert_int_eq(at_http_request(http, pool, "GET", url_of("/a"), NULL, NULL, 0, &r),
-                     APR_SUCCESS);
-    ck_assert_int_eq(r->status, 200);
-    ck_assert_str_eq(r->body, "hello");
-    ck_assert_int_eq(r->body_len, 5);
-    ck_assert_str_eq(r->content_type, "text/plain");
-    ck_assert_int_eq(at_http_request(http, pool, "POST", url_of("/b"), "text/plain", "xyz", 3, &r),
-                     APR_SUCCESS);
-    ck_assert_int_eq(r->status, 204);
-    ck_assert_str_eq(r->content_type, "");
-    ck_assert_str_eq(canned_ca_request(ca, 1)->body, "xyz");
-    ck_assert_str_eq(canned_request_header(canned_ca_request(ca, 1), "Content-Type"), "text/plain");
-    ck_assert_str_eq(canned_request_header(canned_ca_request(ca, 0), "User-Agent"), AT_USER_AGENT);
-    ck_assert_int_eq(at_http_request_count(http), 2);
-    ck_assert_int_eq(log_find(AT_LOG_DEBUG, "http request "), 2);
-    ck_assert_int_eq(
-        log_find(AT_LOG_DEBUG, apr_psprintf(pool, "http request 1: GET %s -> 200", url_of("/a"))),
-        1);
-    ck_assert_int_eq(
-        log_find(AT_LOG_DEBUG, apr_psprintf(pool, "http request 2: POST %s -> 204", url_of("/b"))),
-        1);
-}
-END_TEST
-
-START_TEST(test_http_reuses_one_connection)
-{
-    at_http_response_t *r;
-    int i;
-
-    for (i = 0; i < 3; i++) {
-        canned_ca_add(ca, 200, NULL, "ok");
-    }
-    ck_assert_int_eq(at_http_request(http, pool, "GET", url_of("/1"), NULL, NULL, 0, &r),
-                     APR_SUCCESS);
-    ck_assert_int_eq(at_http_request(http, pool, "HEAD", url_of("/2"), NULL, NULL, 0, &r),
-                     APR_SUCCESS);
-    ck_assert_int_eq(r->body_len, 0);
-    ck_assert_int_eq(at_http_request(http, pool, "POST", url_of("/3"), "a/b", "{}", 2, &r),
-                     APR_SUCCESS);
-    ck_assert_str_eq(r->body, "ok");
-    ck_assert_int_eq(canned_ca_request_count(ca), 3);
-    ck_assert_str_eq(canned_ca_request(ca, 1)->method, "HEAD");
-    ck_assert_int_eq(canned_ca_connection_count(ca), 1);
-}
-END_TEST
-
-START_TEST(test_http_does_not_follow_redirects)
-{
-    at_http_response_t *r;
-
-    canned_ca_add(ca, 301, "Location: $BASE/elsewhere\r\n", NULL);
-    canned_ca_add(ca, 200, NULL, "followed");
-    ck_assert_int_eq(at_http_request(http, pool, "GET", url_of("/moved"), NULL, NULL, 0, &r),
-                     APR_SUCCESS);
-    ck_assert_int_eq(r->status, 301);
-    ck_assert_int_eq(canned_ca_request_count(ca), 1);
-    ck_assert_int_eq(canned_ca_pending(ca), 1);
-}
-END_TEST
-
-START_TEST(test_http_oversized_body_is_too_large)
-{
-    at_http_response_t *r = NULL;
-
-    canned_ca_add_mode(ca, CANNED_OVERSIZE, 200, NULL, TEST_MAX_RESPONSE + 100);
-    ck_assert_int_eq(at_http_request(http, pool, "GET", url_of("/big"), NULL, NULL, 0, &r),
-                     AT_ETOOLARGE);
-    ck_assert_int_eq(log_find(AT_LOG_ERR, url_of("/big")), 1);
-}
-END_TEST
-
-START_TEST(test_http_oversized_body_without_length_is_too_large)
-{
-    at_http_response_t *r = NULL;
-
-    canned_ca_add_mode(ca, CANNED_OVERSIZE_STREAM, 200, NULL, TEST_MAX_RESPONSE + 1);
-    ck_assert_int_eq(at_http_request(http, pool, "GET", url_of("/big"), NULL, NULL, 0, &r),
-                     AT_ETOOLARGE);
-    /* exactly at the cap is fine */
-    canned_ca_add_mode(ca, CANNED_OVERSIZE_STREAM, 200, NULL, TEST_MAX_RESPONSE);
-    ck_assert_int_eq(at_http_request(http, pool, "GET", url_of("/big"), NULL, NULL, 0, &r),
-                     APR_SUCCESS);
-    ck_assert_int_eq(r->body_len, TEST_MAX_RESPONSE);
-}
-END_TEST
-
-START_TEST(test_http_body_that_never_ends_times_out)
-{
-    at_http_t *quick = new_http(TEST_SHORT_TIMEOUT);
-    at_http_response_t *r = NULL;
-    apr_time_t start = apr_time_now();
-    apr_interval_time_t took;
-
-    canned_ca_add_mode(ca, CANNED_STALL, 200, NULL, 1000);
-    ck_assert_int_eq(at_http_request(quick, pool, "GET", url_of("/slow"), NULL, NULL, 0, &r),
-                     AT_ETIMEOUT);
-    took = apr_time_now() - start;
-    ck_assert_int_ge(took, TEST_SHORT_TIMEOUT - apr_time_from_msec(100));
-    ck_assert_int_lt(took, TEST_SHORT_TIMEOUT * 3);
-    ck_assert_int_eq(log_find(AT_LOG_ERR, url_of("/slow")), 1);
-}
-END_TEST
-
-START_TEST(test_http_refused_connection_names_method_and_url)
-{
-    at_http_response_t *r = NULL;
-    canned_ca_t *gone = canned_ca_start();
-    const char *url = apr_pstrcat(pool, canned_ca_base(gone), "/x", NULL);
-
-    canned_ca_stop(gone); /* nobody listens on that port any more */
-    ck_assert_int_eq(at_http_request(http, pool, "GET", url, NULL, NULL, 0, &r), AT_EHTTP);
-    ck_assert_int_eq(log_find(AT_LOG_ERR, apr_pstrcat(pool, "GET ", url, NULL)), 1);
-}
-END_TEST
-
-static at_http_response_t *response_with(const char *name, const char *value, const char *name2,
-                                         const char *value2)
-{
-    at_http_response_t *r = apr_pcalloc(pool, sizeof(*r));
-
-    r->headers = apr_table_make(pool, 4);
-    r->url = "https://ca.example/acme/cert/1";
-    if (name != NULL) {
-        apr_table_add(r->headers, name, value);
-    }
-    if (name2 != NULL) {
-        apr_table_add(r->headers, name2, value2);
-    }
-    return r;
-}
-
-START_TEST(test_http_links_several_values_unquoted_and_relative)
-{
-    at_http_response_t *r = response_with(
-        "Link",
-        "<https://ca.example/cert/1/1>;rel=\"alternate\", <https://ca.example/dir>;rel=index",
-        "link", "</cert/1/2> ; title=\"a, b; c\" ; rel=\"up alternate\", <3>; rel=alternate");
-    apr_array_header_t *links = at_http_links(pool, r, "alternate");
-
-    ck_assert_int_eq(links->nelts, 3);
-    ck_assert_str_eq(APR_ARRAY_IDX(links, 0, const char *), "https://ca.example/cert/1/1");
-    ck_assert_str_eq(APR_ARRAY_IDX(links, 1, const char *), "https://ca.example/cert/1/2");
-    ck_assert_str_eq(APR_ARRAY_IDX(links, 2, const char *), "https://ca.example/acme/cert/3");
-    links = at_http_links(pool, r, "index");
-    ck_assert_int_eq(links->nelts, 1);
-    ck_assert_str_eq(APR_ARRAY_IDX(links, 0, const char *), "https://ca.example/dir");
-    ck_assert_int_eq(at_http_links(pool, r, "next")->nelts, 0);
-    /* malformed values are skipped, never crash */
-    r = response_with("Link", "garbage, <unterminated; rel=alternate", "Link", ";;,<>;rel=");
-    ck_assert_int_eq(at_http_links(pool, r, "alternate")->nelts, 0);
-}
-END_TEST
-
-START_TEST(test_http_retry_after_seconds_date_and_cap)
-{
-    char date[APR_RFC822_DATE_LEN];
-    apr_interval_time_t wait;
-
-    ck_assert_int_eq(at_http_retry_after(response_with(NULL, NULL, NULL, NULL)), 0);
-    ck_assert_int_eq(at_http_retry_after(response_with("Retry-After", "120", NULL, NULL)),
-                     apr_time_from_sec(120));
-    ck_assert_int_eq(at_http_retry_after(response_with("Retry-After", " 7 ", NULL, NULL)),
-                     apr_time_from_sec(7));
-    ck_assert_int_eq(at_http_retry_after(response_with("Retry-After", "12abc", NULL, NULL)), 0);
-    ck_assert_int_eq(at_http_retry_after(response_with("Retry-After", "soon", NULL, NULL)), 0);
-    ck_assert_int_eq(
-        at_http_retry_after(response_with("Retry-After", "99999999999999999999", NULL, NULL)),
-        AT_HTTP_RETRY_AFTER_MAX);
-    apr_rfc822_date(date, apr_time_now() + apr_time_from_sec(300));
-    wait = at_http_retry_after(response_with("Retry-After", date, NULL, NULL));
-    ck_assert_int_gt(wait, apr_time_from_sec(290));
-    ck_assert_int_le(wait, apr_time_from_sec(300));
-    apr_rfc822_date(date, apr_time_now() - apr_time_from_sec(300));
-    ck_assert_int_eq(at_http_retry_after(response_with("Retry-After", date, NULL, NULL)), 0);
-    apr_rfc822_date(date, apr_time_now() + apr_time_from_sec(3 * 24 * 3600));
-    ck_assert_int_eq(at_http_retry_after(response_with("Retry-After", date, NULL, NULL)),
-                     AT_HTTP_RETRY_AFTER_MAX);
-}
-END_TEST
 
 /* --- directory and nonces ------------------------------------------------------------------------
  */
@@ -1200,24 +920,11 @@ END_TEST
 static Suite *acme_suite(void)
 {
     Suite *s = suite_create("acme");
-    TCase *http_case = tcase_create("http");
     TCase *protocol = tcase_create("protocol");
     TCase *account = tcase_create("account");
     TCase *order = tcase_create("order");
 
-    tcase_add_checked_fixture(http_case, setup, teardown);
-    tcase_add_test(http_case, test_http_logs_one_debug_line_per_request);
-    tcase_add_test(http_case, test_http_reuses_one_connection);
-    tcase_add_test(http_case, test_http_does_not_follow_redirects);
-    tcase_add_test(http_case, test_http_oversized_body_is_too_large);
-    tcase_add_test(http_case, test_http_oversized_body_without_length_is_too_large);
-    tcase_add_test(http_case, test_http_body_that_never_ends_times_out);
-    tcase_add_test(http_case, test_http_refused_connection_names_method_and_url);
-    tcase_add_test(http_case, test_http_links_several_values_unquoted_and_relative);
-    tcase_add_test(http_case, test_http_retry_after_seconds_date_and_cap);
-    suite_add_tcase(s, http_case);
-
-    tcase_add_checked_fixture(protocol, setup, teardown);
+    tcase_add_checked_fixture(protocol, ca_fixture_setup, ca_fixture_teardown);
     tcase_add_test(protocol, test_directory_is_parsed_and_fetched_once);
     tcase_add_test(protocol, test_directory_without_new_nonce_is_a_protocol_error);
     tcase_add_test(protocol, test_directory_with_wrong_types_is_a_protocol_error);
@@ -1234,7 +941,7 @@ static Suite *acme_suite(void)
     tcase_add_test(protocol, test_problem_documents_are_type_checked);
     suite_add_tcase(s, protocol);
 
-    tcase_add_checked_fixture(account, setup, teardown);
+    tcase_add_checked_fixture(account, ca_fixture_setup, ca_fixture_teardown);
     tcase_add_test(account, test_new_account_signs_with_jwk_and_later_requests_with_kid);
     tcase_add_test(account, test_existing_account_is_returned_with_status_200);
     tcase_add_test(account, test_new_account_without_location_is_a_protocol_error);
@@ -1246,7 +953,7 @@ static Suite *acme_suite(void)
     tcase_add_test(account, test_account_deactivate_posts_status);
     suite_add_tcase(s, account);
 
-    tcase_add_checked_fixture(order, setup, teardown);
+    tcase_add_checked_fixture(order, ca_fixture_setup, ca_fixture_teardown);
     tcase_add_test(order, test_order_new_get_and_finalize);
     tcase_add_test(order, test_order_with_wrong_member_types_is_a_protocol_error);
     tcase_add_test(order, test_authz_and_challenge_are_parsed);
