@@ -74,6 +74,14 @@ const char *at_acme_url(const at_acme_t *acme);
 /* The problem of the last failed request, or NULL. */
 const at_acme_problem_t *at_acme_last_problem(const at_acme_t *acme);
 
+/* The Retry-After of the last response with status 429 or 503 (bounded as at_http_retry_after
+ * bounds it), or 0 when the last failure carried none: a CA's wish to be left alone wins over
+ * our own backoff. */
+apr_interval_time_t at_acme_retry_after(const at_acme_t *acme);
+
+/* The HTTP client this ACME client talks through (for unsigned GETs such as renewalInfo). */
+at_http_t *at_acme_http(at_acme_t *acme);
+
 /* Sets the key requests are signed with and the account URL used as "kid" (NULL: "jwk"). */
 void at_acme_set_account(at_acme_t *acme, EVP_PKEY *key, const char *kid);
 

@@ -72,7 +72,16 @@ typedef struct {
     /* When set, an account the CA no longer knows is registered again and the order retried. */
     at_store_t *account_store;
     const at_acme_account_options_t *account_options;
+    /* When set and some names fail validation while others pass, the certificate is ordered
+     * again for the names that passed; the others are listed in the result's `failed`. */
+    int allow_partial;
 } at_issue_request_t;
+
+/* A name left out of a partial certificate, and why (the CA's problem, one line). */
+typedef struct {
+    const char *name;
+    const char *reason;
+} at_issue_failed_t;
 
 typedef struct {
     const char *key_pem; /* the new private key */
@@ -81,11 +90,14 @@ typedef struct {
     apr_size_t chain_len;
     apr_array_header_t *alternates; /* const char *: URLs of alternate chains offered */
     const char *order_url;
+    const apr_array_header_t *names; /* const char *: the names the certificate covers */
+    apr_array_header_t *failed;      /* at_issue_failed_t: names left out (allow_partial) */
 } at_issue_result_t;
 
 /* Orders, validates, finalizes and downloads a certificate for request->names. The account must
  * be set (at_account_ensure). On failure one log line names the site, the failing name and the
- * CA's problem. */
+ * CA's problem. When request->replaces is refused by the CA, the order is tried once more without
+ * it. After a failure, at_acme_retry_after() tells whether the CA asked us to wait (429/503). */
 apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, apr_pool_t *p,
                                   const at_issue_request_t *request,
                                   const at_http01_responder_t *responder);
