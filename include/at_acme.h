@@ -152,7 +152,9 @@ typedef struct {
     apr_interval_time_t retry_after;
 } at_acme_order_t;
 
-/* newOrder for DNS names; replaces is the ARI certID of the certificate being renewed or NULL. */
+/* newOrder for DNS names; replaces is the ARI certID of the certificate being renewed or NULL.
+ * A refusal of an order with replaces is logged at debug level only: the caller logs it, as it
+ * may order again without (at_issue_certificate does). */
 apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,
                                const apr_array_header_t *names, const char *replaces);
 

@@ -33,12 +33,14 @@ apr_status_t at_ari_cert_id(const char **cert_id, apr_pool_t *p, X509 *leaf);
 
 /* Fetches the renewal window for cert_id from the CA's renewalInfo resource (unauthenticated
  * GET). APR_ENOTIMPL when the directory offers no renewalInfo; AT_EPROTO (one log line) when the
- * answer is not a valid window. */
+ * answer is not a valid window (an error status included); AT_EARG when cert_id is not an ARI
+ * identifier; the HTTP layer's status when the CA cannot be reached. window->retry_after is set
+ * on every return, failures included: when to ask again. */
 apr_status_t at_ari_fetch(at_ari_window_t *window, at_acme_t *acme, apr_pool_t *p,
                           const char *cert_id);
 
 /* Parses a renewalInfo body (exposed for tests and fuzzing); retry_after is the header's value
- * (0: none), bounded as above. */
+ * (0 or less: none), bounded as above and set in window even when the body is refused. */
 apr_status_t at_ari_parse(at_ari_window_t *window, apr_pool_t *p, const char *body,
                           apr_size_t len, apr_interval_time_t retry_after);
 

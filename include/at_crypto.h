@@ -82,14 +82,19 @@ apr_status_t at_chain_verify(const char **why, apr_pool_t *p, const apr_array_he
                              const char *roots_file, apr_time_t at);
 
 /* Everything a certificate set must satisfy before it may be served: the key matches the
- * leaf, the leaf is valid at `now` (already and still), it covers every name, the chain has an
- * intermediate or more when require_chain is set, and (when roots_file is given) it verifies to
- * those roots. On failure AT_EINVALID with *why naming the first thing that is wrong. */
+ * leaf, the leaf is valid at `now` (already and still), it covers every name (or, with
+ * allow_partial, at least one of them while naming nothing else), the chain has an intermediate
+ * or more when require_chain is set, and (when roots_file is given) it verifies to those roots.
+ * On failure AT_EINVALID with *why naming the first thing that is wrong. */
 typedef struct {
     const apr_array_header_t *names; /* const char *: names the set must cover */
     const char *roots_file;          /* NULL: skip the chain-to-roots check */
     int require_chain;
     apr_time_t now;
+    /* Partial issuance: a leaf covering a non-empty part of names is enough, but then every name
+     * the leaf carries (at_cert_info's names) must be one of names, so that a set made for
+     * another site never passes. The caller finds the names left out with at_cert_covers_name. */
+    int allow_partial;
 } at_certset_check_t;
 
 apr_status_t at_certset_validate(const char **why, apr_pool_t *p, EVP_PKEY *key,

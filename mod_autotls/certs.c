@@ -6,9 +6,17 @@
  * placeholder, made once as root and kept until it expires or stops covering the names. Only a
  * live set is published into the shared slots; an empty slot tells the children to leave
  * mod_ssl's placeholder in place and tells the gate to answer 503.
+ *
+ * After a crash: a promotion interrupted by a kill is finished or undone first (the journal of
+ * at_live.h), so live/ always holds a matching pair; when live/ holds nothing usable, the newest
+ * archived set still valid goes live again, so a valid certificate stored anywhere is never
+ * replaced by the placeholder. A live set covering only part of the names (partial issuance) is
+ * served. An expired one is not (clients refuse it as they refuse the placeholder): that is an
+ * ERROR line. In the real pass, the leftovers of killed processes are swept (certs_sweep).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +26,7 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <http_ssl.h>
 #include <unixd.h>
@@ -25,7 +34,10 @@
 #include "at_core.h"
 #include "at_crypto.h"
 #include "at_issue.h"
+#include "at_live.h"
 #include "at_store.h"
+#include "at_sweep.h"
+#include "activator.h"
 #include "autotls.h"
 #include "certs.h"
 #include "log_glue.h"
@@ -46,6 +58,9 @@ APLOG_USE_MODULE(autotls);
 #define CERTS_PLACEHOLDER_KEY_TYPE AT_KEY_EC256
 /* The activator may replace a live set while we read it: one more look before giving up. */
 #define CERTS_LIVE_ATTEMPTS 2
+/* Retained across restarts: its absence tells the first configuration of a fresh parent (a cold
+ * start, when no renewal thread of ours can be writing to the store) from a restart. */
+#define CERTS_RETAINED_STARTED "mod_autotls-started"
 
 /* A store directory: who owns it and how open it is. */
 typedef struct {
@@ -205,6 +220,68 @@ static apr_status_t certs_prepare_layout(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     return rv;
 }
 
+/* --- what a crash left --------------------------------------------------------------------- */
+
+/* Whether this is the real configuration pass of a freshly started parent. */
+static int certs_cold_start(void)
+{
+    if (ap_retained_data_get(CERTS_RETAINED_STARTED) != NULL) {
+        return 0;
+    }
+    ap_retained_data_create(CERTS_RETAINED_STARTED, 1);
+    return 1;
+}
+
+/* Archived sets past their grace period or count go, for every site with an archive (also
+ * those no longer configured, so that the store does not keep them forever). */
+static int certs_purge_archives(autotls_ctx_t *ctx, apr_time_t now, apr_pool_t *ptemp)
+{
+    apr_array_header_t *names;
+    int i, removed, total = 0;
+
+    if (at_store_list(ctx->store, AT_STORE_ARCHIVE, NULL, &names, ptemp) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < names->nelts; i++) {
+        if (at_live_archive_purge(ctx->store, APR_ARRAY_IDX(names, i, const char *), now,
+                                  AT_ARCHIVE_GRACE, AT_ARCHIVE_KEEP_MAX, &removed,
+                                  ptemp) == APR_SUCCESS) {
+            total += removed;
+        }
+    }
+    return total;
+}
+
+/*
+ * Real pass only, before the activator and the renewal thread start: removes what killed
+ * processes left (at_sweep.h). At a cold start nothing of ours can be writing, so every
+ * unfinished staged set of our sites, every challenge response and every temp file goes; after
+ * a restart, the renewal thread of the old generation may still be finishing an order, so only
+ * what is older than its bound goes. Then the archives are purged.
+ */
+static void certs_sweep(autotls_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    apr_array_header_t *names = apr_array_make(ptemp, ctx->sites->nelts, sizeof(const char *));
+    apr_time_t now = apr_time_now();
+    int cold = certs_cold_start(), sets = 0, challenges = 0, temps = 0, archived;
+    int i;
+
+    for (i = 0; i < ctx->sites->nelts; i++) {
+        APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *)->name;
+    }
+    at_sweep_staging(ctx->store, names, AUTOTLS_STAGING_READY, cold ? 0 : AUTOTLS_STAGING_MAX_AGE,
+                     now, &sets, ptemp);
+    at_sweep_challenges(ctx->store, cold ? 0 : AUTOTLS_CHALLENGE_MAX_AGE, now, &challenges, ptemp);
+    at_sweep_temp_files(ctx->store, cold ? 0 : AUTOTLS_TEMP_MAX_AGE, now, &temps, ptemp);
+    archived = certs_purge_archives(ctx, now, ptemp);
+    ap_log_error(APLOG_MARK, sets + challenges + temps > 0 ? APLOG_NOTICE : APLOG_DEBUG, 0,
+                 ctx->main_server,
+                 AUTOTLS_LOGNO(0280) "%s start: removed %d unfinished staged set(s), %d stale "
+                                     "challenge(s), %d temp file(s) of interrupted writes, %d "
+                                     "expired archived set(s)",
+                 cold ? "cold" : "restart", sets, challenges, temps, archived);
+}
+
 /* --- the files of one site ----------------------------------------------------------------- */
 
 static apr_status_t certs_paths(certs_files_t *files, autotls_ctx_t *ctx, const char *key_item,
@@ -226,31 +303,76 @@ static apr_status_t certs_paths(certs_files_t *files, autotls_ctx_t *ctx, const 
     return rv;
 }
 
+/* Whether the set is valid for the site now: every name covered, or (a partial issuance) a part
+ * of them and nothing but them. *why says what is wrong with the complete check. */
+static apr_status_t certs_check_live(const char **why, autotls_ctx_t *ctx, autotls_site_t *site,
+                                     EVP_PKEY *key, apr_array_header_t *chain, apr_pool_t *ptemp)
+{
+    at_certset_check_t check;
+    const char *partial_why;
+    apr_status_t rv;
+
+    /* No issuer roots configured: the chain was verified when the activator promoted it, and
+     * live/ is root's; verifying against the whole system store for every site would make a
+     * restart of thousands of sites slow. */
+    memset(&check, 0, sizeof(check));
+    check.names = site->names;
+    check.roots_file = ctx->issuer_roots;
+    check.now = apr_time_now();
+    if ((rv = at_certset_validate(why, ptemp, key, chain, &check)) == APR_SUCCESS) {
+        return rv;
+    }
+    check.allow_partial = 1;
+    if (at_certset_validate(&partial_why, ptemp, key, chain, &check) == APR_SUCCESS) {
+        *why = NULL;
+        return APR_SUCCESS;
+    }
+    return rv;
+}
+
+/* Says loudly why a live set is not served: an expired one is an ERROR (its renewal has failed
+ * for its whole renewal window), anything else a WARNING. */
+static void certs_log_unused(autotls_site_t *site, apr_status_t rv, const char *why,
+                             apr_array_header_t *chain, apr_pool_t *ptemp)
+{
+    at_cert_info_t *info;
+
+    if (chain != NULL && chain->nelts > 0 &&
+        at_cert_info(&info, ptemp, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS &&
+        info->not_after < apr_time_now()) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, site->twin,
+                     AUTOTLS_LOGNO(0275) "%s: the live certificate %s EXPIRED (%s) and could not "
+                                         "be renewed in time; serving a placeholder (clients "
+                                         "refuse an expired certificate as well) until the "
+                                         "renewal succeeds",
+                     site->name, info->serial, why != NULL ? why : "expired");
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, rv, site->twin,
+                 AUTOTLS_LOGNO(0268) "%s: the live certificate set is not used: %s", site->name,
+                 why != NULL ? why : "it cannot be read (see above)");
+}
+
 /* Loads live/<site>/ into files when it is valid for the site now. */
 static apr_status_t certs_load_live(certs_files_t *files, autotls_ctx_t *ctx, apr_pool_t *ptemp)
 {
     autotls_site_t *site = files->site;
-    at_certset_check_t check;
     const char *why = NULL;
     EVP_PKEY *key = NULL;
     apr_array_header_t *chain = NULL;
     apr_status_t rv = APR_EGENERAL;
     int attempt;
 
-    /* No issuer roots configured: the chain was verified when the activator promoted it, and
-     * live/ is root's; verifying against the whole system store for every site would make a
-     * restart of thousands of sites slow. */
-    check.names = site->names;
-    check.roots_file = ctx->issuer_roots;
-    check.require_chain = 0;
+    /* live/ changes only through the journal (at_live.h), whose recovery ran before: a second
+     * look is for an activator of the previous generation that did not stop in time. */
     for (attempt = 0; attempt < CERTS_LIVE_ATTEMPTS; attempt++) {
+        chain = NULL;
         rv = at_certset_load(&key, &chain, ctx->store, AT_STORE_LIVE, site->name, ptemp);
         if (rv == APR_ENOENT) {
             return rv;
         }
         if (rv == APR_SUCCESS) {
-            check.now = apr_time_now();
-            rv = at_certset_validate(&why, ptemp, key, chain, &check);
+            rv = certs_check_live(&why, ctx, site, key, chain, ptemp);
         }
         if (rv == APR_SUCCESS) {
             files->key = key;
@@ -259,10 +381,51 @@ static apr_status_t certs_load_live(certs_files_t *files, autotls_ctx_t *ctx, ap
             return APR_SUCCESS;
         }
     }
-    ap_log_error(APLOG_MARK, APLOG_WARNING, rv, site->twin,
-                 AUTOTLS_LOGNO(0268) "%s: the live certificate set is not used: %s; serving a "
-                                     "placeholder until a valid one is issued",
-                 site->name, why != NULL ? why : "it cannot be read (see above)");
+    certs_log_unused(site, rv, why, chain, ptemp);
+    return rv;
+}
+
+/* Finishes or undoes a promotion a kill interrupted, before anything reads live/<site>/. */
+static void certs_recover_live(autotls_site_t *site, autotls_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    at_live_recovery_e outcome;
+    apr_status_t rv = at_live_recover(ctx->store, site->name, &outcome, ptemp);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, site->twin,
+                     AUTOTLS_LOGNO(0276) "%s: cannot settle an interrupted promotion in live/",
+                     site->name);
+    } else if (outcome != AT_LIVE_CLEAN) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, site->twin,
+                     AUTOTLS_LOGNO(0277) "%s: a promotion interrupted by a crash was %s",
+                     site->name,
+                     outcome == AT_LIVE_ROLLED_FORWARD ? "completed: the new set is live"
+                                                       : "undone: the previous set stays");
+    }
+}
+
+/* Nothing usable in live/: the newest archived set still valid for the site goes live again,
+ * so that a valid certificate anywhere in the store is never replaced by the placeholder. */
+static apr_status_t certs_restore_live(certs_files_t *files, autotls_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    autotls_site_t *site = files->site;
+    at_certset_check_t check;
+    const char *stamp;
+    apr_status_t rv;
+
+    memset(&check, 0, sizeof(check));
+    check.names = site->names;
+    check.roots_file = ctx->issuer_roots;
+    check.now = apr_time_now();
+    check.allow_partial = 1;
+    rv = at_live_restore(ctx->store, site->name, &check, &stamp, ptemp);
+    if (rv == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, site->twin,
+                     AUTOTLS_LOGNO(0278) "%s: live/ held no usable certificate; the archived "
+                                         "one replaced at %s is still valid and is live again",
+                     site->name, stamp);
+        rv = certs_load_live(files, ctx, ptemp);
+    }
     return rv;
 }
 
@@ -285,9 +448,8 @@ static int certs_placeholder_usable(autotls_site_t *site, at_store_t *store, apr
         at_chain_from_pem(&chain, ptemp, pem, len) != APR_SUCCESS) {
         return 0;
     }
+    memset(&check, 0, sizeof(check));
     check.names = site->names;
-    check.roots_file = NULL;
-    check.require_chain = 0;
     check.now = apr_time_now();
     return at_certset_validate(&why, ptemp, key, chain, &check) == APR_SUCCESS &&
            at_cert_info(&info, ptemp, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS &&
@@ -345,11 +507,17 @@ static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site,
 
     files->site = site;
     files->twin = site->twin;
-    if (certs_load_live(files, ctx, ptemp) == APR_SUCCESS) {
+    certs_recover_live(site, ctx, ptemp);
+    if (certs_load_live(files, ctx, ptemp) == APR_SUCCESS ||
+        certs_restore_live(files, ctx, ptemp) == APR_SUCCESS) {
         files->live = 1;
         rv = certs_paths(files, ctx, AT_CERTSET_KEY, AT_CERTSET_CHAIN);
     } else {
         rv = APR_SUCCESS;
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
+                     AUTOTLS_LOGNO(0279) "%s: no valid certificate in the store; serving a "
+                                         "placeholder until one is issued",
+                     site->name);
         if (!certs_placeholder_usable(site, ctx->store, ptemp)) {
             rv = certs_make_placeholder(site, ctx->store, ptemp);
         }
@@ -384,6 +552,10 @@ apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     rv = certs_prepare_layout(ctx, ptemp);
     if (rv != APR_SUCCESS) {
         return rv;
+    }
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL &&
+        ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        certs_sweep(ctx, ptemp);
     }
     certs_by_twin = apr_hash_make(ctx->pool);
     apr_pool_cleanup_register(ctx->pool, NULL, certs_forget, apr_pool_cleanup_null);

@@ -4,7 +4,8 @@
  * It runs before translation, rewrites, redirects and authentication, so no site configuration
  * can get between the CA and the answer. It answers only what it knows: GET or HEAD, a managed
  * Host, an exact token the renewal thread published in the store. Everything else is declined
- * and reaches the site's own handlers untouched.
+ * and reaches the site's own handlers untouched. Which requests those are is decided by the pure
+ * autotls_challenge_token() (challenge_match.c, fuzzed); this file adds httpd and the store.
  */
 #include <string.h>
 
@@ -15,20 +16,16 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
-#include "at_b64url.h"
 #include "autotls.h"
 #include "challenge.h"
 #include "log_glue.h"
 
 APLOG_USE_MODULE(autotls);
 
-/* RFC 8555 tokens carry at least 128 bits of entropy; nothing real comes close to this. */
-#define AUTOTLS_TOKEN_MAX 256
-
-int autotls_challenge_path(const char *uri)
+/* The glue's view of "is this Host managed" for the pure decision in challenge_match.c. */
+static int challenge_host_managed(const void *baton, const char *host)
 {
-    return uri != NULL &&
-           strncmp(uri, AUTOTLS_CHALLENGE_PREFIX, sizeof(AUTOTLS_CHALLENGE_PREFIX) - 1) == 0;
+    return autotls_site_for_host(baton, host) != NULL;
 }
 
 static int challenge_answer(request_rec *r)
@@ -39,12 +36,12 @@ static int challenge_answer(request_rec *r)
     apr_size_t len;
     apr_status_t rv;
 
-    if (ctx == NULL || r->method_number != M_GET || !autotls_challenge_path(r->parsed_uri.path)) {
+    if (ctx == NULL) {
         return DECLINED;
     }
-    token = r->parsed_uri.path + sizeof(AUTOTLS_CHALLENGE_PREFIX) - 1;
-    if (!at_b64url_is_token(token, AUTOTLS_TOKEN_MAX) ||
-        autotls_site_for_host(ctx, r->hostname) == NULL) {
+    token = autotls_challenge_token(r->method_number == M_GET, r->parsed_uri.path, r->hostname,
+                                    challenge_host_managed, ctx);
+    if (token == NULL) {
         return DECLINED;
     }
     rv = at_store_load(ctx->store, AT_STORE_CHALLENGES, NULL, token, &keyauth, &len,

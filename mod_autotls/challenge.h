@@ -6,10 +6,7 @@
 
 #include <apr_pools.h>
 
-#define AUTOTLS_CHALLENGE_PREFIX "/.well-known/acme-challenge/"
-
-/* Whether uri is under the http-01 path (never redirected, never gated). */
-int autotls_challenge_path(const char *uri);
+#include "challenge_match.h" /* AUTOTLS_CHALLENGE_PREFIX, autotls_challenge_path() */
 
 void autotls_challenge_register_hooks(apr_pool_t *p);
 

@@ -4,14 +4,12 @@
  * The one idea: every value is checked here, at the line the admin wrote, so that `apachectl -t`
  * names the directive, the bad value and what would be accepted; nothing later re-validates.
  * Values are stored as given ("unset" until written) and defaults live only in the accessors.
+ * What a value means is decided by the pure parsers in config_parse.c; this file adds the context
+ * (server-wide or not, ServerRoot, the file system) and the wording of the error.
  */
-#include <string.h>
-
 #include <apr_file_info.h>
 #include <apr_file_io.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
-#include <apr_uri.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -19,14 +17,6 @@
 #include "at_core.h"
 #include "config.h"
 #include "twin.h"
-
-#define AUTOTLS_DECIMAL_BASE 10
-#define AUTOTLS_USEC_PER_MINUTE (60 * APR_USEC_PER_SEC)
-#define AUTOTLS_USEC_PER_HOUR (60 * AUTOTLS_USEC_PER_MINUTE)
-#define AUTOTLS_USEC_PER_DAY (24 * AUTOTLS_USEC_PER_HOUR)
-#define AUTOTLS_DNS_LABEL_MAX 63
-#define AUTOTLS_DNS_NAME_MAX 253
-#define AUTOTLS_MAILTO "mailto:"
 
 #define AUTOTLS_EXPECT_FLAG "use on or off"
 #define AUTOTLS_EXPECT_CA                                                                          \
@@ -79,17 +69,6 @@ const command_rec autotls_cmds[] = {
     {NULL},
 };
 
-/* Microseconds per unit of an AutoTLSRenewWindow duration. */
-static const struct {
-    char unit;
-    apr_int64_t usec;
-} autotls_window_units[] = {
-    {'d', AUTOTLS_USEC_PER_DAY},
-    {'h', AUTOTLS_USEC_PER_HOUR},
-    {'m', AUTOTLS_USEC_PER_MINUTE},
-    {'s', APR_USEC_PER_SEC},
-};
-
 static autotls_server_conf_t *autotls_conf_of(const server_rec *s)
 {
     return ap_get_module_config(s->module_config, &autotls_module);
@@ -113,188 +92,14 @@ static const char *autotls_check_server_wide(cmd_parms *cmd)
                        "; it is a server-wide setting: put it in the main server config", NULL);
 }
 
-/*
- * Reads the decimal digits at the start of text into *value. Returns the first character after
- * them (text itself when there is none), or NULL when the number exceeds limit.
- */
-static const char *autotls_scan_uint(const char *text, apr_int64_t limit, apr_int64_t *value)
+static const char *autotls_parse_flag_arg(cmd_parms *cmd, int *flag, const char *arg)
 {
-    apr_int64_t n = 0;
-    const char *c;
+    int on;
 
-    for (c = text; apr_isdigit(*c); c++) {
-        int digit = *c - '0';
-
-        if (n > (limit - digit) / AUTOTLS_DECIMAL_BASE) {
-            return NULL;
-        }
-        n = n * AUTOTLS_DECIMAL_BASE + digit;
-    }
-    *value = n;
-    return c;
-}
-
-/* Whether name is a fully qualified DNS name: two labels or more of letters, digits, hyphens. */
-static int autotls_is_dns_name(const char *name)
-{
-    apr_size_t label = 0;
-    int labels = 1;
-    const char *c;
-
-    if (strlen(name) > AUTOTLS_DNS_NAME_MAX) {
-        return 0;
-    }
-    for (c = name; *c != '\0'; c++) {
-        if (*c == '.') {
-            if (label == 0 || c[-1] == '-') {
-                return 0;
-            }
-            label = 0;
-            labels++;
-        } else if (apr_isalnum(*c) || (*c == '-' && label > 0)) {
-            if (++label > AUTOTLS_DNS_LABEL_MAX) {
-                return 0;
-            }
-        } else {
-            return 0;
-        }
-    }
-    return label > 0 && c[-1] != '-' && labels > 1;
-}
-
-/* Whether addr looks like local@domain.tld, without any mailto: prefix. */
-static int autotls_is_email(const char *addr)
-{
-    const char *at = strchr(addr, '@');
-    const char *c;
-
-    if (at == NULL || at == addr || strchr(at + 1, '@') != NULL) {
-        return 0;
-    }
-    for (c = addr; c < at; c++) {
-        if (!apr_isgraph(*c) || strchr("<>()[]\\,;:\"", *c) != NULL) {
-            return 0;
-        }
-    }
-    return autotls_is_dns_name(at + 1);
-}
-
-/* addr without a leading "mailto:" (in any case). */
-static const char *autotls_strip_mailto(const char *addr)
-{
-    apr_size_t len = sizeof(AUTOTLS_MAILTO) - 1;
-
-    return strncasecmp(addr, AUTOTLS_MAILTO, len) == 0 ? addr + len : addr;
-}
-
-/* What is wrong with an AutoTLSExclude pattern, or NULL when it could match a host name. */
-static const char *autotls_pattern_problem(const char *pattern)
-{
-    char prev = '.';
-    const char *c;
-    const char *open = NULL;
-
-    if (*pattern == '\0') {
-        return "is empty";
-    }
-    if (strlen(pattern) > AUTOTLS_DNS_NAME_MAX) {
-        return "is longer than a host name can be";
-    }
-    for (c = pattern; *c != '\0'; c++) {
-        if (open != NULL) {
-            if (*c == ']') {
-                if (c == open + 1) {
-                    return "has an empty [ ] class";
-                }
-                open = NULL;
-                prev = *c;
-            } else if (!apr_isalnum(*c) && strchr("-_!^", *c) == NULL) {
-                return "has a character no host name has";
-            }
-            continue;
-        }
-        if (*c == '[') {
-            open = c;
-        } else if (*c == '.' && prev == '.') {
-            return "has an empty label";
-        } else if (*c != '.' && !apr_isalnum(*c) && strchr("-_*?", *c) == NULL) {
-            return "has a character no host name has";
-        }
-        prev = *c;
-    }
-    if (open != NULL) {
-        return "has a [ without its ]";
-    }
-    return prev == '.' ? "has an empty label" : NULL;
-}
-
-apr_status_t autotls_parse_window(autotls_window_t *window, const char **why, const char *text)
-{
-    apr_int64_t n;
-    const char *rest;
-    apr_size_t i;
-
-    if (text == NULL || *text == '\0') {
-        *why = "is empty";
-        return AT_EARG;
-    }
-    if (*text == '-') {
-        *why = "is negative";
-        return AT_EARG;
-    }
-    rest = autotls_scan_uint(text, APR_INT64_MAX, &n);
-    if (rest == NULL) {
-        *why = "is too large";
-        return AT_EARG;
-    }
-    if (rest == text) {
-        *why = "does not start with a whole number";
-        return AT_EARG;
-    }
-    if (rest[0] == '%' && rest[1] == '\0') {
-        if (n < AUTOTLS_WINDOW_PERCENT_MIN || n > AUTOTLS_WINDOW_PERCENT_MAX) {
-            *why = "is not a percentage from 1 to 99";
-            return AT_EARG;
-        }
-        window->kind = AUTOTLS_WINDOW_PERCENT;
-        window->percent = (int)n;
-        window->duration = 0;
-        return APR_SUCCESS;
-    }
-    if (rest[0] == '\0') {
-        *why = "has no unit";
-        return AT_EARG;
-    }
-    for (i = 0; i < sizeof(autotls_window_units) / sizeof(autotls_window_units[0]); i++) {
-        if (apr_tolower(rest[0]) != autotls_window_units[i].unit || rest[1] != '\0') {
-            continue;
-        }
-        if (n == 0) {
-            *why = "is zero";
-            return AT_EARG;
-        }
-        if (n > APR_INT64_MAX / autotls_window_units[i].usec) {
-            *why = "is too large";
-            return AT_EARG;
-        }
-        window->kind = AUTOTLS_WINDOW_DURATION;
-        window->percent = 0;
-        window->duration = n * autotls_window_units[i].usec;
-        return APR_SUCCESS;
-    }
-    *why = "has an unknown unit or extra text after the number";
-    return AT_EARG;
-}
-
-static const char *autotls_parse_flag(cmd_parms *cmd, int *flag, const char *arg)
-{
-    if (strcasecmp(arg, "on") == 0) {
-        *flag = AUTOTLS_ON;
-    } else if (strcasecmp(arg, "off") == 0) {
-        *flag = AUTOTLS_OFF;
-    } else {
+    if (autotls_parse_flag(&on, arg) != APR_SUCCESS) {
         return autotls_bad_value(cmd, arg, "is neither on nor off", AUTOTLS_EXPECT_FLAG);
     }
+    *flag = on ? AUTOTLS_ON : AUTOTLS_OFF;
     return NULL;
 }
 
@@ -329,7 +134,7 @@ static const char *autotls_readable_file(cmd_parms *cmd, const char **path, cons
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg)
 {
     autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
-    const char *err = autotls_parse_flag(cmd, &conf->enabled_own, arg);
+    const char *err = autotls_parse_flag_arg(cmd, &conf->enabled_own, arg);
 
     conf->enabled = conf->enabled_own;
     return err;
@@ -339,28 +144,14 @@ static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *arg)
 {
     autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
     const char *err = autotls_check_server_wide(cmd);
-    apr_uri_t uri;
+    const char *why = NULL;
 
     if (err != NULL) {
         return err;
     }
-    if (strcasecmp(arg, "letsencrypt") == 0) {
-        conf->ca_url = AUTOTLS_CA_LETSENCRYPT;
-        return NULL;
+    if (autotls_parse_ca(&conf->ca_url, &why, cmd->pool, arg) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, arg, why, AUTOTLS_EXPECT_CA);
     }
-    if (strcasecmp(arg, "letsencrypt-staging") == 0) {
-        conf->ca_url = AUTOTLS_CA_LETSENCRYPT_STAGING;
-        return NULL;
-    }
-    if (apr_uri_parse(cmd->temp_pool, arg, &uri) != APR_SUCCESS || uri.scheme == NULL ||
-        (strcasecmp(uri.scheme, "https") != 0 && strcasecmp(uri.scheme, "http") != 0)) {
-        return autotls_bad_value(cmd, arg, "is neither a known CA nor an http(s) URL",
-                                 AUTOTLS_EXPECT_CA);
-    }
-    if (uri.hostname == NULL || *uri.hostname == '\0') {
-        return autotls_bad_value(cmd, arg, "is a URL without a host", AUTOTLS_EXPECT_CA);
-    }
-    conf->ca_url = apr_pstrdup(cmd->pool, arg);
     return NULL;
 }
 
@@ -384,15 +175,15 @@ static const char *autotls_set_contact(cmd_parms *cmd, void *dconf, const char *
 {
     autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
     const char *err = autotls_check_server_wide(cmd);
-    const char *addr = autotls_strip_mailto(arg);
+    const char *contact;
 
     if (err != NULL) {
         return err;
     }
-    if (!autotls_is_email(addr)) {
+    if ((contact = autotls_parse_contact(cmd->pool, arg)) == NULL) {
         return autotls_bad_value(cmd, arg, "is not an e-mail address", AUTOTLS_EXPECT_CONTACT);
     }
-    conf->contact = apr_pstrcat(cmd->pool, AUTOTLS_MAILTO, addr, NULL);
+    conf->contact = contact;
     return NULL;
 }
 
@@ -428,17 +219,15 @@ static const char *autotls_set_https_port(cmd_parms *cmd, void *dconf, const cha
 {
     autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
     const char *err = autotls_check_server_wide(cmd);
-    apr_int64_t port = 0;
-    const char *rest;
+    int port;
 
     if (err != NULL) {
         return err;
     }
-    rest = autotls_scan_uint(arg, AUTOTLS_PORT_MAX, &port);
-    if (rest == NULL || rest == arg || *rest != '\0' || port == 0) {
+    if (autotls_parse_port(&port, arg) != APR_SUCCESS) {
         return autotls_bad_value(cmd, arg, "is not a port number", AUTOTLS_EXPECT_PORT);
     }
-    conf->https_port = (int)port;
+    conf->https_port = port;
     return NULL;
 }
 
@@ -467,7 +256,7 @@ static const char *autotls_set_renew_window(cmd_parms *cmd, void *dconf, const c
 
 static const char *autotls_set_redirect(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    return autotls_parse_flag(cmd, &autotls_conf_of(cmd->server)->redirect, arg);
+    return autotls_parse_flag_arg(cmd, &autotls_conf_of(cmd->server)->redirect, arg);
 }
 
 /* Raw arguments, so that an empty quoted pattern is refused instead of ending the list. */

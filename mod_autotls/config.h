@@ -17,33 +17,16 @@
 #include <http_config.h>
 
 #include "at_crypto.h"
+#include "config_parse.h" /* the pure parsers and the renew window type */
 
 #define AUTOTLS_UNSET (-1) /* an int setting nobody wrote */
 #define AUTOTLS_OFF 0
 #define AUTOTLS_ON 1
 
-#define AUTOTLS_CA_LETSENCRYPT "https://acme-v02.api.letsencrypt.org/directory"
-#define AUTOTLS_CA_LETSENCRYPT_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
 #define AUTOTLS_CA_DEFAULT AUTOTLS_CA_LETSENCRYPT
 #define AUTOTLS_HTTPS_PORT_DEFAULT 443
-#define AUTOTLS_PORT_MAX 65535
 /* Relative to ServerRoot, like mod_md's "md": it must survive reboots, so not the runtime dir. */
 #define AUTOTLS_STORE_DEFAULT "autotls"
-#define AUTOTLS_WINDOW_PERCENT_MIN 1
-#define AUTOTLS_WINDOW_PERCENT_MAX 99
-
-/* How AutoTLSRenewWindow was given. */
-typedef enum {
-    AUTOTLS_WINDOW_UNSET = 0, /* not configured: ARI, else the renewal policy's lifetime share */
-    AUTOTLS_WINDOW_PERCENT,   /* renew when `percent` of the lifetime is left */
-    AUTOTLS_WINDOW_DURATION   /* renew when `duration` is left */
-} autotls_window_kind_e;
-
-typedef struct {
-    autotls_window_kind_e kind;
-    int percent;                  /* AUTOTLS_WINDOW_PERCENT: 1..99 */
-    apr_interval_time_t duration; /* AUTOTLS_WINDOW_DURATION: > 0, in microseconds */
-} autotls_window_t;
 
 /* One per server_rec. Pointers are NULL and ints AUTOTLS_UNSET until a directive sets them. */
 typedef struct {
@@ -67,13 +50,6 @@ extern const command_rec autotls_cmds[];
 
 void *autotls_config_create_server(apr_pool_t *p, server_rec *s);
 void *autotls_config_merge_server(apr_pool_t *p, void *base, void *add);
-
-/*
- * Parses an AutoTLSRenewWindow value: "N%" with N in 1..99, or a positive whole number with one
- * unit d, h, m or s ("30d", "12h", "90m"). Pure: no pool, no global state. On failure returns
- * AT_EARG, leaves *window untouched and sets *why to a static text saying what is wrong.
- */
-apr_status_t autotls_parse_window(autotls_window_t *window, const char **why, const char *text);
 
 /* Effective values for a server (main or vhost), defaults applied. */
 int autotls_config_enabled(const server_rec *s);

@@ -1,320 +1,505 @@
 /*
  * renew.c: the renewal thread: a mod_watchdog singleton in one child, running as User.
  *
- * Every tick it looks at each site's slot (what is served) and job state (what was tried) and
- * hands due sites to a small bounded pool of order threads. An order ends with a certificate
- * set in staging/; from there the root activator validates and publishes it. This thread never
- * touches live/ and never holds a key it did not create. A failing site only delays itself.
+ * Every tick it looks at each site: what is served (its shared slot), what was tried (the job
+ * state, loaded from jobs/ before the CA is contacted at all), whether the operator asked for a
+ * renewal (jobs/<site>.renew); and decides: nothing, fetch the CA's renewal window (ARI), or
+ * order. The work runs in a small bounded pool of task threads (renew_task.c). An order ends
+ * with a certificate set in staging/; from there the root activator validates and publishes it.
+ * This thread never touches live/ and never holds a key it did not create. A failing site only
+ * delays itself; a certificate whose renewal keeps failing is served until it expires, with a
+ * loud line from the warn window on.
  */
+#include <stdlib.h>
 #include <string.h>
 
-#include <apr_strings.h>
-#include <apr_thread_mutex.h>
-#include <apr_thread_pool.h>
+#include <apr_file_info.h>
 #include <apr_optional.h>
-#include <openssl/rand.h>
+#include <apr_strings.h>
 
 #include <httpd.h>
 #include <http_log.h>
 #include <mod_watchdog.h>
 
+#include "at_ari.h"
 #include "at_core.h"
 #include "at_issue.h"
-#include "at_renew.h"
 #include "activator.h"
 #include "autotls.h"
 #include "log_glue.h"
 #include "renew.h"
+#include "renew_task.h"
 #include "slots.h"
 
 APLOG_USE_MODULE(autotls);
 
 #define AUTOTLS_WATCHDOG_NAME "autotls"
 #define AUTOTLS_RENEW_TICK apr_time_from_sec(1)
-#define AUTOTLS_ORDERS_MAX 4
-#define AUTOTLS_ORDER_TIMEOUT apr_time_from_sec(180)
-#define AUTOTLS_JOB_SUFFIX ".json"
-#define AUTOTLS_PERCENT 100.0
-
-/* What the renewal thread knows of one site between ticks. */
-typedef struct {
-    autotls_site_t *site;
-    int running;         /* an order thread works on it */
-    int failures;        /* consecutive failed attempts */
-    apr_time_t next_try; /* not before this time (backoff) */
-} renew_job_t;
-
-typedef struct {
-    autotls_ctx_t *ctx;
-    apr_pool_t *pool;         /* the thread's own, with its own allocator */
-    apr_thread_mutex_t *lock; /* guards the jobs' running/failures/next_try */
-    apr_thread_pool_t *orders;
-    renew_job_t *jobs;
-    int account_ready; /* the rest of these belong to the watchdog thread alone */
-    int account_failures;
-    apr_time_t account_next_try; /* a CA that cannot register us is not asked every tick */
-} renew_t;
-
-typedef struct {
-    renew_t *renew;
-    renew_job_t *job;
-} renew_order_t;
+#define AUTOTLS_TASKS_MAX 4
+/* A certificate whose renewal keeps failing is reported at most this often per site. */
+#define AUTOTLS_WARN_INTERVAL apr_time_from_sec(3600)
+/* jobs/ is listed for operator requests when it changed, and at least this often. */
+#define AUTOTLS_REQUESTS_RELIST apr_time_from_sec(60)
+/* The account's backoff: jobs/_account-<ca>.json ('_' cannot start a host name). */
+#define AUTOTLS_ACCOUNT_ITEM_PREFIX "_account-"
+/* Any item name: its path minus "/" and itself is the path of jobs/. */
+#define AUTOTLS_JOBS_PROBE "probe"
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * wd_register_callback;
 
-static const char *renew_job_item(apr_pool_t *p, const autotls_site_t *site)
+static int renew_running(autotls_renew_t *renew, autotls_renew_job_t *job)
 {
-    return apr_pstrcat(p, site->name, AUTOTLS_JOB_SUFFIX, NULL);
+    int running;
+
+    apr_thread_mutex_lock(renew->lock);
+    running = job->running;
+    apr_thread_mutex_unlock(renew->lock);
+    return running;
 }
 
-/* Job state survives restarts, so a restart during a CA outage does not reset the backoff. */
-static void renew_job_load(renew_t *renew, renew_job_t *job, apr_pool_t *p)
+static void renew_job_save(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
 {
-    json_t *json, *failures, *next_try;
+    autotls_job_save(&job->state, renew->ctx->store, job->item, p);
+}
 
-    if (at_store_load_json(renew->ctx->store, AT_STORE_JOBS, NULL, renew_job_item(p, job->site),
-                           &json, p) != APR_SUCCESS) {
+/* ---- what is served ------------------------------------------------------------------------ */
+
+/* The served certificate's names and ARI identifier: what is missing, what a renewal replaces. */
+static void renew_served_details(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
+{
+    apr_array_header_t *chain;
+    apr_uint32_t generation;
+    at_cert_info_t *info;
+    const char *cert_id;
+    EVP_PKEY *key;
+    X509 *leaf;
+
+    if (autotls_slots_read(renew->ctx->slots, job->site->slot, p, &key, &chain, &generation) !=
+            APR_SUCCESS ||
+        generation != job->generation || chain->nelts == 0) {
+        job->served_known = 0; /* changed meanwhile: look again next tick */
         return;
     }
-    failures = json_object_get(json, "failures");
-    next_try = json_object_get(json, "next_try");
-    if (json_is_integer(failures) && json_is_integer(next_try)) {
-        job->failures = (int)json_integer_value(failures);
-        job->next_try = apr_time_from_sec(json_integer_value(next_try));
+    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (at_cert_info(&info, p, leaf) == APR_SUCCESS &&
+        autotls_job_missing_reconcile(&job->state, job->site->names, info->names) > 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0609) "%s: the served certificate lacks %s; ordering them "
+                                         "with the others",
+                     job->site->name, autotls_job_missing_names(&job->state, p));
     }
-    json_decref(json);
-}
-
-static void renew_job_save(renew_t *renew, const renew_job_t *job, const char *error, apr_pool_t *p)
-{
-    json_t *json =
-        json_pack("{s:i, s:I, s:s}", "failures", job->failures, "next_try",
-                  (json_int_t)apr_time_sec(job->next_try), "last_error", error ? error : "");
-
-    if (json != NULL) {
-        at_store_save_json(renew->ctx->store, AT_STORE_JOBS, NULL, renew_job_item(p, job->site),
-                           json, p);
-        json_decref(json);
+    if (at_ari_cert_id(&cert_id, p, leaf) == APR_SUCCESS &&
+        strlen(cert_id) < sizeof(job->cert_id)) {
+        apr_cpystrn(job->cert_id, cert_id, sizeof(job->cert_id));
     }
 }
 
-static at_renew_window_t renew_window(const autotls_site_t *site)
-{
-    at_renew_window_t window = {0, 0};
-
-    if (site->renew_window.kind == AUTOTLS_WINDOW_PERCENT) {
-        window.share_left = site->renew_window.percent / AUTOTLS_PERCENT;
-    } else if (site->renew_window.kind == AUTOTLS_WINDOW_DURATION) {
-        window.time_left = site->renew_window.duration;
-    }
-    return window;
-}
-
-/* Whether the site needs an order now: no CA certificate served, or its renewal time came. */
-static int renew_site_needs_order(renew_t *renew, const autotls_site_t *site, apr_time_t now,
-                                  apr_pool_t *p)
+static void renew_served_refresh(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
 {
     autotls_slot_info_t info;
-    at_renew_window_t window = renew_window(site);
-    apr_array_header_t *staged;
 
-    if (autotls_slots_info(renew->ctx->slots, site->slot, &info) == APR_SUCCESS && info.ca_issued &&
-        now < at_renew_time(info.not_before, info.not_after, &window)) {
+    if (job->served_known &&
+        autotls_slots_generation(renew->ctx->slots, job->site->slot) == job->generation) {
+        return;
+    }
+    if (autotls_slots_info(renew->ctx->slots, job->site->slot, &info) != APR_SUCCESS) {
+        return;
+    }
+    job->served_known = 1;
+    job->warned = 0; /* a new certificate: its own warnings, from its warn window on */
+    job->warned_expired = 0;
+    job->generation = info.generation;
+    job->ca_issued = info.ca_issued;
+    job->not_before = info.not_before;
+    job->not_after = info.not_after;
+    job->cert_id[0] = '\0';
+    if (info.ca_issued) {
+        renew_served_details(renew, job, p);
+    }
+}
+
+/* ---- staging/ ----------------------------------------------------------------------------------
+ */
+
+/* Whether a finished set waits for the activator. A set without its ready marker is the remains
+ * of an order that died (we are the only writer and no task runs for the site): removed. */
+static int renew_staging_busy(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
+{
+    apr_array_header_t *items;
+    int i;
+
+    if (at_store_list(renew->ctx->store, AT_STORE_STAGING, job->site->name, &items, p) !=
+            APR_SUCCESS ||
+        items->nelts == 0) {
         return 0;
     }
-    /* A finished set waits for the activator: do not order another one meanwhile. */
-    if (at_store_list(renew->ctx->store, AT_STORE_STAGING, site->name, &staged, p) == APR_SUCCESS &&
-        staged->nelts > 0) {
+    for (i = 0; i < items->nelts; ++i) {
+        if (strcmp(APR_ARRAY_IDX(items, i, const char *), AUTOTLS_STAGING_READY) == 0) {
+            return 1;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0610) "%s: removing an unfinished set from staging/",
+                 job->site->name);
+    at_store_purge(renew->ctx->store, AT_STORE_STAGING, job->site->name, p);
+    return 0;
+}
+
+/* After a staged set: 1 while it waits for the activator. When the activator removed it without
+ * publishing (it refused it), that counts as a failed order. */
+static int renew_staged_wait(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
+                             apr_pool_t *p)
+{
+    apr_interval_time_t delay;
+
+    if (!job->staged) {
         return 0;
     }
+    if (job->generation == job->staged_generation && renew_staging_busy(renew, job, p)) {
+        return 1;
+    }
+    job->staged = 0;
+    /* The activator publishes before it removes the set: a generation read now is final. */
+    if (autotls_slots_generation(renew->ctx->slots, job->site->slot) != job->staged_generation) {
+        return 0;
+    }
+    delay = autotls_job_failed(&job->state, now, autotls_renew_random(), 0,
+                               "the activator refused the new certificate (see its log line)");
+    renew_job_save(renew, job, p);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0611) "%s: order failed (the activator refused the new "
+                                     "certificate), attempt %d; next try in %" APR_TIME_T_FMT " s",
+                 job->site->name, job->state.failures, apr_time_sec(delay));
     return 1;
 }
 
-static apr_status_t renew_publish_challenge(void *baton, const char *name, const char *token,
-                                            const char *keyauth, apr_pool_t *p)
-{
-    renew_t *renew = baton;
+/* ---- operator requests (autotls renew NAME) ---------------------------------------------- */
 
-    return at_store_save(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, keyauth,
-                         strlen(keyauth), AT_STORE_PUBLIC, p);
+/* The modification time of jobs/ (0 when the store cannot tell): it changes with every file
+ * created there, so an unchanged one needs no listing. */
+static apr_time_t renew_requests_mtime(autotls_renew_t *renew, apr_pool_t *p)
+{
+    const char *path;
+    apr_finfo_t finfo;
+
+    if (at_store_path(renew->ctx->store, AT_STORE_JOBS, NULL, AUTOTLS_JOBS_PROBE, &path, p) !=
+            APR_SUCCESS ||
+        apr_stat(&finfo, apr_pstrndup(p, path, strlen(path) - sizeof(AUTOTLS_JOBS_PROBE)),
+                 APR_FINFO_MTIME, p) != APR_SUCCESS) {
+        return 0;
+    }
+    return finfo.mtime;
 }
 
-static void renew_withdraw_challenge(void *baton, const char *name, const char *token,
-                                     apr_pool_t *p)
+/* Lists jobs/ for <site>.renew files when it changed since the last look. */
+static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
 {
-    renew_t *renew = baton;
+    at_store_t *store = renew->ctx->store;
+    apr_time_t mtime = renew_requests_mtime(renew, p);
+    apr_array_header_t *items;
+    autotls_renew_job_t *job;
+    autotls_site_t *site;
+    const char *name;
+    int i;
 
-    at_store_remove(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, p);
+    if (mtime != 0 && mtime == renew->requests_seen &&
+        now - renew->requests_listed < AUTOTLS_REQUESTS_RELIST) {
+        return;
+    }
+    renew->requests_seen = mtime;
+    renew->requests_listed = now;
+    if (at_store_list(store, AT_STORE_JOBS, NULL, &items, p) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < items->nelts; ++i) {
+        const char *item = APR_ARRAY_IDX(items, i, const char *);
+
+        if ((name = autotls_job_request_site(p, item)) == NULL) {
+            continue;
+        }
+        site = autotls_site_for_host(renew->ctx, name);
+        job = site != NULL ? apr_hash_get(renew->by_site, site->name, APR_HASH_KEY_STRING) : NULL;
+        if (job == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                         AUTOTLS_LOGNO(0614) "%s asks to renew %s, which is no managed site; "
+                                             "removed",
+                         item, name);
+            at_store_remove(store, AT_STORE_JOBS, NULL, item, p);
+            continue;
+        }
+        if (!job->request_pending) {
+            job->request_pending = 1;
+            job->request_item = apr_pstrdup(renew->pool, item);
+        }
+    }
 }
 
-static apr_status_t renew_order_run(renew_t *renew, const autotls_site_t *site, apr_pool_t *p)
+/* Takes the operator's request for a job no task owns: the backoff is cleared, an order follows
+ * at once, valid certificate or not. */
+static void renew_request_take(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
 {
-    autotls_ctx_t *ctx = renew->ctx;
-    at_http_options_t http_options = {0};
-    at_http01_responder_t responder = {renew_publish_challenge, renew_withdraw_challenge, renew};
-    at_issue_request_t request = {0};
-    at_issue_result_t *result;
-    at_http_t *http;
-    at_acme_t *acme;
     apr_status_t rv;
 
-    http_options.ca_file = ctx->ca_file;
-    request.site = site->name;
-    request.names = site->names;
-    request.key_type = site->key_type;
-    request.timeout = AUTOTLS_ORDER_TIMEOUT;
-    if ((rv = at_http_create(&http, p, &http_options)) != APR_SUCCESS ||
-        (rv = at_acme_create(&acme, p, ctx->ca_url, http)) != APR_SUCCESS ||
-        (rv = at_account_load(acme, ctx->store, p)) != APR_SUCCESS ||
-        (rv = at_issue_certificate(&result, acme, p, &request, &responder)) != APR_SUCCESS) {
-        return rv;
-    }
-    /* The ready marker goes last: the activator only takes complete sets. */
-    if ((rv = at_certset_save(ctx->store, AT_STORE_STAGING, site->name, result, p)) ||
-        (rv = at_store_save(ctx->store, AT_STORE_STAGING, site->name, AUTOTLS_STAGING_READY, "", 0,
-                            AT_STORE_PUBLIC, p))) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
-                     AUTOTLS_LOGNO(0601) "%s: cannot stage the new certificate", site->name);
-        return rv;
-    }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, ctx->main_server,
-                 AUTOTLS_LOGNO(0602) "%s: new certificate staged for activation (%u CA requests)",
-                 site->name, at_acme_request_count(acme));
-    return APR_SUCCESS;
-}
-
-static void *APR_THREAD_FUNC renew_order_thread(apr_thread_t *thread, void *data)
-{
-    renew_order_t *order = data;
-    renew_t *renew = order->renew;
-    renew_job_t *job = order->job;
-    apr_uint32_t random = 0;
-    apr_pool_t *p;
-    apr_status_t rv;
-
-    apr_pool_create(&p, NULL);
-    rv = renew_order_run(renew, job->site, p);
-    apr_thread_mutex_lock(renew->lock);
-    if (rv == APR_SUCCESS) {
-        job->failures = 0;
-        job->next_try = 0;
-    } else {
-        RAND_bytes((unsigned char *)&random, sizeof(random));
-        ++job->failures;
-        job->next_try = apr_time_now() + at_renew_backoff(job->failures, random);
-    }
-    renew_job_save(renew, job, rv == APR_SUCCESS ? NULL : at_strerror(p, rv), p);
+    job->request_pending = 0;
+    rv = at_store_remove(renew->ctx->store, AT_STORE_JOBS, NULL, job->request_item, p);
     if (rv != APR_SUCCESS) {
-        ap_log_error(
-            APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
-            AUTOTLS_LOGNO(0603) "%s: order failed (%s), attempt %d; next try in %" APR_TIME_T_FMT
-                                " s",
-            job->site->name, at_strerror(p, rv), job->failures,
-            apr_time_sec(job->next_try - apr_time_now()));
+        return; /* one log line from the store; taken again at the next listing */
     }
-    job->running = 0;
-    apr_thread_mutex_unlock(renew->lock);
-    apr_pool_destroy(p);
-    return NULL;
+    job->requested = 1;
+    autotls_job_reset(&job->state, 1);
+    renew_job_save(renew, job, p);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0615) "%s: renewal requested by the operator (autotls renew); "
+                                     "backoff cleared, ordering now",
+                 job->site->name);
 }
 
-/* The account is made once, before orders run in parallel, so that they never race for it. */
-static apr_status_t renew_account_ready(renew_t *renew, apr_pool_t *p)
+/* ---- expiry warnings ------------------------------------------------------------------------ */
+
+/* One loud line per site at most every AUTOTLS_WARN_INTERVAL (and at start, and when it
+ * expires) while the served certificate is in its warn window and renewing it keeps failing. */
+static void renew_warn(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
+                       apr_pool_t *p)
+{
+    const autotls_job_t *state = job->state.failures > 0 ? &job->state : &renew->account;
+    int expired = now >= job->not_after;
+
+    if (!job->ca_issued || state->failures == 0 ||
+        now < at_renew_warn_time(job->not_before, job->not_after) ||
+        (job->warned != 0 && now - job->warned < AUTOTLS_WARN_INTERVAL &&
+         expired == job->warned_expired)) {
+        return;
+    }
+    job->warned = now;
+    job->warned_expired = expired;
+    if (!expired) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0616) "%s: certificate expires in %s (%s) and renewing it "
+                                         "keeps failing (failed attempts: %d, last error: %s); "
+                                         "still "
+                                         "serving it, next try at %s",
+                     job->site->name, autotls_job_duration_text(p, job->not_after - now),
+                     autotls_job_time_text(p, job->not_after), state->failures, state->last_error,
+                     autotls_job_time_text(p, state->next_try));
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0617) "%s: certificate EXPIRED %s ago (%s) and renewing it "
+                                         "keeps failing (failed attempts: %d, last error: %s); "
+                                         "still "
+                                         "serving it, next try at %s",
+                     job->site->name, autotls_job_duration_text(p, now - job->not_after),
+                     autotls_job_time_text(p, job->not_after), state->failures, state->last_error,
+                     autotls_job_time_text(p, state->next_try));
+    }
+}
+
+/* ---- the decision ------------------------------------------------------------------------------
+ */
+
+static int renew_want(autotls_renew_job_t *job, autotls_task_e task, const char *reason,
+                      int allow_partial)
+{
+    job->task = task;
+    job->reason = reason;
+    job->allow_partial = allow_partial;
+    return 1;
+}
+
+/* Whether the served certificate's ARI window must be fetched (first, or again) before deciding. */
+static int renew_ari_due(autotls_renew_t *renew, const autotls_renew_job_t *job, apr_time_t now)
+{
+    int absent;
+
+    if (job->cert_id[0] == '\0' ||
+        now >= at_renew_emergency_time(job->not_before, job->not_after)) {
+        return 0;
+    }
+    apr_thread_mutex_lock(renew->lock);
+    absent = renew->ari_absent;
+    apr_thread_mutex_unlock(renew->lock);
+    return !absent &&
+           (strcmp(job->state.ari.cert_id, job->cert_id) != 0 || now >= job->state.ari.next_poll);
+}
+
+/* Sets the job's task when one is due: 1, else 0. A new certificate, an operator's request, a
+ * renewal the CA asked for (ARI) and an emergency take what validates (partial). A renewal on
+ * our own schedule (lifetime, window) takes all or nothing while the served certificate is
+ * valid: a name failing then must not take HTTPS away from it weeks early; the order backs off
+ * and, should the name keep failing, the emergency point takes the partial certificate. A retry
+ * of the missing names alone takes all or nothing too, so that the certificate served stays
+ * when they still fail and no duplicate certificate counts against the CA's rate limits. */
+static int renew_decide(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now)
+{
+    const autotls_job_t *state = &job->state;
+    at_renew_window_t window = autotls_renew_window(job->site);
+    at_renew_plan_t plan;
+    int ari_known;
+
+    if (job->requested) {
+        return renew_want(job, AUTOTLS_TASK_ORDER, AUTOTLS_RENEW_BY_OPERATOR, 1);
+    }
+    if (!job->ca_issued) {
+        return now >= state->next_try &&
+               renew_want(job, AUTOTLS_TASK_ORDER, AUTOTLS_RENEW_BY_NEW, 1);
+    }
+    if (renew_ari_due(renew, job, now)) {
+        return renew_want(job, AUTOTLS_TASK_ARI, "ari", 0);
+    }
+    if (now < state->next_try) {
+        return 0;
+    }
+    ari_known = job->cert_id[0] != '\0' && strcmp(state->ari.cert_id, job->cert_id) == 0 &&
+                state->ari.end > 0;
+    plan =
+        at_renew_plan(job->not_before, job->not_after, &window, ari_known ? state->ari.chosen : 0);
+    if (now >= plan.at) {
+        return renew_want(job, AUTOTLS_TASK_ORDER, at_renew_by_name(plan.by),
+                          plan.by == AT_RENEW_BY_ARI || plan.by == AT_RENEW_BY_EMERGENCY);
+    }
+    if (autotls_job_missing_due(state, now)) {
+        return renew_want(job, AUTOTLS_TASK_ORDER, AUTOTLS_RENEW_BY_MISSING, 0);
+    }
+    return 0;
+}
+
+/* ---- the account ---------------------------------------------------------------------------- */
+
+/* The account is made once, before orders run in parallel, so that they never race for it. Its
+ * backoff is kept in jobs/ like a site's: a restart during an outage does not ask again. */
+static apr_status_t renew_account_ready(autotls_renew_t *renew, apr_pool_t *p)
 {
     autotls_ctx_t *ctx = renew->ctx;
     at_acme_account_options_t options = {0};
-    at_http_options_t http_options = {0};
-    at_http_t *http;
-    at_acme_t *acme;
+    apr_time_t now = apr_time_now();
+    apr_interval_time_t delay;
+    at_acme_t *acme = NULL;
     apr_status_t rv;
 
     if (renew->account_ready) {
         return APR_SUCCESS;
     }
-    if (apr_time_now() < renew->account_next_try) {
+    if (now < renew->account.next_try) {
         return APR_EAGAIN;
     }
-    http_options.ca_file = ctx->ca_file;
     options.agree_tos = 1;
     if (ctx->contact != NULL) {
         options.contacts = apr_array_make(p, 1, sizeof(const char *));
         APR_ARRAY_PUSH(options.contacts, const char *) = ctx->contact;
     }
-    if ((rv = at_http_create(&http, p, &http_options)) == APR_SUCCESS &&
-        (rv = at_acme_create(&acme, p, ctx->ca_url, http)) == APR_SUCCESS &&
+    if ((rv = autotls_renew_acme(&acme, renew, p)) == APR_SUCCESS &&
         (rv = at_account_ensure(acme, ctx->store, p, &options)) == APR_SUCCESS) {
         renew->account_ready = 1;
-    } else {
-        apr_uint32_t random = 0;
-
-        RAND_bytes((unsigned char *)&random, sizeof(random));
-        ++renew->account_failures;
-        renew->account_next_try =
-            apr_time_now() + at_renew_backoff(renew->account_failures, random);
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->main_server,
-                     AUTOTLS_LOGNO(0604) "no ACME account at %s yet (%s), attempt %d; next try "
-                                         "in %" APR_TIME_T_FMT " s",
-                     ctx->ca_url, at_strerror(p, rv), renew->account_failures,
-                     apr_time_sec(renew->account_next_try - apr_time_now()));
+        if (renew->account.failures > 0) {
+            autotls_job_reset(&renew->account, 0);
+            at_store_remove(ctx->store, AT_STORE_JOBS, NULL, renew->account_item, p);
+        }
+        return APR_SUCCESS;
     }
+    delay = autotls_job_failed(&renew->account, now, autotls_renew_random(),
+                               acme != NULL ? at_acme_retry_after(acme) : 0, at_strerror(p, rv));
+    autotls_job_save(&renew->account, ctx->store, renew->account_item, p);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->main_server,
+                 AUTOTLS_LOGNO(0604) "no ACME account at %s yet (%s), attempt %d; next try "
+                                     "in %" APR_TIME_T_FMT " s",
+                 ctx->ca_url, renew->account.last_error, renew->account.failures,
+                 apr_time_sec(delay));
     return rv;
 }
 
-/* Hands every due site to the order threads. Only the running/backoff fields are shared with
- * them (under the lock); the slot, the store and the account are looked at outside it. */
-static void renew_tick(renew_t *renew, apr_pool_t *p)
+/* ---- the tick ----------------------------------------------------------------------------------
+ */
+
+/* Looks at one job no task owns; returns 1 when it wants an order or an ARI poll. */
+static int renew_look(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
+                      apr_pool_t *p)
 {
-    autotls_ctx_t *ctx = renew->ctx;
+    renew_served_refresh(renew, job, p);
+    if (job->request_pending) {
+        renew_request_take(renew, job, p);
+    }
+    renew_warn(renew, job, now, p);
+    if (renew_staged_wait(renew, job, now, p) || !renew_decide(renew, job, now)) {
+        return 0;
+    }
+    /* A finished set still waits for the activator: nothing new meanwhile. */
+    return job->task != AUTOTLS_TASK_ORDER || !renew_staging_busy(renew, job, p);
+}
+
+/* Hands every due job to the task threads. */
+static void renew_tick(autotls_renew_t *renew, apr_pool_t *p)
+{
     apr_time_t now = apr_time_now();
-    renew_order_t *order;
-    int i, busy, due = 0;
+    int i, handed = 0, orders_blocked = 0;
 
-    for (i = 0; i < ctx->sites->nelts; ++i) {
-        renew_job_t *job = &renew->jobs[i];
+    renew_requests_scan(renew, now, p);
+    for (i = 0; i < renew->ctx->sites->nelts; ++i) {
+        autotls_renew_job_t *job = &renew->jobs[i];
 
-        apr_thread_mutex_lock(renew->lock);
-        busy = job->running || now < job->next_try;
-        apr_thread_mutex_unlock(renew->lock);
-        if (busy || !renew_site_needs_order(renew, job->site, now, p)) {
+        if (renew_running(renew, job) || !renew_look(renew, job, now, p)) {
             continue;
         }
-        if (renew_account_ready(renew, p) != APR_SUCCESS) {
-            return; /* nothing can be ordered without an account; it backs off by itself */
+        if (job->task == AUTOTLS_TASK_ORDER &&
+            (orders_blocked || renew_account_ready(renew, p) != APR_SUCCESS)) {
+            orders_blocked = 1; /* nothing can be ordered without an account; it backs off */
+            continue;
         }
-        order = apr_palloc(renew->pool, sizeof(*order));
-        order->renew = renew;
-        order->job = job;
         apr_thread_mutex_lock(renew->lock);
-        job->running = apr_thread_pool_push(renew->orders, renew_order_thread, order,
-                                            APR_THREAD_TASK_PRIORITY_NORMAL, renew) == APR_SUCCESS;
-        due += job->running;
+        job->running = 1;
+        if (autotls_renew_task_push(renew, job) != APR_SUCCESS) {
+            job->running = 0;
+        }
+        handed += job->running;
         apr_thread_mutex_unlock(renew->lock);
     }
-    if (due > 0) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ctx->main_server,
-                     AUTOTLS_LOGNO(0605) "%d site(s) handed to the order threads", due);
+    if (handed > 0) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0605) "%d site(s) handed to the task threads", handed);
     }
 }
 
-static apr_status_t renew_begin(renew_t *renew)
+/* ---- start and stop -----------------------------------------------------------------------------
+ */
+
+/* Every job's state comes from disk before anything else happens: no CA is contacted on a
+ * schedule this process has not read. */
+static void renew_load(autotls_renew_t *renew)
+{
+    at_store_t *store = renew->ctx->store;
+    int i;
+
+    renew->account_item =
+        apr_pstrcat(renew->pool, AUTOTLS_ACCOUNT_ITEM_PREFIX,
+                    at_store_ca_name(renew->pool, renew->ctx->ca_url), AUTOTLS_JOB_SUFFIX, NULL);
+    autotls_job_init(&renew->account);
+    autotls_job_load(&renew->account, store, renew->account_item, renew->pool);
+    renew->jobs = apr_pcalloc(renew->pool, sizeof(autotls_renew_job_t) * renew->ctx->sites->nelts);
+    renew->by_site = apr_hash_make(renew->pool);
+    for (i = 0; i < renew->ctx->sites->nelts; ++i) {
+        autotls_renew_job_t *job = &renew->jobs[i];
+
+        job->renew = renew;
+        job->site = APR_ARRAY_IDX(renew->ctx->sites, i, autotls_site_t *);
+        job->item = autotls_job_item(renew->pool, job->site->name);
+        autotls_job_init(&job->state);
+        autotls_job_load(&job->state, store, job->item, renew->pool);
+        apr_hash_set(renew->by_site, job->site->name, APR_HASH_KEY_STRING, job);
+    }
+}
+
+static apr_status_t renew_begin(autotls_renew_t *renew)
 {
     apr_allocator_t *allocator;
     apr_status_t rv;
-    int i;
 
     if ((rv = apr_allocator_create(&allocator)) != APR_SUCCESS ||
         (rv = apr_pool_create_ex(&renew->pool, NULL, NULL, allocator)) != APR_SUCCESS) {
         return rv;
     }
     apr_allocator_owner_set(allocator, renew->pool);
-    renew->jobs = apr_pcalloc(renew->pool, sizeof(renew_job_t) * renew->ctx->sites->nelts);
-    for (i = 0; i < renew->ctx->sites->nelts; ++i) {
-        renew->jobs[i].site = APR_ARRAY_IDX(renew->ctx->sites, i, autotls_site_t *);
-        renew_job_load(renew, &renew->jobs[i], renew->pool);
-    }
+    renew_load(renew);
     if ((rv = apr_thread_mutex_create(&renew->lock, APR_THREAD_MUTEX_DEFAULT, renew->pool)) ||
-        (rv = apr_thread_pool_create(&renew->orders, 0, AUTOTLS_ORDERS_MAX, renew->pool))) {
+        (rv = apr_thread_pool_create(&renew->tasks, 0, AUTOTLS_TASKS_MAX, renew->pool))) {
         return rv;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
@@ -323,19 +508,31 @@ static apr_status_t renew_begin(renew_t *renew)
     return APR_SUCCESS;
 }
 
-static void renew_end(renew_t *renew)
+static void renew_end(autotls_renew_t *renew)
 {
-    if (renew->pool != NULL) {
-        /* Waits for running orders; each is bounded by AUTOTLS_ORDER_TIMEOUT. */
-        apr_thread_pool_destroy(renew->orders);
-        apr_pool_destroy(renew->pool);
-        renew->pool = NULL;
+    int i;
+
+    if (renew->pool == NULL) {
+        return;
     }
+    if (renew->tasks != NULL) {
+        /* Waits for running tasks; each is bounded by its order timeout. */
+        apr_thread_pool_destroy(renew->tasks);
+        renew->tasks = NULL;
+    }
+    for (i = 0; i < renew->ctx->sites->nelts; ++i) {
+        autotls_job_clear(&renew->jobs[i].state);
+    }
+    autotls_job_clear(&renew->account);
+    free(renew->directory_text);
+    renew->directory_text = NULL;
+    apr_pool_destroy(renew->pool);
+    renew->pool = NULL;
 }
 
 static apr_status_t renew_watchdog(int state, void *data, apr_pool_t *p)
 {
-    renew_t *renew = data;
+    autotls_renew_t *renew = data;
 
     switch (state) {
     case AP_WATCHDOG_STATE_STARTING:
@@ -344,7 +541,7 @@ static apr_status_t renew_watchdog(int state, void *data, apr_pool_t *p)
         if (renew->pool != NULL) {
             renew_tick(renew, p);
         }
-        return APR_SUCCESS;
+        return APR_SUCCESS; /* anything else would stop the watchdog calling us for good */
     case AP_WATCHDOG_STATE_STOPPING:
         renew_end(renew);
         return APR_SUCCESS;
@@ -355,7 +552,7 @@ static apr_status_t renew_watchdog(int state, void *data, apr_pool_t *p)
 apr_status_t autotls_renew_start(autotls_ctx_t *ctx, apr_pool_t *pconf)
 {
     ap_watchdog_t *watchdog;
-    renew_t *renew;
+    autotls_renew_t *renew;
     apr_status_t rv;
 
     if (ctx->sites->nelts == 0) {

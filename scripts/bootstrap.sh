@@ -6,12 +6,16 @@
 # build dir is not configured for the current configure, and always ends with `make`. Quiet on
 # success; on any failure it prints the failing step's log tail and exits non-zero.
 #
-# Environment: AUTOTLS_BUILD (default <repo>/build), AUTOTLS_JOBS (default 2).
+# Environment: AUTOTLS_BUILD (default <repo>/build), AUTOTLS_JOBS (default 2),
+# AUTOTLS_CONFIGURE_ARGS (words for configure, e.g. --enable-sanitizers; a build dir configured
+# with other words is configured again).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${AUTOTLS_BUILD:-$REPO/build}
 JOBS=${AUTOTLS_JOBS:-2}
+CONFIGURE_ARGS=${AUTOTLS_CONFIGURE_ARGS:-}
+CONFIGURE_STAMP=.autotls-configure-args  # in the build dir: the words it was configured with
 LOG_TAIL_LINES=60
 PACKAGES=(apache2 apache2-dev libssl-dev libjansson-dev libcurl4-openssl-dev check pebble
           python3-pytest autoconf automake libtool pkg-config openssl curl valgrind)
@@ -76,8 +80,12 @@ build() {
         quietly "$log" bash -c "cd '$REPO' && autoreconf -fi"
     fi
     if [[ ! -f $BUILD/Makefile || ! -f $BUILD/config.status ||
-          $REPO/configure -nt $BUILD/config.status ]]; then
-        quietly "$log" bash -c "cd '$BUILD' && '$REPO/configure'"
+          $REPO/configure -nt $BUILD/config.status ||
+          $(cat "$BUILD/$CONFIGURE_STAMP" 2>/dev/null) != "$CONFIGURE_ARGS" ]]; then
+        rm -f "$BUILD/$CONFIGURE_STAMP"
+        # shellcheck disable=SC2086  # CONFIGURE_ARGS is a list of words on purpose
+        quietly "$log" bash -c "cd '$BUILD' && '$REPO/configure' $CONFIGURE_ARGS"
+        printf '%s\n' "$CONFIGURE_ARGS" >"$BUILD/$CONFIGURE_STAMP"
     fi
     quietly "$log" make -C "$BUILD" -j"$JOBS"
     [[ -x $BUILD/tools/autotls ]] || die "build finished without $BUILD/tools/autotls"

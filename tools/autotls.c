@@ -10,13 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_file_info.h>
 #include <apr_general.h>
 #include <apr_getopt.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 
+#include "at_ari.h"
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_live.h"
 #include "standalone.h"
 #include "webroot.h"
 
@@ -48,6 +52,7 @@ static const char *const usage_main =
     "  issue    obtain a certificate from an ACME CA into a store\n"
     "  show     list the certificates of a store\n"
     "  revoke   revoke a stored certificate\n"
+    "  renew    ask the running server to renew a site's certificate now\n"
     "\n"
     "`autotls COMMAND --help` describes each. Exit codes: 0 success, 1 the CA refused or could\n"
     "not validate, 2 usage error, 3 local error (store, files, network setup).\n";
@@ -74,16 +79,29 @@ static const char *const usage_issue =
     "  -v                    debug output, one line per request to the CA\n"
     "Prints: issued <site>: names <n,...>; serial <HEX>; expires <time>; CA requests <N>\n";
 
-static const char *const usage_show = "usage: autotls show --store DIR [--json]\n"
-                                      "\n"
-                                      "Lists every live certificate: site, names, issuer, serial,\n"
-                                      "expiry and key type (--json: a JSON array).\n";
+static const char *const usage_show =
+    "usage: autotls show --store DIR [--ca URL] [--ca-cert FILE] [--json]\n"
+    "\n"
+    "Lists every live certificate: site, names, issuer, serial, expiry and key type (--json: a\n"
+    "JSON array). When the CA that issued it (as recorded in the store, or --ca) offers ACME\n"
+    "Renewal Information, also the renewal window the CA suggests for it.\n";
 
 static const char *const usage_revoke =
     "usage: autotls revoke --store DIR [--ca-cert FILE] [--reason N] [-v] NAME\n"
     "\n"
     "Revokes DIR/live/NAME at the CA that issued it, signed by the stored account.\n"
     "  --reason N   RFC 5280 reason code (0 unspecified, 1 keyCompromise, 4 superseded, ...)\n";
+
+static const char *const usage_renew =
+    "usage: autotls renew --store DIR NAME\n"
+    "\n"
+    "Asks the server whose AutoTLSStore is DIR to renew the certificate of site NAME now, even\n"
+    "while it is still valid, and clears the site's backoff after failed attempts. The server's\n"
+    "renewal thread picks the request up within a second, without a restart, and logs one line\n"
+    "when it does and one when the order ends; the new certificate is served as soon as it is\n"
+    "issued. NAME is the site's ServerName (as `autotls show` lists it) or one of its aliases.\n"
+    "Run it as root or as the server's User. Exit codes: 0 requested, 2 usage error or no such\n"
+    "site in the store, 3 the store cannot be written.\n";
 
 static const apr_getopt_option_t cli_options[] = {
     {"ca", OPT_CA, 1, "ACME directory URL"},
@@ -254,13 +272,19 @@ static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *cons
     return EXIT_OK;
 }
 
-static apr_status_t cli_acme(at_acme_t **acme, apr_pool_t *p, const char *url, const char *ca_cert)
+/* An ACME client for url; timeout (0: none given) also bounds each single request, so that
+ * --timeout holds even against a CA that answers slowly. */
+static apr_status_t cli_acme(at_acme_t **acme, apr_pool_t *p, const char *url, const char *ca_cert,
+                             apr_interval_time_t timeout)
 {
     at_http_options_t options = {0};
     at_http_t *http;
     apr_status_t rv;
 
     options.ca_file = ca_cert;
+    if (timeout > 0 && timeout < AT_HTTP_TOTAL_TIMEOUT_DEFAULT) {
+        options.total_timeout = timeout;
+    }
     if ((rv = at_http_create(&http, p, &options)) != APR_SUCCESS) {
         return rv;
     }
@@ -354,7 +378,7 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
     if ((rv = at_store_fs_open(&store, p, args->store)) != APR_SUCCESS) {
         return cli_fail(EXIT_LOCAL, "cannot open the store %s", args->store);
     }
-    if ((rv = cli_acme(&acme, p, args->ca, args->ca_cert)) != APR_SUCCESS) {
+    if ((rv = cli_acme(&acme, p, args->ca, args->ca_cert, args->timeout)) != APR_SUCCESS) {
         return EXIT_LOCAL;
     }
     if ((rv = at_account_ensure(acme, store, p, &account)) != APR_SUCCESS) {
@@ -370,7 +394,14 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
     if ((rv = at_issue_certificate(&result, acme, p, &request, &responder)) != APR_SUCCESS) {
         return cli_exit_code(rv);
     }
-    if ((rv = at_certset_save(store, AT_STORE_LIVE, site, result, p)) != APR_SUCCESS ||
+    /* The set it replaces is archived, and the pair goes live through the journal, as the
+     * module's activator does it: a crash never leaves a key beside another key's chain. */
+    if (at_live_archive(store, site, apr_time_now(), p) == APR_SUCCESS) {
+        at_live_archive_purge(store, site, apr_time_now(), AT_ARCHIVE_GRACE, AT_ARCHIVE_KEEP_MAX,
+                              NULL, p);
+    }
+    if ((rv = at_live_promote(store, site, result->key_pem, result->key_len, result->chain_pem,
+                              result->chain_len, p)) != APR_SUCCESS ||
         (rv = cli_save_meta(store, args, site, result, p)) != APR_SUCCESS ||
         (rv = at_chain_from_pem(&chain, p, result->chain_pem, result->chain_len)) ||
         (rv = at_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *))) != APR_SUCCESS) {
@@ -395,12 +426,74 @@ static json_t *cli_info_json(const char *site, const at_cert_info_t *info, apr_p
                      cli_time(p, info->not_after), "key_type", info->key_type);
 }
 
+#define SHOW_ARI_TIMEOUT apr_time_from_sec(10) /* per CA request: show must not hang on a CA */
+
+/* The CA client `show` asks for renewal windows, kept while sites share a CA. */
+typedef struct {
+    const char *key; /* URL and CA file */
+    at_acme_t *acme;
+} cli_show_ca_t;
+
+/* The renewal window the CA suggests for a stored certificate (RFC 9773), as the text of the
+ * "renewal window" line; *json gets {start, end} or null. NULL when the store names no CA. */
+static const char *cli_show_window(cli_show_ca_t *ca, json_t **json, const cli_args_t *args,
+                                   at_store_t *store, const char *site, X509 *leaf, apr_pool_t *p)
+{
+    const char *url = args->ca, *ca_cert = args->ca_cert, *cert_id, *key;
+    at_http_options_t options = {0};
+    json_t *meta = NULL, *stored;
+    at_ari_window_t window;
+    at_http_t *http;
+    apr_status_t rv;
+
+    *json = json_null();
+    if (at_store_load_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, &meta, p) == APR_SUCCESS) {
+        if (url == NULL && json_is_string(stored = json_object_get(meta, "ca"))) {
+            url = apr_pstrdup(p, json_string_value(stored));
+        }
+        if (ca_cert == NULL && json_is_string(stored = json_object_get(meta, "ca_cert"))) {
+            ca_cert = apr_pstrdup(p, json_string_value(stored));
+        }
+        json_decref(meta);
+    }
+    if (url == NULL) {
+        return NULL;
+    }
+    key = apr_pstrcat(p, url, "\n", ca_cert != NULL ? ca_cert : "", NULL);
+    if (ca->acme == NULL || strcmp(ca->key, key) != 0) {
+        options.ca_file = ca_cert;
+        options.connect_timeout = options.total_timeout = SHOW_ARI_TIMEOUT;
+        ca->acme = NULL;
+        if (at_http_create(&http, p, &options) != APR_SUCCESS ||
+            at_acme_create(&ca->acme, p, url, http) != APR_SUCCESS) {
+            return "unavailable (no client for the CA)";
+        }
+        ca->key = key;
+    }
+    if ((rv = at_ari_cert_id(&cert_id, p, leaf)) != APR_SUCCESS) {
+        return "unavailable (the certificate names no issuer key)";
+    }
+    rv = at_ari_fetch(&window, ca->acme, p, cert_id);
+    if (rv == APR_ENOTIMPL) {
+        return "not offered by the CA";
+    }
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "unavailable (%s)", at_strerror(p, rv));
+    }
+    *json =
+        json_pack("{s:s, s:s}", "start", cli_time(p, window.start), "end", cli_time(p, window.end));
+    return apr_psprintf(p, "%s .. %s", cli_time(p, window.start), cli_time(p, window.end));
+}
+
 static int cmd_show(const cli_args_t *args, apr_pool_t *p)
 {
+    cli_show_ca_t ca = {NULL, NULL};
+    const char *window;
+    json_t *window_json, *entry;
     apr_array_header_t *sites, *chain;
     at_cert_info_t *info;
     at_store_t *store;
-    json_t *out = json_array();
+    json_t *out;
     EVP_PKEY *key;
     char *text;
     int i, code = EXIT_OK;
@@ -413,6 +506,7 @@ static int cmd_show(const cli_args_t *args, apr_pool_t *p)
         at_store_list(store, AT_STORE_LIVE, NULL, &sites, p) != APR_SUCCESS) {
         return cli_fail(EXIT_LOCAL, "cannot read the store %s", args->store);
     }
+    out = json_array();
     for (i = 0; i < sites->nelts; ++i) {
         const char *site = APR_ARRAY_IDX(sites, i, const char *);
 
@@ -422,14 +516,22 @@ static int cmd_show(const cli_args_t *args, apr_pool_t *p)
             code = EXIT_LOCAL;
             continue;
         }
+        window = cli_show_window(&ca, &window_json, args, store, site,
+                                 APR_ARRAY_IDX(chain, 0, X509 *), p);
         if (args->json) {
-            json_array_append_new(out, cli_info_json(site, info, p));
+            entry = cli_info_json(site, info, p);
+            json_object_set_new(entry, "renewal_window", window_json);
+            json_array_append_new(out, entry);
             continue;
         }
+        json_decref(window_json);
         printf("%s\n  names:     %s\n  issuer:    %s\n  serial:    %s\n  not after: %s\n"
                "  key type:  %s\n",
                site, cli_join(p, info->names, ", "), info->issuer_cn, info->serial,
                cli_time(p, info->not_after), info->key_type);
+        if (window != NULL) {
+            printf("  renewal window: %s\n", window);
+        }
     }
     if (args->json) {
         text = json_dumps(out, JSON_INDENT(2));
@@ -473,7 +575,7 @@ static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
     if (ca_cert == NULL && json_is_string(stored_ca_cert)) {
         ca_cert = apr_pstrdup(p, json_string_value(stored_ca_cert));
     }
-    rv = cli_acme(&acme, p, apr_pstrdup(p, json_string_value(ca)), ca_cert);
+    rv = cli_acme(&acme, p, apr_pstrdup(p, json_string_value(ca)), ca_cert, 0);
     json_decref(meta);
     if (rv != APR_SUCCESS) {
         return EXIT_LOCAL;
@@ -493,6 +595,78 @@ static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
     return EXIT_OK;
 }
 
+/* Whether the store knows NAME: a job file, a live set of that name, or a live certificate that
+ * covers it (an alias). */
+static int cli_site_known(at_store_t *store, const char *name, apr_pool_t *p)
+{
+    apr_array_header_t *sites, *chain;
+    char *data;
+    apr_size_t len;
+    int i;
+
+    if (at_store_load(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, name, ".json", NULL), &data, &len,
+                      AT_STORE_PUBLIC, p) == APR_SUCCESS) {
+        return 1;
+    }
+    if (at_store_list(store, AT_STORE_LIVE, NULL, &sites, p) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < sites->nelts; ++i) {
+        const char *site = APR_ARRAY_IDX(sites, i, const char *);
+
+        if (strcmp(site, name) == 0) {
+            return 1;
+        }
+        if (at_store_load(store, AT_STORE_LIVE, site, AT_CERTSET_CHAIN, &data, &len,
+                          AT_STORE_PUBLIC, p) == APR_SUCCESS &&
+            at_chain_from_pem(&chain, p, data, len) == APR_SUCCESS &&
+            at_cert_covers_name(APR_ARRAY_IDX(chain, 0, X509 *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Drops an empty jobs/<NAME>.renew: the renewal thread takes it, removes it and orders. */
+static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
+{
+    apr_finfo_t finfo;
+    at_store_t *store;
+    char *name, *c;
+
+    if (args->store == NULL || args->names->nelts != 1) {
+        fputs(usage_renew, stderr);
+        return EXIT_USAGE;
+    }
+    name = apr_pstrdup(p, APR_ARRAY_IDX(args->names, 0, const char *));
+    for (c = name; *c != '\0'; ++c) {
+        *c = apr_tolower(*c); /* the server knows its names in lower case */
+    }
+    if (!at_store_component_valid(name)) {
+        return cli_fail(EXIT_USAGE, "\"%s\" is not a DNS name", name);
+    }
+    if (apr_stat(&finfo, args->store, APR_FINFO_TYPE, p) != APR_SUCCESS ||
+        finfo.filetype != APR_DIR) {
+        return cli_fail(EXIT_USAGE, "no store at %s: give the server's AutoTLSStore", args->store);
+    }
+    if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS) {
+        return cli_fail(EXIT_LOCAL, "cannot open the store %s", args->store);
+    }
+    if (!cli_site_known(store, name, p)) {
+        return cli_fail(EXIT_USAGE,
+                        "no site %s in the store %s: give the ServerName of a managed site, "
+                        "as `autotls show` lists it",
+                        name, args->store);
+    }
+    if (at_store_save(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, name, ".renew", NULL), "", 0,
+                      AT_STORE_PUBLIC, p) != APR_SUCCESS) {
+        return cli_fail(EXIT_LOCAL, "cannot write the renewal request into %s/jobs", args->store);
+    }
+    printf("renewal of %s requested: the server takes it within a second (see its error log)\n",
+           name);
+    return EXIT_OK;
+}
+
 int main(int argc, const char *const *argv)
 {
     static const struct {
@@ -503,6 +677,7 @@ int main(int argc, const char *const *argv)
         {"issue", cmd_issue, usage_issue},
         {"show", cmd_show, usage_show},
         {"revoke", cmd_revoke, usage_revoke},
+        {"renew", cmd_renew, usage_renew},
     };
     cli_args_t args;
     apr_pool_t *p;

@@ -19,6 +19,8 @@
 #define HTTP_STATUS_OK_MIN 200
 #define HTTP_STATUS_OK_MAX 299
 #define HTTP_STATUS_ERROR_MIN 400
+#define HTTP_STATUS_TOO_MANY_REQUESTS 429
+#define HTTP_STATUS_UNAVAILABLE 503
 
 apr_status_t at_acme_create(at_acme_t **acme, apr_pool_t *p, const char *directory_url,
                             at_http_t *http)
@@ -51,6 +53,26 @@ const char *at_acme_url(const at_acme_t *acme)
 const at_acme_problem_t *at_acme_last_problem(const at_acme_t *acme)
 {
     return acme->last_problem;
+}
+
+apr_interval_time_t at_acme_retry_after(const at_acme_t *acme)
+{
+    return acme->retry_after;
+}
+
+at_http_t *at_acme_http(at_acme_t *acme)
+{
+    return acme->http;
+}
+
+/* Remembers the Retry-After of a 429 or 503 response, 0 after any other: every response from
+ * the CA passes through here, so the value always describes the last one. */
+static void acme_note_response(at_acme_t *acme, const at_http_response_t *response)
+{
+    int busy = response->status == HTTP_STATUS_TOO_MANY_REQUESTS ||
+               response->status == HTTP_STATUS_UNAVAILABLE;
+
+    acme->retry_after = busy ? at_http_retry_after(response) : 0;
 }
 
 void at_acme_set_account(at_acme_t *acme, EVP_PKEY *key, const char *kid)
@@ -114,10 +136,12 @@ static apr_status_t acme_nonce_take(const char **nonce, at_acme_t *acme, apr_poo
         }
     }
     if (acme->nonce_count == 0) {
+        acme->retry_after = 0;
         rv = at_http_request(acme->http, p, "HEAD", acme->dir->new_nonce, NULL, NULL, 0, &response);
         if (rv != APR_SUCCESS) {
             return rv;
         }
+        acme_note_response(acme, response);
         acme_nonce_feed(acme, response);
         if (acme->nonce_count == 0) {
             return acme_protocol_error(
@@ -305,10 +329,12 @@ apr_status_t at_acme_directory(const at_acme_directory_t **dir, at_acme_t *acme)
     if ((rv = apr_pool_create(&p, acme->pool)) != APR_SUCCESS) {
         return rv;
     }
+    acme->retry_after = 0;
     rv = at_http_request(acme->http, p, "GET", acme->url, NULL, NULL, 0, &response);
     if (rv != APR_SUCCESS) {
         goto leave;
     }
+    acme_note_response(acme, response);
     acme_nonce_feed(acme, response);
     if (response->status != HTTP_STATUS_OK_MIN) {
         rv = acme_protocol_error(acme, "directory",
@@ -396,8 +422,10 @@ static apr_status_t acme_post_once(at_acme_t *acme, apr_pool_t *p, const char *u
         (rv = at_jws_sign(&jws, p, acme->key, acme->kid, nonce, url, payload)) != APR_SUCCESS) {
         return rv;
     }
+    acme->retry_after = 0;
     rv = at_http_request(acme->http, p, "POST", url, ACME_CT_JOSE, jws, strlen(jws), response);
     if (rv == APR_SUCCESS) {
+        acme_note_response(acme, *response);
         acme_nonce_feed(acme, *response);
     }
     return rv;
@@ -410,7 +438,7 @@ apr_status_t acme_post(at_acme_t *acme, apr_pool_t *p, const char *what, const c
     at_acme_problem_t *problem = NULL;
     at_http_response_t *r = NULL;
     json_t *body = NULL;
-    int attempt;
+    int attempt, quiet;
     apr_status_t rv;
 
     *json = NULL;
@@ -447,9 +475,10 @@ apr_status_t acme_post(at_acme_t *acme, apr_pool_t *p, const char *what, const c
     }
     json_decref(body);
     *response = r;
-    at_log(quiet_type != NULL && at_acme_problem_is(problem, quiet_type) ? AT_LOG_DEBUG
-                                                                         : AT_LOG_ERR,
-           AT_EPROBLEM, "CA %s refused %s: %s", acme->url, what, at_acme_problem_text(p, problem));
+    quiet = quiet_type != NULL &&
+            (strcmp(quiet_type, ACME_QUIET_ANY) == 0 || at_acme_problem_is(problem, quiet_type));
+    at_log(quiet ? AT_LOG_DEBUG : AT_LOG_ERR, AT_EPROBLEM, "CA %s refused %s: %s", acme->url, what,
+           at_acme_problem_text(p, problem));
     return AT_EPROBLEM;
 }
 

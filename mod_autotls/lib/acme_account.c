@@ -28,8 +28,8 @@ static const char *account_contact_uri(apr_pool_t *p, const char *contact)
     return apr_pstrcat(p, MAILTO, contact, NULL);
 }
 
-static apr_status_t account_parse(at_acme_account_t **account, apr_pool_t *p, const json_t *json,
-                                  const char *url, const char *what)
+apr_status_t acme_account_parse(at_acme_account_t **account, apr_pool_t *p, const json_t *json,
+                                const char *url, const char *what)
 {
     at_acme_account_t *a = apr_pcalloc(p, sizeof(*a));
     apr_status_t rv;
@@ -71,7 +71,7 @@ static apr_status_t account_new(at_acme_account_t **account, at_acme_t *acme, ap
     if ((rv = acme_location(&location, acme, p, what, response)) != APR_SUCCESS) {
         goto leave;
     }
-    if ((rv = account_parse(account, p, json, location, what)) != APR_SUCCESS) {
+    if ((rv = acme_account_parse(account, p, json, location, what)) != APR_SUCCESS) {
         goto leave;
     }
     at_acme_set_account(acme, key, location);
@@ -211,7 +211,7 @@ apr_status_t at_acme_account_deactivate(at_acme_t *acme, apr_pool_t *p)
     rv = acme_post_object(acme, p, what, acme->kid, payload, NULL, &response, &json);
     json_decref(payload);
     if (rv == APR_SUCCESS) {
-        rv = account_parse(&account, p, json, acme->kid, what);
+        rv = acme_account_parse(&account, p, json, acme->kid, what);
     }
     if (rv == APR_SUCCESS && strcmp(account->status, ACCOUNT_STATUS_DEACTIVATED) != 0) {
         rv = acme_protocol_error(acme, what,

@@ -29,11 +29,15 @@ struct at_acme_t {
     apr_pool_t *account_pool; /* holds kid; cleared when the account changes */
     apr_pool_t *problem_pool; /* holds last_problem; cleared at every signed request */
     at_acme_problem_t *last_problem;
+    apr_interval_time_t retry_after; /* of the last response, when it was a 429 or 503 */
 };
 
+/* quiet_type for acme_post that matches every problem. */
+#define ACME_QUIET_ANY "*"
+
 /* A signed POST like at_acme_post. what names the request in log lines ("newOrder for x").
- * A problem whose short type is quiet_type (may be NULL) is logged at debug level only: the
- * caller expects it and decides. */
+ * A problem whose short type is quiet_type (may be NULL; ACME_QUIET_ANY: any) is logged at
+ * debug level only: the caller expects it and decides. */
 apr_status_t acme_post(at_acme_t *acme, apr_pool_t *p, const char *what, const char *url,
                        const json_t *payload, const char *quiet_type, at_http_response_t **response,
                        json_t **json);
@@ -65,6 +69,18 @@ apr_status_t acme_json_strings(apr_array_header_t **out, apr_pool_t *p, const js
 /* An optional problem object member ("error"). */
 apr_status_t acme_json_problem(at_acme_problem_t **out, apr_pool_t *p, const json_t *obj,
                                const char *key, int status, const char *what);
+
+/* The parsers of the CA's objects (exposed for the fuzzers in tests/fuzz): json is the body of
+ * response, already known to be an object; url is the object's own URL; what names it in log
+ * lines. AT_EPROTO with one log line when the CA sent something RFC 8555 does not allow. */
+apr_status_t acme_order_parse(at_acme_order_t **order, apr_pool_t *p, const json_t *json,
+                              const char *url, const at_http_response_t *response,
+                              const char *what);
+apr_status_t acme_authz_parse(at_acme_authz_t **authz, apr_pool_t *p, const json_t *json,
+                              const char *url, const at_http_response_t *response,
+                              const char *what);
+apr_status_t acme_account_parse(at_acme_account_t **account, apr_pool_t *p, const json_t *json,
+                                const char *url, const char *what);
 
 /* Logs that the CA sent something RFC 8555 does not allow and returns AT_EPROTO. */
 apr_status_t acme_protocol_error(const at_acme_t *acme, const char *what, const char *why);

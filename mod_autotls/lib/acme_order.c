@@ -16,7 +16,7 @@
 #include "at_core.h"
 #include "at_jws.h"
 
-#define ACME_TOKEN_MAX 256 /* longest challenge token accepted */
+#define ACME_TOKEN_MAX 255 /* longest challenge token accepted: what the store holds as a name */
 #define HTTP_STATUS_CREATED 201
 #define HTTP_STATUS_OK 200
 #define SECONDS_PER_MINUTE 60
@@ -132,9 +132,8 @@ static apr_status_t order_identifiers(apr_array_header_t **names, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-static apr_status_t order_parse(at_acme_order_t **order, apr_pool_t *p, const json_t *json,
-                                const char *url, const at_http_response_t *response,
-                                const char *what)
+apr_status_t acme_order_parse(at_acme_order_t **order, apr_pool_t *p, const json_t *json,
+                              const char *url, const at_http_response_t *response, const char *what)
 {
     at_acme_order_t *o = apr_pcalloc(p, sizeof(*o));
     const char *expires;
@@ -171,7 +170,7 @@ static apr_status_t order_post(at_acme_order_t **order, at_acme_t *acme, apr_poo
 
     rv = acme_post_object(acme, p, what, url, payload, NULL, &response, &json);
     if (rv == APR_SUCCESS) {
-        rv = order_parse(order, p, json, order_url, response, what);
+        rv = acme_order_parse(order, p, json, order_url, response, what);
     }
     json_decref(json);
     return rv;
@@ -205,13 +204,15 @@ apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_poo
     if (replaces != NULL) {
         json_object_set_new(payload, "replaces", json_string(replaces));
     }
-    rv = acme_post_object(acme, p, what, dir->new_order, payload, NULL, &response, &json);
+    /* With replaces, the caller logs a refusal: it orders again without (RFC 9773). */
+    rv = acme_post_object(acme, p, what, dir->new_order, payload,
+                          replaces != NULL ? ACME_QUIET_ANY : NULL, &response, &json);
     json_decref(payload);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     if ((rv = acme_location(&location, acme, p, what, response)) == APR_SUCCESS) {
-        rv = order_parse(order, p, json, location, response, what);
+        rv = acme_order_parse(order, p, json, location, response, what);
     }
     json_decref(json);
     return rv;
@@ -275,9 +276,8 @@ static apr_status_t order_challenge_parse(at_acme_challenge_t **challenge, apr_p
     return APR_SUCCESS;
 }
 
-static apr_status_t order_authz_parse(at_acme_authz_t **authz, apr_pool_t *p, const json_t *json,
-                                      const char *url, const at_http_response_t *response,
-                                      const char *what)
+apr_status_t acme_authz_parse(at_acme_authz_t **authz, apr_pool_t *p, const json_t *json,
+                              const char *url, const at_http_response_t *response, const char *what)
 {
     at_acme_authz_t *a = apr_pcalloc(p, sizeof(*a));
     const json_t *identifier, *wildcard, *challenges, *item;
@@ -324,7 +324,7 @@ apr_status_t at_acme_authz_get(at_acme_authz_t **authz, at_acme_t *acme, apr_poo
 
     rv = acme_post_object(acme, p, what, url, NULL, NULL, &response, &json);
     if (rv == APR_SUCCESS) {
-        rv = order_authz_parse(authz, p, json, url, response, what);
+        rv = acme_authz_parse(authz, p, json, url, response, what);
     }
     json_decref(json);
     return rv;

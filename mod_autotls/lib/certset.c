@@ -3,8 +3,11 @@
  *
  * The one idea: the activator runs as root and trusts nothing in staging/. A set is refused on the
  * first thing wrong with it, and the reason names that thing in words an operator can act on;
- * the caller logs it with the site it belongs to, and the old certificate stays.
+ * the caller logs it with the site it belongs to, and the old certificate stays. A partial set
+ * (some names failed validation) passes only when it names nothing but the site's own names.
  */
+#include <strings.h>
+
 #include <apr_strings.h>
 #include <apr_time.h>
 
@@ -35,6 +38,45 @@ static apr_status_t certset_refuse(const char **why, const char *reason)
     return AT_EINVALID;
 }
 
+static int certset_is_one_of(const char *name, const apr_array_header_t *names)
+{
+    int i;
+
+    for (i = 0; names != NULL && i < names->nelts; i++) {
+        if (strcasecmp(name, APR_ARRAY_IDX(names, i, const char *)) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Partial issuance: every name on the leaf is one of ours, and at least one of ours is covered. */
+static apr_status_t certset_check_partial(const char **why, apr_pool_t *p, X509 *leaf,
+                                          const at_cert_info_t *info,
+                                          const apr_array_header_t *names)
+{
+    int i;
+
+    for (i = 0; i < info->names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(info->names, i, const char *);
+
+        if (!certset_is_one_of(name, names)) {
+            return certset_refuse(
+                why, apr_psprintf(p, "certificate names %s, which is not one of the site's names",
+                                  name));
+        }
+    }
+    for (i = 0; names != NULL && i < names->nelts; i++) {
+        if (at_cert_covers_name(leaf, APR_ARRAY_IDX(names, i, const char *))) {
+            return APR_SUCCESS;
+        }
+    }
+    return certset_refuse(why, apr_psprintf(p, "certificate covers none of %s",
+                                            names == NULL || names->nelts == 0
+                                                ? "(no names given)"
+                                                : apr_array_pstrcat(p, names, ',')));
+}
+
 static apr_status_t certset_check_leaf(const char **why, apr_pool_t *p, EVP_PKEY *key, X509 *leaf,
                                        const at_certset_check_t *check)
 {
@@ -56,6 +98,9 @@ static apr_status_t certset_check_leaf(const char **why, apr_pool_t *p, EVP_PKEY
     if (check->now > info->not_after) {
         return certset_refuse(why, apr_psprintf(p, "certificate expired on %s",
                                                 certset_time_text(p, info->not_after)));
+    }
+    if (check->allow_partial) {
+        return certset_check_partial(why, p, leaf, info, check->names);
     }
     for (i = 0; check->names != NULL && i < check->names->nelts; i++) {
         const char *name = APR_ARRAY_IDX(check->names, i, const char *);

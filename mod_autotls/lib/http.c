@@ -2,8 +2,9 @@
  * http.c: HTTPS to the CA through one libcurl easy handle per at_http_t.
  *
  * The one idea: the CA is not trusted to be well-behaved. Every request is bounded (connect
- * timeout, total timeout, body and header size caps), only http and https are spoken, redirects
- * are never followed, and Retry-After is capped so a CA cannot park us forever.
+ * timeout, total timeout, body and header size caps, and a CA that starts answering must keep
+ * sending: a drip is cut off long before the total timeout), only http and https are spoken,
+ * redirects are never followed, and Retry-After is capped so a CA cannot park us forever.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,6 +22,13 @@
 #define HTTP_BODY_INITIAL 4096  /* first allocation of a response body buffer */
 #define HTTP_USEC_PER_MSEC 1000 /* apr_interval_time_t is microseconds, curl wants ms */
 #define HTTP_STATUS_LINE "HTTP/"
+/* Response headers kept at most: real ACME responses carry a few hundred bytes of them. */
+#define HTTP_HEADER_BYTES_MAX (64 * 1024)
+/* Once the first byte of a response arrived, at least this much more must arrive in every
+ * window until it is complete; a CA that drips its answer is cut off (AT_ETIMEOUT). Waiting
+ * for the first byte (a CA busy finalizing) is bounded by the total timeout alone. */
+#define HTTP_STALL_WINDOW apr_time_from_sec(10)
+#define HTTP_STALL_MIN_BYTES 1024
 
 struct at_http_t {
     apr_pool_t *pool;
@@ -44,6 +52,10 @@ typedef struct {
     apr_size_t max;
     apr_size_t header_bytes;
     int too_large;
+    int headers_too_large;
+    int stalled;
+    apr_time_t window_start; /* 0 until the first byte of the response */
+    apr_size_t window_bytes; /* bytes received when the current window started */
 } http_transfer_t;
 
 static pthread_once_t http_global_once = PTHREAD_ONCE_INIT;
@@ -145,9 +157,12 @@ static size_t http_on_header(char *data, size_t size, size_t count, void *baton)
     const char *colon, *end;
     char *name, *value;
 
+    if (t->window_start == 0) {
+        t->window_start = apr_time_now();
+    }
     t->header_bytes += n;
-    if (t->header_bytes > t->max) {
-        t->too_large = 1;
+    if (t->header_bytes > HTTP_HEADER_BYTES_MAX || t->header_bytes > t->max) {
+        t->headers_too_large = 1;
         return 0;
     }
     if (n >= sizeof(HTTP_STATUS_LINE) - 1 &&
@@ -171,6 +186,31 @@ static size_t http_on_header(char *data, size_t size, size_t count, void *baton)
     value = apr_pstrmemdup(t->p, colon, (apr_size_t)(end - colon));
     apr_table_add(t->headers, name, value);
     return n;
+}
+
+/* Called by curl at least about once a second: cuts off a response that started and then
+ * slowed to a drip. */
+static int http_on_progress(void *baton, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                            curl_off_t ulnow)
+{
+    http_transfer_t *t = baton;
+    apr_size_t received = t->header_bytes + t->len;
+    apr_time_t now;
+
+    if (t->window_start == 0) {
+        return 0; /* no answer yet: the total timeout bounds the wait */
+    }
+    now = apr_time_now();
+    if (now - t->window_start < HTTP_STALL_WINDOW) {
+        return 0;
+    }
+    if (received - t->window_bytes < HTTP_STALL_MIN_BYTES) {
+        t->stalled = 1;
+        return 1; /* aborts the transfer */
+    }
+    t->window_start = now;
+    t->window_bytes = received;
+    return 0;
 }
 
 /* "Application/JSON; charset=utf-8" -> "application/json". */
@@ -228,6 +268,9 @@ static void http_configure(at_http_t *http, http_transfer_t *t, const char *meth
     curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, http_on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -249,10 +292,23 @@ static apr_status_t http_failure(at_http_t *http, const http_transfer_t *t, CURL
     const char *why = http->error[0] != '\0' ? http->error : curl_easy_strerror(rc);
     apr_status_t rv;
 
-    if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    if (t->headers_too_large) {
+        rv = AT_ETOOLARGE;
+        at_log(AT_LOG_ERR, rv, "http %s %s: response headers larger than %" APR_SIZE_T_FMT " bytes",
+               method, url,
+               http->max_response < HTTP_HEADER_BYTES_MAX ? http->max_response
+                                                          : (apr_size_t)HTTP_HEADER_BYTES_MAX);
+    } else if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         rv = AT_ETOOLARGE;
         at_log(AT_LOG_ERR, rv, "http %s %s: response larger than %" APR_SIZE_T_FMT " bytes", method,
                url, http->max_response);
+    } else if (t->stalled) {
+        rv = AT_ETIMEOUT;
+        at_log(AT_LOG_ERR, rv,
+               "http %s %s: the CA stopped sending: less than %d bytes in %d s of a response "
+               "that had begun (%" APR_SIZE_T_FMT " bytes so far)",
+               method, url, HTTP_STALL_MIN_BYTES, (int)apr_time_sec(HTTP_STALL_WINDOW),
+               t->header_bytes + t->len);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         rv = AT_ETIMEOUT;
         at_log(AT_LOG_ERR, rv, "http %s %s timed out: %s", method, url, why);
@@ -294,7 +350,7 @@ apr_status_t at_http_request(at_http_t *http, apr_pool_t *p, const char *method,
     rc = curl_easy_perform(http->curl);
     curl_easy_setopt(http->curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
-    if (rc != CURLE_OK || t.too_large) {
+    if (rc != CURLE_OK || t.too_large || t.headers_too_large) {
         rv = http_failure(http, &t, rc, method, url);
         goto leave;
     }

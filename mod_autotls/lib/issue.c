@@ -5,8 +5,13 @@
  * considers valid are not touched, and polls wait long enough (or as long as the CA's
  * Retry-After says) that one look usually suffices. Every wait is bounded by the request's
  * deadline, so a CA that never finishes costs a timeout, not a hung thread.
+ *
+ * With allow_partial, names the CA could not validate are left out rather than sinking the
+ * whole certificate: the flow orders once more for the names that passed (the CA usually
+ * reuses their valid authorizations), never more than once.
  */
 #include <string.h>
+#include <strings.h>
 
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -15,6 +20,12 @@
 #include "at_issue.h"
 
 #define AT_CHALLENGE_HTTP01 "http-01"
+#define HTTP_STATUS_CLIENT_ERROR_MIN 400
+#define HTTP_STATUS_CLIENT_ERROR_MAX 499
+#define HTTP_STATUS_TOO_MANY_REQUESTS 429
+/* What the validation of an order returns when some names passed and the others failed (only
+ * with allow_partial): the caller orders again for ctx->covered. */
+#define ISSUE_PARTIAL APR_INCOMPLETE
 
 typedef struct {
     const char *name;
@@ -27,8 +38,13 @@ typedef struct {
     const at_issue_request_t *request;
     const at_http01_responder_t *responder;
     apr_time_t deadline;
-    apr_array_header_t *pending;   /* at_acme_authz_t *: authorizations being validated */
-    apr_array_header_t *published; /* issue_challenge_t: responses to withdraw at the end */
+    const apr_array_header_t *names; /* const char *: the names of the current order */
+    const char *replaces;            /* NULL once the CA refused it */
+    int partial;                     /* names may still be left out (before the re-order) */
+    apr_array_header_t *pending;     /* at_acme_authz_t *: authorizations being validated */
+    apr_array_header_t *published;   /* issue_challenge_t: responses to withdraw at the end */
+    apr_array_header_t *failed;      /* at_issue_failed_t: names the CA could not validate */
+    apr_array_header_t *covered;     /* const char *: names whose authorization is valid */
 } issue_t;
 
 /* Whether a status the CA reported is `want` (a missing status is nothing). */
@@ -54,27 +70,106 @@ static apr_status_t issue_wait(issue_t *ctx, apr_interval_time_t *interval,
     return APR_SUCCESS;
 }
 
+/* Whether a refused order with replaces is worth one more try without it: any client error but
+ * a rate limit (which another order would only hit again). */
+static int issue_replaces_refused(const at_acme_problem_t *problem)
+{
+    return problem != NULL && problem->status >= HTTP_STATUS_CLIENT_ERROR_MIN &&
+           problem->status <= HTTP_STATUS_CLIENT_ERROR_MAX &&
+           problem->status != HTTP_STATUS_TOO_MANY_REQUESTS &&
+           !at_acme_problem_is(problem, "rateLimited");
+}
+
 static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
 {
     const at_issue_request_t *req = ctx->request;
     const at_acme_problem_t *problem;
+    const char *quiet_problem = NULL; /* a refusal at_acme_order_new did not log */
     apr_status_t rv;
 
-    rv = at_acme_order_new(order, ctx->acme, ctx->p, req->names, req->replaces);
+    rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces);
     problem = at_acme_last_problem(ctx->acme);
     if (rv == AT_EPROBLEM && req->account_store != NULL &&
         at_acme_problem_is(problem, "accountDoesNotExist")) {
         at_log(AT_LOG_WARN, rv, "%s: %s no longer knows our account; registering it again",
                req->site, at_acme_url(ctx->acme));
         rv = at_account_register_again(ctx->acme, req->account_store, ctx->p, req->account_options);
-        if (rv == APR_SUCCESS) {
-            rv = at_acme_order_new(order, ctx->acme, ctx->p, req->names, req->replaces);
+        if (rv != APR_SUCCESS) {
+            return rv; /* logged where the account failed */
         }
+        rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces);
+        problem = at_acme_last_problem(ctx->acme);
+    }
+    if (rv == AT_EPROBLEM && ctx->replaces != NULL && issue_replaces_refused(problem)) {
+        at_log(AT_LOG_WARN, rv, "%s: %s refused an order replacing %s (%s); ordering without it",
+               req->site, at_acme_url(ctx->acme), ctx->replaces,
+               at_acme_problem_text(ctx->p, problem));
+        ctx->replaces = NULL;
+        rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, NULL);
+    } else if (rv == AT_EPROBLEM && ctx->replaces != NULL) {
+        quiet_problem = at_acme_problem_text(ctx->p, problem);
     }
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "%s: %s did not accept an order", req->site, at_acme_url(ctx->acme));
+        at_log(AT_LOG_ERR, rv, "%s: %s did not accept an order%s%s", req->site,
+               at_acme_url(ctx->acme), quiet_problem != NULL ? ": " : "",
+               quiet_problem != NULL ? quiet_problem : "");
     }
     return rv;
+}
+
+/* The name an authorization is for, as it was ordered. */
+static const char *issue_authz_name(apr_pool_t *p, const at_acme_authz_t *authz)
+{
+    return authz->wildcard ? apr_pstrcat(p, "*.", authz->identifier, NULL) : authz->identifier;
+}
+
+/* Why the CA did not validate authz: its challenge's problem, one line. */
+static const char *issue_authz_reason(apr_pool_t *p, const at_acme_authz_t *authz)
+{
+    const at_acme_challenge_t *challenge = at_acme_authz_challenge(authz, AT_CHALLENGE_HTTP01);
+
+    if (challenge != NULL && challenge->error != NULL) {
+        return at_acme_problem_text(p, challenge->error);
+    }
+    return apr_pstrcat(p, "authorization ", authz->status, NULL);
+}
+
+static int issue_name_listed(const apr_array_header_t *names, const char *name)
+{
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        if (strcasecmp(APR_ARRAY_IDX(names, i, const char *), name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int issue_name_failed(const issue_t *ctx, const char *name)
+{
+    int i;
+
+    for (i = 0; i < ctx->failed->nelts; ++i) {
+        if (strcasecmp(APR_ARRAY_IDX(ctx->failed, i, at_issue_failed_t).name, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Leaves the name of authz out of the certificate (allow_partial), with reason (NULL: the CA's). */
+static void issue_failed_add(issue_t *ctx, const at_acme_authz_t *authz, const char *reason)
+{
+    at_issue_failed_t *failed;
+    const char *name = issue_authz_name(ctx->p, authz);
+
+    if (issue_name_failed(ctx, name)) {
+        return;
+    }
+    failed = apr_array_push(ctx->failed);
+    failed->name = name;
+    failed->reason = reason != NULL ? reason : issue_authz_reason(ctx->p, authz);
 }
 
 /* Publishes the http-01 response of one pending authorization and tells the CA to look. */
@@ -87,6 +182,10 @@ static apr_status_t issue_authz_start(issue_t *ctx, at_acme_authz_t *authz)
     apr_status_t rv;
 
     challenge = at_acme_authz_challenge(authz, AT_CHALLENGE_HTTP01);
+    if (challenge == NULL && ctx->partial) {
+        issue_failed_add(ctx, authz, "no http-01 challenge offered");
+        return APR_SUCCESS;
+    }
     if (challenge == NULL) {
         at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s offers no http-01 challenge for %s",
                ctx->request->site, at_acme_url(ctx->acme), authz->identifier);
@@ -118,26 +217,21 @@ static void issue_withdraw_challenges(issue_t *ctx)
     int i;
 
     if (responder->teardown == NULL) {
+        apr_array_clear(ctx->published);
         return;
     }
     for (i = 0; i < ctx->published->nelts; ++i) {
         issue_challenge_t *c = &APR_ARRAY_IDX(ctx->published, i, issue_challenge_t);
         responder->teardown(responder->baton, c->name, c->token, ctx->p);
     }
+    apr_array_clear(ctx->published);
 }
 
 static apr_status_t issue_authz_failed(issue_t *ctx, const at_acme_authz_t *authz)
 {
-    const at_acme_challenge_t *challenge = at_acme_authz_challenge(authz, AT_CHALLENGE_HTTP01);
-
-    if (challenge != NULL && challenge->error != NULL) {
-        at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s could not validate %s: %s", ctx->request->site,
-               at_acme_url(ctx->acme), authz->identifier,
-               at_acme_problem_text(ctx->p, challenge->error));
-    } else {
-        at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s could not validate %s (authorization %s)",
-               ctx->request->site, at_acme_url(ctx->acme), authz->identifier, authz->status);
-    }
+    at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s could not validate %s: %s", ctx->request->site,
+           at_acme_url(ctx->acme), issue_authz_name(ctx->p, authz),
+           issue_authz_reason(ctx->p, authz));
     return AT_ECHALLENGE;
 }
 
@@ -158,7 +252,11 @@ static apr_status_t issue_authorizations_start(issue_t *ctx, const at_acme_order
             continue;
         }
         if (!status_is(authz->status, "pending")) {
-            return issue_authz_failed(ctx, authz);
+            if (!ctx->partial) {
+                return issue_authz_failed(ctx, authz);
+            }
+            issue_failed_add(ctx, authz, NULL);
+            continue;
         }
         if ((rv = issue_authz_start(ctx, authz)) != APR_SUCCESS) {
             return rv;
@@ -188,12 +286,110 @@ static apr_status_t issue_find_failed(issue_t *ctx, const at_acme_order_t *order
     return AT_ECHALLENGE;
 }
 
+/* One look at each authorization still open: valid ones cover their name, failed ones are left
+ * out, pending ones stay in *open for the next look. */
+static apr_status_t issue_authorizations_look(issue_t *ctx, apr_array_header_t **open,
+                                              apr_interval_time_t *retry_after)
+{
+    apr_array_header_t *still = apr_array_make(ctx->p, (*open)->nelts, sizeof(const char *));
+    at_acme_authz_t *authz;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < (*open)->nelts; ++i) {
+        const char *url = APR_ARRAY_IDX(*open, i, const char *);
+
+        if ((rv = at_acme_authz_get(&authz, ctx->acme, ctx->p, url)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (status_is(authz->status, "valid")) {
+            APR_ARRAY_PUSH(ctx->covered, const char *) = issue_authz_name(ctx->p, authz);
+        } else if (issue_name_failed(ctx, issue_authz_name(ctx->p, authz))) {
+            continue; /* left out already (never started): it stays pending forever */
+        } else if (status_is(authz->status, "pending")) {
+            APR_ARRAY_PUSH(still, const char *) = url;
+            *retry_after = authz->retry_after > *retry_after ? authz->retry_after : *retry_after;
+        } else {
+            issue_failed_add(ctx, authz, NULL);
+        }
+    }
+    *open = still;
+    return APR_SUCCESS;
+}
+
+/* Logs that names were left out, each with the CA's reason. */
+static void issue_log_partial(issue_t *ctx)
+{
+    const char *left_out = "", *covered = "";
+    int i;
+
+    for (i = 0; i < ctx->failed->nelts; ++i) {
+        const at_issue_failed_t *f = &APR_ARRAY_IDX(ctx->failed, i, at_issue_failed_t);
+
+        left_out =
+            apr_pstrcat(ctx->p, left_out, i > 0 ? "; " : "", f->name, " (", f->reason, ")", NULL);
+    }
+    for (i = 0; i < ctx->covered->nelts; ++i) {
+        covered = apr_pstrcat(ctx->p, covered, i > 0 ? "," : "",
+                              APR_ARRAY_IDX(ctx->covered, i, const char *), NULL);
+    }
+    if (ctx->covered->nelts == 0) {
+        at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s could not validate %s", ctx->request->site,
+               at_acme_url(ctx->acme), left_out);
+    } else {
+        at_log(AT_LOG_WARN, AT_ECHALLENGE,
+               "%s: %s could not validate %s; ordering a partial certificate for %s",
+               ctx->request->site, at_acme_url(ctx->acme), left_out, covered);
+    }
+}
+
+/* After a failed order (allow_partial): waits until every authorization is valid or failed, then
+ * ISSUE_PARTIAL when some names passed and others did not, AT_ECHALLENGE when none passed. */
+static apr_status_t issue_authorizations_settle(issue_t *ctx, const at_acme_order_t *order)
+{
+    apr_interval_time_t interval = AT_ISSUE_POLL_INITIAL, retry_after = 0;
+    apr_array_header_t *open = apr_array_copy(ctx->p, order->authorizations);
+    apr_array_header_t *covered = apr_array_make(ctx->p, ctx->names->nelts, sizeof(const char *));
+    apr_status_t rv;
+    int i;
+
+    for (;;) {
+        if ((rv = issue_authorizations_look(ctx, &open, &retry_after)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (open->nelts == 0) {
+            break;
+        }
+        if ((rv = issue_wait(ctx, &interval, retry_after, "validation")) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    if (ctx->failed->nelts == 0) {
+        return issue_find_failed(ctx, order); /* the order failed for another reason */
+    }
+    /* In the order of the request: the first name stays first where it passed. */
+    for (i = 0; i < ctx->names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(ctx->names, i, const char *);
+
+        if (issue_name_listed(ctx->covered, name)) {
+            APR_ARRAY_PUSH(covered, const char *) = name;
+        }
+    }
+    ctx->covered = covered;
+    issue_log_partial(ctx);
+    return covered->nelts > 0 ? ISSUE_PARTIAL : AT_ECHALLENGE;
+}
+
 /* Polls the order (one request for all names) until every authorization is valid. */
 static apr_status_t issue_authorizations_wait(issue_t *ctx, at_acme_order_t **order)
 {
     apr_interval_time_t interval = AT_ISSUE_POLL_INITIAL, retry_after = 0;
     apr_status_t rv;
 
+    if (ctx->partial && ctx->failed->nelts > 0) {
+        /* a name is out already: the order cannot become ready, look at the others */
+        return issue_authorizations_settle(ctx, *order);
+    }
     if (ctx->pending->nelts == 0) {
         return APR_SUCCESS;
     }
@@ -206,7 +402,8 @@ static apr_status_t issue_authorizations_wait(issue_t *ctx, at_acme_order_t **or
             return APR_SUCCESS;
         }
         if (!status_is((*order)->status, "pending")) {
-            return issue_find_failed(ctx, *order);
+            return ctx->partial ? issue_authorizations_settle(ctx, *order)
+                                : issue_find_failed(ctx, *order);
         }
         retry_after = (*order)->retry_after;
     }
@@ -219,7 +416,7 @@ static apr_status_t issue_finalize(at_acme_order_t **order, issue_t *ctx, EVP_PK
     apr_size_t csr_len;
     apr_status_t rv;
 
-    rv = at_csr_create(&csr, &csr_len, ctx->p, key, ctx->request->names);
+    rv = at_csr_create(&csr, &csr_len, ctx->p, key, ctx->names);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -294,6 +491,53 @@ static apr_status_t issue_download(at_issue_result_t *result, issue_t *ctx, cons
     return APR_SUCCESS;
 }
 
+/* What the CA sent must be what we asked for before anyone stores it: our key, our names and
+ * no other, valid now. A CA that answers otherwise is faulty or hostile. */
+static apr_status_t issue_check_result(issue_t *ctx, const at_issue_result_t *res, EVP_PKEY *key)
+{
+    at_certset_check_t check = {0};
+    apr_array_header_t *chain;
+    const char *why;
+    apr_status_t rv;
+
+    check.names = ctx->names;
+    check.now = apr_time_now();
+    rv = at_chain_from_pem(&chain, ctx->p, res->chain_pem, res->chain_len);
+    if (rv == APR_SUCCESS) {
+        rv = at_certset_validate(&why, ctx->p, key, chain, &check);
+    } else {
+        why = "it does not parse as a PEM certificate chain";
+    }
+    if (rv == APR_SUCCESS) {
+        /* covering every name is not enough: each name the leaf carries must be one we ordered */
+        check.allow_partial = 1;
+        rv = at_certset_validate(&why, ctx->p, key, chain, &check);
+    }
+    if (rv != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, AT_EINVALID, "%s: the CA at %s sent a certificate we cannot use: %s",
+               ctx->request->site, at_acme_url(ctx->acme), why);
+        return AT_EINVALID;
+    }
+    return APR_SUCCESS;
+}
+
+/* An order for ctx->names through validation; ISSUE_PARTIAL when only ctx->covered passed. */
+static apr_status_t issue_order_validate(issue_t *ctx, at_acme_order_t **order)
+{
+    apr_status_t rv;
+
+    if ((rv = issue_order_new(order, ctx)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_array_clear(ctx->pending);
+    rv = issue_authorizations_start(ctx, *order);
+    if (rv == APR_SUCCESS) {
+        rv = issue_authorizations_wait(ctx, order);
+    }
+    issue_withdraw_challenges(ctx);
+    return rv;
+}
+
 /* Order, validation, finalization and download: everything after the request was checked. */
 static apr_status_t issue_run(issue_t *ctx, at_issue_result_t *res)
 {
@@ -301,41 +545,56 @@ static apr_status_t issue_run(issue_t *ctx, at_issue_result_t *res)
     EVP_PKEY *key;
     apr_status_t rv;
 
-    if ((rv = issue_order_new(&order, ctx)) != APR_SUCCESS) {
-        return rv;
+    rv = issue_order_validate(ctx, &order);
+    if (rv == ISSUE_PARTIAL) {
+        /* once only: a name failing now fails the certificate */
+        ctx->names = ctx->covered;
+        ctx->partial = 0;
+        rv = issue_order_validate(ctx, &order);
     }
-    res->order_url = order->url;
-    rv = issue_authorizations_start(ctx, order);
-    if (rv == APR_SUCCESS) {
-        rv = issue_authorizations_wait(ctx, &order);
-    }
-    issue_withdraw_challenges(ctx);
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    res->order_url = order->url;
     if ((rv = at_key_generate(&key, ctx->p, ctx->request->key_type)) != APR_SUCCESS ||
         (rv = at_key_to_pem(&res->key_pem, &res->key_len, ctx->p, key)) != APR_SUCCESS ||
         (rv = issue_finalize(&order, ctx, key)) != APR_SUCCESS) {
         return rv;
     }
-    return issue_download(res, ctx, order->certificate);
+    res->names = ctx->names;
+    res->failed = ctx->failed;
+    if ((rv = issue_download(res, ctx, order->certificate)) != APR_SUCCESS) {
+        return rv;
+    }
+    return issue_check_result(ctx, res, key);
 }
 
 apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, apr_pool_t *p,
                                   const at_issue_request_t *request,
                                   const at_http01_responder_t *responder)
 {
-    issue_t ctx = {acme, p, request, responder, 0, NULL, NULL};
+    issue_t ctx = {0};
     at_issue_result_t *res = apr_pcalloc(p, sizeof(*res));
+    int n;
     apr_status_t rv;
 
     if (request->names == NULL || request->names->nelts == 0) {
         return AT_EARG;
     }
+    n = request->names->nelts;
+    ctx.acme = acme;
+    ctx.p = p;
+    ctx.request = request;
+    ctx.responder = responder;
     ctx.deadline =
         apr_time_now() + (request->timeout > 0 ? request->timeout : AT_ISSUE_TIMEOUT_DEFAULT);
-    ctx.pending = apr_array_make(p, request->names->nelts, sizeof(at_acme_authz_t *));
-    ctx.published = apr_array_make(p, request->names->nelts, sizeof(issue_challenge_t));
+    ctx.names = request->names;
+    ctx.replaces = request->replaces;
+    ctx.partial = request->allow_partial;
+    ctx.pending = apr_array_make(p, n, sizeof(at_acme_authz_t *));
+    ctx.published = apr_array_make(p, n, sizeof(issue_challenge_t));
+    ctx.failed = apr_array_make(p, 1, sizeof(at_issue_failed_t));
+    ctx.covered = apr_array_make(p, n, sizeof(const char *));
     rv = issue_run(&ctx, res);
     if (request->account_store != NULL) {
         at_account_directory_keep(acme, request->account_store, p, rv == APR_SUCCESS);

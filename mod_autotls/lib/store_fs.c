@@ -3,7 +3,8 @@
  *
  * The one idea: a file is only ever replaced whole (temp file in the same directory, fsync,
  * rename, fsync of the directory), and a file is only ever believed after fstat of the already
- * opened descriptor says it is a regular file, ours, and not too open. Components reach this
+ * opened descriptor says it is a regular file, ours, and not too open (and, read by root from
+ * the worker's directories, not a hard link to anything else). Components reach this
  * file already checked by store.c, so they are joined into paths as they are.
  */
 #ifndef _GNU_SOURCE
@@ -235,6 +236,16 @@ static apr_status_t fs_check_file(const fs_store_t *fs, const char *path, const 
     uid_t euid = geteuid();
     mode_t too_open = secret ? FS_MODE_GROUP_OTHER : FS_MODE_GROUP_OTHER_WRITE;
 
+    /* Where another owner is trusted (root reading what the worker staged), a file with a
+     * second name may be someone else's file the worker linked in: the store itself only ever
+     * makes files by rename, with one name. */
+    if (S_ISREG(st->st_mode) && fs->trusted != FS_NO_TRUSTED_OWNER && st->st_nlink != 1) {
+        at_log(AT_LOG_ERR, AT_EMODE,
+               "store: refusing %s: it has %ld hard links; a file staged for root must have "
+               "exactly one name",
+               path, (long)st->st_nlink);
+        return AT_EMODE;
+    }
     if (S_ISREG(st->st_mode) &&
         (st->st_uid == euid || st->st_uid == 0 ||
          (fs->trusted != FS_NO_TRUSTED_OWNER && st->st_uid == fs->trusted)) &&

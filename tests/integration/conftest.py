@@ -13,6 +13,9 @@ import pytest
 
 from pebble import PebbleEnv, free_port
 
+# ASan/UBSan reports from the processes a test starts fail that test (a sanitizer build only).
+pytest_plugins = ("sanitizers",)
+
 
 @pytest.fixture(scope="session")
 def repo_root():

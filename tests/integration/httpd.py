@@ -14,6 +14,7 @@ import pathlib
 import subprocess
 import textwrap
 
+import sanitizers
 from pebble import free_port  # one notion of "a free loopback port" for every helper
 
 __all__ = ["APACHE2", "MODULES_DIR", "LOOPBACK", "module_path", "free_port", "write_httpd_conf",
@@ -73,9 +74,13 @@ def write_httpd_conf(server_root, body="", *, port=None, module=None, modules=()
 
 
 def run_httpd(conf, *args, timeout=RUN_TIMEOUT):
-    """Runs `apache2 -f conf args...`; returns the CompletedProcess (text stdout and stderr)."""
-    return subprocess.run([APACHE2, "-f", str(conf), *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    """Runs `apache2 -f conf args...`; returns the CompletedProcess (text stdout and stderr).
+    In a sanitizer build apache2 runs with the sanitizer runtimes preloaded and its reports sent
+    to files (sanitizers.httpd_env(), httpd_args()): every invocation, since -k stop and -t load
+    the module too."""
+    return subprocess.run([APACHE2, *sanitizers.httpd_args(), "-f", str(conf), *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, check=False, env=sanitizers.httpd_env())
 
 
 def check_config(conf):

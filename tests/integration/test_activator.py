@@ -294,11 +294,14 @@ def first_der(pem):
 
 
 def write_owned(path, text, mode, uid, gid):
+    """Mode and owner are set on the open file: once `ready` exists the activator may take the
+    set and remove it at any moment, so nothing may be done by path afterwards."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    os.chmod(path, mode)
-    os.chown(path, uid, gid)
+        f.flush()
+        os.fchmod(fd, mode)
+        os.fchown(fd, uid, gid)
 
 
 def wait_gone(pid, timeout):
@@ -404,7 +407,7 @@ def refused(server, reason, offset):
 
 BAD_SETS = {
     "key_mismatch": "private key does not match",
-    "names_not_covered": "does not cover %s" % re.escape(SITE_ALIAS),
+    "foreign_name": "names stranger.autotls-test.org, which is not one of the site's names",
     "expired": "expired on",
     "not_yet_valid": "not valid before",
     "foreign_issuer": "does not verify to the issuer roots",
@@ -419,8 +422,8 @@ def test_invalid_set_is_refused_and_old_certificate_stays(server, cas, live, cas
     if case == "key_mismatch":
         _, chain, _, _ = ours.leaf([SITE, SITE_ALIAS])
         key = ours.new_key("stray%d.key" % ours.count).read_text()
-    elif case == "names_not_covered":
-        key, chain, _, _ = ours.leaf([SITE])
+    elif case == "foreign_name":
+        key, chain, _, _ = ours.leaf([SITE, "stranger.autotls-test.org"])
     elif case == "expired":
         key, chain, _, _ = ours.leaf([SITE, SITE_ALIAS], start=-30 * day, end=-day)
     elif case == "not_yet_valid":
@@ -434,6 +437,23 @@ def test_invalid_set_is_refused_and_old_certificate_stays(server, cas, live, cas
     server.stage(SITE, key, chain)
     refused(server, BAD_SETS[case], offset)
     assert server.served(SITE) == live["der"]
+
+
+def test_partial_set_is_served_and_names_what_it_leaves_out(server, cas, live):
+    """Partial issuance: a set for some of the site's names (the alias failed validation) goes
+    live, and the log names the alias still missing."""
+    key, chain, serial, der = cas["ours"].leaf([SITE])
+    offset = len(server.log())
+    server.stage(SITE, key, chain)
+    assert server.wait_served(SITE, der, LIVE_WITHIN), server.log_tail()
+    server.wait_log(r"autotls-0320: %s: the live certificate leaves out %s "
+                    % (re.escape(SITE), re.escape(SITE_ALIAS)), LIVE_WITHIN, offset)
+    assert server.wait_staging_gone(SITE, LIVE_WITHIN)
+    live["der"] = der
+    key, chain, _, der = cas["ours"].leaf([SITE, SITE_ALIAS])  # the complete one replaces it
+    server.stage(SITE, key, chain)
+    assert server.wait_served(SITE_ALIAS, der, LIVE_WITHIN), server.log_tail()
+    live["der"] = der
 
 
 def test_symlinked_key_is_refused(server, cas, live, tmp_path):

@@ -3,7 +3,8 @@
  *
  * The one idea: the server is dumb on purpose. It answers requests in order from the script,
  * keeps connections alive (so the client's connection reuse is exercised), and can misbehave
- * on command (too large, never finishing). Every wait is bounded by a poll timeout and a stop
+ * on command (too large, never finishing), or compute a body from what it received (a
+ * certificate for the CSR just finalized). Every wait is bounded by a poll timeout and a stop
  * flag, so a broken test cannot hang the suite.
  */
 #ifndef _GNU_SOURCE
@@ -41,6 +42,8 @@ typedef struct {
     char *headers;
     char *body;
     size_t size;
+    canned_body_fn fn; /* computes the body when the request arrives; NULL: body as scripted */
+    void *baton;
 } canned_response_t;
 
 typedef struct {
@@ -124,6 +127,16 @@ void canned_ca_add(canned_ca_t *ca, int status, const char *headers, const char 
     canned_ca_add_mode(ca, CANNED_NORMAL, status, headers, 0);
     pthread_mutex_lock(&ca->lock);
     ca->script[ca->script_len - 1].body = canned_expand(ca, body);
+    pthread_mutex_unlock(&ca->lock);
+}
+
+void canned_ca_add_fn(canned_ca_t *ca, int status, const char *headers, canned_body_fn fn,
+                      void *baton)
+{
+    canned_ca_add_mode(ca, CANNED_NORMAL, status, headers, 0);
+    pthread_mutex_lock(&ca->lock);
+    ca->script[ca->script_len - 1].fn = fn;
+    ca->script[ca->script_len - 1].baton = baton;
     pthread_mutex_unlock(&ca->lock);
 }
 
@@ -281,12 +294,14 @@ static void canned_record(canned_ca_t *ca, const char *raw, size_t total, size_t
 /* Serves one request on conn; returns 1 when the connection is finished. */
 static int canned_serve(canned_ca_t *ca, canned_conn_t *conn)
 {
-    static const canned_response_t exhausted = {CANNED_NORMAL, 500, "Content-Type: text/plain\r\n",
-                                                "canned CA: script exhausted", 0};
-    const canned_response_t *r;
+    static const canned_response_t exhausted = {.mode = CANNED_NORMAL,
+                                                .status = 500,
+                                                .headers = "Content-Type: text/plain\r\n",
+                                                .body = "canned CA: script exhausted"};
+    canned_response_t r;
     size_t total, header_len;
-    char *raw;
-    int done;
+    char *raw, *computed = NULL, *body;
+    int done, count;
 
     raw = canned_read_request(conn->fd, &total, &header_len);
     if (raw == NULL) {
@@ -294,9 +309,17 @@ static int canned_serve(canned_ca_t *ca, canned_conn_t *conn)
     }
     pthread_mutex_lock(&ca->lock);
     canned_record(ca, raw, total, header_len);
-    r = ca->script_next < ca->script_len ? &ca->script[ca->script_next++] : &exhausted;
+    count = ca->requests_len;
+    r = ca->script_next < ca->script_len ? ca->script[ca->script_next++] : exhausted;
     pthread_mutex_unlock(&ca->lock);
-    done = canned_respond(conn, r, strncmp(raw, "HEAD ", 5) == 0);
+    if (r.fn != NULL) {
+        /* only this thread changes the recorded requests, so they hold still without the lock */
+        body = r.fn(ca->requests, count, r.baton);
+        computed = r.body = canned_expand(ca, body);
+        free(body);
+    }
+    done = canned_respond(conn, &r, strncmp(raw, "HEAD ", 5) == 0);
+    free(computed);
     free(raw);
     return done;
 }

@@ -40,6 +40,16 @@ const char *canned_ca_base(const canned_ca_t *ca);
 /* Appends a response: status, extra header lines (may be NULL) and body (may be NULL). */
 void canned_ca_add(canned_ca_t *ca, int status, const char *headers, const char *body);
 
+/* Computes a body when its request arrives, from the requests received so far (the current one
+ * last, `count` in all). Returns a malloc'ed NUL-terminated body, which the canned CA sends
+ * ("$BASE" replaced) and frees, or NULL for an empty body. It runs on the server thread while the
+ * client waits for this very answer; it must not call the canned_ca_* functions. */
+typedef char *(*canned_body_fn)(const canned_request_t *requests, int count, void *baton);
+
+/* Appends a response whose body fn computes when the request arrives. */
+void canned_ca_add_fn(canned_ca_t *ca, int status, const char *headers, canned_body_fn fn,
+                      void *baton);
+
 /* Appends a response in one of the misbehaving modes. */
 void canned_ca_add_mode(canned_ca_t *ca, canned_mode_e mode, int status, const char *headers,
                         size_t size);

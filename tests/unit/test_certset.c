@@ -267,6 +267,7 @@ static at_certset_check_t set_check(tiny_ca_t *ca, apr_array_header_t *names)
     check.roots_file = ca->roots_file;
     check.require_chain = 1;
     check.now = apr_time_now();
+    check.allow_partial = 0;
     return check;
 }
 
@@ -339,6 +340,123 @@ START_TEST(test_certset_validate_names_each_failure)
 }
 END_TEST
 
+/* A leaf of ca's intermediate for the given SAN text, valid now. */
+static X509 *leaf_for(tiny_ca_t *ca, const char *san)
+{
+    tiny_cert_spec_t spec = {0};
+
+    spec.key = ca->leaf_key;
+    spec.cn = "www.example.org";
+    spec.issuer = ca->inter;
+    spec.issuer_key = ca->inter_key;
+    spec.eku = "serverAuth";
+    spec.san = san;
+    spec.from_secs = -TINY_CA_HOUR_SECS;
+    spec.to_secs = TINY_CA_DAY_SECS;
+    return tiny_ca_cert(pool, &spec);
+}
+
+START_TEST(test_certset_partial_set_passes_only_with_allow_partial)
+{
+    tiny_ca_t ca;
+    at_certset_check_t check;
+    const char *why = NULL;
+    apr_array_header_t *site = names_of("www.example.org", "example.org", "mail.example.org", NULL);
+
+    tiny_ca_make(&ca, pool, "Test Root");
+    check = set_check(&ca, site);
+    ck_assert_int_eq(
+        at_certset_validate(&why, pool, ca.leaf_key, chain_of(ca.leaf, ca.inter), &check),
+        AT_EINVALID);
+    ck_assert_str_eq(why, "certificate does not cover mail.example.org");
+
+    check.allow_partial = 1;
+    ck_assert_int_eq(
+        at_certset_validate(&why, pool, ca.leaf_key, chain_of(ca.leaf, ca.inter), &check),
+        APR_SUCCESS);
+    ck_assert_ptr_null(why);
+    /* one name out of three is still a certificate for the site; names compare ignoring case */
+    check.names = names_of("WWW.Example.ORG", "example.org", "mail.example.org", NULL);
+    ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key,
+                                         chain_of(leaf_for(&ca, "DNS:www.example.org"), ca.inter),
+                                         &check),
+                     APR_SUCCESS);
+    /* a complete set passes the partial check too */
+    check.names = names_of("www.example.org", "example.org", NULL);
+    ck_assert_int_eq(
+        at_certset_validate(&why, pool, ca.leaf_key, chain_of(ca.leaf, ca.inter), &check),
+        APR_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_certset_partial_set_must_name_only_site_names)
+{
+    tiny_ca_t ca;
+    at_certset_check_t check;
+    const char *why = NULL;
+    X509 *leaf;
+
+    tiny_ca_make(&ca, pool, "Test Root");
+    check = set_check(&ca, names_of("www.example.org", "mail.example.org", NULL));
+    check.allow_partial = 1;
+    /* the tiny CA's leaf also names example.org, which is not one of this site's names */
+    ck_assert_int_eq(
+        at_certset_validate(&why, pool, ca.leaf_key, chain_of(ca.leaf, ca.inter), &check),
+        AT_EINVALID);
+    ck_assert_str_eq(why, "certificate names example.org, which is not one of the site's names");
+    /* without allow_partial the same extra name is fine once every name is covered */
+    check.allow_partial = 0;
+    check.names = names_of("www.example.org", NULL);
+    ck_assert_int_eq(
+        at_certset_validate(&why, pool, ca.leaf_key, chain_of(ca.leaf, ca.inter), &check),
+        APR_SUCCESS);
+
+    /* a set made for another site covers none of ours */
+    check.allow_partial = 1;
+    check.names = names_of("shop.example.net", "example.net", NULL);
+    leaf = leaf_for(&ca, "DNS:www.example.org");
+    ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain_of(leaf, ca.inter), &check),
+                     AT_EINVALID);
+    ck_assert_str_eq(why,
+                     "certificate names www.example.org, which is not one of the site's names");
+    /* a wildcard SAN is not one of the site's names, even though it would cover them */
+    check.names = names_of("www.example.org", NULL);
+    leaf = leaf_for(&ca, "DNS:*.example.org");
+    ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain_of(leaf, ca.inter), &check),
+                     AT_EINVALID);
+    ck_assert_str_eq(why, "certificate names *.example.org, which is not one of the site's names");
+    /* no names to cover: nothing can be partial of nothing */
+    check.names = names_of(NULL, NULL);
+    leaf = leaf_for(&ca, "DNS:www.example.org");
+    ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain_of(leaf, ca.inter), &check),
+                     AT_EINVALID);
+}
+END_TEST
+
+START_TEST(test_certset_partial_set_keeps_every_other_check)
+{
+    tiny_ca_t ca, other;
+    at_certset_check_t check;
+    const char *why = NULL;
+    apr_array_header_t *chain;
+
+    tiny_ca_make(&ca, pool, "Test Root");
+    tiny_ca_make(&other, pool, "Other Root");
+    chain = chain_of(leaf_for(&ca, "DNS:www.example.org"), ca.inter);
+    check = set_check(&ca, names_of("www.example.org", "mail.example.org", NULL));
+    check.allow_partial = 1;
+    ck_assert_int_eq(at_certset_validate(&why, pool, other.leaf_key, chain, &check), AT_EINVALID);
+    ck_assert_str_eq(why, "private key does not match the certificate");
+    check.now = apr_time_now() + 2 * DAY;
+    ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain, &check), AT_EINVALID);
+    ck_assert_ptr_nonnull(strstr(why, "certificate expired on "));
+    check.now = apr_time_now();
+    check.roots_file = other.roots_file;
+    ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain, &check), AT_EINVALID);
+    ck_assert_ptr_nonnull(strstr(why, "does not verify to the issuer roots"));
+}
+END_TEST
+
 static Suite *certset_suite(void)
 {
     Suite *s = suite_create("certset");
@@ -352,6 +470,9 @@ static Suite *certset_suite(void)
     tcase_add_test(tc, test_chain_verifies_to_its_root_and_not_to_another_or_after_expiry);
     tcase_add_test(tc, test_certset_validate_accepts_a_good_set);
     tcase_add_test(tc, test_certset_validate_names_each_failure);
+    tcase_add_test(tc, test_certset_partial_set_passes_only_with_allow_partial);
+    tcase_add_test(tc, test_certset_partial_set_must_name_only_site_names);
+    tcase_add_test(tc, test_certset_partial_set_keeps_every_other_check);
     suite_add_tcase(s, tc);
     return s;
 }

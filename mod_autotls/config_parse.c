@@ -1,0 +1,260 @@
+/*
+ * config_parse.c: the pure parsers behind the AutoTLS* directives.
+ *
+ * The one idea: these functions see only the text the admin wrote, so a hostile or broken
+ * configuration line can cost them nothing but a refusal; they are fuzzed as they are
+ * (tests/fuzz/fuzz_config.c) and config.c turns their verdicts into directive errors.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_uri.h>
+
+#include "at_core.h"
+#include "config_parse.h"
+
+#define AUTOTLS_DECIMAL_BASE 10
+#define AUTOTLS_USEC_PER_MINUTE (60 * APR_USEC_PER_SEC)
+#define AUTOTLS_USEC_PER_HOUR (60 * AUTOTLS_USEC_PER_MINUTE)
+#define AUTOTLS_USEC_PER_DAY (24 * AUTOTLS_USEC_PER_HOUR)
+#define AUTOTLS_DNS_LABEL_MAX 63
+#define AUTOTLS_DNS_NAME_MAX 253
+
+/* Microseconds per unit of an AutoTLSRenewWindow duration. */
+static const struct {
+    char unit;
+    apr_int64_t usec;
+} autotls_window_units[] = {
+    {'d', AUTOTLS_USEC_PER_DAY},
+    {'h', AUTOTLS_USEC_PER_HOUR},
+    {'m', AUTOTLS_USEC_PER_MINUTE},
+    {'s', APR_USEC_PER_SEC},
+};
+
+/*
+ * Reads the decimal digits at the start of text into *value. Returns the first character after
+ * them (text itself when there is none), or NULL when the number exceeds limit.
+ */
+static const char *autotls_scan_uint(const char *text, apr_int64_t limit, apr_int64_t *value)
+{
+    apr_int64_t n = 0;
+    const char *c;
+
+    for (c = text; apr_isdigit(*c); c++) {
+        int digit = *c - '0';
+
+        if (n > (limit - digit) / AUTOTLS_DECIMAL_BASE) {
+            return NULL;
+        }
+        n = n * AUTOTLS_DECIMAL_BASE + digit;
+    }
+    *value = n;
+    return c;
+}
+
+/* Whether name is a fully qualified DNS name: two labels or more of letters, digits, hyphens. */
+static int autotls_is_dns_name(const char *name)
+{
+    apr_size_t label = 0;
+    int labels = 1;
+    const char *c;
+
+    if (strlen(name) > AUTOTLS_DNS_NAME_MAX) {
+        return 0;
+    }
+    for (c = name; *c != '\0'; c++) {
+        if (*c == '.') {
+            if (label == 0 || c[-1] == '-') {
+                return 0;
+            }
+            label = 0;
+            labels++;
+        } else if (apr_isalnum(*c) || (*c == '-' && label > 0)) {
+            if (++label > AUTOTLS_DNS_LABEL_MAX) {
+                return 0;
+            }
+        } else {
+            return 0;
+        }
+    }
+    return label > 0 && c[-1] != '-' && labels > 1;
+}
+
+int autotls_is_email(const char *addr)
+{
+    const char *at = strchr(addr, '@');
+    const char *c;
+
+    if (at == NULL || at == addr || strchr(at + 1, '@') != NULL) {
+        return 0;
+    }
+    for (c = addr; c < at; c++) {
+        if (!apr_isgraph(*c) || strchr("<>()[]\\,;:\"", *c) != NULL) {
+            return 0;
+        }
+    }
+    return autotls_is_dns_name(at + 1);
+}
+
+const char *autotls_strip_mailto(const char *addr)
+{
+    apr_size_t len = sizeof(AUTOTLS_MAILTO) - 1;
+
+    return strncasecmp(addr, AUTOTLS_MAILTO, len) == 0 ? addr + len : addr;
+}
+
+const char *autotls_parse_contact(apr_pool_t *p, const char *text)
+{
+    const char *addr = autotls_strip_mailto(text);
+
+    return autotls_is_email(addr) ? apr_pstrcat(p, AUTOTLS_MAILTO, addr, NULL) : NULL;
+}
+
+const char *autotls_pattern_problem(const char *pattern)
+{
+    char prev = '.';
+    const char *c;
+    const char *open = NULL;
+
+    if (*pattern == '\0') {
+        return "is empty";
+    }
+    if (strlen(pattern) > AUTOTLS_DNS_NAME_MAX) {
+        return "is longer than a host name can be";
+    }
+    for (c = pattern; *c != '\0'; c++) {
+        if (open != NULL) {
+            if (*c == ']') {
+                if (c == open + 1) {
+                    return "has an empty [ ] class";
+                }
+                open = NULL;
+                prev = *c;
+            } else if (!apr_isalnum(*c) && strchr("-_!^", *c) == NULL) {
+                return "has a character no host name has";
+            }
+            continue;
+        }
+        if (*c == '[') {
+            open = c;
+        } else if (*c == '.' && prev == '.') {
+            return "has an empty label";
+        } else if (*c != '.' && !apr_isalnum(*c) && strchr("-_*?", *c) == NULL) {
+            return "has a character no host name has";
+        }
+        prev = *c;
+    }
+    if (open != NULL) {
+        return "has a [ without its ]";
+    }
+    return prev == '.' ? "has an empty label" : NULL;
+}
+
+apr_status_t autotls_parse_window(autotls_window_t *window, const char **why, const char *text)
+{
+    apr_int64_t n;
+    const char *rest;
+    apr_size_t i;
+
+    if (text == NULL || *text == '\0') {
+        *why = "is empty";
+        return AT_EARG;
+    }
+    if (*text == '-') {
+        *why = "is negative";
+        return AT_EARG;
+    }
+    rest = autotls_scan_uint(text, APR_INT64_MAX, &n);
+    if (rest == NULL) {
+        *why = "is too large";
+        return AT_EARG;
+    }
+    if (rest == text) {
+        *why = "does not start with a whole number";
+        return AT_EARG;
+    }
+    if (rest[0] == '%' && rest[1] == '\0') {
+        if (n < AUTOTLS_WINDOW_PERCENT_MIN || n > AUTOTLS_WINDOW_PERCENT_MAX) {
+            *why = "is not a percentage from 1 to 99";
+            return AT_EARG;
+        }
+        window->kind = AUTOTLS_WINDOW_PERCENT;
+        window->percent = (int)n;
+        window->duration = 0;
+        return APR_SUCCESS;
+    }
+    if (rest[0] == '\0') {
+        *why = "has no unit";
+        return AT_EARG;
+    }
+    for (i = 0; i < sizeof(autotls_window_units) / sizeof(autotls_window_units[0]); i++) {
+        if (apr_tolower(rest[0]) != autotls_window_units[i].unit || rest[1] != '\0') {
+            continue;
+        }
+        if (n == 0) {
+            *why = "is zero";
+            return AT_EARG;
+        }
+        if (n > APR_INT64_MAX / autotls_window_units[i].usec) {
+            *why = "is too large";
+            return AT_EARG;
+        }
+        window->kind = AUTOTLS_WINDOW_DURATION;
+        window->percent = 0;
+        window->duration = n * autotls_window_units[i].usec;
+        return APR_SUCCESS;
+    }
+    *why = "has an unknown unit or extra text after the number";
+    return AT_EARG;
+}
+
+apr_status_t autotls_parse_flag(int *on, const char *text)
+{
+    if (strcasecmp(text, "on") == 0) {
+        *on = 1;
+    } else if (strcasecmp(text, "off") == 0) {
+        *on = 0;
+    } else {
+        return AT_EARG;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t autotls_parse_port(int *port, const char *text)
+{
+    apr_int64_t n = 0;
+    const char *rest = autotls_scan_uint(text, AUTOTLS_PORT_MAX, &n);
+
+    if (rest == NULL || rest == text || *rest != '\0' || n == 0) {
+        return AT_EARG;
+    }
+    *port = (int)n;
+    return APR_SUCCESS;
+}
+
+apr_status_t autotls_parse_ca(const char **url, const char **why, apr_pool_t *p, const char *text)
+{
+    apr_uri_t uri;
+
+    if (strcasecmp(text, "letsencrypt") == 0) {
+        *url = AUTOTLS_CA_LETSENCRYPT;
+        return APR_SUCCESS;
+    }
+    if (strcasecmp(text, "letsencrypt-staging") == 0) {
+        *url = AUTOTLS_CA_LETSENCRYPT_STAGING;
+        return APR_SUCCESS;
+    }
+    if (apr_uri_parse(p, text, &uri) != APR_SUCCESS || uri.scheme == NULL ||
+        (strcasecmp(uri.scheme, "https") != 0 && strcasecmp(uri.scheme, "http") != 0)) {
+        *why = "is neither a known CA nor an http(s) URL";
+        return AT_EARG;
+    }
+    if (uri.hostname == NULL || *uri.hostname == '\0') {
+        *why = "is a URL without a host";
+        return AT_EARG;
+    }
+    *url = apr_pstrdup(p, text);
+    return APR_SUCCESS;
+}

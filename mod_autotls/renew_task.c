@@ -1,0 +1,352 @@
+/*
+ * renew_task.c: what the task threads of the renewal thread do: order a certificate and stage
+ * it, or fetch the CA's renewal window (ARI) of the served certificate.
+ *
+ * The one idea: a task writes its outcome into the job state and the job file before it lets go
+ * of the job, so the schedule on disk is always the one the next tick acts on; and every order
+ * ends with exactly one line saying what happened, which names are covered, what decided the
+ * order and when the next one is due.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <openssl/rand.h>
+
+#include <httpd.h>
+#include <http_log.h>
+
+#include "at_ari.h"
+#include "at_core.h"
+#include "at_issue.h"
+#include "activator.h"
+#include "log_glue.h"
+#include "renew_task.h"
+
+APLOG_USE_MODULE(autotls);
+
+#define AUTOTLS_PERCENT 100.0
+/* After an ARI poll that failed, the next one; the lifetime rule decides meanwhile. */
+#define AUTOTLS_ARI_RETRY apr_time_from_sec(3600)
+
+apr_uint32_t autotls_renew_random(void)
+{
+    apr_uint32_t random = 0;
+
+    if (RAND_bytes((unsigned char *)&random, sizeof(random)) != 1) {
+        random = (apr_uint32_t)apr_time_now(); /* jitter only: any spread will do */
+    }
+    return random;
+}
+
+at_renew_window_t autotls_renew_window(const autotls_site_t *site)
+{
+    at_renew_window_t window = {0, 0};
+
+    if (site->renew_window.kind == AUTOTLS_WINDOW_PERCENT) {
+        window.share_left = site->renew_window.percent / AUTOTLS_PERCENT;
+    } else if (site->renew_window.kind == AUTOTLS_WINDOW_DURATION) {
+        window.time_left = site->renew_window.duration;
+    }
+    return window;
+}
+
+apr_status_t autotls_renew_acme(at_acme_t **acme, autotls_renew_t *renew, apr_pool_t *p)
+{
+    at_http_options_t http_options = {0};
+    at_http_t *http;
+    apr_status_t rv;
+
+    http_options.ca_file = renew->ctx->ca_file;
+    if ((rv = at_http_create(&http, p, &http_options)) != APR_SUCCESS) {
+        return rv;
+    }
+    return at_acme_create(acme, p, renew->ctx->ca_url, http);
+}
+
+static apr_status_t task_publish_challenge(void *baton, const char *name, const char *token,
+                                           const char *keyauth, apr_pool_t *p)
+{
+    autotls_renew_t *renew = baton;
+
+    return at_store_save(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, keyauth,
+                         strlen(keyauth), AT_STORE_PUBLIC, p);
+}
+
+static void task_withdraw_challenge(void *baton, const char *name, const char *token, apr_pool_t *p)
+{
+    autotls_renew_t *renew = baton;
+
+    at_store_remove(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, p);
+}
+
+static const char *task_join(apr_pool_t *p, const apr_array_header_t *names)
+{
+    const char *out = "";
+    int i;
+
+    for (i = 0; names != NULL && i < names->nelts; ++i) {
+        out = apr_pstrcat(p, out, i ? "," : "", APR_ARRAY_IDX(names, i, const char *), NULL);
+    }
+    return out;
+}
+
+/* A failure in one line: our status, and the CA's problem when it sent one. */
+static const char *task_error_text(apr_pool_t *p, at_acme_t *acme, apr_status_t rv)
+{
+    const at_acme_problem_t *problem = acme != NULL ? at_acme_last_problem(acme) : NULL;
+
+    if (rv == AT_EPROBLEM && problem != NULL) {
+        return apr_psprintf(p, "%s: %s", at_strerror(p, rv), at_acme_problem_text(p, problem));
+    }
+    return at_strerror(p, rv);
+}
+
+/* ---- orders ---------------------------------------------------------------------------------- */
+
+static apr_status_t task_stage(autotls_renew_t *renew, const autotls_site_t *site,
+                               const at_issue_result_t *result, apr_pool_t *p)
+{
+    at_store_t *store = renew->ctx->store;
+    apr_status_t rv;
+
+    /* The ready marker goes last: the activator only takes complete sets. */
+    if ((rv = at_certset_save(store, AT_STORE_STAGING, site->name, result, p)) != APR_SUCCESS ||
+        (rv = at_store_save(store, AT_STORE_STAGING, site->name, AUTOTLS_STAGING_READY, "", 0,
+                            AT_STORE_PUBLIC, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0601) "%s: cannot stage the new certificate", site->name);
+    }
+    return rv;
+}
+
+static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
+                                   autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
+{
+    autotls_ctx_t *ctx = renew->ctx;
+    at_http01_responder_t responder = {task_publish_challenge, task_withdraw_challenge, renew};
+    at_acme_account_options_t account = {0};
+    at_issue_request_t request = {0};
+    const at_acme_directory_t *directory;
+    apr_status_t rv;
+
+    account.agree_tos = 1;
+    if (ctx->contact != NULL) {
+        account.contacts = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(account.contacts, const char *) = ctx->contact;
+    }
+    request.site = job->site->name;
+    request.names = job->site->names;
+    request.key_type = job->site->key_type;
+    request.timeout = AUTOTLS_ORDER_TIMEOUT;
+    request.allow_partial = job->allow_partial;
+    request.account_store = ctx->store;
+    request.account_options = &account;
+    if ((rv = autotls_renew_acme(acme, renew, p)) != APR_SUCCESS ||
+        (rv = at_account_load(*acme, ctx->store, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* RFC 9773: name the certificate this one replaces, where the CA knows what that means. */
+    if (job->ca_issued && job->cert_id[0] != '\0' &&
+        at_acme_directory(&directory, *acme) == APR_SUCCESS && directory->renewal_info != NULL) {
+        request.replaces = apr_pstrdup(p, job->cert_id);
+    }
+    if ((rv = at_issue_certificate(result, *acme, p, &request, &responder)) != APR_SUCCESS) {
+        return rv;
+    }
+    return task_stage(renew, job->site, *result, p);
+}
+
+/* When the new certificate is due for renewal, as far as known before the CA says otherwise. */
+static at_renew_plan_t task_next_plan(const autotls_renew_job_t *job,
+                                      const at_issue_result_t *result, apr_pool_t *p)
+{
+    at_renew_window_t window = autotls_renew_window(job->site);
+    at_renew_plan_t plan = {0, AT_RENEW_BY_LIFETIME};
+    apr_array_header_t *chain;
+    at_cert_info_t *info;
+
+    if (at_chain_from_pem(&chain, p, result->chain_pem, result->chain_len) == APR_SUCCESS &&
+        at_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS) {
+        plan = at_renew_plan(info->not_before, info->not_after, &window, 0);
+    }
+    return plan;
+}
+
+static void task_order_succeeded(autotls_renew_t *renew, autotls_renew_job_t *job,
+                                 const at_issue_result_t *result, at_acme_t *acme, apr_pool_t *p)
+{
+    autotls_job_t *state = &job->state;
+    const apr_array_header_t *names = result->names != NULL ? result->names : job->site->names;
+    apr_time_t now = apr_time_now();
+    at_renew_plan_t plan = task_next_plan(job, result, p);
+    const char *missing = "";
+
+    autotls_job_reset(state, 0);
+    if (result->failed != NULL && result->failed->nelts > 0) {
+        autotls_job_missing_from_result(state, result->failed, now, autotls_renew_random());
+        missing = apr_psprintf(p, "; still missing: %s (next try in %" APR_TIME_T_FMT " s)",
+                               autotls_job_missing_names(state, p),
+                               apr_time_sec(autotls_job_missing_next_try(state) - now));
+    } else {
+        autotls_job_missing_clear(state);
+    }
+    job->staged = 1;
+    job->staged_generation = job->generation;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0602) "%s: new certificate staged for activation: names %s "
+                                     "(reason: %s); next renewal around %s (%s)%s; %u CA requests",
+                 job->site->name, task_join(p, names), job->reason,
+                 autotls_job_time_text(p, plan.at), at_renew_by_name(plan.by), missing,
+                 at_acme_request_count(acme));
+}
+
+static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, apr_status_t rv,
+                              at_acme_t *acme, apr_pool_t *p)
+{
+    autotls_job_t *state = &job->state;
+    apr_interval_time_t retry_after = acme != NULL ? at_acme_retry_after(acme) : 0;
+    const char *error = task_error_text(p, acme, rv);
+    apr_time_t now = apr_time_now(), next;
+    apr_interval_time_t delay;
+
+    if (strcmp(job->reason, AUTOTLS_RENEW_BY_MISSING) == 0) {
+        /* Only the missing names were at stake: the certificate served stays, the site is not
+         * failing; the missing names back off on their own. */
+        next = autotls_job_missing_failed(state, now, autotls_renew_random(), retry_after, error);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0613) "%s: %s still cannot be added (%s); the certificate "
+                                         "without them stays; next try in %" APR_TIME_T_FMT " s",
+                     job->site->name, autotls_job_missing_names(state, p), error,
+                     apr_time_sec(next - now));
+        return;
+    }
+    delay = autotls_job_failed(state, now, autotls_renew_random(), retry_after, error);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0603) "%s: order failed (%s; names %s; reason: %s), attempt %d; "
+                                     "next try in %" APR_TIME_T_FMT " s at %s%s",
+                 job->site->name, error, task_join(p, job->site->names), job->reason,
+                 state->failures, apr_time_sec(delay), autotls_job_time_text(p, now + delay),
+                 retry_after >= delay ? " (the CA's Retry-After)" : "");
+}
+
+static void task_order(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
+{
+    at_issue_result_t *result = NULL;
+    at_acme_t *acme = NULL;
+    apr_status_t rv;
+
+    rv = task_order_run(&result, &acme, renew, job, p);
+    job->requested = 0; /* an operator's request is answered by this attempt, whatever it gave */
+    if (rv == APR_SUCCESS) {
+        task_order_succeeded(renew, job, result, acme, p);
+    } else {
+        task_order_failed(renew, job, rv, acme, p);
+    }
+}
+
+/* ---- ARI ---------------------------------------------------------------------------------------
+ */
+
+/* Fetches the window with a client that reuses the directory every poll shares. */
+static apr_status_t task_ari_fetch(at_ari_window_t *window, autotls_renew_t *renew,
+                                   const char *cert_id, apr_pool_t *p)
+{
+    const char *fetched;
+    at_acme_t *acme;
+    char *kept;
+    apr_status_t rv;
+
+    if ((rv = autotls_renew_acme(&acme, renew, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_thread_mutex_lock(renew->lock);
+    kept = renew->directory_text != NULL ? apr_pstrdup(p, renew->directory_text) : NULL;
+    apr_thread_mutex_unlock(renew->lock);
+    if (kept != NULL) {
+        at_acme_directory_preset(acme, kept, strlen(kept));
+    }
+    rv = at_ari_fetch(window, acme, p, cert_id);
+    fetched = at_acme_directory_text(acme);
+    apr_thread_mutex_lock(renew->lock);
+    if (rv == APR_ENOTIMPL) {
+        renew->ari_absent = 1;
+    }
+    if (fetched != NULL && renew->directory_text == NULL) {
+        renew->directory_text = strdup(fetched);
+    }
+    apr_thread_mutex_unlock(renew->lock);
+    return rv;
+}
+
+static void task_ari(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
+{
+    autotls_job_ari_t *ari = &job->state.ari;
+    at_ari_window_t window;
+    apr_time_t now;
+    apr_status_t rv;
+    int changed;
+
+    rv = task_ari_fetch(&window, renew, job->cert_id, p);
+    now = apr_time_now();
+    changed = strcmp(ari->cert_id, job->cert_id) != 0;
+    if (changed) {
+        memset(ari, 0, sizeof(*ari));
+        apr_cpystrn(ari->cert_id, job->cert_id, sizeof(ari->cert_id));
+    }
+    if (rv == APR_ENOTIMPL) {
+        /* No ARI at this CA: the lifetime rule decides; look again once a day at most. */
+        ari->start = ari->end = ari->chosen = 0;
+        ari->next_poll = now + AT_ARI_POLL_MAX;
+        return;
+    }
+    if (rv != APR_SUCCESS) {
+        ari->next_poll = now + AUTOTLS_ARI_RETRY; /* at_ari_fetch said why */
+        return;
+    }
+    if (changed || ari->start != window.start || ari->end != window.end) {
+        ari->start = window.start;
+        ari->end = window.end;
+        ari->chosen = at_ari_pick(&window, autotls_renew_random());
+        changed = 1;
+    }
+    ari->next_poll = now + (window.retry_after > 0 ? window.retry_after : AT_ARI_POLL_DEFAULT);
+    if (changed) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0612) "%s: the CA's renewal window (ARI) for certificate %s "
+                                         "is %s .. %s; renewing at %s; next look at %s",
+                     job->site->name, job->cert_id, autotls_job_time_text(p, ari->start),
+                     autotls_job_time_text(p, ari->end), autotls_job_time_text(p, ari->chosen),
+                     autotls_job_time_text(p, ari->next_poll));
+    }
+}
+
+/* ---- the task thread ---------------------------------------------------------------------------
+ */
+
+static void *APR_THREAD_FUNC task_thread(apr_thread_t *thread, void *data)
+{
+    autotls_renew_job_t *job = data;
+    autotls_renew_t *renew = job->renew;
+    apr_pool_t *p;
+
+    if (apr_pool_create(&p, NULL) == APR_SUCCESS) {
+        if (job->task == AUTOTLS_TASK_ORDER) {
+            task_order(renew, job, p);
+        } else {
+            task_ari(renew, job, p);
+        }
+        autotls_job_save(&job->state, renew->ctx->store, job->item, p);
+        apr_pool_destroy(p);
+    }
+    apr_thread_mutex_lock(renew->lock);
+    job->running = 0;
+    apr_thread_mutex_unlock(renew->lock);
+    return NULL;
+}
+
+apr_status_t autotls_renew_task_push(autotls_renew_t *renew, autotls_renew_job_t *job)
+{
+    return apr_thread_pool_push(renew->tasks, task_thread, job, APR_THREAD_TASK_PRIORITY_NORMAL,
+                                renew);
+}

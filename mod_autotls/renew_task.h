@@ -1,0 +1,90 @@
+/*
+ * renew_task.h: what the renewal thread (renew.c) shares with its tasks (renew_task.c).
+ *
+ * The one idea: a job has one owner at a time. While `running` is clear the watchdog thread
+ * owns every field of the job; it sets the task up, sets `running` under the lock and hands the
+ * job to the thread pool, which then owns the job until it clears `running` under the lock
+ * again. So no field needs a lock of its own, and no store or CA I/O happens under the lock.
+ */
+#ifndef AUTOTLS_RENEW_TASK_H
+#define AUTOTLS_RENEW_TASK_H
+
+#include <apr_hash.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_pool.h>
+
+#include "at_renew.h"
+#include "autotls.h"
+#include "renew_job.h"
+
+/* Decision sources besides at_renew_by_name(), as the status line names them. */
+#define AUTOTLS_RENEW_BY_NEW "new"           /* no certificate from the CA yet */
+#define AUTOTLS_RENEW_BY_OPERATOR "operator" /* `autotls renew NAME` */
+#define AUTOTLS_RENEW_BY_MISSING "missing"   /* names a partial certificate lacks */
+
+typedef enum {
+    AUTOTLS_TASK_ORDER = 0, /* order a certificate and stage it */
+    AUTOTLS_TASK_ARI        /* fetch the CA's renewal window of the served certificate */
+} autotls_task_e;
+
+typedef struct autotls_renew_t autotls_renew_t;
+
+typedef struct {
+    autotls_renew_t *renew;
+    autotls_site_t *site;
+    const char *item;    /* its job file, "<site>.json" */
+    autotls_job_t state; /* what jobs/<site>.json keeps */
+    int running;         /* a task owns the job (flipped under the lock) */
+    /* the task handed over, and why */
+    autotls_task_e task;
+    const char *reason; /* AUTOTLS_RENEW_BY_* or at_renew_by_name() */
+    int allow_partial;
+    /* what is served, as the watchdog thread last saw it */
+    int served_known;
+    apr_uint32_t generation;
+    int ca_issued;
+    apr_time_t not_before;
+    apr_time_t not_after;
+    char cert_id[AUTOTLS_JOB_CERT_ID_MAX]; /* ARI certID of the served certificate, or "" */
+    /* memory only */
+    int request_pending;      /* an operator's request file was seen and is still there */
+    const char *request_item; /* its name: "<site or alias>.renew" */
+    int requested;            /* the operator asked for a renewal now */
+    int staged;               /* a set went to staging/: wait for the activator to take it */
+    apr_uint32_t staged_generation;
+    apr_time_t warned;  /* when the last expiry warning was logged */
+    int warned_expired; /* whether that one said the certificate had expired */
+} autotls_renew_job_t;
+
+struct autotls_renew_t {
+    autotls_ctx_t *ctx;
+    apr_pool_t *pool;         /* the thread's own, with its own allocator */
+    apr_thread_mutex_t *lock; /* guards `running` and the ARI fields below */
+    apr_thread_pool_t *tasks;
+    autotls_renew_job_t *jobs; /* one per site, in ctx->sites order */
+    apr_hash_t *by_site;       /* site name -> autotls_renew_job_t * */
+    /* the account (watchdog thread only) */
+    int account_ready;
+    autotls_job_t account; /* backoff of registering the account, persisted like a site's */
+    const char *account_item;
+    /* ARI (under the lock) */
+    int ari_absent;       /* the CA's directory has no renewalInfo: never ask again */
+    char *directory_text; /* the directory as fetched (malloc), reused by every ARI poll */
+    /* operator requests (watchdog thread only) */
+    apr_time_t requests_seen; /* mtime of jobs/ at the last listing */
+    apr_time_t requests_listed;
+};
+
+/* Hands the job's task to the pool; the caller set job->task and job->running. */
+apr_status_t autotls_renew_task_push(autotls_renew_t *renew, autotls_renew_job_t *job);
+
+/* AutoTLSRenewWindow of the site in the policy's terms. */
+at_renew_window_t autotls_renew_window(const autotls_site_t *site);
+
+/* A uniformly random 32-bit value (backoff jitter, ARI picks). */
+apr_uint32_t autotls_renew_random(void);
+
+/* A client for the site's CA: libcurl with the configured roots. */
+apr_status_t autotls_renew_acme(at_acme_t **acme, autotls_renew_t *renew, apr_pool_t *p);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * fuzz_store_tmp.h: a real filesystem store in a private temporary directory, removed at exit.
+ *
+ * On tmpfs (/dev/shm) when there is one: the store fsyncs every write, which on a disk would
+ * hold a target to a few dozen inputs a second.
+ */
+#ifndef FUZZ_STORE_TMP_H
+#define FUZZ_STORE_TMP_H
+
+#include <ftw.h>
+#include <unistd.h>
+
+#include "at_store.h"
+#include "fuzz_common.h"
+
+#define FUZZ_STORE_TMPFS "/dev/shm"
+#define FUZZ_STORE_TMP "/tmp"
+#define FUZZ_STORE_NAME "/autotls-fuzz-store.XXXXXX"
+#define FUZZ_STORE_FDS 8
+
+static char fuzz_store_dir[sizeof(FUZZ_STORE_TMPFS FUZZ_STORE_NAME)];
+
+static int fuzz_store_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void fuzz_store_cleanup(void)
+{
+    nftw(fuzz_store_dir, fuzz_store_rm, FUZZ_STORE_FDS, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The store, created on first use (in the root pool: it lives as long as the process). */
+static at_store_t *fuzz_store(const char **root)
+{
+    static at_store_t *store;
+
+    fuzz_init();
+    if (store == NULL) {
+        strcpy(fuzz_store_dir,
+               access(FUZZ_STORE_TMPFS, W_OK) == 0 ? FUZZ_STORE_TMPFS : FUZZ_STORE_TMP);
+        strcat(fuzz_store_dir, FUZZ_STORE_NAME);
+        if (mkdtemp(fuzz_store_dir) == NULL) {
+            abort();
+        }
+        atexit(fuzz_store_cleanup);
+        if (at_store_fs_open(&store, fuzz_root_pool, fuzz_store_dir) != APR_SUCCESS) {
+            abort();
+        }
+    }
+    *root = fuzz_store_dir;
+    return store;
+}
+
+#endif
