@@ -11,6 +11,7 @@
 #include <apr.h>
 #include <apr_errno.h>
 #include <apr_pools.h>
+#include <apr_time.h>
 
 #define AT_VERSION "0.1.0"
 #define AT_USER_AGENT "mod_autotls/" AT_VERSION
@@ -54,5 +55,10 @@ int at_status_is_ours(apr_status_t rv);
 
 /* A short text for any status, our AT_E* codes included (p may be NULL for those). */
 const char *at_strerror(apr_pool_t *p, apr_status_t rv);
+
+/* An RFC 3339 date-time as ACME documents carry it ("2025-01-02T03:04:05Z", with an optional
+ * fraction, or a numeric offset instead of Z); APR_EINVAL for anything else, a field out of
+ * range included (rfc3339.c). */
+apr_status_t at_rfc3339_parse(apr_time_t *t, const char *s);
 
 #endif

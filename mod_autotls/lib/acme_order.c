@@ -19,82 +19,6 @@
 #define ACME_TOKEN_MAX 255 /* longest challenge token accepted: what the store holds as a name */
 #define HTTP_STATUS_CREATED 201
 #define HTTP_STATUS_OK 200
-#define SECONDS_PER_MINUTE 60
-#define MINUTES_PER_HOUR 60
-
-/* --- RFC 3339 timestamps ---------------------------------------------------------------------- */
-
-/* Reads exactly n digits. */
-static int order_digits(const char **s, int n, int *value)
-{
-    int v = 0;
-
-    while (n-- > 0) {
-        if (!apr_isdigit(**s)) {
-            return 0;
-        }
-        v = v * 10 + (*(*s)++ - '0');
-    }
-    *value = v;
-    return 1;
-}
-
-static int order_expect(const char **s, const char *chars)
-{
-    if (**s == '\0' || strchr(chars, **s) == NULL) {
-        return 0;
-    }
-    (*s)++;
-    return 1;
-}
-
-/* "2025-01-02T03:04:05.123Z" or "...+01:00"; APR_EINVAL when it is anything else. */
-static apr_status_t order_parse_rfc3339(apr_time_t *t, const char *s)
-{
-    apr_time_exp_t tm = {0};
-    int year, mon, offset_h = 0, offset_m = 0, sign = 0, usec = 0, scale = APR_USEC_PER_SEC;
-    apr_time_t result;
-
-    if (!order_digits(&s, 4, &year) || !order_expect(&s, "-") || !order_digits(&s, 2, &mon) ||
-        !order_expect(&s, "-") || !order_digits(&s, 2, &tm.tm_mday) || !order_expect(&s, "Tt ") ||
-        !order_digits(&s, 2, &tm.tm_hour) || !order_expect(&s, ":") ||
-        !order_digits(&s, 2, &tm.tm_min) || !order_expect(&s, ":") ||
-        !order_digits(&s, 2, &tm.tm_sec)) {
-        return APR_EINVAL;
-    }
-    if (*s == '.') {
-        for (s++; apr_isdigit(*s); s++) {
-            if (scale > 1) {
-                scale /= 10;
-                usec += (*s - '0') * scale;
-            }
-        }
-    }
-    if (order_expect(&s, "Zz")) {
-        sign = 0;
-    } else if (*s == '+' || *s == '-') {
-        sign = *s++ == '-' ? -1 : 1;
-        if (!order_digits(&s, 2, &offset_h) || !order_expect(&s, ":") ||
-            !order_digits(&s, 2, &offset_m)) {
-            return APR_EINVAL;
-        }
-    } else {
-        return APR_EINVAL;
-    }
-    if (*s != '\0' || mon < 1 || mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60 || year < 1970) {
-        return APR_EINVAL;
-    }
-    tm.tm_year = year - 1900;
-    tm.tm_mon = mon - 1;
-    tm.tm_usec = usec;
-    if (apr_time_exp_gmt_get(&result, &tm) != APR_SUCCESS) {
-        return APR_EINVAL;
-    }
-    *t = result - sign * apr_time_from_sec((apr_time_t)(offset_h * MINUTES_PER_HOUR + offset_m) *
-                                           SECONDS_PER_MINUTE);
-    return APR_SUCCESS;
-}
 
 /* --- orders ------------------------------------------------------------------------------------
  */
@@ -149,7 +73,7 @@ apr_status_t acme_order_parse(at_acme_order_t **order, apr_pool_t *p, const json
         (rv = acme_json_problem(&o->error, p, json, "error", response->status, what))) {
         return rv;
     }
-    if (expires != NULL && order_parse_rfc3339(&o->expires, expires) != APR_SUCCESS) {
+    if (expires != NULL && at_rfc3339_parse(&o->expires, expires) != APR_SUCCESS) {
         at_log(AT_LOG_ERR, AT_EPROTO, "CA answered %s with \"expires\" not an RFC 3339 time: %s",
                what, expires);
         return AT_EPROTO;

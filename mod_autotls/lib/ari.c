@@ -23,13 +23,6 @@
 #define ARI_PROBLEM_TYPE "application/problem+json"
 #define ARI_CERT_ID_MAX 512 /* a 20-byte AKI and a 20-byte serial need 45 characters */
 #define ARI_URL_MAX 2048
-#define ARI_YEAR_MIN 1970
-#define ARI_YEAR_MAX 9999
-#define ARI_MONTHS 12
-#define ARI_HOURS 24
-#define ARI_MINUTES 60
-#define ARI_LEAP_SECOND 60
-#define ARI_SECONDS_PER_MINUTE 60
 #define ARI_ECHO_MAX 40         /* characters of a CA's text quoted in a log line */
 #define ARI_ASN1_GET_ERROR 0x80 /* ASN1_get_object(): the header did not parse */
 #define ARI_RANDOM_BITS 32
@@ -98,88 +91,6 @@ static int ari_cert_id_valid(const char *cert_id)
     return dot != NULL && dot != cert_id && strlen(cert_id) <= ARI_CERT_ID_MAX &&
            strspn(cert_id, alphabet) == (apr_size_t)(dot - cert_id) &&
            at_b64url_is_token(dot + 1, ARI_CERT_ID_MAX);
-}
-
-/* --- RFC 3339 times --------------------------------------------------------------------------- */
-
-static int ari_digits(const char **s, int n, int *value)
-{
-    int v = 0;
-
-    while (n-- > 0) {
-        if (!apr_isdigit(**s)) {
-            return 0;
-        }
-        v = v * 10 + (*(*s)++ - '0');
-    }
-    *value = v;
-    return 1;
-}
-
-static int ari_char(const char **s, const char *allowed)
-{
-    if (**s == '\0' || strchr(allowed, **s) == NULL) {
-        return 0;
-    }
-    (*s)++;
-    return 1;
-}
-
-static int ari_days_in_month(int year, int month)
-{
-    static const int days[ARI_MONTHS] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-
-    return days[month - 1] + (month == 2 && leap);
-}
-
-/* "2025-01-02T03:04:05Z", with optional fraction and a numeric offset instead of Z. */
-static int ari_parse_time(apr_time_t *t, const char *s)
-{
-    apr_time_exp_t tm = {0};
-    int year, month, usec = 0, scale = APR_USEC_PER_SEC, sign = 0, off_h = 0, off_m = 0;
-    apr_time_t result;
-
-    if (!ari_digits(&s, 4, &year) || !ari_char(&s, "-") || !ari_digits(&s, 2, &month) ||
-        !ari_char(&s, "-") || !ari_digits(&s, 2, &tm.tm_mday) || !ari_char(&s, "Tt") ||
-        !ari_digits(&s, 2, &tm.tm_hour) || !ari_char(&s, ":") || !ari_digits(&s, 2, &tm.tm_min) ||
-        !ari_char(&s, ":") || !ari_digits(&s, 2, &tm.tm_sec)) {
-        return 0;
-    }
-    if (*s == '.') {
-        if (!apr_isdigit(*++s)) {
-            return 0;
-        }
-        for (; apr_isdigit(*s); s++) {
-            if (scale > 1) { /* digits beyond microseconds are read and dropped */
-                scale /= 10;
-                usec += (*s - '0') * scale;
-            }
-        }
-    }
-    if (*s == '+' || *s == '-') {
-        sign = *s++ == '-' ? -1 : 1;
-        if (!ari_digits(&s, 2, &off_h) || !ari_char(&s, ":") || !ari_digits(&s, 2, &off_m) ||
-            off_h >= ARI_HOURS || off_m >= ARI_MINUTES) {
-            return 0;
-        }
-    } else if (!ari_char(&s, "Zz")) {
-        return 0;
-    }
-    if (*s != '\0' || year < ARI_YEAR_MIN || year > ARI_YEAR_MAX || month < 1 ||
-        month > ARI_MONTHS || tm.tm_mday < 1 || tm.tm_mday > ari_days_in_month(year, month) ||
-        tm.tm_hour >= ARI_HOURS || tm.tm_min >= ARI_MINUTES || tm.tm_sec > ARI_LEAP_SECOND) {
-        return 0;
-    }
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_usec = usec;
-    if (apr_time_exp_gmt_get(&result, &tm) != APR_SUCCESS) {
-        return 0;
-    }
-    *t = result - sign * apr_time_from_sec((apr_time_t)(off_h * ARI_MINUTES + off_m) *
-                                           ARI_SECONDS_PER_MINUTE);
-    return 1;
 }
 
 /* A CA's text, cut short and with anything unprintable as '?', fit to quote in a log line. */
@@ -254,7 +165,8 @@ static const char *ari_window_read(at_ari_window_t *window, apr_pool_t *p, const
         (end = ari_json_text(suggested, "end")) == NULL) {
         return "\"suggestedWindow\" needs \"start\" and \"end\" strings";
     }
-    if (!ari_parse_time(&window->start, start) || !ari_parse_time(&window->end, end)) {
+    if (at_rfc3339_parse(&window->start, start) != APR_SUCCESS ||
+        at_rfc3339_parse(&window->end, end) != APR_SUCCESS) {
         return apr_psprintf(p, "window times \"%s\", \"%s\" are not both RFC 3339 times",
                             ari_echo(p, start), ari_echo(p, end));
     }
