@@ -16,6 +16,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "at_core.h"
 #include "autotls.h"
 #include "challenge.h"
 #include "log_glue.h"
@@ -48,9 +49,11 @@ static int challenge_answer(request_rec *r)
                        AT_STORE_PUBLIC, r->pool);
     if (rv != APR_SUCCESS) {
         if (rv != APR_ENOENT) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
-                          AUTOTLS_LOGNO(0501) "%s: cannot read the http-01 response for token %s",
-                          r->hostname, token);
+            /* at_strerror: httpd's own rendering of rv knows nothing of our AT_E* codes */
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          AUTOTLS_LOGNO(0501) "%s: cannot read the http-01 response for token %s: "
+                                              "%s",
+                          r->hostname, token, at_strerror(r->pool, rv));
         }
         return DECLINED;
     }

@@ -72,19 +72,21 @@ build() {
 
 # The dictionary of a target: dict/<target>.dict, else dict/<area>.dict (acme_order -> acme).
 dict_of() {
-    local t=$1
+    local t=$1 d
     for d in "$FUZZ_SRC/dict/$t.dict" "$FUZZ_SRC/dict/${t%%_*}.dict"; do
         if [[ -f $d ]]; then
             echo "-dict=$d"
-            return
+            return 0
         fi
     done
+    return 0
 }
 
 # run_target NAME: replay, then fuzz; writes $OUT/results/NAME (passed|failed execs why).
 run_target() {
     local t=$1 bin=$OUT/bin/fuzz_$1 dict work=$OUT/corpus/$1 crashes=$OUT/crashes/$1
     local log=$OUT/logs/$1.log replay=() execs rc=0 why=""
+    set +e # every status is looked at here; a result line is always written
     dict=$(dict_of "$t")
     rm -rf "$crashes" "$log" "$OUT/logs/$t.replay.log"
     mkdir -p "$work" "$crashes"
@@ -106,17 +108,21 @@ run_target() {
             >"$log" 2>&1 || { rc=$?; why="fuzzing"; }
     fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" 2>/dev/null | tail -n 1)
+    [[ -n $execs ]] || execs=0
     if ((rc == 0)) && [[ -z $(ls -A "$crashes") ]]; then
-        echo "passed ${execs:-0}" >"$OUT/results/$t"
+        echo "passed $execs" >"$OUT/results/$t"
     else
-        echo "failed ${execs:-0} $why (exit $rc)" >"$OUT/results/$t"
+        echo "failed $execs $why (exit $rc)" >"$OUT/results/$t"
     fi
 }
 
 report() {
     local t result execs passed=0 failed=0 log
     for t in "${targets[@]}"; do
-        read -r result execs rest <"$OUT/results/$t" || result=failed
+        result=failed execs=0 rest="did not finish"
+        if [[ -f $OUT/results/$t ]]; then
+            read -r result execs rest <"$OUT/results/$t" || true
+        fi
         if [[ $result == passed ]]; then
             passed=$((passed + 1))
             printf 'fuzz %-16s passed  %12s execs in %ss\n' "$t" "$execs" "$FUZZ_SECONDS"
@@ -125,8 +131,10 @@ report() {
             printf 'FAILED fuzz %-16s %12s execs: %s\n' "$t" "$execs" "$rest"
             log=$OUT/logs/$t.log
             [[ $rest == replay* ]] && log=$OUT/logs/$t.replay.log
-            grep -E 'ERROR|invariant|runtime error|SUMMARY|Test unit written' "$log" | head -n 8 ||
-                tail -n "$LOG_TAIL_LINES" "$log"
+            if [[ -f $log ]]; then
+                grep -E 'ERROR|invariant|runtime error|SUMMARY|Test unit written' "$log" |
+                    head -n 8 || tail -n "$LOG_TAIL_LINES" "$log"
+            fi
             echo "  reproducer(s) in $OUT/crashes/$t/; replay: $OUT/bin/fuzz_$t <file>"
         fi
     done
@@ -141,6 +149,11 @@ export ASAN_OPTIONS=${FUZZ_ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=print_stacktrace=1
 ensure_packages
 build
+# The stores the targets plant files in: on tmpfs when there is one, removed at the end even when
+# a crashed target could not remove its own.
+FUZZ_STORE_PARENT=$(mktemp -d /dev/shm/autotls-fuzz.XXXXXX 2>/dev/null || mktemp -d)
+export FUZZ_STORE_PARENT
+trap 'rm -rf "$FUZZ_STORE_PARENT"' EXIT
 mkdir -p "$OUT/results" "$OUT/logs"
 rm -f "$OUT"/results/*
 if [[ -n ${FUZZ_TARGETS:-} ]]; then

@@ -1,8 +1,10 @@
 /*
  * fuzz_store_tmp.h: a real filesystem store in a private temporary directory, removed at exit.
  *
- * On tmpfs (/dev/shm) when there is one: the store fsyncs every write, which on a disk would
- * hold a target to a few dozen inputs a second.
+ * Under $FUZZ_STORE_PARENT when set (scripts/fuzz.sh points it at a directory it removes at the
+ * end, so a crashed target leaves nothing behind), else on tmpfs (/dev/shm) when there is one:
+ * the store fsyncs every write, which on a disk would hold a target to a few dozen inputs a
+ * second.
  */
 #ifndef FUZZ_STORE_TMP_H
 #define FUZZ_STORE_TMP_H
@@ -18,7 +20,7 @@
 #define FUZZ_STORE_NAME "/autotls-fuzz-store.XXXXXX"
 #define FUZZ_STORE_FDS 8
 
-static char fuzz_store_dir[sizeof(FUZZ_STORE_TMPFS FUZZ_STORE_NAME)];
+static char *fuzz_store_dir;
 
 static int fuzz_store_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -40,9 +42,12 @@ static at_store_t *fuzz_store(const char **root)
 
     fuzz_init();
     if (store == NULL) {
-        strcpy(fuzz_store_dir,
-               access(FUZZ_STORE_TMPFS, W_OK) == 0 ? FUZZ_STORE_TMPFS : FUZZ_STORE_TMP);
-        strcat(fuzz_store_dir, FUZZ_STORE_NAME);
+        const char *parent = getenv("FUZZ_STORE_PARENT");
+
+        if (parent == NULL) {
+            parent = access(FUZZ_STORE_TMPFS, W_OK) == 0 ? FUZZ_STORE_TMPFS : FUZZ_STORE_TMP;
+        }
+        fuzz_store_dir = apr_pstrcat(fuzz_root_pool, parent, FUZZ_STORE_NAME, NULL);
         if (mkdtemp(fuzz_store_dir) == NULL) {
             abort();
         }

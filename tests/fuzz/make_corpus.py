@@ -5,8 +5,8 @@ The one idea: pebble's real documents (capture_pebble.py) show one CA's habits; 
 what other CAs and attackers send: RFC 8555 and RFC 9773 examples, Let's Encrypt's shapes, error
 documents with subproblems and control characters, hostile challenge requests, every directive
 form, Link and Retry-After variants, and certificate sets that fail each check in turn (made by a
-test CA whose root becomes tests/fuzz/data/roots.pem together with pebble's). Run by hand; the
-output is checked in:
+test CA whose root becomes tests/fuzz/data/roots.pem together with pebble's). Inputs that once
+crashed a target live in tests/fuzz/regressions/, not here. Run by hand; the output is checked in:
     /usr/bin/python3 tests/fuzz/make_corpus.py
 """
 
@@ -136,7 +136,7 @@ AUTHZS = {
                      '"token":"../../../etc/passwd"}]}',
     "long-token": '{"status":"pending","identifier":{"type":"dns","value":"a.example"},'
                   '"challenges":[{"type":"http-01","url":"https://c/1","status":"pending",'
-                  '"token":"%s"}]}' % ("A" * 256),
+                  '"token":"%s"}]}' % ("A" * 255),
     "invalid-error": '#30\n{"status":"invalid","identifier":{"type":"dns","value":"a.example"},'
                      '"challenges":[{"type":"http-01","url":"https://c/1","status":"invalid",'
                      '"token":"abc","error":{"type":"urn:ietf:params:acme:error:connection",'
@@ -186,7 +186,7 @@ CHALLENGES = {
     "unmanaged-host": "GET /.well-known/acme-challenge/%s\nevil.test" % PLANTED,
     "no-host": "GET /.well-known/acme-challenge/%s" % PLANTED,
     "query-fragment": "GET /.well-known/acme-challenge/%s?x=1#y\nexample.com" % PLANTED,
-    "long-token": "GET /.well-known/acme-challenge/%s\nexample.com" % ("A" * 256),
+    "long-token": "GET /.well-known/acme-challenge/%s\nexample.com" % ("A" * 255),
     "ipv6-host": "GET /.well-known/acme-challenge/%s\n[::1]:80" % TOKEN,
     "empty-token": "GET /.well-known/acme-challenge/\nexample.com",
 }
@@ -208,6 +208,19 @@ STORE_NAMES = [
     b"\x06site\x00a/b\x00://::://",
     b"\x01\x00" + b"A" * 255 + b"\x00",
 ]
+
+JOBS = {
+    "full": """{"failures": 1, "next_try": 1700000060, "last_error": "urn:ietf:params:acme:error:rateLimited: too many certificates", "retry_after": 1700003600,
+ "ari": {"cert_id": "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", "start": 1700000000, "end": 1700086400,
+         "chosen": 1700012345, "next_poll": 1700021600},
+ "missing": [{"name": "www.example.com", "failures": 2, "next_try": 1700000600,
+              "last_error": "urn:ietf:params:acme:error:connection: refused"}]}
+""",
+    "hostile-values": '{"failures": 3, "next_try": 9223372036854775807, "retry_after": -1, '
+                      '"last_error": 7, "ari": {"cert_id": "x.y", "start": 5, "end": 4}, '
+                      '"missing": [{"name": ""}, {"name": "a", "failures": 99999999999}, 5]}',
+    "truncated": '{"failures": 1, "next_try": 17000',
+}
 
 HEADERS = {
     "alternates": 'Link: <https://ca.example/acme/cert/1/1>;rel="alternate"\n'
@@ -316,7 +329,7 @@ def main():
     for target, docs in (("acme_directory", DIRECTORIES), ("acme_problem", PROBLEMS),
                          ("acme_order", ORDERS), ("acme_authz", AUTHZS),
                          ("acme_account", ACCOUNTS), ("ari", ARI), ("challenge", CHALLENGES),
-                         ("http_headers", HEADERS)):
+                         ("http_headers", HEADERS), ("renew_job", JOBS)):
         for name, text in docs.items():
             seed(target, name, text)
     for i, value in enumerate(CONFIG):

@@ -192,8 +192,10 @@ def symbolize(text):
             else:
                 blocks.append(out_line.strip())
         if len(blocks) == len(offsets):
+            # without debug information addr2line guesses the nearest exported name: no line,
+            # no name
             names.update({(path, off): b for off, b in zip(offsets, blocks)
-                          if not b.startswith("??")})
+                          if not b.endswith("??:?") and not b.startswith("??")})
     result = []
     for line in lines:
         m = FRAME_RE.match(line)

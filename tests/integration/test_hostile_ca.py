@@ -214,11 +214,14 @@ def assert_placeholder_kept(server):
     assert not [f for f in store_files(server.store) if ".tmp." in os.path.basename(f)]
 
 
+# What the renewal thread can check itself (the names, our key, the PEM) stops the set before it
+# is staged; what needs the issuer roots is refused by the root activator.
+CANNOT_USE = r"%s: the CA at [^\n]* sent a certificate we cannot use: " % re.escape(SITE)
 MODULE_REFUSALS = {
-    "othernames": r"certificate does not cover %s|names %s, which is not one of the site" % (
-        re.escape(SITE), re.escape(OTHER_NAME)),
-    "unknownroot": r"chain does not verify to the issuer roots",
-    "garbagechain": r"not a readable PEM key or certificate chain",
+    "othernames": CANNOT_USE + r"certificate does not cover %s" % re.escape(SITE),
+    "unknownroot": r"autotls-0314: %s: refused staged certificate: [^\n]*chain does not verify "
+                   r"to the issuer roots" % re.escape(SITE),
+    "garbagechain": CANNOT_USE + r"it does not parse as a PEM certificate chain",
 }
 
 
@@ -226,8 +229,7 @@ MODULE_REFUSALS = {
 @pytest.mark.parametrize("mode", sorted(MODULE_REFUSALS))
 def test_module_never_activates_a_bad_chain_from_the_ca(hostile, mode):
     with module_server(hostile, mode) as server:
-        wait_for(server, r"autotls-0314: %s: refused staged certificate: [^\n]*%s"
-                 % (re.escape(SITE), MODULE_REFUSALS[mode]))
+        wait_for(server, MODULE_REFUSALS[mode])
         assert "autotls-0312" not in server.error_log(), server.log_tail()
         assert_placeholder_kept(server)
         staging = os.path.join(server.store, "staging", SITE)
