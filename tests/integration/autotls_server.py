@@ -25,6 +25,7 @@ import tempfile
 import time
 
 import httpd
+import pytest
 from pebble import LOOPBACK, free_port
 
 WWW_USER = "www-data"
@@ -71,6 +72,23 @@ class Site:
     def not_found(self):
         """The site's own 404 text (ErrorDocument), so a 404 shows which vhost produced it."""
         return "not found on %s" % self.name
+
+
+def skip_unless_runnable(as_root=True):
+    """Skips the calling test module (call it at import) unless the real thing can run: our
+    mod_autotls.so built, apache2 with mod_ssl installed and, with as_root, a root test (the
+    design needs a root parent and www-data children). Returns the module's path."""
+    module = httpd.module_path()
+    if not module.is_file():
+        pytest.skip("mod_autotls.so not built: %s is missing (build first, or set "
+                    "AUTOTLS_MODULE)" % module, allow_module_level=True)
+    if not shutil.which(httpd.APACHE2) or not (httpd.MODULES_DIR / "mod_ssl.so").is_file():
+        pytest.skip("apache2 with mod_ssl is needed (%s)" % httpd.APACHE2,
+                    allow_module_level=True)
+    if as_root and os.geteuid() != 0:
+        pytest.skip("needs a root parent and www-data children: run as root",
+                    allow_module_level=True)
+    return module
 
 
 def normalize_serial(serial):

@@ -16,7 +16,6 @@ import os
 import pathlib
 import pwd
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -27,17 +26,9 @@ import time
 import pytest
 
 import httpd
+from autotls_server import skip_unless_runnable
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing (build first, or set AUTOTLS_MODULE)"
-                % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2):
-    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
-if not (httpd.MODULES_DIR / "mod_ssl.so").is_file():
-    pytest.skip("mod_ssl not installed", allow_module_level=True)
-if os.geteuid() != 0:
-    pytest.skip("the activator tests run httpd as root (User www-data)", allow_module_level=True)
+MODULE = skip_unless_runnable()
 
 WORKER = "www-data"
 SITE = "alpha.autotls-test.org"

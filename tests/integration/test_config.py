@@ -13,13 +13,9 @@ import shutil
 import pytest
 
 import httpd
+from autotls_server import skip_unless_runnable
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing (build first, or set AUTOTLS_MODULE)"
-                % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2):
-    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
+MODULE = skip_unless_runnable(as_root=False)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SYSTEM_ROOTS = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")

@@ -34,17 +34,10 @@ import time
 import pytest
 
 import httpd
-from autotls_server import AutoTLSServer, Site, free_port, normalize_serial
+from autotls_server import AutoTLSServer, Site, free_port, normalize_serial, skip_unless_runnable
 from test_activator import CATool
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing (build first, or set AUTOTLS_MODULE)"
-                % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2):
-    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
-if os.geteuid() != 0:
-    pytest.skip("the crash test runs httpd as root (User www-data)", allow_module_level=True)
+MODULE = skip_unless_runnable()
 
 SITES = (
     Site("crash-a.test", aliases=("www.crash-a.test",)),

@@ -14,22 +14,15 @@ import os
 import pwd
 import re
 import secrets
-import shutil
 import socket
 import ssl
 
 import pytest
 
 import httpd
-from autotls_server import AutoTLSServer, Site, write_challenge
+from autotls_server import AutoTLSServer, Site, write_challenge, skip_unless_runnable
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing" % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2) or not (httpd.MODULES_DIR / "mod_ssl.so").is_file():
-    pytest.skip("apache2 with mod_ssl is needed", allow_module_level=True)
-if os.geteuid() != 0:
-    pytest.skip("the server runs as root with User www-data", allow_module_level=True)
+MODULE = skip_unless_runnable()
 
 ALPHA = "alpha.autotls-hostile.org"
 ALPHA_WWW = "www.alpha.autotls-hostile.org"

@@ -28,17 +28,10 @@ import pytest
 
 import httpd
 from autotls_server import (WWW_USER, AutoTLSServer, Site, free_port, normalize_serial,
-                            parse_der)
+                            parse_der, skip_unless_runnable)
 from pebble import LOOPBACK
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing (build first, or set AUTOTLS_MODULE)"
-                % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2):
-    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
-if os.geteuid() != 0:
-    pytest.skip("needs a root parent and www-data children: run as root", allow_module_level=True)
+MODULE = skip_unless_runnable()
 
 LIVE_SITE = Site("alpha.test", aliases=("www.alpha.test",))
 PLACEHOLDER_SITE = Site("beta.test")

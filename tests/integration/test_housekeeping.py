@@ -23,7 +23,6 @@ import concurrent.futures
 import os
 import pathlib
 import re
-import shutil
 import subprocess
 import time
 
@@ -32,17 +31,9 @@ import pytest
 import httpd
 import procmem
 import sanitizers
-from autotls_server import AutoTLSServer, Site
+from autotls_server import AutoTLSServer, Site, skip_unless_runnable
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing (build first, or set AUTOTLS_MODULE)"
-                % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2):
-    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
-if os.geteuid() != 0:
-    pytest.skip("the module's design needs a root parent and www-data children: run as root",
-                allow_module_level=True)
+MODULE = skip_unless_runnable()
 
 ISSUER = "Pebble"
 SITES = tuple(Site("hk%d.test" % i) for i in range(7)) + (

@@ -14,7 +14,6 @@ their own pebble from pebble_factory.
 import http.client
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -23,17 +22,9 @@ import pytest
 
 import httpd
 from autotls_server import (MPMS, RESUMING, STAGED, AutoTLSServer, Site, free_port,
-                            normalize_serial, write_challenge)
+                            normalize_serial, skip_unless_runnable, write_challenge)
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing (build first, or set AUTOTLS_MODULE)"
-                % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2):
-    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
-if os.geteuid() != 0:
-    pytest.skip("the module's design needs a root parent and www-data children: run as root",
-                allow_module_level=True)
+MODULE = skip_unless_runnable()
 
 ISSUER = "Pebble"
 SERVED_TIMEOUT = 60.0  # seconds for every site of a fresh server to be served by pebble

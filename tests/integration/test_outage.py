@@ -31,18 +31,10 @@ import pytest
 
 import httpd
 import sanitizers
-from autotls_server import RESUMING, AutoTLSServer, Site, cert_from_dict
+from autotls_server import RESUMING, AutoTLSServer, Site, cert_from_dict, skip_unless_runnable
 from pebble import LOOPBACK, PebbleEnv
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing (build first, or set AUTOTLS_MODULE)"
-                % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2):
-    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
-if os.geteuid() != 0:
-    pytest.skip("the module's design needs a root parent and www-data children: run as root",
-                allow_module_level=True)
+MODULE = skip_unless_runnable()
 
 ISSUER = "Pebble"
 STORED = Site("stored.test", aliases=("www.stored.test",))

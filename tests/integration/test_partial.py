@@ -12,27 +12,17 @@ the names that validated), the renewal thread (orders with allow_partial, retrie
 names, `autotls renew NAME`), the activator (accepts a set covering a subset of the site's names).
 """
 
-import os
 import re
-import shutil
 import subprocess
 import time
 
 import pytest
 
 import httpd
-from autotls_server import AutoTLSServer, Site
+from autotls_server import AutoTLSServer, Site, skip_unless_runnable
 from pebble import LOOPBACK
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing (build first, or set AUTOTLS_MODULE)"
-                % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2):
-    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
-if os.geteuid() != 0:
-    pytest.skip("the module's design needs a root parent and www-data children: run as root",
-                allow_module_level=True)
+MODULE = skip_unless_runnable()
 
 ISSUER = "Pebble"
 DEAD_ADDRESS = "127.0.0.9"  # loopback too, but nothing listens there

@@ -13,7 +13,6 @@ import os
 import pathlib
 import pwd
 import re
-import shutil
 import stat
 import subprocess
 import time
@@ -21,17 +20,10 @@ import time
 import pytest
 
 import httpd
-from autotls_server import AutoTLSServer, Site
+from autotls_server import AutoTLSServer, Site, skip_unless_runnable
 from hostile_ca import HostileCA
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing" % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2) or not (httpd.MODULES_DIR / "mod_ssl.so").is_file():
-    pytest.skip("apache2 with mod_ssl is needed", allow_module_level=True)
-if os.geteuid() != 0 or not shutil.which("setpriv"):
-    pytest.skip("runs httpd as root (User www-data) and acts as www-data with setpriv",
-                allow_module_level=True)
+MODULE = skip_unless_runnable()
 
 ALPHA = "alpha.autotls-security.org"
 ALPHA_WWW = "www.alpha.autotls-security.org"

@@ -21,7 +21,7 @@ import time
 import pytest
 
 import httpd
-from autotls_server import AutoTLSServer, Site
+from autotls_server import AutoTLSServer, Site, skip_unless_runnable
 from hostile_ca import HostileCA
 
 try:
@@ -29,13 +29,7 @@ try:
 except ImportError:  # a tree without the sanitizer plugin: plain builds only
     sanitizers = None
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing" % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2) or not (httpd.MODULES_DIR / "mod_ssl.so").is_file():
-    pytest.skip("apache2 with mod_ssl is needed", allow_module_level=True)
-if os.geteuid() != 0:
-    pytest.skip("the server runs as root with User www-data", allow_module_level=True)
+MODULE = skip_unless_runnable()
 
 ALPHA = "alpha.autotls-tamper.org"
 BETA = "beta.autotls-tamper.org"

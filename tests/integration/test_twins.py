@@ -22,13 +22,9 @@ import time
 import pytest
 
 import httpd
+from autotls_server import skip_unless_runnable
 
-MODULE = httpd.module_path()
-if not MODULE.is_file():
-    pytest.skip("mod_autotls.so not built: %s is missing (build first, or set AUTOTLS_MODULE)"
-                % MODULE, allow_module_level=True)
-if not shutil.which(httpd.APACHE2):
-    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
+MODULE = skip_unless_runnable(as_root=False)
 
 SSL_MODULES = (("ssl_module", "mod_ssl.so"),)
 INFO_MODULE = (("info_module", "mod_info.so"),)  # for -D DUMP_CONFIG
