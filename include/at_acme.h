@@ -19,7 +19,7 @@
 
 #include "at_http.h"
 
-#define AT_ACME_BADNONCE_RETRIES 5
+#define AT_ACME_BADNONCE_RETRIES 10 /* at a 50% rejection rate, 1 request in 2048 fails */
 #define AT_ACME_PROBLEM_PREFIX "urn:ietf:params:acme:error:"
 
 typedef struct {

@@ -21,9 +21,9 @@
 #define AT_ARI_POLL_MAX apr_time_from_sec(24 * 3600)
 
 typedef struct {
-    apr_time_t start; /* suggestedWindow.start */
-    apr_time_t end;   /* suggestedWindow.end (> start) */
-    const char *explanation_url; /* or NULL */
+    apr_time_t start;                /* suggestedWindow.start */
+    apr_time_t end;                  /* suggestedWindow.end (> start) */
+    const char *explanation_url;     /* or NULL */
     apr_interval_time_t retry_after; /* when to ask again, within [POLL_MIN, POLL_MAX] */
 } at_ari_window_t;
 
@@ -41,8 +41,8 @@ apr_status_t at_ari_fetch(at_ari_window_t *window, at_acme_t *acme, apr_pool_t *
 
 /* Parses a renewalInfo body (exposed for tests and fuzzing); retry_after is the header's value
  * (0 or less: none), bounded as above and set in window even when the body is refused. */
-apr_status_t at_ari_parse(at_ari_window_t *window, apr_pool_t *p, const char *body,
-                          apr_size_t len, apr_interval_time_t retry_after);
+apr_status_t at_ari_parse(at_ari_window_t *window, apr_pool_t *p, const char *body, apr_size_t len,
+                          apr_interval_time_t retry_after);
 
 /* A uniformly random moment in [start, end), from a uniformly random 32-bit value. */
 apr_time_t at_ari_pick(const at_ari_window_t *window, apr_uint32_t random);

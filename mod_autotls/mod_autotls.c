@@ -22,7 +22,7 @@
 /*
  * Runs at startup (twice) and at every graceful restart, before mod_ssl's: the sites of this
  * generation, their store and certificate files (both passes: mod_ssl loads files in each), then,
- * in the real pass only, the shared slots, the root activator and the renewal thread.
+ * in the real pass only, the shared slots and the renewal thread.
  */
 static int autotls_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                server_rec *s)
@@ -38,19 +38,46 @@ static int autotls_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         return OK;
     }
     if (autotls_certs_publish_live(ctx, ptemp) != APR_SUCCESS ||
-        autotls_activator_start(ctx, pconf) != APR_SUCCESS ||
         autotls_renew_start(ctx, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
 }
 
+/*
+ * Runs after mod_ssl's post_config, in the real pass only: forks the root activator. Not earlier:
+ * the activator promotes a staged set left ready by the previous run at once, replacing live/
+ * files one rename at a time, and mod_ssl in this process would read a key and a chain from two
+ * different sets ("do not match": the server exits). Once mod_ssl has loaded them, promotions
+ * reach the children through the shared slots only. Before mod_watchdog's (APR_HOOK_LAST): the
+ * fork stays ahead of any watchdog thread in the parent.
+ */
+static int autotls_post_config_after_ssl(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                         server_rec *s)
+{
+    autotls_ctx_t *ctx = autotls_ctx_get();
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || ctx == NULL ||
+        ctx->sites->nelts == 0) {
+        return OK;
+    }
+    return autotls_activator_start(ctx, pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static void autotls_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    autotls_renew_child_init(pchild); /* tasks stop before the process's exit handlers run */
+}
+
 static void autotls_register_hooks(apr_pool_t *p)
 {
-    /* Before mod_ssl: the twins' certificate files must exist when mod_ssl loads them. */
-    static const char *const before_ssl[] = {"mod_ssl.c", NULL};
+    static const char *const mod_ssl[] = {"mod_ssl.c", NULL};
 
-    ap_hook_post_config(autotls_post_config, NULL, before_ssl, APR_HOOK_MIDDLE);
+    /* Before mod_ssl: the twins' certificate files must exist when mod_ssl loads them. */
+    ap_hook_post_config(autotls_post_config, NULL, mod_ssl, APR_HOOK_MIDDLE);
+    /* After mod_ssl: it has read every live/ file before the activator may replace one. */
+    ap_hook_post_config(autotls_post_config_after_ssl, mod_ssl, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(autotls_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     autotls_twin_register_hooks(p);      /* pre_config: HTTPS twins in the tree (twin.c) */
     autotls_certs_register_hooks(p);     /* mod_ssl: files, per-context callback (certs.c) */
     autotls_challenge_register_hooks(p); /* post_read_request: http-01 (challenge.c) */

@@ -446,7 +446,7 @@ static void renew_tick(autotls_renew_t *renew, apr_pool_t *p)
         }
         apr_thread_mutex_lock(renew->lock);
         job->running = 1;
-        if (autotls_renew_task_push(renew, job) != APR_SUCCESS) {
+        if (renew->tasks == NULL || autotls_renew_task_push(renew, job) != APR_SUCCESS) {
             job->running = 0;
         }
         handed += job->running;
@@ -508,6 +508,23 @@ static apr_status_t renew_begin(autotls_renew_t *renew)
     return APR_SUCCESS;
 }
 
+/* Stops taking tasks and waits for the running ones (each bounded by its order timeout). */
+static void renew_tasks_stop(autotls_renew_t *renew)
+{
+    apr_thread_pool_t *tasks;
+
+    if (renew->lock == NULL) {
+        return;
+    }
+    apr_thread_mutex_lock(renew->lock);
+    tasks = renew->tasks;
+    renew->tasks = NULL;
+    apr_thread_mutex_unlock(renew->lock);
+    if (tasks != NULL) {
+        apr_thread_pool_destroy(tasks);
+    }
+}
+
 static void renew_end(autotls_renew_t *renew)
 {
     int i;
@@ -515,11 +532,7 @@ static void renew_end(autotls_renew_t *renew)
     if (renew->pool == NULL) {
         return;
     }
-    if (renew->tasks != NULL) {
-        /* Waits for running tasks; each is bounded by its order timeout. */
-        apr_thread_pool_destroy(renew->tasks);
-        renew->tasks = NULL;
-    }
+    renew_tasks_stop(renew);
     for (i = 0; i < renew->ctx->sites->nelts; ++i) {
         autotls_job_clear(&renew->jobs[i].state);
     }
@@ -549,12 +562,36 @@ static apr_status_t renew_watchdog(int state, void *data, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
+/* This generation's renewal state, for the child's exit (children inherit it from the parent). */
+static autotls_renew_t *renew_current;
+
+/* At child exit the task threads must be gone before the process's exit handlers run: OpenSSL
+ * frees its tables there, and mod_watchdog would stop us only later (its pool hangs off the
+ * process pool, not pchild), with orders still parsing certificates. */
+static apr_status_t renew_child_exit(void *data)
+{
+    autotls_renew_t *renew = data;
+
+    if (renew->pool != NULL) {
+        renew_tasks_stop(renew);
+    }
+    return APR_SUCCESS;
+}
+
+void autotls_renew_child_init(apr_pool_t *pchild)
+{
+    if (renew_current != NULL) {
+        apr_pool_cleanup_register(pchild, renew_current, renew_child_exit, apr_pool_cleanup_null);
+    }
+}
+
 apr_status_t autotls_renew_start(autotls_ctx_t *ctx, apr_pool_t *pconf)
 {
     ap_watchdog_t *watchdog;
     autotls_renew_t *renew;
     apr_status_t rv;
 
+    renew_current = NULL; /* the last generation's is gone with its pconf */
     if (ctx->sites->nelts == 0) {
         return APR_SUCCESS;
     }
@@ -566,6 +603,7 @@ apr_status_t autotls_renew_start(autotls_ctx_t *ctx, apr_pool_t *pconf)
         return APR_ENOTIMPL;
     }
     renew = apr_pcalloc(pconf, sizeof(*renew));
+    renew_current = renew;
     renew->ctx = ctx;
     if ((rv = wd_get_instance(&watchdog, AUTOTLS_WATCHDOG_NAME, 0, 1, pconf)) != APR_SUCCESS ||
         (rv = wd_register_callback(watchdog, AUTOTLS_RENEW_TICK, renew, renew_watchdog))) {

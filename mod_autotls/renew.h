@@ -11,4 +11,8 @@
 /* Registers the watchdog singleton for this generation (post_config, real pass). */
 apr_status_t autotls_renew_start(autotls_ctx_t *ctx, apr_pool_t *pconf);
 
+/* child_init: the renewal tasks of this child stop when pchild is cleared, before the process's
+ * exit handlers (OpenSSL's among them) run. */
+void autotls_renew_child_init(apr_pool_t *pchild);
+
 #endif

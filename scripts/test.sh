@@ -305,16 +305,16 @@ start_fuzz() {
         rc=0
         FUZZ_SECONDS=${FUZZ_SECONDS:-30} AUTOTLS_BUILD=$BUILD timeout "$FUZZ_TIMEOUT" \
             nice -n 19 bash "$REPO/scripts/fuzz.sh" >"$BUILD/test-logs/fuzz.log" 2>&1 || rc=$?
-        echo "$rc" >"$BUILD/test-logs/fuzz.rc"
+        echo "$rc $SECONDS" >"$BUILD/test-logs/fuzz.rc" # status, when it ended
     ) &
     fuzz_pid=$!
 }
 
 finish_fuzz() {
-    local log=$BUILD/test-logs/fuzz.log line rc fz_passed fz_failed
+    local log=$BUILD/test-logs/fuzz.log line rc="?" end=$SECONDS fz_passed fz_failed
     wait "$fuzz_pid" || true
-    timings+=("fuzz (beside the integration tests): $((SECONDS - fuzz_start)) s")
-    rc=$(cat "$BUILD/test-logs/fuzz.rc" 2>/dev/null || echo "?")
+    read -r rc end <"$BUILD/test-logs/fuzz.rc" || true
+    timings+=("fuzz (beside the integration tests): $((${end:-$SECONDS} - fuzz_start)) s")
     line=$(tail -n 1 "$log" | sed -nE "s/$COUNTS_RE.*/\\1 \\2/p")
     if [[ -z $line ]]; then
         echo "FAILED fuzz: scripts/fuzz.sh printed no counts (exit $rc); its log ends:"

@@ -141,6 +141,7 @@ def assert_nothing_stored(store):
     assert not temps, "temp files were left behind: %s" % temps
 
 
+@pytest.mark.plain_build  # RLIMIT_DATA applies only without ASan: test.sh runs it there too
 @pytest.mark.parametrize("mode", sorted(DIRECTORY_FAULTS))
 def test_misbehaving_ca_fails_clearly_quickly_and_small(autotls_cli, hostile, tmp_path, mode):
     fault, seconds = DIRECTORY_FAULTS[mode]

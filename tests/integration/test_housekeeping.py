@@ -245,6 +245,7 @@ def check_newest_served(server):
     return len(served)
 
 
+@pytest.mark.plain_build  # the RSS bounds hold only without ASan: test.sh runs it there too
 def test_200_forced_renewals_keep_store_bounded_and_memory_flat(pebble_factory, autotls_cli,
                                                                repo_root, capsys):
     keep = archive_keep(repo_root)

@@ -22,10 +22,14 @@ import pytest
 import httpd
 import sanitizers
 
-if not sanitizers.active():
-    pytest.skip("not a sanitizer build (configure --enable-sanitizers)", allow_module_level=True)
-if not shutil.which(httpd.APACHE2):
-    pytest.skip("apache2 not installed: %s is missing" % httpd.APACHE2, allow_module_level=True)
+# marks, not module-level skips: a -m selection then deselects this module instead of counting
+# a skip
+pytestmark = [
+    pytest.mark.skipif(not sanitizers.active(),
+                       reason="not a sanitizer build (configure --enable-sanitizers)"),
+    pytest.mark.skipif(not shutil.which(httpd.APACHE2),
+                       reason="apache2 not installed: %s is missing" % httpd.APACHE2),
+]
 
 APXS = shutil.which("apxs") or shutil.which("apxs2")
 CC = os.environ.get("CC", "gcc")
