@@ -6,7 +6,6 @@
  * leaf, tiny_ca.c) built with the OpenSSL API, never with the code under test, and every refusal
  * is checked for the reason an operator will read.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,21 +33,6 @@ static void setup(void)
 static void teardown(void)
 {
     apr_pool_destroy(pool);
-}
-
-/* A NULL-terminated list of names as the array the library takes. */
-static apr_array_header_t *names_of(const char *first, ...)
-{
-    apr_array_header_t *names = apr_array_make(pool, 4, sizeof(const char *));
-    const char *name;
-    va_list ap;
-
-    va_start(ap, first);
-    for (name = first; name != NULL; name = va_arg(ap, const char *)) {
-        APR_ARRAY_PUSH(names, const char *) = name;
-    }
-    va_end(ap);
-    return names;
 }
 
 static apr_array_header_t *chain_of(X509 *first, X509 *second)
@@ -278,7 +262,7 @@ START_TEST(test_certset_validate_accepts_a_good_set)
     const char *why = NULL;
 
     tiny_ca_make(&ca, pool, "Test Root");
-    check = set_check(&ca, names_of("www.example.org", "EXAMPLE.org", NULL));
+    check = set_check(&ca, at_unit_names(pool, "www.example.org", "EXAMPLE.org", NULL));
     ck_assert_int_eq(
         at_certset_validate(&why, pool, ca.leaf_key, chain_of(ca.leaf, ca.inter), &check),
         APR_SUCCESS);
@@ -305,15 +289,15 @@ START_TEST(test_certset_validate_names_each_failure)
     not_before = cert_time(X509_get0_notBefore(ca.leaf));
     not_after = cert_time(X509_get0_notAfter(ca.leaf));
 
-    check = set_check(&ca, names_of("www.example.org", NULL));
+    check = set_check(&ca, at_unit_names(pool, "www.example.org", NULL));
     ck_assert_int_eq(at_certset_validate(&why, pool, other.leaf_key, chain, &check), AT_EINVALID);
     ck_assert_str_eq(why, "private key does not match the certificate");
 
-    check = set_check(&ca, names_of("www.example.org", "mail.example.org", NULL));
+    check = set_check(&ca, at_unit_names(pool, "www.example.org", "mail.example.org", NULL));
     ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain, &check), AT_EINVALID);
     ck_assert_str_eq(why, "certificate does not cover mail.example.org");
 
-    check = set_check(&ca, names_of("www.example.org", NULL));
+    check = set_check(&ca, at_unit_names(pool, "www.example.org", NULL));
     check.now = not_after + HOUR;
     ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain, &check), AT_EINVALID);
     ck_assert_str_eq(why, apr_pstrcat(pool, "certificate expired on ", iso_time(not_after), NULL));
@@ -323,7 +307,7 @@ START_TEST(test_certset_validate_names_each_failure)
     ck_assert_str_eq(
         why, apr_pstrcat(pool, "certificate not valid before ", iso_time(not_before), NULL));
 
-    check = set_check(&ca, names_of("www.example.org", NULL));
+    check = set_check(&ca, at_unit_names(pool, "www.example.org", NULL));
     ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain_of(ca.leaf, NULL), &check),
                      AT_EINVALID);
     ck_assert_str_eq(why, "no intermediate certificate in chain");
@@ -361,7 +345,8 @@ START_TEST(test_certset_partial_set_passes_only_with_allow_partial)
     tiny_ca_t ca;
     at_certset_check_t check;
     const char *why = NULL;
-    apr_array_header_t *site = names_of("www.example.org", "example.org", "mail.example.org", NULL);
+    apr_array_header_t *site =
+        at_unit_names(pool, "www.example.org", "example.org", "mail.example.org", NULL);
 
     tiny_ca_make(&ca, pool, "Test Root");
     check = set_check(&ca, site);
@@ -376,13 +361,13 @@ START_TEST(test_certset_partial_set_passes_only_with_allow_partial)
         APR_SUCCESS);
     ck_assert_ptr_null(why);
     /* one name out of three is still a certificate for the site; names compare ignoring case */
-    check.names = names_of("WWW.Example.ORG", "example.org", "mail.example.org", NULL);
+    check.names = at_unit_names(pool, "WWW.Example.ORG", "example.org", "mail.example.org", NULL);
     ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key,
                                          chain_of(leaf_for(&ca, "DNS:www.example.org"), ca.inter),
                                          &check),
                      APR_SUCCESS);
     /* a complete set passes the partial check too */
-    check.names = names_of("www.example.org", "example.org", NULL);
+    check.names = at_unit_names(pool, "www.example.org", "example.org", NULL);
     ck_assert_int_eq(
         at_certset_validate(&why, pool, ca.leaf_key, chain_of(ca.leaf, ca.inter), &check),
         APR_SUCCESS);
@@ -397,7 +382,7 @@ START_TEST(test_certset_partial_set_must_name_only_site_names)
     X509 *leaf;
 
     tiny_ca_make(&ca, pool, "Test Root");
-    check = set_check(&ca, names_of("www.example.org", "mail.example.org", NULL));
+    check = set_check(&ca, at_unit_names(pool, "www.example.org", "mail.example.org", NULL));
     check.allow_partial = 1;
     /* the tiny CA's leaf also names example.org, which is not one of this site's names */
     ck_assert_int_eq(
@@ -406,27 +391,27 @@ START_TEST(test_certset_partial_set_must_name_only_site_names)
     ck_assert_str_eq(why, "certificate names example.org, which is not one of the site's names");
     /* without allow_partial the same extra name is fine once every name is covered */
     check.allow_partial = 0;
-    check.names = names_of("www.example.org", NULL);
+    check.names = at_unit_names(pool, "www.example.org", NULL);
     ck_assert_int_eq(
         at_certset_validate(&why, pool, ca.leaf_key, chain_of(ca.leaf, ca.inter), &check),
         APR_SUCCESS);
 
     /* a set made for another site covers none of ours */
     check.allow_partial = 1;
-    check.names = names_of("shop.example.net", "example.net", NULL);
+    check.names = at_unit_names(pool, "shop.example.net", "example.net", NULL);
     leaf = leaf_for(&ca, "DNS:www.example.org");
     ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain_of(leaf, ca.inter), &check),
                      AT_EINVALID);
     ck_assert_str_eq(why,
                      "certificate names www.example.org, which is not one of the site's names");
     /* a wildcard SAN is not one of the site's names, even though it would cover them */
-    check.names = names_of("www.example.org", NULL);
+    check.names = at_unit_names(pool, "www.example.org", NULL);
     leaf = leaf_for(&ca, "DNS:*.example.org");
     ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain_of(leaf, ca.inter), &check),
                      AT_EINVALID);
     ck_assert_str_eq(why, "certificate names *.example.org, which is not one of the site's names");
     /* no names to cover: nothing can be partial of nothing */
-    check.names = names_of(NULL, NULL);
+    check.names = at_unit_names(pool, NULL, NULL);
     leaf = leaf_for(&ca, "DNS:www.example.org");
     ck_assert_int_eq(at_certset_validate(&why, pool, ca.leaf_key, chain_of(leaf, ca.inter), &check),
                      AT_EINVALID);
@@ -443,7 +428,7 @@ START_TEST(test_certset_partial_set_keeps_every_other_check)
     tiny_ca_make(&ca, pool, "Test Root");
     tiny_ca_make(&other, pool, "Other Root");
     chain = chain_of(leaf_for(&ca, "DNS:www.example.org"), ca.inter);
-    check = set_check(&ca, names_of("www.example.org", "mail.example.org", NULL));
+    check = set_check(&ca, at_unit_names(pool, "www.example.org", "mail.example.org", NULL));
     check.allow_partial = 1;
     ck_assert_int_eq(at_certset_validate(&why, pool, other.leaf_key, chain, &check), AT_EINVALID);
     ck_assert_str_eq(why, "private key does not match the certificate");

@@ -4,7 +4,6 @@
  * The one idea: what the library produces is read back with OpenSSL directly (d2i_X509_REQ,
  * X509_REQ_verify, the certificate's own fields) rather than with the library's own readers.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,21 +92,6 @@ static EVP_PKEY *public_half(EVP_PKEY *key)
     pub = d2i_PUBKEY(NULL, &cursor, der_len);
     OPENSSL_free(der);
     return pool_key(pub);
-}
-
-/* A NULL-terminated list of names as the array the library takes. */
-static apr_array_header_t *names_of(const char *first, ...)
-{
-    apr_array_header_t *names = apr_array_make(pool, 4, sizeof(const char *));
-    const char *name;
-    va_list ap;
-
-    va_start(ap, first);
-    for (name = first; name != NULL; name = va_arg(ap, const char *)) {
-        APR_ARRAY_PUSH(names, const char *) = name;
-    }
-    va_end(ap);
-    return names;
 }
 
 /* --- keys ----------------------------------------------------------------------------------- */
@@ -274,7 +258,8 @@ START_TEST(test_csr_has_first_name_as_cn_exactly_the_sans_and_verifies_with_publ
     static const at_key_type_e types[] = {AT_KEY_EC256, AT_KEY_EC384, AT_KEY_RSA2048};
     static const int sig_nids[] = {NID_ecdsa_with_SHA256, NID_ecdsa_with_SHA256,
                                    NID_sha256WithRSAEncryption};
-    apr_array_header_t *names = names_of("example.org", "www.example.org", "a.example.org", NULL);
+    apr_array_header_t *names =
+        at_unit_names(pool, "example.org", "www.example.org", "a.example.org", NULL);
     EVP_PKEY *other = new_key(AT_KEY_EC256);
     apr_size_t i;
 
@@ -304,7 +289,7 @@ END_TEST
 
 START_TEST(test_csr_with_one_name_carries_it_as_cn_and_single_san)
 {
-    apr_array_header_t *names = names_of("solo.example.net", NULL);
+    apr_array_header_t *names = at_unit_names(pool, "solo.example.net", NULL);
     unsigned char *der = NULL;
     apr_size_t der_len = 0;
     X509_REQ *req;
@@ -323,10 +308,11 @@ START_TEST(test_csr_refuses_missing_or_empty_names)
     unsigned char *der = NULL;
     apr_size_t der_len = 0;
 
-    ck_assert_int_eq(at_csr_create(&der, &der_len, pool, key, names_of(NULL)), AT_EARG);
+    ck_assert_int_eq(at_csr_create(&der, &der_len, pool, key, at_unit_names(pool, NULL)), AT_EARG);
     ck_assert_int_eq(at_csr_create(&der, &der_len, pool, key, NULL), AT_EARG);
-    ck_assert_int_eq(at_csr_create(&der, &der_len, pool, key, names_of("a.example", "", NULL)),
-                     AT_EARG);
+    ck_assert_int_eq(
+        at_csr_create(&der, &der_len, pool, key, at_unit_names(pool, "a.example", "", NULL)),
+        AT_EARG);
     ck_assert_ptr_null(der);
 }
 END_TEST
@@ -336,7 +322,7 @@ END_TEST
 START_TEST(test_self_signed_cert_info_has_names_serial_validity_and_issuer)
 {
     EVP_PKEY *key = new_key(AT_KEY_EC256);
-    apr_array_header_t *names = names_of("WWW.Example.ORG", "example.org", NULL);
+    apr_array_header_t *names = at_unit_names(pool, "WWW.Example.ORG", "example.org", NULL);
     apr_time_t before = apr_time_now(), after;
     X509 *cert = NULL, *again = NULL;
     at_cert_info_t *info = NULL, *info2 = NULL;
@@ -389,9 +375,10 @@ START_TEST(test_self_signed_refuses_no_names_and_no_lifetime)
     EVP_PKEY *key = new_key(AT_KEY_EC256);
     X509 *cert = NULL;
 
-    ck_assert_int_eq(at_cert_self_signed(&cert, pool, key, names_of(NULL), DAY), AT_EARG);
-    ck_assert_int_eq(at_cert_self_signed(&cert, pool, key, names_of("a.example", NULL), 0),
+    ck_assert_int_eq(at_cert_self_signed(&cert, pool, key, at_unit_names(pool, NULL), DAY),
                      AT_EARG);
+    ck_assert_int_eq(
+        at_cert_self_signed(&cert, pool, key, at_unit_names(pool, "a.example", NULL), 0), AT_EARG);
     ck_assert_ptr_null(cert);
 }
 END_TEST
@@ -450,8 +437,8 @@ START_TEST(test_covers_name_is_case_insensitive_and_wildcards_match_one_whole_la
     X509 *cert = NULL;
 
     ck_assert_int_eq(at_cert_self_signed(&cert, pool, new_key(AT_KEY_EC256),
-                                         names_of("example.org", "*.example.org", "w*.example.net",
-                                                  "Mixed.Example.COM", NULL),
+                                         at_unit_names(pool, "example.org", "*.example.org",
+                                                       "w*.example.net", "Mixed.Example.COM", NULL),
                                          DAY),
                      APR_SUCCESS);
     ck_assert_int_eq(at_cert_covers_name(cert, "example.org"), 1);
@@ -481,7 +468,7 @@ START_TEST(test_cert_matches_its_own_key_and_no_other)
     EVP_PKEY *key = new_key(AT_KEY_EC256), *other = new_key(AT_KEY_EC256);
     EVP_PKEY *rsa = new_key(AT_KEY_RSA2048);
     X509 *cert = NULL, *rsa_cert = NULL;
-    apr_array_header_t *names = names_of("example.org", NULL);
+    apr_array_header_t *names = at_unit_names(pool, "example.org", NULL);
 
     ck_assert_int_eq(at_cert_self_signed(&cert, pool, key, names, DAY), APR_SUCCESS);
     ck_assert_int_eq(at_cert_self_signed(&rsa_cert, pool, rsa, names, DAY), APR_SUCCESS);

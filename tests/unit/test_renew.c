@@ -9,7 +9,6 @@
 
 #include <check.h>
 #include <ftw.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,20 +220,6 @@ static void job_teardown(void)
     apr_pool_destroy(pool);
 }
 
-static apr_array_header_t *names_of(const char *first, ...)
-{
-    apr_array_header_t *names = apr_array_make(pool, 4, sizeof(const char *));
-    const char *name;
-    va_list ap;
-
-    va_start(ap, first);
-    for (name = first; name != NULL; name = va_arg(ap, const char *)) {
-        APR_ARRAY_PUSH(names, const char *) = name;
-    }
-    va_end(ap);
-    return names;
-}
-
 static void write_job_file(const char *item, const char *text)
 {
     ck_assert_int_eq(
@@ -348,19 +333,21 @@ END_TEST
 START_TEST(test_job_missing_names_follow_the_served_certificate)
 {
     autotls_job_t job;
-    apr_array_header_t *site = names_of("a.test", "www.a.test", "old.a.test", NULL);
+    apr_array_header_t *site = at_unit_names(pool, "a.test", "www.a.test", "old.a.test", NULL);
 
     autotls_job_init(&job);
     /* the served certificate lacks two names: both due at once */
-    ck_assert_int_eq(autotls_job_missing_reconcile(&job, site, names_of("a.test", NULL)), 2);
+    ck_assert_int_eq(autotls_job_missing_reconcile(&job, site, at_unit_names(pool, "a.test", NULL)),
+                     2);
     ck_assert_str_eq(autotls_job_missing_names(&job, pool), "www.a.test, old.a.test");
     ck_assert(autotls_job_missing_due(&job, T0));
     /* a retry failed: both back off */
     autotls_job_missing_failed(&job, T0, 0x7fffffff, 0, "still refused");
     ck_assert(!autotls_job_missing_due(&job, T0 + apr_time_from_sec(50)));
     /* the same served set again keeps their backoff; a name now covered (any case) is dropped */
-    ck_assert_int_eq(
-        autotls_job_missing_reconcile(&job, site, names_of("a.test", "OLD.a.test", NULL)), 0);
+    ck_assert_int_eq(autotls_job_missing_reconcile(
+                         &job, site, at_unit_names(pool, "a.test", "OLD.a.test", NULL)),
+                     0);
     ck_assert_str_eq(autotls_job_missing_names(&job, pool), "www.a.test");
     ck_assert(!autotls_job_missing_due(&job, T0 + apr_time_from_sec(50)));
     ck_assert(autotls_job_missing_due(&job, T0 + apr_time_from_sec(70)));
@@ -406,8 +393,8 @@ START_TEST(test_job_operator_reset_clears_every_backoff)
 
     autotls_job_init(&job);
     autotls_job_failed(&job, T0, 0, 0, "down");
-    autotls_job_missing_reconcile(&job, names_of("a.test", "b.test", NULL),
-                                  names_of("a.test", NULL));
+    autotls_job_missing_reconcile(&job, at_unit_names(pool, "a.test", "b.test", NULL),
+                                  at_unit_names(pool, "a.test", NULL));
     autotls_job_missing_failed(&job, T0, 0, HOUR, "down");
     ck_assert(!autotls_job_missing_due(&job, T0 + MINUTE));
     autotls_job_reset(&job, 1);

@@ -7,7 +7,10 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include <stdarg.h>
+
 #include <apr_general.h>
+#include <apr_tables.h>
 
 static inline int at_unit_run(Suite *suite)
 {
@@ -21,6 +24,21 @@ static inline int at_unit_run(Suite *suite)
     srunner_free(sr);
     apr_terminate();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* A NULL-terminated list of names as the array the library takes, from p. */
+static inline apr_array_header_t *at_unit_names(apr_pool_t *p, const char *first, ...)
+{
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    const char *name;
+    va_list ap;
+
+    va_start(ap, first);
+    for (name = first; name != NULL; name = va_arg(ap, const char *)) {
+        APR_ARRAY_PUSH(names, const char *) = name;
+    }
+    va_end(ap);
+    return names;
 }
 
 /* Defines main() running the suite that suite_fn() builds. */
