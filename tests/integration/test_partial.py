@@ -151,8 +151,11 @@ def test_due_renewal_keeps_the_complete_certificate_while_an_alias_fails(pebble_
             while not failed.search(server.error_log()) and time.monotonic() < deadline:
                 time.sleep(POLL_INTERVAL)
             assert failed.search(server.error_log()), server.log_tail()
+            # Complete still (a renewal pebble let through on a reused authorization may have
+            # replaced it before d.test failed: the names are what matters, not the serial).
             for name in COMPLETE.names:
-                assert server.served_cert(name, verify=True).serial == complete.serial, name
+                served = server.served_cert(name, verify=True)
+                assert ISSUER in served.issuer and served.sans == complete.sans, (name, served)
             assert not re.search(r"partial certificate for %s" % re.escape(COMPLETE.name),
                                  server.error_log())
         finally:
