@@ -303,6 +303,18 @@ static apr_status_t certs_paths(certs_files_t *files, autotls_ctx_t *ctx, const 
     return rv;
 }
 
+/* What a stored set must satisfy to be served for site now. No issuer roots configured: the
+ * chain was verified when the activator promoted it, and live/ is root's; verifying against the
+ * whole system store for every site would make a restart of thousands of sites slow. */
+static void certs_site_check(at_certset_check_t *check, const autotls_ctx_t *ctx,
+                             const autotls_site_t *site)
+{
+    memset(check, 0, sizeof(*check));
+    check->names = site->names;
+    check->roots_file = ctx->issuer_roots;
+    check->now = apr_time_now();
+}
+
 /* Whether the set is valid for the site now: every name covered, or (a partial issuance) a part
  * of them and nothing but them. *why says what is wrong with the complete check. */
 static apr_status_t certs_check_live(const char **why, autotls_ctx_t *ctx, autotls_site_t *site,
@@ -312,13 +324,7 @@ static apr_status_t certs_check_live(const char **why, autotls_ctx_t *ctx, autot
     const char *partial_why;
     apr_status_t rv;
 
-    /* No issuer roots configured: the chain was verified when the activator promoted it, and
-     * live/ is root's; verifying against the whole system store for every site would make a
-     * restart of thousands of sites slow. */
-    memset(&check, 0, sizeof(check));
-    check.names = site->names;
-    check.roots_file = ctx->issuer_roots;
-    check.now = apr_time_now();
+    certs_site_check(&check, ctx, site);
     if ((rv = at_certset_validate(why, ptemp, key, chain, &check)) == APR_SUCCESS) {
         return rv;
     }
@@ -413,10 +419,7 @@ static apr_status_t certs_restore_live(certs_files_t *files, autotls_ctx_t *ctx,
     const char *stamp;
     apr_status_t rv;
 
-    memset(&check, 0, sizeof(check));
-    check.names = site->names;
-    check.roots_file = ctx->issuer_roots;
-    check.now = apr_time_now();
+    certs_site_check(&check, ctx, site);
     check.allow_partial = 1;
     rv = at_live_restore(ctx->store, site->name, &check, &stamp, ptemp);
     if (rv == APR_SUCCESS) {

@@ -74,6 +74,18 @@ class Site:
         return "not found on %s" % self.name
 
 
+def wait_for(what, predicate, timeout, server, poll=0.2):
+    """predicate()'s first true value within timeout seconds, else an AssertionError naming
+    what was awaited, with the server's log tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("%s: not within %.0f s\n%s" % (what, timeout, server.log_tail()))
+
+
 def skip_unless_runnable(as_root=True):
     """Skips the calling test module (call it at import) unless the real thing can run: our
     mod_autotls.so built, apache2 with mod_ssl installed and, with as_root, a root test (the

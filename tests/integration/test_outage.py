@@ -29,9 +29,11 @@ import time
 
 import pytest
 
+import autotls_server
 import httpd
 import sanitizers
-from autotls_server import RESUMING, AutoTLSServer, Site, cert_from_dict, skip_unless_runnable
+from autotls_server import (RESUMING, AutoTLSServer, Site, cert_from_dict,
+                            skip_unless_runnable)
 from pebble import LOOPBACK, PebbleEnv
 
 MODULE = skip_unless_runnable()
@@ -156,13 +158,7 @@ def job_failed(server, site):
 
 
 def wait_for(what, predicate, timeout, server):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(POLL)
-    raise AssertionError("%s: not within %.0f s\n%s" % (what, timeout, server.log_tail()))
+    return autotls_server.wait_for(what, predicate, timeout, server, POLL)
 
 
 def operator_renew(cli, server, site):

@@ -31,9 +31,11 @@ import time
 
 import pytest
 
+import autotls_server
 import httpd
 from ari_proxy import AriProxy
-from autotls_server import AutoTLSServer, Site, free_port, parse_der, skip_unless_runnable
+from autotls_server import (AutoTLSServer, Site, free_port, parse_der,
+                            skip_unless_runnable)
 from pebble import LOOPBACK
 
 MODULE = skip_unless_runnable()
@@ -75,13 +77,7 @@ OPERATOR = "renewal requested by the operator"
 
 
 def wait_for(what, predicate, timeout, server):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(POLL)
-    raise AssertionError("%s: not within %.0f s\n%s" % (what, timeout, server.log_tail()))
+    return autotls_server.wait_for(what, predicate, timeout, server, POLL)
 
 
 def assert_first_backoff(seconds, what, step=BACKOFF_FIRST):
