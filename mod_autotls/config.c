@@ -7,6 +7,8 @@
  * What a value means is decided by the pure parsers in config_parse.c; this file adds the context
  * (server-wide or not, ServerRoot, the file system) and the wording of the error.
  */
+#include <string.h>
+
 #include <apr_file_info.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
@@ -27,6 +29,7 @@
 #define AUTOTLS_EXPECT_PORT "use a port number from 1 to 65535"
 #define AUTOTLS_EXPECT_KEY_TYPE "use one of ec256, ec384, rsa2048, rsa3072, rsa4096"
 #define AUTOTLS_EXPECT_WINDOW "use N% (1..99) or a duration with a unit d, h, m or s, e.g. 30d, 12h"
+#define AUTOTLS_EXPECT_USER "give the name of a system account (not root), e.g. autotls"
 #define AUTOTLS_EXPECT_PATTERN "use host names or fnmatch patterns such as *.internal.example.com"
 
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg);
@@ -35,6 +38,7 @@ static const char *autotls_set_ca_cert_file(cmd_parms *cmd, void *dconf, const c
 static const char *autotls_set_issuer_roots(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_contact(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_store(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_acme_user(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_https_port(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_key_type(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_renew_window(cmd_parms *cmd, void *dconf, const char *arg);
@@ -54,6 +58,8 @@ const command_rec autotls_cmds[] = {
                   "e-mail address of the ACME account"),
     AP_INIT_TAKE1("AutoTLSStore", autotls_set_store, NULL, RSRC_CONF,
                   "directory for accounts, certificates and job state"),
+    AP_INIT_TAKE1("AutoTLSUser", autotls_set_acme_user, NULL, RSRC_CONF,
+                  "system account the ACME client (renewal process) runs as; default autotls"),
     AP_INIT_TAKE1("AutoTLSHTTPSPort", autotls_set_https_port, NULL, RSRC_CONF,
                   "port of the generated HTTPS vhosts and of redirects"),
     AP_INIT_TAKE1("AutoTLSKeyType", autotls_set_key_type, NULL, RSRC_CONF,
@@ -215,6 +221,24 @@ static const char *autotls_set_store(cmd_parms *cmd, void *dconf, const char *ar
     return NULL;
 }
 
+/* The account is looked up at startup (site.c), where a missing one falls back with a WARNING:
+ * here only what can never be an account, and root, which would defeat the separation. */
+static const char *autotls_set_acme_user(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *err = autotls_check_server_wide(cmd);
+
+    if (err != NULL) {
+        return err;
+    }
+    if (*arg == '\0' || strcmp(arg, "root") == 0 || strchr(arg, '/') != NULL ||
+        strchr(arg, ':') != NULL) {
+        return autotls_bad_value(cmd, arg, "cannot be the ACME account", AUTOTLS_EXPECT_USER);
+    }
+    conf->acme_user = arg;
+    return NULL;
+}
+
 static const char *autotls_set_https_port(cmd_parms *cmd, void *dconf, const char *arg)
 {
     autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
@@ -324,6 +348,7 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->issuer_roots = autotls_pick_str(add->issuer_roots, base->issuer_roots);
     merged->contact = autotls_pick_str(add->contact, base->contact);
     merged->store_dir = autotls_pick_str(add->store_dir, base->store_dir);
+    merged->acme_user = autotls_pick_str(add->acme_user, base->acme_user);
     merged->https_port = autotls_pick_int(add->https_port, base->https_port);
     merged->key_type = autotls_pick_int(add->key_type, base->key_type);
     merged->renew_window =
@@ -375,6 +400,11 @@ const char *autotls_config_store_dir(apr_pool_t *p, const server_rec *s)
     const char *dir = autotls_conf_of(s)->store_dir;
 
     return dir != NULL ? dir : ap_server_root_relative(p, AUTOTLS_STORE_DEFAULT);
+}
+
+const char *autotls_config_acme_user(const server_rec *s)
+{
+    return autotls_pick_str(autotls_conf_of(s)->acme_user, AUTOTLS_ACME_USER_DEFAULT);
 }
 
 int autotls_config_https_port(const server_rec *s)

@@ -27,6 +27,8 @@
 #define AUTOTLS_HTTPS_PORT_DEFAULT 443
 /* Relative to ServerRoot, like mod_md's "md": it must survive reboots, so not the runtime dir. */
 #define AUTOTLS_STORE_DEFAULT "autotls"
+/* The system account the renewal process runs as (never User: tenants' code runs as User). */
+#define AUTOTLS_ACME_USER_DEFAULT "autotls"
 
 /* One per server_rec. Pointers are NULL and ints AUTOTLS_UNSET until a directive sets them. */
 typedef struct {
@@ -37,6 +39,7 @@ typedef struct {
     const char *issuer_roots; /* AutoTLSIssuerRoots, absolute */
     const char *contact;      /* AutoTLSContact, as a mailto: URI */
     const char *store_dir;    /* AutoTLSStore, absolute */
+    const char *acme_user;    /* AutoTLSUser: the renewal process's account name */
     int https_port;           /* AutoTLSHTTPSPort */
     int key_type;             /* AutoTLSKeyType: an at_key_type_e */
     autotls_window_t renew_window;
@@ -60,6 +63,7 @@ const char *autotls_config_issuer_roots(const server_rec *s); /* NULL: the syste
 /* AutoTLSContact, else ServerAdmin when it is an e-mail address, else NULL; as a mailto: URI. */
 const char *autotls_config_contact(apr_pool_t *p, const server_rec *s);
 const char *autotls_config_store_dir(apr_pool_t *p, const server_rec *s);
+const char *autotls_config_acme_user(const server_rec *s); /* AutoTLSUser, else "autotls" */
 int autotls_config_https_port(const server_rec *s);
 at_key_type_e autotls_config_key_type(const server_rec *s);
 autotls_window_t autotls_config_renew_window(const server_rec *s);

@@ -12,6 +12,7 @@
 #include <httpd.h>
 #include <http_log.h>
 
+#include "acme_user.h"
 #include "autotls.h"
 #include "log_glue.h"
 #include "twin.h"
@@ -154,6 +155,7 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, server_re
     ctx->issuer_roots = autotls_config_issuer_roots(main_server);
     ctx->contact = autotls_config_contact(pconf, main_server);
     ctx->https_port = autotls_config_https_port(main_server);
+    autotls_acme_user_resolve(ctx, pconf);
     if ((rv = at_store_fs_open(&ctx->store, pconf, ctx->store_dir)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, main_server,
                      AUTOTLS_LOGNO(0405) "cannot use %s as the AutoTLSStore", ctx->store_dir);

@@ -72,6 +72,16 @@ needs_autoreconf() {
     return 1
 }
 
+# The system account the renewal process runs as (AutoTLSUser's default): never User, whose
+# uid every tenant's PHP/CGI code shares. Created like Debian's package does (no home, no shell).
+ACME_USER=autotls
+ensure_acme_user() {
+    id -u "$ACME_USER" >/dev/null 2>&1 && return 0
+    [[ $(id -u) == 0 ]] || die "no system account '$ACME_USER'; run as root to create it"
+    quietly "$(mktemp /tmp/autotls-useradd.XXXXXX)" useradd --system --user-group \
+        --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$ACME_USER"
+}
+
 build() {
     [[ -e $REPO/config.status ]] &&
         die "$REPO is configured in-tree; run 'make distclean' there (builds go out of tree)"
@@ -93,4 +103,5 @@ build() {
 }
 
 install_packages
+ensure_acme_user
 build
