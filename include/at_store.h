@@ -54,6 +54,7 @@ typedef struct {
                          const char *item, const char **path, apr_pool_t *p);
     apr_status_t (*purge)(at_store_t *store, at_store_group_e group, const char *name,
                           apr_pool_t *p);
+    apr_status_t (*lock)(at_store_t *store, at_store_group_e group, apr_pool_t *p);
 } at_store_vtable_t;
 
 struct at_store_t {
@@ -64,8 +65,9 @@ struct at_store_t {
 /* Opens (creating when missing, mode 0755) a filesystem store rooted at dir. */
 apr_status_t at_store_fs_open(at_store_t **store, apr_pool_t *p, const char *dir);
 
-/* Also accepts items owned by uid: the activator (root) reads what the worker user staged, and
- * trusts none of it beyond the owner check (modes, symlinks and sizes are still enforced). */
+/* Whose items are believed besides root's: uid (the ACME account) instead of the reader's own.
+ * Every process of the module sets it, so a child running as User believes no file User wrote;
+ * items of a trusted owner must also have exactly one name (no hard links into the store). */
 void at_store_fs_trust_owner(at_store_t *store, apr_uid_t uid);
 
 /* Directory name of a group: "accounts", "staging", "live", "challenges", "jobs", "archive". */
@@ -101,6 +103,38 @@ apr_status_t at_store_path(at_store_t *store, at_store_group_e group, const char
 /* Removes group/name and everything in it. */
 apr_status_t at_store_purge(at_store_t *store, at_store_group_e group, const char *name,
                             apr_pool_t *p);
+
+/* The root directory of a filesystem store ("" for "/"); NULL for any other backend. */
+const char *at_store_fs_root(const at_store_t *store);
+
+/* How at_store_fs_adopt hands a group over: its new owner, the modes, whether items are kept. */
+typedef struct {
+    apr_uid_t uid;
+    apr_gid_t gid;
+    int dir_mode; /* of the group and its name directories */
+    int secret;   /* items become 0600 (else 0644) */
+    int copy;     /* carry the items over (else the group starts empty) */
+} at_store_adopt_t;
+
+typedef struct {
+    int moved;                /* the old directory was moved aside */
+    const char *aside;        /* its name in the store directory, root-only from now on */
+    apr_uid_t previous_owner; /* who owned it */
+    int copied, skipped;      /* items carried over, entries left behind */
+} at_store_adopt_result_t;
+
+/* Root only, at startup, before any other process of ours uses the store: when group's
+ * directory is not owned by how->uid, moves it aside (root-only), makes a fresh one for how->uid
+ * and copies every item that passes the store's rules (one level of names deep, regular files
+ * with one name, O_NOFOLLOW, O_EXCL), never walking it where another uid could change it.
+ * Nothing to do (result->moved 0) when the directory is missing or already how->uid's. */
+apr_status_t at_store_fs_adopt(at_store_adopt_result_t *result, at_store_t *store,
+                               at_store_group_e group, const at_store_adopt_t *how, apr_pool_t *p);
+
+/* Takes the exclusive lock of a group (e.g. AT_STORE_JOBS: one scheduler per store) without
+ * waiting: APR_EAGAIN while another process holds it. Held until p is cleared or the process
+ * ends; only processes that may open the group can take it. */
+apr_status_t at_store_lock(at_store_t *store, at_store_group_e group, apr_pool_t *p);
 
 /* JSON convenience on top of save/load. A file that does not parse gives AT_EPROTO. */
 apr_status_t at_store_save_json(at_store_t *store, at_store_group_e group, const char *name,

@@ -119,13 +119,13 @@ static apr_status_t activator_check_dir(const char **why, activator_child_t *ch,
         *why = apr_psprintf(p, "%s is not a directory (a link or other file)", dir);
         return AT_EMODE;
     }
-    if ((st.st_uid != 0 && st.st_uid != ap_unixd_config.user_id) ||
+    if ((st.st_uid != 0 && st.st_uid != ch->ctx->acme_uid) ||
         (st.st_mode & ACTIVATOR_DIR_TOO_OPEN) != 0) {
         *why = apr_psprintf(p,
                             "%s is owned by uid %ld with mode %04o; expected root or uid %ld, "
                             "not writable by group or other",
                             dir, (long)st.st_uid, (unsigned)(st.st_mode & ACTIVATOR_MODE_PERMS),
-                            (long)ap_unixd_config.user_id);
+                            (long)ch->ctx->acme_uid);
         return AT_EMODE;
     }
     return APR_SUCCESS;
@@ -482,7 +482,7 @@ static apr_status_t activator_child_init(activator_child_t *ch, autotls_ctx_t *c
     }
     rv = at_store_fs_open(&ch->stage, pool, ctx->store_dir);
     if (rv == APR_SUCCESS) {
-        at_store_fs_trust_owner(ch->stage, ap_unixd_config.user_id);
+        at_store_fs_trust_owner(ch->stage, ctx->acme_uid);
     }
     return rv;
 }

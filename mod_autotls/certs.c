@@ -62,17 +62,24 @@ APLOG_USE_MODULE(autotls);
  * start, when no renewal thread of ours can be writing to the store) from a restart. */
 #define CERTS_RETAINED_STARTED "mod_autotls-started"
 
-/* A store directory: who owns it and how open it is. */
+/* A store directory: who owns it and how open it is (docs/SECURITY.md, "Who writes what"). */
 typedef struct {
     at_store_group_e group;
-    int worker_owned; /* owned by User (the children, the renewal thread) instead of root */
+    int acme_owned; /* owned by the ACME account (the renewal process) instead of root */
     mode_t mode;
+    int secret; /* its items are private keys or job state: 0600, and the directory 0700 */
+    int adopt;  /* its items are carried over when an older release left it to another owner */
 } certs_dir_t;
 
+/* Only challenges/ is readable by User (the children serve its answers); nothing is writable by
+ * User. staging/ and challenges/ hold work in flight, which a restart redoes, so when an older
+ * release left them to User they start empty. */
 static const certs_dir_t certs_dirs[] = {
-    {AT_STORE_LIVE, 0, CERTS_MODE_LIVE_DIR},      {AT_STORE_ACCOUNTS, 1, CERTS_MODE_SECRET_DIR},
-    {AT_STORE_STAGING, 1, CERTS_MODE_PUBLIC_DIR}, {AT_STORE_CHALLENGES, 1, CERTS_MODE_PUBLIC_DIR},
-    {AT_STORE_JOBS, 1, CERTS_MODE_PUBLIC_DIR},
+    {AT_STORE_LIVE, 0, CERTS_MODE_LIVE_DIR, 1, 0},
+    {AT_STORE_ACCOUNTS, 1, CERTS_MODE_SECRET_DIR, 1, 1},
+    {AT_STORE_JOBS, 1, CERTS_MODE_SECRET_DIR, 0, 1},
+    {AT_STORE_STAGING, 1, CERTS_MODE_SECRET_DIR, 0, 0},
+    {AT_STORE_CHALLENGES, 1, CERTS_MODE_PUBLIC_DIR, 0, 0},
 };
 
 /* What mod_ssl loads for one twin. key and chain are the parsed live set, valid only during
@@ -188,6 +195,28 @@ static apr_status_t certs_ensure_dir(server_rec *s, const char *path, uid_t uid,
     return rv;
 }
 
+/* A group an older release (or another AutoTLSUser) left to another owner is handed over to
+ * the ACME account without root walking a tree that owner can still change (at_store_fs_adopt):
+ * no certificate is ordered again, since accounts/ and jobs/ come along. */
+static void certs_adopt_dir(autotls_ctx_t *ctx, const certs_dir_t *d, apr_pool_t *ptemp)
+{
+    at_store_adopt_t how = {ctx->acme_uid, ctx->acme_gid, (int)d->mode, d->secret, d->adopt};
+    at_store_adopt_result_t result;
+    apr_status_t rv;
+
+    rv = at_store_fs_adopt(&result, ctx->store, d->group, &how, ptemp);
+    if (!result.moved) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_NOTICE : APLOG_ERR, rv, ctx->main_server,
+                 AUTOTLS_LOGNO(0281) "store: %s/ belonged to uid %ld; handed over to the ACME "
+                                     "account %s: %d item(s) carried over, %d entr%s left "
+                                     "behind in %s/%s (now root-only; remove it when satisfied)",
+                 at_store_group_name(d->group), (long)result.previous_owner, ctx->acme_user,
+                 result.copied, result.skipped, result.skipped == 1 ? "y" : "ies", ctx->store_dir,
+                 result.aside);
+}
+
 static apr_status_t certs_prepare_layout(autotls_ctx_t *ctx, apr_pool_t *ptemp)
 {
     server_rec *s = ctx->main_server;
@@ -212,9 +241,12 @@ static apr_status_t certs_prepare_layout(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     for (i = 0; rv == APR_SUCCESS && i < sizeof(certs_dirs) / sizeof(certs_dirs[0]); i++) {
         const certs_dir_t *d = &certs_dirs[i];
         const char *path = apr_pstrcat(ptemp, dir, "/", at_store_group_name(d->group), NULL);
-        uid_t uid = d->worker_owned && root ? ap_unixd_config.user_id : own_uid;
-        gid_t gid = d->worker_owned && root ? ap_unixd_config.group_id : own_gid;
+        uid_t uid = d->acme_owned && root ? ctx->acme_uid : own_uid;
+        gid_t gid = d->acme_owned && root ? ctx->acme_gid : own_gid;
 
+        if (d->acme_owned && root) {
+            certs_adopt_dir(ctx, d, ptemp);
+        }
         rv = certs_ensure_dir(s, path, uid, gid, d->mode);
     }
     return rv;

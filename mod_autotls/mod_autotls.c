@@ -22,7 +22,8 @@
 /*
  * Runs at startup (twice) and at every graceful restart, before mod_ssl's: the sites of this
  * generation, their store and certificate files (both passes: mod_ssl loads files in each), then,
- * in the real pass only, the shared slots and the renewal thread.
+ * in the real pass only, the shared slots and the renewal process (forked here, before mod_ssl
+ * loads any private key, so that it never holds one it did not make).
  */
 static int autotls_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                server_rec *s)
@@ -49,8 +50,7 @@ static int autotls_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
  * the activator promotes a staged set left ready by the previous run at once, replacing live/
  * files one rename at a time, and mod_ssl in this process would read a key and a chain from two
  * different sets ("do not match": the server exits). Once mod_ssl has loaded them, promotions
- * reach the children through the shared slots only. Before mod_watchdog's (APR_HOOK_LAST): the
- * fork stays ahead of any watchdog thread in the parent.
+ * reach the children through the shared slots only.
  */
 static int autotls_post_config_after_ssl(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                          server_rec *s)
@@ -64,11 +64,6 @@ static int autotls_post_config_after_ssl(apr_pool_t *pconf, apr_pool_t *plog, ap
     return autotls_activator_start(ctx, pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
-static void autotls_child_init(apr_pool_t *pchild, server_rec *s)
-{
-    autotls_renew_child_init(pchild); /* tasks stop before the process's exit handlers run */
-}
-
 static void autotls_register_hooks(apr_pool_t *p)
 {
     static const char *const mod_ssl[] = {"mod_ssl.c", NULL};
@@ -77,7 +72,6 @@ static void autotls_register_hooks(apr_pool_t *p)
     ap_hook_post_config(autotls_post_config, NULL, mod_ssl, APR_HOOK_MIDDLE);
     /* After mod_ssl: it has read every live/ file before the activator may replace one. */
     ap_hook_post_config(autotls_post_config_after_ssl, mod_ssl, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(autotls_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     autotls_twin_register_hooks(p);      /* pre_config: HTTPS twins in the tree (twin.c) */
     autotls_certs_register_hooks(p);     /* mod_ssl: files, per-context callback (certs.c) */
     autotls_challenge_register_hooks(p); /* post_read_request: http-01 (challenge.c) */

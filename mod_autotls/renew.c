@@ -1,17 +1,25 @@
 /*
- * renew.c: the renewal thread: a mod_watchdog singleton in one child, running as User.
+ * renew.c: the renewal process: the ACME client, in a process of its own, as the ACME account.
  *
- * Every tick it looks at each site: what is served (its shared slot), what was tried (the job
- * state, loaded from jobs/ before the CA is contacted at all), whether the operator asked for a
- * renewal (jobs/<site>.renew); and decides: nothing, fetch the CA's renewal window (ARI), or
- * order. The work runs in a small bounded pool of task threads (renew_task.c). An order ends
- * with a certificate set in staging/; from there the root activator validates and publishes it.
- * This thread never touches live/ and never holds a key it did not create. A failing site only
- * delays itself; a certificate whose renewal keeps failing is served until it expires, with a
- * loud line from the warn window on.
+ * The root parent forks it in post_config (helper_proc.c), before mod_ssl has loaded any key of
+ * this generation; it becomes AutoTLSUser at once (acme_user.c), never User, whose uid every
+ * tenant's PHP and CGI code shares. It then takes the store's scheduler lock (a predecessor of
+ * the last generation may still be finishing its orders: never two schedulers at once) and
+ * ticks every second. Each tick looks at each site: what is served (its shared slot, read-only
+ * here), what was tried (the job state, loaded from jobs/ before the CA is contacted at all),
+ * whether the operator asked for a renewal (jobs/<site>.renew); and decides: nothing, fetch the
+ * CA's renewal window (ARI), or order. The work runs in a small bounded pool of task threads
+ * (renew_task.c). An order ends with a certificate set in staging/; from there the root
+ * activator validates and publishes it. This process never touches live/ and never holds a key
+ * it did not create. A failing site only delays itself; a certificate whose renewal keeps
+ * failing is served until it expires, with a loud line from the warn window on. On SIGTERM (a
+ * restart or stop) it takes no new work, finishes the orders in flight within
+ * AUTOTLS_RENEW_DRAIN and leaves; the parent does not wait for it.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <apr_file_info.h>
 #include <apr_optional.h>
@@ -19,13 +27,14 @@
 
 #include <httpd.h>
 #include <http_log.h>
-#include <mod_watchdog.h>
 
 #include "at_ari.h"
 #include "at_core.h"
 #include "at_issue.h"
+#include "acme_user.h"
 #include "activator.h"
 #include "autotls.h"
+#include "helper_proc.h"
 #include "log_glue.h"
 #include "renew.h"
 #include "renew_task.h"
@@ -33,8 +42,15 @@
 
 APLOG_USE_MODULE(autotls);
 
-#define AUTOTLS_WATCHDOG_NAME "autotls"
 #define AUTOTLS_RENEW_TICK apr_time_from_sec(1)
+/* The process name (comm, at most 15 characters), for ps and the tests. */
+#define AUTOTLS_RENEW_TITLE "autotls-renew"
+/* At a restart or stop, orders in flight get this long to finish (seconds, for alarm()); one
+ * cut short is ordered again by the successor, as after a crash. */
+#define AUTOTLS_RENEW_DRAIN_SECONDS 30
+/* How often a new process looks whether its predecessor let go of the scheduler lock. */
+#define AUTOTLS_RENEW_LOCK_STEP apr_time_from_msec(100)
+#define AUTOTLS_RENEW_EXIT_FAILURE 1
 #define AUTOTLS_TASKS_MAX 4
 /* A certificate whose renewal keeps failing is reported at most this often per site. */
 #define AUTOTLS_WARN_INTERVAL apr_time_from_sec(3600)
@@ -45,8 +61,7 @@ APLOG_USE_MODULE(autotls);
 /* Any item name: its path minus "/" and itself is the path of jobs/. */
 #define AUTOTLS_JOBS_PROBE "probe"
 
-static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * wd_get_instance;
-static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * wd_register_callback;
+static volatile sig_atomic_t renew_stop_requested;
 
 static int renew_running(autotls_renew_t *renew, autotls_renew_job_t *job)
 {
@@ -502,9 +517,6 @@ static apr_status_t renew_begin(autotls_renew_t *renew)
         (rv = apr_thread_pool_create(&renew->tasks, 0, AUTOTLS_TASKS_MAX, renew->pool))) {
         return rv;
     }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
-                 AUTOTLS_LOGNO(0606) "renewal thread started for %d site(s) at %s",
-                 renew->ctx->sites->nelts, renew->ctx->ca_url);
     return APR_SUCCESS;
 }
 
@@ -543,73 +555,107 @@ static void renew_end(autotls_renew_t *renew)
     renew->pool = NULL;
 }
 
-static apr_status_t renew_watchdog(int state, void *data, apr_pool_t *p)
+/* Orders and ARI polls a task thread owns right now. */
+static int renew_in_flight(autotls_renew_t *renew)
 {
-    autotls_renew_t *renew = data;
+    int i, running = 0;
 
-    switch (state) {
-    case AP_WATCHDOG_STATE_STARTING:
-        return renew_begin(renew);
-    case AP_WATCHDOG_STATE_RUNNING:
-        if (renew->pool != NULL) {
-            renew_tick(renew, p);
-        }
-        return APR_SUCCESS; /* anything else would stop the watchdog calling us for good */
-    case AP_WATCHDOG_STATE_STOPPING:
-        renew_end(renew);
-        return APR_SUCCESS;
+    for (i = 0; i < renew->ctx->sites->nelts; ++i) {
+        running += renew_running(renew, &renew->jobs[i]);
     }
-    return APR_SUCCESS;
+    return running;
 }
 
-/* This generation's renewal state, for the child's exit (children inherit it from the parent). */
+/* The scheduler lock of the store: a predecessor of the last generation may still be finishing
+ * its orders. Only the ACME account (and root) can open jobs/ to take it. */
+static apr_status_t renew_lock_store(autotls_ctx_t *ctx, apr_pool_t *pool)
+{
+    int waiting = 0;
+    apr_status_t rv;
+
+    while ((rv = at_store_lock(ctx->store, AT_STORE_JOBS, pool)) == APR_EAGAIN) {
+        if (renew_stop_requested) {
+            return APR_EINTR;
+        }
+        if (!waiting) {
+            waiting = 1;
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
+                         AUTOTLS_LOGNO(0620) "renewal process (pid %ld) waits for the previous "
+                                             "one to finish its orders",
+                         (long)getpid());
+        }
+        apr_sleep(AUTOTLS_RENEW_LOCK_STEP);
+    }
+    return rv;
+}
+
+static void renew_on_stop(int sig)
+{
+    renew_stop_requested = 1;
+}
+
+/* This generation's renewal state (the forked process inherits it). */
 static autotls_renew_t *renew_current;
 
-/* At child exit the task threads must be gone before the process's exit handlers run: OpenSSL
- * frees its tables there, and mod_watchdog would stop us only later (its pool hangs off the
- * process pool, not pchild), with orders still parsing certificates. */
-static apr_status_t renew_child_exit(void *data)
+/* The renewal process (helper_proc.c forked it as root): see the header comment. */
+static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pconf)
 {
-    autotls_renew_t *renew = data;
+    autotls_renew_t *renew = renew_current;
+    apr_pool_t *pool, *tick;
+    apr_status_t rv;
 
-    if (renew->pool != NULL) {
-        renew_tasks_stop(renew);
+    autotls_helper_enter(parent_pid, AUTOTLS_RENEW_TITLE, renew_on_stop);
+    if (autotls_acme_user_become(ctx) != APR_SUCCESS) {
+        _exit(AUTOTLS_RENEW_EXIT_FAILURE);
     }
-    return APR_SUCCESS;
+    if ((rv = apr_pool_create(&pool, pconf)) != APR_SUCCESS ||
+        (rv = apr_pool_create(&tick, pool)) != APR_SUCCESS ||
+        (rv = renew_lock_store(ctx, pool)) != APR_SUCCESS || (rv = renew_begin(renew))) {
+        if (renew_stop_requested) {
+            _exit(0);
+        }
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ctx->main_server,
+                     AUTOTLS_LOGNO(0621) "renewal process (pid %ld) cannot start (store %s)",
+                     (long)getpid(), ctx->store_dir);
+        _exit(AUTOTLS_RENEW_EXIT_FAILURE);
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
+                 AUTOTLS_LOGNO(0606) "renewal process started, pid %ld, as %s (uid %ld), for %d "
+                                     "site(s) at %s",
+                 (long)getpid(), ctx->acme_user, (long)getuid(), ctx->sites->nelts, ctx->ca_url);
+    while (!renew_stop_requested) {
+        renew_tick(renew, tick);
+        apr_pool_clear(tick);
+        if (!renew_stop_requested) {
+            apr_sleep(AUTOTLS_RENEW_TICK);
+        }
+    }
+    /* The default action of SIGALRM ends the process should an order outlast the drain. */
+    alarm(AUTOTLS_RENEW_DRAIN_SECONDS);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
+                 AUTOTLS_LOGNO(0622) "renewal process (pid %ld) stopping: finishing %d task(s) "
+                                     "in flight (at most %d s)",
+                 (long)getpid(), renew_in_flight(renew), AUTOTLS_RENEW_DRAIN_SECONDS);
+    renew_end(renew);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
+                 AUTOTLS_LOGNO(0623) "renewal process stopped, pid %ld", (long)getpid());
+    _exit(0);
 }
 
-void autotls_renew_child_init(apr_pool_t *pchild)
-{
-    if (renew_current != NULL) {
-        apr_pool_cleanup_register(pchild, renew_current, renew_child_exit, apr_pool_cleanup_null);
-    }
-}
+static const autotls_helper_desc_t renew_desc = {
+    "renewal process", AUTOTLS_RENEW_TITLE, renew_process_run, NULL, 1,
+};
 
 apr_status_t autotls_renew_start(autotls_ctx_t *ctx, apr_pool_t *pconf)
 {
-    ap_watchdog_t *watchdog;
     autotls_renew_t *renew;
-    apr_status_t rv;
 
     renew_current = NULL; /* the last generation's is gone with its pconf */
     if (ctx->sites->nelts == 0) {
         return APR_SUCCESS;
     }
-    wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    wd_register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (wd_get_instance == NULL || wd_register_callback == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, ctx->main_server,
-                     AUTOTLS_LOGNO(0607) "AutoTLS needs mod_watchdog, which this httpd lacks");
-        return APR_ENOTIMPL;
-    }
     renew = apr_pcalloc(pconf, sizeof(*renew));
-    renew_current = renew;
     renew->ctx = ctx;
-    if ((rv = wd_get_instance(&watchdog, AUTOTLS_WATCHDOG_NAME, 0, 1, pconf)) != APR_SUCCESS ||
-        (rv = wd_register_callback(watchdog, AUTOTLS_RENEW_TICK, renew, renew_watchdog))) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, ctx->main_server,
-                     AUTOTLS_LOGNO(0608) "cannot start the renewal thread");
-        return rv;
-    }
-    return APR_SUCCESS;
+    renew_current = renew;
+    return autotls_helper_start(&renew_desc, ctx, pconf);
 }

@@ -1,5 +1,5 @@
 /*
- * renew.h: the renewal thread that obtains and renews every site's certificate.
+ * renew.h: the renewal process that obtains and renews every site's certificate (renew.c).
  */
 #ifndef AUTOTLS_RENEW_H
 #define AUTOTLS_RENEW_H
@@ -8,11 +8,8 @@
 
 #include "autotls.h"
 
-/* Registers the watchdog singleton for this generation (post_config, real pass). */
+/* Forks the renewal process of this generation (post_config, real pass, after the slots exist
+ * and before mod_ssl loads any key); it runs as the ACME account (acme_user.h). */
 apr_status_t autotls_renew_start(autotls_ctx_t *ctx, apr_pool_t *pconf);
-
-/* child_init: the renewal tasks of this child stop when pchild is cleared, before the process's
- * exit handlers (OpenSSL's among them) run. */
-void autotls_renew_child_init(apr_pool_t *pchild);
 
 #endif

@@ -39,7 +39,7 @@ typedef struct {
     autotls_task_e task;
     const char *reason; /* AUTOTLS_RENEW_BY_* or at_renew_by_name() */
     int allow_partial;
-    /* what is served, as the watchdog thread last saw it */
+    /* what is served, as the scheduler last saw it */
     int served_known;
     apr_uint32_t generation;
     int ca_issued;
@@ -63,14 +63,14 @@ struct autotls_renew_t {
     apr_thread_pool_t *tasks;
     autotls_renew_job_t *jobs; /* one per site, in ctx->sites order */
     apr_hash_t *by_site;       /* site name -> autotls_renew_job_t * */
-    /* the account (watchdog thread only) */
+    /* the account (scheduler only) */
     int account_ready;
     autotls_job_t account; /* backoff of registering the account, persisted like a site's */
     const char *account_item;
     /* ARI (under the lock) */
     int ari_absent;       /* the CA's directory has no renewalInfo: never ask again */
     char *directory_text; /* the directory as fetched (malloc), reused by every ARI poll */
-    /* operator requests (watchdog thread only) */
+    /* operator requests (scheduler only) */
     apr_time_t requests_seen; /* mtime of jobs/ at the last listing */
     apr_time_t requests_listed;
 };

@@ -161,6 +161,7 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, server_re
                      AUTOTLS_LOGNO(0405) "cannot use %s as the AutoTLSStore", ctx->store_dir);
         return rv;
     }
+    at_store_fs_trust_owner(ctx->store, ctx->acme_uid); /* never the reader's own uid */
     for (s = main_server->next; s != NULL; s = s->next) {
         if (autotls_twin_is(s)) {
             site_add(ctx, s);

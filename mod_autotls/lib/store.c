@@ -183,6 +183,16 @@ apr_status_t at_store_purge(at_store_t *store, at_store_group_e group, const cha
     return store->vt->purge(store, group, name, p);
 }
 
+apr_status_t at_store_lock(at_store_t *store, at_store_group_e group, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = check_group(store, group)) != APR_SUCCESS) {
+        return rv;
+    }
+    return store->vt->lock != NULL ? store->vt->lock(store, group, p) : APR_ENOTIMPL;
+}
+
 /* Where an item lives, for log lines: the file path when the backend has one. */
 static const char *describe_item(at_store_t *store, at_store_group_e group, const char *name,
                                  const char *item, apr_pool_t *p)

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -76,9 +77,10 @@ static const char *fs_dir_path(at_store_t *store, at_store_group_e group, const 
     return dir;
 }
 
+/* Only challenges/ is open to others (the web server's children serve its answers). */
 static mode_t group_dir_mode(at_store_group_e group)
 {
-    return group == AT_STORE_ACCOUNTS ? FS_MODE_SECRET_DIR : FS_MODE_PUBLIC_DIR;
+    return group == AT_STORE_CHALLENGES ? FS_MODE_PUBLIC_DIR : FS_MODE_SECRET_DIR;
 }
 
 /* Makes dir with exactly mode when it is missing; an existing one must be a real directory. */
@@ -227,6 +229,17 @@ static apr_status_t fs_save(at_store_t *store, at_store_group_e group, const cha
     return fs_sync_dir(dir);
 }
 
+/* Whose files a reader believes: root's, and the trusted owner's (the ACME account) when one is
+ * set; only without one (a store of the CLI's own) the reader's. A child running as User thus
+ * never believes a file User could have written. */
+static int fs_owner_trusted(const fs_store_t *fs, uid_t owner)
+{
+    if (owner == 0) {
+        return 1;
+    }
+    return fs->trusted != FS_NO_TRUSTED_OWNER ? owner == fs->trusted : owner == geteuid();
+}
+
 /* The owner and mode rules of a loaded item, checked on the open descriptor. */
 static apr_status_t fs_check_file(const fs_store_t *fs, const char *path, const struct stat *st,
                                   at_store_access_e access)
@@ -246,17 +259,14 @@ static apr_status_t fs_check_file(const fs_store_t *fs, const char *path, const 
                path, (long)st->st_nlink);
         return AT_EMODE;
     }
-    if (S_ISREG(st->st_mode) &&
-        (st->st_uid == euid || st->st_uid == 0 ||
-         (fs->trusted != FS_NO_TRUSTED_OWNER && st->st_uid == fs->trusted)) &&
-        (perms & too_open) == 0) {
+    if (S_ISREG(st->st_mode) && fs_owner_trusted(fs, st->st_uid) && (perms & too_open) == 0) {
         return APR_SUCCESS;
     }
     at_log(AT_LOG_ERR, AT_EMODE,
            "store: refusing %s: %s owned by uid %ld with mode %04o; expected a regular file "
            "owned by uid %ld or root, %s",
            path, S_ISREG(st->st_mode) ? "file" : "not a regular file", (long)st->st_uid,
-           (unsigned)perms, (long)euid,
+           (unsigned)perms, (long)(fs->trusted != FS_NO_TRUSTED_OWNER ? fs->trusted : euid),
            secret ? "without group or other permissions (0600)"
                   : "not writable by group or other (0644)");
     return AT_EMODE;
@@ -576,8 +586,46 @@ static apr_status_t fs_path(at_store_t *store, at_store_group_e group, const cha
     return APR_SUCCESS;
 }
 
+static apr_status_t fs_lock_release(void *data)
+{
+    int *fd = data;
+
+    if (*fd >= 0) {
+        close(*fd); /* drops the flock */
+        *fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/* An exclusive flock on the group's directory itself: only who may open the directory (its
+ * owner, root) can take it, so no other uid can hold it to stall us. Released when p is
+ * cleared, or by the kernel when the process dies. */
+static apr_status_t fs_lock(at_store_t *store, at_store_group_e group, apr_pool_t *p)
+{
+    const char *dir = fs_dir_path(store, group, NULL, p);
+    int *fd = apr_palloc(p, sizeof(*fd));
+    apr_status_t rv;
+
+    *fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (*fd < 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot open %s to lock it", dir);
+        return rv;
+    }
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        rv = errno == EWOULDBLOCK ? APR_EAGAIN : os_status();
+        close(*fd);
+        if (rv != APR_EAGAIN) {
+            at_log(AT_LOG_ERR, rv, "store: cannot lock %s", dir);
+        }
+        return rv;
+    }
+    apr_pool_cleanup_register(p, fd, fs_lock_release, apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
 static const at_store_vtable_t fs_vtable = {
-    fs_save, fs_load, fs_remove, fs_list, fs_path, fs_purge,
+    fs_save, fs_load, fs_remove, fs_list, fs_path, fs_purge, fs_lock,
 };
 
 /* The root must be a directory no one but its owner (us or root) can write into. */
@@ -655,6 +703,13 @@ apr_status_t at_store_fs_open(at_store_t **store, apr_pool_t *p, const char *dir
     (*store)->vt = &fs_vtable;
     (*store)->impl = fs;
     return APR_SUCCESS;
+}
+
+const char *at_store_fs_root(const at_store_t *store)
+{
+    const fs_store_t *fs = store->impl;
+
+    return store->vt == &fs_vtable ? fs->root : NULL;
 }
 
 void at_store_fs_trust_owner(at_store_t *store, apr_uid_t uid)

@@ -29,6 +29,9 @@ import pytest
 from pebble import LOOPBACK, free_port
 
 WWW_USER = "www-data"
+# The account the renewal process runs as (AutoTLSUser's default; scripts/bootstrap.sh makes it):
+# it owns accounts/, jobs/, staging/ and challenges/, and writes what the children serve.
+ACME_USER = "autotls"
 MODULES_DIR = httpd.MODULES_DIR
 MPMS = ("event", "prefork")
 
@@ -139,8 +142,9 @@ def cert_from_dict(peer):
     return ServedCert(normalize_serial(peer["serialNumber"]), issuer, sans, peer["notAfter"])
 
 
-def _chown_www(path):
-    shutil.chown(path, WWW_USER, WWW_USER)
+def chown_acme(path):
+    """Gives path to the ACME account, as the renewal process would have written it."""
+    shutil.chown(path, ACME_USER, ACME_USER)
 
 
 class HTTPError(RuntimeError):
@@ -511,14 +515,14 @@ def _add_pem(path, text):
 
 
 def write_challenge(server, token, content):
-    """Writes <store>/challenges/<token> as the renewal thread would: www-data, 0644."""
+    """Writes <store>/challenges/<token> as the renewal process would: the ACME account, 0644."""
     directory = os.path.join(server.store, "challenges")
     if not os.path.isdir(directory):
         os.makedirs(directory, mode=0o755)
-        _chown_www(directory)
+        chown_acme(directory)
     path = os.path.join(directory, token)
     with open(path, "w") as f:
         f.write(content)
     os.chmod(path, 0o644)
-    _chown_www(path)
+    chown_acme(path)
     return path

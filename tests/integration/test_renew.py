@@ -69,7 +69,7 @@ FAILED_RE = re.compile(r"autotls-\d+: (?P<site>\S+): order failed .*attempt (?P<
                        r"next try in (?P<delay>-?\d+) s")
 ACCOUNT_RE = re.compile(r"autotls-\d+: no ACME account at \S+ yet .*attempt (?P<attempt>\d+); "
                         r"next try in (?P<delay>-?\d+) s")
-STARTED = "renewal thread started"
+STARTED = "renewal process started"
 OPERATOR = "renewal requested by the operator"
 
 

@@ -1,0 +1,43 @@
+/*
+ * helper_proc.h: the parent's side of the module's helper processes (activator, renewal process).
+ *
+ * The one idea: a helper is forked by the root parent in post_config, exactly one per
+ * configuration generation, registered as an "other child" so that the MPM reports its death
+ * (the parent forks a new one within a crash-loop budget), and stopped by a pconf cleanup. A
+ * helper that finishes work of its own on SIGTERM (the renewal process drains its orders) is
+ * handed over instead of waited for: the parent never blocks in the cleanup, the next
+ * generation watches the old process until it is gone, and its successor waits for it through
+ * a lock of its own.
+ */
+#ifndef AUTOTLS_HELPER_PROC_H
+#define AUTOTLS_HELPER_PROC_H
+
+#include <sys/types.h>
+
+#include <apr_pools.h>
+
+#include "autotls.h"
+
+typedef struct {
+    const char *what;  /* "activator", "renewal process": the log lines' subject */
+    const char *title; /* the process name (comm, at most 15 characters) */
+    /* The process itself, in the forked child; never returns (leaves with _exit). */
+    void (*run)(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pconf);
+    /* Optional, in the parent around every fork: before (1) and after (0). */
+    void (*around_fork)(autotls_ctx_t *ctx, int before);
+    /* At stop: 1 sends SIGTERM and goes on (the process ends by itself within its own bound);
+     * 0 sends SIGTERM, waits, then SIGKILL. */
+    int hand_over;
+} autotls_helper_desc_t;
+
+/* Forks the helper for this generation (real post_config pass, normal runs only). */
+apr_status_t autotls_helper_start(const autotls_helper_desc_t *desc, autotls_ctx_t *ctx,
+                                  apr_pool_t *pconf);
+
+/* First thing in the forked process: dies with the parent (PDEATHSIG; leaves at once if the
+ * parent is already gone), takes its name, closes the listeners and undoes the MPM's signal
+ * setup: the stop signals (SIGTERM, and the MPM's restart signals, which a prefork parent sends
+ * to the whole process group) call on_stop, SIGPIPE is ignored, everything else is default. */
+void autotls_helper_enter(pid_t parent_pid, const char *title, void (*on_stop)(int));
+
+#endif
