@@ -127,7 +127,8 @@ typedef struct {
  * directory is not owned by how->uid, moves it aside (root-only), makes a fresh one for how->uid
  * and copies every item that passes the store's rules (one level of names deep, regular files
  * with one name, O_NOFOLLOW, O_EXCL), never walking it where another uid could change it.
- * Nothing to do (result->moved 0) when the directory is missing or already how->uid's. */
+ * Nothing to do (result->moved 0) when the directory is missing, already how->uid's, or root's
+ * and writable by nobody else (its owner and mode are then simply set). */
 apr_status_t at_store_fs_adopt(at_store_adopt_result_t *result, at_store_t *store,
                                at_store_group_e group, const at_store_adopt_t *how, apr_pool_t *p);
 

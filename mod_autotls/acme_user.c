@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <httpd.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <mpm_common.h>
 #include <unixd.h>
 
 #include "acme_user.h"
@@ -78,6 +80,9 @@ apr_status_t autotls_acme_user_become(const autotls_ctx_t *ctx)
     } else if (setuid(0) == 0 || geteuid() == 0 || getegid() == 0) {
         step = "the check that root cannot be regained";
         errno = EPERM;
+    } else if (ap_coredumpdir_configured) {
+        /* As httpd does for its children: only processes of the ACME account can read ours. */
+        prctl(PR_SET_DUMPABLE, 1);
     }
     if (step != NULL) {
         rv = APR_FROM_OS_ERROR(errno);
@@ -87,4 +92,20 @@ apr_status_t autotls_acme_user_become(const autotls_ctx_t *ctx)
                      step, ctx->acme_user, (long)ctx->acme_uid, (long)ctx->acme_gid);
     }
     return rv;
+}
+
+void autotls_acme_user_warn_dumpable(const autotls_ctx_t *ctx)
+{
+    if (!ap_coredumpdir_configured || ap_state_query(AP_SQ_MAIN_STATE) ==
+                                          AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->main_server,
+                 AUTOTLS_LOGNO(0412) "CoreDumpDirectory is set, so httpd makes its children "
+                                     "dumpable: any code running as User (%s: PHP, CGI) can then "
+                                     "read a child's memory (ptrace, /proc/<pid>/mem), and with it "
+                                     "the private key of every site it serves. Remove "
+                                     "CoreDumpDirectory on a server that hosts others' code, or "
+                                     "run their code under another uid (suEXEC, PHP-FPM pools)",
+                 ap_unixd_config.user_name);
 }

@@ -23,4 +23,8 @@ apr_status_t autotls_acme_user_resolve(autotls_ctx_t *ctx, apr_pool_t *ptemp);
  * initgroups, setuid, then checks that root cannot be regained). Logs and fails otherwise. */
 apr_status_t autotls_acme_user_become(const autotls_ctx_t *ctx);
 
+/* One WARNING (real pass) when CoreDumpDirectory makes the children, and with them every live
+ * key they hold, readable by User. */
+void autotls_acme_user_warn_dumpable(const autotls_ctx_t *ctx);
+
 #endif

@@ -167,6 +167,9 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, server_re
             site_add(ctx, s);
         }
     }
+    if (ctx->sites->nelts > 0) {
+        autotls_acme_user_warn_dumpable(ctx);
+    }
     current_ctx = ctx;
     apr_pool_cleanup_register(pconf, ctx, site_ctx_forget, apr_pool_cleanup_null);
     *out = ctx;

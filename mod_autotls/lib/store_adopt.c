@@ -31,6 +31,7 @@
 #define ADOPT_MODE_SECRET_FILE 0600
 #define ADOPT_MODE_PUBLIC_FILE 0644
 #define ADOPT_MODE_ASIDE_DIR 0700
+#define ADOPT_OTHERS_WRITE 0022
 #define ADOPT_ASIDE_FORMAT "%s.before-%s-%" APR_TIME_T_FMT /* group, owner, seconds */
 /* Bounds on what one adoption reads: entries per directory, and bytes copied at once. */
 #define ADOPT_MAX_ENTRIES 100000
@@ -172,8 +173,9 @@ apr_status_t at_store_fs_adopt(at_store_adopt_result_t *result, at_store_t *stor
         rv = errno == ENOENT ? APR_SUCCESS : adopt_os_status();
         goto done;
     }
-    if (S_ISDIR(st.st_mode) && st.st_uid == how->uid) {
-        goto done; /* already the new owner's */
+    if (S_ISDIR(st.st_mode) &&
+        (st.st_uid == how->uid || (st.st_uid == 0 && (st.st_mode & ADOPT_OTHERS_WRITE) == 0))) {
+        goto done; /* the new owner's, or root's alone: a plain chown of the directory will do */
     }
     result->aside =
         apr_psprintf(p, ADOPT_ASIDE_FORMAT, name, apr_psprintf(p, "uid%ld", (long)st.st_uid),

@@ -27,7 +27,7 @@ import time
 import pytest
 
 import httpd
-from autotls_server import (WWW_USER, AutoTLSServer, Site, free_port, normalize_serial,
+from autotls_server import (ACME_USER, WWW_USER, AutoTLSServer, Site, free_port, normalize_serial,
                             parse_der, skip_unless_runnable)
 from pebble import LOOPBACK
 
@@ -160,6 +160,10 @@ def www_uid():
     return pwd.getpwnam(WWW_USER).pw_uid
 
 
+def acme_uid():
+    return pwd.getpwnam(ACME_USER).pw_uid
+
+
 def served_with_verified_chain(server, name, root_pem):
     """The handshake verifies (host name too) against the test root only: the server must send
     the intermediate, and the leaf must be the one for these names."""
@@ -207,7 +211,7 @@ def test_site_without_live_set_serves_its_placeholder(server):
                                            "placeholder.pem"))
 
 
-def test_private_keys_are_root_only_and_worker_dirs_belong_to_the_worker(server):
+def test_private_keys_are_root_only_and_acme_dirs_belong_to_the_acme_account(server):
     keys = [os.path.join(server.store, "live", LIVE_SITE.name, "privkey.pem"),
             placeholder_path(server, "placeholder.key")]
     live = os.path.join(server.store, "live")
@@ -224,10 +228,10 @@ def test_private_keys_are_root_only_and_worker_dirs_belong_to_the_worker(server)
     proc = subprocess.run(["runuser", "-u", WWW_USER, "--", "cat", index], capture_output=True,
                           timeout=OPENSSL_TIMEOUT, check=False)
     assert proc.returncode == 0 and LIVE_SITE.name.encode() in proc.stdout
-    for group, mode in (("accounts", 0o700), ("staging", 0o755), ("challenges", 0o755),
-                        ("jobs", 0o755)):
+    for group, mode in (("accounts", 0o700), ("staging", 0o700), ("challenges", 0o755),
+                        ("jobs", 0o700)):
         st = os.stat(os.path.join(server.store, group))
-        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (www_uid(), mode), group
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (acme_uid(), mode), group
 
 
 def test_graceful_restart_keeps_serving_the_same_certificates(server, pki):
@@ -249,7 +253,7 @@ def test_drifted_store_modes_are_set_back_at_restart(server, pki):
     server.graceful()
     st = os.stat(live)
     assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0o700)
-    assert os.stat(challenges).st_uid == www_uid()
+    assert os.stat(challenges).st_uid == acme_uid()
     assert server.count("had drifted") >= drift_lines + 2, server.log_tail()
     assert served(server, LIVE_SITE.name).serial == pki["serial"]
 
@@ -258,8 +262,9 @@ def test_drifted_store_modes_are_set_back_at_restart(server, pki):
 
 
 def stage(server, site, key_pem, chain_pem):
-    """staging/<site>/ as the renewal thread writes it: www-data, key 0600, `ready` last."""
-    worker = pwd.getpwnam(WWW_USER)
+    """staging/<site>/ as the renewal process writes it: the ACME account, key 0600, `ready`
+    last."""
+    worker = pwd.getpwnam(ACME_USER)
     d = os.path.join(server.store, "staging", site)
     deadline = time.monotonic() + SWAP_WITHIN
     while os.path.lexists(d):  # the activator removes the previous set after publishing it
