@@ -114,6 +114,7 @@ typedef struct {
     int dir_mode; /* of the group and its name directories */
     int secret;   /* items become 0600 (else 0644) */
     int copy;     /* carry the items over (else the group starts empty) */
+    int named;    /* items sit in name directories (group/name/item): copy one level of them */
 } at_store_adopt_t;
 
 typedef struct {
@@ -125,8 +126,8 @@ typedef struct {
 
 /* Root only, at startup, before any other process of ours uses the store: when group's
  * directory is not owned by how->uid, moves it aside (root-only), makes a fresh one for how->uid
- * and copies every item that passes the store's rules (one level of names deep, regular files
- * with one name, O_NOFOLLOW, O_EXCL), never walking it where another uid could change it.
+ * and copies every item that passes the store's rules (in name directories when how->named, regular
+ * files with one name, O_NOFOLLOW, O_EXCL), never walking it where another uid could change it.
  * Nothing to do (result->moved 0) when the directory is missing, already how->uid's, or root's
  * and writable by nobody else (its owner and mode are then simply set). */
 apr_status_t at_store_fs_adopt(at_store_adopt_result_t *result, at_store_t *store,

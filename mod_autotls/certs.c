@@ -69,17 +69,18 @@ typedef struct {
     mode_t mode;
     int secret; /* its items are private keys or job state: 0600, and the directory 0700 */
     int adopt;  /* its items are carried over when an older release left it to another owner */
+    int named;  /* items sit in name directories (<group>/<name>/<item>), not in the group */
 } certs_dir_t;
 
 /* Only challenges/ is readable by User (the children serve its answers); nothing is writable by
  * User. staging/ and challenges/ hold work in flight, which a restart redoes, so when an older
  * release left them to User they start empty. */
 static const certs_dir_t certs_dirs[] = {
-    {AT_STORE_LIVE, 0, CERTS_MODE_LIVE_DIR, 1, 0},
-    {AT_STORE_ACCOUNTS, 1, CERTS_MODE_SECRET_DIR, 1, 1},
-    {AT_STORE_JOBS, 1, CERTS_MODE_SECRET_DIR, 0, 1},
-    {AT_STORE_STAGING, 1, CERTS_MODE_SECRET_DIR, 0, 0},
-    {AT_STORE_CHALLENGES, 1, CERTS_MODE_PUBLIC_DIR, 0, 0},
+    {AT_STORE_LIVE, 0, CERTS_MODE_LIVE_DIR, 1, 0, 1},
+    {AT_STORE_ACCOUNTS, 1, CERTS_MODE_SECRET_DIR, 1, 1, 1},
+    {AT_STORE_JOBS, 1, CERTS_MODE_SECRET_DIR, 0, 1, 0},
+    {AT_STORE_STAGING, 1, CERTS_MODE_SECRET_DIR, 0, 0, 1},
+    {AT_STORE_CHALLENGES, 1, CERTS_MODE_PUBLIC_DIR, 0, 0, 0},
 };
 
 /* What mod_ssl loads for one twin. key and chain are the parsed live set, valid only during
@@ -200,7 +201,8 @@ static apr_status_t certs_ensure_dir(server_rec *s, const char *path, uid_t uid,
  * no certificate is ordered again, since accounts/ and jobs/ come along. */
 static void certs_adopt_dir(autotls_ctx_t *ctx, const certs_dir_t *d, apr_pool_t *ptemp)
 {
-    at_store_adopt_t how = {ctx->acme_uid, ctx->acme_gid, (int)d->mode, d->secret, d->adopt};
+    at_store_adopt_t how = {ctx->acme_uid, ctx->acme_gid, (int)d->mode,
+                            d->secret,     d->adopt,      d->named};
     at_store_adopt_result_t result;
     apr_status_t rv;
 

@@ -102,7 +102,8 @@ static int adopt_make_dir(int dfd, const char *name, const at_store_adopt_t *how
     return fd;
 }
 
-/* Copies what (sfd) holds into (dfd): items, and at depth 0 also one level of directories. */
+/* Copies what (sfd) holds into (dfd): items, and at depth 0 of a group with name directories
+ * those directories' items. Anything else (links, deeper trees, odd names) stays behind. */
 static void adopt_copy_dir(int sfd, int dfd, const char *where, int depth,
                            const at_store_adopt_t *how, int *copied, int *skipped, apr_pool_t *p)
 {
@@ -129,7 +130,7 @@ static void adopt_copy_dir(int sfd, int dfd, const char *where, int depth,
             ++*skipped;
             continue;
         }
-        if (S_ISDIR(st.st_mode) && depth == 0) {
+        if (S_ISDIR(st.st_mode) && depth == 0 && how->named) {
             int sub = openat(sfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             int dsub = sub >= 0 ? adopt_make_dir(dfd, e->d_name, how) : -1;
 

@@ -105,6 +105,7 @@ class AriProxy:
         self._lock = threading.Lock()
         self._windows = {}  # cert_id or None (any) -> _Window
         self._refusals = []  # [(status, type)] for the next orders carrying replaces
+        self._delays = {}  # path prefix -> seconds each matching request is held before pebble
         self._server = None
         self._thread = None
         self._conns = {}  # accepted socket -> the socket to shut down at stop (TLS once wrapped)
@@ -190,6 +191,20 @@ class AriProxy:
             self._refusals.extend([(int(status), type)] * int(n))
 
     # --- internals -------------------------------------------------------------------------------
+
+    def delay(self, path_prefix, seconds):
+        """Holds every request whose path starts with path_prefix for seconds before passing it
+        on (e.g. "/finalize-order/": an order stays in flight that long); 0 ends it."""
+        seconds = min(float(seconds), UPSTREAM_TIMEOUT)
+        with self._lock:
+            if seconds > 0:
+                self._delays[path_prefix] = seconds
+            else:
+                self._delays.pop(path_prefix, None)
+
+    def _delay_for(self, path):
+        with self._lock:
+            return max([s for p, s in self._delays.items() if path.startswith(p)], default=0)
 
     def _workfile(self, name):
         return "%s/%s" % (self.pebble.workdir, name)
@@ -314,6 +329,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 proxy._order_done(replaces)
                 self._problem(*refusal)
                 return
+        held = proxy._delay_for(path)
+        if held > 0:
+            time.sleep(held)
         status, headers, data = self._forward(body)
         if status is None:
             self._send(504, [("Content-Type", "text/plain")], b"pebble did not answer\n")
