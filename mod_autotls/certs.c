@@ -211,7 +211,7 @@ static void certs_adopt_dir(autotls_ctx_t *ctx, const certs_dir_t *d, apr_pool_t
         return;
     }
     ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_NOTICE : APLOG_ERR, rv, ctx->main_server,
-                 AUTOTLS_LOGNO(0281) "store: %s/ belonged to uid %ld; handed over to the ACME "
+                 AUTOTLS_LOGNO(0292) "store: %s/ belonged to uid %ld; handed over to the ACME "
                                      "account %s: %d item(s) carried over, %d entr%s left "
                                      "behind in %s/%s (now root-only; remove it when satisfied)",
                  at_store_group_name(d->group), (long)result.previous_owner, ctx->acme_user,

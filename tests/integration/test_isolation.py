@@ -184,7 +184,7 @@ def test_store_of_an_older_release_is_adopted_without_a_new_order(pebble, tmp_pa
         assert server.served_cert(site.name).serial == before.serial
         log = server.error_log()
         for group in ("accounts", "jobs", "staging", "challenges"):
-            assert re.search(r"autotls-0281: store: %s/ belonged to uid %d; handed over to the "
+            assert re.search(r"autotls-0292: store: %s/ belonged to uid %d; handed over to the "
                              r"ACME account %s" % (group, WWW.pw_uid, ACME_USER), log), group
             st = os.lstat(os.path.join(server.store, group))
             assert st.st_uid == ACME.pw_uid, group

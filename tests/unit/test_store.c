@@ -218,7 +218,8 @@ static void check_modes_on_disk(void)
     save_text(AT_STORE_ACCOUNTS, "ca", "account.key", "KEY", AT_STORE_SECRET);
     save_text(AT_STORE_JOBS, NULL, "site.json", "{}", AT_STORE_PUBLIC);
 
-    ck_assert_uint_eq(mode_of("staging"), 0755);
+    /* Only challenges/ is open to others (the children serve its answers). */
+    ck_assert_uint_eq(mode_of("staging"), 0700);
     ck_assert_uint_eq(mode_of("staging/site"), 0700);
     ck_assert_uint_eq(mode_of("staging/pub"), 0755);
     ck_assert_uint_eq(mode_of("staging/site/privkey.pem"), 0600);
@@ -227,7 +228,7 @@ static void check_modes_on_disk(void)
     ck_assert_uint_eq(mode_of("accounts"), 0700);
     ck_assert_uint_eq(mode_of("accounts/ca"), 0700);
     ck_assert_uint_eq(mode_of("accounts/ca/account.key"), 0600);
-    ck_assert_uint_eq(mode_of("jobs"), 0755);
+    ck_assert_uint_eq(mode_of("jobs"), 0700);
     ck_assert_uint_eq(mode_of("jobs/site.json"), 0644);
 }
 
