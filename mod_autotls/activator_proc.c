@@ -26,6 +26,7 @@
 #include "activator.h"
 #include "autotls.h"
 #include "log_glue.h"
+#include "slots.h"
 
 APLOG_USE_MODULE(autotls);
 
@@ -160,10 +161,16 @@ static apr_status_t activator_fork(activator_t *act)
     apr_status_t rv;
 
     run->act = act;
-    rv = apr_proc_fork(&run->proc, act->pconf);
+    /* The one fork that gets the slots' writer; single-threaded here, so no other in between. */
+    rv = autotls_slots_writer_inherit(act->ctx->slots, 1);
+    if (rv == APR_SUCCESS) {
+        rv = apr_proc_fork(&run->proc, act->pconf);
+    }
     if (rv == APR_INCHILD) {
+        autotls_slots_writer_inherit(act->ctx->slots, 0); /* ours now; passed on to nobody */
         autotls_activator_run(act->ctx, act->parent_pid, act->pconf); /* does not return */
     }
+    autotls_slots_writer_inherit(act->ctx->slots, 0);
     if (rv != APR_INPARENT || run->proc.pid <= 0) {
         rv = rv == APR_INPARENT ? APR_EGENERAL : rv;
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, act->ctx->main_server,
