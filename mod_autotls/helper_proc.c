@@ -209,10 +209,11 @@ static apr_status_t helper_fork(helper_t *helper)
     apr_status_t rv;
 
     run->helper = helper;
-    if (helper->desc->around_fork != NULL) {
-        helper->desc->around_fork(helper->ctx, 1);
+    rv = helper->desc->around_fork != NULL ? helper->desc->around_fork(helper->ctx, 1)
+                                           : APR_SUCCESS;
+    if (rv == APR_SUCCESS) {
+        rv = apr_proc_fork(&run->proc, helper->pconf);
     }
-    rv = apr_proc_fork(&run->proc, helper->pconf);
     if (rv == APR_INCHILD) {
         helper->desc->run(helper->ctx, helper->parent_pid, helper->pconf); /* does not return */
         _exit(1);

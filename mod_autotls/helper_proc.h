@@ -23,8 +23,9 @@ typedef struct {
     const char *title; /* the process name (comm, at most 15 characters) */
     /* The process itself, in the forked child; never returns (leaves with _exit). */
     void (*run)(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pconf);
-    /* Optional, in the parent around every fork: before (1) and after (0). */
-    void (*around_fork)(autotls_ctx_t *ctx, int before);
+    /* Optional, in the parent around every fork: before (1; a failure cancels the fork) and
+     * after (0), whatever came of it. */
+    apr_status_t (*around_fork)(autotls_ctx_t *ctx, int before);
     /* At stop: 1 sends SIGTERM and goes on (the process ends by itself within its own bound);
      * 0 sends SIGTERM, waits, then SIGKILL. */
     int hand_over;

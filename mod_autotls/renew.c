@@ -605,7 +605,8 @@ static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *
     apr_status_t rv;
 
     autotls_helper_enter(parent_pid, AUTOTLS_RENEW_TITLE, renew_on_stop);
-    if (autotls_acme_user_become(ctx) != APR_SUCCESS) {
+    if (autotls_slots_child_init(ctx->slots) != APR_SUCCESS ||
+        autotls_acme_user_become(ctx) != APR_SUCCESS) {
         _exit(AUTOTLS_RENEW_EXIT_FAILURE);
     }
     if ((rv = apr_pool_create(&pool, pconf)) != APR_SUCCESS ||

@@ -1,22 +1,38 @@
 /*
- * slots.c: the shared certificate mapping, a seqlock-guarded slot per site.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * slots.c: the shared certificate mapping, a seqlock-guarded slot per site, that no child can
+ * write.
  *
  * The one idea: readers never lock and never see a torn set. Each slot has two data halves; the
  * writer fills the half nobody reads, then makes the generation odd, flips the active half and
  * the metadata, and makes it even again. A reader copies the active half and keeps the copy only
- * when the generation was even and unchanged around the copy. There is one writer at a time:
- * the parent before it forks the activator, then the activator alone. A writer that died while
- * the generation was odd is recovered by the next publish.
+ * when the generation was even and unchanged around the copy, and checks every count and length
+ * it copied against the slot's bounds before it uses them. There is one writer at a time: the
+ * parent before it forks the activator, then the activator alone. A writer that died while the
+ * generation was odd is recovered by the next publish.
  *
- * The mapping is ours (mmap MAP_SHARED|MAP_ANONYMOUS), not apr_shm's: apr_shm keeps its own
- * header in front of the base address, and mprotect needs the exact, page-aligned mapping.
- * Pages of a slot are touched only when a set is published there, so the size reserved for
- * 2 x AUTOTLS_SLOT_DATA_MAX per slot costs memory only for what is used.
+ * Why no child can write: the slots live in a memfd. The parent maps it writable (the writer),
+ * seals it against growing, shrinking, any future writable mapping and any further seal, maps
+ * it read-only (the reader, which every process reads through; mapped after the seal, since
+ * only a mapping made after it can never gain write access), and closes the descriptor. The kernel
+ * refuses mprotect(PROT_WRITE) on the reader, there is no descriptor to reopen through /proc, and
+ * the writer is MADV_DONTFORK: no forked process gets it, except the activator, forked while
+ * autotls_slots_writer_inherit() lets it through. Pages of a slot are touched only when a set is
+ * published there, so the size reserved for 2 x AUTOTLS_SLOT_DATA_MAX per slot costs memory only
+ * for what is used.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create, F_ADD_SEALS */
+#endif
+
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -26,6 +42,14 @@
 #include "at_crypto.h"
 #include "slots.h"
 
+/* Seals older C libraries do not name yet (Linux 5.1 added FUTURE_WRITE). */
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
+/* Same spelling as log_glue.h's AUTOTLS_LOGNO; this file stays free of httpd headers. */
+#define SLOTS_LOGNO(n) "autotls-" #n ": "
+
 #define SLOTS_MAGIC 0x61746c73u /* "atls" */
 #define SLOTS_CACHE_LINE 64     /* slot headers never share a line: no false sharing */
 #define SLOTS_READ_RETRIES 100  /* a reader gives up (APR_EAGAIN) after this many tries */
@@ -34,6 +58,11 @@
 #define SLOTS_COUNT_MAX (1024 * 1024)
 #define SLOTS_BYTE_BITS 8
 #define SLOTS_BYTE_MASK 0xffu
+#define SLOTS_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+#define SLOTS_MAPS_PATH "/proc/self/maps"
+#define SLOTS_MAPS_LINE 512
+/* The smallest DER certificate is far larger; a count above data / this is corrupt. */
+#define SLOTS_CERT_MIN_BYTES (SLOTS_LEN_BYTES + 1)
 
 /* The mapping starts with this, then count slot headers, then the data halves. */
 typedef struct {
@@ -54,14 +83,20 @@ typedef struct {
     char serial[AUTOTLS_SLOT_SERIAL_MAX];
 } slots_slot_t;
 
-/* This process's view of the mapping (lives in pconf). */
+/*
+ * This process's view of the mapping (lives in pconf). Offsets and count are private memory of
+ * the process that made the mapping, never read back from it.
+ */
 struct autotls_slots_t {
-    void *base;
+    unsigned char *writer;       /* PROT_READ|PROT_WRITE, MADV_DONTFORK; NULL when not ours */
+    const unsigned char *reader; /* PROT_READ, sealed: what every process reads through */
     apr_size_t size;
     int count;
+    apr_size_t slot_off;
     apr_size_t slot_stride;
-    unsigned char *slot_area;
-    unsigned char *data_area;
+    apr_size_t data_off;
+    pid_t writer_pid; /* the process the writer belongs to */
+    int inherit;      /* the next fork passes the writer on (the activator's) */
 };
 
 /* What a reader copies out under the seqlock. */
@@ -75,16 +110,40 @@ static apr_size_t slots_align(apr_size_t n, apr_size_t to)
     return (n + to - 1) / to * to;
 }
 
-static slots_slot_t *slots_slot(const autotls_slots_t *slots, int slot)
+static const slots_slot_t *slots_meta(const autotls_slots_t *slots, int slot)
 {
-    return (slots_slot_t *)(slots->slot_area + (apr_size_t)slot * slots->slot_stride);
+    return (const slots_slot_t *)(slots->reader + slots->slot_off +
+                                  (apr_size_t)slot * slots->slot_stride);
 }
 
-static unsigned char *slots_half(const autotls_slots_t *slots, int slot, apr_uint32_t half)
+static const unsigned char *slots_half(const autotls_slots_t *slots, int slot, apr_uint32_t half)
 {
     apr_size_t index = (apr_size_t)slot * SLOTS_HALVES + half;
 
-    return slots->data_area + index * AUTOTLS_SLOT_DATA_MAX;
+    return slots->reader + slots->data_off + index * AUTOTLS_SLOT_DATA_MAX;
+}
+
+/* The writer's base in this process, or NULL: a forked process that did not inherit the writer
+ * holds a stale address (the pages are not there, or are something else by now). */
+static unsigned char *slots_writer(const autotls_slots_t *slots)
+{
+    if (slots == NULL || slots->writer == NULL) {
+        return NULL;
+    }
+    return slots->writer_pid == getpid() || slots->inherit ? slots->writer : NULL;
+}
+
+static slots_slot_t *slots_meta_w(unsigned char *writer, const autotls_slots_t *slots, int slot)
+{
+    return (slots_slot_t *)(writer + slots->slot_off + (apr_size_t)slot * slots->slot_stride);
+}
+
+static unsigned char *slots_half_w(unsigned char *writer, const autotls_slots_t *slots, int slot,
+                                   apr_uint32_t half)
+{
+    apr_size_t index = (apr_size_t)slot * SLOTS_HALVES + half;
+
+    return writer + slots->data_off + index * AUTOTLS_SLOT_DATA_MAX;
 }
 
 static int slots_valid_index(const autotls_slots_t *slots, int slot)
@@ -96,11 +155,115 @@ static apr_status_t slots_unmap(void *data)
 {
     autotls_slots_t *slots = data;
 
-    if (slots->base != NULL) {
-        munmap(slots->base, slots->size);
-        slots->base = NULL;
+    if (slots_writer(slots) != NULL) {
+        munmap(slots->writer, slots->size);
+    }
+    if (slots->reader != NULL) {
+        munmap((void *)slots->reader, slots->size);
+    }
+    slots->writer = NULL;
+    slots->reader = NULL;
+    return APR_SUCCESS;
+}
+
+/* The reader must stay read-only whatever this process does: the kernel refuses write access
+ * to a mapping of a FUTURE_WRITE-sealed memfd. APR_EGENERAL when it let it through. */
+static apr_status_t slots_check_reader(const autotls_slots_t *slots)
+{
+    void *reader = (void *)slots->reader;
+
+    if (mprotect(reader, slots->size, PROT_READ | PROT_WRITE) != 0) {
+        return APR_SUCCESS;
+    }
+    mprotect(reader, slots->size, PROT_READ);
+    return APR_EGENERAL;
+}
+
+/* A memfd of size bytes mapped writable and read-only, sealed, its descriptor closed. */
+static apr_status_t slots_map_sealed(autotls_slots_t *made)
+{
+    void *writer = MAP_FAILED, *reader = MAP_FAILED;
+    apr_status_t rv;
+    int fd, seals;
+
+    fd = memfd_create("autotls-slots", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+    if (fd < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0281) "slots: cannot create a sealable memfd "
+                                 "(Linux 3.17 or later is needed)");
+        return rv;
+    }
+    if (ftruncate(fd, (off_t)made->size) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0282) "slots: cannot size the memfd to %" APR_SIZE_T_FMT " bytes",
+               made->size);
+        goto fail;
+    }
+    writer = mmap(NULL, made->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (writer == MAP_FAILED) {
+        rv = APR_FROM_OS_ERROR(errno);
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0283) "slots: cannot map %" APR_SIZE_T_FMT " bytes of shared "
+                                 "memory for %d certificate slots",
+               made->size, made->count);
+        goto fail;
+    }
+    if (madvise(writer, made->size, MADV_DONTFORK) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0284) "slots: cannot keep the writable slot mapping from forked "
+                                 "processes (madvise MADV_DONTFORK)");
+        goto fail;
+    }
+    seals = fcntl(fd, F_ADD_SEALS, SLOTS_SEALS) == 0 ? fcntl(fd, F_GET_SEALS) : -1;
+    if (seals < 0 || (seals & SLOTS_SEALS) != SLOTS_SEALS) {
+        rv = seals < 0 ? APR_FROM_OS_ERROR(errno) : APR_EGENERAL;
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0285) "slots: cannot seal the certificate slots against writes "
+                                 "by children (F_SEAL_FUTURE_WRITE needs Linux 5.1 or later); "
+                                 "refusing to run with slots a child could rewrite");
+        goto fail;
+    }
+    /* Mapped after the seal: only then does the kernel deny it write access for good (a
+     * read-only mapping made before FUTURE_WRITE can still be mprotect()ed writable). */
+    reader = mmap(NULL, made->size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (reader == MAP_FAILED) {
+        rv = APR_FROM_OS_ERROR(errno);
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0283) "slots: cannot map %" APR_SIZE_T_FMT " bytes of shared "
+                                 "memory for %d certificate slots",
+               made->size, made->count);
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    made->writer = writer;
+    made->reader = reader;
+    if (slots_check_reader(made) != APR_SUCCESS) {
+        rv = APR_EGENERAL;
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0286) "slots: the kernel let the read-only slot mapping become "
+                                 "writable despite the seals; refusing to run with slots a "
+                                 "child could rewrite");
+        made->writer = NULL;
+        made->reader = NULL;
+        goto fail;
     }
     return APR_SUCCESS;
+
+fail:
+    if (writer != MAP_FAILED) {
+        munmap(writer, made->size);
+    }
+    if (reader != MAP_FAILED) {
+        munmap(reader, made->size);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rv;
 }
 
 apr_status_t autotls_slots_create(autotls_slots_t **slots, apr_pool_t *pconf, int count)
@@ -108,9 +271,8 @@ apr_status_t autotls_slots_create(autotls_slots_t **slots, apr_pool_t *pconf, in
     autotls_slots_t *made;
     apr_size_t stride = slots_align(sizeof(slots_slot_t), SLOTS_CACHE_LINE);
     apr_size_t head = slots_align(sizeof(slots_header_t), SLOTS_CACHE_LINE);
-    apr_size_t data_off;
+    apr_size_t page = (apr_size_t)sysconf(_SC_PAGESIZE);
     slots_header_t *header;
-    void *base;
     apr_status_t rv;
 
     *slots = NULL;
@@ -119,31 +281,100 @@ apr_status_t autotls_slots_create(autotls_slots_t **slots, apr_pool_t *pconf, in
                SLOTS_COUNT_MAX);
         return AT_EARG;
     }
-    data_off = slots_align(head + (apr_size_t)count * stride, SLOTS_CACHE_LINE);
     made = apr_pcalloc(pconf, sizeof(*made));
-    made->size = data_off + (apr_size_t)count * SLOTS_HALVES * AUTOTLS_SLOT_DATA_MAX;
-    base = mmap(NULL, made->size, PROT_READ | PROT_WRITE,
-                MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED) {
-        rv = APR_FROM_OS_ERROR(errno);
-        at_log(AT_LOG_ERR, rv,
-               "slots: cannot map %" APR_SIZE_T_FMT " bytes of shared memory "
-               "for %d certificate slots",
-               made->size, count);
+    made->count = count;
+    made->slot_off = head;
+    made->slot_stride = stride;
+    made->data_off = slots_align(head + (apr_size_t)count * stride, SLOTS_CACHE_LINE);
+    made->size = slots_align(
+        made->data_off + (apr_size_t)count * SLOTS_HALVES * AUTOTLS_SLOT_DATA_MAX, page);
+    rv = slots_map_sealed(made);
+    if (rv != APR_SUCCESS) {
         return rv;
     }
-    /* A fresh anonymous mapping is zero-filled: every generation starts at 0. */
-    made->base = base;
-    made->count = count;
-    made->slot_stride = stride;
-    made->slot_area = (unsigned char *)base + head;
-    made->data_area = (unsigned char *)base + data_off;
-    header = base;
+    /* A fresh memfd reads as zeros: every generation starts at 0. */
+    made->writer_pid = getpid();
+    header = (slots_header_t *)made->writer;
     header->magic = SLOTS_MAGIC;
     header->count = (apr_uint32_t)count;
     apr_pool_cleanup_register(pconf, made, slots_unmap, apr_pool_cleanup_null);
     *slots = made;
     return APR_SUCCESS;
+}
+
+apr_status_t autotls_slots_writer_inherit(autotls_slots_t *slots, int inherit)
+{
+    unsigned char *writer = slots_writer(slots);
+    apr_status_t rv;
+
+    if (writer == NULL) {
+        return APR_EINVAL;
+    }
+    if (madvise(writer, slots->size, inherit ? MADV_DOFORK : MADV_DONTFORK) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0287) "slots: cannot %s the writable slot mapping for the next fork",
+               inherit ? "pass on" : "withhold");
+        return rv;
+    }
+    /* The forked activator, still flagged by its parent's inherit, takes the writer over. */
+    slots->writer_pid = getpid();
+    slots->inherit = inherit ? 1 : 0;
+    return APR_SUCCESS;
+}
+
+/* Where a writable mapping of our memfd shows in /proc/self/maps: its start and end, 1 when
+ * one is found. */
+static int slots_find_writable(unsigned long *start, unsigned long *end)
+{
+    char line[SLOTS_MAPS_LINE];
+    FILE *maps = fopen(SLOTS_MAPS_PATH, "re");
+    int found = 0;
+
+    if (maps == NULL) {
+        return 0; /* no /proc (a chroot): MADV_DONTFORK alone keeps the writer out */
+    }
+    while (!found && fgets(line, sizeof(line), maps) != NULL) {
+        char perms[8] = "";
+
+        if (sscanf(line, "%lx-%lx %7s", start, end, perms) == 3 && perms[1] == 'w' &&
+            strstr(line, "memfd:autotls-slots") != NULL) {
+            found = 1;
+        }
+    }
+    fclose(maps);
+    return found;
+}
+
+apr_status_t autotls_slots_child_init(autotls_slots_t *slots)
+{
+    unsigned long start, end;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (slots == NULL || slots->reader == NULL) {
+        return APR_SUCCESS;
+    }
+    if (slots->writer_pid != getpid()) {
+        slots->writer = NULL; /* a stale address here: never write through it */
+        slots->inherit = 0;
+    }
+    while (slots->writer == NULL && slots_find_writable(&start, &end)) {
+        rv = APR_EGENERAL;
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0288) "slots: this process inherited a writable mapping of the "
+                                 "certificate slots (a fork while the activator's writer was "
+                                 "passed on); unmapping it");
+        if (munmap((void *)start, end - start) != 0) {
+            break;
+        }
+    }
+    if (slots_check_reader(slots) != APR_SUCCESS) {
+        rv = APR_EGENERAL;
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0289) "slots: the read-only slot mapping could be made writable "
+                                 "in this process; made read-only again");
+    }
+    return rv;
 }
 
 int autotls_slots_count(const autotls_slots_t *slots)
@@ -153,10 +384,10 @@ int autotls_slots_count(const autotls_slots_t *slots)
 
 apr_uint32_t autotls_slots_generation(const autotls_slots_t *slots, int slot)
 {
-    if (!slots_valid_index(slots, slot)) {
+    if (!slots_valid_index(slots, slot) || slots->reader == NULL) {
         return 0;
     }
-    return __atomic_load_n(&slots_slot(slots, slot)->generation, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&slots_meta(slots, slot)->generation, __ATOMIC_ACQUIRE);
 }
 
 /* --- writing ----------------------------------------------------------------------------- */
@@ -288,6 +519,7 @@ static apr_status_t slots_describe(slots_slot_t *meta, X509 *leaf)
 apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *key,
                                    const apr_array_header_t *chain, int ca_issued)
 {
+    unsigned char *writer = slots_writer(slots);
     slots_slot_t staged, *meta;
     apr_uint32_t gen, odd, next, half;
     apr_status_t rv;
@@ -299,11 +531,19 @@ apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *k
                slot);
         return AT_EARG;
     }
-    meta = slots_slot(slots, slot);
+    if (writer == NULL) {
+        at_log(AT_LOG_ERR, APR_EACCES,
+               SLOTS_LOGNO(0290) "slots: refusing to publish into slot %d: this process does "
+                                 "not hold the writable mapping (only the parent and the "
+                                 "activator do)",
+               slot);
+        return APR_EACCES;
+    }
+    meta = slots_meta_w(writer, slots, slot);
     memset(&staged, 0, sizeof(staged));
     /* Single writer: nobody else changes active or generation while we run. */
     half = meta->active == 0 ? 1 : 0;
-    rv = slots_encode(&staged, slots_half(slots, slot, half), key, chain);
+    rv = slots_encode(&staged, slots_half_w(writer, slots, slot, half), key, chain);
     if (rv == AT_ETOOLARGE) {
         at_log(AT_LOG_ERR, rv,
                "slots: refusing to publish into slot %d: the key and its chain of "
@@ -343,11 +583,25 @@ apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *k
 
 /* --- reading ------------------------------------------------------------------------------ */
 
-/* A consistent copy of slot's metadata (and data when copy->data is set). */
+/* Whether copied metadata stays inside its half: every length and count the parser will use. */
+static int slots_meta_sane(const slots_slot_t *meta)
+{
+    apr_uint32_t certs_room;
+
+    if (meta->active >= SLOTS_HALVES || meta->data_len > AUTOTLS_SLOT_DATA_MAX ||
+        meta->key_len == 0 || meta->key_len >= meta->data_len) {
+        return 0;
+    }
+    certs_room = meta->data_len - meta->key_len;
+    return meta->cert_count > 0 && meta->cert_count <= certs_room / SLOTS_CERT_MIN_BYTES;
+}
+
+/* A consistent copy of slot's metadata (and data when copy->data is set). APR_ENOENT when
+ * nothing is published, AT_EINVALID when a stable slot holds lengths outside its bounds. */
 static apr_status_t slots_copy(const autotls_slots_t *slots, int slot, slots_copy_t *copy,
                                apr_uint32_t *generation)
 {
-    const slots_slot_t *meta = slots_slot(slots, slot);
+    const slots_slot_t *meta = slots_meta(slots, slot);
     int tries;
 
     for (tries = 0; tries < SLOTS_READ_RETRIES; tries++) {
@@ -362,17 +616,20 @@ static apr_status_t slots_copy(const autotls_slots_t *slots, int slot, slots_cop
             continue;
         }
         memcpy(&copy->meta, meta, sizeof(copy->meta));
-        sane = copy->meta.active < SLOTS_HALVES && copy->meta.data_len <= AUTOTLS_SLOT_DATA_MAX &&
-               copy->meta.key_len <= copy->meta.data_len;
+        sane = slots_meta_sane(&copy->meta);
         if (sane && copy->data != NULL) {
             memcpy(copy->data, slots_half(slots, slot, copy->meta.active), copy->meta.data_len);
         }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&meta->generation, __ATOMIC_RELAXED) == before && sane) {
-            copy->meta.generation = before;
-            *generation = before;
-            return APR_SUCCESS;
+        if (__atomic_load_n(&meta->generation, __ATOMIC_RELAXED) != before) {
+            continue; /* torn: a publish ran during the copy */
         }
+        if (!sane) {
+            return AT_EINVALID;
+        }
+        copy->meta.generation = before;
+        *generation = before;
+        return APR_SUCCESS;
     }
     return APR_EAGAIN;
 }
@@ -384,7 +641,7 @@ apr_status_t autotls_slots_info(const autotls_slots_t *slots, int slot, autotls_
     apr_status_t rv;
 
     memset(info, 0, sizeof(*info));
-    if (!slots_valid_index(slots, slot)) {
+    if (!slots_valid_index(slots, slot) || slots->reader == NULL) {
         return AT_EARG;
     }
     copy.data = NULL;
@@ -416,7 +673,8 @@ static apr_status_t slots_free_cert(void *cert)
     return APR_SUCCESS;
 }
 
-/* Parses a copied set into objects owned by p. */
+/* Parses a copied set into objects owned by p; the lengths in copy->meta are sane already
+ * (slots_meta_sane), and every certificate length is checked against what is left. */
 static apr_status_t slots_parse(const slots_copy_t *copy, apr_pool_t *p, EVP_PKEY **key,
                                 apr_array_header_t **chain)
 {
@@ -445,7 +703,7 @@ static apr_status_t slots_parse(const slots_copy_t *copy, apr_pool_t *p, EVP_PKE
         }
         len = slots_get_len(at);
         at += SLOTS_LEN_BYTES;
-        if ((apr_size_t)(end - at) < len) {
+        if (len == 0 || (apr_size_t)(end - at) < len) {
             return AT_EINVALID;
         }
         der = at;
@@ -459,7 +717,7 @@ static apr_status_t slots_parse(const slots_copy_t *copy, apr_pool_t *p, EVP_PKE
         APR_ARRAY_PUSH(*chain, X509 *) = cert;
         at += len;
     }
-    return copy->meta.cert_count > 0 && at == end ? APR_SUCCESS : AT_EINVALID;
+    return at == end ? APR_SUCCESS : AT_EINVALID;
 }
 
 apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool_t *p,
@@ -473,37 +731,54 @@ apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool
     *key = NULL;
     *chain = NULL;
     *generation = 0;
-    if (!slots_valid_index(slots, slot)) {
+    if (!slots_valid_index(slots, slot) || slots->reader == NULL) {
         return AT_EARG;
     }
     copy.data = apr_palloc(p, AUTOTLS_SLOT_DATA_MAX);
     rv = slots_copy(slots, slot, &copy, &gen);
-    if (rv != APR_SUCCESS) {
-        return rv;
+    if (rv == APR_SUCCESS) {
+        rv = slots_parse(&copy, p, key, chain);
     }
-    rv = slots_parse(&copy, p, key, chain);
-    if (rv != APR_SUCCESS) {
+    if (rv == AT_EINVALID) {
         *key = NULL;
         *chain = NULL;
-        at_log(AT_LOG_ERR, rv, "slots: slot %d generation %u holds a set that does not parse", slot,
-               (unsigned)gen);
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0291) "slots: slot %d holds a corrupt set (key %u bytes, %u "
+                                 "certificates, %u bytes in all); refused",
+               slot, (unsigned)copy.meta.key_len, (unsigned)copy.meta.cert_count,
+               (unsigned)copy.meta.data_len);
+        return rv;
+    }
+    if (rv != APR_SUCCESS) {
         return rv;
     }
     *generation = gen;
     return APR_SUCCESS;
 }
 
-apr_status_t autotls_slots_protect(autotls_slots_t *slots)
+#ifdef AUTOTLS_SLOTS_TESTING
+void autotls_slots_test_corrupt(autotls_slots_t *slots, int slot, autotls_slots_test_field_e field,
+                                apr_uint32_t value)
 {
-    apr_status_t rv;
+    unsigned char *writer = slots_writer(slots);
+    slots_slot_t *meta = slots_meta_w(writer, slots, slot);
 
-    if (slots == NULL || slots->base == NULL) {
-        return APR_SUCCESS;
+    switch (field) {
+    case AUTOTLS_SLOTS_TEST_ACTIVE:
+        meta->active = value;
+        break;
+    case AUTOTLS_SLOTS_TEST_KEY_LEN:
+        meta->key_len = value;
+        break;
+    case AUTOTLS_SLOTS_TEST_DATA_LEN:
+        meta->data_len = value;
+        break;
+    case AUTOTLS_SLOTS_TEST_CERT_COUNT:
+        meta->cert_count = value;
+        break;
+    case AUTOTLS_SLOTS_TEST_LEAF_LEN:
+        slots_put_len(slots_half_w(writer, slots, slot, meta->active) + meta->key_len, value);
+        break;
     }
-    if (mprotect(slots->base, slots->size, PROT_READ) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        at_log(AT_LOG_ERR, rv, "slots: cannot make the certificate slots read-only");
-        return rv;
-    }
-    return APR_SUCCESS;
 }
+#endif

@@ -1,11 +1,15 @@
 /*
+ * SPDX-License-Identifier: Apache-2.0
+ *
  * slots.h: the shared certificate mapping between the activator and every child.
  *
- * One anonymous shared mapping, created by the parent in post_config before any child or the
- * activator is forked. Each site owns one slot: a seqlock generation counter and the DER of its
- * current key and chain. Only the activator (root) and the parent write; children map it
- * read-only after child_init and re-read a slot only when its generation changed, so the cost on
- * the handshake path is one atomic load.
+ * One sealed memfd, created by the parent in post_config before any child or the activator is
+ * forked, mapped twice: writable (the writer: the parent, then the activator, which alone gets
+ * it across a fork) and read-only (the reader: every process, every read). Its descriptor is
+ * closed at once and its seals forbid any new writable mapping, so no child, helper or tenant
+ * code running in a child can write a slot. Each site owns one slot: a seqlock generation
+ * counter and the DER of its current key and chain. Children re-read a slot only when its
+ * generation changed, so the cost on the handshake path is one atomic load.
  */
 #ifndef AUTOTLS_SLOTS_H
 #define AUTOTLS_SLOTS_H
@@ -30,7 +34,8 @@ typedef struct {
     char serial[AUTOTLS_SLOT_SERIAL_MAX];
 } autotls_slot_info_t;
 
-/* Creates the mapping for count slots from pconf (parent only, before forking). */
+/* Creates the sealed mapping for count slots from pconf (parent only, before forking); fails,
+ * with a log line, where the kernel cannot seal it (Linux before 5.1). */
 apr_status_t autotls_slots_create(autotls_slots_t **slots, apr_pool_t *pconf, int count);
 
 int autotls_slots_count(const autotls_slots_t *slots);
@@ -39,7 +44,8 @@ int autotls_slots_count(const autotls_slots_t *slots);
  * with AUTOTLS_SLOT_DATA_MAX before promoting a set; 0 when they cannot be encoded. */
 apr_size_t autotls_slots_set_size(EVP_PKEY *key, const apr_array_header_t *chain);
 
-/* Publishes a validated set into slot (activator and parent only). */
+/* Publishes a validated set into slot through the writer; APR_EACCES in a process that does not
+ * hold it (only the parent and the activator do). */
 apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *key,
                                    const apr_array_header_t *chain, int ca_issued);
 
@@ -55,7 +61,36 @@ apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool
                                 EVP_PKEY **key, apr_array_header_t **chain,
                                 apr_uint32_t *generation);
 
-/* Makes the mapping read-only in this process (children, from child_init). */
-apr_status_t autotls_slots_protect(autotls_slots_t *slots);
+/*
+ * Lets the writer through the next fork (inherit 1) or keeps it from every fork (inherit 0, the
+ * state after create). The parent brackets the activator's fork with 1 and 0, single-threaded,
+ * so no other process is forked in between; the forked activator calls it with 0 first, which
+ * makes the writer its own and keeps it from anything it forks. APR_EINVAL in a process that
+ * does not hold the writer.
+ */
+apr_status_t autotls_slots_writer_inherit(autotls_slots_t *slots, int inherit);
+
+/*
+ * In every process forked from the parent except the activator (children from child_init, the
+ * renewal process): forgets the writer's address, unmaps any writable mapping of the slots this
+ * process still holds, and checks that the reader cannot be made writable. APR_EGENERAL, with a
+ * log line, when something writable was found (and then removed).
+ */
+apr_status_t autotls_slots_child_init(autotls_slots_t *slots);
+
+#ifdef AUTOTLS_SLOTS_TESTING
+/* Unit tests only: what a corrupting writer changes in a published slot. */
+typedef enum {
+    AUTOTLS_SLOTS_TEST_ACTIVE,
+    AUTOTLS_SLOTS_TEST_KEY_LEN,
+    AUTOTLS_SLOTS_TEST_DATA_LEN,
+    AUTOTLS_SLOTS_TEST_CERT_COUNT,
+    AUTOTLS_SLOTS_TEST_LEAF_LEN /* the length in front of the first certificate's DER */
+} autotls_slots_test_field_e;
+
+/* Overwrites field of slot with value through the writer, generation unchanged. */
+void autotls_slots_test_corrupt(autotls_slots_t *slots, int slot, autotls_slots_test_field_e field,
+                                apr_uint32_t value);
+#endif
 
 #endif

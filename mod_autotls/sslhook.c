@@ -349,7 +349,7 @@ static apr_status_t sslhook_cache_make(sslhook_cache_t **made, apr_pool_t *pchil
     return APR_SUCCESS;
 }
 
-/* Each child: the slots become read-only here, and every published set is parsed now. */
+/* Each child: nothing writable of the slots stays here, and every published set is parsed now. */
 static void sslhook_child_init(apr_pool_t *pchild, server_rec *s)
 {
     autotls_ctx_t *ctx = autotls_ctx_get();
@@ -360,7 +360,7 @@ static void sslhook_child_init(apr_pool_t *pchild, server_rec *s)
     if (ctx == NULL || ctx->slots == NULL || ctx->sites == NULL) {
         return;
     }
-    autotls_slots_protect(ctx->slots);
+    autotls_slots_child_init(ctx->slots); /* logs what it found and removed */
     rv = sslhook_cache_make(&cache, pchild, ctx);
     if (rv != APR_SUCCESS) {
         ap_log_error(

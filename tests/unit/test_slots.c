@@ -1,19 +1,29 @@
 /*
+ * SPDX-License-Identifier: Apache-2.0
+ *
  * test_slots.c: the shared certificate slots, checked across threads and processes.
  *
- * The one idea: a reader gets exactly the last published set or the one before, never a mix.
- * Every assertion compares what a reader parses back (key matches leaf, serials, DER bytes) with
- * what was published, including from a forked process that maps the slots read-only.
+ * The one idea: a reader gets exactly the last published set or the one before, never a mix,
+ * and no forked process but the activator can write a slot. Every assertion compares what a
+ * reader parses back (key matches leaf, serials, DER bytes) with what was published, including
+ * from a forked process; the seals are checked the way an attacker in a child would probe them:
+ * /proc/self/maps, /proc/self/fd, mprotect, madvise, a plain store.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 
 #include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +50,17 @@
 #define EXIT_READ_FAILED 3
 #define EXIT_WRONG_SET 4
 #define EXIT_TIMEOUT 5
+#define EXIT_WRITABLE_MAPPING 6
+#define EXIT_MPROTECT_WORKED 7
+#define EXIT_PUBLISH_WORKED 8
+#define EXIT_DESCRIPTOR_OPEN 9
+#define EXIT_MADVISE_WORKED 10
+#define EXIT_CHILD_INIT_FAILED 11
+#define EXIT_NO_WRITER 12
+#define EXIT_WROTE 13
+#define MEMFD_NAME "memfd:autotls-slots"
+#define MAPS_LINE 512
+#define CORRUPT_BIG 0xffffffffu
 
 static apr_pool_t *pool;
 static autotls_slots_t *slots;
@@ -216,6 +237,283 @@ START_TEST(test_bad_arguments_are_refused)
 }
 END_TEST
 
+/* --- what a process can reach of the slots, seen from inside it ------------------------------ */
+
+/* The mappings of the slots' memfd: how many are writable, and where the read-only one is. */
+typedef struct {
+    int writable;
+    int readonly;
+    void *reader;
+    size_t reader_len;
+} slot_maps_t;
+
+static slot_maps_t slot_maps(void)
+{
+    slot_maps_t found = {0, 0, NULL, 0};
+    char line[MAPS_LINE];
+    FILE *maps = fopen("/proc/self/maps", "r");
+
+    ck_assert_ptr_nonnull(maps);
+    while (fgets(line, sizeof(line), maps) != NULL) {
+        unsigned long start, end;
+        char perms[8];
+
+        if (strstr(line, MEMFD_NAME) == NULL ||
+            sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3) {
+            continue;
+        }
+        if (perms[1] == 'w') {
+            found.writable++;
+        } else {
+            found.readonly++;
+            found.reader = (void *)start;
+            found.reader_len = end - start;
+        }
+    }
+    fclose(maps);
+    return found;
+}
+
+/* Open descriptors of this process that lead to the slots' memfd. */
+static int slot_descriptors(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *entry;
+    int found = 0;
+
+    ck_assert_ptr_nonnull(dir);
+    while ((entry = readdir(dir)) != NULL) {
+        char path[PATH_MAX], target[PATH_MAX];
+        ssize_t len;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", entry->d_name);
+        len = readlink(path, target, sizeof(target) - 1);
+        if (len > 0) {
+            target[len] = '\0';
+            found += strstr(target, MEMFD_NAME) != NULL;
+        }
+    }
+    closedir(dir);
+    return found;
+}
+
+START_TEST(test_reader_cannot_be_made_writable_and_no_descriptor_stays_open)
+{
+    slot_maps_t maps = slot_maps();
+
+    /* The parent holds the writer and the reader, and no descriptor to map the memfd again. */
+    ck_assert_int_eq(maps.writable, 1);
+    ck_assert_int_eq(maps.readonly, 1);
+    ck_assert_int_eq(slot_descriptors(), 0);
+    ck_assert_int_ne(mprotect(maps.reader, maps.reader_len, PROT_READ | PROT_WRITE), 0);
+    ck_assert_int_ne(madvise(maps.reader, maps.reader_len, MADV_REMOVE), 0);
+    ck_assert_int_eq(slot_maps().writable, 1);
+}
+END_TEST
+
+/* What a child of the MPM meets: a reader it cannot write through, no writer, no descriptor. */
+static int child_try_every_write(const test_set_t *set)
+{
+    slot_maps_t maps = slot_maps();
+
+    if (maps.writable != 0) {
+        return EXIT_WRITABLE_MAPPING;
+    }
+    if (slot_descriptors() != 0) {
+        return EXIT_DESCRIPTOR_OPEN;
+    }
+    if (mprotect(maps.reader, maps.reader_len, PROT_READ | PROT_WRITE) == 0 ||
+        mprotect(maps.reader, maps.reader_len, PROT_WRITE) == 0) {
+        return EXIT_MPROTECT_WORKED;
+    }
+    if (madvise(maps.reader, maps.reader_len, MADV_REMOVE) == 0) {
+        return EXIT_MADVISE_WORKED;
+    }
+    if (autotls_slots_publish(slots, 0, set->key, set->chain, 1) != APR_EACCES ||
+        autotls_slots_writer_inherit(slots, 1) != APR_EINVAL) {
+        return EXIT_PUBLISH_WORKED;
+    }
+    if (autotls_slots_child_init(slots) != APR_SUCCESS) {
+        return EXIT_CHILD_INIT_FAILED;
+    }
+    signal(SIGSEGV, SIG_DFL);
+    *(volatile unsigned char *)maps.reader = 0; /* must fault */
+    return EXIT_WROTE;
+}
+
+START_TEST(test_forked_child_can_write_through_nothing)
+{
+    test_set_t set = make_set("a.example.org", AT_KEY_EC256);
+    test_set_t other = make_set("b.example.org", AT_KEY_EC256);
+    autotls_slot_info_t info;
+    int status = 0;
+    pid_t pid;
+
+    ck_assert_int_eq(autotls_slots_publish(slots, 0, set.key, set.chain, 1), APR_SUCCESS);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        _exit(child_try_every_write(&other));
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+                  "the child got through (exit %d, signal %d)",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    ck_assert_int_eq(autotls_slots_info(slots, 0, &info), APR_SUCCESS);
+    ck_assert_str_eq(info.serial, set.serial);
+    ck_assert_uint_eq(info.generation, 2);
+    /* The parent's writer still works. */
+    ck_assert_int_eq(autotls_slots_publish(slots, 0, other.key, other.chain, 1), APR_SUCCESS);
+}
+END_TEST
+
+/* The activator's fork: the writer goes through it, and through no fork of the activator's. */
+static int activator_publish(const test_set_t *set)
+{
+    int status = 0;
+    pid_t grandchild;
+
+    if (autotls_slots_writer_inherit(slots, 0) != APR_SUCCESS || slot_maps().writable != 1) {
+        return EXIT_NO_WRITER;
+    }
+    if (autotls_slots_publish(slots, 1, set->key, set->chain, 1) != APR_SUCCESS) {
+        return EXIT_NO_WRITER;
+    }
+    grandchild = fork();
+    if (grandchild == 0) {
+        _exit(slot_maps().writable == 0 ? 0 : EXIT_WRITABLE_MAPPING);
+    }
+    if (grandchild < 0 || waitpid(grandchild, &status, 0) != grandchild || !WIFEXITED(status)) {
+        return EXIT_READ_FAILED;
+    }
+    return WEXITSTATUS(status);
+}
+
+START_TEST(test_only_the_activator_fork_gets_the_writer)
+{
+    test_set_t set = make_set("a.example.org", AT_KEY_EC256);
+    autotls_slot_info_t info;
+    int status = 0;
+    pid_t pid;
+
+    ck_assert_int_eq(autotls_slots_writer_inherit(slots, 1), APR_SUCCESS);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        _exit(activator_publish(&set));
+    }
+    ck_assert_int_eq(autotls_slots_writer_inherit(slots, 0), APR_SUCCESS);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    ck_assert_int_eq(autotls_slots_info(slots, 1, &info), APR_SUCCESS);
+    ck_assert_str_eq(info.serial, set.serial);
+    /* Forks after that get no writer again. */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        _exit(slot_maps().writable == 0 ? 0 : EXIT_WRITABLE_MAPPING);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
+/* A child forked while the writer was passed on by mistake: child_init removes it, loudly. */
+static int child_after_leak(void)
+{
+    if (slot_maps().writable != 1) {
+        return EXIT_NO_WRITER;
+    }
+    if (autotls_slots_child_init(slots) != APR_EGENERAL) {
+        return EXIT_CHILD_INIT_FAILED;
+    }
+    return slot_maps().writable == 0 && slot_maps().readonly == 1 ? 0 : EXIT_WRITABLE_MAPPING;
+}
+
+START_TEST(test_child_init_removes_a_leaked_writer)
+{
+    int status = 0;
+    pid_t pid;
+
+    ck_assert_int_eq(autotls_slots_writer_inherit(slots, 1), APR_SUCCESS);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        _exit(child_after_leak());
+    }
+    ck_assert_int_eq(autotls_slots_writer_inherit(slots, 0), APR_SUCCESS);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
+/* --- corrupt slots: every count and length is bounded ----------------------------------------- */
+
+typedef struct {
+    autotls_slots_test_field_e field;
+    apr_uint32_t value; /* CORRUPT_BIG, or an offset from the true value when relative */
+    int relative;
+    const char *what;
+} corruption_t;
+
+static const corruption_t corruptions[] = {
+    {AUTOTLS_SLOTS_TEST_CERT_COUNT, CORRUPT_BIG, 0, "cert_count 2^32-1"},
+    {AUTOTLS_SLOTS_TEST_CERT_COUNT, 0, 0, "cert_count 0"},
+    {AUTOTLS_SLOTS_TEST_CERT_COUNT, 1, 1, "one certificate more than stored"},
+    {AUTOTLS_SLOTS_TEST_CERT_COUNT, AUTOTLS_SLOT_DATA_MAX, 0, "cert_count of the slot size"},
+    {AUTOTLS_SLOTS_TEST_DATA_LEN, AUTOTLS_SLOT_DATA_MAX + 1, 0, "data beyond the half"},
+    {AUTOTLS_SLOTS_TEST_DATA_LEN, CORRUPT_BIG, 0, "data_len 2^32-1"},
+    {AUTOTLS_SLOTS_TEST_DATA_LEN, 1, 1, "one byte more than stored"},
+    {AUTOTLS_SLOTS_TEST_DATA_LEN, 0, 0, "no data"},
+    {AUTOTLS_SLOTS_TEST_KEY_LEN, 0, 0, "no key"},
+    {AUTOTLS_SLOTS_TEST_KEY_LEN, CORRUPT_BIG, 0, "key_len 2^32-1"},
+    {AUTOTLS_SLOTS_TEST_ACTIVE, 2, 0, "a third half"},
+    {AUTOTLS_SLOTS_TEST_ACTIVE, CORRUPT_BIG, 0, "half 2^32-1"},
+    {AUTOTLS_SLOTS_TEST_LEAF_LEN, CORRUPT_BIG, 0, "leaf length 2^32-1"},
+    {AUTOTLS_SLOTS_TEST_LEAF_LEN, AUTOTLS_SLOT_DATA_MAX, 0, "leaf length of the slot size"},
+    {AUTOTLS_SLOTS_TEST_LEAF_LEN, 1, 1, "leaf one byte longer than stored"},
+    {AUTOTLS_SLOTS_TEST_LEAF_LEN, 0, 0, "leaf length 0"},
+};
+
+START_TEST(test_corrupt_slot_is_refused_never_overread)
+{
+    const corruption_t *bad = &corruptions[_i];
+    test_set_t set = make_set("a.example.org", AT_KEY_EC256);
+    apr_size_t size = autotls_slots_set_size(set.key, set.chain);
+    EVP_PKEY *key;
+    apr_array_header_t *chain;
+    apr_uint32_t gen = 0, value = bad->value;
+    autotls_slot_info_t info;
+
+    ck_assert_int_eq(autotls_slots_publish(slots, 0, set.key, set.chain, 1), APR_SUCCESS);
+    if (bad->relative && bad->field == AUTOTLS_SLOTS_TEST_CERT_COUNT) {
+        value += (apr_uint32_t)set.chain->nelts;
+    } else if (bad->relative && bad->field == AUTOTLS_SLOTS_TEST_DATA_LEN) {
+        value += (apr_uint32_t)size;
+    } else if (bad->relative) {
+        value += (apr_uint32_t)i2d_X509(APR_ARRAY_IDX(set.chain, 0, X509 *), NULL);
+    }
+    autotls_slots_test_corrupt(slots, 0, bad->field, value);
+    ck_assert_msg(autotls_slots_read(slots, 0, pool, &key, &chain, &gen) == AT_EINVALID,
+                  "a slot with %s was not refused", bad->what);
+    ck_assert_ptr_null(key);
+    ck_assert_ptr_null(chain);
+    ck_assert_uint_eq(gen, 0);
+    /* Counts and lengths out of the slot's bounds are refused before any data is copied. */
+    if (bad->field != AUTOTLS_SLOTS_TEST_LEAF_LEN && !bad->relative) {
+        ck_assert_int_eq(autotls_slots_info(slots, 0, &info), AT_EINVALID);
+    }
+    /* The next publish repairs the slot. */
+    ck_assert_int_eq(autotls_slots_publish(slots, 0, set.key, set.chain, 1), APR_SUCCESS);
+    ck_assert_int_eq(autotls_slots_read(slots, 0, pool, &key, &chain, &gen), APR_SUCCESS);
+    ck_assert_int_eq(EVP_PKEY_eq(key, set.key), 1);
+}
+END_TEST
+
 /* A forked process (like a child) sees what the parent publishes after the fork. */
 static int child_wait_for_serial(const char *serial)
 {
@@ -226,8 +524,8 @@ static int child_wait_for_serial(const char *serial)
     autotls_slot_info_t info;
     int step;
 
-    if (autotls_slots_protect(slots) != APR_SUCCESS) {
-        return EXIT_READ_FAILED;
+    if (autotls_slots_child_init(slots) != APR_SUCCESS) {
+        return EXIT_CHILD_INIT_FAILED;
     }
     for (step = 0; step < CHILD_WAIT_STEPS; step++) {
         if (autotls_slots_generation(slots, 1) != 0) {
@@ -265,38 +563,6 @@ START_TEST(test_forked_reader_sees_later_publish)
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 0);
-}
-END_TEST
-
-START_TEST(test_protected_mapping_faults_on_write)
-{
-    test_set_t set = make_set("a.example.org", AT_KEY_EC256);
-    int status = 0;
-    pid_t pid;
-
-    ck_assert_int_eq(autotls_slots_publish(slots, 0, set.key, set.chain, 1), APR_SUCCESS);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        apr_pool_t *p;
-        EVP_PKEY *key;
-        apr_array_header_t *chain;
-        apr_uint32_t gen;
-
-        apr_pool_create(&p, NULL);
-        if (autotls_slots_protect(slots) != APR_SUCCESS ||
-            autotls_slots_read(slots, 0, p, &key, &chain, &gen) != APR_SUCCESS) {
-            _exit(EXIT_READ_FAILED);
-        }
-        signal(SIGSEGV, SIG_DFL);
-        autotls_slots_publish(slots, 0, set.key, set.chain, 1);
-        _exit(0); /* reached only when the write went through */
-    }
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
-                  "a write to the protected mapping did not fault (status %d)", status);
-    /* The parent's own view is still writable. */
-    ck_assert_int_eq(autotls_slots_publish(slots, 0, set.key, set.chain, 1), APR_SUCCESS);
 }
 END_TEST
 
@@ -385,7 +651,12 @@ static Suite *slots_suite(void)
     tcase_add_test(tc, test_oversized_set_is_refused_and_old_one_stays);
     tcase_add_test(tc, test_bad_arguments_are_refused);
     tcase_add_test(tc, test_forked_reader_sees_later_publish);
-    tcase_add_test(tc, test_protected_mapping_faults_on_write);
+    tcase_add_test(tc, test_reader_cannot_be_made_writable_and_no_descriptor_stays_open);
+    tcase_add_test(tc, test_forked_child_can_write_through_nothing);
+    tcase_add_test(tc, test_only_the_activator_fork_gets_the_writer);
+    tcase_add_test(tc, test_child_init_removes_a_leaked_writer);
+    tcase_add_loop_test(tc, test_corrupt_slot_is_refused_never_overread, 0,
+                        (int)(sizeof(corruptions) / sizeof(corruptions[0])));
     tcase_add_test(tc, test_readers_never_see_a_torn_set);
     suite_add_tcase(s, tc);
     return s;
