@@ -7,6 +7,7 @@
  * the whole request: a slow or silent client can neither keep the CA's validation request
  * waiting nor hold up the CLI's exit, which cuts every open connection.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include <apr_hash.h>
@@ -51,7 +52,7 @@ struct autotls_standalone_t {
     apr_thread_mutex_t *lock; /* tokens, and each slot's done */
     apr_hash_t *tokens;       /* token -> key authorization */
     standalone_conn_t conns[STANDALONE_CONN_MAX];
-    volatile int stop;
+    atomic_int stop; /* set by the pool cleanup, read by every thread */
 };
 
 static apr_status_t standalone_publish(void *baton, const char *name, const char *token,
@@ -123,7 +124,7 @@ static void standalone_serve(autotls_standalone_t *server, apr_socket_t *sock, a
     apr_time_t deadline = apr_time_now() + STANDALONE_REQUEST_DEADLINE;
     int head_only;
 
-    if (standalone_read_head(sock, buf, sizeof(buf), deadline) == 0 || server->stop) {
+    if (standalone_read_head(sock, buf, sizeof(buf), deadline) == 0 || atomic_load(&server->stop)) {
         return; /* nothing came in time, or we are shutting down: just close */
     }
     method = apr_strtok(buf, " ", &last);
@@ -236,7 +237,7 @@ static void *APR_THREAD_FUNC standalone_run(apr_thread_t *thread, void *data)
     autotls_standalone_t *server = data;
     int i;
 
-    while (!server->stop) {
+    while (!atomic_load(&server->stop)) {
         standalone_accept(server);
     }
     /* Bounded shutdown: every open connection is cut at once instead of waiting out its
@@ -259,7 +260,7 @@ static apr_status_t standalone_stop(void *data)
     autotls_standalone_t *server = data;
     apr_status_t ignored;
 
-    server->stop = 1;
+    atomic_store(&server->stop, 1);
     apr_thread_join(&ignored, server->thread);
     apr_socket_close(server->listener);
     return APR_SUCCESS;
@@ -279,6 +280,7 @@ apr_status_t autotls_standalone_start(autotls_standalone_t **out, at_http01_resp
         return AT_EARG;
     }
     server->pool = p;
+    atomic_init(&server->stop, 0);
     server->tokens = apr_hash_make(p);
     if ((rv = apr_thread_mutex_create(&server->lock, APR_THREAD_MUTEX_DEFAULT, p)) ||
         (rv = apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, 0, p)) ||

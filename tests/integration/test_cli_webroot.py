@@ -10,7 +10,9 @@ that slow or silent clients neither stall validation nor delay the CLI's exit.
 import http.server
 import json
 import os
+import pty
 import pwd
+import select
 import socket
 import subprocess
 import threading
@@ -42,6 +44,8 @@ EXIT_AFTER_ISSUED_MAX = 2.0  # seconds from the "issued" line to the CLI's exit
 SLOW_EXTRA_MAX = 8.0  # seconds an issue may take longer with the slow clients than without
 SILENT_CA_TIMEOUT_ARG = "12"  # --timeout against a CA that never answers: the server's lifetime
 SILENT_CA_BACKLOG = 8
+PTY_POLL = 0.2  # seconds between checks of the CLI's terminal
+PTY_READ = 4096
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -382,36 +386,60 @@ class SlowClients:
                         break
 
 
-def issue_standalone_timed(cli, env, store, name):
-    """Runs issue --standalone; returns (proc-like, total seconds, seconds from the issued line
+def read_line(fd, timeout):
+    """The first line written to the pty master fd, or what came until timeout or EOF."""
+    data, end = b"", time.monotonic() + timeout
+    while b"\n" not in data and time.monotonic() < end:
+        if select.select([fd], [], [], PTY_POLL)[0]:
+            try:
+                chunk = os.read(fd, PTY_READ)
+            except OSError:  # EIO: the CLI closed its end
+                break
+            if not chunk:
+                break
+            data += chunk
+    return data.decode(errors="replace").replace("\r\n", "\n")
+
+
+def issue_standalone_timed(cli, env, store, name, tmp_path):
+    """Runs issue --standalone with stdout on a terminal (line-buffered, so the issued line
+    arrives when it is printed); returns (result, total seconds, seconds from the issued line
     to the exit)."""
     args = [cli, "issue", "--ca", env.directory_url, "--ca-cert", env.ca_cert, "--store", store,
             "--timeout", ISSUE_TIMEOUT_ARG, "--standalone", "%s:%d" % (LOOPBACK, env.http01_port),
             name]
-    started = time.monotonic()
-    proc = subprocess.Popen(["stdbuf", "-oL"] + args, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline()
-    issued_at = time.monotonic()
-    try:
-        rest, err = proc.communicate(timeout=CLI_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rest, err = proc.communicate()
-    exited = time.monotonic()
-    result = subprocess.CompletedProcess(args, proc.returncode, line + rest, err)
+    master, slave = pty.openpty()
+    with open(tmp_path / ("%s.stderr" % name), "w+") as err:
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(args, stdout=slave, stderr=err, stdin=subprocess.DEVNULL)
+        finally:
+            os.close(slave)
+        try:
+            line = read_line(master, CLI_TIMEOUT)
+            issued_at = time.monotonic()
+            try:
+                proc.wait(CLI_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            exited = time.monotonic()
+        finally:
+            os.close(master)
+        err.seek(0)
+        result = subprocess.CompletedProcess(args, proc.returncode, line, err.read())
     return result, exited - started, exited - issued_at
 
 
 def test_standalone_slow_clients_stall_neither_validation_nor_exit(autotls_cli, pebble,
                                                                    tmp_path):
-    baseline, base_total, _ = issue_standalone_timed(autotls_cli, pebble,
-                                                     str(tmp_path / "base"), "fast.slow.test")
+    baseline, base_total, _ = issue_standalone_timed(autotls_cli, pebble, str(tmp_path / "base"),
+                                                     "fast.slow.test", tmp_path)
     assert baseline.returncode == 0, explain(baseline)
     with SlowClients(pebble.http01_port) as slow:
         proc, total, exit_delay = issue_standalone_timed(autotls_cli, pebble,
                                                          str(tmp_path / "store"),
-                                                         "slow.slow.test")
+                                                         "slow.slow.test", tmp_path)
         connections = slow.connections
     assert proc.returncode == 0, explain(proc)
     assert issued_line(proc).group("site") == "slow.slow.test"
