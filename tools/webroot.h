@@ -9,7 +9,9 @@
 #include "at_issue.h"
 
 /* Publishes each key authorization as <dir>/.well-known/acme-challenge/<token> (mode 0644) and
- * removes it again. */
+ * removes it again, with the directories it created. Safe as root in a directory another uid
+ * owns: no symbolic link below dir is followed (a link there fails the publish), nothing is
+ * done by path below dir. The held descriptors are closed with the pool. */
 void autotls_webroot_responder(at_http01_responder_t *responder, apr_pool_t *p, const char *dir);
 
 #endif

@@ -8,7 +8,7 @@
  * file already checked by store.c, so they are joined into paths as they are.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* mkostemp; O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, openat and fdopendir */
+#define _GNU_SOURCE /* O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, openat, mkdirat and fdopendir */
 #endif
 
 #include <dirent.h>
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <apr_file_info.h>
+#include <apr_general.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
@@ -43,6 +44,12 @@
 #define FS_MODE_GROUP_OTHER_WRITE 0022
 /* Characters of the item kept in a temp file's name, so that ".<item>.tmp.XXXXXX" fits in 255. */
 #define FS_TEMP_ITEM_KEEP 200
+#define FS_TEMP_RANDOM 6
+#define FS_TEMP_NAME_MAX (FS_TEMP_ITEM_KEEP + 16)
+/* Temp names tried before giving up (a collision of six random characters is rare). */
+#define FS_TEMP_TRIES 16
+/* How often a directory that vanishes or appears under a save is tried again. */
+#define FS_DIR_RACE_RETRIES 8
 /* How often one read or write may be interrupted by a signal before we give up. */
 #define FS_EINTR_RETRIES 100
 /* Bounds on what list and purge walk through. */
@@ -83,40 +90,64 @@ static mode_t group_dir_mode(at_store_group_e group)
     return group == AT_STORE_CHALLENGES ? FS_MODE_PUBLIC_DIR : FS_MODE_SECRET_DIR;
 }
 
-/* Makes dir with exactly mode when it is missing; an existing one must be a real directory. */
-static apr_status_t fs_ensure_dir(const char *dir, mode_t mode)
+/* Whether the open directory is owned by us: one someone swapped in is never chmodded. */
+static int fs_dir_is_ours(int fd)
 {
     struct stat st;
+
+    return fstat(fd, &st) == 0 && st.st_uid == geteuid();
+}
+
+/*
+ * Opens the directory entry in dfd (path names it in log lines) without following a link,
+ * making it with exactly mode when it is missing; an existing one must be a real directory.
+ * Root writes into directories another account owns (accounts/, jobs/ belong to the ACME
+ * account): nothing here goes by path, so a link planted there reaches nothing outside.
+ */
+static apr_status_t fs_open_dir_at(int dfd, const char *entry, const char *path, mode_t mode,
+                                   int *fd)
+{
+    int tries, made = 0;
     apr_status_t rv;
 
-    /* mkdir never creates more than mode (umask only takes bits away); chmod adds back what
-     * the umask took. */
-    if (mkdir(dir, mode) == 0) {
-        if (chmod(dir, mode) != 0) {
+    for (tries = 0; tries < FS_DIR_RACE_RETRIES; ++tries) {
+        *fd = openat(dfd, entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (*fd >= 0) {
+            /* mkdirat never creates more than mode (umask only takes bits away); fchmod on
+             * what we opened adds back what the umask took, when it is still ours. */
+            if (made && fs_dir_is_ours(*fd) && fchmod(*fd, mode) != 0) {
+                rv = os_status();
+                at_log(AT_LOG_ERR, rv, "store: cannot set mode %04o on directory %s",
+                       (unsigned)mode, path);
+                close(*fd);
+                *fd = -1;
+                return rv;
+            }
+            return APR_SUCCESS;
+        }
+        if (errno == ELOOP || errno == ENOTDIR) {
+            at_log(AT_LOG_ERR, AT_EMODE,
+                   "store: %s is not a directory (a symbolic link or a file); the store does not "
+                   "follow links",
+                   path);
+            return AT_EMODE;
+        }
+        if (errno != ENOENT) {
             rv = os_status();
-            at_log(AT_LOG_ERR, rv, "store: cannot set mode %04o on directory %s", (unsigned)mode,
-                   dir);
+            at_log(AT_LOG_ERR, rv, "store: cannot open directory %s", path);
             return rv;
         }
-        return APR_SUCCESS;
+        if (mkdirat(dfd, entry, mode) == 0) {
+            made = 1;
+        } else if (errno != EEXIST) {
+            rv = os_status();
+            at_log(AT_LOG_ERR, rv, "store: cannot create directory %s", path);
+            return rv;
+        }
     }
-    if (errno != EEXIST) {
-        rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot create directory %s", dir);
-        return rv;
-    }
-    if (lstat(dir, &st) != 0) {
-        rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot stat directory %s", dir);
-        return rv;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        at_log(AT_LOG_ERR, AT_EMODE,
-               "store: %s is not a directory (mode %06o); the store does not follow links", dir,
-               (unsigned)st.st_mode);
-        return AT_EMODE;
-    }
-    return APR_SUCCESS;
+    at_log(AT_LOG_ERR, APR_EAGAIN, "store: directory %s keeps vanishing (%d tries)", path,
+           FS_DIR_RACE_RETRIES);
+    return APR_EAGAIN;
 }
 
 static apr_status_t fs_sync_dir(const char *dir)
@@ -181,52 +212,123 @@ static apr_status_t fs_write_temp(int fd, const char *tmp, const void *data, apr
     return APR_SUCCESS;
 }
 
+/* Creates a new temp file ".<item>.tmp.XXXXXX" in dfd, 0600, never through a link; its name
+ * goes to tmp (FS_TEMP_NAME_MAX bytes). */
+static apr_status_t fs_temp_create_at(int dfd, const char *item, const char *dir, char *tmp,
+                                      int *fd)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char random[FS_TEMP_RANDOM];
+    char suffix[FS_TEMP_RANDOM + 1];
+    int tries, i;
+    apr_status_t rv;
+
+    for (tries = 0; tries < FS_TEMP_TRIES; ++tries) {
+        if ((rv = apr_generate_random_bytes(random, sizeof(random))) != APR_SUCCESS) {
+            at_log(AT_LOG_ERR, rv, "store: no random bytes for a temp file name in %s", dir);
+            return rv;
+        }
+        for (i = 0; i < FS_TEMP_RANDOM; ++i) {
+            suffix[i] = alphabet[random[i] % (sizeof(alphabet) - 1)];
+        }
+        suffix[FS_TEMP_RANDOM] = '\0';
+        /* A leading '.' keeps temp files out of listings. */
+        apr_snprintf(tmp, FS_TEMP_NAME_MAX, ".%.*s.tmp.%s", FS_TEMP_ITEM_KEEP, item, suffix);
+        *fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     FS_MODE_SECRET_FILE);
+        if (*fd >= 0) {
+            return APR_SUCCESS;
+        }
+        if (errno != EEXIST) {
+            break;
+        }
+    }
+    rv = os_status();
+    at_log(AT_LOG_ERR, rv, "store: cannot create a temp file in %s", dir);
+    return rv;
+}
+
+/* Replaces dfd/item with the data through a temp file in the same directory. */
+static apr_status_t fs_save_at(int dfd, const char *dir, const char *item, const void *data,
+                               apr_size_t len, mode_t mode, apr_pool_t *p)
+{
+    char tmp[FS_TEMP_NAME_MAX];
+    const char *tmp_path;
+    apr_status_t rv;
+    int fd;
+
+    if ((rv = fs_temp_create_at(dfd, item, dir, tmp, &fd)) != APR_SUCCESS) {
+        return rv;
+    }
+    tmp_path = apr_pstrcat(p, dir, "/", tmp, NULL);
+    rv = fs_write_temp(fd, tmp_path, data, len, mode);
+    if (close(fd) != 0 && rv == APR_SUCCESS) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot close %s", tmp_path);
+    }
+    if (rv == APR_SUCCESS && at_store_fs_test_fail_before_rename) {
+        rv = APR_EGENERAL;
+        at_log(AT_LOG_ERR, rv, "store: test hook: failing the save of %s/%s before rename", dir,
+               item);
+    }
+    /* rename replaces whatever holds the name (a planted link too) and never follows it. */
+    if (rv == APR_SUCCESS && renameat(dfd, tmp, dfd, item) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot rename %s to %s/%s", tmp_path, dir, item);
+    }
+    if (rv != APR_SUCCESS) {
+        unlinkat(dfd, tmp, 0);
+        return rv;
+    }
+    /* Some filesystems cannot sync a directory (EINVAL): their renames are as durable as it
+     * gets there. */
+    if (fsync(dfd) != 0 && errno != EINVAL) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", dir);
+    }
+    return rv;
+}
+
+/*
+ * Walks root/group[/name] one component at a time (creating what is missing, following no link)
+ * and saves the item in the directory it holds open.
+ */
 static apr_status_t fs_save(at_store_t *store, at_store_group_e group, const char *name,
                             const char *item, const void *data, apr_size_t len,
                             at_store_access_e access, apr_pool_t *p)
 {
+    fs_store_t *fs = store->impl;
     int secret = access == AT_STORE_SECRET;
     const char *gdir = fs_dir_path(store, group, NULL, p);
     const char *dir = fs_dir_path(store, group, name, p);
-    const char *target = apr_pstrcat(p, dir, "/", item, NULL);
-    char *tmp;
-    int fd;
+    int rootfd, gfd = -1, dfd = -1;
     apr_status_t rv;
 
-    if ((rv = fs_ensure_dir(gdir, group_dir_mode(group))) != APR_SUCCESS) {
+    rootfd = open(fs->root[0] != '\0' ? fs->root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot open the store directory %s", fs->root);
         return rv;
     }
-    if (strcmp(gdir, dir) != 0 &&
-        (rv = fs_ensure_dir(dir, secret ? FS_MODE_SECRET_DIR : FS_MODE_PUBLIC_DIR)) !=
-            APR_SUCCESS) {
-        return rv;
-    }
-    /* A leading '.' keeps temp files out of listings; mkostemp creates them 0600 at most. */
-    tmp = apr_psprintf(p, "%s/.%.*s.tmp.XXXXXX", dir, FS_TEMP_ITEM_KEEP, item);
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot create a temp file in %s", dir);
-        return rv;
-    }
-    rv = fs_write_temp(fd, tmp, data, len, secret ? FS_MODE_SECRET_FILE : FS_MODE_PUBLIC_FILE);
-    if (close(fd) != 0 && rv == APR_SUCCESS) {
-        rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot close %s", tmp);
-    }
-    if (rv == APR_SUCCESS && at_store_fs_test_fail_before_rename) {
-        rv = APR_EGENERAL;
-        at_log(AT_LOG_ERR, rv, "store: test hook: failing the save of %s before rename", target);
-    }
-    if (rv == APR_SUCCESS && rename(tmp, target) != 0) {
-        rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot rename %s to %s", tmp, target);
-    }
+    rv = fs_open_dir_at(rootfd, at_store_group_name(group), gdir, group_dir_mode(group), &gfd);
+    close(rootfd);
     if (rv != APR_SUCCESS) {
-        unlink(tmp);
         return rv;
     }
-    return fs_sync_dir(dir);
+    if (strcmp(gdir, dir) == 0) {
+        dfd = gfd;
+        gfd = -1;
+    } else {
+        rv = fs_open_dir_at(gfd, name, dir, secret ? FS_MODE_SECRET_DIR : FS_MODE_PUBLIC_DIR, &dfd);
+        close(gfd);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    rv = fs_save_at(dfd, dir, item, data, len, secret ? FS_MODE_SECRET_FILE : FS_MODE_PUBLIC_FILE,
+                    p);
+    close(dfd);
+    return rv;
 }
 
 /* Whose files a reader believes: root's, and the trusted owner's (the ACME account) when one is
