@@ -173,7 +173,9 @@ apr_status_t at_challenge_answer_decode(at_challenge_answer_t *answer, const cha
     }
     /* jansson's error text quotes the input: the reason stays ours */
     if ((json = json_loadb(data, len, CHALLENGE_JSON_FLAGS, &error)) == NULL) {
-        *why = "not a JSON object (a bare key authorization from an older version?)";
+        *why = json_error_code(&error) == json_error_duplicate_key
+                   ? "a member appears twice"
+                   : "not a JSON object (a bare key authorization from an older version?)";
         return AT_EPROTO;
     }
     rv = challenge_decode_json(answer, why, p, token, json);

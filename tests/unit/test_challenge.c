@@ -266,6 +266,19 @@ START_TEST(test_legacy_bare_key_authorization_is_named_in_the_reason)
 }
 END_TEST
 
+START_TEST(test_duplicate_member_is_named_in_the_reason)
+{
+    const char *why = NULL;
+    at_challenge_answer_t answer = {0};
+
+    ck_assert_int_eq(decode(&answer, &why,
+                            "{\"identifier\":\"b.example\",\"identifier\":\"" NAME
+                            "\",\"keyAuthorization\":\"" KEYAUTH "\"}"),
+                     AT_EPROTO);
+    ck_assert_str_eq(why, "a member appears twice");
+}
+END_TEST
+
 START_TEST(test_oversized_answer_is_refused_before_parsing)
 {
     at_challenge_answer_t answer = {0};
@@ -344,6 +357,7 @@ static Suite *challenge_suite(void)
     n = (int)(sizeof(garbage) / sizeof(garbage[0]));
     tcase_add_loop_test(tc, test_garbage_and_the_legacy_format_are_refused_with_a_reason, 0, n);
     tcase_add_test(tc, test_legacy_bare_key_authorization_is_named_in_the_reason);
+    tcase_add_test(tc, test_duplicate_member_is_named_in_the_reason);
     tcase_add_test(tc, test_oversized_answer_is_refused_before_parsing);
     tcase_add_test(tc, test_longest_answer_fits_the_size_limit);
     tcase_add_test(tc, test_answer_is_bound_to_its_host_exactly_ignoring_case);
