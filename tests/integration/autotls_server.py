@@ -512,7 +512,7 @@ def _add_pem(path, text):
 
 
 def challenge_answer(identifier, keyauth):
-    """The bytes of challenges/<token> for an answer made for identifier (include/at_challenge.h)."""
+    """The bytes of challenges/<token>: an answer made for identifier (include/at_challenge.h)."""
     return json.dumps({"identifier": identifier, "keyAuthorization": keyauth},
                       separators=(",", ":"))
 
