@@ -3,9 +3,11 @@
  *
  * It runs before translation, rewrites, redirects and authentication, so no site configuration
  * can get between the CA and the answer. It answers only what it knows: GET or HEAD, a managed
- * Host, an exact token the renewal thread published in the store. Everything else is declined
- * and reaches the site's own handlers untouched. Which requests those are is decided by the pure
- * autotls_challenge_token() (challenge_match.c, fuzzed); this file adds httpd and the store.
+ * Host, an exact token the renewal process published in the store, and an answer made for that
+ * very Host (at_challenge.h: each answer names its identifier), so an answer for one site never
+ * validates another. Everything else is declined and reaches the site's own handlers untouched.
+ * Which requests those are is decided by the pure functions of challenge_match.c (fuzzed); this
+ * file adds httpd and the store.
  */
 #include <string.h>
 
@@ -16,6 +18,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "at_challenge.h"
 #include "at_core.h"
 #include "autotls.h"
 #include "challenge.h"
@@ -29,24 +32,19 @@ static int challenge_host_managed(const void *baton, const char *host)
     return autotls_site_for_host(baton, host) != NULL;
 }
 
-static int challenge_answer(request_rec *r)
+/* The stored answer for token, decoded; NULL (with the reason logged when the store holds
+ * something unusable) when there is none to serve. */
+static const at_challenge_answer_t *challenge_load(request_rec *r, autotls_ctx_t *ctx,
+                                                   const char *token)
 {
-    autotls_ctx_t *ctx = autotls_ctx_get();
-    const char *token;
-    char *keyauth;
+    at_challenge_answer_t *answer = apr_pcalloc(r->pool, sizeof(*answer));
+    const char *why;
+    char *data;
     apr_size_t len;
     apr_status_t rv;
 
-    if (ctx == NULL) {
-        return DECLINED;
-    }
-    token = autotls_challenge_token(r->method_number == M_GET, r->parsed_uri.path, r->hostname,
-                                    challenge_host_managed, ctx);
-    if (token == NULL) {
-        return DECLINED;
-    }
-    rv = at_store_load(ctx->store, AT_STORE_CHALLENGES, NULL, token, &keyauth, &len,
-                       AT_STORE_PUBLIC, r->pool);
+    rv = at_store_load(ctx->store, AT_STORE_CHALLENGES, NULL, token, &data, &len, AT_STORE_PUBLIC,
+                       r->pool);
     if (rv != APR_SUCCESS) {
         if (rv != APR_ENOENT) {
             /* at_strerror: httpd's own rendering of rv knows nothing of our AT_E* codes */
@@ -55,16 +53,49 @@ static int challenge_answer(request_rec *r)
                                               "%s",
                           r->hostname, token, at_strerror(r->pool, rv));
         }
+        return NULL;
+    }
+    if (at_challenge_answer_decode(answer, &why, r->pool, token, data, len) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      AUTOTLS_LOGNO(0510) "%s: the stored http-01 response for token %s is not "
+                                          "served: %s",
+                      r->hostname, token, why);
+        return NULL;
+    }
+    return answer;
+}
+
+static int challenge_answer(request_rec *r)
+{
+    autotls_ctx_t *ctx = autotls_ctx_get();
+    const at_challenge_answer_t *answer;
+    const char *token;
+    apr_size_t len;
+
+    if (ctx == NULL) {
+        return DECLINED;
+    }
+    token = autotls_challenge_token(r->method_number == M_GET, r->parsed_uri.path, r->hostname,
+                                    challenge_host_managed, ctx);
+    if (token == NULL || (answer = challenge_load(r, ctx, token)) == NULL) {
+        return DECLINED;
+    }
+    if (!autotls_challenge_host_bound(r->hostname, answer->identifier)) {
+        /* another managed name's answer: to this Host the token is as unknown as any other */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      AUTOTLS_LOGNO(0511) "%s: http-01 token %s was made for %s: declined",
+                      r->hostname, token, answer->identifier);
         return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   AUTOTLS_LOGNO(0502) "%s: answering http-01 for token %s", r->hostname, token);
+    len = strlen(answer->key_authorization);
     r->status = HTTP_OK;
     ap_set_content_type(r, "text/plain");
     ap_set_content_length(r, len);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (!r->header_only) {
-        ap_rwrite(keyauth, (int)len, r);
+        ap_rwrite(answer->key_authorization, (int)len, r);
     }
     ap_finalize_request_protocol(r);
     return DONE;

@@ -3,10 +3,13 @@
  *
  * The one idea: the request path is attacker-chosen and becomes a file name in the store, so the
  * token is accepted only when every character is base64url and the store would take it as one
- * item name; nothing is decoded, normalised or resolved first. The decision is pure (no httpd
- * types) so that the fuzzer calls exactly what challenge.c runs for every request.
+ * item name; nothing is decoded, normalised or resolved first. And a stored answer is served
+ * only to the Host it was made for, so one site's answer never validates another's name. The
+ * decisions are pure (no httpd types) so that the fuzzer calls exactly what challenge.c runs.
  */
 #include <string.h>
+
+#include <apr_cstr.h>
 
 #include "at_b64url.h"
 #include "at_store.h"
@@ -34,4 +37,10 @@ const char *autotls_challenge_token(int is_get, const char *path, const char *ho
         return NULL;
     }
     return token;
+}
+
+int autotls_challenge_host_bound(const char *host, const char *identifier)
+{
+    return host != NULL && identifier != NULL && *identifier != '\0' &&
+           apr_cstr_casecmp(host, identifier) == 0 /* ASCII, whatever the locale */;
 }

@@ -17,6 +17,7 @@
 #include <http_log.h>
 
 #include "at_ari.h"
+#include "at_challenge.h"
 #include "at_core.h"
 #include "at_issue.h"
 #include "activator.h"
@@ -64,13 +65,27 @@ apr_status_t autotls_renew_acme(at_acme_t **acme, autotls_renew_t *renew, apr_po
     return at_acme_create(acme, p, renew->ctx->ca_url, http);
 }
 
+/* The responder (challenge.c) serves the answer only for the Host it names: name is the
+ * identifier of the authorization (lib/issue.c), one call per name of the order. */
 static apr_status_t task_publish_challenge(void *baton, const char *name, const char *token,
                                            const char *keyauth, apr_pool_t *p)
 {
     autotls_renew_t *renew = baton;
+    const char *why;
+    char *answer;
+    apr_size_t len;
+    apr_status_t rv;
 
-    return at_store_save(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, keyauth,
-                         strlen(keyauth), AT_STORE_PUBLIC, p);
+    rv = at_challenge_answer_encode(&answer, &len, &why, p, name, token, keyauth);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0512) "%s: cannot publish the http-01 response for token %s: "
+                                         "%s",
+                     name, token, why);
+        return rv;
+    }
+    return at_store_save(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, answer, len,
+                         AT_STORE_PUBLIC, p);
 }
 
 static void task_withdraw_challenge(void *baton, const char *name, const char *token, apr_pool_t *p)

@@ -22,6 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
 DATA = os.path.join(HERE, "data")
 PLANTED = "fuzzPlantedToken_0123456789-abcdefghijklmn"  # fuzz_challenge.c's planted token
+THUMBPRINT = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"  # any 43 base64url characters
+ANSWER = '{"identifier":"%s","keyAuthorization":"%s.' + THUMBPRINT + '"}'  # at_challenge.h
 TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 NOT_BEFORE = datetime.datetime(2025, 1, 1)
 NOT_AFTER = datetime.datetime(2035, 1, 1)
@@ -189,6 +191,27 @@ CHALLENGES = {
     "long-token": "GET /.well-known/acme-challenge/%s\nexample.com" % ("A" * 255),
     "ipv6-host": "GET /.well-known/acme-challenge/%s\n[::1]:80" % TOKEN,
     "empty-token": "GET /.well-known/acme-challenge/\nexample.com",
+    # a third line: the answer stored for the token (at_challenge.h), made for example.com
+    "answer-bound-host": "GET /.well-known/acme-challenge/%s\nexample.com\n%s"
+                         % (PLANTED, ANSWER % ("example.com", PLANTED)),
+    "answer-other-host": "GET /.well-known/acme-challenge/%s\nwww.example.com\n%s"
+                         % (PLANTED, ANSWER % ("example.com", PLANTED)),
+    "answer-uppercase-host": "GET /.well-known/acme-challenge/%s\nEXAMPLE.COM:80\n%s"
+                             % (PLANTED, ANSWER % ("example.com", PLANTED)),
+    "answer-legacy-bare": "GET /.well-known/acme-challenge/%s\nexample.com\n%s.%s"
+                          % (PLANTED, PLANTED, THUMBPRINT),
+    "answer-other-token": "GET /.well-known/acme-challenge/%s\nexample.com\n%s"
+                          % (PLANTED, ANSWER % ("example.com", "otherToken")),
+    "answer-bad-identifier": "GET /.well-known/acme-challenge/%s\nexample.com\n%s"
+                             % (PLANTED, ANSWER % ("Example.COM.", PLANTED)),
+    "answer-duplicate": "GET /.well-known/acme-challenge/%s\nexample.com\n"
+                        '{"identifier":"www.example.com","identifier":"example.com",'
+                        '"keyAuthorization":"%s.%s"}' % (PLANTED, PLANTED, THUMBPRINT),
+    "answer-extra-member": "GET /.well-known/acme-challenge/%s\nexample.com\n"
+                           '{"identifier":"example.com","keyAuthorization":"%s.%s","x":1}'
+                           % (PLANTED, PLANTED, THUMBPRINT),
+    "answer-nul": "GET /.well-known/acme-challenge/%s\nexample.com\n%s"
+                  % (PLANTED, ANSWER % ("exa\\u0000mple.com", PLANTED)),
 }
 
 CONFIG = ["30d", "12h", "90m", "3600s", "33%", "1%", "99%", "100%", "0d", "-5d",

@@ -14,6 +14,7 @@ Standard library only, plus the `openssl` command to read certificates that did 
 import collections
 import datetime
 import http.client
+import json
 import os
 import re
 import shutil
@@ -514,15 +515,29 @@ def _add_pem(path, text):
     os.chmod(path, 0o644)
 
 
+def challenge_answer(identifier, keyauth):
+    """The bytes of challenges/<token>: an answer made for identifier (include/at_challenge.h)."""
+    return json.dumps({"identifier": identifier, "keyAuthorization": keyauth},
+                      separators=(",", ":"))
+
+
 def write_challenge(server, token, content):
-    """Writes <store>/challenges/<token> as the renewal process would: the ACME account, 0644."""
+    """Writes <store>/challenges/<token> (content as given, 0644) as the renewal process would:
+    owned by whoever owns challenges/ (the ACME account, AutoTLSUser), so the responder trusts
+    the file as it trusts its own."""
     directory = os.path.join(server.store, "challenges")
     if not os.path.isdir(directory):
         os.makedirs(directory, mode=0o755)
         chown_acme(directory)
+    owner = os.stat(directory)
     path = os.path.join(directory, token)
     with open(path, "w") as f:
         f.write(content)
     os.chmod(path, 0o644)
-    chown_acme(path)
+    os.chown(path, owner.st_uid, owner.st_gid)
     return path
+
+
+def write_challenge_answer(server, identifier, token, keyauth):
+    """Publishes the http-01 answer keyauth for identifier as the renewal process does."""
+    return write_challenge(server, token, challenge_answer(identifier, keyauth))

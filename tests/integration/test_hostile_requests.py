@@ -20,7 +20,7 @@ import ssl
 import pytest
 
 import httpd
-from autotls_server import AutoTLSServer, Site, write_challenge, skip_unless_runnable
+from autotls_server import AutoTLSServer, Site, skip_unless_runnable, write_challenge_answer
 
 MODULE = skip_unless_runnable()
 
@@ -120,7 +120,7 @@ def server():
         www = pwd.getpwnam("www-data")
         nobody = pwd.getpwnam(NOBODY)
         store, challenges = srv.store, os.path.join(srv.store, "challenges")
-        write_challenge(srv, TOKEN, KEYAUTH)
+        write_challenge_answer(srv, ALPHA, TOKEN, KEYAUTH)
         secret = "%s in %%s\n" % MARKER
         planted = [
             plant(os.path.join(store, "secret.txt"), secret % "store"),
@@ -159,12 +159,14 @@ def site_404(response, site=ALPHA):
 # --- the one thing answered ---------------------------------------------------------------------
 
 
-def test_valid_token_for_a_managed_host_answers_the_exact_key_authorization(server):
-    for host in (ALPHA, ALPHA_WWW, BETA):
+def test_valid_token_for_its_managed_host_answers_the_exact_key_authorization(server):
+    r = get(server, PREFIX + TOKEN, host=ALPHA)
+    assert r.status == 200, r
+    assert r.body == KEYAUTH.encode(), r
+    assert r.headers["content-type"].startswith("text/plain"), r
+    for host in (ALPHA_WWW, BETA):  # managed too, but the answer was made for ALPHA
         r = get(server, PREFIX + TOKEN, host=host)
-        assert r.status == 200, (host, r)
-        assert r.body == KEYAUTH.encode(), (host, r)
-        assert r.headers["content-type"].startswith("text/plain"), r
+        assert site_404(r, server.site(host).name) and KEYAUTH.encode() not in r.body, (host, r)
     head = get(server, PREFIX + TOKEN, method="HEAD")
     assert head.status == 200 and head.body == b""
     assert int(head.headers["content-length"]) == len(KEYAUTH)

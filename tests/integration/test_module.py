@@ -22,7 +22,7 @@ import pytest
 
 import httpd
 from autotls_server import (MPMS, RESUMING, STAGED, AutoTLSServer, Site, free_port,
-                            normalize_serial, skip_unless_runnable, write_challenge)
+                            normalize_serial, skip_unless_runnable, write_challenge_answer)
 
 MODULE = skip_unless_runnable()
 
@@ -238,13 +238,15 @@ def test_unknown_challenge_token_reaches_the_site_404(live):
         assert body.decode().strip() == site.not_found()
 
 
-def test_published_token_answered_for_managed_host_only(live):
-    token = "e2eToken_%d-abcDEF" % os.getpid()
-    content = "%s.thumbprint-of-the-account-key" % token
-    path = write_challenge(live, token, content)
+def test_published_token_answered_for_its_own_managed_host_only(live):
+    names = ("alpha.test", "www.alpha.test", "beta.test")
+    tokens = {name: "e2eToken_%d-%s" % (os.getpid(), name.replace(".", "_")) for name in names}
+    contents = {name: "%s.%s" % (token, "T" * 43) for name, token in tokens.items()}
+    paths = [write_challenge_answer(live, name, tokens[name], contents[name]) for name in names]
     try:
-        uri = "/.well-known/acme-challenge/" + token
-        for name in ("alpha.test", "www.alpha.test", "beta.test"):
+        for name in names:
+            uri = "/.well-known/acme-challenge/" + tokens[name]
+            content = contents[name]
             status, headers, body = live.http_get(name, uri)
             assert status == 200, (name, status, body)
             assert body.decode() == content
@@ -259,13 +261,19 @@ def test_published_token_answered_for_managed_host_only(live):
             assert status == 404, (name, status, body)  # declined: the site's own answer
             assert body.decode().strip() == live.site(name).not_found()
 
-        site = live.site("plain.test")  # AutoTLS off: the token is not its business
-        status, _, body = live.http_get(site.name, uri)
-        assert status == 404, status
-        assert body.decode().strip() == site.not_found()
-        assert content.encode() not in body
+            for other in names:  # another managed name's answer is no answer for this one
+                if other != name:
+                    status, _, body = live.http_get(other, uri)
+                    assert status == 404 and content.encode() not in body, (other, name, status)
+
+            site = live.site("plain.test")  # AutoTLS off: the token is not its business
+            status, _, body = live.http_get(site.name, uri)
+            assert status == 404, status
+            assert body.decode().strip() == site.not_found()
+            assert content.encode() not in body
     finally:
-        os.unlink(path)
+        for path in paths:
+            os.unlink(path)
 
 
 # --- 7. live private keys stay root's ----------------------------------------------------------

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_challenge.c: the stored http-01 answer (at_challenge.h) and the Host it is served for
+ * (challenge_match.c).
+ *
+ * The one idea: an answer decodes only as exactly what the encoder writes for one identifier and
+ * one token, and is then served only to that identifier's Host; anything else (a bare key
+ * authorization from an older version, another token's answer, an identifier that is not a
+ * lower-case host name, an oversized or garbled file) is refused with a reason.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <check.h>
+
+#include "unit_main.h"
+#include "at_challenge.h"
+#include "at_core.h"
+#include "challenge_match.h"
+
+#define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
+#define OTHER_TOKEN "Kx1qXcJ7mD0aQx_2b8yT3PwV9nR4sL6eZ5uH-oIjk0w"
+#define THUMBPRINT "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+#define KEYAUTH TOKEN "." THUMBPRINT
+#define NAME "a.example"
+#define LABEL_MAX 63
+
+static apr_pool_t *pool;
+
+static void setup(void)
+{
+    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+}
+
+/* decode of text for TOKEN; the reason when refused */
+static apr_status_t decode(at_challenge_answer_t *answer, const char **why, const char *text)
+{
+    return at_challenge_answer_decode(answer, why, pool, TOKEN, text, strlen(text));
+}
+
+static const char *encoded(const char *identifier, const char *keyauth)
+{
+    return apr_psprintf(pool, "{\"identifier\":\"%s\",\"keyAuthorization\":\"%s\"}", identifier,
+                        keyauth);
+}
+
+START_TEST(test_answer_round_trips_with_its_identifier)
+{
+    at_challenge_answer_t answer = {0};
+    const char *why = "unset";
+    char *data;
+    apr_size_t len;
+
+    ck_assert_int_eq(at_challenge_answer_encode(&data, &len, &why, pool, NAME, TOKEN, KEYAUTH),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(why);
+    ck_assert_uint_eq(len, strlen(data));
+    ck_assert_str_eq(data, encoded(NAME, KEYAUTH)); /* the documented format, byte for byte */
+    ck_assert_int_eq(at_challenge_answer_decode(&answer, &why, pool, TOKEN, data, len),
+                     APR_SUCCESS);
+    ck_assert_str_eq(answer.identifier, NAME);
+    ck_assert_str_eq(answer.key_authorization, KEYAUTH);
+}
+END_TEST
+
+START_TEST(test_encode_stores_the_identifier_in_lower_case)
+{
+    at_challenge_answer_t answer = {0};
+    const char *why;
+    char *data;
+    apr_size_t len;
+
+    ck_assert_int_eq(
+        at_challenge_answer_encode(&data, &len, &why, pool, "WWW.A.Example", TOKEN, KEYAUTH),
+        APR_SUCCESS);
+    ck_assert_int_eq(at_challenge_answer_decode(&answer, &why, pool, TOKEN, data, len),
+                     APR_SUCCESS);
+    ck_assert_str_eq(answer.identifier, "www.a.example");
+}
+END_TEST
+
+START_TEST(test_decode_accepts_json_spelling_of_the_same_answer)
+{
+    at_challenge_answer_t answer = {0};
+    const char *why;
+    const char *text = " {\n \"keyAuthorization\" : \"" KEYAUTH "\",\n \"identifier\":\"a\\u002e"
+                       "example\"}\n";
+
+    ck_assert_int_eq(decode(&answer, &why, text), APR_SUCCESS);
+    ck_assert_str_eq(answer.identifier, NAME);
+}
+END_TEST
+
+START_TEST(test_answer_for_another_token_is_refused)
+{
+    at_challenge_answer_t answer = {0};
+    const char *why = NULL;
+    const char *text = encoded(NAME, OTHER_TOKEN "." THUMBPRINT);
+    char *data;
+    apr_size_t len;
+
+    ck_assert_int_eq(decode(&answer, &why, text), AT_EPROTO);
+    ck_assert_ptr_nonnull(strstr(why, "another token"));
+    ck_assert_ptr_null(answer.identifier);
+    /* a token that is a prefix of the other is no match either */
+    ck_assert_int_eq(decode(&answer, &why, encoded(NAME, TOKEN "x." THUMBPRINT)), AT_EPROTO);
+    ck_assert_int_eq(
+        at_challenge_answer_encode(&data, &len, &why, pool, NAME, OTHER_TOKEN, KEYAUTH), AT_EARG);
+    ck_assert_ptr_nonnull(strstr(why, "another token"));
+}
+END_TEST
+
+static const char *const bad_identifiers[] = {
+    "",
+    "A.example",       /* stored names are lower case */
+    "a.example.",      /* trailing dot */
+    ".a.example",      /* empty label */
+    "a..example",      /* empty label */
+    "*.a.example",     /* wildcards have no http-01 */
+    "-a.example",      /* label starts with '-' */
+    "a-.example",      /* label ends with '-' */
+    "a_b.example",     /* not LDH */
+    "a.example:80",    /* a port */
+    "a.example/x",     /* a path */
+    "a example",       /* a space */
+    "[::1]",           /* an address literal */
+    "a.example\\n",    /* JSON escape for a newline */
+    "a\\u0000.b",      /* an embedded NUL */
+    "\\u00e9.example", /* not ASCII */
+};
+
+START_TEST(test_identifier_that_is_not_a_lower_case_host_name_is_refused)
+{
+    at_challenge_answer_t answer = {0};
+    const char *why = NULL;
+
+    ck_assert_int_eq(decode(&answer, &why, encoded(bad_identifiers[_i], KEYAUTH)), AT_EPROTO);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_ptr_null(answer.identifier);
+}
+END_TEST
+
+START_TEST(test_encode_refuses_what_decode_would_refuse)
+{
+    const char *refused[] = {"",
+                             "a.example.",
+                             "*.a.example",
+                             "a..example",
+                             "a_b.example",
+                             "a.example:80",
+                             "127.0.0.1:80",
+                             "é.example"};
+    const char *why;
+    char *data = NULL;
+    apr_size_t len;
+    size_t i;
+
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); ++i) {
+        why = NULL;
+        ck_assert_int_eq(
+            at_challenge_answer_encode(&data, &len, &why, pool, refused[i], TOKEN, KEYAUTH),
+            AT_EARG);
+        ck_assert_ptr_nonnull(why);
+    }
+    ck_assert_int_eq(at_challenge_answer_encode(&data, &len, &why, pool, NULL, TOKEN, KEYAUTH),
+                     AT_EARG);
+    ck_assert_int_eq(at_challenge_answer_encode(&data, &len, &why, pool, NAME, TOKEN, TOKEN),
+                     AT_EARG);
+    ck_assert_int_eq(
+        at_challenge_answer_encode(&data, &len, &why, pool, NAME, "bad/token", "bad/token.x"),
+        AT_EARG);
+}
+END_TEST
+
+START_TEST(test_identifier_limits_are_dns_limits)
+{
+    char label[LABEL_MAX + 2];
+    char *name;
+
+    memset(label, 'a', sizeof(label) - 1);
+    label[sizeof(label) - 1] = '\0';
+    ck_assert(!at_challenge_identifier_valid(label)); /* 64 characters */
+    label[LABEL_MAX] = '\0';
+    ck_assert(at_challenge_identifier_valid(label)); /* 63 */
+    /* 4 labels of 63 = 255 characters: over 253 */
+    name = apr_pstrcat(pool, label, ".", label, ".", label, ".", label, NULL);
+    ck_assert(!at_challenge_identifier_valid(name));
+    name[AT_CHALLENGE_IDENTIFIER_MAX] = '\0'; /* 253, ending in a full label */
+    ck_assert(at_challenge_identifier_valid(name));
+    ck_assert(at_challenge_identifier_valid("xn--bcher-kva.example"));
+    ck_assert(at_challenge_identifier_valid("1.example"));
+    ck_assert(!at_challenge_identifier_valid(NULL));
+}
+END_TEST
+
+static const char *const bad_keyauths[] = {
+    TOKEN,                    /* no thumbprint */
+    TOKEN ".",                /* empty thumbprint */
+    TOKEN "." THUMBPRINT "A", /* 44 characters: not a SHA-256 thumbprint */
+    TOKEN "."
+          "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX", /* 42 */
+    TOKEN "."
+          "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX=", /* padding */
+    TOKEN "."
+          "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjE+X0", /* not the url alphabet */
+    TOKEN "." THUMBPRINT "\\n",                          /* a trailing newline */
+    TOKEN ".." THUMBPRINT,
+    "." THUMBPRINT,
+};
+
+START_TEST(test_key_authorization_that_is_not_token_dot_thumbprint_is_refused)
+{
+    at_challenge_answer_t answer = {0};
+    const char *why = NULL;
+
+    ck_assert_int_eq(decode(&answer, &why, encoded(NAME, bad_keyauths[_i])), AT_EPROTO);
+    ck_assert_ptr_nonnull(why);
+}
+END_TEST
+
+static const char *const garbage[] = {
+    "",
+    KEYAUTH, /* the format of earlier versions: a bare key authorization */
+    KEYAUTH "\n",
+    "\"" KEYAUTH "\"",
+    "[\"" NAME "\",\"" KEYAUTH "\"]",
+    "null",
+    "{}",
+    "{\"identifier\":\"" NAME "\"}",
+    "{\"keyAuthorization\":\"" KEYAUTH "\"}",
+    "{\"identifier\":\"" NAME "\",\"keyAuthorization\":\"" KEYAUTH "\",\"x\":1}",
+    "{\"identifier\":\"b.example\",\"identifier\":\"" NAME "\",\"keyAuthorization\":\"" KEYAUTH
+    "\"}", /* a duplicate: which one would a reader take? */
+    "{\"identifier\":[\"" NAME "\"],\"keyAuthorization\":\"" KEYAUTH "\"}",
+    "{\"identifier\":\"" NAME "\",\"keyAuthorization\":7}",
+    "{\"identifier\":\"" NAME "\",\"keyAuthorization\":\"" KEYAUTH "\"",
+    "{\"identifier\":\"" NAME "\",\"keyAuthorization\":\"" KEYAUTH "\"} trailing",
+    "\xef\xbb\xbf{\"identifier\":\"" NAME "\",\"keyAuthorization\":\"" KEYAUTH "\"}",
+    NAME "\n" KEYAUTH "\n",
+};
+
+START_TEST(test_garbage_and_the_legacy_format_are_refused_with_a_reason)
+{
+    at_challenge_answer_t answer = {0};
+    const char *why = NULL;
+
+    ck_assert_int_eq(decode(&answer, &why, garbage[_i]), AT_EPROTO);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_ptr_null(answer.identifier);
+    ck_assert_ptr_null(answer.key_authorization);
+}
+END_TEST
+
+START_TEST(test_legacy_bare_key_authorization_is_named_in_the_reason)
+{
+    const char *why = NULL;
+    at_challenge_answer_t answer = {0};
+
+    ck_assert_int_eq(decode(&answer, &why, KEYAUTH), AT_EPROTO);
+    ck_assert_ptr_nonnull(strstr(why, "not a JSON object"));
+}
+END_TEST
+
+START_TEST(test_duplicate_member_is_named_in_the_reason)
+{
+    const char *why = NULL;
+    at_challenge_answer_t answer = {0};
+
+    ck_assert_int_eq(decode(&answer, &why,
+                            "{\"identifier\":\"b.example\",\"identifier\":\"" NAME
+                            "\",\"keyAuthorization\":\"" KEYAUTH "\"}"),
+                     AT_EPROTO);
+    ck_assert_str_eq(why, "a member appears twice");
+}
+END_TEST
+
+START_TEST(test_oversized_answer_is_refused_before_parsing)
+{
+    at_challenge_answer_t answer = {0};
+    apr_size_t len = AT_CHALLENGE_ANSWER_MAX + 1;
+    char *data = apr_palloc(pool, len);
+    const char *good = encoded(NAME, KEYAUTH);
+    const char *why = NULL;
+
+    /* a valid answer padded with JSON whitespace: valid but for its size */
+    memset(data, ' ', len);
+    memcpy(data, good, strlen(good));
+    ck_assert_int_eq(at_challenge_answer_decode(&answer, &why, pool, TOKEN, data, len),
+                     AT_ETOOLARGE);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_int_eq(at_challenge_answer_decode(&answer, &why, pool, TOKEN, data, len - 1),
+                     APR_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_longest_answer_fits_the_size_limit)
+{
+    char token[AT_CHALLENGE_TOKEN_MAX + 1], *data, *name;
+    char label[LABEL_MAX + 1];
+    at_challenge_answer_t answer = {0};
+    const char *why;
+    apr_size_t len;
+
+    memset(token, 'T', sizeof(token) - 1);
+    token[sizeof(token) - 1] = '\0';
+    memset(label, 'a', sizeof(label) - 1);
+    label[sizeof(label) - 1] = '\0';
+    name = apr_pstrcat(pool, label, ".", label, ".", label, ".", label, NULL);
+    name[AT_CHALLENGE_IDENTIFIER_MAX] = '\0';
+    ck_assert_int_eq(at_challenge_answer_encode(&data, &len, &why, pool, name, token,
+                                                apr_pstrcat(pool, token, ".", THUMBPRINT, NULL)),
+                     APR_SUCCESS);
+    ck_assert_uint_le(len, AT_CHALLENGE_ANSWER_MAX);
+    ck_assert_int_eq(at_challenge_answer_decode(&answer, &why, pool, token, data, len),
+                     APR_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_answer_is_bound_to_its_host_exactly_ignoring_case)
+{
+    ck_assert(autotls_challenge_host_bound("a.example", "a.example"));
+    ck_assert(autotls_challenge_host_bound("A.EXAMPLE", "a.example"));
+    ck_assert(!autotls_challenge_host_bound("b.example", "a.example"));
+    ck_assert(!autotls_challenge_host_bound("www.a.example", "a.example"));
+    ck_assert(!autotls_challenge_host_bound("a.example", "www.a.example"));
+    ck_assert(!autotls_challenge_host_bound("a.example.", "a.example")); /* httpd strips it */
+    ck_assert(!autotls_challenge_host_bound("a.exampl", "a.example"));
+    ck_assert(!autotls_challenge_host_bound("", ""));
+    ck_assert(!autotls_challenge_host_bound(NULL, "a.example"));
+    ck_assert(!autotls_challenge_host_bound("a.example", NULL));
+}
+END_TEST
+
+static Suite *challenge_suite(void)
+{
+    Suite *s = suite_create("challenge");
+    TCase *tc = tcase_create("answer");
+    int n;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_answer_round_trips_with_its_identifier);
+    tcase_add_test(tc, test_encode_stores_the_identifier_in_lower_case);
+    tcase_add_test(tc, test_decode_accepts_json_spelling_of_the_same_answer);
+    tcase_add_test(tc, test_answer_for_another_token_is_refused);
+    n = (int)(sizeof(bad_identifiers) / sizeof(bad_identifiers[0]));
+    tcase_add_loop_test(tc, test_identifier_that_is_not_a_lower_case_host_name_is_refused, 0, n);
+    tcase_add_test(tc, test_encode_refuses_what_decode_would_refuse);
+    tcase_add_test(tc, test_identifier_limits_are_dns_limits);
+    n = (int)(sizeof(bad_keyauths) / sizeof(bad_keyauths[0]));
+    tcase_add_loop_test(tc, test_key_authorization_that_is_not_token_dot_thumbprint_is_refused, 0,
+                        n);
+    n = (int)(sizeof(garbage) / sizeof(garbage[0]));
+    tcase_add_loop_test(tc, test_garbage_and_the_legacy_format_are_refused_with_a_reason, 0, n);
+    tcase_add_test(tc, test_legacy_bare_key_authorization_is_named_in_the_reason);
+    tcase_add_test(tc, test_duplicate_member_is_named_in_the_reason);
+    tcase_add_test(tc, test_oversized_answer_is_refused_before_parsing);
+    tcase_add_test(tc, test_longest_answer_fits_the_size_limit);
+    tcase_add_test(tc, test_answer_is_bound_to_its_host_exactly_ignoring_case);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+AT_UNIT_MAIN(challenge_suite)
