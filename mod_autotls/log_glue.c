@@ -5,6 +5,10 @@
  * callback is bound to a server_rec of the current configuration generation only: a pconf
  * cleanup unbinds it before that server_rec goes away on a restart.
  */
+#include <string.h>
+
+#include <apr_lib.h>
+
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -49,17 +53,36 @@ static at_log_level_e autotls_log_from_aplog(int level)
     return level == APLOG_DEBUG ? AT_LOG_DEBUG : AT_LOG_TRACE;
 }
 
+/* Glue code that httpd-free tests also link (slots.c) logs through the library with its own
+ * "autotls-NNNN: " id: it keeps that id instead of the library's 0001. */
+static const char *autotls_log_id(const char *msg)
+{
+    static const char prefix[] = AUTOTLS_LOGNO(0000);
+    apr_size_t i, len = sizeof(prefix) - 1;
+
+    if (strncmp(msg, prefix, sizeof(AUTOTLS_LOGNO_PREFIX) - 1) != 0) {
+        return AUTOTLS_LOGNO(0001);
+    }
+    for (i = sizeof(AUTOTLS_LOGNO_PREFIX) - 1; i < len; i++) {
+        if (prefix[i] == '0' ? !apr_isdigit(msg[i]) : msg[i] != prefix[i]) {
+            return AUTOTLS_LOGNO(0001);
+        }
+    }
+    return "";
+}
+
 static void autotls_log_line(void *baton, at_log_level_e level, apr_status_t rv, const char *msg)
 {
     server_rec *s = baton;
+    const char *id = autotls_log_id(msg);
 
     if (at_status_is_ours(rv)) {
         /* httpd would print "APR does not understand this error code": name it ourselves. */
-        ap_log_error(APLOG_MARK, autotls_log_to_aplog(level), 0, s, AUTOTLS_LOGNO(0001) "%s (%s)",
-                     msg, at_strerror(NULL, rv));
+        ap_log_error(APLOG_MARK, autotls_log_to_aplog(level), 0, s, "%s%s (%s)", id, msg,
+                     at_strerror(NULL, rv));
         return;
     }
-    ap_log_error(APLOG_MARK, autotls_log_to_aplog(level), rv, s, AUTOTLS_LOGNO(0001) "%s", msg);
+    ap_log_error(APLOG_MARK, autotls_log_to_aplog(level), rv, s, "%s%s", id, msg);
 }
 
 static apr_status_t autotls_log_glue_unbind(void *unused)

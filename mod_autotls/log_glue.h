@@ -15,7 +15,8 @@
 #include <httpd.h>
 
 /* Give n as four digits: AUTOTLS_LOGNO(0001) "..." becomes "autotls-0001: ...". */
-#define AUTOTLS_LOGNO(n) "autotls-" #n ": "
+#define AUTOTLS_LOGNO_PREFIX "autotls-"
+#define AUTOTLS_LOGNO(n) AUTOTLS_LOGNO_PREFIX #n ": "
 
 /*
  * Routes the core library's at_log() lines to ap_log_error on server s, up to the level the
