@@ -22,7 +22,8 @@ import time
 import pytest
 
 from ari_proxy import AriProxy
-from autotls_server import ACME_USER, WWW_USER, AutoTLSServer, Site, skip_unless_runnable, wait_for
+from autotls_server import (ACME_USER, RESUMING, WWW_USER, AutoTLSServer, Site,
+                            skip_unless_runnable, wait_for)
 
 MODULE = skip_unless_runnable()
 
@@ -78,9 +79,23 @@ def test_renewal_process_runs_as_the_acme_account(pebble, mpm):
         assert "autotls-0410" not in server.error_log()  # the account exists: no fallback
 
 
-@pytest.mark.parametrize("mpm", ["event", "prefork"])
-def test_graceful_restart_during_an_order_finishes_it_once(pebble, mpm):
-    site = Site("graceful.isolation.test")
+def restart(server, how):
+    """`apache2 -k graceful|restart` (the latter: prefork signals the whole process group with
+    SIGHUP); returns once the new generation resumed."""
+    if how == "graceful":
+        server.graceful()
+        return
+    before = server.count(RESUMING)
+    proc = server.apache2("-k", how)
+    assert proc.returncode == 0, proc.stderr
+    wait_for("the new generation", lambda: server.count(RESUMING) > before, SERVED_TIMEOUT,
+             server)
+
+
+@pytest.mark.parametrize("mpm,how", [("event", "graceful"), ("prefork", "graceful"),
+                                     ("prefork", "restart")])
+def test_restart_during_an_order_finishes_it_once(pebble, mpm, how):
+    site = Site("%s-%s.isolation.test" % (how, mpm))
     with AriProxy(pebble) as proxy, \
             AutoTLSServer((site,), pebble=pebble, ca_url=proxy.directory_url, mpm=mpm) as server:
         proxy.delay(FINALIZE_PATH, FINALIZE_HOLD)
@@ -88,7 +103,7 @@ def test_graceful_restart_during_an_order_finishes_it_once(pebble, mpm):
                  lambda: any(m == "POST" and p.startswith(FINALIZE_PATH)
                              for m, p in proxy.requests), IN_FLIGHT_TIMEOUT, server)
         (old_pid,) = renewal_processes(server)
-        server.graceful()
+        restart(server, how)
         served = server.wait_until_served(site.name, ISSUER, SERVED_TIMEOUT)
         assert served.sans == (site.name,), served
         log = server.error_log()
