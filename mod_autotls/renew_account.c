@@ -180,8 +180,10 @@ static void account_request_run(autotls_renew_t *renew, at_account_request_e kin
     if (kind == AT_ACCOUNT_REQUEST_UPDATE &&
         (contacts = account_request_contacts(request, p)) == NULL) {
         json_object_set_new(result, "detail",
-                            json_string("malformed request: \"contact\" must be a list of at most "
-                                        "16 addresses"));
+                            json_string(apr_psprintf(p,
+                                                     "malformed request: \"contact\" must be a "
+                                                     "list of at most %d addresses",
+                                                     AT_ACCOUNT_CONTACTS_MAX)));
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ctx->main_server,
                      AUTOTLS_LOGNO(0654) "account update request for %s refused: the contact "
                                          "list is malformed",
