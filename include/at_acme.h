@@ -104,6 +104,9 @@ typedef struct {
     int agree_tos;                /* termsOfServiceAgreed */
     const char *eab_kid;          /* external account binding, or NULL */
     const char *eab_hmac;         /* base64url MAC key */
+    /* at_account_ensure: when the stored account's contact list differs from contacts, update
+     * it at the CA (the configured contact wins). Unset: an existing account is left as it is. */
+    int update_contacts;
 } at_acme_account_options_t;
 
 /* newAccount with key (which becomes the signing key); returns the existing account when the CA
@@ -115,11 +118,33 @@ apr_status_t at_acme_account_register(at_acme_account_t **account, at_acme_t *ac
 apr_status_t at_acme_account_find(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
                                   EVP_PKEY *key);
 
+/* The same without a log line for any problem: AT_EPROBLEM leaves at_acme_last_problem() to the
+ * caller (e.g. unauthorized: the key's account is deactivated). */
+apr_status_t at_acme_account_probe(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                   EVP_PKEY *key);
+
 /* Replaces the account key (keyChange); on success the client signs with new_key. */
 apr_status_t at_acme_account_key_change(at_acme_t *acme, apr_pool_t *p, EVP_PKEY *new_key);
 
 /* Deactivates the current account. */
 apr_status_t at_acme_account_deactivate(at_acme_t *acme, apr_pool_t *p);
+
+/* The current account as the CA sees it (POST-as-GET to its URL). quiet: a problem from the CA
+ * is logged at debug level only (the caller decides what it means). */
+apr_status_t at_acme_account_get(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                 int quiet);
+
+/* Replaces the current account's contact list (e-mail addresses or URIs; NULL or empty: none)
+ * and returns the account as the CA answered. */
+apr_status_t at_acme_account_update(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                    const apr_array_header_t *contacts);
+
+/* The key requests are signed with and the account URL ("kid"); NULL when none is set. */
+EVP_PKEY *at_acme_account_key(const at_acme_t *acme);
+const char *at_acme_account_url(const at_acme_t *acme);
+
+/* A contact as the CA lists it: "user@example.org" -> "mailto:user@example.org". */
+const char *at_acme_contact_uri(apr_pool_t *p, const char *contact);
 
 /* --- orders (RFC 8555 §7.4) --- */
 

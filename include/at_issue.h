@@ -13,6 +13,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
+#include <jansson.h>
 
 #include "at_acme.h"
 #include "at_crypto.h"
@@ -32,6 +33,11 @@
 #define AT_ACCOUNT_KEY "account.key"
 #define AT_ACCOUNT_JSON "account.json"
 #define AT_ACCOUNT_DIRECTORY "directory.json"
+/* The new key of a rollover, written before the keyChange and promoted to AT_ACCOUNT_KEY after
+ * (secret, like the key). */
+#define AT_ACCOUNT_KEY_NEXT "account.key.next"
+/* account.json's status when the CA refused the account as deactivated. */
+#define AT_ACCOUNT_STATUS_DEACTIVATED "deactivated"
 /* How long a kept directory document is used instead of fetching it again. */
 #define AT_DIRECTORY_CACHE_TTL apr_time_from_sec(24 * 3600)
 
@@ -52,15 +58,71 @@ apr_status_t at_account_load(at_acme_t *acme, at_store_t *store, apr_pool_t *p);
  * after a failure, forgets a kept one in case it was stale. at_account_load uses a kept one. */
 void at_account_directory_keep(at_acme_t *acme, at_store_t *store, apr_pool_t *p, int succeeded);
 
-/* Registers the stored key again (the CA forgot the account, e.g. after a CA reset). */
+/* After the CA refused an order as from an unknown (accountDoesNotExist) or unauthorized
+ * account: asks the CA about the stored key (onlyReturnExisting). A CA that forgot the account
+ * (a CA reset) gets the same key registered again; a deactivated account is marked so in
+ * account.json, with an ERROR line naming the CA's problem, and AT_EPROBLEM returned: the next
+ * at_account_ensure (one writer of keys) registers a new account with a new key. */
 apr_status_t at_account_register_again(at_acme_t *acme, at_store_t *store, apr_pool_t *p,
                                        const at_acme_account_options_t *options);
 
 /* Loads the account for acme's CA from the store, or creates a key and registers one (agreeing
  * to the terms of service when options->agree_tos). A stored account the CA no longer knows is
- * registered again with the same key. On success acme signs with the account. */
+ * registered again with the same key. On success acme signs with the account. Also, first:
+ * finishes a rollover a crash interrupted (account.key.next: keeps whichever key the CA accepts);
+ * replaces an account marked deactivated (or one the CA refuses as unauthorized) by a new
+ * registration with a new key; with options->update_contacts, updates the account at the CA
+ * when the configured contacts differ from the ones last applied. Call it from one thread: it
+ * may replace the key. */
 apr_status_t at_account_ensure(at_acme_t *acme, at_store_t *store, apr_pool_t *p,
                                const at_acme_account_options_t *options);
+
+/* Rolls the key of the account acme signs as (RFC 8555 §7.3.5): a new P-256 key is written to
+ * account.key.next, the CA is told (keyChange), then it replaces account.key atomically and acme
+ * signs with it. A refusal leaves the old key (AT_EPROBLEM); a lost answer is settled by asking
+ * the CA, or at the next at_account_ensure. *thumbprint: the new key's JWK thumbprint. */
+apr_status_t at_account_rollover(const char **thumbprint, at_acme_t *acme, at_store_t *store,
+                                 apr_pool_t *p);
+
+/* Replaces the contact list of the account acme signs as, at the CA and in account.json. */
+apr_status_t at_account_update_contacts(at_acme_account_t **account, at_acme_t *acme,
+                                        at_store_t *store, apr_pool_t *p,
+                                        const apr_array_header_t *contacts);
+
+/* Whether at_account_ensure has work on a stored account without an order asking: an
+ * interrupted rollover, an account marked deactivated, or (options->update_contacts) changed
+ * contacts. Reads the store only. */
+int at_account_stale(at_store_t *store, const char *ca_url, apr_pool_t *p,
+                     const at_acme_account_options_t *options);
+
+/* Whether account.json's status says the account is gone (anything but "valid"). */
+int at_account_json_dead(const json_t *json);
+
+/* "mailto:a@b, mailto:c@d", or "(none)". */
+const char *at_account_contacts_text(apr_pool_t *p, const apr_array_header_t *contacts);
+
+/* --- operator requests on the account, carried out by the renewal side ---------------------
+ *
+ * The CLI (root) never changes the key of a store a server uses: it asks. Protocol, all items
+ * in jobs/ (JSON, written atomically like every store item):
+ *   _account-<ca-name>.rollover   {"id": "<token>"}
+ *   _account-<ca-name>.update     {"id": "<token>", "contact": ["a@example.org", ...]}
+ * The renewal side takes a request within a tick (about 1 s) once no order is running, carries
+ * it out, writes the outcome and only then removes the request:
+ *   _account-<ca-name>.result     {"id": "<token>", "request": "rollover"|"update",
+ *                                  "ok": true|false, "detail": "...", "thumbprint": "...",
+ *                                  "contact": [...], "finished": <epoch seconds>}
+ * A waiter polls for a result carrying its id. An unreadable request is answered with ok false.
+ * '_' cannot start a host name, so these never collide with a site's <site>.json/.renew. */
+#define AT_ACCOUNT_JOB_PREFIX "_account-"
+#define AT_ACCOUNT_CONTACTS_MAX 16
+
+typedef enum { AT_ACCOUNT_REQUEST_ROLLOVER = 0, AT_ACCOUNT_REQUEST_UPDATE } at_account_request_e;
+
+const char *at_account_request_item(apr_pool_t *p, const char *ca_name, at_account_request_e kind);
+const char *at_account_result_item(apr_pool_t *p, const char *ca_name);
+/* "rollover" or "update". */
+const char *at_account_request_name(at_account_request_e kind);
 
 typedef struct {
     const char *site;                /* store name of the certificate set (the first name) */

@@ -37,6 +37,7 @@
 #include "helper_proc.h"
 #include "log_glue.h"
 #include "renew.h"
+#include "renew_account.h"
 #include "renew_task.h"
 #include "slots.h"
 
@@ -380,46 +381,14 @@ static int renew_decide(autotls_renew_t *renew, autotls_renew_job_t *job, apr_ti
 
 /* ---- the account ---------------------------------------------------------------------------- */
 
-/* The account is made once, before orders run in parallel, so that they never race for it. Its
- * backoff is kept in jobs/ like a site's: a restart during an outage does not ask again. */
+/* Orders wait while the account is being changed (renew_account.c); else it is made once,
+ * before orders run in parallel, so that they never race for it. */
 static apr_status_t renew_account_ready(autotls_renew_t *renew, apr_pool_t *p)
 {
-    autotls_ctx_t *ctx = renew->ctx;
-    at_acme_account_options_t options = {0};
-    apr_time_t now = apr_time_now();
-    apr_interval_time_t delay;
-    at_acme_t *acme = NULL;
-    apr_status_t rv;
-
-    if (renew->account_ready) {
-        return APR_SUCCESS;
-    }
-    if (now < renew->account.next_try) {
+    if (autotls_renew_account_busy(renew)) {
         return APR_EAGAIN;
     }
-    options.agree_tos = 1;
-    if (ctx->contact != NULL) {
-        options.contacts = apr_array_make(p, 1, sizeof(const char *));
-        APR_ARRAY_PUSH(options.contacts, const char *) = ctx->contact;
-    }
-    if ((rv = autotls_renew_acme(&acme, renew, p)) == APR_SUCCESS &&
-        (rv = at_account_ensure(acme, ctx->store, p, &options)) == APR_SUCCESS) {
-        renew->account_ready = 1;
-        if (renew->account.failures > 0) {
-            autotls_job_reset(&renew->account, 0);
-            at_store_remove(ctx->store, AT_STORE_JOBS, NULL, renew->account_item, p);
-        }
-        return APR_SUCCESS;
-    }
-    delay = autotls_job_failed(&renew->account, now, autotls_renew_random(),
-                               acme != NULL ? at_acme_retry_after(acme) : 0, at_strerror(p, rv));
-    autotls_job_save(&renew->account, ctx->store, renew->account_item, p);
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->main_server,
-                 AUTOTLS_LOGNO(0604) "no ACME account at %s yet (%s), attempt %d; next try "
-                                     "in %" APR_TIME_T_FMT " s",
-                 ctx->ca_url, renew->account.last_error, renew->account.failures,
-                 apr_time_sec(delay));
-    return rv;
+    return autotls_renew_account_ensure(renew, p);
 }
 
 /* ---- the tick ----------------------------------------------------------------------------------
@@ -447,6 +416,7 @@ static void renew_tick(autotls_renew_t *renew, apr_pool_t *p)
     apr_time_t now = apr_time_now();
     int i, handed = 0, orders_blocked = 0;
 
+    autotls_renew_account_tick(renew, p);
     renew_requests_scan(renew, now, p);
     for (i = 0; i < renew->ctx->sites->nelts; ++i) {
         autotls_renew_job_t *job = &renew->jobs[i];

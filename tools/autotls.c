@@ -20,6 +20,7 @@
 #include "at_ari.h"
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_jws.h"
 #include "at_live.h"
 #include "standalone.h"
 #include "webroot.h"
@@ -42,6 +43,7 @@
 #define OPT_JSON 266
 #define OPT_REASON 267
 #define OPT_CHAIN 268
+#define OPT_WAIT 269
 
 #define REVOKE_REASON_MAX 10
 
@@ -53,6 +55,7 @@ static const char *const usage_main =
     "  show     list the certificates of a store\n"
     "  revoke   revoke a stored certificate\n"
     "  renew    ask the running server to renew a site's certificate now\n"
+    "  account  show the ACME account; ask the server to roll its key or update its contact\n"
     "\n"
     "`autotls COMMAND --help` describes each. Exit codes: 0 success, 1 the CA refused or could\n"
     "not validate, 2 usage error, 3 local error (store, files, network setup).\n";
@@ -103,6 +106,21 @@ static const char *const usage_renew =
     "Run it as root or as the server's User. Exit codes: 0 requested, 2 usage error or no such\n"
     "site in the store, 3 the store cannot be written.\n";
 
+static const char *const usage_account =
+    "usage: autotls account show --store DIR [--ca URL] [--ca-cert FILE]\n"
+    "       autotls account rollover --store DIR [--ca URL] [--wait SECONDS]\n"
+    "       autotls account update --store DIR [--ca URL] --contact EMAIL [--contact ...]\n"
+    "                              [--wait SECONDS]\n"
+    "\n"
+    "show: the account of the store for the CA (--ca, or the only one in DIR/accounts): URL,\n"
+    "status (as the CA answers, else as stored), contact, key type and thumbprint, created.\n"
+    "rollover: asks the server whose AutoTLSStore is DIR to replace the account key (RFC 8555\n"
+    "keyChange); update: to replace the account's contact list. The server's renewal process\n"
+    "does it within seconds (once no order runs), so that it never signs with a stale key, and\n"
+    "logs one line. --wait SECONDS: wait that long for the outcome. Exit codes: 0 shown, asked,\n"
+    "or done; 1 the CA refused; 2 usage error or no account; 3 local error, or no answer within\n"
+    "--wait (the request stays and is carried out when the server runs).\n";
+
 static const apr_getopt_option_t cli_options[] = {
     {"ca", OPT_CA, 1, "ACME directory URL"},
     {"ca-cert", OPT_CA_CERT, 1, "roots for TLS to the CA"},
@@ -117,6 +135,7 @@ static const apr_getopt_option_t cli_options[] = {
     {"json", OPT_JSON, 0, "JSON output"},
     {"reason", OPT_REASON, 1, "revocation reason"},
     {"preferred-chain", OPT_CHAIN, 1, "preferred issuer"},
+    {"wait", OPT_WAIT, 1, "seconds"},
     {"help", 'h', 0, "help"},
     {"verbose", 'v', 0, "debug output"},
     {NULL, 0, 0, NULL},
@@ -126,9 +145,10 @@ typedef struct {
     const char *ca, *ca_cert, *store, *webroot, *standalone, *contact, *eab_kid, *eab_hmac;
     const char *preferred_chain;
     at_key_type_e key_type;
-    apr_interval_time_t timeout;
+    apr_interval_time_t timeout, wait;
     int json, reason, verbose, help;
     apr_array_header_t *names;
+    apr_array_header_t *contacts; /* every --contact, in order */
 } cli_args_t;
 
 static void cli_log(void *baton, at_log_level_e level, apr_status_t rv, const char *msg)
@@ -197,6 +217,7 @@ static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *cons
     memset(args, 0, sizeof(*args));
     args->key_type = AT_KEY_TYPE_DEFAULT;
     args->names = apr_array_make(p, 4, sizeof(const char *));
+    args->contacts = apr_array_make(p, 1, sizeof(const char *));
     apr_getopt_init(&opt, p, argc, argv);
     opt->interleave = 1;
     while ((rv = apr_getopt_long(opt, cli_options, &code, &arg)) == APR_SUCCESS) {
@@ -218,6 +239,14 @@ static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *cons
             break;
         case OPT_CONTACT:
             args->contact = arg;
+            APR_ARRAY_PUSH(args->contacts, const char *) = arg;
+            break;
+        case OPT_WAIT:
+            args->wait = apr_time_from_sec(strtol(arg, &end, 10));
+            if (*end != '\0' || args->wait <= 0) {
+                return cli_fail(EXIT_USAGE, "--wait: \"%s\" is not a positive number of seconds",
+                                arg);
+            }
             break;
         case OPT_EAB_KID:
             args->eab_kid = arg;
@@ -667,6 +696,251 @@ static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
     return EXIT_OK;
 }
 
+/* ---- account ------------------------------------------------------------------------------- */
+
+#define ACCOUNT_SHOW_TIMEOUT apr_time_from_sec(10) /* per CA request: show must not hang */
+#define ACCOUNT_WAIT_POLL apr_time_from_msec(100)
+#define ACCOUNT_REQUEST_ID_BYTES 8
+#define ACCOUNT_GROUP_PROBE "probe" /* any item: its path minus "/probe" is the group's */
+
+/* What the renewal process wrote is owned by the ACME account: trust the owner of accounts/. */
+static void cli_trust_accounts_owner(at_store_t *store, apr_pool_t *p)
+{
+    const char *path;
+    apr_finfo_t finfo;
+
+    if (at_store_path(store, AT_STORE_ACCOUNTS, NULL, ACCOUNT_GROUP_PROBE, &path, p) ==
+            APR_SUCCESS &&
+        apr_stat(&finfo, apr_pstrndup(p, path, strlen(path) - sizeof(ACCOUNT_GROUP_PROBE)),
+                 APR_FINFO_USER, p) == APR_SUCCESS) {
+        at_store_fs_trust_owner(store, finfo.user);
+    }
+}
+
+/* The CA's store name: from --ca, else the only CA in accounts/. */
+static int cli_account_ca(const char **ca_name, const cli_args_t *args, at_store_t *store,
+                          apr_pool_t *p)
+{
+    apr_array_header_t *names;
+
+    if (args->ca != NULL) {
+        *ca_name = at_store_ca_name(p, args->ca);
+        return EXIT_OK;
+    }
+    if (at_store_list(store, AT_STORE_ACCOUNTS, NULL, &names, p) != APR_SUCCESS) {
+        return cli_fail(EXIT_LOCAL, "cannot read the accounts of the store %s", args->store);
+    }
+    if (names->nelts != 1) {
+        return cli_fail(EXIT_USAGE, "%s: give --ca URL (accounts for: %s)",
+                        names->nelts == 0 ? "no account in the store" : "several CAs",
+                        names->nelts == 0 ? "none" : cli_join(p, names, ", "));
+    }
+    *ca_name = APR_ARRAY_IDX(names, 0, const char *);
+    return EXIT_OK;
+}
+
+static const char *cli_json_text(const json_t *json, const char *key, const char *none)
+{
+    const json_t *value = json_object_get(json, key);
+
+    return json_is_string(value) ? json_string_value(value) : none;
+}
+
+static const char *cli_json_list(apr_pool_t *p, const json_t *list)
+{
+    apr_array_header_t *items = apr_array_make(p, 2, sizeof(const char *));
+    const json_t *item;
+    size_t i;
+
+    json_array_foreach(list, i, item)
+    {
+        if (json_is_string(item)) {
+            APR_ARRAY_PUSH(items, const char *) = apr_pstrdup(p, json_string_value(item));
+        }
+    }
+    return items->nelts > 0 ? cli_join(p, items, ", ") : "(none)";
+}
+
+static int cmd_account_show(const cli_args_t *args, at_store_t *store, const char *ca_name,
+                            apr_pool_t *p)
+{
+    const char *url, *ca_url, *thumbprint = "unknown", *status, *contact, *created = "unknown";
+    at_acme_account_t *account;
+    at_key_type_e type;
+    json_t *json = NULL;
+    EVP_PKEY *key = NULL;
+    at_acme_t *acme;
+    char *pem;
+    apr_size_t len;
+    apr_status_t rv;
+    int code = EXIT_OK, registered;
+
+    if (at_store_load(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_KEY, &pem, &len,
+                      AT_STORE_SECRET, p) != APR_SUCCESS ||
+        at_key_from_pem(&key, p, pem, len) != APR_SUCCESS) {
+        return cli_fail(EXIT_USAGE, "no account key for %s in the store %s", ca_name, args->store);
+    }
+    at_jwk_thumbprint(&thumbprint, p, key);
+    if (at_store_load_json(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_JSON, &json, p) !=
+        APR_SUCCESS) {
+        json = json_object();
+    }
+    url = apr_pstrdup(p, cli_json_text(json, "url", "(not registered)"));
+    ca_url = args->ca != NULL ? args->ca : apr_pstrdup(p, cli_json_text(json, "ca", ""));
+    status = apr_pstrcat(p, cli_json_text(json, "status", "unknown"), " (as stored)", NULL);
+    contact = cli_json_list(p, json_object_get(json, "contact"));
+    if (json_is_integer(json_object_get(json, "created"))) {
+        created =
+            cli_time(p, apr_time_from_sec(json_integer_value(json_object_get(json, "created"))));
+    }
+    registered = json_is_string(json_object_get(json, "url"));
+    json_decref(json);
+    if (registered) {
+        if (ca_url[0] != '\0' &&
+            cli_acme(&acme, p, ca_url, args->ca_cert, ACCOUNT_SHOW_TIMEOUT) == APR_SUCCESS) {
+            at_acme_set_account(acme, key, url);
+            rv = at_acme_account_get(&account, acme, p, 1);
+            if (rv == APR_SUCCESS) {
+                status = account->status;
+                contact = at_account_contacts_text(p, account->contacts);
+            } else {
+                status = apr_psprintf(p, "%s; the CA answers: %s", status,
+                                      rv == AT_EPROBLEM && at_acme_last_problem(acme) != NULL
+                                          ? at_acme_problem_text(p, at_acme_last_problem(acme))
+                                          : at_strerror(p, rv));
+                code = cli_exit_code(rv);
+            }
+        }
+    }
+    printf("account:    %s\nca:         %s\nstatus:     %s\ncontact:    %s\n"
+           "key:        %s\nthumbprint: %s\ncreated:    %s\n",
+           url, ca_url[0] != '\0' ? ca_url : ca_name, status, contact,
+           at_key_type_of(&type, key) == APR_SUCCESS ? at_key_type_name(type) : "unknown",
+           thumbprint, created);
+    return code;
+}
+
+/* Waits for the renewal side's answer to the request with id. */
+static int cli_account_wait(const cli_args_t *args, at_store_t *store, const char *ca_name,
+                            const char *id, at_account_request_e kind, apr_pool_t *p)
+{
+    apr_time_t deadline = apr_time_now() + args->wait;
+    const char *item = at_account_result_item(p, ca_name);
+    json_t *result;
+    int ok;
+
+    while (apr_time_now() < deadline) {
+        result = NULL;
+        if (at_store_load_json(store, AT_STORE_JOBS, NULL, item, &result, p) == APR_SUCCESS &&
+            strcmp(cli_json_text(result, "id", ""), id) == 0) {
+            ok = json_is_true(json_object_get(result, "ok"));
+            if (ok && kind == AT_ACCOUNT_REQUEST_ROLLOVER) {
+                printf("account key rolled over: new key thumbprint %s\n",
+                       cli_json_text(result, "thumbprint", "unknown"));
+            } else if (ok) {
+                printf("account contact updated: %s\n",
+                       cli_json_list(p, json_object_get(result, "contact")));
+            } else {
+                cli_fail(EXIT_CA, "account %s failed: %s", at_account_request_name(kind),
+                         cli_json_text(result, "detail", "no detail"));
+            }
+            json_decref(result);
+            return ok ? EXIT_OK : EXIT_CA;
+        }
+        json_decref(result);
+        apr_sleep(ACCOUNT_WAIT_POLL);
+    }
+    return cli_fail(EXIT_LOCAL,
+                    "no answer from the server within %" APR_TIME_T_FMT " s; the request stays "
+                    "in %s/jobs and is carried out when the server runs",
+                    apr_time_sec(args->wait), args->store);
+}
+
+/* Drops jobs/_account-<ca>.<request>: the renewal side carries it out (see at_issue.h). */
+static int cmd_account_request(const cli_args_t *args, at_store_t *store, const char *ca_name,
+                               at_account_request_e kind, apr_pool_t *p)
+{
+    unsigned char raw[ACCOUNT_REQUEST_ID_BYTES];
+    char id[2 * ACCOUNT_REQUEST_ID_BYTES + 1];
+    json_t *request, *contacts;
+    char *pem;
+    apr_size_t len;
+    int i;
+
+    if (kind == AT_ACCOUNT_REQUEST_UPDATE &&
+        (args->contacts->nelts == 0 || args->contacts->nelts > AT_ACCOUNT_CONTACTS_MAX)) {
+        return cli_fail(EXIT_USAGE, "update: give one to %d --contact EMAIL",
+                        AT_ACCOUNT_CONTACTS_MAX);
+    }
+    if (at_store_load(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_KEY, &pem, &len,
+                      AT_STORE_SECRET, p) != APR_SUCCESS) {
+        return cli_fail(EXIT_USAGE, "no account for %s in the store %s", ca_name, args->store);
+    }
+    if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS) {
+        return cli_fail(EXIT_LOCAL, "no random bytes for a request id");
+    }
+    for (i = 0; i < ACCOUNT_REQUEST_ID_BYTES; ++i) {
+        apr_snprintf(id + 2 * i, 3, "%02x", raw[i]);
+    }
+    request = json_pack("{s:s}", "id", id);
+    if (kind == AT_ACCOUNT_REQUEST_UPDATE) {
+        contacts = json_array();
+        for (i = 0; i < args->contacts->nelts; ++i) {
+            json_array_append_new(contacts,
+                                  json_string(APR_ARRAY_IDX(args->contacts, i, const char *)));
+        }
+        json_object_set_new(request, "contact", contacts);
+    }
+    if (at_store_save_json(store, AT_STORE_JOBS, NULL, at_account_request_item(p, ca_name, kind),
+                           request, p) != APR_SUCCESS) {
+        json_decref(request);
+        return cli_fail(EXIT_LOCAL, "cannot write the request into %s/jobs", args->store);
+    }
+    json_decref(request);
+    if (args->wait <= 0) {
+        printf("account %s requested: the server carries it out within seconds (see its error "
+               "log)\n",
+               at_account_request_name(kind));
+        return EXIT_OK;
+    }
+    return cli_account_wait(args, store, ca_name, id, kind, p);
+}
+
+static int cmd_account(const cli_args_t *args, apr_pool_t *p)
+{
+    const char *what, *ca_name = NULL;
+    apr_finfo_t finfo;
+    at_store_t *store;
+    int code;
+
+    if (args->store == NULL || args->names->nelts != 1) {
+        fputs(usage_account, stderr);
+        return EXIT_USAGE;
+    }
+    what = APR_ARRAY_IDX(args->names, 0, const char *);
+    if (strcmp(what, "show") != 0 && strcmp(what, "rollover") != 0 && strcmp(what, "update") != 0) {
+        fputs(usage_account, stderr);
+        return cli_fail(EXIT_USAGE, "unknown account command \"%s\"", what);
+    }
+    if (apr_stat(&finfo, args->store, APR_FINFO_TYPE, p) != APR_SUCCESS ||
+        finfo.filetype != APR_DIR) {
+        return cli_fail(EXIT_USAGE, "no store at %s: give the server's AutoTLSStore", args->store);
+    }
+    if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS) {
+        return cli_fail(EXIT_LOCAL, "cannot open the store %s", args->store);
+    }
+    cli_trust_accounts_owner(store, p);
+    if ((code = cli_account_ca(&ca_name, args, store, p)) != EXIT_OK) {
+        return code;
+    }
+    if (strcmp(what, "show") == 0) {
+        return cmd_account_show(args, store, ca_name, p);
+    }
+    return cmd_account_request(
+        args, store, ca_name,
+        strcmp(what, "rollover") == 0 ? AT_ACCOUNT_REQUEST_ROLLOVER : AT_ACCOUNT_REQUEST_UPDATE, p);
+}
+
 int main(int argc, const char *const *argv)
 {
     static const struct {
@@ -674,10 +948,9 @@ int main(int argc, const char *const *argv)
         int (*run)(const cli_args_t *args, apr_pool_t *p);
         const char *usage;
     } commands[] = {
-        {"issue", cmd_issue, usage_issue},
-        {"show", cmd_show, usage_show},
-        {"revoke", cmd_revoke, usage_revoke},
-        {"renew", cmd_renew, usage_renew},
+        {"issue", cmd_issue, usage_issue},       {"show", cmd_show, usage_show},
+        {"revoke", cmd_revoke, usage_revoke},    {"renew", cmd_renew, usage_renew},
+        {"account", cmd_account, usage_account},
     };
     cli_args_t args;
     apr_pool_t *p;

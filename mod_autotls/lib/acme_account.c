@@ -1,5 +1,8 @@
 /*
- * acme_account.c: ACME accounts (RFC 8555 §7.3): register, find, key change, deactivate.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * acme_account.c: ACME accounts (RFC 8555 §7.3): register, find, fetch, update, key change,
+ * deactivate.
  *
  * The one idea: the account URL ("kid") comes only from the Location header of newAccount, and
  * the client switches to a new key or URL only after the CA confirmed it, so that a failed
@@ -130,20 +133,32 @@ apr_status_t at_acme_account_register(at_acme_account_t **account, at_acme_t *ac
     return rv;
 }
 
-apr_status_t at_acme_account_find(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
-                                  EVP_PKEY *key)
+/* newAccount with onlyReturnExisting; quiet_type: the problems the caller decides about. */
+static apr_status_t account_lookup(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                   EVP_PKEY *key, const char *quiet_type)
 {
     json_t *payload = json_pack("{s:b}", "onlyReturnExisting", 1);
     apr_status_t rv;
 
-    rv = account_new(account, acme, p, key, payload, "newAccount (onlyReturnExisting)",
-                     "accountDoesNotExist");
+    rv = account_new(account, acme, p, key, payload, "newAccount (onlyReturnExisting)", quiet_type);
     json_decref(payload);
     if (rv == AT_EPROBLEM && at_acme_problem_is(acme->last_problem, "accountDoesNotExist")) {
         at_log(AT_LOG_DEBUG, APR_ENOENT, "CA %s knows no account for this key", acme->url);
         return APR_ENOENT;
     }
     return rv;
+}
+
+apr_status_t at_acme_account_find(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                  EVP_PKEY *key)
+{
+    return account_lookup(account, acme, p, key, "accountDoesNotExist");
+}
+
+apr_status_t at_acme_account_probe(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                   EVP_PKEY *key)
+{
+    return account_lookup(account, acme, p, key, ACME_QUIET_ANY);
 }
 
 static apr_status_t account_require(const at_acme_t *acme, const char *what)
@@ -218,5 +233,63 @@ apr_status_t at_acme_account_deactivate(at_acme_t *acme, apr_pool_t *p)
                                  apr_psprintf(p, "account status is \"%s\"", account->status));
     }
     json_decref(json);
+    return rv;
+}
+
+EVP_PKEY *at_acme_account_key(const at_acme_t *acme)
+{
+    return acme->key;
+}
+
+const char *at_acme_account_url(const at_acme_t *acme)
+{
+    return acme->kid;
+}
+
+const char *at_acme_contact_uri(apr_pool_t *p, const char *contact)
+{
+    return account_contact_uri(p, contact);
+}
+
+/* POSTs payload (NULL: POST-as-GET) to the account URL and parses the account it returns. */
+static apr_status_t account_post(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                 const char *what, const json_t *payload, const char *quiet_type)
+{
+    at_http_response_t *response;
+    json_t *json = NULL;
+    apr_status_t rv;
+
+    if ((rv = account_require(acme, what)) != APR_SUCCESS) {
+        return rv;
+    }
+    what = apr_pstrcat(p, what, " of account ", acme->kid, NULL);
+    rv = acme_post_object(acme, p, what, acme->kid, payload, quiet_type, &response, &json);
+    if (rv == APR_SUCCESS) {
+        rv = acme_account_parse(account, p, json, acme->kid, what);
+    }
+    json_decref(json);
+    return rv;
+}
+
+apr_status_t at_acme_account_get(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                 int quiet)
+{
+    return account_post(account, acme, p, "fetch", NULL, quiet ? ACME_QUIET_ANY : NULL);
+}
+
+apr_status_t at_acme_account_update(at_acme_account_t **account, at_acme_t *acme, apr_pool_t *p,
+                                    const apr_array_header_t *contacts)
+{
+    json_t *payload = json_object(), *list = json_array();
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; contacts != NULL && i < contacts->nelts; i++) {
+        json_array_append_new(
+            list, json_string(account_contact_uri(p, APR_ARRAY_IDX(contacts, i, const char *))));
+    }
+    json_object_set_new(payload, "contact", list);
+    rv = account_post(account, acme, p, "contact update", payload, NULL);
+    json_decref(payload);
     return rv;
 }

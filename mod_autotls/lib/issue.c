@@ -90,9 +90,10 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
     rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces);
     problem = at_acme_last_problem(ctx->acme);
     if (rv == AT_EPROBLEM && req->account_store != NULL &&
-        at_acme_problem_is(problem, "accountDoesNotExist")) {
-        at_log(AT_LOG_WARN, rv, "%s: %s no longer knows our account; registering it again",
-               req->site, at_acme_url(ctx->acme));
+        (at_acme_problem_is(problem, "accountDoesNotExist") ||
+         at_acme_problem_is(problem, "unauthorized"))) {
+        at_log(AT_LOG_WARN, rv, "%s: %s refused our account; asking it why", req->site,
+               at_acme_url(ctx->acme));
         rv = at_account_register_again(ctx->acme, req->account_store, ctx->p, req->account_options);
         if (rv != APR_SUCCESS) {
             return rv; /* logged where the account failed */
