@@ -64,6 +64,10 @@ def thumbprint(key):
     return b64url(hashlib.sha256(text.encode()).digest())
 
 
+BAD_NONCE = "urn:ietf:params:acme:error:badNonce"
+BAD_NONCE_TRIES = 10
+
+
 class Acme:
     def __init__(self, pebble):
         self.ctx = ssl.create_default_context(cafile=pebble.ca_cert)
@@ -76,7 +80,17 @@ class Acme:
             return resp.headers["Replay-Nonce"]
 
     def post(self, url, payload, key, kid):
-        """(status, body) of a POST signed by key as account kid; payload None: POST-as-GET."""
+        """(status, body) of a POST signed by key as account kid; payload None: POST-as-GET.
+        pebble refuses a share of nonces on purpose (badNonce): sent again, a bounded number of
+        times, as every ACME client must."""
+        for _ in range(BAD_NONCE_TRIES):
+            status, body = self._post_once(url, payload, key, kid)
+            if not (status == 400 and isinstance(body, dict)
+                    and body.get("type") == BAD_NONCE):
+                break
+        return status, body
+
+    def _post_once(self, url, payload, key, kid):
         protected = b64url(json.dumps({"alg": "ES256", "nonce": self._nonce(), "url": url,
                                        "kid": kid}).encode())
         body = "" if payload is None else b64url(json.dumps(payload).encode())
