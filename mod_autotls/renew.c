@@ -24,6 +24,7 @@
 #include "at_ari.h"
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_sweep.h"
 #include "activator.h"
 #include "autotls.h"
 #include "log_glue.h"
@@ -142,7 +143,7 @@ static int renew_staging_busy(autotls_renew_t *renew, autotls_renew_job_t *job, 
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0610) "%s: removing an unfinished set from staging/",
                  job->site->name);
-    at_store_purge(renew->ctx->store, AT_STORE_STAGING, job->site->name, p);
+    at_sweep_remove_set(renew->ctx->store, job->site->name, AUTOTLS_STAGING_READY, p);
     return 0;
 }
 
