@@ -72,9 +72,12 @@ APLOG_USE_MODULE(autotls);
 #define ACTIVATOR_RESCAN_INTERVAL apr_time_from_sec(30)
 /* While staging/ cannot be watched (missing, replaced), try again this often. */
 #define ACTIVATOR_WATCH_RETRY apr_time_from_sec(1)
-/* What wakes us: a set renamed into staging/, or staging/ itself gone or replaced. */
+/* What wakes us: a set renamed into staging/ (IN_MOVED_TO; IN_CREATE too, so that a link or a
+ * set made in place is looked at without waiting for the next full look), or staging/ itself
+ * gone or replaced. */
 #define ACTIVATOR_WATCH_MASK                                                                       \
-    (IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+    (IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW |       \
+     IN_EXCL_UNLINK)
 /* Room for a batch of events at once (each at most a header and a name). */
 #define ACTIVATOR_EVENT_BUF (64 * (sizeof(struct inotify_event) + NAME_MAX + 1))
 #define ACTIVATOR_USEC_PER_MSEC 1000
@@ -482,6 +485,17 @@ static int activator_watch(activator_child_t *ch)
     return 1;
 }
 
+/* A set just arrived under name: a new one, so a retry pending for the one before is void. */
+static void activator_arrived(activator_child_t *ch, const char *name, apr_pool_t *p)
+{
+    apr_time_t *when = apr_hash_get(ch->retry_at, name, APR_HASH_KEY_STRING);
+
+    if (when != NULL) {
+        *when = 0;
+    }
+    activator_consider(ch, name, apr_time_now(), p);
+}
+
 /* Handles what the watch reported; a set renamed into staging/ is taken at once. */
 static void activator_read_events(activator_child_t *ch, apr_pool_t *p)
 {
@@ -501,9 +515,9 @@ static void activator_read_events(activator_child_t *ch, apr_pool_t *p)
                     inotify_rm_watch(ch->inotify_fd, ch->watch);
                     activator_watch_lost(ch);
                 }
-            } else if ((ev->mask & IN_MOVED_TO) && ev->len > 0 && ev->wd == ch->watch &&
-                       at_store_component_valid(ev->name)) {
-                activator_consider(ch, ev->name, apr_time_now(), p);
+            } else if ((ev->mask & (IN_MOVED_TO | IN_CREATE)) && ev->len > 0 &&
+                       ev->wd == ch->watch && at_store_component_valid(ev->name)) {
+                activator_arrived(ch, ev->name, p);
             }
         }
     }
