@@ -672,8 +672,6 @@ def test_tree_moved_into_staging_is_refused_and_loses_nothing(server, cas, live,
     offset = len(server.log())
     move_into_staging(server, tree, OTHER)
     owner_line(server, OTHER, server.worker.pw_uid, offset)
-    server.wait_log(r"staging/%s keeps entries the store did not make" % re.escape(OTHER),
-                    REFUSE_WITHIN, offset)
     time.sleep(10 * POLL)
     moved = server.staging(OTHER)
     for rel, text in victims.items():
@@ -682,6 +680,8 @@ def test_tree_moved_into_staging_is_refused_and_loses_nothing(server, cas, live,
     assert os.readlink(moved / "link") == str(outside)
     assert (outside / "precious").read_text() == "outside data\n"
     assert (moved / "ready").exists()
+    server.wait_log(r"staging/%s keeps entries the store did not make" % re.escape(OTHER),
+                    REFUSE_WITHIN, offset)
     shutil.rmtree(moved)
 
 
