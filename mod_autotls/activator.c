@@ -45,7 +45,6 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <ap_listen.h>
-#include <unixd.h>
 
 #include "at_core.h"
 #include "at_crypto.h"
