@@ -4,12 +4,16 @@
  * The store is an interface (a table of functions) so that a networked backend can replace the
  * filesystem one for fleets of servers. Items are addressed by group, name and item:
  *   accounts/<ca-name>/account.json, account.key      (owned by User)
- *   staging/<site>/privkey.pem, fullchain.pem         (owned by User; the activator's input)
+ *   staging/<site>/privkey.pem, fullchain.pem         (the ACME account's; the activator's input,
+ *                                                      arriving whole by at_store_save_set)
  *   live/<site>/privkey.pem, fullchain.pem            (owned by root)
  *   challenges/<token>                                (readable by every child)
  *   jobs/<site>.json                                  (name "" for a file directly in the group)
  * Every write replaces the whole item atomically: readers see the old or the new version, never
- * a torn one. Every read checks owner and mode and refuses (AT_EMODE) what is too open.
+ * a torn one; at_store_save_set makes a whole directory of items appear at once. Every read
+ * checks owner and mode and refuses (AT_EMODE) what is too open. Nothing is ever removed
+ * recursively: a purge unlinks the items it is told of and the store's own temp files, never
+ * descending into a directory or following a link, so whatever else was put there stays.
  */
 #ifndef AT_STORE_H
 #define AT_STORE_H
@@ -39,6 +43,14 @@ typedef enum {
 
 typedef struct at_store_t at_store_t;
 
+/* One item of a set written at once (at_store_save_set). */
+typedef struct {
+    const char *item;
+    const void *data;
+    apr_size_t len;
+    at_store_access_e access;
+} at_store_item_t;
+
 typedef struct {
     apr_status_t (*save)(at_store_t *store, at_store_group_e group, const char *name,
                          const char *item, const void *data, apr_size_t len,
@@ -53,7 +65,9 @@ typedef struct {
     apr_status_t (*path)(at_store_t *store, at_store_group_e group, const char *name,
                          const char *item, const char **path, apr_pool_t *p);
     apr_status_t (*purge)(at_store_t *store, at_store_group_e group, const char *name,
-                          apr_pool_t *p);
+                          const char *const *items, int count, apr_pool_t *p);
+    apr_status_t (*save_set)(at_store_t *store, at_store_group_e group, const char *name,
+                             const at_store_item_t *items, int count, apr_pool_t *p);
     apr_status_t (*lock)(at_store_t *store, at_store_group_e group, apr_pool_t *p);
 } at_store_vtable_t;
 
@@ -76,6 +90,11 @@ const char *at_store_group_name(at_store_group_e group);
 /* Whether a name or item is safe as one path component: [A-Za-z0-9._-], not "." or "..", not
  * starting with '.', at most 255 characters. Everything the store is given is checked with it. */
 int at_store_component_valid(const char *component);
+
+/* Whether a directory entry is one of the store's temp names: ".<component>.tmp.XXXXXX", a file
+ * of an interrupted write, or a set directory at_store_save_set had not yet renamed. No valid
+ * component is a temp name, so listings never show them. */
+int at_store_is_temp_name(const char *name);
 
 /* Writes data as group/name/item (name "" or NULL: directly in the group). */
 apr_status_t at_store_save(at_store_t *store, at_store_group_e group, const char *name,
@@ -100,7 +119,23 @@ apr_status_t at_store_list(at_store_t *store, at_store_group_e group, const char
 apr_status_t at_store_path(at_store_t *store, at_store_group_e group, const char *name,
                            const char *item, const char **path, apr_pool_t *p);
 
-/* Removes group/name and everything in it. */
+/* Writes count items as the directory group/name, all at once: they are written and synced in a
+ * temp directory beside it (a temp name, see at_store_is_temp_name), which is then renamed to
+ * group/name; the rename is the commit, so a reader sees no set or the whole set. The directory
+ * is 0700 when any item is secret, else 0755. When group/name already exists: APR_EEXIST (or
+ * ENOTEMPTY), and nothing is left behind; likewise on any other failure. */
+apr_status_t at_store_save_set(at_store_t *store, at_store_group_e group, const char *name,
+                               const at_store_item_t *items, int count, apr_pool_t *p);
+
+/* Removes group/name flat: the given items (non-directories, never followed) and the store's temp
+ * files in it, each unlinked relative to the opened directory, then the directory itself. It
+ * never descends: a directory or any other unknown entry stays, and then so does group/name
+ * (one log line; APR_FROM_OS_ERROR(ENOTEMPTY)). A link in the place of group/name is removed,
+ * never followed. name may also be a temp name (a set directory left by a killed writer). */
+apr_status_t at_store_purge_items(at_store_t *store, at_store_group_e group, const char *name,
+                                  const char *const *items, int count, apr_pool_t *p);
+
+/* at_store_purge_items without items: only temp files go, then the directory if it is empty. */
 apr_status_t at_store_purge(at_store_t *store, at_store_group_e group, const char *name,
                             apr_pool_t *p);
 

@@ -2,9 +2,17 @@
  * activator.c: the root helper that validates staged certificate sets and puts them live.
  *
  * The one idea: the activator runs as root and trusts nothing in staging/. It only looks at the
- * sites of this configuration generation, only at sets marked `ready`, reads them through the
- * store (no links, checked owners and modes, size caps), validates them fully, and only then
- * writes anything root-owned. Every failure is one log line; nothing there can crash it.
+ * sites of this configuration generation, only at sets marked `ready`, only at what root or the
+ * ACME account (AutoTLSUser) owns, never User's (unless User stands in for a missing account),
+ * reads them through the store (no links, one name per file, checked modes, size caps),
+ * validates them fully, and only then writes anything root-owned. It removes a set flat: the
+ * set's own item names only, never descending, never following a link, so a tree moved into
+ * staging/ loses nothing. Every failure is one log line; nothing there can crash it.
+ *
+ * Notification, not polling: the renewal process builds a set in a temp directory and renames it
+ * to staging/<site> (at_store_save_set); one inotify watch on staging/ (IN_MOVED_TO) wakes the
+ * activator for it. A full look at staging/ happens only at start, when the kernel's event queue
+ * overflowed or the watch was lost, and every ACTIVATOR_RESCAN_INTERVAL as a safety net.
  *
  * Crash safety: a set goes live through the journal of at_live.h (next.* first, then copied
  * over), so a kill at any moment leaves live/ with the old pair or the new one, and the staged
@@ -16,12 +24,15 @@
  * This file is the process itself; activator_proc.c forks, watches and stops it.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* prctl */
+#define _GNU_SOURCE /* prctl, ppoll */
 #endif
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -34,7 +45,6 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <ap_listen.h>
-#include <unixd.h>
 
 #include "at_core.h"
 #include "at_crypto.h"
@@ -57,15 +67,35 @@ APLOG_USE_MODULE(autotls);
 #define ACTIVATOR_DIR_TOO_OPEN 0022
 #define ACTIVATOR_MODE_PERMS 07777
 #define ACTIVATOR_EXIT_FAILURE 1
+/* The safety net: a full look at staging/ this often, whatever the notifications said. */
+#define ACTIVATOR_RESCAN_INTERVAL apr_time_from_sec(30)
+/* While staging/ cannot be watched (missing, replaced), try again this often. */
+#define ACTIVATOR_WATCH_RETRY apr_time_from_sec(1)
+/* What wakes us: a set renamed into staging/ (IN_MOVED_TO; IN_CREATE too, so that a link or a
+ * set made in place is looked at without waiting for the next full look), or staging/ itself
+ * gone or replaced. */
+#define ACTIVATOR_WATCH_MASK                                                                       \
+    (IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW |       \
+     IN_EXCL_UNLINK)
+/* Room for a batch of events at once (each at most a header and a name). */
+#define ACTIVATOR_EVENT_BUF (64 * (sizeof(struct inotify_event) + NAME_MAX + 1))
+#define ACTIVATOR_USEC_PER_MSEC 1000
+#define ACTIVATOR_MSEC_PER_SEC 1000
+#define ACTIVATOR_NSEC_PER_MSEC 1000000L
 
 /* The child's working state. */
 typedef struct {
     autotls_ctx_t *ctx;
-    at_store_t *stage;    /* the store, also trusting items owned by User (staging/ only) */
+    at_store_t *stage;    /* the store, also trusting items of the ACME account (staging/ only) */
     apr_hash_t *sites;    /* site name -> autotls_site_t * */
     apr_hash_t *retry_at; /* site name -> apr_time_t *: do not look again before then */
     apr_time_t list_retry_at;
-    apr_time_t sweep_at; /* the next sweep of leftovers */
+    apr_time_t sweep_at;  /* the next sweep of leftovers */
+    apr_time_t rescan_at; /* the next full look at staging/ */
+    const char *staging;  /* the directory watched */
+    int inotify_fd;       /* -1: none (then every wake is a full look) */
+    int watch;            /* the watch on staging/, -1 while there is none */
+    apr_time_t watch_at;  /* while there is none: when to try again */
     apr_pool_t *pool;
 } activator_child_t;
 
@@ -97,7 +127,16 @@ static void activator_retry_later(activator_child_t *ch, const char *site, apr_t
     *when = now + ACTIVATOR_RETRY_AFTER;
 }
 
-/* staging/<site> itself must be a real directory of root or User that others cannot write. */
+/* The one owner besides root whose staged sets are believed: the ACME account. When that account
+ * is missing, User stands in for it (acme_user.c warned at startup); User is never trusted apart
+ * from that. */
+static apr_uid_t activator_trusted_uid(const activator_child_t *ch)
+{
+    return ch->ctx->acme_uid;
+}
+
+/* staging/<site> itself must be a real directory of root or the ACME account that others cannot
+ * write. */
 static apr_status_t activator_check_dir(const char **why, activator_child_t *ch,
                                         const autotls_site_t *site, apr_pool_t *p)
 {
@@ -119,13 +158,13 @@ static apr_status_t activator_check_dir(const char **why, activator_child_t *ch,
         *why = apr_psprintf(p, "%s is not a directory (a link or other file)", dir);
         return AT_EMODE;
     }
-    if ((st.st_uid != 0 && st.st_uid != ch->ctx->acme_uid) ||
+    if ((st.st_uid != 0 && st.st_uid != activator_trusted_uid(ch)) ||
         (st.st_mode & ACTIVATOR_DIR_TOO_OPEN) != 0) {
         *why = apr_psprintf(p,
-                            "%s is owned by uid %ld with mode %04o; expected root or uid %ld, "
-                            "not writable by group or other",
+                            "%s is owned by uid %ld with mode %04o; expected root or the ACME "
+                            "account %s (uid %ld), not writable by group or other",
                             dir, (long)st.st_uid, (unsigned)(st.st_mode & ACTIVATOR_MODE_PERMS),
-                            (long)ch->ctx->acme_uid);
+                            ch->ctx->acme_user, (long)activator_trusted_uid(ch));
         return AT_EMODE;
     }
     return APR_SUCCESS;
@@ -138,7 +177,8 @@ static const char *activator_load_why(apr_pool_t *p, apr_status_t rv)
         return "a file of the set is missing (privkey.pem and fullchain.pem are needed)";
     }
     if (rv == AT_EMODE) {
-        return "a file of the set is a symbolic link or has an unsafe owner or mode";
+        return "a file of the set is a symbolic link, has more than one name or an unsafe owner "
+               "or mode (root or the ACME account only)";
     }
     if (rv == AT_ETOOLARGE) {
         return "a file of the set is too large";
@@ -291,7 +331,7 @@ static void activator_log_live(activator_child_t *ch, const autotls_site_t *site
 static void activator_drop_staged(activator_child_t *ch, const autotls_site_t *site, apr_time_t now,
                                   apr_pool_t *p)
 {
-    apr_status_t rv = at_store_purge(ch->stage, AT_STORE_STAGING, site->name, p);
+    apr_status_t rv = at_sweep_remove_set(ch->stage, site->name, AUTOTLS_STAGING_READY, p);
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, ch->ctx->main_server,
@@ -359,13 +399,27 @@ static int activator_is_ready(activator_child_t *ch, const char *site, apr_pool_
     return lstat(path, &st) == 0;
 }
 
-/* One look at staging/: every entry naming one of our sites with a `ready` set is taken. */
-static void activator_scan(activator_child_t *ch, apr_pool_t *p)
+/* Takes staging/<name> when it is a `ready` set of one of our sites not waiting for a retry. */
+static void activator_consider(activator_child_t *ch, const char *name, apr_time_t now,
+                               apr_pool_t *p)
+{
+    const autotls_site_t *site = apr_hash_get(ch->sites, name, APR_HASH_KEY_STRING);
+    const apr_time_t *retry = apr_hash_get(ch->retry_at, name, APR_HASH_KEY_STRING);
+
+    if (site == NULL || (retry != NULL && now < *retry) || !activator_is_ready(ch, name, p)) {
+        return;
+    }
+    activator_take(ch, site, p);
+}
+
+/* One full look at staging/: every entry naming one of our sites with a `ready` set is taken. */
+static void activator_rescan(activator_child_t *ch, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     apr_array_header_t *entries;
     int i;
 
+    ch->rescan_at = now + ACTIVATOR_RESCAN_INTERVAL;
     if (now < ch->list_retry_at) {
         return;
     }
@@ -377,14 +431,135 @@ static void activator_scan(activator_child_t *ch, apr_pool_t *p)
         return;
     }
     for (i = 0; i < entries->nelts && !activator_stop_requested; i++) {
-        const char *name = APR_ARRAY_IDX(entries, i, const char *);
-        const autotls_site_t *site = apr_hash_get(ch->sites, name, APR_HASH_KEY_STRING);
-        const apr_time_t *retry = apr_hash_get(ch->retry_at, name, APR_HASH_KEY_STRING);
+        activator_consider(ch, APR_ARRAY_IDX(entries, i, const char *), now, p);
+    }
+}
 
-        if (site == NULL || (retry != NULL && now < *retry) || !activator_is_ready(ch, name, p)) {
-            continue;
+/* Sets whose retry time has come (a failed promotion or removal) are looked at again. */
+static void activator_retry_due(activator_child_t *ch, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, ch->retry_at); hi != NULL && !activator_stop_requested;
+         hi = apr_hash_next(hi)) {
+        const char *name = apr_hash_this_key(hi);
+        apr_time_t *when = apr_hash_this_val(hi);
+
+        if (*when != 0 && now >= *when) {
+            *when = 0;
+            activator_consider(ch, name, now, p);
         }
-        activator_take(ch, site, p);
+    }
+}
+
+/* ---- the child: the watch on staging/ ------------------------------------------------------ */
+
+static void activator_watch_lost(activator_child_t *ch)
+{
+    ch->watch = -1;
+    ch->watch_at = apr_time_now(); /* at once: staging/ may be back already */
+    ch->rescan_at = 0;
+}
+
+/* Puts the one watch on staging/ when there is none; 1 when one was added now (then a full look
+ * is due: a set may have arrived while nothing watched). */
+static int activator_watch(activator_child_t *ch)
+{
+    if (ch->inotify_fd < 0 || ch->watch >= 0 || apr_time_now() < ch->watch_at) {
+        return 0;
+    }
+    ch->watch = inotify_add_watch(ch->inotify_fd, ch->staging, ACTIVATOR_WATCH_MASK);
+    if (ch->watch < 0) {
+        if (errno != ENOENT && errno != ENOTDIR) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(errno), ch->ctx->main_server,
+                         AUTOTLS_LOGNO(0323) "cannot watch %s; looking at it every %d s instead",
+                         ch->staging, (int)apr_time_sec(ACTIVATOR_RESCAN_INTERVAL));
+            ch->watch_at = apr_time_now() + ACTIVATOR_RESCAN_INTERVAL;
+        } else {
+            ch->watch_at = apr_time_now() + ACTIVATOR_WATCH_RETRY;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* A set just arrived under name: a new one, so a retry pending for the one before is void. */
+static void activator_arrived(activator_child_t *ch, const char *name, apr_pool_t *p)
+{
+    apr_time_t *when = apr_hash_get(ch->retry_at, name, APR_HASH_KEY_STRING);
+
+    if (when != NULL) {
+        *when = 0;
+    }
+    activator_consider(ch, name, apr_time_now(), p);
+}
+
+/* Handles what the watch reported; a set renamed into staging/ is taken at once. */
+static void activator_read_events(activator_child_t *ch, apr_pool_t *p)
+{
+    char buf[ACTIVATOR_EVENT_BUF] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t len;
+    char *at;
+
+    while ((len = read(ch->inotify_fd, buf, sizeof(buf))) > 0 && !activator_stop_requested) {
+        for (at = buf; at < buf + len;
+             at += sizeof(struct inotify_event) + ((struct inotify_event *)at)->len) {
+            const struct inotify_event *ev = (const struct inotify_event *)at;
+
+            if (ev->mask & IN_Q_OVERFLOW) {
+                ch->rescan_at = 0; /* events were lost: look at everything */
+            } else if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+                if (ev->wd == ch->watch) {
+                    inotify_rm_watch(ch->inotify_fd, ch->watch);
+                    activator_watch_lost(ch);
+                }
+            } else if ((ev->mask & (IN_MOVED_TO | IN_CREATE)) && ev->len > 0 &&
+                       ev->wd == ch->watch && at_store_component_valid(ev->name)) {
+                activator_arrived(ch, ev->name, p);
+            }
+        }
+    }
+}
+
+/* Sleeps until the watch reports something or the next deadline (a full look, the sweep, a
+ * retry, another try at watching) comes; a signal ends it early. */
+static void activator_wait(activator_child_t *ch, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now(), until = ch->rescan_at;
+    apr_hash_index_t *hi;
+    struct pollfd pfd;
+    struct timespec ts;
+    sigset_t none;
+    long msec;
+
+    if (ch->sweep_at < until) {
+        until = ch->sweep_at;
+    }
+    if (ch->watch < 0 && ch->inotify_fd >= 0 && ch->watch_at < until) {
+        until = ch->watch_at;
+    }
+    for (hi = apr_hash_first(p, ch->retry_at); hi != NULL; hi = apr_hash_next(hi)) {
+        apr_time_t when = *(apr_time_t *)apr_hash_this_val(hi);
+
+        if (when != 0 && when < until) {
+            until = when;
+        }
+    }
+    if (until <= now) {
+        return;
+    }
+    msec = (long)((until - now + ACTIVATOR_USEC_PER_MSEC - 1) / ACTIVATOR_USEC_PER_MSEC);
+    pfd.fd = ch->inotify_fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    ts.tv_sec = msec / ACTIVATOR_MSEC_PER_SEC;
+    ts.tv_nsec = (msec % ACTIVATOR_MSEC_PER_SEC) * ACTIVATOR_NSEC_PER_MSEC;
+    /* The stop signals are blocked except inside ppoll: one arriving just before still ends the
+     * sleep at once. */
+    sigemptyset(&none);
+    if (ppoll(&pfd, ch->inotify_fd >= 0 ? 1 : 0, &ts, &none) > 0 && (pfd.revents & POLLIN)) {
+        activator_read_events(ch, p);
     }
 }
 
@@ -438,14 +613,14 @@ static void activator_on_stop(int sig)
 }
 
 /* Undoes what the MPM set up for the parent: its handlers and its blocked signals. The parent's
- * stop and restart signals end the loop between two sets. */
+ * stop and restart signals end the loop between two sets: they stay blocked but in the sleep. */
 static void activator_reset_signals(void)
 {
     static const int stop_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGUSR1, SIGWINCH};
     static const int default_signals[] = {SIGCHLD, SIGUSR2, SIGALRM, SIGXCPU, SIGXFSZ, SIGSEGV,
                                           SIGBUS,  SIGABRT, SIGILL,  SIGFPE,  SIGQUIT};
     struct sigaction sa;
-    sigset_t none;
+    sigset_t stops;
     apr_size_t i;
 
     memset(&sa, 0, sizeof(sa));
@@ -454,14 +629,18 @@ static void activator_reset_signals(void)
     for (i = 0; i < sizeof(default_signals) / sizeof(default_signals[0]); i++) {
         sigaction(default_signals[i], &sa, NULL);
     }
-    sa.sa_handler = activator_on_stop; /* no SA_RESTART: the poll sleep ends at once */
+    sa.sa_handler = activator_on_stop; /* no SA_RESTART: the sleep in ppoll ends at once */
     for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
         sigaction(stop_signals[i], &sa, NULL);
     }
     sa.sa_handler = SIG_IGN; /* a dead piped logger must not kill us */
     sigaction(SIGPIPE, &sa, NULL);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Delivered only while activator_wait sleeps: a stop never interrupts a set half taken. */
+    sigemptyset(&stops);
+    for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+        sigaddset(&stops, stop_signals[i]);
+    }
+    sigprocmask(SIG_SETMASK, &stops, NULL);
 }
 
 static apr_status_t activator_child_init(activator_child_t *ch, autotls_ctx_t *ctx,
@@ -475,6 +654,14 @@ static apr_status_t activator_child_init(activator_child_t *ch, autotls_ctx_t *c
     ch->pool = pool;
     ch->sites = apr_hash_make(pool);
     ch->retry_at = apr_hash_make(pool);
+    ch->watch = -1;
+    ch->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (ch->inotify_fd < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(errno), ctx->main_server,
+                     AUTOTLS_LOGNO(0324) "cannot watch staging/ (inotify); looking at it every "
+                                         "%d s instead",
+                     (int)apr_time_sec(ACTIVATOR_RESCAN_INTERVAL));
+    }
     for (i = 0; i < ctx->sites->nelts; i++) {
         autotls_site_t *site = APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *);
 
@@ -482,7 +669,14 @@ static apr_status_t activator_child_init(activator_child_t *ch, autotls_ctx_t *c
     }
     rv = at_store_fs_open(&ch->stage, pool, ctx->store_dir);
     if (rv == APR_SUCCESS) {
-        at_store_fs_trust_owner(ch->stage, ctx->acme_uid);
+        at_store_fs_trust_owner(ch->stage, activator_trusted_uid(ch));
+        rv = at_store_path(ch->stage, AT_STORE_STAGING, NULL, AUTOTLS_STAGING_READY, &ch->staging,
+                           pool);
+    }
+    if (rv == APR_SUCCESS) {
+        /* the directory of the probe path "<store>/staging/ready" */
+        ch->staging = apr_pstrndup(pool, ch->staging,
+                                   strlen(ch->staging) - strlen("/" AUTOTLS_STAGING_READY));
     }
     return rv;
 }
@@ -509,17 +703,23 @@ void autotls_activator_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pco
         _exit(ACTIVATOR_EXIT_FAILURE);
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
-                 AUTOTLS_LOGNO(0300) "activator started, pid %ld, watching %d site(s)",
-                 (long)getpid(), ctx->sites->nelts);
+                 AUTOTLS_LOGNO(0300) "activator started, pid %ld, watching %d site(s) in %s, "
+                                     "trusting root and %s (uid %ld)",
+                 (long)getpid(), ctx->sites->nelts, ch.staging, ctx->acme_user,
+                 (long)ctx->acme_uid);
     activator_recover(&ch, scan);
     apr_pool_clear(scan);
     ch.sweep_at = apr_time_now() + AUTOTLS_SWEEP_INTERVAL;
     while (!activator_stop_requested && getppid() == parent_pid) {
-        activator_scan(&ch, scan);
+        if (activator_watch(&ch) || apr_time_now() >= ch.rescan_at) {
+            activator_rescan(&ch, scan); /* the watch first: nothing arrives unseen between */
+        }
+        activator_retry_due(&ch, scan);
         activator_sweep(&ch, scan);
         apr_pool_clear(scan);
         if (!activator_stop_requested) {
-            apr_sleep(AUTOTLS_ACTIVATOR_POLL);
+            activator_wait(&ch, scan);
+            apr_pool_clear(scan);
         }
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,

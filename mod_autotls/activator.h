@@ -1,14 +1,17 @@
 /*
  * activator.h: the root helper process that puts staged certificates live without a restart.
  *
- * The renewal thread (running as User) leaves a finished set in staging/<site>/ and marks it
- * complete with an empty `ready` file, written last. The activator, forked by the parent and
- * still root, validates the set, keeps the previous live set in archive/, promotes the new one
- * into live/ (root-owned) and publishes it into the site's shared slot; children pick it up at
- * their next handshake. A refused set is removed with one log line and the old certificate stays.
- * A partial set (some of the site's names failed validation) is accepted when it names nothing
- * but the site's names; the names left out are logged. Promotion goes through the journal of
- * at_live.h, so a kill at any moment leaves live/ with the old pair or the new one.
+ * The renewal process (running as the ACME account, AutoTLSUser) builds a finished set, with an
+ * empty `ready` item, in a temp directory inside staging/ and renames it to staging/<site>
+ * (at_store_save_set): the rename is the commit. The activator, forked by the parent and still
+ * root, learns of it from an inotify watch on staging/, trusts it only when root or the ACME
+ * account owns it (User only when it stands in for a missing account), validates the set, keeps the
+ * previous live set in archive/, promotes the new one into live/ (root-owned) and publishes it into
+ * the site's shared slot; children pick it up at their next handshake. A refused set is removed
+ * flat (its own item names only, never descending, never following a link) with one log line, and
+ * the old certificate stays. A partial set (some of the site's names failed validation) is accepted
+ * when it names nothing but the site's names; the names left out are logged. Promotion goes through
+ * the journal of at_live.h, so a kill at any moment leaves live/ with the old pair or the new one.
  */
 #ifndef AUTOTLS_ACTIVATOR_H
 #define AUTOTLS_ACTIVATOR_H
@@ -20,9 +23,8 @@
 
 #include "autotls.h"
 
-/* How often the activator looks into staging/. */
-#define AUTOTLS_ACTIVATOR_POLL apr_time_from_msec(100)
-/* The item, written last by the renewal thread, that marks a staged set complete. */
+/* The item that marks a staged set complete: it is in the set before the set is renamed into
+ * staging/, and a set without it (the remains of older writers) is never taken. */
 #define AUTOTLS_STAGING_READY "ready"
 /* The activator's process name (comm, at most 15 characters), for ps and the tests. */
 #define AUTOTLS_ACTIVATOR_TITLE "autotls-activ"

@@ -32,6 +32,7 @@
 #include "at_core.h"
 #include "at_issue.h"
 #include "acme_user.h"
+#include "at_sweep.h"
 #include "activator.h"
 #include "autotls.h"
 #include "helper_proc.h"
@@ -158,7 +159,7 @@ static int renew_staging_busy(autotls_renew_t *renew, autotls_renew_job_t *job, 
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0610) "%s: removing an unfinished set from staging/",
                  job->site->name);
-    at_store_purge(renew->ctx->store, AT_STORE_STAGING, job->site->name, p);
+    at_sweep_remove_set(renew->ctx->store, job->site->name, AUTOTLS_STAGING_READY, p);
     return 0;
 }
 

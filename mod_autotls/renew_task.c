@@ -122,13 +122,17 @@ static const char *task_error_text(apr_pool_t *p, at_acme_t *acme, apr_status_t 
 static apr_status_t task_stage(autotls_renew_t *renew, const autotls_site_t *site,
                                const at_issue_result_t *result, apr_pool_t *p)
 {
-    at_store_t *store = renew->ctx->store;
+    const at_store_item_t items[] = {
+        {AT_CERTSET_KEY, result->key_pem, result->key_len, AT_STORE_SECRET},
+        {AT_CERTSET_CHAIN, result->chain_pem, result->chain_len, AT_STORE_PUBLIC},
+        {AUTOTLS_STAGING_READY, "", 0, AT_STORE_PUBLIC},
+    };
     apr_status_t rv;
 
-    /* The ready marker goes last: the activator only takes complete sets. */
-    if ((rv = at_certset_save(store, AT_STORE_STAGING, site->name, result, p)) != APR_SUCCESS ||
-        (rv = at_store_save(store, AT_STORE_STAGING, site->name, AUTOTLS_STAGING_READY, "", 0,
-                            AT_STORE_PUBLIC, p)) != APR_SUCCESS) {
+    /* The whole set appears at once (the rename is the commit) and wakes the activator. */
+    rv = at_store_save_set(renew->ctx->store, AT_STORE_STAGING, site->name, items,
+                           (int)(sizeof(items) / sizeof(items[0])), p);
+    if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, renew->ctx->main_server,
                      AUTOTLS_LOGNO(0601) "%s: cannot stage the new certificate", site->name);
     }

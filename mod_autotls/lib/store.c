@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "at_core.h"
@@ -18,6 +19,11 @@
 #define AT_STORE_CA_NAME_KEEP 200
 #define AT_STORE_CA_NAME_EMPTY "ca"
 #define AT_STORE_JSON_FLAGS (JSON_INDENT(2) | JSON_SORT_KEYS)
+/* A temp name is ".<component>.tmp.XXXXXX" (mkostemp and mkdtemp fill in the X's). */
+#define AT_STORE_TEMP_INFIX ".tmp."
+#define AT_STORE_TEMP_RANDOM 6
+/* Most items one set may hold. */
+#define AT_STORE_SET_MAX_ITEMS 64
 
 static const char *const at_store_group_names[AT_STORE_GROUP_COUNT] = {
     "accounts", "staging", "live", "challenges", "jobs", "archive",
@@ -46,6 +52,36 @@ int at_store_component_valid(const char *component)
     }
     for (i = 0; component[i] != '\0'; i++) {
         if (i >= AT_STORE_COMPONENT_MAX || !component_char_ok(component[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int at_store_is_temp_name(const char *name)
+{
+    apr_size_t len, infix = strlen(AT_STORE_TEMP_INFIX), i;
+    const char *random;
+
+    if (name == NULL) {
+        return 0;
+    }
+    len = strlen(name);
+    /* '.', at least one character of the component, the infix, the random part */
+    if (name[0] != '.' || len < 2 + infix + AT_STORE_TEMP_RANDOM || len > AT_STORE_COMPONENT_MAX) {
+        return 0;
+    }
+    random = name + len - AT_STORE_TEMP_RANDOM;
+    if (memcmp(random - infix, AT_STORE_TEMP_INFIX, infix) != 0) {
+        return 0;
+    }
+    for (i = 0; i < AT_STORE_TEMP_RANDOM; i++) {
+        if (!apr_isalnum(random[i])) {
+            return 0;
+        }
+    }
+    for (i = 1; i < len - AT_STORE_TEMP_RANDOM; i++) {
+        if (!component_char_ok(name[i])) {
             return 0;
         }
     }
@@ -170,17 +206,69 @@ apr_status_t at_store_path(at_store_t *store, at_store_group_e group, const char
     return store->vt->path(store, group, name, item, path, p);
 }
 
-apr_status_t at_store_purge(at_store_t *store, at_store_group_e group, const char *name,
-                            apr_pool_t *p)
+apr_status_t at_store_save_set(at_store_t *store, at_store_group_e group, const char *name,
+                               const at_store_item_t *items, int count, apr_pool_t *p)
 {
     apr_status_t rv;
+    int i;
 
-    /* Purging needs a name: a whole group is never thrown away by one call. */
     if ((rv = check_group(store, group)) != APR_SUCCESS ||
         (rv = check_component(group, "name", name)) != APR_SUCCESS) {
         return rv;
     }
-    return store->vt->purge(store, group, name, p);
+    if (items == NULL || count <= 0 || count > AT_STORE_SET_MAX_ITEMS) {
+        at_log(AT_LOG_ERR, AT_EARG, "store: a set for %s/%s needs 1 to %d items, not %d",
+               at_store_group_name(group), name, AT_STORE_SET_MAX_ITEMS, count);
+        return AT_EARG;
+    }
+    for (i = 0; i < count; i++) {
+        if ((rv = check_component(group, "item", items[i].item)) != APR_SUCCESS) {
+            return rv;
+        }
+        if ((items[i].data == NULL && items[i].len > 0) || items[i].len > AT_STORE_MAX_ITEM) {
+            at_log(AT_LOG_ERR, AT_EARG,
+                   "store: refusing the set %s/%s: item %s has no data or more than %d bytes",
+                   at_store_group_name(group), name, items[i].item, AT_STORE_MAX_ITEM);
+            return AT_EARG;
+        }
+    }
+    if (store->vt->save_set == NULL) {
+        return APR_ENOTIMPL;
+    }
+    return store->vt->save_set(store, group, name, items, count, p);
+}
+
+apr_status_t at_store_purge_items(at_store_t *store, at_store_group_e group, const char *name,
+                                  const char *const *items, int count, apr_pool_t *p)
+{
+    apr_status_t rv;
+    int i;
+
+    /* Purging needs a name: a whole group is never thrown away by one call. */
+    if ((rv = check_group(store, group)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!at_store_is_temp_name(name) &&
+        (rv = check_component(group, "name", name)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (count > 0 && items == NULL) {
+        at_log(AT_LOG_ERR, AT_EARG, "store: no items given to purge %s/%s",
+               at_store_group_name(group), name);
+        return AT_EARG;
+    }
+    for (i = 0; i < count; i++) {
+        if ((rv = check_component(group, "item", items[i])) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return store->vt->purge(store, group, name, items, count > 0 ? count : 0, p);
+}
+
+apr_status_t at_store_purge(at_store_t *store, at_store_group_e group, const char *name,
+                            apr_pool_t *p)
+{
+    return at_store_purge_items(store, group, name, NULL, 0, p);
 }
 
 apr_status_t at_store_lock(at_store_t *store, at_store_group_e group, apr_pool_t *p)

@@ -8,12 +8,14 @@
  * file already checked by store.c, so they are joined into paths as they are.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, openat, mkdirat and fdopendir */
+#define _GNU_SOURCE /* renameat2; O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, openat, mkdirat, fdopendir   \
+                     */
 #endif
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h> /* renameat2, RENAME_NOREPLACE */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -52,10 +54,8 @@
 #define FS_DIR_RACE_RETRIES 8
 /* How often one read or write may be interrupted by a signal before we give up. */
 #define FS_EINTR_RETRIES 100
-/* Bounds on what list and purge walk through. */
+/* Bound on what list and purge walk through. */
 #define FS_LIST_MAX_ENTRIES (1024 * 1024)
-#define FS_PURGE_MAX_DEPTH 16
-#define FS_PURGE_PASSES 3
 #define FS_LIST_INITIAL 16
 
 int at_store_fs_test_fail_before_rename = 0;
@@ -293,15 +293,12 @@ static apr_status_t fs_save_at(int dfd, const char *dir, const char *item, const
  * Walks root/group[/name] one component at a time (creating what is missing, following no link)
  * and saves the item in the directory it holds open.
  */
-static apr_status_t fs_save(at_store_t *store, at_store_group_e group, const char *name,
-                            const char *item, const void *data, apr_size_t len,
-                            at_store_access_e access, apr_pool_t *p)
+/* Opens (making it when missing) the group's directory below the root, following no link. */
+static apr_status_t fs_open_group(at_store_t *store, at_store_group_e group, const char *gdir,
+                                  int *gfd)
 {
     fs_store_t *fs = store->impl;
-    int secret = access == AT_STORE_SECRET;
-    const char *gdir = fs_dir_path(store, group, NULL, p);
-    const char *dir = fs_dir_path(store, group, name, p);
-    int rootfd, gfd = -1, dfd = -1;
+    int rootfd;
     apr_status_t rv;
 
     rootfd = open(fs->root[0] != '\0' ? fs->root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -310,9 +307,22 @@ static apr_status_t fs_save(at_store_t *store, at_store_group_e group, const cha
         at_log(AT_LOG_ERR, rv, "store: cannot open the store directory %s", fs->root);
         return rv;
     }
-    rv = fs_open_dir_at(rootfd, at_store_group_name(group), gdir, group_dir_mode(group), &gfd);
+    rv = fs_open_dir_at(rootfd, at_store_group_name(group), gdir, group_dir_mode(group), gfd);
     close(rootfd);
-    if (rv != APR_SUCCESS) {
+    return rv;
+}
+
+static apr_status_t fs_save(at_store_t *store, at_store_group_e group, const char *name,
+                            const char *item, const void *data, apr_size_t len,
+                            at_store_access_e access, apr_pool_t *p)
+{
+    int secret = access == AT_STORE_SECRET;
+    const char *gdir = fs_dir_path(store, group, NULL, p);
+    const char *dir = fs_dir_path(store, group, name, p);
+    int gfd = -1, dfd = -1;
+    apr_status_t rv;
+
+    if ((rv = fs_open_group(store, group, gdir, &gfd)) != APR_SUCCESS) {
         return rv;
     }
     if (strcmp(gdir, dir) == 0) {
@@ -563,105 +573,104 @@ static apr_status_t fs_list(at_store_t *store, at_store_group_e group, const cha
     return APR_SUCCESS;
 }
 
-static apr_status_t fs_remove_tree_at(int dfd, const char *entry, const char *path, int depth,
-                                      apr_pool_t *p);
-
-/* Empties the directory open as d (path for log lines), one level down at a time. */
-static apr_status_t fs_empty_dir(DIR *d, const char *path, int depth, apr_pool_t *p)
+/* Whether entry is one of the items a purge was told of, or one of our temp files. */
+static int fs_purge_known(const char *entry, const char *const *items, int count)
 {
-    struct dirent *de;
-    apr_status_t rv;
+    int i;
 
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
-            continue;
-        }
-        rv = fs_remove_tree_at(dirfd(d), de->d_name, apr_pstrcat(p, path, "/", de->d_name, NULL),
-                               depth + 1, p);
-        if (rv != APR_SUCCESS) {
-            return rv;
+    if (at_store_is_temp_name(entry)) {
+        return 1;
+    }
+    for (i = 0; i < count; i++) {
+        if (strcmp(entry, items[i]) == 0) {
+            return 1;
         }
     }
-    return APR_SUCCESS;
+    return 0;
 }
 
-static apr_status_t fs_remove_dir_at(int dfd, const char *entry, const char *path, int depth,
-                                     apr_pool_t *p)
+/* Whether a purge may unlink this entry: never a directory; a regular file only when it is
+ * ours, root's or the trusted owner's (a file of anyone else was moved in, and its data must not
+ * go with it); a link or other special file always (only the name goes). */
+static int fs_purge_may_unlink(const fs_store_t *fs, const struct stat *st)
+{
+    if (S_ISDIR(st->st_mode)) {
+        return 0;
+    }
+    return !S_ISREG(st->st_mode) || st->st_uid == geteuid() || st->st_uid == 0 ||
+           (fs->trusted != FS_NO_TRUSTED_OWNER && st->st_uid == fs->trusted);
+}
+
+/* Unlinks the known entries of the directory open as dfd that may go; never descends, never
+ * follows a link (unlinking a link removes the link). The rest stays for rmdir to trip over. */
+static apr_status_t fs_purge_entries(const fs_store_t *fs, int dfd, const char *path,
+                                     const char *const *items, int count)
 {
     apr_status_t rv = APR_SUCCESS;
-    int pass, fd;
+    struct dirent *de;
+    struct stat st;
+    int seen = 0, fd = dup(dfd);
     DIR *d;
 
-    fd = openat(dfd, entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || (d = fdopendir(fd)) == NULL) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot open directory %s to remove it", path);
+        at_log(AT_LOG_ERR, rv, "store: cannot read directory %s to empty it", path);
         if (fd >= 0) {
             close(fd);
         }
         return rv;
     }
-    /* readdir need not report entries created while it runs: retry a few passes. */
-    for (pass = 0; pass < FS_PURGE_PASSES; pass++) {
-        rewinddir(d);
-        if ((rv = fs_empty_dir(d, path, depth, p)) != APR_SUCCESS) {
-            break;
+    while ((de = readdir(d)) != NULL && ++seen <= FS_LIST_MAX_ENTRIES) {
+        if (!fs_purge_known(de->d_name, items, count) ||
+            fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !fs_purge_may_unlink(fs, &st)) {
+            continue;
         }
-        if (unlinkat(dfd, entry, AT_REMOVEDIR) == 0) {
-            rv = APR_SUCCESS;
-            break;
-        }
-        rv = os_status();
-        if (errno != ENOTEMPTY && errno != EEXIST) {
-            break;
+        if (unlinkat(dfd, de->d_name, 0) != 0 && errno != ENOENT && rv == APR_SUCCESS) {
+            rv = os_status();
+            at_log(AT_LOG_ERR, rv, "store: cannot remove %s/%s", path, de->d_name);
         }
     }
     closedir(d);
-    if (rv != APR_SUCCESS && rv != APR_FROM_OS_ERROR(ENOENT)) {
-        at_log(AT_LOG_ERR, rv, "store: cannot remove directory %s", path);
-        return rv;
-    }
-    return APR_SUCCESS;
+    return rv;
 }
 
-/* Removes entry in dfd and, when it is a directory, everything below; links are removed, never
- * followed. */
-static apr_status_t fs_remove_tree_at(int dfd, const char *entry, const char *path, int depth,
-                                      apr_pool_t *p)
+/* Opens group/name for a purge: APR_INCOMPLETE with *dfd set; APR_SUCCESS when there is nothing
+ * to purge (nothing there, or a link or a file of ours in its place, now removed). */
+static apr_status_t fs_purge_open(const fs_store_t *fs, int *dfd, int gfd, const char *name,
+                                  const char *path)
 {
     struct stat st;
     apr_status_t rv;
 
-    if (fstatat(dfd, entry, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT) {
+    *dfd = openat(gfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (*dfd >= 0) {
+        return APR_INCOMPLETE;
+    }
+    if (errno == ENOENT) {
+        return APR_SUCCESS;
+    }
+    rv = os_status();
+    if ((errno == ELOOP || errno == ENOTDIR) && fstatat(gfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        fs_purge_may_unlink(fs, &st)) {
+        /* A link or a file of ours where a directory belongs: the name goes, never a target. */
+        if (unlinkat(gfd, name, 0) == 0 || errno == ENOENT) {
             return APR_SUCCESS;
         }
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot stat %s to remove it", path);
-        return rv;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        if (unlinkat(dfd, entry, 0) != 0 && errno != ENOENT) {
-            rv = os_status();
-            at_log(AT_LOG_ERR, rv, "store: cannot remove %s", path);
-            return rv;
-        }
-        return APR_SUCCESS;
-    }
-    if (depth >= FS_PURGE_MAX_DEPTH) {
-        at_log(AT_LOG_ERR, AT_ETOOLARGE, "store: refusing to remove %s: nested deeper than %d",
-               path, FS_PURGE_MAX_DEPTH);
-        return AT_ETOOLARGE;
-    }
-    return fs_remove_dir_at(dfd, entry, path, depth, p);
+    at_log(AT_LOG_ERR, rv, "store: cannot remove %s: not a directory of the store, left as it is",
+           path);
+    return rv;
 }
 
 static apr_status_t fs_purge(at_store_t *store, at_store_group_e group, const char *name,
-                             apr_pool_t *p)
+                             const char *const *items, int count, apr_pool_t *p)
 {
     const char *gdir = fs_dir_path(store, group, NULL, p);
+    const char *path = apr_pstrcat(p, gdir, "/", name, NULL);
     apr_status_t rv;
-    int gfd;
+    int gfd, dfd = -1;
 
     gfd = open(gdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (gfd < 0) {
@@ -672,12 +681,154 @@ static apr_status_t fs_purge(at_store_t *store, at_store_group_e group, const ch
         at_log(AT_LOG_ERR, rv, "store: cannot open directory %s", gdir);
         return rv;
     }
-    rv = fs_remove_tree_at(gfd, name, apr_pstrcat(p, gdir, "/", name, NULL), 0, p);
-    if (rv == APR_SUCCESS && fsync(gfd) != 0 && errno != EINVAL) {
+    if ((rv = fs_purge_open(store->impl, &dfd, gfd, name, path)) != APR_INCOMPLETE) {
+        goto out;
+    }
+    rv = fs_purge_entries(store->impl, dfd, path, items, count);
+    close(dfd);
+    if (rv != APR_SUCCESS) {
+        goto out;
+    }
+    if (unlinkat(gfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv,
+               "store: %s keeps entries the store did not make (a directory, a foreign name, "
+               "another owner's file); it stays, and nothing of that was touched",
+               path);
+        goto out;
+    }
+    if (fsync(gfd) != 0 && errno != EINVAL) {
         rv = os_status();
         at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", gdir);
     }
+out:
     close(gfd);
+    return rv;
+}
+
+/* Writes one item of a set into the temp directory dfd: a fresh file, never an existing one. */
+static apr_status_t fs_set_write_item(int dfd, const char *dir, const at_store_item_t *item,
+                                      apr_pool_t *p)
+{
+    const char *path = apr_pstrcat(p, dir, "/", item->item, NULL);
+    mode_t mode = item->access == AT_STORE_SECRET ? FS_MODE_SECRET_FILE : FS_MODE_PUBLIC_FILE;
+    apr_status_t rv;
+    int fd;
+
+    fd = openat(dfd, item->item, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                FS_MODE_SECRET_FILE);
+    if (fd < 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot create %s", path);
+        return rv;
+    }
+    rv = fs_write_temp(fd, path, item->data, item->len, mode);
+    if (close(fd) != 0 && rv == APR_SUCCESS) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot close %s", path);
+    }
+    return rv;
+}
+
+/* Fills the temp directory dfd with the items, synced, with its final mode. */
+static apr_status_t fs_set_fill(int dfd, const char *dir, const at_store_item_t *items, int count,
+                                apr_pool_t *p)
+{
+    mode_t mode = FS_MODE_PUBLIC_DIR;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < count; i++) {
+        if ((rv = fs_set_write_item(dfd, dir, &items[i], p)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (items[i].access == AT_STORE_SECRET) {
+            mode = FS_MODE_SECRET_DIR;
+        }
+    }
+    if (fchmod(dfd, mode) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot set mode %04o on %s", (unsigned)mode, dir);
+        return rv;
+    }
+    if (fsync(dfd) != 0 && errno != EINVAL) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", dir);
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+/* The commit: tmp becomes name, only if nothing is called name yet. */
+static apr_status_t fs_set_commit(int gfd, const char *tmp, const char *name, const char *target)
+{
+    apr_status_t rv;
+
+    if (at_store_fs_test_fail_before_rename) {
+        at_log(AT_LOG_ERR, APR_EGENERAL, "store: test hook: failing the set %s before rename",
+               target);
+        return APR_EGENERAL;
+    }
+    if (renameat2(gfd, tmp, gfd, name, RENAME_NOREPLACE) == 0) {
+        return APR_SUCCESS;
+    }
+    /* A filesystem without RENAME_NOREPLACE: rename(2) replaces at most an empty directory. */
+    if ((errno == EINVAL || errno == ENOSYS) && renameat(gfd, tmp, gfd, name) == 0) {
+        return APR_SUCCESS;
+    }
+    rv = os_status();
+    at_log(AT_LOG_ERR, rv, "store: cannot put the set %s in place%s", target,
+           errno == EEXIST || errno == ENOTEMPTY ? ": it exists already" : "");
+    return rv;
+}
+
+static apr_status_t fs_save_set(at_store_t *store, at_store_group_e group, const char *name,
+                                const at_store_item_t *items, int count, apr_pool_t *p)
+{
+    const char *gdir = fs_dir_path(store, group, NULL, p);
+    const char *target = apr_pstrcat(p, gdir, "/", name, NULL);
+    char *tmp;
+    const char *tmp_name;
+    apr_status_t rv;
+    int gfd = -1, dfd = -1, i;
+
+    if ((rv = fs_open_group(store, group, gdir, &gfd)) != APR_SUCCESS) {
+        return rv;
+    }
+    close(gfd);
+    gfd = -1;
+    /* A temp name: not a component, so the activator and every listing ignore it. */
+    tmp = apr_psprintf(p, "%s/.%.*s.tmp.XXXXXX", gdir, FS_TEMP_ITEM_KEEP, name);
+    if (mkdtemp(tmp) == NULL) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot create a temp directory in %s", gdir);
+        return rv;
+    }
+    tmp_name = tmp + strlen(gdir) + 1;
+    gfd = open(gdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    dfd = gfd < 0 ? -1 : openat(gfd, tmp_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot open the temp directory %s", tmp);
+    } else if ((rv = fs_set_fill(dfd, tmp, items, count, p)) == APR_SUCCESS &&
+               (rv = fs_set_commit(gfd, tmp_name, name, target)) == APR_SUCCESS &&
+               fsync(gfd) != 0 && errno != EINVAL) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", gdir);
+        rv = APR_SUCCESS; /* the set is in place; only its durability is in doubt */
+    }
+    if (rv != APR_SUCCESS && dfd >= 0) {
+        for (i = 0; i < count; i++) {
+            unlinkat(dfd, items[i].item, 0);
+        }
+        unlinkat(gfd, tmp_name, AT_REMOVEDIR);
+    }
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    if (gfd >= 0) {
+        close(gfd);
+    }
     return rv;
 }
 
@@ -727,7 +878,7 @@ static apr_status_t fs_lock(at_store_t *store, at_store_group_e group, apr_pool_
 }
 
 static const at_store_vtable_t fs_vtable = {
-    fs_save, fs_load, fs_remove, fs_list, fs_path, fs_purge, fs_lock,
+    fs_save, fs_load, fs_remove, fs_list, fs_path, fs_purge, fs_save_set, fs_lock,
 };
 
 /* The root must be a directory no one but its owner (us or root) can write into. */

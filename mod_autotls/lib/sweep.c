@@ -5,7 +5,9 @@
  * what it writes within seconds (a temp file, a staging set after its order) or within the
  * order timeout (a challenge response), so whatever is older than that has no writer left; and
  * at a cold start no writer runs at all. Directories are opened with O_NOFOLLOW and entries are
- * removed relative to them, so a link planted by the worker user never leads anywhere else.
+ * removed relative to them, so a link planted by the worker user never leads anywhere else; and
+ * nothing is removed recursively: a set goes flat, its known items and temp files only
+ * (at_store_purge_items), so a tree moved into staging/ loses nothing.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, openat, fdopendir */
@@ -18,18 +20,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "at_core.h"
+#include "at_issue.h"
 #include "at_store.h"
 #include "at_sweep.h"
 
 /* An item name only used to ask the store where a group directory is. */
 #define SWEEP_PROBE "probe"
-/* store_fs.c names a temp file ".<item>.tmp.XXXXXX" (mkostemp fills in the X's). */
-#define SWEEP_TEMP_INFIX ".tmp."
-#define SWEEP_TEMP_RANDOM 6
 /* Bounds on what one sweep walks through. */
 #define SWEEP_MAX_ENTRIES (1024 * 1024)
 #define SWEEP_NAMES_INITIAL 16
@@ -43,23 +42,7 @@ typedef struct {
 
 int at_sweep_is_temp_name(const char *name)
 {
-    apr_size_t len = strlen(name), infix = strlen(SWEEP_TEMP_INFIX), i;
-    const char *random;
-
-    /* '.', at least one character of the item, the infix, the random part */
-    if (name[0] != '.' || len < 2 + infix + SWEEP_TEMP_RANDOM) {
-        return 0;
-    }
-    random = name + len - SWEEP_TEMP_RANDOM;
-    if (memcmp(random - infix, SWEEP_TEMP_INFIX, infix) != 0) {
-        return 0;
-    }
-    for (i = 0; i < SWEEP_TEMP_RANDOM; i++) {
-        if (!apr_isalnum(random[i])) {
-            return 0;
-        }
-    }
-    return 1;
+    return at_store_is_temp_name(name);
 }
 
 static apr_time_t sweep_mtime(const struct stat *st)
@@ -255,19 +238,52 @@ static int sweep_unfinished(apr_time_t *newest, DIR *d, const char *name, const 
     return !complete;
 }
 
-/* Every valid entry name of d. */
-static apr_array_header_t *sweep_entries(DIR *d, apr_pool_t *p)
+apr_status_t at_sweep_remove_set(at_store_t *store, const char *name, const char *ready,
+                                 apr_pool_t *p)
+{
+    const char *items[] = {AT_CERTSET_KEY, AT_CERTSET_CHAIN, AT_CERTSET_META, ready};
+    int count = (int)(sizeof(items) / sizeof(items[0])) - (ready == NULL);
+
+    return at_store_purge_items(store, AT_STORE_STAGING, name, items, count, p);
+}
+
+/* Every valid entry name of d, and (apart) every temp name: sets a killed writer never put in
+ * place (at_store_save_set). */
+static apr_array_header_t *sweep_entries(apr_array_header_t **temps, DIR *d, apr_pool_t *p)
 {
     apr_array_header_t *names = apr_array_make(p, SWEEP_NAMES_INITIAL, sizeof(const char *));
     struct dirent *de;
     int seen = 0;
 
+    *temps = apr_array_make(p, SWEEP_NAMES_INITIAL, sizeof(const char *));
     while ((de = readdir(d)) != NULL && ++seen <= SWEEP_MAX_ENTRIES) {
         if (at_store_component_valid(de->d_name)) {
             APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, de->d_name);
+        } else if (at_store_is_temp_name(de->d_name)) {
+            APR_ARRAY_PUSH(*temps, const char *) = apr_pstrdup(p, de->d_name);
         }
     }
     return names;
+}
+
+/* Removes the unfinished set name of d (a set directory or a temp set directory) when old. */
+static apr_status_t sweep_set(sweep_t *sw, at_store_t *store, DIR *d, const char *name,
+                              const char *ready, const char *dir, apr_pool_t *p)
+{
+    apr_time_t newest = 0;
+    apr_status_t rv;
+    int unfinished =
+        sweep_unfinished(&newest, d, name, ready, apr_pstrcat(p, dir, "/", name, NULL));
+
+    /* A temp set directory is unfinished even with `ready` in it: it was never renamed. */
+    if ((!unfinished && !at_store_is_temp_name(name)) || newest == 0 || !sweep_is_old(sw, newest)) {
+        return APR_SUCCESS;
+    }
+    /* One set that cannot be removed (the store said why) does not keep the others. */
+    if ((rv = at_sweep_remove_set(store, name, ready, p)) == APR_SUCCESS) {
+        sw->removed++;
+    }
+    return rv;
 }
 
 apr_status_t at_sweep_staging(at_store_t *store, const apr_array_header_t *names, const char *ready,
@@ -275,10 +291,11 @@ apr_status_t at_sweep_staging(at_store_t *store, const apr_array_header_t *names
                               apr_pool_t *p)
 {
     sweep_t sw = {max_age, now, 0};
+    apr_array_header_t *all, *temps;
     const char *dir;
     DIR *d;
     int i;
-    apr_status_t rv;
+    apr_status_t rv, one;
 
     if (removed != NULL) {
         *removed = 0;
@@ -287,24 +304,20 @@ apr_status_t at_sweep_staging(at_store_t *store, const apr_array_header_t *names
         (rv = sweep_opendir(&d, AT_FDCWD, dir, dir)) != APR_SUCCESS) {
         return rv == APR_ENOENT ? APR_SUCCESS : rv;
     }
+    all = sweep_entries(&temps, d, p);
     if (names == NULL) {
-        names = sweep_entries(d, p);
+        names = all;
     }
-    for (i = 0; i < names->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(names, i, const char *);
-        apr_time_t newest = 0;
-        apr_status_t purged;
+    for (i = 0; i < names->nelts + temps->nelts; i++) {
+        const char *name = i < names->nelts ? APR_ARRAY_IDX(names, i, const char *)
+                                            : APR_ARRAY_IDX(temps, i - names->nelts, const char *);
 
-        if (!at_store_component_valid(name) ||
-            !sweep_unfinished(&newest, d, name, ready, apr_pstrcat(p, dir, "/", name, NULL)) ||
-            !sweep_is_old(&sw, newest)) {
+        if (i < names->nelts && !at_store_component_valid(name)) {
             continue;
         }
-        /* One set that cannot be removed (the store said why) does not keep the others. */
-        if ((purged = at_store_purge(store, AT_STORE_STAGING, name, p)) == APR_SUCCESS) {
-            sw.removed++;
-        } else if (rv == APR_SUCCESS) {
-            rv = purged;
+        if ((one = sweep_set(&sw, store, d, name, ready, dir, p)) != APR_SUCCESS &&
+            rv == APR_SUCCESS) {
+            rv = one;
         }
     }
     closedir(d);

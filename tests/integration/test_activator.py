@@ -1,10 +1,12 @@
 """The activator: staged certificate sets go live without a restart, bad ones never do.
 
 The one idea to hold: the activator runs as root and trusts nothing in staging/. So each test here
-plays the worker user: it writes a set into <store>/staging/<site>/ exactly as the renewal thread
-would (owned by www-data, key 0600, chain 0644, `ready` last) and then watches what a client sees
-over TLS with SNI. A good set must be served within 2 s; a bad one must be refused with a log line
-naming why, and the certificate served before must still be served.
+plays the renewal process: it builds a set exactly as at_store_save_set does (owned by the ACME
+account, key 0600, chain 0644, `ready`, in a temp directory renamed to <store>/staging/<site>) and
+then watches what a client sees over TLS with SNI. A good set must be served within 2 s; a bad one
+must be refused with a log line naming why, and the certificate served before must still be
+served. The attacks play User (www-data, the tenants' uid): their sets are never believed, and a
+tree they move into staging/ loses nothing.
 
 The issuing CA is made here with the openssl CLI (root -> intermediate -> leaves, `openssl ca` for
 leaves with chosen validity) and is the server's AutoTLSIssuerRoots; AutoTLSCA points at a closed
@@ -21,7 +23,9 @@ import socket
 import ssl
 import stat
 import subprocess
+import shutil
 import time
+import traceback
 
 import pytest
 
@@ -31,12 +35,18 @@ from autotls_server import skip_unless_runnable
 MODULE = skip_unless_runnable()
 
 WORKER = "www-data"
+ACME_USER = "autotls"  # AutoTLSUser's default; scripts/bootstrap.sh creates the account
 SITE = "alpha.autotls-test.org"
 SITE_ALIAS = "www.alpha.autotls-test.org"
 OTHER = "beta.autotls-test.org"
 ACTIVATOR_COMM = "autotls-activ"
 
-LIVE_WITHIN = 2.0  # seconds from `ready` to the new certificate on the wire
+LIVE_WITHIN = 2.0  # seconds from the rename to the new certificate on the wire
+PROMOTED_WITHIN = 0.5  # seconds from the rename to the "is live" line (a 100 ms poll: ~0.1 more)
+LATENCY_RUNS = 5
+IDLE_SECONDS = 2.0
+IDLE_WAKEUPS_MAX = 3  # an idle activator sleeps; a 100 ms poll would wake 20 times
+OUTSIDER = 65534  # nobody: the owner of files a tenant moves into staging/
 REFUSE_WITHIN = 3.0  # seconds from `ready` to the refusal in the log
 START_TIMEOUT = 15.0
 RESPAWN_TIMEOUT = 10.0
@@ -164,6 +174,11 @@ class Server:
                                            modules=(("ssl_module", "mod_ssl.so"),))
         self.error_log = self.root / "error.log"
         self.worker = pwd.getpwnam(WORKER)
+        try:
+            self.acme = pwd.getpwnam(ACME_USER)
+        except KeyError:
+            pytest.skip("the ACME account %s is missing (scripts/bootstrap.sh creates it)"
+                        % ACME_USER)
 
     def run(self, *args):
         done = httpd.run_httpd(self.conf, *args)
@@ -240,15 +255,18 @@ class Server:
     def staging(self, site):
         return self.store / "staging" / site
 
-    def stage(self, site, key_pem, chain_pem, key_link_to=None):
-        """Writes a set as the worker user would: key 0600, chain 0644, `ready` last. With
-        key_link_to, privkey.pem is a symbolic link to that file instead."""
-        uid, gid = self.worker.pw_uid, self.worker.pw_gid
+    def stage(self, site, key_pem, chain_pem, key_link_to=None, owner=None):
+        """Writes a set as the renewal process does (at_store_save_set): owned by the ACME account
+        (or owner, a pwd entry), key 0600, chain 0644, `ready`, all in a temp directory that is
+        then renamed to staging/<site>. With key_link_to, privkey.pem is a symbolic link to that
+        file instead. Returns the time of the rename."""
+        owner = owner or self.acme
+        uid, gid = owner.pw_uid, owner.pw_gid
         group = self.store / "staging"
         if not group.exists():
             group.mkdir(mode=0o755)
             os.chown(group, uid, gid)
-        d = self.staging(site)
+        d = group / (".%s.tmp.T%05d" % (site, os.getpid() % 100000))
         d.mkdir(mode=0o700)
         os.chown(d, uid, gid)
         key = d / "privkey.pem"
@@ -259,6 +277,9 @@ class Server:
             os.chown(key, uid, gid, follow_symlinks=False)
         write_owned(d / "fullchain.pem", chain_pem, 0o644, uid, gid)
         write_owned(d / "ready", "", 0o644, uid, gid)
+        renamed = time.time()
+        os.rename(d, self.staging(site))
+        return renamed
 
     def wait_staging_gone(self, site, timeout):
         deadline = time.monotonic() + timeout
@@ -466,9 +487,10 @@ def test_symlinked_staging_directory_is_refused(server, cas, live, tmp_path):
                              ("ready", "", 0o644)):
         write_owned(elsewhere / name, text, mode, 0, 0)  # a valid set: only the link is wrong
     offset = len(server.log())
-    os.symlink(elsewhere, server.staging(SITE))
-    os.chown(server.staging(SITE), server.worker.pw_uid, server.worker.pw_gid,
-             follow_symlinks=False)
+    link = server.store / "staging" / (".%s.tmp.L00000" % SITE)
+    os.symlink(elsewhere, link)
+    os.chown(link, server.acme.pw_uid, server.acme.pw_gid, follow_symlinks=False)
+    os.rename(link, server.staging(SITE))  # a link of the trusted account is still a link
     refused(server, "not a directory", offset)
     assert server.served(SITE) == live["der"]
     assert sorted(os.listdir(elsewhere)) == ["fullchain.pem", "privkey.pem", "ready"]
@@ -543,6 +565,159 @@ def test_unknown_names_in_staging_are_ignored(server, cas, live):
     assert server.staging("stranger.autotls-test.org").exists(), "a non-site set was touched"
     assert not (server.store / "live" / "stranger.autotls-test.org").exists()
     assert server.served(SITE) == live["der"]
+
+
+def run_as(user, action):
+    """Runs action() in a forked process as user (uid, gid, no supplementary groups), as code
+    running under that uid (a tenant's PHP or CGI script) would; fails the test if it raised."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            action()
+            code = 0
+        except BaseException:  # pylint: disable=broad-except
+            traceback.print_exc()
+        finally:
+            os._exit(code)  # pylint: disable=protected-access
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, \
+        "the step run as %s failed" % user.pw_name
+
+
+def move_into_staging(server, tree, site):
+    """Moves tree to staging/<site> as User when User can write staging/ (a store made before
+    the ACME account owned it); else as root, standing for however it got there."""
+    group = server.store / "staging"
+    if os.stat(group).st_uid == server.worker.pw_uid:
+        run_as(server.worker, lambda: os.rename(tree, group / site))
+    else:
+        os.rename(tree, group / site)
+
+
+def tenant_dir(server, tmp_path):
+    """A directory of User's beside the store (same filesystem, so a rename can move from it)."""
+    d = server.root / ("tenant-" + tmp_path.name)
+    d.mkdir(mode=0o755)
+    os.chown(d, server.worker.pw_uid, server.worker.pw_gid)
+    return d
+
+
+def owner_line(server, site, uid, offset):
+    return server.wait_log(r"autotls-0314: %s: refused staged certificate: [^\n]*owned by uid %d"
+                           % (re.escape(site), uid), REFUSE_WITHIN, offset)
+
+
+@pytest.mark.parametrize("case", ["set-of-user", "files-of-user-in-an-acme-directory"])
+def test_set_owned_by_user_is_refused_naming_the_owner(server, cas, live, tmp_path, case):
+    """User (the tenants' uid) is never trusted for staging/: whatever it places there, however
+    valid, is refused with a line naming its owner, and the old certificate stays."""
+    key, chain, _, der = cas["ours"].leaf([SITE, SITE_ALIAS])
+    tenant = tenant_dir(server, tmp_path)
+    tree = tenant / "set"
+
+    def build():
+        tree.mkdir(mode=0o700)
+        for name, text, mode in (("privkey.pem", key, 0o600), ("fullchain.pem", chain, 0o644),
+                                 ("ready", "", 0o644)):
+            fd = os.open(tree / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+
+    run_as(server.worker, build)
+    offset = len(server.log())
+    if case == "set-of-user":
+        move_into_staging(server, tree, SITE)
+        uid = server.worker.pw_uid
+        owner_line(server, SITE, uid, offset)
+    else:
+        os.chown(tree, server.acme.pw_uid, server.acme.pw_gid)
+        os.rename(tree, server.staging(SITE))
+        server.wait_log(r"autotls-0314: %s: refused staged certificate: a file of the set "
+                        % re.escape(SITE), REFUSE_WITHIN, offset)
+        assert re.search(r"privkey.pem: file owned by uid %d" % server.worker.pw_uid,
+                         server.log()[offset:]), server.log_tail()
+    time.sleep(10 * POLL)
+    assert server.served(SITE) == live["der"]
+    assert server.served(SITE) != der
+    # User's own files are not root's to delete: they stay where User put them.
+    assert (server.staging(SITE) / "privkey.pem").exists()
+    shutil.rmtree(server.staging(SITE))
+
+
+def test_tree_moved_into_staging_is_refused_and_loses_nothing(server, cas, live, tmp_path):
+    """A tenant moves a tree of other users' files (a subdirectory, a link to an outside
+    directory, a file named like an item) into staging/<site>: root refuses it and removes none
+    of it, inside or outside."""
+    key, chain, _, _ = cas["ours"].leaf([OTHER])
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("outside data\n")
+    tenant = tenant_dir(server, tmp_path)
+    tree = tenant / "tree"
+    tree.mkdir()
+    (tree / "sub").mkdir()
+    victims = {"privkey.pem": key, "fullchain.pem": chain, "sub/notes": "theirs\n",
+               "sub/privkey.pem": "theirs too\n"}
+    for rel, text in victims.items():
+        (tree / rel).write_text(text)
+        os.chown(tree / rel, OUTSIDER, OUTSIDER)
+    os.chown(tree / "sub", OUTSIDER, OUTSIDER)
+    os.symlink(outside, tree / "link")
+    os.chown(tree, server.worker.pw_uid, server.worker.pw_gid)
+    run_as(server.worker, lambda: (tree / "ready").write_text(""))
+    offset = len(server.log())
+    move_into_staging(server, tree, OTHER)
+    owner_line(server, OTHER, server.worker.pw_uid, offset)
+    time.sleep(10 * POLL)
+    moved = server.staging(OTHER)
+    for rel, text in victims.items():
+        assert (moved / rel).read_text() == text, rel
+        assert os.stat(moved / rel).st_uid == OUTSIDER
+    assert os.readlink(moved / "link") == str(outside)
+    assert (outside / "precious").read_text() == "outside data\n"
+    assert (moved / "ready").exists()
+    server.wait_log(r"staging/%s keeps entries the store did not make" % re.escape(OTHER),
+                    REFUSE_WITHIN, offset)
+    shutil.rmtree(moved)
+
+
+def log_time(line):
+    """The time (seconds since the epoch) of an error log line: [Www Mmm dd hh:mm:ss.uuuuuu yyyy]."""
+    stamp = re.match(r"\[([^\]]+)\]", line).group(1)
+    return datetime.datetime.strptime(stamp, "%a %b %d %H:%M:%S.%f %Y").timestamp()
+
+
+def wakeups(pid):
+    status = pathlib.Path("/proc/%d/status" % pid).read_text()
+    return int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.M).group(1))
+
+
+def test_promotion_follows_the_rename_at_once_and_the_idle_activator_sleeps(server, cas, live):
+    """The activator learns of a set from a notification, not by listing staging/ every 100 ms:
+    idle, it does not wake; a set renamed into staging/ is live well within a poll interval."""
+    (pid,) = server.activators()
+    before = wakeups(pid)
+    time.sleep(IDLE_SECONDS)
+    woke = wakeups(pid) - before
+    assert woke <= IDLE_WAKEUPS_MAX, "the idle activator woke %d times in %.0f s" % (
+        woke, IDLE_SECONDS)
+    latencies = []
+    for _ in range(LATENCY_RUNS):
+        key, chain, serial, der = cas["ours"].leaf([SITE, SITE_ALIAS])
+        offset = len(server.log())
+        renamed = server.stage(SITE, key, chain)
+        m = server.wait_log(r"(?m)^.*autotls-0312: %s: certificate %s .* is live.*$"
+                            % (re.escape(SITE), serial), LIVE_WITHIN, offset)
+        latencies.append(log_time(m.group(0)) - renamed)
+        assert server.wait_served(SITE, der, LIVE_WITHIN), server.log_tail()
+        live["der"] = der
+    latencies.sort()
+    print("rename -> live latency (ms): %s" % ", ".join("%.1f" % (x * 1000) for x in latencies))
+    assert latencies[len(latencies) // 2] < PROMOTED_WITHIN, latencies
 
 
 def test_stop_ends_the_activator(server):

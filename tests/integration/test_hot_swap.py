@@ -32,6 +32,7 @@ from autotls_server import (ACME_USER, WWW_USER, AutoTLSServer, Site, free_port,
 from pebble import LOOPBACK
 
 MODULE = skip_unless_runnable()
+ACME_USER = "autotls"  # AutoTLSUser's default: the owner of staged sets
 
 LIVE_SITE = Site("alpha.test", aliases=("www.alpha.test",))
 PLACEHOLDER_SITE = Site("beta.test")
@@ -262,23 +263,25 @@ def test_drifted_store_modes_are_set_back_at_restart(server, pki):
 
 
 def stage(server, site, key_pem, chain_pem):
-    """staging/<site>/ as the renewal process writes it: the ACME account, key 0600, `ready`
-    last."""
+    """staging/<site>/ as the renewal process writes it (at_store_save_set): owned by the ACME
+    account, key 0600, built in a temp directory that is renamed into place."""
     worker = pwd.getpwnam(ACME_USER)
     d = os.path.join(server.store, "staging", site)
+    tmp = os.path.join(server.store, "staging", ".%s.tmp.T00000" % site)
     deadline = time.monotonic() + SWAP_WITHIN
     while os.path.lexists(d):  # the activator removes the previous set after publishing it
         assert time.monotonic() < deadline, "%s was not taken by the activator" % d
         time.sleep(POLL)
-    os.mkdir(d, 0o700)
-    os.chown(d, worker.pw_uid, worker.pw_gid)
+    os.mkdir(tmp, 0o700)
+    os.chown(tmp, worker.pw_uid, worker.pw_gid)
     for item, text, mode in (("privkey.pem", key_pem, 0o600), ("fullchain.pem", chain_pem, 0o644),
                              ("ready", "", 0o644)):
-        path = os.path.join(d, item)
+        path = os.path.join(tmp, item)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.chown(path, worker.pw_uid, worker.pw_gid)
+    os.rename(tmp, d)
 
 
 def stage_leaf(server, pki, label, site):

@@ -149,22 +149,26 @@ def test_job_state_cannot_park_a_site_forever(busy):
 
 
 def stage(server, site, files):
-    """Writes staging/<site>/ as the worker would; files: name -> text, or ("symlink", target),
-    or ("hardlink", target). `ready` goes last."""
+    """Writes staging/<site>/ as the renewal process does (at_store_save_set): owned by the ACME
+    account, built in a temp directory renamed into place; files: name -> text, or ("symlink",
+    target), or ("hardlink", target). Returns the final directory."""
+    # The ACME client's account (AutoTLSUser, or User standing in for it) owns accounts/.
+    acme = pwd.getpwuid(os.stat(os.path.join(server.store, "accounts")).st_uid)
     d = os.path.join(server.store, "staging", site)
-    os.mkdir(d, 0o700)
-    os.chown(d, WORKER.pw_uid, WORKER.pw_gid)
-    for name, spec in files.items():
-        path = os.path.join(d, name)
+    tmp = os.path.join(server.store, "staging", ".%s.tmp.T00000" % site)
+    os.mkdir(tmp, 0o700)
+    os.chown(tmp, acme.pw_uid, acme.pw_gid)
+    for name, spec in list(files.items()) + [("ready", "")]:
+        path = os.path.join(tmp, name)
         if isinstance(spec, tuple) and spec[0] == "symlink":
             os.symlink(spec[1], path)
-            os.chown(path, WORKER.pw_uid, WORKER.pw_gid, follow_symlinks=False)
+            os.chown(path, acme.pw_uid, acme.pw_gid, follow_symlinks=False)
         elif isinstance(spec, tuple):
             os.link(spec[1], path)  # as root: what protected_hardlinks=0 would let anyone do
         else:
-            write_owned(path, spec, 0o600 if name == "privkey.pem" else 0o644, WORKER.pw_uid,
-                        WORKER.pw_gid)
-    write_owned(os.path.join(d, "ready"), "", 0o644, WORKER.pw_uid, WORKER.pw_gid)
+            write_owned(path, spec, 0o600 if name == "privkey.pem" else 0o644, acme.pw_uid,
+                        acme.pw_gid)
+    os.rename(tmp, d)
     return d
 
 

@@ -493,6 +493,62 @@ START_TEST(test_sweep_staging_judges_a_set_by_its_newest_file)
 }
 END_TEST
 
+START_TEST(test_sweep_staging_leaves_a_moved_in_tree_and_link_targets)
+{
+    apr_time_t now = apr_time_now();
+    const char *outside = apr_pstrcat(pool, store_dir, "-outside", NULL);
+    const char *precious = apr_pstrcat(pool, outside, "/precious", NULL);
+    int removed = -1;
+
+    ck_assert_int_eq(mkdir(outside, 0755), 0);
+    ck_assert_int_eq(close(open(precious, O_CREAT | O_WRONLY, 0644)), 0);
+    make_dir("staging");
+    /* tree.example: unfinished and old, with a tree and links moved into it */
+    make_dir("staging/tree.example");
+    write_file("staging/tree.example/privkey.pem", "k");
+    make_dir("staging/tree.example/home");
+    write_file("staging/tree.example/home/privkey.pem", "theirs");
+    write_file("staging/tree.example/home/notes", "theirs");
+    ck_assert_int_eq(symlink(outside, store_path("staging/tree.example/outside")), 0);
+    ck_assert_int_eq(symlink(outside, store_path("staging/tree.example/fullchain.pem")), 0);
+    age("staging/tree.example", 10 * MINUTE);
+
+    ck_assert_int_ne(at_sweep_staging(store, NULL, READY, 0, now, &removed, pool), APR_SUCCESS);
+    ck_assert_int_eq(removed, 0);
+    ck_assert(!exists("staging/tree.example/privkey.pem"));
+    ck_assert(!exists("staging/tree.example/fullchain.pem")); /* the link, not its target */
+    ck_assert(exists("staging/tree.example/home/privkey.pem"));
+    ck_assert(exists("staging/tree.example/home/notes"));
+    ck_assert(exists("staging/tree.example/outside"));
+    ck_assert_int_eq(access(precious, F_OK), 0);
+    ck_assert_int_eq(unlink(precious), 0);
+    ck_assert_int_eq(rmdir(outside), 0);
+}
+END_TEST
+
+START_TEST(test_sweep_staging_removes_a_temp_set_a_killed_writer_left)
+{
+    apr_time_t now = apr_time_now();
+    int removed = -1;
+
+    make_dir("staging");
+    make_dir("staging/.old.example.tmp.Ab12Cd");
+    write_file("staging/.old.example.tmp.Ab12Cd/privkey.pem", "k");
+    write_file("staging/.old.example.tmp.Ab12Cd/" READY, "");
+    age("staging/.old.example.tmp.Ab12Cd/privkey.pem", 10 * MINUTE);
+    age("staging/.old.example.tmp.Ab12Cd/" READY, 10 * MINUTE);
+    age("staging/.old.example.tmp.Ab12Cd", 10 * MINUTE);
+    make_dir("staging/.new.example.tmp.Xy34Zw"); /* being written right now */
+    write_file("staging/.new.example.tmp.Xy34Zw/privkey.pem", "k");
+
+    ck_assert_int_eq(at_sweep_staging(store, NULL, READY, 5 * MINUTE, now, &removed, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(removed, 1);
+    ck_assert(!exists("staging/.old.example.tmp.Ab12Cd"));
+    ck_assert(exists("staging/.new.example.tmp.Xy34Zw/privkey.pem"));
+}
+END_TEST
+
 START_TEST(test_sweep_challenges_removes_old_responses)
 {
     int removed = -1;
@@ -576,6 +632,8 @@ static Suite *live_suite(void)
     tcase_add_test(sweep, test_temp_names_are_those_of_store_fs);
     tcase_add_test(sweep, test_sweep_staging_removes_unfinished_sets_only);
     tcase_add_test(sweep, test_sweep_staging_judges_a_set_by_its_newest_file);
+    tcase_add_test(sweep, test_sweep_staging_leaves_a_moved_in_tree_and_link_targets);
+    tcase_add_test(sweep, test_sweep_staging_removes_a_temp_set_a_killed_writer_left);
     tcase_add_test(sweep, test_sweep_challenges_removes_old_responses);
     tcase_add_test(sweep, test_sweep_temp_files_everywhere_but_nothing_else);
     suite_add_tcase(s, sweep);

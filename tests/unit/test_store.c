@@ -569,30 +569,210 @@ START_TEST(test_list_of_missing_directory_is_empty)
 }
 END_TEST
 
-START_TEST(test_purge_removes_tree_without_following_links)
+static const char *const set_items[] = {"privkey.pem", "fullchain.pem", "ready"};
+#define SET_ITEM_COUNT ((int)(sizeof(set_items) / sizeof(set_items[0])))
+
+/* An outside directory with one file: what an attacker would like root to delete. */
+static const char *make_outside(const char **file)
 {
     const char *outside = apr_pstrcat(pool, tmpdir, "/outside", NULL);
-    const char *kept = apr_pstrcat(pool, tmpdir, "/outside/keep", NULL);
-    char *out = NULL;
 
+    *file = apr_pstrcat(pool, outside, "/precious", NULL);
     ck_assert_int_eq(mkdir(outside, 0755), 0);
-    ck_assert_int_eq(close(open(kept, O_CREAT | O_WRONLY, 0644)), 0);
-    save_text(AT_STORE_ARCHIVE, "site", "privkey.pem", "KEY", AT_STORE_SECRET);
-    save_text(AT_STORE_ARCHIVE, "other", "privkey.pem", "KEY", AT_STORE_SECRET);
-    ck_assert_int_eq(mkdir(in_root("archive/site/2024"), 0700), 0);
-    ck_assert_int_eq(mkdir(in_root("archive/site/2024/deeper"), 0700), 0);
-    write_raw("archive/site/2024/deeper/chain.pem", "x", 0644);
-    write_raw("archive/site/.tmp.half", "x", 0600);
-    ck_assert_int_eq(symlink(outside, in_root("archive/site/link")), 0);
+    ck_assert_int_eq(close(open(*file, O_CREAT | O_WRONLY, 0644)), 0);
+    return outside;
+}
 
+START_TEST(test_purge_is_flat_and_leaves_subdirectories_and_link_targets)
+{
+    const char *precious;
+    const char *outside = make_outside(&precious);
+
+    save_text(AT_STORE_STAGING, "site", "privkey.pem", "KEY", AT_STORE_SECRET);
+    save_text(AT_STORE_STAGING, "site", "ready", "", AT_STORE_PUBLIC);
+    save_text(AT_STORE_STAGING, "other", "privkey.pem", "KEY", AT_STORE_SECRET);
+    write_raw("staging/site/.fullchain.pem.tmp.a1B2c3", "x", 0600);
+    /* a tree moved in: a subdirectory with files, a link to an outside directory, and a link
+     * named like an item pointing at an outside file */
+    ck_assert_int_eq(mkdir(in_root("staging/site/sub"), 0755), 0);
+    write_raw("staging/site/sub/privkey.pem", "theirs", 0644);
+    write_raw("staging/site/sub/file", "theirs", 0644);
+    ck_assert_int_eq(symlink(outside, in_root("staging/site/link")), 0);
+    ck_assert_int_eq(symlink(precious, in_root("staging/site/fullchain.pem")), 0);
+
+    reset_log();
+    ck_assert_int_eq(
+        at_store_purge_items(store, AT_STORE_STAGING, "site", set_items, SET_ITEM_COUNT, pool),
+        APR_FROM_OS_ERROR(ENOTEMPTY));
+    ck_assert_int_eq(log_count, 1);
+    ck_assert_ptr_nonnull(strstr(last_log, "staging/site keeps entries"));
+    /* the set's own items and the temp file are gone, the link named like an item too */
+    ck_assert_int_eq(access(in_root("staging/site/privkey.pem"), F_OK), -1);
+    ck_assert_int_eq(access(in_root("staging/site/ready"), F_OK), -1);
+    ck_assert_int_eq(count_dot_files("staging/site"), 0);
+    ck_assert_int_eq(
+        faccessat(AT_FDCWD, in_root("staging/site/fullchain.pem"), F_OK, AT_SYMLINK_NOFOLLOW), -1);
+    /* everything else is untouched, inside and outside */
+    ck_assert_int_eq(access(in_root("staging/site/sub/privkey.pem"), F_OK), 0);
+    ck_assert_int_eq(access(in_root("staging/site/sub/file"), F_OK), 0);
+    ck_assert_int_eq(faccessat(AT_FDCWD, in_root("staging/site/link"), F_OK, AT_SYMLINK_NOFOLLOW),
+                     0);
+    ck_assert_int_eq(access(precious, F_OK), 0);
+    ck_assert_int_eq(access(outside, F_OK), 0);
+    ck_assert_int_eq(access(in_root("staging/other/privkey.pem"), F_OK), 0);
+
+    /* once the foreign entries are gone, the set goes */
+    ck_assert_int_eq(unlink(in_root("staging/site/sub/privkey.pem")), 0);
+    ck_assert_int_eq(unlink(in_root("staging/site/sub/file")), 0);
+    ck_assert_int_eq(rmdir(in_root("staging/site/sub")), 0);
+    ck_assert_int_eq(unlink(in_root("staging/site/link")), 0);
+    ck_assert_int_eq(
+        at_store_purge_items(store, AT_STORE_STAGING, "site", set_items, SET_ITEM_COUNT, pool),
+        APR_SUCCESS);
+    ck_assert_int_eq(access(in_root("staging/site"), F_OK), -1);
+    /* Purging what is not there is not an error. */
+    ck_assert_int_eq(at_store_purge(store, AT_STORE_STAGING, "site", pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_purge(store, AT_STORE_JOBS, "site", pool), APR_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_purge_removes_a_link_in_place_of_the_set_not_its_target)
+{
+    const char *precious;
+    const char *outside = make_outside(&precious);
+
+    save_text(AT_STORE_STAGING, "other", "privkey.pem", "KEY", AT_STORE_SECRET);
+    ck_assert_int_eq(symlink(outside, in_root("staging/site")), 0);
+    write_raw("../outside/privkey.pem", "theirs", 0600);
+    ck_assert_int_eq(
+        at_store_purge_items(store, AT_STORE_STAGING, "site", set_items, SET_ITEM_COUNT, pool),
+        APR_SUCCESS);
+    ck_assert_int_eq(faccessat(AT_FDCWD, in_root("staging/site"), F_OK, AT_SYMLINK_NOFOLLOW), -1);
+    ck_assert_int_eq(access(precious, F_OK), 0);
+    ck_assert_int_eq(access(apr_pstrcat(pool, outside, "/privkey.pem", NULL), F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_purge_keeps_a_file_of_another_owner_even_under_an_item_name)
+{
+    if (geteuid() != 0) {
+        return; /* only root can give a file away */
+    }
+    save_text(AT_STORE_STAGING, "site", "fullchain.pem", "CHAIN", AT_STORE_PUBLIC);
+    write_raw("staging/site/privkey.pem", "someone else's data", 0600);
+    ck_assert_int_eq(chown(in_root("staging/site/privkey.pem"), OTHER_UID, OTHER_UID), 0);
+    ck_assert_int_eq(
+        at_store_purge_items(store, AT_STORE_STAGING, "site", set_items, SET_ITEM_COUNT, pool),
+        APR_FROM_OS_ERROR(ENOTEMPTY));
+    ck_assert_int_eq(access(in_root("staging/site/fullchain.pem"), F_OK), -1);
+    ck_assert_int_eq(access(in_root("staging/site/privkey.pem"), F_OK), 0);
+    /* the trusted owner's files go */
+    at_store_fs_trust_owner(store, OTHER_UID);
+    ck_assert_int_eq(
+        at_store_purge_items(store, AT_STORE_STAGING, "site", set_items, SET_ITEM_COUNT, pool),
+        APR_SUCCESS);
+    ck_assert_int_eq(access(in_root("staging/site"), F_OK), -1);
+}
+END_TEST
+
+START_TEST(test_purge_without_items_removes_only_temp_files_and_an_empty_directory)
+{
+    save_text(AT_STORE_ARCHIVE, "site", "x.privkey.pem", "KEY", AT_STORE_SECRET);
+    write_raw("archive/site/.x.fullchain.pem.tmp.Zz9Yy8", "x", 0600);
+    ck_assert_int_eq(at_store_purge(store, AT_STORE_ARCHIVE, "site", pool),
+                     APR_FROM_OS_ERROR(ENOTEMPTY));
+    ck_assert_int_eq(access(in_root("archive/site/x.privkey.pem"), F_OK), 0);
+    ck_assert_int_eq(count_dot_files("archive/site"), 0);
+    ck_assert_int_eq(at_store_remove(store, AT_STORE_ARCHIVE, "site", "x.privkey.pem", pool),
+                     APR_SUCCESS);
     ck_assert_int_eq(at_store_purge(store, AT_STORE_ARCHIVE, "site", pool), APR_SUCCESS);
     ck_assert_int_eq(access(in_root("archive/site"), F_OK), -1);
-    ck_assert_int_eq(access(kept, F_OK), 0);
-    ck_assert_int_eq(load_text(AT_STORE_ARCHIVE, "other", "privkey.pem", AT_STORE_SECRET, &out),
+}
+END_TEST
+
+static const at_store_item_t test_set[] = {
+    {"privkey.pem", "KEY", 3, AT_STORE_SECRET},
+    {"fullchain.pem", "CHAIN", 5, AT_STORE_PUBLIC},
+    {"ready", "", 0, AT_STORE_PUBLIC},
+};
+#define TEST_SET_COUNT ((int)(sizeof(test_set) / sizeof(test_set[0])))
+
+START_TEST(test_save_set_appears_whole_with_exact_modes)
+{
+    char *out = NULL;
+
+    umask(077);
+    ck_assert_int_eq(
+        at_store_save_set(store, AT_STORE_STAGING, "site", test_set, TEST_SET_COUNT, pool),
+        APR_SUCCESS);
+    ck_assert_int_eq(mode_of("staging/site"), 0700);
+    ck_assert_int_eq(mode_of("staging/site/privkey.pem"), 0600);
+    ck_assert_int_eq(mode_of("staging/site/fullchain.pem"), 0644);
+    ck_assert_int_eq(load_text(AT_STORE_STAGING, "site", "privkey.pem", AT_STORE_SECRET, &out),
                      APR_SUCCESS);
-    /* Purging what is not there is not an error. */
-    ck_assert_int_eq(at_store_purge(store, AT_STORE_ARCHIVE, "site", pool), APR_SUCCESS);
-    ck_assert_int_eq(at_store_purge(store, AT_STORE_JOBS, "site", pool), APR_SUCCESS);
+    ck_assert_str_eq(out, "KEY");
+    ck_assert_int_eq(load_text(AT_STORE_STAGING, "site", "fullchain.pem", AT_STORE_PUBLIC, &out),
+                     APR_SUCCESS);
+    ck_assert_str_eq(out, "CHAIN");
+    ck_assert_int_eq(count_dot_files("staging"), 0);
+    /* a public-only set gets a 0755 directory */
+    ck_assert_int_eq(at_store_save_set(store, AT_STORE_STAGING, "pub", test_set + 1, 2, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(mode_of("staging/pub"), 0755);
+}
+END_TEST
+
+START_TEST(test_save_set_over_an_existing_set_fails_and_leaves_nothing)
+{
+    const at_store_item_t other[] = {{"privkey.pem", "NEW", 3, AT_STORE_SECRET}};
+    char *out = NULL;
+    apr_status_t rv;
+
+    ck_assert_int_eq(
+        at_store_save_set(store, AT_STORE_STAGING, "site", test_set, TEST_SET_COUNT, pool),
+        APR_SUCCESS);
+    rv = at_store_save_set(store, AT_STORE_STAGING, "site", other, 1, pool);
+    ck_assert(rv == APR_EEXIST || rv == APR_FROM_OS_ERROR(ENOTEMPTY));
+    ck_assert_int_eq(load_text(AT_STORE_STAGING, "site", "privkey.pem", AT_STORE_SECRET, &out),
+                     APR_SUCCESS);
+    ck_assert_str_eq(out, "KEY");
+    ck_assert_int_eq(count_dot_files("staging"), 0);
+    /* an empty directory in the way is not replaced either */
+    ck_assert_int_eq(mkdir(in_root("staging/empty"), 0700), 0);
+    rv = at_store_save_set(store, AT_STORE_STAGING, "empty", other, 1, pool);
+    ck_assert(rv == APR_EEXIST || rv == APR_FROM_OS_ERROR(ENOTEMPTY));
+    ck_assert_int_eq(access(in_root("staging/empty/privkey.pem"), F_OK), -1);
+    ck_assert_int_eq(count_dot_files("staging"), 0);
+}
+END_TEST
+
+START_TEST(test_save_set_failing_before_rename_leaves_nothing)
+{
+    at_store_fs_test_fail_before_rename = 1;
+    ck_assert_int_eq(
+        at_store_save_set(store, AT_STORE_STAGING, "site", test_set, TEST_SET_COUNT, pool),
+        APR_EGENERAL);
+    at_store_fs_test_fail_before_rename = 0;
+    ck_assert_int_eq(access(in_root("staging/site"), F_OK), -1);
+    ck_assert_int_eq(count_dot_files("staging"), 0);
+}
+END_TEST
+
+START_TEST(test_save_set_refuses_bad_items_and_duplicates)
+{
+    const at_store_item_t bad[] = {{"../x", "k", 1, AT_STORE_SECRET}};
+    const at_store_item_t twice[] = {{"a", "1", 1, AT_STORE_PUBLIC},
+                                     {"a", "2", 1, AT_STORE_PUBLIC}};
+
+    ck_assert_int_eq(at_store_save_set(store, AT_STORE_STAGING, "site", bad, 1, pool), AT_EARG);
+    ck_assert_int_eq(at_store_save_set(store, AT_STORE_STAGING, ".site", test_set, 1, pool),
+                     AT_EARG);
+    ck_assert_int_eq(at_store_save_set(store, AT_STORE_STAGING, "site", test_set, 0, pool),
+                     AT_EARG);
+    ck_assert_int_ne(at_store_save_set(store, AT_STORE_STAGING, "site", twice, 2, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(access(in_root("staging/site"), F_OK), -1);
+    ck_assert_int_eq(count_dot_files("staging"), 0);
 }
 END_TEST
 
@@ -783,7 +963,14 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_store_refuses_bad_components_with_log);
     tcase_add_test(tc, test_list_sorted_and_skips_temp_files);
     tcase_add_test(tc, test_list_of_missing_directory_is_empty);
-    tcase_add_test(tc, test_purge_removes_tree_without_following_links);
+    tcase_add_test(tc, test_purge_is_flat_and_leaves_subdirectories_and_link_targets);
+    tcase_add_test(tc, test_purge_removes_a_link_in_place_of_the_set_not_its_target);
+    tcase_add_test(tc, test_purge_keeps_a_file_of_another_owner_even_under_an_item_name);
+    tcase_add_test(tc, test_purge_without_items_removes_only_temp_files_and_an_empty_directory);
+    tcase_add_test(tc, test_save_set_appears_whole_with_exact_modes);
+    tcase_add_test(tc, test_save_set_over_an_existing_set_fails_and_leaves_nothing);
+    tcase_add_test(tc, test_save_set_failing_before_rename_leaves_nothing);
+    tcase_add_test(tc, test_save_set_refuses_bad_items_and_duplicates);
     tcase_add_test(tc, test_remove_deletes_and_missing_is_success);
     tcase_add_test(tc, test_oversize_item_is_too_large);
     tcase_add_test(tc, test_json_round_trip_sorted_and_indented);
