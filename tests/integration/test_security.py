@@ -14,6 +14,11 @@ nothing).
 The CA is a real pebble (no authorization reuse, so every order validates over http-01). Sets a
 compromised ACME account could stage are signed by a test IssuingCA that AutoTLSIssuerRoots also
 trusts, so that only the property under test can refuse them.
+
+Pending merges (issue 9): the answer binding (a) makes
+test_real_answer_is_served_only_for_the_host_it_was_made_for pass; the flat set removal (b) may
+leave a refused set with a subdirectory in staging/, which
+test_removing_a_staged_set_follows_no_link allows. The status snapshot's file name is not fixed yet: USER_READABLE allows status* at the top.
 """
 
 import hashlib
@@ -284,7 +289,7 @@ def test_the_tenant_cgi_runs_as_user(world):
 # --- 1. challenge answers -------------------------------------------------------------------------
 
 
-def planted_answers(world, token):
+def planted_answers(token):
     """What a tenant would plant for token: the bare key authorization, and guesses at a format
     bound to an identifier (JSON naming the victim)."""
     keyauth = "%s.%s" % (token, secrets.token_urlsafe(32))
@@ -306,7 +311,7 @@ def test_planted_challenge_answer_is_never_served(unchanged):
     files = []
     for i in range(4):
         token = secrets.token_urlsafe(32)
-        keyauth, guesses = planted_answers(world, token)
+        keyauth, guesses = planted_answers(token)
         planted[token] = keyauth
         files.append({"path": os.path.join(challenges, token), "text": guesses[i]})
         # per-identifier layouts a tenant could guess, and places the tenant can write
@@ -530,7 +535,7 @@ def test_user_cannot_write_job_files(unchanged):
     world = unchanged
     jobs = os.path.join(world.server.store, "jobs")
     job = os.path.join(jobs, VICTIM + ".json")
-    before = {n: pathlib.Path(jobs, n).read_bytes() for n in os.listdir(jobs)}
+    before = job_files(jobs)
     parked = json.dumps({"failures": 0, "next_try": FAR_FUTURE, "last_error": "",
                          "retry_after": FAR_FUTURE, "ari": {"start": FAR_FUTURE,
                                                             "end": FAR_FUTURE}})
@@ -541,8 +546,12 @@ def test_user_cannot_write_job_files(unchanged):
         {"path": os.path.join(jobs, "." + VICTIM + ".json.tmp.AAAAAA"), "text": parked}])
     assert_denied(result, "writing jobs/")
     time.sleep(PICKUP_SECONDS)  # a .renew that got through would be taken and ordered by now
-    after = {n: pathlib.Path(jobs, n).read_bytes() for n in os.listdir(jobs)}
-    assert after == before, "jobs/ changed"
+    assert job_files(jobs) == before, "jobs/ changed"
+
+
+def job_files(jobs):
+    return {n: (pathlib.Path(jobs, n).read_bytes() if os.path.isfile(os.path.join(jobs, n))
+                else "not a file") for n in os.listdir(jobs)}
 
 
 # --- 6. processes ---------------------------------------------------------------------------------
@@ -804,7 +813,7 @@ def refused(world, site, why, offset, removed=True):
                                   "mode-0777"])
 def test_set_not_from_the_acme_account_is_refused(unchanged, case):
     """Only the ACME account's staging is trusted: a valid set for the right names is refused
-    when User (or anyone else) owns it or could have written it. Pending (b) for User."""
+    when User (or anyone else) owns it or could have written it."""
     world = unchanged
     key, chain = world.staged_ca.leaf([VICTIM, VICTIM_WWW])
     owner = {"owned-by-user": WORKER, "owned-by-nobody": NOBODY}.get(case, ACME)
