@@ -200,11 +200,11 @@ def pebble():
         yield env
 
 
-@pytest.fixture(scope="module")
-def world(pebble):
+@pytest.fixture(scope="module", params=autotls_server.MPMS)
+def world(request, pebble):
     if not CGID_SO.is_file():
         pytest.skip("mod_cgid is needed for the tenant CGI: %s" % CGID_SO)
-    srv = AutoTLSServer(SITES, pebble=pebble)
+    srv = AutoTLSServer(SITES, pebble=pebble, mpm=request.param)
     root = srv.root
     cgi_bin = os.path.join(root, "cgi-bin")
     os.mkdir(cgi_bin, 0o755)
