@@ -129,13 +129,16 @@ apr_status_t at_store_save_set(at_store_t *store, at_store_group_e group, const 
 
 /* Removes group/name flat: the given items (non-directories, never followed) and the store's temp
  * files in it, each unlinked relative to the opened directory, then the directory itself. It
- * never descends: a directory or any other unknown entry stays, and then so does group/name
- * (one log line; APR_FROM_OS_ERROR(ENOTEMPTY)). A link in the place of group/name is removed,
- * never followed. name may also be a temp name (a set directory left by a killed writer). */
+ * never descends: a directory or any other unknown entry stays untouched, and group/name is then
+ * moved aside as ".<name>.aside.<time>" (a name no listing or sweep takes; one WARNING line
+ * naming it), so that it blocks no new set of that name. A link in the place of group/name is
+ * removed, never followed. name may also be a temp name (a set directory left by a killed
+ * writer). */
 apr_status_t at_store_purge_items(at_store_t *store, at_store_group_e group, const char *name,
                                   const char *const *items, int count, apr_pool_t *p);
 
-/* at_store_purge_items without items: only temp files go, then the directory if it is empty. */
+/* at_store_purge_items without items: only temp files go, then the directory if it is empty;
+ * one that is not stays where it is (one log line; APR_FROM_OS_ERROR(ENOTEMPTY)). */
 apr_status_t at_store_purge(at_store_t *store, at_store_group_e group, const char *name,
                             apr_pool_t *p);
 

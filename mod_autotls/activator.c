@@ -24,7 +24,7 @@
  * This file is the process itself; activator_proc.c forks, watches and stops it.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* prctl, ppoll */
+#define _GNU_SOURCE /* ppoll */
 #endif
 
 #include <errno.h>
@@ -33,7 +33,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -44,7 +43,6 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
-#include <ap_listen.h>
 
 #include "at_core.h"
 #include "at_crypto.h"
@@ -54,6 +52,7 @@
 #include "at_sweep.h"
 #include "activator.h"
 #include "autotls.h"
+#include "helper_proc.h"
 #include "log_glue.h"
 #include "slots.h"
 
@@ -612,37 +611,6 @@ static void activator_on_stop(int sig)
     activator_stop_requested = 1;
 }
 
-/* Undoes what the MPM set up for the parent: its handlers and its blocked signals. The parent's
- * stop and restart signals end the loop between two sets: they stay blocked but in the sleep. */
-static void activator_reset_signals(void)
-{
-    static const int stop_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGUSR1, SIGWINCH};
-    static const int default_signals[] = {SIGCHLD, SIGUSR2, SIGALRM, SIGXCPU, SIGXFSZ, SIGSEGV,
-                                          SIGBUS,  SIGABRT, SIGILL,  SIGFPE,  SIGQUIT};
-    struct sigaction sa;
-    sigset_t stops;
-    apr_size_t i;
-
-    memset(&sa, 0, sizeof(sa));
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = SIG_DFL;
-    for (i = 0; i < sizeof(default_signals) / sizeof(default_signals[0]); i++) {
-        sigaction(default_signals[i], &sa, NULL);
-    }
-    sa.sa_handler = activator_on_stop; /* no SA_RESTART: the sleep in ppoll ends at once */
-    for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
-        sigaction(stop_signals[i], &sa, NULL);
-    }
-    sa.sa_handler = SIG_IGN; /* a dead piped logger must not kill us */
-    sigaction(SIGPIPE, &sa, NULL);
-    /* Delivered only while activator_wait sleeps: a stop never interrupts a set half taken. */
-    sigemptyset(&stops);
-    for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
-        sigaddset(&stops, stop_signals[i]);
-    }
-    sigprocmask(SIG_SETMASK, &stops, NULL);
-}
-
 static apr_status_t activator_child_init(activator_child_t *ch, autotls_ctx_t *ctx,
                                          apr_pool_t *pool)
 {
@@ -685,15 +653,13 @@ void autotls_activator_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pco
 {
     activator_child_t ch;
     apr_pool_t *pool, *scan;
+    sigset_t stops;
     apr_status_t rv;
 
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent_pid) {
-        _exit(0); /* the parent died before we could ask to be told */
-    }
-    prctl(PR_SET_NAME, AUTOTLS_ACTIVATOR_TITLE, 0, 0, 0);
-    activator_reset_signals();
-    ap_close_listeners();
+    autotls_helper_enter(parent_pid, AUTOTLS_ACTIVATOR_TITLE, activator_on_stop);
+    /* Delivered only while activator_wait sleeps: a stop never interrupts a set half taken. */
+    autotls_helper_stop_signals(&stops);
+    sigprocmask(SIG_BLOCK, &stops, NULL);
     if ((rv = apr_pool_create(&pool, pconf)) != APR_SUCCESS ||
         (rv = apr_pool_create(&scan, pool)) != APR_SUCCESS ||
         (rv = activator_child_init(&ch, ctx, pool)) != APR_SUCCESS) {

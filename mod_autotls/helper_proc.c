@@ -209,8 +209,8 @@ static apr_status_t helper_fork(helper_t *helper)
     apr_status_t rv;
 
     run->helper = helper;
-    rv = helper->desc->around_fork != NULL ? helper->desc->around_fork(helper->ctx, 1)
-                                           : APR_SUCCESS;
+    rv =
+        helper->desc->around_fork != NULL ? helper->desc->around_fork(helper->ctx, 1) : APR_SUCCESS;
     if (rv == APR_SUCCESS) {
         rv = apr_proc_fork(&run->proc, helper->pconf);
     }
@@ -334,9 +334,21 @@ apr_status_t autotls_helper_start(const autotls_helper_desc_t *desc, autotls_ctx
 
 /* ---- the forked process's side ------------------------------------------------------------ */
 
+/* The parent's stop and restart signals (a prefork parent sends them to the process group). */
+static const int helper_stop_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGUSR1, SIGWINCH};
+
+void autotls_helper_stop_signals(sigset_t *set)
+{
+    apr_size_t i;
+
+    sigemptyset(set);
+    for (i = 0; i < sizeof(helper_stop_signals) / sizeof(helper_stop_signals[0]); i++) {
+        sigaddset(set, helper_stop_signals[i]);
+    }
+}
+
 void autotls_helper_enter(pid_t parent_pid, const char *title, void (*on_stop)(int))
 {
-    static const int stop_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGUSR1, SIGWINCH};
     static const int default_signals[] = {SIGCHLD, SIGUSR2, SIGALRM, SIGXCPU, SIGXFSZ, SIGSEGV,
                                           SIGBUS,  SIGABRT, SIGILL,  SIGFPE,  SIGQUIT};
     struct sigaction sa;
@@ -355,8 +367,8 @@ void autotls_helper_enter(pid_t parent_pid, const char *title, void (*on_stop)(i
         sigaction(default_signals[i], &sa, NULL);
     }
     sa.sa_handler = on_stop; /* no SA_RESTART: a sleep ends at once */
-    for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
-        sigaction(stop_signals[i], &sa, NULL);
+    for (i = 0; i < sizeof(helper_stop_signals) / sizeof(helper_stop_signals[0]); i++) {
+        sigaction(helper_stop_signals[i], &sa, NULL);
     }
     sa.sa_handler = SIG_IGN; /* a dead piped logger must not kill us */
     sigaction(SIGPIPE, &sa, NULL);

@@ -12,6 +12,7 @@
 #ifndef AUTOTLS_HELPER_PROC_H
 #define AUTOTLS_HELPER_PROC_H
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <apr_pools.h>
@@ -40,5 +41,8 @@ apr_status_t autotls_helper_start(const autotls_helper_desc_t *desc, autotls_ctx
  * setup: the stop signals (SIGTERM, and the MPM's restart signals, which a prefork parent sends
  * to the whole process group) call on_stop, SIGPIPE is ignored, everything else is default. */
 void autotls_helper_enter(pid_t parent_pid, const char *title, void (*on_stop)(int));
+
+/* The stop signals of autotls_helper_enter, e.g. to keep them blocked outside a sleep. */
+void autotls_helper_stop_signals(sigset_t *set);
 
 #endif

@@ -52,6 +52,8 @@
 #define FS_TEMP_TRIES 16
 /* How often a directory that vanishes or appears under a save is tried again. */
 #define FS_DIR_RACE_RETRIES 8
+/* A directory the flat purge could not empty goes aside as ".<name>.aside.<time>". */
+#define FS_ASIDE_FORMAT "%.*s.aside.%lx"
 /* How often one read or write may be interrupted by a signal before we give up. */
 #define FS_EINTR_RETRIES 100
 /* Bound on what list and purge walk through. */
@@ -664,6 +666,41 @@ static apr_status_t fs_purge_open(const fs_store_t *fs, int *dfd, int gfd, const
     return rv;
 }
 
+static apr_status_t fs_purge_kept(const char *path)
+{
+    apr_status_t rv = os_status();
+
+    at_log(AT_LOG_ERR, rv,
+           "store: %s keeps entries the store did not make (a directory, a foreign name, "
+           "another owner's file); it stays, and nothing of that was touched",
+           path);
+    return rv;
+}
+
+/* A set directory the flat purge could not empty is moved out of the way, untouched, so that it
+ * blocks nothing (a new set for the same name must be able to arrive): its entries are not
+ * the store's to judge. Only a name that is no store item and no temp file is used for it. */
+static apr_status_t fs_purge_aside(int gfd, const char *name, const char *path, apr_pool_t *p)
+{
+    const char *aside;
+    apr_status_t rv = os_status();
+
+    if (!APR_STATUS_IS_ENOTEMPTY(rv) && !APR_STATUS_IS_EEXIST(rv)) {
+        at_log(AT_LOG_ERR, rv, "store: cannot remove directory %s", path);
+        return rv;
+    }
+    aside = apr_psprintf(p, "." FS_ASIDE_FORMAT, FS_TEMP_ITEM_KEEP, name,
+                         (unsigned long)apr_time_now());
+    if (renameat(gfd, name, gfd, aside) != 0) {
+        return fs_purge_kept(path);
+    }
+    at_log(AT_LOG_WARN, 0,
+           "store: %s keeps entries the store did not make (a directory, a foreign name, another "
+           "owner's file); moved aside as %s, nothing in it touched: look at it and remove it",
+           path, aside);
+    return APR_SUCCESS;
+}
+
 static apr_status_t fs_purge(at_store_t *store, at_store_group_e group, const char *name,
                              const char *const *items, int count, apr_pool_t *p)
 {
@@ -690,11 +727,7 @@ static apr_status_t fs_purge(at_store_t *store, at_store_group_e group, const ch
         goto out;
     }
     if (unlinkat(gfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
-        rv = os_status();
-        at_log(AT_LOG_ERR, rv,
-               "store: %s keeps entries the store did not make (a directory, a foreign name, "
-               "another owner's file); it stays, and nothing of that was touched",
-               path);
+        rv = items != NULL ? fs_purge_aside(gfd, name, path, p) : fs_purge_kept(path);
         goto out;
     }
     if (fsync(gfd) != 0 && errno != EINVAL) {

@@ -221,8 +221,12 @@ def test_store_of_an_older_release_is_adopted_without_a_new_order(pebble, tmp_pa
         assert "autotls-0602" not in server.error_log()[len(log):]
         assert "autotls-0602" not in log.split("autotls-0606")[-1]
         assert server.served_cert(site.name).serial == before.serial
+        # The schedule came along (the ARI poll of the served certificate may have been noted).
         job_after = json.loads(open(os.path.join(server.store, "jobs", site.name + ".json")).read())
-        assert job_after == json.loads(job_before)
+        job_after.pop("ari", None)
+        job_before = json.loads(job_before)
+        job_before.pop("ari", None)
+        assert job_after == job_before
     # The canary the tenant linked in is untouched, and still root's alone.
     st = os.stat(canary)
     assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0o600)

@@ -40,6 +40,7 @@ POLL = 0.1
 CLI_TIMEOUT = 60
 EXIT_LOCAL = 3
 WORKER = pwd.getpwnam("www-data")
+ACME = pwd.getpwnam("autotls")  # AutoTLSUser: the renewal process owns jobs/ and accounts/
 NOBODY = pwd.getpwnam("nobody")
 
 # jobs/<site>.json as a crash, a full disk or a careless hand leaves it
@@ -115,10 +116,10 @@ def busy(hostile):
     jobs = os.path.join(server.store, "jobs")
     os.makedirs(jobs, mode=0o755)
     os.chmod(server.store, 0o755)
-    os.chown(jobs, WORKER.pw_uid, WORKER.pw_gid)
+    os.chmod(jobs, 0o700)
+    os.chown(jobs, ACME.pw_uid, ACME.pw_gid)
     for site, text in list(BROKEN_JOBS.items()) + [(FAR_FUTURE_SITE, FAR_FUTURE_JOB)]:
-        write_owned(os.path.join(jobs, site + ".json"), text, 0o644, WORKER.pw_uid,
-                    WORKER.pw_gid)
+        write_owned(os.path.join(jobs, site + ".json"), text, 0o644, ACME.pw_uid, ACME.pw_gid)
     with server:
         for site in (ALPHA, BETA):
             server.wait_until_served(site, ISSUER, timeout=WAIT)
@@ -135,7 +136,7 @@ def test_broken_job_json_is_rebuilt_and_the_site_still_gets_its_certificate(busy
         state = json.load(f)  # rewritten whole, not left broken
     assert isinstance(state, dict), state
     st = os.stat(job)
-    assert (st.st_uid, st.st_mode & 0o777) == (WORKER.pw_uid, 0o644)
+    assert (st.st_uid, st.st_mode & 0o777) == (ACME.pw_uid, 0o644)
     no_crash(busy)
 
 
@@ -302,7 +303,7 @@ def account_key(store):
 
 @pytest.mark.parametrize("case", ["0644", "owned-by-nobody"])
 def test_unsafe_account_key_is_refused_and_never_used(restartable, hostile, case):
-    """The renewal thread (www-data) reads the account key: too open or foreign, it is refused
+    """The renewal process (AutoTLSUser) reads the account key: too open or foreign, it is refused
     by name and the CA never sees a request made with it."""
     server = restartable
     server.wait_until_served(ALPHA, ISSUER, timeout=WAIT)
@@ -321,15 +322,15 @@ def test_unsafe_account_key_is_refused_and_never_used(restartable, hostile, case
     try:
         server.start()
         wait_log(server, r"store: refusing %s: [^\n]*%s" % (re.escape(key), why), offset)
-        time.sleep(2.0)  # two ticks of the renewal thread
+        time.sleep(2.0)  # two ticks of the renewal process
         new = hostile.requests_of("good")[orders_before:]
         assert not [r for r in new if r[1] in ("/order", "/account")], new
         assert ISSUER not in server.served_cert(ALPHA).issuer
     finally:
         server.stop()
         os.chmod(key, 0o600)
-        os.chown(key, WORKER.pw_uid, WORKER.pw_gid)
-        # the refusal was a failure the renewal thread backs off from, across restarts too
+        os.chown(key, ACME.pw_uid, ACME.pw_gid)
+        # the refusal was a failure the renewal process backs off from, across restarts too
         jobs = os.path.join(server.store, "jobs")
         for name in os.listdir(jobs):
             os.unlink(os.path.join(jobs, name))

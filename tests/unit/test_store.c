@@ -585,6 +585,8 @@ static const char *make_outside(const char **file)
 
 START_TEST(test_purge_is_flat_and_leaves_subdirectories_and_link_targets)
 {
+    apr_array_header_t *names;
+    char *aside;
     const char *precious;
     const char *outside = make_outside(&precious);
 
@@ -603,33 +605,33 @@ START_TEST(test_purge_is_flat_and_leaves_subdirectories_and_link_targets)
     reset_log();
     ck_assert_int_eq(
         at_store_purge_items(store, AT_STORE_STAGING, "site", set_items, SET_ITEM_COUNT, pool),
-        APR_FROM_OS_ERROR(ENOTEMPTY));
+        APR_SUCCESS);
     ck_assert_int_eq(log_count, 1);
     ck_assert_ptr_nonnull(strstr(last_log, "staging/site keeps entries"));
-    /* the set's own items and the temp file are gone, the link named like an item too */
-    ck_assert_int_eq(access(in_root("staging/site/privkey.pem"), F_OK), -1);
-    ck_assert_int_eq(access(in_root("staging/site/ready"), F_OK), -1);
-    ck_assert_int_eq(count_dot_files("staging/site"), 0);
-    ck_assert_int_eq(
-        faccessat(AT_FDCWD, in_root("staging/site/fullchain.pem"), F_OK, AT_SYMLINK_NOFOLLOW), -1);
-    /* everything else is untouched, inside and outside */
-    ck_assert_int_eq(access(in_root("staging/site/sub/privkey.pem"), F_OK), 0);
-    ck_assert_int_eq(access(in_root("staging/site/sub/file"), F_OK), 0);
-    ck_assert_int_eq(faccessat(AT_FDCWD, in_root("staging/site/link"), F_OK, AT_SYMLINK_NOFOLLOW),
+    ck_assert_ptr_nonnull(strstr(last_log, "moved aside as .site.aside."));
+    aside = apr_pstrcat(pool, "staging/", strstr(last_log, ".site.aside."), NULL);
+    *strchr(aside, ',') = '\0';
+    /* the name is free for a new set; the set's own items, the temp file and the link named
+     * like an item are gone */
+    ck_assert_int_eq(faccessat(AT_FDCWD, in_root("staging/site"), F_OK, AT_SYMLINK_NOFOLLOW), -1);
+    ck_assert_int_eq(access(in_root(apr_pstrcat(pool, aside, "/privkey.pem", NULL)), F_OK), -1);
+    ck_assert_int_eq(access(in_root(apr_pstrcat(pool, aside, "/ready", NULL)), F_OK), -1);
+    ck_assert_int_eq(count_dot_files(aside), 0);
+    ck_assert_int_eq(faccessat(AT_FDCWD, in_root(apr_pstrcat(pool, aside, "/fullchain.pem", NULL)),
+                               F_OK, AT_SYMLINK_NOFOLLOW),
+                     -1);
+    /* everything else is untouched, inside (aside) and outside */
+    ck_assert_int_eq(access(in_root(apr_pstrcat(pool, aside, "/sub/privkey.pem", NULL)), F_OK), 0);
+    ck_assert_int_eq(access(in_root(apr_pstrcat(pool, aside, "/sub/file", NULL)), F_OK), 0);
+    ck_assert_int_eq(faccessat(AT_FDCWD, in_root(apr_pstrcat(pool, aside, "/link", NULL)), F_OK,
+                               AT_SYMLINK_NOFOLLOW),
                      0);
     ck_assert_int_eq(access(precious, F_OK), 0);
     ck_assert_int_eq(access(outside, F_OK), 0);
     ck_assert_int_eq(access(in_root("staging/other/privkey.pem"), F_OK), 0);
-
-    /* once the foreign entries are gone, the set goes */
-    ck_assert_int_eq(unlink(in_root("staging/site/sub/privkey.pem")), 0);
-    ck_assert_int_eq(unlink(in_root("staging/site/sub/file")), 0);
-    ck_assert_int_eq(rmdir(in_root("staging/site/sub")), 0);
-    ck_assert_int_eq(unlink(in_root("staging/site/link")), 0);
-    ck_assert_int_eq(
-        at_store_purge_items(store, AT_STORE_STAGING, "site", set_items, SET_ITEM_COUNT, pool),
-        APR_SUCCESS);
-    ck_assert_int_eq(access(in_root("staging/site"), F_OK), -1);
+    /* and no listing sees it */
+    ck_assert_int_eq(at_store_list(store, AT_STORE_STAGING, NULL, &names, pool), APR_SUCCESS);
+    ck_assert_int_eq(names->nelts, 1);
     /* Purging what is not there is not an error. */
     ck_assert_int_eq(at_store_purge(store, AT_STORE_STAGING, "site", pool), APR_SUCCESS);
     ck_assert_int_eq(at_store_purge(store, AT_STORE_JOBS, "site", pool), APR_SUCCESS);
@@ -661,17 +663,23 @@ START_TEST(test_purge_keeps_a_file_of_another_owner_even_under_an_item_name)
     save_text(AT_STORE_STAGING, "site", "fullchain.pem", "CHAIN", AT_STORE_PUBLIC);
     write_raw("staging/site/privkey.pem", "someone else's data", 0600);
     ck_assert_int_eq(chown(in_root("staging/site/privkey.pem"), OTHER_UID, OTHER_UID), 0);
-    ck_assert_int_eq(
-        at_store_purge_items(store, AT_STORE_STAGING, "site", set_items, SET_ITEM_COUNT, pool),
-        APR_FROM_OS_ERROR(ENOTEMPTY));
-    ck_assert_int_eq(access(in_root("staging/site/fullchain.pem"), F_OK), -1);
-    ck_assert_int_eq(access(in_root("staging/site/privkey.pem"), F_OK), 0);
-    /* the trusted owner's files go */
-    at_store_fs_trust_owner(store, OTHER_UID);
+    save_text(AT_STORE_STAGING, "trusted", "fullchain.pem", "CHAIN", AT_STORE_PUBLIC);
+    write_raw("staging/trusted/privkey.pem", "the ACME account's", 0600);
+    ck_assert_int_eq(chown(in_root("staging/trusted/privkey.pem"), OTHER_UID, OTHER_UID), 0);
+    reset_log();
     ck_assert_int_eq(
         at_store_purge_items(store, AT_STORE_STAGING, "site", set_items, SET_ITEM_COUNT, pool),
         APR_SUCCESS);
     ck_assert_int_eq(access(in_root("staging/site"), F_OK), -1);
+    ck_assert_ptr_nonnull(strstr(last_log, "moved aside as .site.aside."));
+    ck_assert_int_eq(count_dot_files("staging"), 1); /* the aside directory, with the file */
+    /* the trusted owner's files go */
+    at_store_fs_trust_owner(store, OTHER_UID);
+    ck_assert_int_eq(
+        at_store_purge_items(store, AT_STORE_STAGING, "trusted", set_items, SET_ITEM_COUNT, pool),
+        APR_SUCCESS);
+    ck_assert_int_eq(access(in_root("staging/trusted"), F_OK), -1);
+    ck_assert_int_eq(count_dot_files("staging"), 1);
 }
 END_TEST
 
