@@ -541,3 +541,21 @@ def write_challenge(server, token, content):
 def write_challenge_answer(server, identifier, token, keyauth):
     """Publishes the http-01 answer keyauth for identifier as the renewal process does."""
     return write_challenge(server, token, challenge_answer(identifier, keyauth))
+
+
+class RawResponse:
+    """An HTTP response as raw bytes from a socket: status, lower-cased headers, body."""
+
+    def __init__(self, raw):
+        head, _, self.body = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+        self.status = int(m.group(1)) if m else 0
+        self.headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            self.headers[name.strip().lower()] = value.strip()
+        self.raw = raw
+
+    def __repr__(self):
+        return "<%d %r>" % (self.status, self.raw[:300])

@@ -21,8 +21,8 @@ import ssl
 import pytest
 
 import httpd
-from autotls_server import (AutoTLSServer, Site, skip_unless_runnable, write_challenge,
-                            write_challenge_answer)
+from autotls_server import (AutoTLSServer, RawResponse, Site, skip_unless_runnable,
+                            write_challenge, write_challenge_answer)
 
 MODULE = skip_unless_runnable()
 
@@ -57,20 +57,7 @@ class Answer:
         self.path = write_challenge_answer(server, identifier, self.token, self.keyauth)
 
 
-class Response:
-    def __init__(self, raw):
-        head, _, self.body = raw.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
-        self.status = int(m.group(1)) if m else 0
-        self.headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            self.headers[name.strip().lower()] = value.strip()
-        self.raw = raw
-
-    def __repr__(self):
-        return "<%d %r>" % (self.status, self.raw[:300])
+Response = RawResponse  # autotls_server.py
 
 
 def get(server, token, host, method="GET", https=False, sni=None):

@@ -156,15 +156,22 @@ def assert_issued(tmp_path, env, store, names, proc):
 
 
 class WebrootServer:
-    """A Python http.server thread serving a directory on 127.0.0.1:port, recording paths."""
+    """A Python http.server thread serving a directory on 127.0.0.1:port, recording the paths
+    asked for (paths) and, for each, the served file's (path, mode, uid) as found (served)."""
 
     def __init__(self, root, port):
         self.paths = []
-        paths = self.paths
+        self.served = []
+        paths, served, top = self.paths, self.served, str(root)
 
         class Handler(http.server.SimpleHTTPRequestHandler):
             def do_GET(self):
                 paths.append(self.path)
+                try:
+                    st = os.lstat(os.path.join(top, self.path.lstrip("/")))
+                    served.append((self.path, st.st_mode, st.st_uid))
+                except OSError:
+                    served.append((self.path, None, None))
                 super().do_GET()
 
             def log_message(self, *args):

@@ -7,7 +7,6 @@ the victim byte for byte and mode for mode afterwards. The standalone server's t
 that slow or silent clients neither stall validation nor delay the CLI's exit.
 """
 
-import http.server
 import json
 import os
 import pty
@@ -24,7 +23,8 @@ import pytest
 import ari_proxy
 from ari_proxy import AriProxy
 from pebble import LOOPBACK
-from test_cli import CLI_TIMEOUT, ISSUE_TIMEOUT_ARG, assert_issued, explain, issued_line, run
+from test_cli import (CLI_TIMEOUT, ISSUE_TIMEOUT_ARG, WebrootServer, assert_issued, explain,
+                      issued_line, run)
 
 CUSTOMER = "www-data"  # owns the webroot in these tests
 VICTIM_CONTENT = "root-only secret\n"
@@ -111,41 +111,6 @@ def issue_webroot(cli, ca_url, ca_cert, store, webroot, names, expect=None):
     return proc
 
 
-class AnswerServer:
-    """Serves the webroot on the http-01 port; records (path, mode, uid) of each file served."""
-
-    def __init__(self, root, port):
-        self.served = []
-        served = self.served
-        root = str(root)
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def do_GET(self):
-                path = os.path.join(root, self.path.lstrip("/"))
-                try:
-                    st = os.lstat(path)
-                    served.append((self.path, st.st_mode, st.st_uid))
-                except OSError:
-                    served.append((self.path, None, None))
-                super().do_GET()
-
-            def log_message(self, *args):
-                pass
-
-        handler = lambda *a, **kw: Handler(*a, directory=root, **kw)  # noqa: E731
-        self.httpd = http.server.ThreadingHTTPServer((LOOPBACK, port), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 def assert_refused_link(proc, link_path):
     assert proc.returncode == EXIT_LOCAL, explain(proc)
     lines = [line for line in proc.stderr.splitlines()
@@ -163,7 +128,7 @@ def test_symlinked_acme_challenge_is_refused_and_target_untouched(autotls_cli, p
     os.symlink(victim, link)
     before = snapshot(victim)
     store = str(tmp_path / "store")
-    with AnswerServer(webroot, pebble.http01_port):
+    with WebrootServer(webroot, pebble.http01_port):
         proc = issue_webroot(autotls_cli, pebble.directory_url, pebble.ca_cert, store, webroot,
                              ["linked-challenge.test"])
     assert_refused_link(proc, link)
@@ -179,7 +144,7 @@ def test_symlinked_well_known_is_refused_and_target_untouched(autotls_cli, pebbl
     os.symlink(victim, link)
     before = snapshot(victim)
     store = str(tmp_path / "store")
-    with AnswerServer(webroot, pebble.http01_port):
+    with WebrootServer(webroot, pebble.http01_port):
         proc = issue_webroot(autotls_cli, pebble.directory_url, pebble.ca_cert, store, webroot,
                              ["linked-wellknown.test"])
     assert_refused_link(proc, link)
@@ -215,7 +180,7 @@ def test_answer_name_planted_as_symlink_is_not_followed(autotls_cli, pebble, tmp
     monkeypatch.setattr(ari_proxy._Handler, "_send", planting_send)
     store = str(tmp_path / "store")
     name = "planted-answer.test"
-    with AriProxy(pebble, ari=False) as proxy, AnswerServer(webroot, pebble.http01_port) as www:
+    with AriProxy(pebble, ari=False) as proxy, WebrootServer(webroot, pebble.http01_port) as www:
         proc = issue_webroot(autotls_cli, proxy.directory_url, proxy.ca_file, store, webroot,
                              [name])
         ca = types.SimpleNamespace(directory_url=proxy.directory_url, roots_pem=pebble.roots_pem)
@@ -262,7 +227,7 @@ def test_swapping_acme_challenge_during_issue_never_reaches_outside(autotls_cli,
     thread = threading.Thread(target=swapper, daemon=True)
     store = str(tmp_path / "store")
     started = time.monotonic()
-    with AnswerServer(webroot, pebble.http01_port):
+    with WebrootServer(webroot, pebble.http01_port):
         thread.start()
         try:
             proc = issue_webroot(autotls_cli, pebble.directory_url, pebble.ca_cert, store,
@@ -281,7 +246,7 @@ def test_normal_webroot_gets_certificate_and_no_answer_left(autotls_cli, pebble,
     webroot = make_webroot(tmp_path)
     store = str(tmp_path / "store")
     name = "plain-webroot.test"
-    with AnswerServer(webroot, pebble.http01_port) as www:
+    with WebrootServer(webroot, pebble.http01_port) as www:
         proc = issue_webroot(autotls_cli, pebble.directory_url, pebble.ca_cert, store, webroot,
                              [name], expect=0)
     assert_issued(tmp_path, pebble, store, [name], proc)
@@ -299,7 +264,7 @@ def test_existing_challenge_dir_is_kept_and_left_empty(autotls_cli, pebble, tmp_
     webroot = make_webroot(tmp_path, with_challenge=True)
     challenge_dir = webroot / ".well-known" / "acme-challenge"
     store = str(tmp_path / "store")
-    with AnswerServer(webroot, pebble.http01_port):
+    with WebrootServer(webroot, pebble.http01_port):
         issue_webroot(autotls_cli, pebble.directory_url, pebble.ca_cert, store, webroot,
                       ["kept-dir.test"], expect=0)
     assert os.listdir(challenge_dir) == []

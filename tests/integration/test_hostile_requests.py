@@ -20,7 +20,8 @@ import ssl
 import pytest
 
 import httpd
-from autotls_server import AutoTLSServer, Site, skip_unless_runnable, write_challenge_answer
+from autotls_server import (AutoTLSServer, RawResponse, Site, skip_unless_runnable,
+                            write_challenge_answer)
 
 MODULE = skip_unless_runnable()
 
@@ -49,20 +50,7 @@ BIG_BYTES = 5 * 1024 * 1024
 NOT_A_TOKEN = "secret.txt"  # a real file in challenges/ whose name is not a token
 
 
-class Response:
-    def __init__(self, raw):
-        head, _, self.body = raw.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
-        self.status = int(m.group(1)) if m else 0
-        self.headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            self.headers[name.strip().lower()] = value.strip()
-        self.raw = raw
-
-    def __repr__(self):
-        return "<%d %r>" % (self.status, self.raw[:300])
+Response = RawResponse  # autotls_server.py
 
 
 def raw_request(server, request, https=False, sni=ALPHA):

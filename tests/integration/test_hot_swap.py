@@ -32,7 +32,6 @@ from autotls_server import (ACME_USER, WWW_USER, AutoTLSServer, Site, free_port,
 from pebble import LOOPBACK
 
 MODULE = skip_unless_runnable()
-ACME_USER = "autotls"  # AutoTLSUser's default: the owner of staged sets
 
 LIVE_SITE = Site("alpha.test", aliases=("www.alpha.test",))
 PLACEHOLDER_SITE = Site("beta.test")

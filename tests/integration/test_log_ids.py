@@ -8,7 +8,6 @@ the same number for different messages.
 """
 
 import collections
-import pathlib
 import re
 
 ID_RE = re.compile(r'AUTOTLS_LOGNO\((\d{4})\)|"autotls-(\d{4}): ')
