@@ -643,9 +643,20 @@ def test_set_owned_by_user_is_refused_naming_the_owner(server, cas, live, tmp_pa
     time.sleep(10 * POLL)
     assert server.served(SITE) == live["der"]
     assert server.served(SITE) != der
-    # User's own files are not root's to delete: they stay where User put them.
-    assert (server.staging(SITE) / "privkey.pem").exists()
-    shutil.rmtree(server.staging(SITE))
+    # User's own files are not root's to delete: they stay, moved aside with their directory so
+    # that they block no new set.
+    kept = kept_aside(server, SITE, offset)
+    assert (kept / "privkey.pem").exists()
+    assert not server.staging(SITE).exists()
+    shutil.rmtree(kept)
+
+
+def kept_aside(server, site, offset):
+    """Where a refused set with entries the store did not make went: its directory, moved aside
+    untouched (one warning naming the new name)."""
+    m = server.wait_log(r"staging/%s keeps entries the store did not make[^\n]*moved aside as "
+                        r"(\.[^,\s]+)," % re.escape(site), REFUSE_WITHIN, offset)
+    return server.staging(m.group(1))
 
 
 def test_tree_moved_into_staging_is_refused_and_loses_nothing(server, cas, live, tmp_path):
@@ -673,15 +684,13 @@ def test_tree_moved_into_staging_is_refused_and_loses_nothing(server, cas, live,
     move_into_staging(server, tree, OTHER)
     owner_line(server, OTHER, server.worker.pw_uid, offset)
     time.sleep(10 * POLL)
-    moved = server.staging(OTHER)
+    moved = kept_aside(server, OTHER, offset)
     for rel, text in victims.items():
         assert (moved / rel).read_text() == text, rel
         assert os.stat(moved / rel).st_uid == OUTSIDER
     assert os.readlink(moved / "link") == str(outside)
     assert (outside / "precious").read_text() == "outside data\n"
     assert (moved / "ready").exists()
-    server.wait_log(r"staging/%s keeps entries the store did not make" % re.escape(OTHER),
-                    REFUSE_WITHIN, offset)
     shutil.rmtree(moved)
 
 

@@ -70,6 +70,7 @@ WARM_REQUESTS = 1000
 WARM_PARALLEL = 64
 RSS_GROWTH_LIMIT_KIB = {"parent": 256, "activator": 512, "renewal child": 2048,
                         "other child": 1536}
+TEMP_SET_RE = re.compile(r"^\.[^/]+\.tmp\.[A-Za-z0-9]{6}$")  # at_store_is_temp_name
 STAGED_PID_RE = re.compile(r"\[pid (\d+):tid \d+\] autotls-\d+: \S+: new certificate staged")
 
 # Besides the certificate sets: accounts/ (key, URL, kept directory), jobs/ (one small JSON per
@@ -216,7 +217,9 @@ class StoreWatch:
                 self.archive_max = (n, site.name)
                 self.archive_seen = listdir(os.path.join(self.store, "archive", site.name))
         staged = listdir(os.path.join(self.store, "staging"))
-        unknown = [s for s in staged if s not in {x.name for x in SITES}]
+        # A set being written is a temp directory until its rename (at_store_save_set).
+        unknown = [s for s in staged
+                   if s not in {x.name for x in SITES} and not TEMP_SET_RE.match(s)]
         assert not unknown, "staging/ holds what is no site: %r" % unknown
         for site in staged:
             items = [i for i in listdir(os.path.join(self.store, "staging", site))
