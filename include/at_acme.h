@@ -161,8 +161,8 @@ typedef struct {
     const char *status;     /* pending, valid, invalid, deactivated, expired, revoked */
     const char *identifier; /* the DNS name */
     int wildcard;
-    apr_array_header_t *challenges; /* at_acme_challenge_t * */
-    apr_interval_time_t retry_after;
+    apr_array_header_t *challenges;  /* at_acme_challenge_t * */
+    apr_interval_time_t retry_after; /* the CA's Retry-After on this answer, 0: none (at_poll.h) */
 } at_acme_authz_t;
 
 typedef struct {
@@ -174,7 +174,7 @@ typedef struct {
     const char *certificate; /* when valid */
     apr_time_t expires;
     at_acme_problem_t *error;
-    apr_interval_time_t retry_after;
+    apr_interval_time_t retry_after; /* the CA's Retry-After on this answer, 0: none (at_poll.h) */
 } at_acme_order_t;
 
 /* newOrder for DNS names; replaces is the ARI certID of the certificate being renewed or NULL.

@@ -3,8 +3,8 @@
  *
  * Both the renewal thread of the module and the CLI drive the same flow: make sure the account
  * exists (stored per CA in the store), order, answer http-01 through a responder the caller
- * provides, poll on a bounded schedule that honours Retry-After, finalize with a CSR for all
- * names, download the chain. The result is returned as PEM texts; where it goes (staging/ for
+ * provides, poll on the schedule of at_poll.h (it honours Retry-After), finalize with a CSR for
+ * all names, download the chain. The result is returned as PEM texts; where it goes (staging/ for
  * the module, live/ for the CLI) is the caller's choice.
  */
 #ifndef AT_ISSUE_H
@@ -19,10 +19,7 @@
 #include "at_crypto.h"
 #include "at_store.h"
 
-/* Polling: first look after the initial delay (or the CA's Retry-After), doubling up to the max
- * interval, giving up after the timeout. */
-#define AT_ISSUE_POLL_INITIAL apr_time_from_msec(300)
-#define AT_ISSUE_POLL_MAX apr_time_from_sec(10)
+/* How long one issuance may take; the polls (at_poll.h) are bounded by it. */
 #define AT_ISSUE_TIMEOUT_DEFAULT apr_time_from_sec(300)
 
 /* Item names of a certificate set in staging/ and live/. */

@@ -2,9 +2,11 @@
  * issue.c: one certificate from order to chain (RFC 8555 §7.1 overview).
  *
  * The flow spends as few CA requests as the protocol allows: authorizations the CA already
- * considers valid are not touched, and polls wait long enough (or as long as the CA's
- * Retry-After says) that one look usually suffices. Every wait is bounded by the request's
- * deadline, so a CA that never finishes costs a timeout, not a hung thread.
+ * considers valid are not touched, and polls follow one schedule (at_poll.h: an early first
+ * look, then longer waits up to a second, or as long as the CA's Retry-After says), so a quick
+ * CA is seen done at the first look and a slow one is not asked more than once a second. Every
+ * wait is bounded by the request's deadline, so a CA that never finishes costs a timeout, not a
+ * hung thread.
  *
  * With allow_partial, names the CA could not validate are left out rather than sinking the
  * whole certificate: the flow orders once more for the names that passed (the CA usually
@@ -18,6 +20,7 @@
 
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_poll.h"
 
 #define AT_CHALLENGE_HTTP01 "http-01"
 #define HTTP_STATUS_CLIENT_ERROR_MIN 400
@@ -53,20 +56,20 @@ static int status_is(const char *status, const char *want)
     return status != NULL && strcmp(status, want) == 0;
 }
 
-/* Sleeps for the next poll interval, or returns AT_ETIMEOUT when the deadline comes first. */
-static apr_status_t issue_wait(issue_t *ctx, apr_interval_time_t *interval,
-                               apr_interval_time_t retry_after, const char *what)
+/* Sleeps before look number *look (counted from 1 per thing polled), or returns AT_ETIMEOUT when
+ * the deadline leaves no room for it. retry_after: the CA's on its last answer (0: none). */
+static apr_status_t issue_wait(issue_t *ctx, int *look, apr_interval_time_t retry_after,
+                               const char *what)
 {
-    apr_interval_time_t wait = retry_after > *interval ? retry_after : *interval;
-    apr_time_t now = apr_time_now();
+    apr_interval_time_t wait;
 
-    if (now + wait > ctx->deadline) {
+    if (at_poll_next(&wait, *look, retry_after, ctx->deadline - apr_time_now()) != APR_SUCCESS) {
         at_log(AT_LOG_ERR, AT_ETIMEOUT, "%s: gave up waiting for %s at %s", ctx->request->site,
                what, at_acme_url(ctx->acme));
         return AT_ETIMEOUT;
     }
     apr_sleep(wait);
-    *interval = *interval * 2 > AT_ISSUE_POLL_MAX ? AT_ISSUE_POLL_MAX : *interval * 2;
+    ++*look;
     return APR_SUCCESS;
 }
 
@@ -348,20 +351,21 @@ static void issue_log_partial(issue_t *ctx)
  * ISSUE_PARTIAL when some names passed and others did not, AT_ECHALLENGE when none passed. */
 static apr_status_t issue_authorizations_settle(issue_t *ctx, const at_acme_order_t *order)
 {
-    apr_interval_time_t interval = AT_ISSUE_POLL_INITIAL, retry_after = 0;
+    apr_interval_time_t retry_after = 0;
     apr_array_header_t *open = apr_array_copy(ctx->p, order->authorizations);
     apr_array_header_t *covered = apr_array_make(ctx->p, ctx->names->nelts, sizeof(const char *));
     apr_status_t rv;
-    int i;
+    int i, look = 1;
 
     for (;;) {
+        retry_after = 0;
         if ((rv = issue_authorizations_look(ctx, &open, &retry_after)) != APR_SUCCESS) {
             return rv;
         }
         if (open->nelts == 0) {
             break;
         }
-        if ((rv = issue_wait(ctx, &interval, retry_after, "validation")) != APR_SUCCESS) {
+        if ((rv = issue_wait(ctx, &look, retry_after, "validation")) != APR_SUCCESS) {
             return rv;
         }
     }
@@ -384,8 +388,9 @@ static apr_status_t issue_authorizations_settle(issue_t *ctx, const at_acme_orde
 /* Polls the order (one request for all names) until every authorization is valid. */
 static apr_status_t issue_authorizations_wait(issue_t *ctx, at_acme_order_t **order)
 {
-    apr_interval_time_t interval = AT_ISSUE_POLL_INITIAL, retry_after = 0;
+    apr_interval_time_t retry_after = 0;
     apr_status_t rv;
+    int look = 1;
 
     if (ctx->partial && ctx->failed->nelts > 0) {
         /* a name is out already: the order cannot become ready, look at the others */
@@ -395,7 +400,7 @@ static apr_status_t issue_authorizations_wait(issue_t *ctx, at_acme_order_t **or
         return APR_SUCCESS;
     }
     for (;;) {
-        if ((rv = issue_wait(ctx, &interval, retry_after, "validation")) != APR_SUCCESS ||
+        if ((rv = issue_wait(ctx, &look, retry_after, "validation")) != APR_SUCCESS ||
             (rv = at_acme_order_get(order, ctx->acme, ctx->p, (*order)->url)) != APR_SUCCESS) {
             return rv;
         }
@@ -412,10 +417,10 @@ static apr_status_t issue_authorizations_wait(issue_t *ctx, at_acme_order_t **or
 
 static apr_status_t issue_finalize(at_acme_order_t **order, issue_t *ctx, EVP_PKEY *key)
 {
-    apr_interval_time_t interval = AT_ISSUE_POLL_INITIAL;
     unsigned char *csr;
     apr_size_t csr_len;
     apr_status_t rv;
+    int look = 1;
 
     rv = at_csr_create(&csr, &csr_len, ctx->p, key, ctx->names);
     if (rv != APR_SUCCESS) {
@@ -433,7 +438,7 @@ static apr_status_t issue_finalize(at_acme_order_t **order, issue_t *ctx, EVP_PK
                    (*order)->error ? at_acme_problem_text(ctx->p, (*order)->error) : "");
             return AT_EPROBLEM;
         }
-        rv = issue_wait(ctx, &interval, (*order)->retry_after, "the certificate");
+        rv = issue_wait(ctx, &look, (*order)->retry_after, "the certificate");
         if (rv != APR_SUCCESS ||
             (rv = at_acme_order_get(order, ctx->acme, ctx->p, (*order)->url)) != APR_SUCCESS) {
             return rv;

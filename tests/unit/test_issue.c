@@ -717,6 +717,75 @@ START_TEST(test_retry_after_of_an_unavailable_directory)
 }
 END_TEST
 
+/* --- polling (at_poll.h) ------------------------------------------------------------------- */
+
+/* An order for a.example still being validated: its challenge started, the first poll pending,
+ * with the CA's Retry-After (NULL: none). */
+static void play_order_still_pending(const char *retry_after)
+{
+    reply_directory();
+    reply_order(201, 1, "pending", "\"$BASE/authz/1\"");
+    reply_authz("a.example", "pending", 1, "pending", NULL);
+    reply_challenge(1, "processing");
+    reply(200, retry_after,
+          "{\"status\":\"pending\",\"authorizations\":[\"$BASE/authz/1\"],"
+          "\"finalize\":\"$BASE/order/1/finalize\"}");
+}
+
+START_TEST(test_polls_order_and_certificate_until_done)
+{
+    at_issue_request_t request = request_for("a.example", NULL, 0);
+    at_issue_result_t *result = NULL;
+    int polls[8];
+
+    play_order_still_pending(NULL);
+    reply_order(200, 1, "ready", "\"$BASE/authz/1\"");
+    reply_order(200, 1, "processing", "\"$BASE/authz/1\""); /* the finalize */
+    reply_order(200, 1, "processing", "\"$BASE/authz/1\"");
+    reply_order_valid(1);
+    reply_certificate();
+
+    ck_assert_int_eq(at_issue_certificate(&result, acme, pool, &request, &responder), APR_SUCCESS);
+    assert_result_is_issued(result, "a.example");
+    ck_assert_int_eq(canned_ca_pending(ca), 0);
+    ck_assert_int_eq(requests_to("/order/1", polls, 8), 4);
+}
+END_TEST
+
+START_TEST(test_order_retry_after_past_the_deadline_gives_up_without_polling)
+{
+    at_issue_request_t request = request_for("a.example", NULL, 0);
+    at_issue_result_t *result = NULL;
+
+    play_order_still_pending(apr_psprintf(pool, "Retry-After: %d\r\n", RETRY_AFTER_SECS));
+    reply_order(200, 1, "ready", "\"$BASE/authz/1\""); /* must not be reached */
+
+    ck_assert_int_eq(at_issue_certificate(&result, acme, pool, &request, &responder), AT_ETIMEOUT);
+    ck_assert_int_eq(canned_ca_pending(ca), 1);
+    ck_assert_int_eq(log_find(AT_LOG_ERR, "a.example: gave up waiting for validation"), 1);
+    ck_assert_int_eq(responder_log.teardowns, 1);
+}
+END_TEST
+
+START_TEST(test_certificate_retry_after_past_the_deadline_gives_up_without_polling)
+{
+    at_issue_request_t request = request_for("a.example", NULL, 0);
+    at_issue_result_t *result = NULL;
+
+    reply_directory();
+    reply_order(201, 1, "ready", "\"$BASE/authz/1\"");
+    reply_authz("a.example", "valid", 1, "valid", NULL);
+    reply(200, apr_psprintf(pool, "Retry-After: %d\r\n", RETRY_AFTER_SECS),
+          "{\"status\":\"processing\",\"authorizations\":[\"$BASE/authz/1\"],"
+          "\"finalize\":\"$BASE/order/1/finalize\"}");
+    reply_order_valid(1); /* must not be reached */
+
+    ck_assert_int_eq(at_issue_certificate(&result, acme, pool, &request, &responder), AT_ETIMEOUT);
+    ck_assert_int_eq(canned_ca_pending(ca), 1);
+    ck_assert_int_eq(log_find(AT_LOG_ERR, "a.example: gave up waiting for the certificate"), 1);
+}
+END_TEST
+
 static Suite *issue_suite(void)
 {
     Suite *s = suite_create("issue");
@@ -724,6 +793,7 @@ static Suite *issue_suite(void)
     TCase *received = tcase_create("received");
     TCase *replaces = tcase_create("replaces");
     TCase *retry_after = tcase_create("retry_after");
+    TCase *poll = tcase_create("poll");
 
     tcase_add_checked_fixture(partial, setup, teardown);
     tcase_add_test(partial, test_partial_orders_again_for_the_names_that_validated);
@@ -755,6 +825,12 @@ static Suite *issue_suite(void)
     tcase_add_test(retry_after, test_retry_after_is_bounded_and_absent_is_zero);
     tcase_add_test(retry_after, test_retry_after_of_an_unavailable_directory);
     suite_add_tcase(s, retry_after);
+
+    tcase_add_checked_fixture(poll, setup, teardown);
+    tcase_add_test(poll, test_polls_order_and_certificate_until_done);
+    tcase_add_test(poll, test_order_retry_after_past_the_deadline_gives_up_without_polling);
+    tcase_add_test(poll, test_certificate_retry_after_past_the_deadline_gives_up_without_polling);
+    suite_add_tcase(s, poll);
     return s;
 }
 
