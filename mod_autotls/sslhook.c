@@ -9,6 +9,12 @@
  * after the swap). Nothing here fails a handshake: on any trouble the certificate mod_ssl
  * loaded (or the previous one) stays, with one log line per generation.
  *
+ * Memory at thousands of sites: a child parses a site's set lazily, at the first handshake for
+ * it after a change (a new child at its first handshake for the site), never at child_init; and
+ * a set no handshake has used for SSLHOOK_IDLE_EVICT is dropped by a sweep that some handshake
+ * runs at most once per SSLHOOK_SWEEP_EVERY (it takes the mutex only with trylock). A dropped
+ * set is parsed again at its next handshake, so a child holds only its working set.
+ *
  * Limit: OpenSSL 3.0 has no getter for an SSL_CTX's cert_cb, so a callback another module set
  * cannot be detected. We register first among init_server hooks: a module that sets its own
  * cert_cb later replaces ours on that vhost (its certificate wins, ours is never served there).
@@ -37,6 +43,11 @@
 
 APLOG_USE_MODULE(autotls);
 
+/* A parsed set no handshake used for this long is dropped (parsed again when next needed). */
+#define SSLHOOK_IDLE_EVICT_SEC (15 * 60)
+/* How often at most a handshake looks for idle sets (a walk over every slot of the child). */
+#define SSLHOOK_SWEEP_EVERY_SEC 60
+
 /* mod_ssl_openssl.h is missing from Debian's apache2-dev; the hook binds by name at run time. */
 APR_DECLARE_EXTERNAL_HOOK(ssl, SSL, int, init_server,
                           (server_rec * s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx))
@@ -55,6 +66,7 @@ typedef struct {
     apr_uint32_t in_flight;      /* atomic: handshakes holding an entry loaded from current */
     apr_uint32_t failed_gen;     /* atomic: a generation that does not load (logged once) */
     apr_uint32_t install_failed; /* atomic: generation whose install failed (logged once) */
+    apr_uint32_t last_used;      /* atomic: sslhook_now() of the last handshake served */
     sslhook_entry_t *retired;    /* under the mutex: swapped out, waiting for in_flight == 0 */
 } sslhook_slot_t;
 
@@ -66,9 +78,17 @@ typedef struct {
     int count;
     apr_thread_mutex_t *mutex; /* serializes loading generations and freeing retired entries */
     apr_pool_t *pool;          /* own allocator: scratch pools are made only under the mutex */
+    apr_uint32_t cached;       /* atomic: slots with a parsed entry in current */
+    apr_uint32_t next_sweep;   /* atomic: sslhook_now() from which the next idle sweep may run */
 } sslhook_cache_t;
 
 static sslhook_cache_t *sslhook_cache;
+
+/* Coarse seconds for idle bookkeeping; only differences are used. */
+static apr_uint32_t sslhook_now(void)
+{
+    return (apr_uint32_t)apr_time_sec(apr_time_now());
+}
 
 /* --- entries ------------------------------------------------------------------------------- */
 
@@ -200,6 +220,10 @@ static void sslhook_refresh(sslhook_cache_t *cache, const autotls_site_t *site, 
         fresh = sslhook_entry_load(cache, site, seen);
         if (fresh != NULL) {
             current = __atomic_exchange_n(&slot->current, fresh, __ATOMIC_SEQ_CST);
+            __atomic_store_n(&slot->last_used, sslhook_now(), __ATOMIC_RELAXED);
+            if (current == NULL) {
+                __atomic_add_fetch(&cache->cached, 1, __ATOMIC_RELAXED);
+            }
             sslhook_retire(slot, current);
         }
     }
@@ -239,8 +263,14 @@ static int sslhook_serve(sslhook_cache_t *cache, SSL *ssl, const autotls_site_t 
     __atomic_add_fetch(&slot->in_flight, 1, __ATOMIC_SEQ_CST);
     entry = __atomic_load_n(&slot->current, __ATOMIC_SEQ_CST);
     if (entry != NULL && (any_generation || entry->generation == seen)) {
+        apr_uint32_t now = sslhook_now();
+
         sslhook_install(ssl, site, slot, entry);
         served = 1;
+        /* Written only when the second changed: busy sites do not bounce the cache line. */
+        if (__atomic_load_n(&slot->last_used, __ATOMIC_RELAXED) != now) {
+            __atomic_store_n(&slot->last_used, now, __ATOMIC_RELAXED);
+        }
     }
     if (__atomic_sub_fetch(&slot->in_flight, 1, __ATOMIC_SEQ_CST) == 0 &&
         __atomic_load_n(&slot->retired, __ATOMIC_RELAXED) != NULL &&
@@ -249,6 +279,50 @@ static int sslhook_serve(sslhook_cache_t *cache, SSL *ssl, const autotls_site_t 
         apr_thread_mutex_unlock(cache->mutex);
     }
     return served;
+}
+
+/* Drops every entry no handshake used for SSLHOOK_IDLE_EVICT_SEC, the way a swap retires one.
+ * An entry older than its slot's generation stays: it is the last good set when the newer one
+ * does not load, and a handshake replaces it anyway. Caller holds the mutex. */
+static void sslhook_evict_idle(sslhook_cache_t *cache, apr_uint32_t now)
+{
+    int i;
+
+    for (i = 0; i < cache->count; i++) {
+        sslhook_slot_t *slot = &cache->slot[i];
+        sslhook_entry_t *entry;
+
+        entry = __atomic_load_n(&slot->current, __ATOMIC_RELAXED);
+        if (entry == NULL ||
+            now - __atomic_load_n(&slot->last_used, __ATOMIC_RELAXED) < SSLHOOK_IDLE_EVICT_SEC ||
+            entry->generation != autotls_slots_generation(cache->slots, i)) {
+            continue;
+        }
+        entry = __atomic_exchange_n(&slot->current, NULL, __ATOMIC_SEQ_CST);
+        if (entry != NULL) {
+            __atomic_sub_fetch(&cache->cached, 1, __ATOMIC_RELAXED);
+        }
+        sslhook_retire(slot, entry);
+        sslhook_reclaim(slot);
+    }
+}
+
+/* At most once per SSLHOOK_SWEEP_EVERY_SEC, by whichever handshake comes first; a handshake
+ * never waits for it (trylock). */
+static void sslhook_maybe_sweep(sslhook_cache_t *cache)
+{
+    apr_uint32_t now = sslhook_now();
+    apr_uint32_t due = __atomic_load_n(&cache->next_sweep, __ATOMIC_RELAXED);
+
+    if ((apr_int32_t)(now - due) < 0 || __atomic_load_n(&cache->cached, __ATOMIC_RELAXED) == 0 ||
+        !__atomic_compare_exchange_n(&cache->next_sweep, &due, now + SSLHOOK_SWEEP_EVERY_SEC, 0,
+                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        return;
+    }
+    if (apr_thread_mutex_trylock(cache->mutex) == APR_SUCCESS) {
+        sslhook_evict_idle(cache, now);
+        apr_thread_mutex_unlock(cache->mutex);
+    }
 }
 
 /* OpenSSL's cert_cb: always 1, so that the module never fails a handshake. */
@@ -261,6 +335,7 @@ static int sslhook_cert_cb(SSL *ssl, void *arg)
     if (cache == NULL || site == NULL || site->slot < 0 || site->slot >= cache->count) {
         return 1;
     }
+    sslhook_maybe_sweep(cache);
     seen = autotls_slots_generation(cache->slots, site->slot);
     if (seen == 0) {
         return 1; /* nothing published: mod_ssl's placeholder stays */
@@ -349,13 +424,13 @@ static apr_status_t sslhook_cache_make(sslhook_cache_t **made, apr_pool_t *pchil
     return APR_SUCCESS;
 }
 
-/* Each child: nothing writable of the slots stays here, and every published set is parsed now. */
+/* Each child: nothing writable of the slots stays here, and an empty cache: each site's set is
+ * parsed at the first handshake that needs it (sslhook_cert_cb), not here. */
 static void sslhook_child_init(apr_pool_t *pchild, server_rec *s)
 {
     autotls_ctx_t *ctx = autotls_ctx_get();
     sslhook_cache_t *cache = NULL;
     apr_status_t rv;
-    int i;
 
     if (ctx == NULL || ctx->slots == NULL || ctx->sites == NULL) {
         return;
@@ -369,18 +444,7 @@ static void sslhook_child_init(apr_pool_t *pchild, server_rec *s)
                                 "HTTPS vhosts keep the certificates mod_ssl loaded at startup");
         return;
     }
-    for (i = 0; i < ctx->sites->nelts; i++) {
-        autotls_site_t *site = APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *);
-        apr_uint32_t seen;
-
-        if (site->slot < 0 || site->slot >= cache->count) {
-            continue;
-        }
-        seen = autotls_slots_generation(cache->slots, site->slot);
-        if (seen != 0) {
-            sslhook_refresh(cache, site, seen);
-        }
-    }
+    cache->next_sweep = sslhook_now() + SSLHOOK_SWEEP_EVERY_SEC;
     sslhook_cache = cache;
 }
 
