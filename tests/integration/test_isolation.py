@@ -106,6 +106,9 @@ def test_restart_during_an_order_finishes_it_once(pebble, mpm, how):
         restart(server, how)
         served = server.wait_until_served(site.name, ISSUER, SERVED_TIMEOUT)
         assert served.sans == (site.name,), served
+        # The successor takes the lock within a tick of the old process's exit.
+        wait_for("the successor's start", lambda: server.count("autotls-0606: renewal process "
+                                                               "started") == 2, 10, server)
         log = server.error_log()
         assert re.search(r"autotls-0622: renewal process \(pid %d\) stopping: finishing 1 task"
                          % old_pid, log), server.log_tail()
