@@ -142,6 +142,12 @@ apr_status_t at_store_purge_items(at_store_t *store, at_store_group_e group, con
 apr_status_t at_store_purge(at_store_t *store, at_store_group_e group, const char *name,
                             apr_pool_t *p);
 
+/* Saves that may be lost in a crash (items made again when missing or torn, such as the
+ * placeholders made at startup) skip their fsyncs while defer is set; at_store_fs_sync then
+ * makes everything durable at once (syncfs). Every other save stays durable one by one. */
+void at_store_fs_defer_sync(at_store_t *store, int defer);
+apr_status_t at_store_fs_sync(at_store_t *store);
+
 /* The root directory of a filesystem store ("" for "/"); NULL for any other backend. */
 const char *at_store_fs_root(const at_store_t *store);
 

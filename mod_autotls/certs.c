@@ -95,6 +95,9 @@ typedef struct {
     apr_array_header_t *chain;
 } certs_files_t;
 
+/* Placeholders made in this post_config pass: synced once, after the last (parent only). */
+static int certs_placeholders_made;
+
 /* The twins of the running configuration generation, reset when its pool is cleared. */
 static apr_hash_t *certs_by_twin;
 
@@ -556,7 +559,12 @@ static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site,
                                          "placeholder until one is issued",
                      site->name);
         if (!certs_placeholder_usable(site, ctx->store, ptemp)) {
+            /* A torn placeholder is made again at the next start: no fsyncs one by one, one
+             * sync for all of them after the loop (thousands of sites on a first start). */
+            at_store_fs_defer_sync(ctx->store, 1);
             rv = certs_make_placeholder(site, ctx->store, ptemp);
+            at_store_fs_defer_sync(ctx->store, 0);
+            certs_placeholders_made++;
         }
         if (rv == APR_SUCCESS) {
             rv = certs_paths(files, ctx, AUTOTLS_PLACEHOLDER_KEY, AUTOTLS_PLACEHOLDER_CERT);
@@ -596,13 +604,14 @@ apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     }
     certs_by_twin = apr_hash_make(ctx->pool);
     apr_pool_cleanup_register(ctx->pool, NULL, certs_forget, apr_pool_cleanup_null);
+    certs_placeholders_made = 0;
     for (i = 0; i < ctx->sites->nelts; i++) {
         rv = certs_prepare_site(ctx, APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *), ptemp);
         if (rv != APR_SUCCESS) {
             return rv;
         }
     }
-    return APR_SUCCESS;
+    return certs_placeholders_made > 0 ? at_store_fs_sync(ctx->store) : APR_SUCCESS;
 }
 
 apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp)

@@ -67,6 +67,7 @@ int at_store_fs_test_fail_before_rename = 0;
 typedef struct {
     const char *root; /* absolute, without a trailing '/' */
     uid_t trusted;    /* an owner accepted besides us and root, or FS_NO_TRUSTED_OWNER */
+    int deferred;     /* saves skip their fsyncs until at_store_fs_sync (at_store_fs_defer_sync) */
 } fs_store_t;
 
 static apr_status_t os_status(void)
@@ -193,7 +194,7 @@ static apr_status_t fs_write_all(int fd, const char *data, apr_size_t len)
 
 /* Writes the temp file completely and durably; tmp is unlinked by the caller on failure. */
 static apr_status_t fs_write_temp(int fd, const char *tmp, const void *data, apr_size_t len,
-                                  mode_t mode)
+                                  mode_t mode, int sync)
 {
     apr_status_t rv;
 
@@ -206,7 +207,7 @@ static apr_status_t fs_write_temp(int fd, const char *tmp, const void *data, apr
         at_log(AT_LOG_ERR, rv, "store: cannot write %" APR_SIZE_T_FMT " bytes to %s", len, tmp);
         return rv;
     }
-    if (fsync(fd) != 0) {
+    if (sync && fsync(fd) != 0) {
         rv = os_status();
         at_log(AT_LOG_ERR, rv, "store: cannot sync %s", tmp);
         return rv;
@@ -252,7 +253,7 @@ static apr_status_t fs_temp_create_at(int dfd, const char *item, const char *dir
 
 /* Replaces dfd/item with the data through a temp file in the same directory. */
 static apr_status_t fs_save_at(int dfd, const char *dir, const char *item, const void *data,
-                               apr_size_t len, mode_t mode, apr_pool_t *p)
+                               apr_size_t len, mode_t mode, int sync, apr_pool_t *p)
 {
     char tmp[FS_TEMP_NAME_MAX];
     const char *tmp_path;
@@ -263,7 +264,7 @@ static apr_status_t fs_save_at(int dfd, const char *dir, const char *item, const
         return rv;
     }
     tmp_path = apr_pstrcat(p, dir, "/", tmp, NULL);
-    rv = fs_write_temp(fd, tmp_path, data, len, mode);
+    rv = fs_write_temp(fd, tmp_path, data, len, mode, sync);
     if (close(fd) != 0 && rv == APR_SUCCESS) {
         rv = os_status();
         at_log(AT_LOG_ERR, rv, "store: cannot close %s", tmp_path);
@@ -284,7 +285,7 @@ static apr_status_t fs_save_at(int dfd, const char *dir, const char *item, const
     }
     /* Some filesystems cannot sync a directory (EINVAL): their renames are as durable as it
      * gets there. */
-    if (fsync(dfd) != 0 && errno != EINVAL) {
+    if (sync && fsync(dfd) != 0 && errno != EINVAL) {
         rv = os_status();
         at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", dir);
     }
@@ -338,7 +339,7 @@ static apr_status_t fs_save(at_store_t *store, at_store_group_e group, const cha
         }
     }
     rv = fs_save_at(dfd, dir, item, data, len, secret ? FS_MODE_SECRET_FILE : FS_MODE_PUBLIC_FILE,
-                    p);
+                    !((fs_store_t *)store->impl)->deferred, p);
     close(dfd);
     return rv;
 }
@@ -755,7 +756,7 @@ static apr_status_t fs_set_write_item(int dfd, const char *dir, const at_store_i
         at_log(AT_LOG_ERR, rv, "store: cannot create %s", path);
         return rv;
     }
-    rv = fs_write_temp(fd, path, item->data, item->len, mode);
+    rv = fs_write_temp(fd, path, item->data, item->len, mode, 1);
     if (close(fd) != 0 && rv == APR_SUCCESS) {
         rv = os_status();
         at_log(AT_LOG_ERR, rv, "store: cannot close %s", path);
@@ -996,6 +997,33 @@ const char *at_store_fs_root(const at_store_t *store)
     const fs_store_t *fs = store->impl;
 
     return store->vt == &fs_vtable ? fs->root : NULL;
+}
+
+void at_store_fs_defer_sync(at_store_t *store, int defer)
+{
+    if (store->vt == &fs_vtable) {
+        ((fs_store_t *)store->impl)->deferred = defer;
+    }
+}
+
+apr_status_t at_store_fs_sync(at_store_t *store)
+{
+    const fs_store_t *fs = store->impl;
+    apr_status_t rv = APR_SUCCESS;
+    int fd;
+
+    if (store->vt != &fs_vtable) {
+        return APR_SUCCESS;
+    }
+    fd = open(fs->root[0] != '\0' ? fs->root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, "store: cannot sync the file system of %s", fs->root);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rv;
 }
 
 void at_store_fs_trust_owner(at_store_t *store, apr_uid_t uid)
