@@ -483,8 +483,7 @@ const apr_array_header_t *autotls_config_exclude(const server_rec *s)
 
 int autotls_config_orders_in_flight(const server_rec *s)
 {
-    return autotls_pick_int(autotls_conf_of(s)->orders_in_flight,
-                            AUTOTLS_ORDERS_IN_FLIGHT_DEFAULT);
+    return autotls_pick_int(autotls_conf_of(s)->orders_in_flight, AUTOTLS_ORDERS_IN_FLIGHT_DEFAULT);
 }
 
 at_rate_t autotls_config_ca_rate(const server_rec *s)

@@ -15,11 +15,11 @@
  * and, unless the CA exempts the renewal (ARI `replaces`), a token of the CA's order bucket
  * (AutoTLSCARate, at_ratelimit.h; kept in jobs/_rate-<ca>.json, so a restart does not refill
  * it). A 429 says whom it limits: the whole account empties the bucket until the CA's
- * Retry-After; a registered domain holds every site under it. An order ends with a certificate set in staging/; from there the root
- * activator validates and publishes it. This process never touches live/ and never holds a key
- * it did not create. A failing site only delays itself; a certificate whose renewal keeps
- * failing is served until it expires, with a loud line from the warn window on. On SIGTERM (a
- * restart or stop) it takes no new work, finishes the orders in flight within
+ * Retry-After; a registered domain holds every site under it. An order ends with a certificate set
+ * in staging/; from there the root activator validates and publishes it. This process never touches
+ * live/ and never holds a key it did not create. A failing site only delays itself; a certificate
+ * whose renewal keeps failing is served until it expires, with a loud line from the warn window on.
+ * On SIGTERM (a restart or stop) it takes no new work, finishes the orders in flight within
  * AUTOTLS_RENEW_DRAIN and leaves; the parent does not wait for it.
  */
 #include <signal.h>
@@ -648,8 +648,8 @@ static void renew_rate_tell(autotls_renew_t *renew, autotls_renew_job_t *job, ap
 
 /* The next order to hand over by priority, taken out of its ready queue; NULL when none may go
  * now. *paying: it needs a token (not spent yet). */
-static autotls_renew_job_t *renew_next_order(autotls_renew_t *renew, apr_time_t now,
-                                             int *paying, apr_pool_t *p)
+static autotls_renew_job_t *renew_next_order(autotls_renew_t *renew, apr_time_t now, int *paying,
+                                             apr_pool_t *p)
 {
     autotls_renew_job_t *top, *exempt;
     apr_int64_t pk = 0, pt = 0, ek = 0, et = 0;
@@ -791,8 +791,8 @@ static void renew_rate_load(autotls_renew_t *renew)
         apr_pstrcat(renew->pool, AUTOTLS_RATE_ITEM_PREFIX,
                     at_store_ca_name(renew->pool, ctx->ca_url), AUTOTLS_JOB_SUFFIX, NULL);
     at_bucket_init(&renew->bucket, autotls_config_ca_rate(ctx->main_server), now);
-    if (at_store_load_json(ctx->store, AT_STORE_JOBS, NULL, renew->rate_item, &json,
-                           renew->pool) == APR_SUCCESS) {
+    if (at_store_load_json(ctx->store, AT_STORE_JOBS, NULL, renew->rate_item, &json, renew->pool) ==
+        APR_SUCCESS) {
         at_bucket_from_json(&renew->bucket, json, now);
         json_decref(json);
     }

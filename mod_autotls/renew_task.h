@@ -60,12 +60,12 @@ typedef struct autotls_renew_job_t {
     apr_time_t warned;  /* when the last expiry warning was logged */
     int warned_expired; /* whether that one said the certificate had expired */
     /* the scheduler's queues (scheduler only) */
-    int index;      /* in ctx->sites: the tie between sites of equal priority */
-    int due_pos;    /* position in renew->due, or AUTOTLS_QUEUE_OUT */
-    int ready_pos;  /* position in renew->ready or renew->ready_exempt, or AUTOTLS_QUEUE_OUT */
-    int exempt;     /* the order renews with `replaces`: the CA spends no token on it */
-    int rate_told;  /* "waiting for the CA's order rate" was logged for this wait */
-    apr_time_t hold_told;              /* the end of the CA's limit on its names last logged */
+    int index;     /* in ctx->sites: the tie between sites of equal priority */
+    int due_pos;   /* position in renew->due, or AUTOTLS_QUEUE_OUT */
+    int ready_pos; /* position in renew->ready or renew->ready_exempt, or AUTOTLS_QUEUE_OUT */
+    int exempt;    /* the order renews with `replaces`: the CA spends no token on it */
+    int rate_told; /* "waiting for the CA's order rate" was logged for this wait */
+    apr_time_t hold_told;                  /* the end of the CA's limit on its names last logged */
     struct autotls_renew_job_t *next_done; /* on renew->done (under the lock) */
 } autotls_renew_job_t;
 
@@ -74,14 +74,14 @@ struct autotls_renew_t {
     apr_pool_t *pool;         /* the thread's own, with its own allocator */
     apr_thread_mutex_t *lock; /* guards `running`, the ARI and the rate fields below */
     apr_thread_pool_t *tasks;
-    int tasks_max;                        /* AutoTLSOrdersInFlight */
-    int in_flight;                        /* tasks handed over, not yet done (under the lock) */
-    autotls_renew_job_t *done;            /* tasks finished, for the scheduler (under the lock) */
-    autotls_queue_t due;                  /* idle jobs by next due time (scheduler only) */
-    autotls_queue_t ready;                /* jobs wanting an order that spends a token */
-    autotls_queue_t ready_exempt;         /* jobs wanting an order the CA exempts */
-    autotls_renew_job_t *jobs; /* one per site, in ctx->sites order */
-    apr_hash_t *by_site;       /* site name -> autotls_renew_job_t * */
+    int tasks_max;                /* AutoTLSOrdersInFlight */
+    int in_flight;                /* tasks handed over, not yet done (under the lock) */
+    autotls_renew_job_t *done;    /* tasks finished, for the scheduler (under the lock) */
+    autotls_queue_t due;          /* idle jobs by next due time (scheduler only) */
+    autotls_queue_t ready;        /* jobs wanting an order that spends a token */
+    autotls_queue_t ready_exempt; /* jobs wanting an order the CA exempts */
+    autotls_renew_job_t *jobs;    /* one per site, in ctx->sites order */
+    apr_hash_t *by_site;          /* site name -> autotls_renew_job_t * */
     /* the account (scheduler only) */
     int account_ready;
     autotls_job_t account; /* backoff of registering the account, persisted like a site's */

@@ -181,7 +181,8 @@ START_TEST(test_bucket_state_survives_json_and_refuses_nonsense)
 }
 END_TEST
 
-/* --- classification ---------------------------------------------------------------------------- */
+/* --- classification ----------------------------------------------------------------------------
+ */
 
 static at_acme_problem_t *problem(const char *type, int status, const char *detail)
 {
@@ -266,14 +267,15 @@ START_TEST(test_classify_needs_a_rate_limit)
                      AT_RATELIMIT_NONE);
     ck_assert_ptr_null(subject);
     /* a 429 that is not typed rateLimited is one all the same */
-    ck_assert_int_eq(at_ratelimit_classify(problem("about:blank", 429, "too many new orders (5) "
-                                                                       "from this account"),
+    ck_assert_int_eq(at_ratelimit_classify(problem("about:blank", 429,
+                                                   "too many new orders (5) "
+                                                   "from this account"),
                                            &subject, pool),
                      AT_RATELIMIT_ACCOUNT);
     /* a quoted subject that is no DNS name is not trusted */
-    ck_assert_int_eq(classify("too many certificates (50) already issued for \"\" in the last",
-                              &subject),
-                     AT_RATELIMIT_OTHER);
+    ck_assert_int_eq(
+        classify("too many certificates (50) already issued for \"\" in the last", &subject),
+        AT_RATELIMIT_OTHER);
     ck_assert_ptr_null(subject);
 }
 END_TEST
