@@ -31,6 +31,8 @@
 #define AUTOTLS_EXPECT_WINDOW "use N% (1..99) or a duration with a unit d, h, m or s, e.g. 30d, 12h"
 #define AUTOTLS_EXPECT_USER "give the name of a system account (not root), e.g. autotls"
 #define AUTOTLS_EXPECT_PATTERN "use host names or fnmatch patterns such as *.internal.example.com"
+#define AUTOTLS_EXPECT_ORDERS "use a whole number from 1 to 64"
+#define AUTOTLS_EXPECT_RATE "use N/DURATION such as 300/3h (unit d, h, m or s), or none"
 
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *arg);
@@ -44,6 +46,8 @@ static const char *autotls_set_key_type(cmd_parms *cmd, void *dconf, const char 
 static const char *autotls_set_renew_window(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_redirect(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_add_exclude(cmd_parms *cmd, void *dconf, const char *args);
+static const char *autotls_set_orders_in_flight(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_ca_rate(cmd_parms *cmd, void *dconf, const char *arg);
 
 const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLS", autotls_set_enabled, NULL, RSRC_CONF,
@@ -70,6 +74,11 @@ const command_rec autotls_cmds[] = {
                   "on|off: redirect http to https once a certificate is live"),
     AP_INIT_RAW_ARGS("AutoTLSExclude", autotls_add_exclude, NULL, RSRC_CONF,
                      "host names or patterns never managed"),
+    AP_INIT_TAKE1("AutoTLSOrdersInFlight", autotls_set_orders_in_flight, NULL, RSRC_CONF,
+                  "1..64: orders (and ARI polls) the renewal process runs at once; default 8"),
+    AP_INIT_TAKE1("AutoTLSCARate", autotls_set_ca_rate, NULL, RSRC_CONF,
+                  "N/DURATION (e.g. 300/3h) or none: new orders per CA; default Let's "
+                  "Encrypt's for its CAs, else none"),
     AP_INIT_TAKE1(AUTOTLS_TWIN_DIRECTIVE, autotls_twin_cmd_marker, NULL, RSRC_CONF,
                   "set by mod_autotls on the HTTPS twins it generates (twin.c), not by hand"),
     {NULL},
@@ -312,6 +321,36 @@ static const char *autotls_add_exclude(cmd_parms *cmd, void *dconf, const char *
     return NULL;
 }
 
+static const char *autotls_set_orders_in_flight(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *err = autotls_check_server_wide(cmd);
+
+    if (err != NULL) {
+        return err;
+    }
+    if (autotls_parse_orders_in_flight(&conf->orders_in_flight, arg) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, arg, "is not a number of orders", AUTOTLS_EXPECT_ORDERS);
+    }
+    return NULL;
+}
+
+static const char *autotls_set_ca_rate(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *err = autotls_check_server_wide(cmd);
+    const char *why = NULL;
+
+    if (err != NULL) {
+        return err;
+    }
+    if (autotls_parse_ca_rate(&conf->ca_rate, &why, arg) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, arg, why, AUTOTLS_EXPECT_RATE);
+    }
+    conf->ca_rate_set = AUTOTLS_ON;
+    return NULL;
+}
+
 void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
 {
     autotls_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
@@ -322,6 +361,8 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
     conf->key_type = AUTOTLS_UNSET;
     conf->renew_window.kind = AUTOTLS_WINDOW_UNSET;
     conf->redirect = AUTOTLS_UNSET;
+    conf->orders_in_flight = AUTOTLS_UNSET;
+    conf->ca_rate_set = AUTOTLS_UNSET;
     return conf;
 }
 
@@ -355,6 +396,9 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
         add->renew_window.kind != AUTOTLS_WINDOW_UNSET ? add->renew_window : base->renew_window;
     merged->redirect = autotls_pick_int(add->redirect, base->redirect);
     merged->exclude = add->exclude != NULL ? add->exclude : base->exclude;
+    merged->orders_in_flight = autotls_pick_int(add->orders_in_flight, base->orders_in_flight);
+    merged->ca_rate_set = autotls_pick_int(add->ca_rate_set, base->ca_rate_set);
+    merged->ca_rate = add->ca_rate_set != AUTOTLS_UNSET ? add->ca_rate : base->ca_rate;
     merged->twin_origin = add->twin_origin; /* never inherited from the main server */
     return merged;
 }
@@ -435,4 +479,19 @@ const apr_array_header_t *autotls_config_exclude(const server_rec *s)
     const apr_array_header_t *exclude = autotls_conf_of(s)->exclude;
 
     return exclude != NULL ? exclude : &autotls_no_patterns;
+}
+
+int autotls_config_orders_in_flight(const server_rec *s)
+{
+    return autotls_pick_int(autotls_conf_of(s)->orders_in_flight, AUTOTLS_ORDERS_IN_FLIGHT_DEFAULT);
+}
+
+at_rate_t autotls_config_ca_rate(const server_rec *s)
+{
+    const autotls_server_conf_t *conf = autotls_conf_of(s);
+
+    if (conf->ca_rate_set == AUTOTLS_ON) {
+        return conf->ca_rate;
+    }
+    return at_rate_default(autotls_config_ca_url(s));
 }

@@ -29,6 +29,8 @@
 #define AUTOTLS_STORE_DEFAULT "autotls"
 /* The system account the renewal process runs as (never User: tenants' code runs as User). */
 #define AUTOTLS_ACME_USER_DEFAULT "autotls"
+/* AutoTLSOrdersInFlight: task threads of the renewal process. */
+#define AUTOTLS_ORDERS_IN_FLIGHT_DEFAULT 8
 
 /* One per server_rec. Pointers are NULL and ints AUTOTLS_UNSET until a directive sets them. */
 typedef struct {
@@ -45,6 +47,9 @@ typedef struct {
     autotls_window_t renew_window;
     int redirect;                /* AutoTLSRedirect */
     apr_array_header_t *exclude; /* AutoTLSExclude: const char *, lower case */
+    int orders_in_flight;        /* AutoTLSOrdersInFlight */
+    int ca_rate_set;             /* AutoTLSCARate given (AUTOTLS_ON), else the CA's default */
+    at_rate_t ca_rate;           /* AutoTLSCARate: burst 0 for none */
     const char *twin_origin;     /* AutoTLSTwin (twin.c): "file:line" it twins; NULL: no twin */
 } autotls_server_conf_t;
 
@@ -69,5 +74,8 @@ at_key_type_e autotls_config_key_type(const server_rec *s);
 autotls_window_t autotls_config_renew_window(const server_rec *s);
 int autotls_config_redirect(const server_rec *s);
 const apr_array_header_t *autotls_config_exclude(const server_rec *s); /* never NULL */
+int autotls_config_orders_in_flight(const server_rec *s); /* AutoTLSOrdersInFlight, else 8 */
+/* AutoTLSCARate, else the default of the configured CA (at_rate_default). */
+at_rate_t autotls_config_ca_rate(const server_rec *s);
 
 #endif

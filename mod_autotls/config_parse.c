@@ -234,6 +234,83 @@ apr_status_t autotls_parse_port(int *port, const char *text)
     return APR_SUCCESS;
 }
 
+apr_status_t autotls_parse_orders_in_flight(int *orders, const char *text)
+{
+    apr_int64_t n = 0;
+    const char *rest = autotls_scan_uint(text, AUTOTLS_ORDERS_IN_FLIGHT_MAX, &n);
+
+    if (rest == NULL || rest == text || *rest != '\0' || n < AUTOTLS_ORDERS_IN_FLIGHT_MIN) {
+        return AT_EARG;
+    }
+    *orders = (int)n;
+    return APR_SUCCESS;
+}
+
+/* A positive whole number with one unit of autotls_window_units, into microseconds. */
+static apr_status_t autotls_parse_duration(apr_interval_time_t *duration, const char **why,
+                                           const char *text)
+{
+    apr_int64_t n;
+    const char *rest = autotls_scan_uint(text, APR_INT64_MAX, &n);
+    apr_size_t i;
+
+    if (rest == NULL) {
+        *why = "has a duration that is too large";
+        return AT_EARG;
+    }
+    if (rest == text || rest[0] == '\0') {
+        *why = "has no duration with a unit after the /";
+        return AT_EARG;
+    }
+    for (i = 0; i < sizeof(autotls_window_units) / sizeof(autotls_window_units[0]); i++) {
+        if (apr_tolower(rest[0]) != autotls_window_units[i].unit || rest[1] != '\0') {
+            continue;
+        }
+        if (n == 0) {
+            *why = "has a zero duration";
+            return AT_EARG;
+        }
+        if (n > APR_INT64_MAX / autotls_window_units[i].usec) {
+            *why = "has a duration that is too large";
+            return AT_EARG;
+        }
+        *duration = n * autotls_window_units[i].usec;
+        return APR_SUCCESS;
+    }
+    *why = "has a duration with an unknown unit or extra text";
+    return AT_EARG;
+}
+
+apr_status_t autotls_parse_ca_rate(at_rate_t *rate, const char **why, const char *text)
+{
+    apr_interval_time_t period;
+    apr_int64_t n;
+    const char *rest;
+
+    if (strcasecmp(text, "none") == 0 || strcasecmp(text, "unlimited") == 0) {
+        *rate = at_rate_make(0, 0);
+        return APR_SUCCESS;
+    }
+    rest = autotls_scan_uint(text, AUTOTLS_CA_RATE_ORDERS_MAX, &n);
+    if (rest == NULL) {
+        *why = "allows more orders than any CA";
+        return AT_EARG;
+    }
+    if (rest == text || *rest != '/') {
+        *why = "does not start with a whole number and a /";
+        return AT_EARG;
+    }
+    if (n == 0) {
+        *why = "allows no orders at all";
+        return AT_EARG;
+    }
+    if (autotls_parse_duration(&period, why, rest + 1) != APR_SUCCESS) {
+        return AT_EARG;
+    }
+    *rate = at_rate_make((int)n, period);
+    return APR_SUCCESS;
+}
+
 apr_status_t autotls_parse_ca(const char **url, const char **why, apr_pool_t *p, const char *text)
 {
     apr_uri_t uri;

@@ -11,12 +11,20 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
-#define AUTOTLS_CA_LETSENCRYPT "https://acme-v02.api.letsencrypt.org/directory"
-#define AUTOTLS_CA_LETSENCRYPT_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
+#include "at_ca.h"
+#include "at_ratelimit.h"
+
+#define AUTOTLS_CA_LETSENCRYPT AT_CA_LETSENCRYPT
+#define AUTOTLS_CA_LETSENCRYPT_STAGING AT_CA_LETSENCRYPT_STAGING
 #define AUTOTLS_PORT_MAX 65535
 #define AUTOTLS_WINDOW_PERCENT_MIN 1
 #define AUTOTLS_WINDOW_PERCENT_MAX 99
 #define AUTOTLS_MAILTO "mailto:"
+/* AutoTLSOrdersInFlight: the renewal process's task threads. */
+#define AUTOTLS_ORDERS_IN_FLIGHT_MIN 1
+#define AUTOTLS_ORDERS_IN_FLIGHT_MAX 64
+/* AutoTLSCARate N/DURATION: N at most this (a CA's bucket is hundreds, not millions). */
+#define AUTOTLS_CA_RATE_ORDERS_MAX 1000000
 
 /* How AutoTLSRenewWindow was given. */
 typedef enum {
@@ -47,6 +55,17 @@ apr_status_t autotls_parse_port(int *port, const char *text);
 /* The directory URL for an AutoTLSCA value: a known CA's keyword or an http(s) URL with a host
  * (copied into p). On failure AT_EARG with *why a static text. */
 apr_status_t autotls_parse_ca(const char **url, const char **why, apr_pool_t *p, const char *text);
+
+/* An AutoTLSOrdersInFlight value: AUTOTLS_ORDERS_IN_FLIGHT_MIN..MAX in plain decimal digits;
+ * AT_EARG for anything else. */
+apr_status_t autotls_parse_orders_in_flight(int *orders, const char *text);
+
+/*
+ * An AutoTLSCARate value: "N/DURATION" (N orders, refilled over DURATION: a whole number with
+ * one unit d, h, m or s, e.g. "300/3h"), or "none" / "unlimited" (rate.burst 0). On failure
+ * AT_EARG, *rate untouched and *why a static text.
+ */
+apr_status_t autotls_parse_ca_rate(at_rate_t *rate, const char **why, const char *text);
 
 /* addr without a leading "mailto:" (in any case). */
 const char *autotls_strip_mailto(const char *addr);

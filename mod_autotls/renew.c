@@ -5,15 +5,21 @@
  * this generation; it becomes AutoTLSUser at once (acme_user.c), never User, whose uid every
  * tenant's PHP and CGI code shares. It then takes the store's scheduler lock (a predecessor of
  * the last generation may still be finishing its orders: never two schedulers at once) and
- * ticks every second. Each tick looks at each site: what is served (its shared slot, read-only
- * here), what was tried (the job state, loaded from jobs/ before the CA is contacted at all),
- * whether the operator asked for a renewal (jobs/<site>.renew); and decides: nothing, fetch the
- * CA's renewal window (ARI), or order. The work runs in a small bounded pool of task threads
- * (renew_task.c). An order ends with a certificate set in staging/; from there the root
- * activator validates and publishes it. This process never touches live/ and never holds a key
- * it did not create. A failing site only delays itself; a certificate whose renewal keeps
- * failing is served until it expires, with a loud line from the warn window on. On SIGTERM (a
- * restart or stop) it takes no new work, finishes the orders in flight within
+ * ticks every second. Each tick looks at the sites that are due (a heap by next due time,
+ * renew_queue.h: a tick costs what is due, not one look at every site): what is served (its
+ * shared slot, read-only here), what was tried (the job state, loaded from jobs/ before the CA
+ * is contacted at all), whether the operator asked for a renewal (jobs/<site>.renew); and
+ * decides: nothing (until when), fetch the CA's renewal window (ARI), or order. Orders wait in
+ * a ready queue by priority (the operator's first, then sites without a certificate, then
+ * renewals by expiry) for one of AutoTLSOrdersInFlight task threads (renew_task.c), the account
+ * and, unless the CA exempts the renewal (ARI `replaces`), a token of the CA's order bucket
+ * (AutoTLSCARate, at_ratelimit.h; kept in jobs/_rate-<ca>.json, so a restart does not refill
+ * it). A 429 says whom it limits: the whole account empties the bucket until the CA's
+ * Retry-After; a registered domain holds every site under it. An order ends with a certificate set
+ * in staging/; from there the root activator validates and publishes it. This process never touches
+ * live/ and never holds a key it did not create. A failing site only delays itself; a certificate
+ * whose renewal keeps failing is served until it expires, with a loud line from the warn window on.
+ * On SIGTERM (a restart or stop) it takes no new work, finishes the orders in flight within
  * AUTOTLS_RENEW_DRAIN and leaves; the parent does not wait for it.
  */
 #include <signal.h>
@@ -30,6 +36,7 @@
 
 #include "at_ari.h"
 #include "at_core.h"
+#include "at_ratelimit.h"
 #include "at_issue.h"
 #include "acme_user.h"
 #include "at_sweep.h"
@@ -53,31 +60,60 @@ APLOG_USE_MODULE(autotls);
 /* How often a new process looks whether its predecessor let go of the scheduler lock. */
 #define AUTOTLS_RENEW_LOCK_STEP apr_time_from_msec(100)
 #define AUTOTLS_RENEW_EXIT_FAILURE 1
-#define AUTOTLS_TASKS_MAX 4
 /* A certificate whose renewal keeps failing is reported at most this often per site. */
 #define AUTOTLS_WARN_INTERVAL apr_time_from_sec(3600)
 /* jobs/ is listed for operator requests when it changed, and at least this often. */
 #define AUTOTLS_REQUESTS_RELIST apr_time_from_sec(60)
 /* The account's backoff: jobs/_account-<ca>.json ('_' cannot start a host name). */
 #define AUTOTLS_ACCOUNT_ITEM_PREFIX "_account-"
+/* The CA's order bucket: jobs/_rate-<ca>.json. */
+#define AUTOTLS_RATE_ITEM_PREFIX "_rate-"
+/* Priority classes of the ready queues: smaller first. */
+#define AUTOTLS_READY_OPERATOR 0
+#define AUTOTLS_READY_NEW 1
+#define AUTOTLS_READY_RENEWAL 2
 /* Any item name: its path minus "/" and itself is the path of jobs/. */
 #define AUTOTLS_JOBS_PROBE "probe"
 
 static volatile sig_atomic_t renew_stop_requested;
 
-static int renew_running(autotls_renew_t *renew, autotls_renew_job_t *job)
-{
-    int running;
-
-    apr_thread_mutex_lock(renew->lock);
-    running = job->running;
-    apr_thread_mutex_unlock(renew->lock);
-    return running;
-}
-
 static void renew_job_save(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
 {
     autotls_job_save(&job->state, renew->ctx->store, job->item, p);
+}
+
+/* ---- the queues (renew_queue.h) ------------------------------------------------------------- */
+
+/* The job is idle until at: it is looked at again then, or earlier when woken. */
+static void renew_due_at(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t at)
+{
+    /* Every job fits: the queues are as large as the sites. */
+    autotls_queue_put(&renew->due, job, &job->due_pos, at, job->index);
+}
+
+void autotls_renew_job_wake(autotls_renew_t *renew, autotls_renew_job_t *job)
+{
+    if (job->due_pos != AUTOTLS_QUEUE_OUT) {
+        renew_due_at(renew, job, apr_time_now());
+    }
+}
+
+/* The queue a ready job waits in. */
+static autotls_queue_t *renew_ready_queue(autotls_renew_t *renew, autotls_renew_job_t *job)
+{
+    return job->exempt ? &renew->ready_exempt : &renew->ready;
+}
+
+/* An operator's request: a job waiting for an order is looked at again now, so that the
+ * request is taken (backoff cleared) and it moves to the front. */
+static void renew_job_requested(autotls_renew_t *renew, autotls_renew_job_t *job)
+{
+    if (job->ready_pos != AUTOTLS_QUEUE_OUT) {
+        autotls_queue_remove(renew_ready_queue(renew, job), &job->ready_pos);
+        renew_due_at(renew, job, apr_time_now());
+        return;
+    }
+    autotls_renew_job_wake(renew, job);
 }
 
 /* ---- what is served ------------------------------------------------------------------------ */
@@ -248,6 +284,7 @@ static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool
         if (!job->request_pending) {
             job->request_pending = 1;
             job->request_item = apr_pstrdup(renew->pool, item);
+            renew_job_requested(renew, job);
         }
     }
 }
@@ -411,41 +448,356 @@ static int renew_look(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time
     return job->task != AUTOTLS_TASK_ORDER || !renew_staging_busy(renew, job, p);
 }
 
-/* Hands every due job to the task threads. */
+static apr_time_t renew_min(apr_time_t a, apr_time_t b)
+{
+    return a < b ? a : b;
+}
+
+static apr_time_t renew_max(apr_time_t a, apr_time_t b)
+{
+    return a > b ? a : b;
+}
+
+/* When renew_look may answer differently for a job it just declined: the earliest of its
+ * backoff, the CA's renewal window, the lifetime rule, a missing name's retry and the expiry
+ * warnings; the next tick while something outside this process is awaited (the activator, the
+ * slot). */
+static apr_time_t renew_next_due(autotls_renew_t *renew, const autotls_renew_job_t *job,
+                                 apr_time_t now)
+{
+    const autotls_job_t *state = &job->state;
+    at_renew_window_t window = autotls_renew_window(job->site);
+    apr_time_t next = now + AUTOTLS_RENEW_TICK, due, emergency;
+    at_renew_plan_t plan;
+    int ari_known, absent;
+
+    if (!job->served_known || job->staged || job->request_pending || job->requested) {
+        return next;
+    }
+    if (!job->ca_issued) {
+        return renew_max(state->next_try, next);
+    }
+    emergency = at_renew_emergency_time(job->not_before, job->not_after);
+    ari_known = job->cert_id[0] != '\0' && strcmp(state->ari.cert_id, job->cert_id) == 0 &&
+                state->ari.end > 0;
+    plan =
+        at_renew_plan(job->not_before, job->not_after, &window, ari_known ? state->ari.chosen : 0);
+    due = renew_max(state->next_try, plan.at);
+    if (autotls_job_missing_count(state) > 0) {
+        due = renew_min(due, renew_max(state->next_try, autotls_job_missing_next_try(state)));
+    }
+    if (job->cert_id[0] != '\0' && now < emergency) {
+        apr_thread_mutex_lock(renew->lock);
+        absent = renew->ari_absent;
+        apr_thread_mutex_unlock(renew->lock);
+        if (!absent) {
+            due = renew_min(due, strcmp(state->ari.cert_id, job->cert_id) != 0
+                                     ? now
+                                     : renew_min(state->ari.next_poll, emergency));
+        }
+    }
+    if (state->failures > 0 || renew->account.failures > 0) {
+        /* renew_warn: from the warn time on, every AUTOTLS_WARN_INTERVAL, and at expiry */
+        apr_time_t warn = at_renew_warn_time(job->not_before, job->not_after);
+
+        if (job->warned != 0) {
+            warn = renew_max(warn, job->warned + AUTOTLS_WARN_INTERVAL);
+        }
+        due = renew_min(due, warn);
+        if (!job->warned_expired) {
+            due = renew_min(due, job->not_after);
+        }
+    }
+    return renew_max(due, next);
+}
+
+/* Hands the job's task to a thread; 0 when the pool refused it (the job is due again). */
+static int renew_hand(autotls_renew_t *renew, autotls_renew_job_t *job)
+{
+    int handed;
+
+    apr_thread_mutex_lock(renew->lock);
+    job->running = 1;
+    ++renew->in_flight;
+    if (renew->tasks == NULL || autotls_renew_task_push(renew, job) != APR_SUCCESS) {
+        job->running = 0;
+        --renew->in_flight;
+    }
+    handed = job->running;
+    apr_thread_mutex_unlock(renew->lock);
+    if (!handed) {
+        renew_due_at(renew, job, apr_time_now() + AUTOTLS_RENEW_TICK);
+    }
+    return handed;
+}
+
+static int renew_threads_free(autotls_renew_t *renew)
+{
+    int free_threads;
+
+    apr_thread_mutex_lock(renew->lock);
+    free_threads = renew->tasks_max - renew->in_flight;
+    apr_thread_mutex_unlock(renew->lock);
+    return free_threads;
+}
+
+/* Takes back the jobs whose task ended: each is looked at again at once. */
+static void renew_take_back(autotls_renew_t *renew, apr_time_t now)
+{
+    autotls_renew_job_t *job, *next;
+
+    apr_thread_mutex_lock(renew->lock);
+    job = renew->done;
+    renew->done = NULL;
+    apr_thread_mutex_unlock(renew->lock);
+    for (; job != NULL; job = next) {
+        next = job->next_done;
+        job->next_done = NULL;
+        renew_due_at(renew, job, now);
+    }
+}
+
+/* A job that wants an order waits in a ready queue: the operator's first, then sites without a
+ * certificate, then renewals by expiry. */
+static void renew_make_ready(autotls_renew_t *renew, autotls_renew_job_t *job)
+{
+    apr_int64_t cls = AUTOTLS_READY_RENEWAL, tie = job->not_after;
+    int absent;
+
+    apr_thread_mutex_lock(renew->lock);
+    absent = renew->ari_absent;
+    apr_thread_mutex_unlock(renew->lock);
+    /* renew_task.c sends `replaces` exactly then: the CA spends no token on such an order */
+    job->exempt = job->ca_issued && job->cert_id[0] != '\0' && !absent;
+    if (job->requested) {
+        cls = AUTOTLS_READY_OPERATOR;
+        tie = job->index;
+    } else if (!job->ca_issued) {
+        cls = AUTOTLS_READY_NEW;
+        tie = job->index;
+    }
+    autotls_queue_put(renew_ready_queue(renew, job), job, &job->ready_pos, cls, tie);
+}
+
+/* Looks at every job that is due: an ARI poll goes to a thread, an order to a ready queue, and
+ * a job with nothing to do goes back to sleep until its next due time. */
+static void renew_look_due(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
+{
+    autotls_renew_job_t *job;
+    apr_int64_t at;
+
+    while (autotls_queue_top(&renew->due, &at, NULL) != NULL && at <= now) {
+        job = autotls_queue_pop(&renew->due);
+        if (!renew_look(renew, job, now, p)) {
+            renew_due_at(renew, job, renew_next_due(renew, job, now));
+        } else if (job->task == AUTOTLS_TASK_ARI) {
+            if (renew_threads_free(renew) <= 0 || !renew_hand(renew, job)) {
+                renew_due_at(renew, job, now + AUTOTLS_RENEW_TICK);
+            }
+        } else {
+            renew_make_ready(renew, job);
+        }
+    }
+}
+
+/* When a CA's limit on a registered domain holds one of the site's names: its end, else 0. */
+static apr_time_t renew_held_until(autotls_renew_t *renew, const autotls_site_t *site,
+                                   apr_time_t now, const char **domain)
+{
+    apr_hash_index_t *hi;
+    apr_time_t until = 0;
+    int i;
+
+    apr_thread_mutex_lock(renew->lock);
+    for (hi = apr_hash_first(NULL, renew->holds); hi != NULL; hi = apr_hash_next(hi)) {
+        const char *held = apr_hash_this_key(hi);
+        apr_time_t end = *(apr_time_t *)apr_hash_this_val(hi);
+
+        for (i = 0; end > now && end > until && i < site->names->nelts; ++i) {
+            if (at_ratelimit_name_under(APR_ARRAY_IDX(site->names, i, const char *), held)) {
+                until = end;
+                *domain = held; /* the pool outlives the tick: holds are never removed */
+            }
+        }
+    }
+    apr_thread_mutex_unlock(renew->lock);
+    return until;
+}
+
+/* Once per wait: the site first in line waits for the CA's order rate. */
+static void renew_rate_tell(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
+                            apr_pool_t *p)
+{
+    at_bucket_t bucket;
+
+    if (job->rate_told) {
+        return;
+    }
+    job->rate_told = 1;
+    apr_thread_mutex_lock(renew->lock);
+    bucket = renew->bucket;
+    apr_thread_mutex_unlock(renew->lock);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0633) "%s: next in line for a new order; waiting for the CA's "
+                                     "order rate (%s%s) until %s; %d site(s) waiting",
+                 job->site->name, at_rate_text(p, bucket.rate),
+                 now < bucket.blocked_until ? ", emptied by the CA's 429" : "",
+                 autotls_job_time_text(p, at_bucket_next(&bucket, now, 0)),
+                 renew->ready.count + renew->ready_exempt.count);
+}
+
+/* The next order to hand over by priority, taken out of its ready queue; NULL when none may go
+ * now. *paying: it needs a token (not spent yet). */
+static autotls_renew_job_t *renew_next_order(autotls_renew_t *renew, apr_time_t now, int *paying,
+                                             apr_pool_t *p)
+{
+    autotls_renew_job_t *top, *exempt;
+    apr_int64_t pk = 0, pt = 0, ek = 0, et = 0;
+    int rate_ok, exempt_ok;
+
+    top = autotls_queue_top(&renew->ready, &pk, &pt);
+    exempt = autotls_queue_top(&renew->ready_exempt, &ek, &et);
+    apr_thread_mutex_lock(renew->lock);
+    rate_ok = at_bucket_next(&renew->bucket, now, 0) <= now;
+    exempt_ok = at_bucket_next(&renew->bucket, now, 1) <= now;
+    apr_thread_mutex_unlock(renew->lock);
+    if (top != NULL && !rate_ok) {
+        renew_rate_tell(renew, top, now, p);
+        top = NULL;
+    }
+    if (exempt != NULL && !exempt_ok) {
+        exempt = NULL;
+    }
+    *paying = top != NULL && (exempt == NULL || pk < ek || (pk == ek && pt <= et));
+    if (*paying) {
+        return autotls_queue_pop(&renew->ready);
+    }
+    return exempt != NULL ? autotls_queue_pop(&renew->ready_exempt) : NULL;
+}
+
+/* Spends the order's token; 0 (the job back in line) when a 429 emptied the bucket meanwhile. */
+static int renew_pay(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now)
+{
+    int paid;
+
+    apr_thread_mutex_lock(renew->lock);
+    paid = at_bucket_take(&renew->bucket, now, 0);
+    renew->bucket_dirty |= paid;
+    apr_thread_mutex_unlock(renew->lock);
+    if (!paid) {
+        renew_make_ready(renew, job);
+    }
+    return paid;
+}
+
+/* No account (on its backoff): the waiting orders sleep until its next try instead of being
+ * looked at every tick. */
+static void renew_ready_park(autotls_renew_t *renew, apr_time_t now)
+{
+    apr_time_t at = renew_max(renew->account.next_try, now + AUTOTLS_RENEW_TICK);
+    autotls_renew_job_t *job;
+
+    while ((job = autotls_queue_pop(&renew->ready)) != NULL ||
+           (job = autotls_queue_pop(&renew->ready_exempt)) != NULL) {
+        renew_due_at(renew, job, at);
+    }
+}
+
+/* Hands waiting orders to free threads, by priority, within the CA's pace. */
+static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
+{
+    autotls_renew_job_t *job;
+    const char *domain = NULL;
+    apr_time_t held;
+    int handed = 0, paying;
+
+    if (renew->ready.count + renew->ready_exempt.count == 0 || renew_threads_free(renew) <= 0) {
+        return 0;
+    }
+    if (renew_account_ready(renew, p) != APR_SUCCESS) {
+        if (!autotls_renew_account_busy(renew)) {
+            renew_ready_park(renew, now);
+        }
+        return 0; /* nothing can be ordered without an account; it backs off */
+    }
+    while (renew_threads_free(renew) > 0 &&
+           (job = renew_next_order(renew, now, &paying, p)) != NULL) {
+        if ((held = renew_held_until(renew, job->site, now, &domain)) > 0) {
+            if (job->hold_told != held) {
+                job->hold_told = held;
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
+                             AUTOTLS_LOGNO(0632) "%s: waiting until %s: the CA limits "
+                                                 "certificates for %s",
+                             job->site->name, autotls_job_time_text(p, held), domain);
+            }
+            renew_due_at(renew, job, held);
+            continue;
+        }
+        if (paying && !renew_pay(renew, job, now)) {
+            break;
+        }
+        job->rate_told = 0;
+        handed += renew_hand(renew, job);
+    }
+    return handed;
+}
+
+/* The bucket is kept in jobs/ at most once a tick, so a restart does not refill it. */
+static void renew_rate_save(autotls_renew_t *renew, apr_pool_t *p)
+{
+    json_t *json = NULL;
+
+    apr_thread_mutex_lock(renew->lock);
+    if (renew->bucket_dirty) {
+        json = at_bucket_to_json(&renew->bucket);
+        renew->bucket_dirty = 0;
+    }
+    apr_thread_mutex_unlock(renew->lock);
+    if (json != NULL) {
+        at_store_save_json(renew->ctx->store, AT_STORE_JOBS, NULL, renew->rate_item, json, p);
+        json_decref(json);
+    }
+}
+
+/* Looks at what is due and hands what may go to the task threads. */
 static void renew_tick(autotls_renew_t *renew, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
-    int i, handed = 0, orders_blocked = 0;
+    int handed;
 
     autotls_renew_account_tick(renew, p);
     renew_requests_scan(renew, now, p);
-    for (i = 0; i < renew->ctx->sites->nelts; ++i) {
-        autotls_renew_job_t *job = &renew->jobs[i];
-
-        if (renew_running(renew, job) || !renew_look(renew, job, now, p)) {
-            continue;
-        }
-        if (job->task == AUTOTLS_TASK_ORDER &&
-            (orders_blocked || renew_account_ready(renew, p) != APR_SUCCESS)) {
-            orders_blocked = 1; /* nothing can be ordered without an account; it backs off */
-            continue;
-        }
-        apr_thread_mutex_lock(renew->lock);
-        job->running = 1;
-        if (renew->tasks == NULL || autotls_renew_task_push(renew, job) != APR_SUCCESS) {
-            job->running = 0;
-        }
-        handed += job->running;
-        apr_thread_mutex_unlock(renew->lock);
-    }
+    renew_take_back(renew, now);
+    renew_look_due(renew, now, p);
+    handed = renew_dispatch(renew, now, p);
+    renew_rate_save(renew, p);
     if (handed > 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, renew->ctx->main_server,
-                     AUTOTLS_LOGNO(0605) "%d site(s) handed to the task threads", handed);
+                     AUTOTLS_LOGNO(0605) "%d order(s) handed to the task threads", handed);
     }
 }
 
 /* ---- start and stop -----------------------------------------------------------------------------
  */
+
+/* The CA's order bucket as the last process left it: a restart does not refill it. */
+static void renew_rate_load(autotls_renew_t *renew)
+{
+    autotls_ctx_t *ctx = renew->ctx;
+    apr_time_t now = apr_time_now();
+    json_t *json;
+
+    renew->rate_item =
+        apr_pstrcat(renew->pool, AUTOTLS_RATE_ITEM_PREFIX,
+                    at_store_ca_name(renew->pool, ctx->ca_url), AUTOTLS_JOB_SUFFIX, NULL);
+    at_bucket_init(&renew->bucket, autotls_config_ca_rate(ctx->main_server), now);
+    if (at_store_load_json(ctx->store, AT_STORE_JOBS, NULL, renew->rate_item, &json, renew->pool) ==
+        APR_SUCCESS) {
+        at_bucket_from_json(&renew->bucket, json, now);
+        json_decref(json);
+    }
+    renew->holds = apr_hash_make(renew->holds_pool);
+}
 
 /* Every job's state comes from disk before anything else happens: no CA is contacted on a
  * schedule this process has not read. */
@@ -461,16 +813,23 @@ static void renew_load(autotls_renew_t *renew)
     autotls_job_load(&renew->account, store, renew->account_item, renew->pool);
     renew->jobs = apr_pcalloc(renew->pool, sizeof(autotls_renew_job_t) * renew->ctx->sites->nelts);
     renew->by_site = apr_hash_make(renew->pool);
+    autotls_queue_init(&renew->due, renew->pool, renew->ctx->sites->nelts);
+    autotls_queue_init(&renew->ready, renew->pool, renew->ctx->sites->nelts);
+    autotls_queue_init(&renew->ready_exempt, renew->pool, renew->ctx->sites->nelts);
     for (i = 0; i < renew->ctx->sites->nelts; ++i) {
         autotls_renew_job_t *job = &renew->jobs[i];
 
         job->renew = renew;
+        job->index = i;
+        job->due_pos = job->ready_pos = AUTOTLS_QUEUE_OUT;
         job->site = APR_ARRAY_IDX(renew->ctx->sites, i, autotls_site_t *);
         job->item = autotls_job_item(renew->pool, job->site->name);
         autotls_job_init(&job->state);
         autotls_job_load(&job->state, store, job->item, renew->pool);
         apr_hash_set(renew->by_site, job->site->name, APR_HASH_KEY_STRING, job);
+        renew_due_at(renew, job, 0); /* every site is looked at in the first tick */
     }
+    renew_rate_load(renew);
 }
 
 static apr_status_t renew_begin(autotls_renew_t *renew)
@@ -483,11 +842,21 @@ static apr_status_t renew_begin(autotls_renew_t *renew)
         return rv;
     }
     apr_allocator_owner_set(allocator, renew->pool);
-    renew_load(renew);
-    if ((rv = apr_thread_mutex_create(&renew->lock, APR_THREAD_MUTEX_DEFAULT, renew->pool)) ||
-        (rv = apr_thread_pool_create(&renew->tasks, 0, AUTOTLS_TASKS_MAX, renew->pool))) {
+    if ((rv = apr_pool_create(&renew->holds_pool, renew->pool)) != APR_SUCCESS) {
         return rv;
     }
+    renew_load(renew);
+    renew->tasks_max = autotls_config_orders_in_flight(renew->ctx->main_server);
+    if ((rv = apr_thread_mutex_create(&renew->lock, APR_THREAD_MUTEX_DEFAULT, renew->pool)) ||
+        (rv = apr_thread_pool_create(&renew->tasks, 0, renew->tasks_max, renew->pool))) {
+        return rv;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0634) "orders: at most %d at once; new orders at %s paced at %s "
+                                     "(%d token(s) now; kept in jobs/%s)",
+                 renew->tasks_max, renew->ctx->ca_url,
+                 at_rate_text(renew->pool, renew->bucket.rate),
+                 at_bucket_tokens(&renew->bucket, apr_time_now()), renew->rate_item);
     return APR_SUCCESS;
 }
 
@@ -529,11 +898,11 @@ static void renew_end(autotls_renew_t *renew)
 /* Orders and ARI polls a task thread owns right now. */
 static int renew_in_flight(autotls_renew_t *renew)
 {
-    int i, running = 0;
+    int running;
 
-    for (i = 0; i < renew->ctx->sites->nelts; ++i) {
-        running += renew_running(renew, &renew->jobs[i]);
-    }
+    apr_thread_mutex_lock(renew->lock);
+    running = renew->in_flight;
+    apr_thread_mutex_unlock(renew->lock);
     return running;
 }
 

@@ -122,6 +122,7 @@ static void account_retry_failed_sites(autotls_renew_t *renew, apr_pool_t *p)
         if (!job->running && job->state.failures > 0) {
             autotls_job_reset(&job->state, 0);
             autotls_job_save(&job->state, renew->ctx->store, job->item, p);
+            autotls_renew_job_wake(renew, job);
         }
     }
 }

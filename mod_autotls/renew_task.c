@@ -220,6 +220,52 @@ static void task_order_succeeded(autotls_renew_t *renew, autotls_renew_job_t *jo
                  at_acme_request_count(acme));
 }
 
+/* An account-wide limit: the bucket is empty until the CA's Retry-After; the site did not fail
+ * (no failure counted, no backoff of its own) and is first in line when orders resume. */
+static void task_account_limited(autotls_renew_t *renew, autotls_renew_job_t *job,
+                                 apr_interval_time_t retry_after, const char *error, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now(), until;
+
+    apr_thread_mutex_lock(renew->lock);
+    at_bucket_drain(&renew->bucket, now, retry_after);
+    renew->bucket_dirty = 1;
+    until = renew->bucket.blocked_until;
+    apr_thread_mutex_unlock(renew->lock);
+    autotls_job_set_error(&job->state, error);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0630) "%s: the CA limits new orders for the whole account (%s); "
+                                     "no new order before %s (%s); the site keeps its place in "
+                                     "line",
+                 job->site->name, error, autotls_job_time_text(p, until),
+                 retry_after > 0 ? "the CA's Retry-After" : "no Retry-After: our default");
+}
+
+/* A limit on a registered domain: every site with a name under it waits until the site's own
+ * next try (the CA's Retry-After when it sent one), not only the site whose order it was. */
+static void task_domain_limited(autotls_renew_t *renew, autotls_renew_job_t *job,
+                                const char *domain, apr_time_t until, apr_pool_t *p)
+{
+    apr_time_t *held;
+
+    apr_thread_mutex_lock(renew->lock);
+    held = apr_hash_get(renew->holds, domain, APR_HASH_KEY_STRING);
+    if (held == NULL) {
+        held = apr_palloc(renew->holds_pool, sizeof(*held));
+        *held = 0;
+        apr_hash_set(renew->holds, apr_pstrdup(renew->holds_pool, domain), APR_HASH_KEY_STRING,
+                     held);
+    }
+    if (until > *held) {
+        *held = until;
+    }
+    apr_thread_mutex_unlock(renew->lock);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0631) "%s: the CA limits certificates for the registered domain "
+                                     "%s; every site under it waits until %s",
+                 job->site->name, domain, autotls_job_time_text(p, until));
+}
+
 static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, apr_status_t rv,
                               at_acme_t *acme, apr_pool_t *p)
 {
@@ -228,7 +274,16 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, 
     const char *error = task_error_text(p, acme, rv);
     apr_time_t now = apr_time_now(), next;
     apr_interval_time_t delay;
+    const char *subject = NULL;
+    at_ratelimit_e limit = AT_RATELIMIT_NONE;
 
+    if (rv == AT_EPROBLEM && acme != NULL) {
+        limit = at_ratelimit_classify(at_acme_last_problem(acme), &subject, p);
+    }
+    if (limit == AT_RATELIMIT_ACCOUNT) {
+        task_account_limited(renew, job, retry_after, error, p);
+        return;
+    }
     if (strcmp(job->reason, AUTOTLS_RENEW_BY_MISSING) == 0) {
         /* Only the missing names were at stake: the certificate served stays, the site is not
          * failing; the missing names back off on their own. */
@@ -247,6 +302,9 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, 
                  job->site->name, error, task_join(p, job->site->names), job->reason,
                  state->failures, apr_time_sec(delay), autotls_job_time_text(p, now + delay),
                  retry_after >= delay ? " (the CA's Retry-After)" : "");
+    if (limit == AT_RATELIMIT_DOMAIN && subject != NULL) {
+        task_domain_limited(renew, job, subject, now + delay, p);
+    }
 }
 
 static void task_order(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
@@ -360,6 +418,9 @@ static void *APR_THREAD_FUNC task_thread(apr_thread_t *thread, void *data)
     }
     apr_thread_mutex_lock(renew->lock);
     job->running = 0;
+    --renew->in_flight;
+    job->next_done = renew->done; /* the scheduler takes it back at its next tick */
+    renew->done = job;
     apr_thread_mutex_unlock(renew->lock);
     return NULL;
 }

@@ -1,10 +1,13 @@
 /*
  * renew_task.h: what the renewal thread (renew.c) shares with its tasks (renew_task.c).
  *
- * The one idea: a job has one owner at a time. While `running` is clear the watchdog thread
+ * The one idea: a job has one owner at a time. While `running` is clear the scheduler thread
  * owns every field of the job; it sets the task up, sets `running` under the lock and hands the
  * job to the thread pool, which then owns the job until it clears `running` under the lock
- * again. So no field needs a lock of its own, and no store or CA I/O happens under the lock.
+ * again and puts it on the `done` list, from which the scheduler takes it back. So no field
+ * needs a lock of its own, and no store or CA I/O happens under the lock. A job the scheduler
+ * owns sits in exactly one of its queues: `due` (by the time it must be looked at again) or a
+ * ready queue (it wants an order and waits for a thread, a token or the account).
  */
 #ifndef AUTOTLS_RENEW_TASK_H
 #define AUTOTLS_RENEW_TASK_H
@@ -13,9 +16,11 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_pool.h>
 
+#include "at_ratelimit.h"
 #include "at_renew.h"
 #include "autotls.h"
 #include "renew_job.h"
+#include "renew_queue.h"
 
 /* Decision sources besides at_renew_by_name(), as the status line names them. */
 #define AUTOTLS_RENEW_BY_NEW "new"           /* no certificate from the CA yet */
@@ -29,7 +34,7 @@ typedef enum {
 
 typedef struct autotls_renew_t autotls_renew_t;
 
-typedef struct {
+typedef struct autotls_renew_job_t {
     autotls_renew_t *renew;
     autotls_site_t *site;
     const char *item;    /* its job file, "<site>.json" */
@@ -54,15 +59,29 @@ typedef struct {
     apr_uint32_t staged_generation;
     apr_time_t warned;  /* when the last expiry warning was logged */
     int warned_expired; /* whether that one said the certificate had expired */
+    /* the scheduler's queues (scheduler only) */
+    int index;     /* in ctx->sites: the tie between sites of equal priority */
+    int due_pos;   /* position in renew->due, or AUTOTLS_QUEUE_OUT */
+    int ready_pos; /* position in renew->ready or renew->ready_exempt, or AUTOTLS_QUEUE_OUT */
+    int exempt;    /* the order renews with `replaces`: the CA spends no token on it */
+    int rate_told; /* "waiting for the CA's order rate" was logged for this wait */
+    apr_time_t hold_told;                  /* the end of the CA's limit on its names last logged */
+    struct autotls_renew_job_t *next_done; /* on renew->done (under the lock) */
 } autotls_renew_job_t;
 
 struct autotls_renew_t {
     autotls_ctx_t *ctx;
     apr_pool_t *pool;         /* the thread's own, with its own allocator */
-    apr_thread_mutex_t *lock; /* guards `running` and the ARI fields below */
+    apr_thread_mutex_t *lock; /* guards `running`, the ARI and the rate fields below */
     apr_thread_pool_t *tasks;
-    autotls_renew_job_t *jobs; /* one per site, in ctx->sites order */
-    apr_hash_t *by_site;       /* site name -> autotls_renew_job_t * */
+    int tasks_max;                /* AutoTLSOrdersInFlight */
+    int in_flight;                /* tasks handed over, not yet done (under the lock) */
+    autotls_renew_job_t *done;    /* tasks finished, for the scheduler (under the lock) */
+    autotls_queue_t due;          /* idle jobs by next due time (scheduler only) */
+    autotls_queue_t ready;        /* jobs wanting an order that spends a token */
+    autotls_queue_t ready_exempt; /* jobs wanting an order the CA exempts */
+    autotls_renew_job_t *jobs;    /* one per site, in ctx->sites order */
+    apr_hash_t *by_site;          /* site name -> autotls_renew_job_t * */
     /* the account (scheduler only) */
     int account_ready;
     autotls_job_t account; /* backoff of registering the account, persisted like a site's */
@@ -70,6 +89,12 @@ struct autotls_renew_t {
     /* ARI (under the lock) */
     int ari_absent;       /* the CA's directory has no renewalInfo: never ask again */
     char *directory_text; /* the directory as fetched (malloc), reused by every ARI poll */
+    /* the CA's pace (under the lock: tasks drain the bucket, add holds) */
+    at_bucket_t bucket;    /* AutoTLSCARate for the CA, persisted in jobs/<rate_item> */
+    int bucket_dirty;      /* changed since it was last saved */
+    const char *rate_item; /* "_rate-<ca>.json" */
+    apr_pool_t *holds_pool;
+    apr_hash_t *holds; /* names the CA limits (a registered domain) -> apr_time_t * until */
     /* operator requests (scheduler only) */
     apr_time_t requests_seen; /* mtime of jobs/ at the last listing */
     apr_time_t requests_listed;
@@ -77,6 +102,10 @@ struct autotls_renew_t {
 
 /* Hands the job's task to the pool; the caller set job->task and job->running. */
 apr_status_t autotls_renew_task_push(autotls_renew_t *renew, autotls_renew_job_t *job);
+
+/* Makes a job the scheduler owns due now (an operator's request, a repaired account); a job
+ * that is running or waits in a ready queue is left as it is. Scheduler thread only. */
+void autotls_renew_job_wake(autotls_renew_t *renew, autotls_renew_job_t *job);
 
 /* AutoTLSRenewWindow of the site in the policy's terms. */
 at_renew_window_t autotls_renew_window(const autotls_site_t *site);

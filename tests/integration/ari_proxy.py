@@ -46,6 +46,8 @@ CERT_ID_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "transfer-encoding", "upgrade", "content-length"}
 PROBLEM_TYPE_ALREADY_REPLACED = "urn:ietf:params:acme:error:alreadyReplaced"
+PROBLEM_TYPE_RATE_LIMITED = "urn:ietf:params:acme:error:rateLimited"
+HTTP_TOO_MANY_REQUESTS = 429
 
 
 def rfc3339(epoch):
@@ -92,6 +94,7 @@ class AriProxy:
       orders         the `replaces` value of every newOrder refused here or created by pebble,
                      None when it carried none (a resend after badNonce is not counted twice)
       ari_requests   the certID of every renewalInfo GET
+      rate_limited   the identifiers of every newOrder refused with a 429 (rate_limit)
     """
 
     def __init__(self, pebble, ari=True):
@@ -102,6 +105,8 @@ class AriProxy:
         self.replaces_seen = []
         self.orders = []
         self.ari_requests = []
+        self.rate_limited = []
+        self._rate_limits = []  # [(retry_after, detail, names)] for the next matching newOrders
         self._lock = threading.Lock()
         self._windows = {}  # cert_id or None (any) -> _Window
         self._refusals = []  # [(status, type)] for the next orders carrying replaces
@@ -190,6 +195,13 @@ class AriProxy:
         with self._lock:
             self._refusals.extend([(int(status), type)] * int(n))
 
+    def rate_limit(self, n, retry_after, detail, names=None):
+        """Answers the next n newOrders (those with an identifier equal to or below one of
+        names, when given) with 429, Retry-After: retry_after seconds and a rateLimited problem
+        document whose detail is detail (word it as the CA would)."""
+        with self._lock:
+            self._rate_limits.extend([(int(retry_after), detail, names)] * int(n))
+
     # --- internals -------------------------------------------------------------------------------
 
     def delay(self, path_prefix, seconds):
@@ -226,6 +238,20 @@ class AriProxy:
             if replaces is None or not self._refusals:
                 return replaces, None
             return replaces, self._refusals.pop(0)
+
+    def _rate_limit_for(self, body):
+        """(retry_after, detail) when this newOrder is to get a 429, else None."""
+        payload = jws_payload(body)
+        idents = [i.get("value", "") for i in (payload or {}).get("identifiers", [])
+                  if isinstance(i, dict)] if isinstance(payload, dict) else []
+        with self._lock:
+            for k, (retry_after, detail, names) in enumerate(self._rate_limits):
+                if names is None or any(i == n or i.endswith("." + n)
+                                        for i in idents for n in names):
+                    del self._rate_limits[k]
+                    self.rate_limited.append(idents)
+                    return retry_after, detail
+        return None
 
     def _order_done(self, replaces):
         """Records an order refused here or created by pebble (a badNonce resend is not one)."""
@@ -329,6 +355,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 proxy._order_done(replaces)
                 self._problem(*refusal)
                 return
+            limit = proxy._rate_limit_for(body)
+            if limit is not None:
+                proxy._order_done(replaces)
+                self._problem(HTTP_TOO_MANY_REQUESTS, PROBLEM_TYPE_RATE_LIMITED, limit[1],
+                              [("Retry-After", str(limit[0]))])
+                return
         held = proxy._delay_for(path)
         if held > 0:
             time.sleep(held)
@@ -403,8 +435,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers.append(("Retry-After", str(window.retry_after)))
         self._send(200, headers, window.body())
 
-    def _problem(self, status, type, detail="refused by the ARI test proxy"):
-        headers = [("Content-Type", "application/problem+json")]
+    def _problem(self, status, type, detail="refused by the ARI test proxy", extra=()):
+        headers = [("Content-Type", "application/problem+json")] + list(extra)
         nonce = self._fresh_nonce()
         if nonce:
             headers.append(("Replay-Nonce", nonce))

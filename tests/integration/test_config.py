@@ -245,5 +245,5 @@ def test_shipped_conf_parses_as_shipped_and_with_every_example_uncommented(serve
     if not SYSTEM_ROOTS.is_file():
         examples = examples.replace(str(SYSTEM_ROOTS), str(server_root / "roots.pem"))
     directives = set(re.findall(r"^\s*(AutoTLS\w*)\s", examples, re.M))
-    assert len(directives) == 12, sorted(directives)
+    assert len(directives) == 14, sorted(directives)
     assert_ok(check(server_root, examples))

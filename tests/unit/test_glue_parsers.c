@@ -181,6 +181,58 @@ START_TEST(test_contact_and_exclude_patterns)
 }
 END_TEST
 
+START_TEST(test_orders_in_flight_accepts_1_to_64)
+{
+    int orders = 0;
+
+    ck_assert_int_eq(autotls_parse_orders_in_flight(&orders, "1"), APR_SUCCESS);
+    ck_assert_int_eq(orders, 1);
+    ck_assert_int_eq(autotls_parse_orders_in_flight(&orders, "64"), APR_SUCCESS);
+    ck_assert_int_eq(orders, 64);
+    ck_assert_int_eq(autotls_parse_orders_in_flight(&orders, "0"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_orders_in_flight(&orders, "65"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_orders_in_flight(&orders, "-1"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_orders_in_flight(&orders, "8x"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_orders_in_flight(&orders, ""), AT_EARG);
+    ck_assert_int_eq(orders, 64); /* untouched by a refusal */
+}
+END_TEST
+
+START_TEST(test_ca_rate_reads_n_per_duration_and_none)
+{
+    at_rate_t rate = {0, 0};
+    const char *why = NULL;
+
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "300/3h"), APR_SUCCESS);
+    ck_assert_int_eq(rate.burst, 300);
+    ck_assert(rate.refill == apr_time_from_sec(36));
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "5/10S"), APR_SUCCESS);
+    ck_assert_int_eq(rate.burst, 5);
+    ck_assert(rate.refill == apr_time_from_sec(2));
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "Unlimited"), APR_SUCCESS);
+    ck_assert_int_eq(rate.burst, 0);
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "none"), APR_SUCCESS);
+    ck_assert_int_eq(rate.burst, 0);
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "0/1h"), AT_EARG);
+    ck_assert_str_eq(why, "allows no orders at all");
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "300"), AT_EARG);
+    ck_assert_str_eq(why, "does not start with a whole number and a /");
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "/3h"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "300/"), AT_EARG);
+    ck_assert_str_eq(why, "has no duration with a unit after the /");
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "300/3"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "300/3w"), AT_EARG);
+    ck_assert_str_eq(why, "has a duration with an unknown unit or extra text");
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "300/0h"), AT_EARG);
+    ck_assert_str_eq(why, "has a zero duration");
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "300/99999999999999999d"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "99999999999/1h"), AT_EARG);
+    ck_assert_str_eq(why, "allows more orders than any CA");
+    ck_assert_int_eq(autotls_parse_ca_rate(&rate, &why, "-5/1h"), AT_EARG);
+    ck_assert_int_eq(rate.burst, 0); /* untouched by a refusal */
+}
+END_TEST
+
 static Suite *glue_parsers_suite(void)
 {
     Suite *s = suite_create("glue_parsers");
@@ -196,6 +248,8 @@ static Suite *glue_parsers_suite(void)
     tcase_add_test(tc, test_window_accepts_percent_and_durations_and_names_what_is_wrong);
     tcase_add_test(tc, test_port_flag_and_ca_accept_only_their_forms);
     tcase_add_test(tc, test_contact_and_exclude_patterns);
+    tcase_add_test(tc, test_orders_in_flight_accepts_1_to_64);
+    tcase_add_test(tc, test_ca_rate_reads_n_per_duration_and_none);
     suite_add_tcase(s, tc);
     return s;
 }

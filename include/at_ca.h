@@ -1,0 +1,20 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * at_ca.h: the CAs the library knows by name.
+ *
+ * The one idea: a CA's directory URL is spelled once, here; the module's configuration
+ * (AutoTLSCA letsencrypt), the CLI and the CA's published limits (at_ratelimit.h) all use
+ * these names.
+ */
+#ifndef AT_CA_H
+#define AT_CA_H
+
+#define AT_CA_LETSENCRYPT "https://acme-v02.api.letsencrypt.org/directory"
+#define AT_CA_LETSENCRYPT_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+/* Whether url is the directory of Let's Encrypt, production or staging (case of the scheme and
+ * host ignored, a trailing slash allowed). */
+int at_ca_is_letsencrypt(const char *url);
+
+#endif
