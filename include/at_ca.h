@@ -17,4 +17,8 @@
  * host ignored, a trailing slash allowed). */
 int at_ca_is_letsencrypt(const char *url);
 
+/* The directory URL of a CA name users may write instead of one ("letsencrypt",
+ * "letsencrypt-staging", any case), or NULL when name is none of them. */
+const char *at_ca_shorthand(const char *name);
+
 #endif

@@ -13,6 +13,7 @@
 #include <apr_uri.h>
 
 #include "at_core.h"
+#include "at_ca.h"
 #include "config_parse.h"
 
 #define AUTOTLS_DECIMAL_BASE 10
@@ -315,12 +316,7 @@ apr_status_t autotls_parse_ca(const char **url, const char **why, apr_pool_t *p,
 {
     apr_uri_t uri;
 
-    if (strcasecmp(text, "letsencrypt") == 0) {
-        *url = AUTOTLS_CA_LETSENCRYPT;
-        return APR_SUCCESS;
-    }
-    if (strcasecmp(text, "letsencrypt-staging") == 0) {
-        *url = AUTOTLS_CA_LETSENCRYPT_STAGING;
+    if ((*url = at_ca_shorthand(text)) != NULL) {
         return APR_SUCCESS;
     }
     if (apr_uri_parse(p, text, &uri) != APR_SUCCESS || uri.scheme == NULL ||

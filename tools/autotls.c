@@ -18,6 +18,7 @@
 #include <apr_time.h>
 
 #include "at_ari.h"
+#include "at_ca.h"
 #include "at_core.h"
 #include "at_issue.h"
 #include "at_jws.h"
@@ -197,13 +198,9 @@ static int cli_exit_code(apr_status_t rv)
 
 static const char *cli_ca_url(const char *ca)
 {
-    if (strcmp(ca, "letsencrypt") == 0) {
-        return "https://acme-v02.api.letsencrypt.org/directory";
-    }
-    if (strcmp(ca, "letsencrypt-staging") == 0) {
-        return "https://acme-staging-v02.api.letsencrypt.org/directory";
-    }
-    return ca;
+    const char *url = at_ca_shorthand(ca);
+
+    return url != NULL ? url : ca;
 }
 
 static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *const *argv)

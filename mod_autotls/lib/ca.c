@@ -26,3 +26,24 @@ int at_ca_is_letsencrypt(const char *url)
     return url != NULL &&
            (ca_url_is(url, AT_CA_LETSENCRYPT) || ca_url_is(url, AT_CA_LETSENCRYPT_STAGING));
 }
+
+/* The CA names users may write instead of a directory URL (AutoTLSCA, autotls --ca). */
+static const struct {
+    const char *name;
+    const char *url;
+} ca_shorthands[] = {
+    {"letsencrypt", AT_CA_LETSENCRYPT},
+    {"letsencrypt-staging", AT_CA_LETSENCRYPT_STAGING},
+};
+
+const char *at_ca_shorthand(const char *name)
+{
+    size_t i;
+
+    for (i = 0; name != NULL && i < sizeof(ca_shorthands) / sizeof(ca_shorthands[0]); i++) {
+        if (strcasecmp(name, ca_shorthands[i].name) == 0) {
+            return ca_shorthands[i].url;
+        }
+    }
+    return NULL;
+}
