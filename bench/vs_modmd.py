@@ -3,9 +3,9 @@
 
 The one idea to hold: both modules run in the same process of this script against ONE pebble it
 starts itself (PEBBLE_VA_NOSLEEP=1), talking to it directly, with the same key type (P-256), the
-same vhosts and a fresh store each, in alternating order (ours first in even rounds, mod_md first in odd
-ones), so that every ratio printed compares two figures taken minutes apart on one machine.
-Each run uses names of its own (`a-r<round>-n<N>-<i>.bench.test` for ours, `m-...` for
+same vhosts and a fresh store each, in alternating order (ours first in even rounds, mod_md
+first in odd ones), so that every ratio printed compares two figures taken minutes apart on
+one machine. Each run uses names of its own (`a-r<round>-n<N>-<i>.bench.test` for ours, `m-...` for
 mod_md) and a fresh ACME account, so pebble cannot reuse an authorization across runs.
 
 One run, for one module and N names:
@@ -502,11 +502,15 @@ def machine_facts():
         load_avg = " ".join(f.read().split()[:3])
     commit = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
+    source = subprocess.run(["git", "-C", str(HERE.parent), "log", "-1", "--format=%h", "--",
+                             "mod_autotls", "include"], capture_output=True, text=True)
+    source = source.stdout.strip()
     dirty = subprocess.run(["git", "-C", str(HERE.parent), "status", "--porcelain", "--",
                             "mod_autotls", "include"], capture_output=True, text=True).stdout
-    return "commit %s%s, %d cores, load average %s, module %s" % (
-        commit or "?", " (+local changes)" if dirty.strip() else "", os.cpu_count(), load_avg,
-        httpd.module_path())
+    return ("commit %s (module sources last changed in %s)%s, %d cores, load average %s, "
+            "module %s" % (commit or "?", source or "?",
+                           " (+local changes)" if dirty.strip() else "", os.cpu_count(),
+                           load_avg, httpd.module_path()))
 
 
 def main(argv):
