@@ -319,6 +319,7 @@ class AutoTLSServer:
         served). started_at is taken just before apache2 runs."""
         self._write_trust()
         self.write_config()
+        before = self.count(RESUMING)
         self.started_at = time.monotonic()
         proc = self.apache2("-k", "start")
         if proc.returncode != 0:
@@ -327,7 +328,10 @@ class AutoTLSServer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             self.pid = self.parent_pid()
-            if self.pid and self._port_answers(self.http_port):
+            # The port accepts as soon as it listens, before the MPM has started: wait for its
+            # line too, so that a test counting restarts starts from this one.
+            if (self.pid and self.count(RESUMING) > before
+                    and self._port_answers(self.http_port)):
                 return self
             time.sleep(POLL_INTERVAL)
         raise HTTPError("httpd did not answer on %d within %.0f s\n%s"
