@@ -317,6 +317,8 @@ class AutoTLSServer:
     def start(self):
         """`apache2 -k start`; returns once the HTTP port answers (not once certificates are
         served). started_at is taken just before apache2 runs."""
+        if self.pid and _alive(self.pid) and self._ours(self.pid):
+            return self  # already running (a `with` block and an explicit start)
         self._write_trust()
         self.write_config()
         before = self.count(RESUMING)
