@@ -153,11 +153,39 @@ const char *autotls_pattern_problem(const char *pattern)
     return prev == '.' ? "has an empty label" : NULL;
 }
 
+typedef enum {
+    AUTOTLS_UNIT_OK = 0,
+    AUTOTLS_UNIT_UNKNOWN, /* no unit of autotls_window_units, or text after it */
+    AUTOTLS_UNIT_ZERO,
+    AUTOTLS_UNIT_TOO_LARGE
+} autotls_unit_e;
+
+/* n times the one unit that unit names ("d", "h", "m" or "s" and nothing after), in
+ * microseconds: the one reading of a duration for every directive that takes one. */
+static autotls_unit_e autotls_scale_unit(apr_interval_time_t *out, apr_int64_t n, const char *unit)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(autotls_window_units) / sizeof(autotls_window_units[0]); i++) {
+        if (apr_tolower(unit[0]) != autotls_window_units[i].unit || unit[1] != '\0') {
+            continue;
+        }
+        if (n == 0) {
+            return AUTOTLS_UNIT_ZERO;
+        }
+        if (n > APR_INT64_MAX / autotls_window_units[i].usec) {
+            return AUTOTLS_UNIT_TOO_LARGE;
+        }
+        *out = n * autotls_window_units[i].usec;
+        return AUTOTLS_UNIT_OK;
+    }
+    return AUTOTLS_UNIT_UNKNOWN;
+}
+
 apr_status_t autotls_parse_window(autotls_window_t *window, const char **why, const char *text)
 {
     apr_int64_t n;
     const char *rest;
-    apr_size_t i;
 
     if (text == NULL || *text == '\0') {
         *why = "is empty";
@@ -190,24 +218,20 @@ apr_status_t autotls_parse_window(autotls_window_t *window, const char **why, co
         *why = "has no unit";
         return AT_EARG;
     }
-    for (i = 0; i < sizeof(autotls_window_units) / sizeof(autotls_window_units[0]); i++) {
-        if (apr_tolower(rest[0]) != autotls_window_units[i].unit || rest[1] != '\0') {
-            continue;
-        }
-        if (n == 0) {
-            *why = "is zero";
-            return AT_EARG;
-        }
-        if (n > APR_INT64_MAX / autotls_window_units[i].usec) {
-            *why = "is too large";
-            return AT_EARG;
-        }
+    switch (autotls_scale_unit(&window->duration, n, rest)) {
+    case AUTOTLS_UNIT_OK:
         window->kind = AUTOTLS_WINDOW_DURATION;
         window->percent = 0;
-        window->duration = n * autotls_window_units[i].usec;
         return APR_SUCCESS;
+    case AUTOTLS_UNIT_ZERO:
+        *why = "is zero";
+        break;
+    case AUTOTLS_UNIT_TOO_LARGE:
+        *why = "is too large";
+        break;
+    default:
+        *why = "has an unknown unit or extra text after the number";
     }
-    *why = "has an unknown unit or extra text after the number";
     return AT_EARG;
 }
 
@@ -253,7 +277,6 @@ static apr_status_t autotls_parse_duration(apr_interval_time_t *duration, const 
 {
     apr_int64_t n;
     const char *rest = autotls_scan_uint(text, APR_INT64_MAX, &n);
-    apr_size_t i;
 
     if (rest == NULL) {
         *why = "has a duration that is too large";
@@ -263,22 +286,18 @@ static apr_status_t autotls_parse_duration(apr_interval_time_t *duration, const 
         *why = "has no duration with a unit after the /";
         return AT_EARG;
     }
-    for (i = 0; i < sizeof(autotls_window_units) / sizeof(autotls_window_units[0]); i++) {
-        if (apr_tolower(rest[0]) != autotls_window_units[i].unit || rest[1] != '\0') {
-            continue;
-        }
-        if (n == 0) {
-            *why = "has a zero duration";
-            return AT_EARG;
-        }
-        if (n > APR_INT64_MAX / autotls_window_units[i].usec) {
-            *why = "has a duration that is too large";
-            return AT_EARG;
-        }
-        *duration = n * autotls_window_units[i].usec;
+    switch (autotls_scale_unit(duration, n, rest)) {
+    case AUTOTLS_UNIT_OK:
         return APR_SUCCESS;
+    case AUTOTLS_UNIT_ZERO:
+        *why = "has a zero duration";
+        break;
+    case AUTOTLS_UNIT_TOO_LARGE:
+        *why = "has a duration that is too large";
+        break;
+    default:
+        *why = "has a duration with an unknown unit or extra text";
     }
-    *why = "has a duration with an unknown unit or extra text";
     return AT_EARG;
 }
 
