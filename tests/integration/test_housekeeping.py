@@ -62,14 +62,18 @@ CLI_TIMEOUT = 30.0
 #     renewal (one parsed set, or its PEM copies) fails;
 #   renewal child 2 MiB: a leak of 6 KiB or more per renewal beyond the measured noise fails
 #     (one order's pool, with its HTTP client, JSON and CSR, is larger than that);
-#   other children 1.5 MiB: the warm-up envelope of a child's worker threads; a per-generation
-#     leak of their certificate cache is too small to show within 180 renewals and is left to
-#     bench/rss_renewals.py over 1000.
+#   other children 4 MiB: the warm-up envelope of a child's worker threads. Children parse a
+#     site's set lazily, in the worker thread of its first handshake after a change, so the first
+#     parses of a thread (and its malloc arena) can fall inside the window: measured +2.5 and
+#     +3.3 MiB once (2 of 6 children), while bench/rss_renewals.py over 576 renewals shows the
+#     children flat (+364..+640 KiB, x1.02..x1.04, growth slowing at every checkpoint). A
+#     per-generation leak of their cache is too small to show within 180 renewals and is left to
+#     that bench.
 # Under ASan the quarantine keeps freed memory by design: a sanitizer build only reports them.
 WARM_REQUESTS = 1000
 WARM_PARALLEL = 64
 RSS_GROWTH_LIMIT_KIB = {"parent": 256, "activator": 512, "renewal child": 2048,
-                        "other child": 1536}
+                        "other child": 4096}
 TEMP_SET_RE = re.compile(r"^\.[^/]+\.tmp\.[A-Za-z0-9]{6}$")  # at_store_is_temp_name
 STAGED_PID_RE = re.compile(r"\[pid (\d+):tid \d+\] autotls-\d+: \S+: new certificate staged")
 
