@@ -848,6 +848,7 @@ static apr_status_t renew_begin(autotls_renew_t *renew)
     renew_load(renew);
     renew->tasks_max = autotls_config_orders_in_flight(renew->ctx->main_server);
     if ((rv = apr_thread_mutex_create(&renew->lock, APR_THREAD_MUTEX_DEFAULT, renew->pool)) ||
+        (rv = apr_thread_cond_create(&renew->wake, renew->pool)) ||
         (rv = apr_thread_pool_create(&renew->tasks, 0, renew->tasks_max, renew->pool))) {
         return rv;
     }
@@ -937,6 +938,17 @@ static void renew_on_stop(int sig)
 /* This generation's renewal state (the forked process inherits it). */
 static autotls_renew_t *renew_current;
 
+/* Until the next tick, or until a task is done: its thread is free for the next order at once,
+ * so the orders in flight stay at AutoTLSOrdersInFlight instead of one batch per tick. */
+static void renew_sleep(autotls_renew_t *renew)
+{
+    apr_thread_mutex_lock(renew->lock);
+    if (renew->done == NULL && !renew_stop_requested) {
+        apr_thread_cond_timedwait(renew->wake, renew->lock, AUTOTLS_RENEW_TICK);
+    }
+    apr_thread_mutex_unlock(renew->lock);
+}
+
 /* The renewal process (helper_proc.c forked it as root): see the header comment. */
 static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pconf)
 {
@@ -967,9 +979,7 @@ static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *
     while (!renew_stop_requested) {
         renew_tick(renew, tick);
         apr_pool_clear(tick);
-        if (!renew_stop_requested) {
-            apr_sleep(AUTOTLS_RENEW_TICK);
-        }
+        renew_sleep(renew);
     }
     /* The default action of SIGALRM ends the process should an order outlast the drain. */
     alarm(AUTOTLS_RENEW_DRAIN_SECONDS);

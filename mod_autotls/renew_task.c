@@ -419,8 +419,9 @@ static void *APR_THREAD_FUNC task_thread(apr_thread_t *thread, void *data)
     apr_thread_mutex_lock(renew->lock);
     job->running = 0;
     --renew->in_flight;
-    job->next_done = renew->done; /* the scheduler takes it back at its next tick */
+    job->next_done = renew->done; /* the scheduler takes it back at once (renew->wake) */
     renew->done = job;
+    apr_thread_cond_signal(renew->wake);
     apr_thread_mutex_unlock(renew->lock);
     return NULL;
 }

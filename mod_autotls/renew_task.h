@@ -13,6 +13,7 @@
 #define AUTOTLS_RENEW_TASK_H
 
 #include <apr_hash.h>
+#include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_pool.h>
 
@@ -77,6 +78,7 @@ struct autotls_renew_t {
     int tasks_max;                /* AutoTLSOrdersInFlight */
     int in_flight;                /* tasks handed over, not yet done (under the lock) */
     autotls_renew_job_t *done;    /* tasks finished, for the scheduler (under the lock) */
+    apr_thread_cond_t *wake;      /* signalled when a task is done: the scheduler ticks at once */
     autotls_queue_t due;          /* idle jobs by next due time (scheduler only) */
     autotls_queue_t ready;        /* jobs wanting an order that spends a token */
     autotls_queue_t ready_exempt; /* jobs wanting an order the CA exempts */
