@@ -43,13 +43,11 @@ apr_status_t autotls_acme_user_resolve(autotls_ctx_t *ctx, apr_pool_t *ptemp)
         ctx->acme_user = apr_pstrdup(ctx->pool, name);
         ctx->acme_uid = found->pw_uid;
         ctx->acme_gid = found->pw_gid;
-        ctx->acme_isolated = found->pw_uid != ap_unixd_config.user_id;
         return APR_SUCCESS;
     }
     ctx->acme_user = ap_unixd_config.user_name;
     ctx->acme_uid = ap_unixd_config.user_id;
     ctx->acme_gid = ap_unixd_config.group_id;
-    ctx->acme_isolated = 0;
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, err, ctx->main_server,
                      AUTOTLS_LOGNO(0410) "AutoTLSUser %s: %s; the ACME client runs as User (%s) "
@@ -96,8 +94,8 @@ apr_status_t autotls_acme_user_become(const autotls_ctx_t *ctx)
 
 void autotls_acme_user_warn_dumpable(const autotls_ctx_t *ctx)
 {
-    if (!ap_coredumpdir_configured || ap_state_query(AP_SQ_MAIN_STATE) ==
-                                          AP_SQ_MS_CREATE_PRE_CONFIG) {
+    if (!ap_coredumpdir_configured ||
+        ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->main_server,

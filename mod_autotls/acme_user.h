@@ -16,7 +16,7 @@
 #include "autotls.h"
 
 /* Looks up AutoTLSUser into ctx->acme_* (post_config, every pass; warns in the real pass only).
- * A missing account falls back to User (ctx->acme_isolated = 0). */
+ * A missing account falls back to User (then acme_uid is User's). */
 apr_status_t autotls_acme_user_resolve(autotls_ctx_t *ctx, apr_pool_t *ptemp);
 
 /* In a freshly forked process started as root: becomes the ACME account for good (setgid,

@@ -48,7 +48,6 @@ typedef struct {
     const char *acme_user;    /* the account the renewal process runs as (acme_user.h) */
     apr_uid_t acme_uid;       /* owner of accounts/, jobs/, staging/, challenges/ */
     apr_gid_t acme_gid;
-    int acme_isolated; /* 0: AutoTLSUser is missing and User stands in for it (WARNING) */
     int https_port;
 } autotls_ctx_t;
 

@@ -1,31 +1,24 @@
 /*
- * renew.c: the renewal process: the ACME client, in a process of its own, as the ACME account.
+ * renew.c: the scheduler of the renewal process (renew_proc.c runs it, as the ACME account).
  *
- * The root parent forks it in post_config (helper_proc.c), before mod_ssl has loaded any key of
- * this generation; it becomes AutoTLSUser at once (acme_user.c), never User, whose uid every
- * tenant's PHP and CGI code shares. It then takes the store's scheduler lock (a predecessor of
- * the last generation may still be finishing its orders: never two schedulers at once) and
- * ticks every second. Each tick looks at the sites that are due (a heap by next due time,
- * renew_queue.h: a tick costs what is due, not one look at every site): what is served (its
- * shared slot, read-only here), what was tried (the job state, loaded from jobs/ before the CA
- * is contacted at all), whether the operator asked for a renewal (jobs/<site>.renew); and
- * decides: nothing (until when), fetch the CA's renewal window (ARI), or order. Orders wait in
- * a ready queue by priority (the operator's first, then sites without a certificate, then
- * renewals by expiry) for one of AutoTLSOrdersInFlight task threads (renew_task.c), the account
- * and, unless the CA exempts the renewal (ARI `replaces`), a token of the CA's order bucket
- * (AutoTLSCARate, at_ratelimit.h; kept in jobs/_rate-<ca>.json, so a restart does not refill
- * it). A 429 says whom it limits: the whole account empties the bucket until the CA's
- * Retry-After; a registered domain holds every site under it. An order ends with a certificate set
- * in staging/; from there the root activator validates and publishes it. This process never touches
- * live/ and never holds a key it did not create. A failing site only delays itself; a certificate
- * whose renewal keeps failing is served until it expires, with a loud line from the warn window on.
- * On SIGTERM (a restart or stop) it takes no new work, finishes the orders in flight within
- * AUTOTLS_RENEW_DRAIN and leaves; the parent does not wait for it.
+ * It ticks every second, and at once when a task is done. Each tick looks at the sites that are due
+ * (a heap by next due time, renew_queue.h: a tick costs what is due, not one look at every site):
+ * what is served (its shared slot, read-only here), what was tried (the job state, loaded from
+ * jobs/ before the CA is contacted at all), whether the operator asked for a renewal
+ * (jobs/<site>.renew); and decides: nothing (until when), fetch the CA's renewal window (ARI), or
+ * order. Orders wait in a ready queue by priority (the operator's first, then sites without a
+ * certificate, then renewals by expiry) for one of AutoTLSOrdersInFlight task threads
+ * (renew_task.c), the account and, unless the CA exempts the renewal (ARI `replaces`), a token of
+ * the CA's order bucket (AutoTLSCARate, at_ratelimit.h; kept in jobs/_rate-<ca>.json, so a restart
+ * does not refill it). A 429 says whom it limits: the whole account empties the bucket until the
+ * CA's Retry-After; a registered domain holds every site under it. An order ends with a certificate
+ * set in staging/; from there the root activator validates and publishes it. This process never
+ * touches live/ and never holds a key it did not create. A failing site only delays itself; a
+ * certificate whose renewal keeps failing is served until it expires, with a loud line from the
+ * warn window on.
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <apr_file_info.h>
 #include <apr_optional.h>
@@ -38,11 +31,9 @@
 #include "at_core.h"
 #include "at_ratelimit.h"
 #include "at_issue.h"
-#include "acme_user.h"
 #include "at_sweep.h"
 #include "activator.h"
 #include "autotls.h"
-#include "helper_proc.h"
 #include "log_glue.h"
 #include "renew.h"
 #include "renew_account.h"
@@ -51,21 +42,10 @@
 
 APLOG_USE_MODULE(autotls);
 
-#define AUTOTLS_RENEW_TICK apr_time_from_sec(1)
-/* The process name (comm, at most 15 characters), for ps and the tests. */
-#define AUTOTLS_RENEW_TITLE "autotls-renew"
-/* At a restart or stop, orders in flight get this long to finish (seconds, for alarm()); one
- * cut short is ordered again by the successor, as after a crash. */
-#define AUTOTLS_RENEW_DRAIN_SECONDS 30
-/* How often a new process looks whether its predecessor let go of the scheduler lock. */
-#define AUTOTLS_RENEW_LOCK_STEP apr_time_from_msec(100)
-#define AUTOTLS_RENEW_EXIT_FAILURE 1
 /* A certificate whose renewal keeps failing is reported at most this often per site. */
 #define AUTOTLS_WARN_INTERVAL apr_time_from_sec(3600)
 /* jobs/ is listed for operator requests when it changed, and at least this often. */
 #define AUTOTLS_REQUESTS_RELIST apr_time_from_sec(60)
-/* The account's backoff: jobs/_account-<ca>.json ('_' cannot start a host name). */
-#define AUTOTLS_ACCOUNT_ITEM_PREFIX "_account-"
 /* The CA's order bucket: jobs/_rate-<ca>.json. */
 #define AUTOTLS_RATE_ITEM_PREFIX "_rate-"
 /* Priority classes of the ready queues: smaller first. */
@@ -74,8 +54,6 @@ APLOG_USE_MODULE(autotls);
 #define AUTOTLS_READY_RENEWAL 2
 /* Any item name: its path minus "/" and itself is the path of jobs/. */
 #define AUTOTLS_JOBS_PROBE "probe"
-
-static volatile sig_atomic_t renew_stop_requested;
 
 static void renew_job_save(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
 {
@@ -760,7 +738,7 @@ static void renew_rate_save(autotls_renew_t *renew, apr_pool_t *p)
 }
 
 /* Looks at what is due and hands what may go to the task threads. */
-static void renew_tick(autotls_renew_t *renew, apr_pool_t *p)
+void autotls_renew_tick(autotls_renew_t *renew, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     int handed;
@@ -807,7 +785,7 @@ static void renew_load(autotls_renew_t *renew)
     int i;
 
     renew->account_item =
-        apr_pstrcat(renew->pool, AUTOTLS_ACCOUNT_ITEM_PREFIX,
+        apr_pstrcat(renew->pool, AT_ACCOUNT_JOB_PREFIX, /* jobs/_account-<ca>.json */
                     at_store_ca_name(renew->pool, renew->ctx->ca_url), AUTOTLS_JOB_SUFFIX, NULL);
     autotls_job_init(&renew->account);
     autotls_job_load(&renew->account, store, renew->account_item, renew->pool);
@@ -832,7 +810,7 @@ static void renew_load(autotls_renew_t *renew)
     renew_rate_load(renew);
 }
 
-static apr_status_t renew_begin(autotls_renew_t *renew)
+apr_status_t autotls_renew_begin(autotls_renew_t *renew)
 {
     apr_allocator_t *allocator;
     apr_status_t rv;
@@ -878,7 +856,7 @@ static void renew_tasks_stop(autotls_renew_t *renew)
     }
 }
 
-static void renew_end(autotls_renew_t *renew)
+void autotls_renew_end(autotls_renew_t *renew)
 {
     int i;
 
@@ -894,119 +872,4 @@ static void renew_end(autotls_renew_t *renew)
     renew->directory_text = NULL;
     apr_pool_destroy(renew->pool);
     renew->pool = NULL;
-}
-
-/* Orders and ARI polls a task thread owns right now. */
-static int renew_in_flight(autotls_renew_t *renew)
-{
-    int running;
-
-    apr_thread_mutex_lock(renew->lock);
-    running = renew->in_flight;
-    apr_thread_mutex_unlock(renew->lock);
-    return running;
-}
-
-/* The scheduler lock of the store: a predecessor of the last generation may still be finishing
- * its orders. Only the ACME account (and root) can open jobs/ to take it. */
-static apr_status_t renew_lock_store(autotls_ctx_t *ctx, apr_pool_t *pool)
-{
-    int waiting = 0;
-    apr_status_t rv;
-
-    while ((rv = at_store_lock(ctx->store, AT_STORE_JOBS, pool)) == APR_EAGAIN) {
-        if (renew_stop_requested) {
-            return APR_EINTR;
-        }
-        if (!waiting) {
-            waiting = 1;
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
-                         AUTOTLS_LOGNO(0620) "renewal process (pid %ld) waits for the previous "
-                                             "one to finish its orders",
-                         (long)getpid());
-        }
-        apr_sleep(AUTOTLS_RENEW_LOCK_STEP);
-    }
-    return rv;
-}
-
-static void renew_on_stop(int sig)
-{
-    renew_stop_requested = 1;
-}
-
-/* This generation's renewal state (the forked process inherits it). */
-static autotls_renew_t *renew_current;
-
-/* Until the next tick, or until a task is done: its thread is free for the next order at once,
- * so the orders in flight stay at AutoTLSOrdersInFlight instead of one batch per tick. */
-static void renew_sleep(autotls_renew_t *renew)
-{
-    apr_thread_mutex_lock(renew->lock);
-    if (renew->done == NULL && !renew_stop_requested) {
-        apr_thread_cond_timedwait(renew->wake, renew->lock, AUTOTLS_RENEW_TICK);
-    }
-    apr_thread_mutex_unlock(renew->lock);
-}
-
-/* The renewal process (helper_proc.c forked it as root): see the header comment. */
-static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pconf)
-{
-    autotls_renew_t *renew = renew_current;
-    apr_pool_t *pool, *tick;
-    apr_status_t rv;
-
-    autotls_helper_enter(parent_pid, AUTOTLS_RENEW_TITLE, renew_on_stop);
-    if (autotls_slots_child_init(ctx->slots) != APR_SUCCESS ||
-        autotls_acme_user_become(ctx) != APR_SUCCESS) {
-        _exit(AUTOTLS_RENEW_EXIT_FAILURE);
-    }
-    if ((rv = apr_pool_create(&pool, pconf)) != APR_SUCCESS ||
-        (rv = apr_pool_create(&tick, pool)) != APR_SUCCESS ||
-        (rv = renew_lock_store(ctx, pool)) != APR_SUCCESS || (rv = renew_begin(renew))) {
-        if (renew_stop_requested) {
-            _exit(0);
-        }
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ctx->main_server,
-                     AUTOTLS_LOGNO(0621) "renewal process (pid %ld) cannot start (store %s)",
-                     (long)getpid(), ctx->store_dir);
-        _exit(AUTOTLS_RENEW_EXIT_FAILURE);
-    }
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
-                 AUTOTLS_LOGNO(0606) "renewal process started, pid %ld, as %s (uid %ld), for %d "
-                                     "site(s) at %s",
-                 (long)getpid(), ctx->acme_user, (long)getuid(), ctx->sites->nelts, ctx->ca_url);
-    while (!renew_stop_requested) {
-        renew_tick(renew, tick);
-        apr_pool_clear(tick);
-        renew_sleep(renew);
-    }
-    /* The default action of SIGALRM ends the process should an order outlast the drain. */
-    alarm(AUTOTLS_RENEW_DRAIN_SECONDS);
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
-                 AUTOTLS_LOGNO(0622) "renewal process (pid %ld) stopping: finishing %d task(s) "
-                                     "in flight (at most %d s)",
-                 (long)getpid(), renew_in_flight(renew), AUTOTLS_RENEW_DRAIN_SECONDS);
-    renew_end(renew);
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
-                 AUTOTLS_LOGNO(0623) "renewal process stopped, pid %ld", (long)getpid());
-    _exit(0);
-}
-
-static const autotls_helper_desc_t renew_desc = {
-    "renewal process", AUTOTLS_RENEW_TITLE, renew_process_run, NULL, 1,
-};
-
-apr_status_t autotls_renew_start(autotls_ctx_t *ctx, apr_pool_t *pconf)
-{
-    autotls_renew_t *renew;
-
-    renew_current = NULL; /* the last generation's is gone with its pconf */
-    if (ctx->sites->nelts == 0) {
-        return APR_SUCCESS;
-    }
-    renew = apr_pcalloc(pconf, sizeof(*renew));
-    renew->ctx = ctx;
-    renew_current = renew;
-    return autotls_helper_start(&renew_desc, ctx, pconf);
 }

@@ -102,6 +102,15 @@ struct autotls_renew_t {
     apr_time_t requests_listed;
 };
 
+/* The scheduler's tick: it also runs at once when a task is done (renew->wake). */
+#define AUTOTLS_RENEW_TICK apr_time_from_sec(1)
+
+/* The scheduler (renew.c), run by the renewal process (renew_proc.c): its state from the store
+ * before anything else, one tick, and the end (waits for the running tasks). */
+apr_status_t autotls_renew_begin(autotls_renew_t *renew);
+void autotls_renew_tick(autotls_renew_t *renew, apr_pool_t *p);
+void autotls_renew_end(autotls_renew_t *renew);
+
 /* Hands the job's task to the pool; the caller set job->task and job->running. */
 apr_status_t autotls_renew_task_push(autotls_renew_t *renew, autotls_renew_job_t *job);
 

@@ -179,6 +179,23 @@ static apr_status_t slots_check_reader(const autotls_slots_t *slots)
     return APR_EGENERAL;
 }
 
+/* One shared mapping of the whole memfd with prot; *map stays MAP_FAILED on failure. */
+static apr_status_t slots_map(void **map, const autotls_slots_t *made, int fd, int prot)
+{
+    apr_status_t rv;
+
+    *map = mmap(NULL, made->size, prot, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (*map != MAP_FAILED) {
+        return APR_SUCCESS;
+    }
+    rv = APR_FROM_OS_ERROR(errno);
+    at_log(AT_LOG_ERR, rv,
+           SLOTS_LOGNO(0283) "slots: cannot map %" APR_SIZE_T_FMT " bytes of shared memory for "
+                             "%d certificate slots",
+           made->size, made->count);
+    return rv;
+}
+
 /* A memfd of size bytes mapped writable and read-only, sealed, its descriptor closed. */
 static apr_status_t slots_map_sealed(autotls_slots_t *made)
 {
@@ -201,13 +218,7 @@ static apr_status_t slots_map_sealed(autotls_slots_t *made)
                made->size);
         goto fail;
     }
-    writer = mmap(NULL, made->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-    if (writer == MAP_FAILED) {
-        rv = APR_FROM_OS_ERROR(errno);
-        at_log(AT_LOG_ERR, rv,
-               SLOTS_LOGNO(0283) "slots: cannot map %" APR_SIZE_T_FMT " bytes of shared "
-                                 "memory for %d certificate slots",
-               made->size, made->count);
+    if ((rv = slots_map(&writer, made, fd, PROT_READ | PROT_WRITE)) != APR_SUCCESS) {
         goto fail;
     }
     if (madvise(writer, made->size, MADV_DONTFORK) != 0) {
@@ -228,13 +239,7 @@ static apr_status_t slots_map_sealed(autotls_slots_t *made)
     }
     /* Mapped after the seal: only then does the kernel deny it write access for good (a
      * read-only mapping made before FUTURE_WRITE can still be mprotect()ed writable). */
-    reader = mmap(NULL, made->size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
-    if (reader == MAP_FAILED) {
-        rv = APR_FROM_OS_ERROR(errno);
-        at_log(AT_LOG_ERR, rv,
-               SLOTS_LOGNO(0283) "slots: cannot map %" APR_SIZE_T_FMT " bytes of shared "
-                                 "memory for %d certificate slots",
-               made->size, made->count);
+    if ((rv = slots_map(&reader, made, fd, PROT_READ)) != APR_SUCCESS) {
         goto fail;
     }
     close(fd);

@@ -565,3 +565,34 @@ class RawResponse:
 
     def __repr__(self):
         return "<%d %r>" % (self.status, self.raw[:300])
+
+
+RAW_READ_TIMEOUT = 5.0  # seconds a raw exchange waits for the server
+RAW_RESPONSE_MAX = 1024 * 1024  # bytes read at most
+
+
+def raw_exchange(server, request, https=False, sni=None):
+    """Sends request (bytes, exactly as given) on a fresh connection (TLS without verification
+    when https, with sni) and reads the answer until the server closes: a RawResponse."""
+    port = server.https_port if https else server.http_port
+    sock = socket.create_connection((LOOPBACK, port), timeout=RAW_READ_TIMEOUT)
+    try:
+        if https:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock, server_hostname=sni)
+        sock.sendall(request)
+        chunks, size = [], 0
+        while size < RAW_RESPONSE_MAX:
+            try:
+                data = sock.recv(65536)
+            except (ConnectionResetError, ssl.SSLError):
+                break
+            if not data:
+                break
+            chunks.append(data)
+            size += len(data)
+    finally:
+        sock.close()
+    return RawResponse(b"".join(chunks))

@@ -15,13 +15,11 @@ is exactly what the test says.
 
 import re
 import secrets
-import socket
-import ssl
 
 import pytest
 
 import httpd
-from autotls_server import (AutoTLSServer, RawResponse, Site, skip_unless_runnable,
+from autotls_server import (AutoTLSServer, Site, raw_exchange, skip_unless_runnable,
                             write_challenge, write_challenge_answer)
 
 MODULE = skip_unless_runnable()
@@ -32,8 +30,6 @@ PLAIN = "plain.test"  # a vhost with AutoTLS off
 UNKNOWN = "unknown.test"  # no vhost at all: the default (first) vhost, A, answers
 PREFIX = "/.well-known/acme-challenge/"
 THUMBPRINT_BYTES = 32  # a SHA-256 JWK thumbprint: 43 base64url characters
-READ_TIMEOUT = 5.0
-RESPONSE_MAX = 64 * 1024
 PENDING = 503  # the HTTPS twin's own answer until a certificate is live
 BAD_ANSWER_LOG = r"autotls-0510: .*token %s is not served: %s"
 OTHER_HOST_LOG = r"autotls-0511: %s: http-01 token %s was made for %s: declined"
@@ -57,32 +53,14 @@ class Answer:
         self.path = write_challenge_answer(server, identifier, self.token, self.keyauth)
 
 
-Response = RawResponse  # autotls_server.py
 
 
 def get(server, token, host, method="GET", https=False, sni=None):
     """The response to METHOD PREFIX+token with exactly this Host header, over a raw socket."""
-    port = server.https_port if https else server.http_port
     request = ("%s %s%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                % (method, PREFIX, token, host)).encode("latin-1")
-    sock = socket.create_connection((httpd.LOOPBACK, port), timeout=READ_TIMEOUT)
-    try:
-        if https:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            sock = ctx.wrap_socket(sock, server_hostname=sni or host.split(":")[0].rstrip("."))
-        sock.sendall(request)
-        chunks, size = [], 0
-        while size < RESPONSE_MAX:
-            data = sock.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-            size += len(data)
-    finally:
-        sock.close()
-    return Response(b"".join(chunks))
+    return raw_exchange(server, request, https=https,
+                        sni=sni or host.split(":")[0].rstrip("."))
 
 
 def served(response, answer):

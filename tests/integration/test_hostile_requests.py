@@ -14,13 +14,11 @@ import os
 import pwd
 import re
 import secrets
-import socket
-import ssl
 
 import pytest
 
 import httpd
-from autotls_server import (AutoTLSServer, RawResponse, Site, skip_unless_runnable,
+from autotls_server import (AutoTLSServer, Site, raw_exchange, skip_unless_runnable,
                             write_challenge_answer)
 
 MODULE = skip_unless_runnable()
@@ -34,8 +32,6 @@ TOKEN = "Hx0-_valid_" + secrets.token_urlsafe(24)
 KEYAUTH = TOKEN + "." + secrets.token_urlsafe(32)
 MARKER = "AUTOTLS-SECRET-" + secrets.token_hex(16)
 TOKEN_MAX = 255  # the longest token the store can hold (one path component)
-READ_TIMEOUT = 5.0
-RESPONSE_MAX = 1024 * 1024
 DECLINED = (400, 403, 404, 414)  # httpd's own answers to what the responder leaves alone
 PENDING = 503
 NOBODY = "nobody"
@@ -50,33 +46,11 @@ BIG_BYTES = 5 * 1024 * 1024
 NOT_A_TOKEN = "secret.txt"  # a real file in challenges/ whose name is not a token
 
 
-Response = RawResponse  # autotls_server.py
 
 
 def raw_request(server, request, https=False, sni=ALPHA):
     """Sends request (bytes, exactly as given) and reads the answer until the server closes."""
-    port = server.https_port if https else server.http_port
-    sock = socket.create_connection((httpd.LOOPBACK, port), timeout=READ_TIMEOUT)
-    try:
-        if https:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            sock = ctx.wrap_socket(sock, server_hostname=sni)
-        sock.sendall(request)
-        chunks, size = [], 0
-        while size < RESPONSE_MAX:
-            try:
-                data = sock.recv(65536)
-            except (ConnectionResetError, ssl.SSLError):
-                break
-            if not data:
-                break
-            chunks.append(data)
-            size += len(data)
-    finally:
-        sock.close()
-    response = Response(b"".join(chunks))
+    response = raw_exchange(server, request, https=https, sni=sni)
     assert MARKER.encode() not in response.raw, "a secret leaked: %r" % response
     assert MARKER.encode().hex().encode() not in response.raw.lower()
     return response
