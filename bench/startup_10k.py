@@ -80,6 +80,8 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--only", default=None, help="comma-separated variants to run")
     parser.add_argument("--keep", action="store_true", help="keep the ServerRoots")
+    parser.add_argument("--detail", action="store_true",
+                        help="print RSS and Pss per process after the cold start")
     args = parser.parse_args(argv)
     if args.n < 1 or args.rounds < 1:
         parser.error("need n >= 1 and rounds >= 1")
@@ -272,7 +274,7 @@ class Server:
         return counts
 
 
-def one_round(variant, module, all_names, pki, live, keep):
+def one_round(variant, module, all_names, pki, live, keep, detail=False):
     srv = Server(variant, module, all_names, pki, live)
     res = {}
     try:
@@ -281,6 +283,8 @@ def one_round(variant, module, all_names, pki, live, keep):
         res["rss"] = procmem.total(snap) / KIB_PER_MIB
         res["pss"] = procmem.total(snap, "pss_kib") / KIB_PER_MIB
         res["procs"] = len(snap)
+        if detail:
+            print(procmem.describe(snap), flush=True)
         res["graceful"] = srv.graceful()
         srv.stop()
         res["warm_cmd"], res["warm_https"] = srv.start()
@@ -319,7 +323,8 @@ def main(argv):
     try:
         for r in range(args.rounds):
             for variant, module in variants:
-                res = one_round(variant, module, all_names, pki, args.live, args.keep)
+                res = one_round(variant, module, all_names, pki, args.live, args.keep,
+                                args.detail)
                 results[variant].append(res)
                 print("round %d %-6s " % (r + 1, variant) + "  ".join(
                     "%s %.2f" % (k, res[k]) for k, _ in FIELDS) + "  procs %d" % res["procs"],

@@ -43,13 +43,18 @@
 
 /*
  * Forks the activator for this configuration generation (the real post_config pass only, after
- * the slots were created and the live sets published, and after mod_ssl's post_config: the
- * activator may replace live/ files at once, and mod_ssl must have read them all by then, or it
- * reads a key and a chain of two different sets and fails the start). A pconf cleanup stops and
+ * the slots were created and the live sets published, and before mod_ssl's post_config, so that
+ * it does not map the SSL contexts of every vhost). It waits for autotls_activator_go, called
+ * after mod_ssl's post_config: the activator may replace live/ files at once, and mod_ssl must
+ * have read them all by then, or it reads a key and a chain of two different sets and fails the
+ * start. A pconf cleanup stops and
  * reaps it, so every restart ends the old one before post_config starts a new one; the parent forks
  * a new one when it dies unexpectedly. Does nothing outside normal runs (e.g. `apache2 -t`).
  */
 apr_status_t autotls_activator_start(autotls_ctx_t *ctx, apr_pool_t *pconf);
+
+/* After mod_ssl's post_config: the activator forked by autotls_activator_start goes to work. */
+void autotls_activator_go(void);
 
 /*
  * The activator process itself (activator.c), run by the child activator_proc.c forked: watches

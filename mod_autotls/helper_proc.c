@@ -17,8 +17,12 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -68,6 +72,8 @@ struct helper_t {
     pid_t parent_pid;
     helper_run_t *current; /* the running process, NULL when none */
     int stopping;          /* restart or stop under way: never fork again */
+    int gate_fd;           /* gated: the write end of the current process's gate, -1 none */
+    int go;                /* gated: autotls_helper_go was called in this generation */
     int respawns;          /* unexpected deaths answered within the window */
     apr_time_t window_start;
 };
@@ -78,6 +84,14 @@ typedef struct {
 } helper_handed_t;
 
 static apr_status_t helper_fork(helper_t *helper);
+
+/* This generation's gated helpers, for autotls_helper_go (cleared with pconf). */
+#define HELPER_GATED_MAX 2
+static helper_t *helper_gated[HELPER_GATED_MAX];
+/* In a forked gated helper: the read end of its gate, -1 otherwise. */
+static int helper_gate_in = -1;
+/* What the parent writes into a gate: go on. */
+#define HELPER_GATE_GO 'g'
 
 static helper_handed_t *helper_handed(void)
 {
@@ -203,23 +217,86 @@ static void helper_register(helper_run_t *run, apr_pool_t *pconf)
     apr_proc_other_child_register(&run->proc, helper_maintenance, run, NULL, pconf);
 }
 
+static void helper_gate_close(helper_t *helper)
+{
+    if (helper->gate_fd >= 0) {
+        close(helper->gate_fd);
+        helper->gate_fd = -1;
+    }
+}
+
+/* Tells the current process to go on; the gate is closed afterwards either way (at EOF a waiting
+ * helper leaves: that is also what it sees when the parent dies). */
+static void helper_gate_open(helper_t *helper)
+{
+    const char go = HELPER_GATE_GO;
+
+    if (helper->gate_fd >= 0 && write(helper->gate_fd, &go, 1) != 1) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, helper->ctx->main_server,
+                     AUTOTLS_LOGNO(0307) "cannot tell the %s to start", helper->desc->what);
+    }
+    helper_gate_close(helper);
+}
+
+static apr_status_t helper_gated_forget(void *data)
+{
+    int i;
+
+    for (i = 0; i < HELPER_GATED_MAX; i++) {
+        if (helper_gated[i] == data) {
+            helper_gate_close(helper_gated[i]);
+            helper_gated[i] = NULL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+void autotls_helper_go(const autotls_helper_desc_t *desc)
+{
+    int i;
+
+    for (i = 0; i < HELPER_GATED_MAX; i++) {
+        if (helper_gated[i] != NULL && helper_gated[i]->desc == desc) {
+            helper_gated[i]->go = 1;
+            helper_gate_open(helper_gated[i]);
+        }
+    }
+}
+
 static apr_status_t helper_fork(helper_t *helper)
 {
     helper_run_t *run = apr_pcalloc(helper->pconf, sizeof(*run));
     apr_status_t rv;
 
+    int gate[2] = {-1, -1};
+
     run->helper = helper;
     rv =
         helper->desc->around_fork != NULL ? helper->desc->around_fork(helper->ctx, 1) : APR_SUCCESS;
+    if (rv == APR_SUCCESS && helper->desc->gated && pipe2(gate, O_CLOEXEC) != 0) {
+        rv = errno;
+    }
     if (rv == APR_SUCCESS) {
         rv = apr_proc_fork(&run->proc, helper->pconf);
     }
     if (rv == APR_INCHILD) {
+        if (gate[1] >= 0) {
+            close(gate[1]);
+            helper_gate_in = gate[0];
+        }
         helper->desc->run(helper->ctx, helper->parent_pid, helper->pconf); /* does not return */
         _exit(1);
     }
     if (helper->desc->around_fork != NULL) {
         helper->desc->around_fork(helper->ctx, 0);
+    }
+    if (gate[0] >= 0) {
+        close(gate[0]);
+        helper_gate_close(helper);
+        helper->gate_fd = gate[1];
+        if (helper->go) {
+            helper_gate_open(helper); /* a respawn after the go: no reason to wait */
+        }
     }
     if (rv != APR_INPARENT || run->proc.pid <= 0) {
         rv = rv == APR_INPARENT ? APR_EGENERAL : rv;
@@ -327,8 +404,20 @@ apr_status_t autotls_helper_start(const autotls_helper_desc_t *desc, autotls_ctx
     helper->pconf = pconf;
     helper->parent_pid = getpid();
     helper->window_start = apr_time_now();
+    helper->gate_fd = -1;
     /* Registered before the fork: a failed fork leaves nothing for it to do. */
     apr_pool_cleanup_register(pconf, helper, helper_stop, apr_pool_cleanup_null);
+    if (desc->gated) {
+        int i;
+
+        for (i = 0; i < HELPER_GATED_MAX && helper_gated[i] != NULL; i++) {
+        }
+        if (i == HELPER_GATED_MAX) {
+            return APR_ENOSPC; /* a programming error: more gated kinds than slots */
+        }
+        helper_gated[i] = helper;
+        apr_pool_cleanup_register(pconf, helper, helper_gated_forget, apr_pool_cleanup_null);
+    }
     return helper_fork(helper);
 }
 
@@ -344,6 +433,20 @@ void autotls_helper_stop_signals(sigset_t *set)
     sigemptyset(set);
     for (i = 0; i < sizeof(helper_stop_signals) / sizeof(helper_stop_signals[0]); i++) {
         sigaddset(set, helper_stop_signals[i]);
+    }
+}
+
+/* A gated helper waits for the parent's go; end of file (the parent closed the gate without it,
+ * or died) and a stop signal (EINTR: the handlers have no SA_RESTART) end the process. */
+static void helper_wait_go(void)
+{
+    char go = 0;
+    ssize_t got = read(helper_gate_in, &go, 1);
+
+    close(helper_gate_in);
+    helper_gate_in = -1;
+    if (got != 1 || go != HELPER_GATE_GO) {
+        _exit(0);
     }
 }
 
@@ -375,4 +478,15 @@ void autotls_helper_enter(pid_t parent_pid, const char *title, void (*on_stop)(i
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     ap_close_listeners();
+    if (helper_gate_in >= 0) {
+        helper_wait_go();
+    }
+    autotls_memory_release();
+}
+
+void autotls_memory_release(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }

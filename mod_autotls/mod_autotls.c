@@ -17,13 +17,21 @@
 #include "gate.h"
 #include "log_glue.h"
 #include "renew.h"
+#include "helper_proc.h"
+#include "mpm_common.h" /* ap_hook_monitor */
 #include "twin.h"
+
+/* The configuration passes leave much of the parent's heap free, and more of it is freed once
+ * post_config's temporary pool is gone: the parent hands it back at its first monitor round of a
+ * generation (its children trim what they inherited themselves, sslhook.c). */
+static int autotls_memory_trimmed = 1;
 
 /*
  * Runs at startup (twice) and at every graceful restart, before mod_ssl's: the sites of this
  * generation, their store and certificate files (both passes: mod_ssl loads files in each), then,
- * in the real pass only, the shared slots and the renewal process (forked here, before mod_ssl
- * loads any private key, so that it never holds one it did not make).
+ * in the real pass only, the shared slots, the renewal process (forked here, before mod_ssl
+ * loads any private key, so that it never holds one it did not make) and the activator (forked
+ * here so that it does not map mod_ssl's contexts either; it waits for the go below).
  */
 static int autotls_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                server_rec *s)
@@ -39,17 +47,18 @@ static int autotls_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         return OK;
     }
     if (autotls_certs_publish_live(ctx, ptemp) != APR_SUCCESS ||
-        autotls_renew_start(ctx, pconf) != APR_SUCCESS) {
+        autotls_renew_start(ctx, pconf) != APR_SUCCESS ||
+        autotls_activator_start(ctx, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
 }
 
 /*
- * Runs after mod_ssl's post_config, in the real pass only: forks the root activator. Not earlier:
- * the activator promotes a staged set left ready by the previous run at once, replacing live/
- * files one rename at a time, and mod_ssl in this process would read a key and a chain from two
- * different sets ("do not match": the server exits). Once mod_ssl has loaded them, promotions
+ * Runs after mod_ssl's post_config, in the real pass only: the root activator goes to work. Not
+ * earlier: the activator promotes a staged set left ready by the previous run at once, replacing
+ * live/ files one rename at a time, and mod_ssl in this process would read a key and a chain from
+ * two different sets ("do not match": the server exits). Once mod_ssl has loaded them, promotions
  * reach the children through the shared slots only.
  */
 static int autotls_post_config_after_ssl(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -61,7 +70,18 @@ static int autotls_post_config_after_ssl(apr_pool_t *pconf, apr_pool_t *plog, ap
         ctx->sites->nelts == 0) {
         return OK;
     }
-    return autotls_activator_start(ctx, pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    autotls_activator_go();
+    autotls_memory_trimmed = 0;
+    return OK;
+}
+
+static int autotls_monitor(apr_pool_t *p, server_rec *s)
+{
+    if (!autotls_memory_trimmed) {
+        autotls_memory_trimmed = 1;
+        autotls_memory_release();
+    }
+    return DECLINED;
 }
 
 static void autotls_register_hooks(apr_pool_t *p)
@@ -72,6 +92,7 @@ static void autotls_register_hooks(apr_pool_t *p)
     ap_hook_post_config(autotls_post_config, NULL, mod_ssl, APR_HOOK_MIDDLE);
     /* After mod_ssl: it has read every live/ file before the activator may replace one. */
     ap_hook_post_config(autotls_post_config_after_ssl, mod_ssl, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(autotls_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     autotls_twin_register_hooks(p);      /* pre_config: HTTPS twins in the tree (twin.c) */
     autotls_certs_register_hooks(p);     /* mod_ssl: files, per-context callback (certs.c) */
     autotls_challenge_register_hooks(p); /* post_read_request: http-01 (challenge.c) */

@@ -52,6 +52,8 @@ APLOG_USE_MODULE(autotls);
 #define AUTOTLS_READY_OPERATOR 0
 #define AUTOTLS_READY_NEW 1
 #define AUTOTLS_READY_RENEWAL 2
+/* Memory the scheduler's pool keeps after a task's pool is gone; the rest goes back to libc. */
+#define AUTOTLS_RENEW_POOL_MAX_FREE (1024 * 1024)
 /* Any item name: its path minus "/" and itself is the path of jobs/. */
 #define AUTOTLS_JOBS_PROBE "probe"
 
@@ -562,11 +564,20 @@ static void renew_make_ready(autotls_renew_t *renew, autotls_renew_job_t *job)
 static void renew_look_due(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
 {
     autotls_renew_job_t *job;
+    apr_pool_t *look;
     apr_int64_t at;
 
+    /* One look's memory at a time: the first tick looks at every site (a parsed certificate
+     * each), and a tick pool holding them all would stay in this process's RSS. */
+    if (apr_pool_create(&look, p) != APR_SUCCESS) {
+        look = p;
+    }
     while (autotls_queue_top(&renew->due, &at, NULL) != NULL && at <= now) {
         job = autotls_queue_pop(&renew->due);
-        if (!renew_look(renew, job, now, p)) {
+        if (look != p) {
+            apr_pool_clear(look);
+        }
+        if (!renew_look(renew, job, now, look)) {
             renew_due_at(renew, job, renew_next_due(renew, job, now));
         } else if (job->task == AUTOTLS_TASK_ARI) {
             if (renew_threads_free(renew) <= 0 || !renew_hand(renew, job)) {
@@ -782,6 +793,7 @@ static void renew_rate_load(autotls_renew_t *renew)
 static void renew_load(autotls_renew_t *renew)
 {
     at_store_t *store = renew->ctx->store;
+    apr_pool_t *load;
     int i;
 
     renew->account_item =
@@ -794,16 +806,22 @@ static void renew_load(autotls_renew_t *renew)
     autotls_queue_init(&renew->due, renew->pool, renew->ctx->sites->nelts);
     autotls_queue_init(&renew->ready, renew->pool, renew->ctx->sites->nelts);
     autotls_queue_init(&renew->ready_exempt, renew->pool, renew->ctx->sites->nelts);
+    if (apr_pool_create(&load, renew->pool) != APR_SUCCESS) {
+        load = renew->pool;
+    }
     for (i = 0; i < renew->ctx->sites->nelts; ++i) {
         autotls_renew_job_t *job = &renew->jobs[i];
 
+        if (load != renew->pool) {
+            apr_pool_clear(load);
+        }
         job->renew = renew;
         job->index = i;
         job->due_pos = job->ready_pos = AUTOTLS_QUEUE_OUT;
         job->site = APR_ARRAY_IDX(renew->ctx->sites, i, autotls_site_t *);
         job->item = autotls_job_item(renew->pool, job->site->name);
         autotls_job_init(&job->state);
-        autotls_job_load(&job->state, store, job->item, renew->pool);
+        autotls_job_load(&job->state, store, job->item, load);
         apr_hash_set(renew->by_site, job->site->name, APR_HASH_KEY_STRING, job);
         renew_due_at(renew, job, 0); /* every site is looked at in the first tick */
     }
@@ -820,6 +838,7 @@ apr_status_t autotls_renew_begin(autotls_renew_t *renew)
         return rv;
     }
     apr_allocator_owner_set(allocator, renew->pool);
+    apr_allocator_max_free_set(allocator, AUTOTLS_RENEW_POOL_MAX_FREE);
     if ((rv = apr_pool_create(&renew->holds_pool, renew->pool)) != APR_SUCCESS) {
         return rv;
     }

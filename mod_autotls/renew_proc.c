@@ -34,6 +34,8 @@ APLOG_USE_MODULE(autotls);
 /* How often a new process looks whether its predecessor let go of the scheduler lock. */
 #define AUTOTLS_RENEW_LOCK_STEP apr_time_from_msec(100)
 #define AUTOTLS_RENEW_EXIT_FAILURE 1
+/* Memory a cleared pool keeps for reuse; the rest goes back to the C library. */
+#define AUTOTLS_RENEW_MAX_FREE (1024 * 1024)
 
 static volatile sig_atomic_t renew_stop_requested;
 
@@ -94,16 +96,26 @@ static void renew_sleep(autotls_renew_t *renew)
 static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pconf)
 {
     autotls_renew_t *renew = renew_current;
+    apr_allocator_t *allocator;
     apr_pool_t *pool, *tick;
     apr_status_t rv;
+    int first = 1;
 
     autotls_helper_enter(parent_pid, AUTOTLS_RENEW_TITLE, renew_on_stop);
     if (autotls_slots_child_init(ctx->slots) != APR_SUCCESS ||
         autotls_acme_user_become(ctx) != APR_SUCCESS) {
         _exit(AUTOTLS_RENEW_EXIT_FAILURE);
     }
-    if ((rv = apr_pool_create(&pool, pconf)) != APR_SUCCESS ||
-        (rv = apr_pool_create(&tick, pool)) != APR_SUCCESS ||
+    /* Its own allocator, giving what a tick freed back to the C library: the first tick looks
+     * at every site, and what it used must not stay in this process's RSS. */
+    if ((rv = apr_allocator_create(&allocator)) == APR_SUCCESS) {
+        apr_allocator_max_free_set(allocator, AUTOTLS_RENEW_MAX_FREE);
+        rv = apr_pool_create_ex(&pool, pconf, NULL, allocator);
+    }
+    if (rv == APR_SUCCESS) {
+        apr_allocator_owner_set(allocator, pool);
+    }
+    if (rv != APR_SUCCESS || (rv = apr_pool_create(&tick, pool)) != APR_SUCCESS ||
         (rv = renew_lock_store(ctx, pool)) != APR_SUCCESS || (rv = autotls_renew_begin(renew))) {
         if (renew_stop_requested) {
             _exit(0);
@@ -120,6 +132,10 @@ static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *
     while (!renew_stop_requested) {
         autotls_renew_tick(renew, tick);
         apr_pool_clear(tick);
+        if (first) {
+            first = 0;
+            autotls_memory_release();
+        }
         renew_sleep(renew);
     }
     /* The default action of SIGALRM ends the process should an order outlast the drain. */
@@ -135,7 +151,7 @@ static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *
 }
 
 static const autotls_helper_desc_t renew_desc = {
-    "renewal process", AUTOTLS_RENEW_TITLE, renew_process_run, NULL, 1,
+    "renewal process", AUTOTLS_RENEW_TITLE, renew_process_run, NULL, 1, 0,
 };
 
 apr_status_t autotls_renew_start(autotls_ctx_t *ctx, apr_pool_t *pconf)

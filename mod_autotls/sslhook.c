@@ -39,6 +39,7 @@
 #include "certs.h"
 #include "log_glue.h"
 #include "slots.h"
+#include "helper_proc.h"
 #include "sslhook.h"
 
 APLOG_USE_MODULE(autotls);
@@ -446,6 +447,7 @@ static void sslhook_child_init(apr_pool_t *pchild, server_rec *s)
     }
     cache->next_sweep = sslhook_now() + SSLHOOK_SWEEP_EVERY_SEC;
     sslhook_cache = cache;
+    autotls_memory_release(); /* the parent's free heap pages: not this child's to count */
 }
 
 int autotls_sslhook_serves_ca_cert(const autotls_site_t *site)

@@ -13,6 +13,8 @@ import collections
 import os
 
 ACTIVATOR_COMM = "autotls-activ"  # AUTOTLS_ACTIVATOR_TITLE in mod_autotls/activator.h
+RENEW_COMM = "autotls-renew"  # the renewal process's title (mod_autotls/renew_proc.c)
+ROLES = {ACTIVATOR_COMM: "activator", RENEW_COMM: "renewal"}
 
 ProcMem = collections.namedtuple("ProcMem", "pid role rss_kib pss_kib threads")
 
@@ -52,8 +54,8 @@ def _pss_kib(pid):
 
 
 def processes(parent_pid):
-    """[(pid, role)] of httpd's parent and its live children; role is "parent", "activator" or
-    "child"."""
+    """[(pid, role)] of httpd's parent and its live children; role is "parent", "activator",
+    "renewal" or "child"."""
     found = [(parent_pid, "parent")]
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -61,7 +63,7 @@ def processes(parent_pid):
         fields = _stat_fields(int(entry))
         if fields is None or fields[1] != parent_pid:
             continue
-        found.append((int(entry), "activator" if fields[0] == ACTIVATOR_COMM else "child"))
+        found.append((int(entry), ROLES.get(fields[0], "child")))
     return sorted(found)
 
 

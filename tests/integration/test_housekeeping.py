@@ -170,7 +170,9 @@ def growth_by_process(start, end, renewal_pid):
     out = []
     for pid in sorted(set(start) & set(end)):
         role = end[pid].role
-        if role == "child":
+        if role == "renewal":  # the renewal process (procmem knows it by its title)
+            role = "renewal child"
+        elif role == "child":
             role = "renewal child" if pid == renewal_pid else "other child"
         out.append((role, pid, end[pid].rss_kib - start[pid].rss_kib,
                     (end[pid].pss_kib or 0) - (start[pid].pss_kib or 0)))
