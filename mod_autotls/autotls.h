@@ -53,7 +53,8 @@ typedef struct {
 
 /* Builds the context of this generation from the configured servers (post_config, every pass)
  * and makes it the one autotls_ctx_get() returns until pconf is cleared. */
-apr_status_t autotls_ctx_build(autotls_ctx_t **ctx, apr_pool_t *pconf, server_rec *main_server);
+apr_status_t autotls_ctx_build(autotls_ctx_t **ctx, apr_pool_t *pconf, apr_pool_t *ptemp,
+                               server_rec *main_server);
 
 /* The context of the running generation; NULL before post_config has built it. */
 autotls_ctx_t *autotls_ctx_get(void);

@@ -39,7 +39,7 @@ static int autotls_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     autotls_ctx_t *ctx;
 
     autotls_log_glue_install(pconf, s);
-    if (autotls_ctx_build(&ctx, pconf, s) != APR_SUCCESS ||
+    if (autotls_ctx_build(&ctx, pconf, ptemp, s) != APR_SUCCESS ||
         autotls_certs_prepare(ctx, ptemp) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

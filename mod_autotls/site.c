@@ -92,21 +92,27 @@ static void site_add_name(autotls_ctx_t *ctx, autotls_site_t *site, const char *
     apr_hash_set(ctx->by_name, name, APR_HASH_KEY_STRING, site);
 }
 
-/* The admin's own vhost for name: same ServerName, not a twin. */
-static server_rec *site_find_plain(server_rec *main_server, const char *name)
+/* The admin's own vhosts by ServerName (lower case; the first of a name wins), not twins: one
+ * pass over the vhosts, so that finding each site's plain vhost does not walk them all again. */
+static apr_hash_t *site_plain_by_name(server_rec *main_server, apr_pool_t *p)
 {
+    apr_hash_t *plain = apr_hash_make(p);
     server_rec *s;
 
     for (s = main_server->next; s != NULL; s = s->next) {
-        if (!autotls_twin_is(s) && s->server_hostname != NULL &&
-            strcasecmp(s->server_hostname, name) == 0) {
-            return s;
+        if (!autotls_twin_is(s) && s->server_hostname != NULL) {
+            char *name = apr_pstrdup(p, s->server_hostname);
+
+            ap_str_tolower(name);
+            if (apr_hash_get(plain, name, APR_HASH_KEY_STRING) == NULL) {
+                apr_hash_set(plain, name, APR_HASH_KEY_STRING, s);
+            }
         }
     }
-    return NULL;
+    return plain;
 }
 
-static void site_add(autotls_ctx_t *ctx, server_rec *twin)
+static void site_add(autotls_ctx_t *ctx, server_rec *twin, apr_hash_t *plain)
 {
     autotls_site_t *site;
     const char *name = twin->server_hostname;
@@ -122,7 +128,7 @@ static void site_add(autotls_ctx_t *ctx, server_rec *twin)
     site->name = apr_pstrdup(ctx->pool, name);
     ap_str_tolower((char *)site->name);
     site->twin = twin;
-    site->plain = site_find_plain(ctx->main_server, name);
+    site->plain = apr_hash_get(plain, site->name, APR_HASH_KEY_STRING);
     site->slot = ctx->sites->nelts;
     site->key_type = autotls_config_key_type(twin);
     site->redirect = autotls_config_redirect(twin);
@@ -139,9 +145,11 @@ static void site_add(autotls_ctx_t *ctx, server_rec *twin)
     APR_ARRAY_PUSH(ctx->sites, autotls_site_t *) = site;
 }
 
-apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, server_rec *main_server)
+apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_t *ptemp,
+                               server_rec *main_server)
 {
     autotls_ctx_t *ctx = apr_pcalloc(pconf, sizeof(*ctx));
+    apr_hash_t *plain;
     server_rec *s;
     apr_status_t rv;
 
@@ -162,9 +170,10 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, server_re
         return rv;
     }
     at_store_fs_trust_owner(ctx->store, ctx->acme_uid); /* never the reader's own uid */
+    plain = site_plain_by_name(main_server, ptemp);
     for (s = main_server->next; s != NULL; s = s->next) {
         if (autotls_twin_is(s)) {
-            site_add(ctx, s);
+            site_add(ctx, s, plain);
         }
     }
     if (ctx->sites->nelts > 0) {
