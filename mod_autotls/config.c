@@ -381,7 +381,9 @@ static const char *autotls_set_eab(cmd_parms *cmd, void *dconf, const char *kid,
         return autotls_bad_value(cmd, file, "is not a valid path", AUTOTLS_EXPECT_EAB);
     }
     if (at_account_eab_key_read(&key, &why, cmd->temp_pool, full) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: %s; %s", cmd->cmd->name, why, AUTOTLS_EXPECT_EAB);
+        return autotls_bad_value(cmd, full,
+                                 apr_pstrcat(cmd->temp_pool, "cannot be the key file: ", why, NULL),
+                                 AUTOTLS_EXPECT_EAB);
     }
     conf->eab_kid = kid;
     conf->eab_hmac_file = full;
