@@ -170,4 +170,11 @@ apr_status_t at_certset_save(at_store_t *store, at_store_group_e group, const ch
 apr_status_t at_certset_load(EVP_PKEY **key, apr_array_header_t **chain, at_store_t *store,
                              at_store_group_e group, const char *site, apr_pool_t *p);
 
+/* The MAC key of an external account binding from path (account_eab.c): base64url as the CA
+ * gives it, white space around it ignored. Refuses (AT_EMODE) a file that is not regular or that
+ * group or others may read, and says why in *why (for the caller's error message or log line;
+ * nothing is logged here): the key must never be on a command line or in a config file. */
+apr_status_t at_account_eab_key_read(const char **key, const char **why, apr_pool_t *p,
+                                     const char *path);
+
 #endif

@@ -84,10 +84,11 @@ apr_status_t autotls_acme_user_become(const autotls_ctx_t *ctx)
     }
     if (step != NULL) {
         rv = APR_FROM_OS_ERROR(errno);
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ctx->main_server,
-                     AUTOTLS_LOGNO(0411) "renewal process: %s to %s (uid %ld, gid %ld) failed; "
-                                         "not running the ACME client",
-                     step, ctx->acme_user, (long)ctx->acme_uid, (long)ctx->acme_gid);
+        autotls_log_error(
+            APLOG_MARK, APLOG_CRIT, rv, ctx->main_server,
+            AUTOTLS_LOGNO(0411) "renewal process: %s to %s (uid %ld, gid %ld) failed; "
+                                "not running the ACME client",
+            step, ctx->acme_user, (long)ctx->acme_uid, (long)ctx->acme_gid);
     }
     return rv;
 }

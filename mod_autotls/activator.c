@@ -248,10 +248,10 @@ static void activator_archive(activator_child_t *ch, const autotls_site_t *site,
     apr_status_t rv = at_live_archive(ch->ctx->store, site->name, now, p);
 
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ch->ctx->main_server,
-                     AUTOTLS_LOGNO(0310) "%s: cannot keep the previous live certificate in "
-                                         "archive/; going on with the new one",
-                     site->name);
+        autotls_log_error(APLOG_MARK, APLOG_WARNING, rv, ch->ctx->main_server,
+                          AUTOTLS_LOGNO(0310) "%s: cannot keep the previous live certificate in "
+                                              "archive/; going on with the new one",
+                          site->name);
     }
 }
 
@@ -333,10 +333,11 @@ static void activator_drop_staged(activator_child_t *ch, const autotls_site_t *s
     apr_status_t rv = at_sweep_remove_set(ch->stage, site->name, AUTOTLS_STAGING_READY, p);
 
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ch->ctx->main_server,
-                     AUTOTLS_LOGNO(0313) "%s: cannot remove the staged set; looking at it again "
-                                         "in %d s",
-                     site->name, (int)apr_time_sec(ACTIVATOR_RETRY_AFTER));
+        autotls_log_error(
+            APLOG_MARK, APLOG_ERR, rv, ch->ctx->main_server,
+            AUTOTLS_LOGNO(0313) "%s: cannot remove the staged set; looking at it again "
+                                "in %d s",
+            site->name, (int)apr_time_sec(ACTIVATOR_RETRY_AFTER));
         activator_retry_later(ch, site->name, now);
     }
 }
@@ -363,20 +364,22 @@ static void activator_take(activator_child_t *ch, const autotls_site_t *site, ap
     rv = activator_promote(ch, site, key, chain, p);
     activator_archive_purge(ch, site, now, p);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ch->ctx->main_server,
-                     AUTOTLS_LOGNO(0315) "%s: cannot write the new certificate to live/; the old "
-                                         "one stays, trying again in %d s",
-                     site->name, (int)apr_time_sec(ACTIVATOR_RETRY_AFTER));
+        autotls_log_error(
+            APLOG_MARK, APLOG_ERR, rv, ch->ctx->main_server,
+            AUTOTLS_LOGNO(0315) "%s: cannot write the new certificate to live/; the old "
+                                "one stays, trying again in %d s",
+            site->name, (int)apr_time_sec(ACTIVATOR_RETRY_AFTER));
         activator_retry_later(ch, site->name, now);
         return;
     }
     rv = autotls_slots_publish(ch->ctx->slots, site->slot, key, chain, 1);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ch->ctx->main_server,
-                     AUTOTLS_LOGNO(0316) "%s: the new certificate is in live/ but could not be "
-                                         "published to the running server; it is served after "
-                                         "the next restart",
-                     site->name);
+        autotls_log_error(
+            APLOG_MARK, APLOG_ERR, rv, ch->ctx->main_server,
+            AUTOTLS_LOGNO(0316) "%s: the new certificate is in live/ but could not be "
+                                "published to the running server; it is served after "
+                                "the next restart",
+            site->name);
     }
     activator_drop_staged(ch, site, now, p);
     if (rv == APR_SUCCESS) {
@@ -663,9 +666,9 @@ void autotls_activator_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pco
     if ((rv = apr_pool_create(&pool, pconf)) != APR_SUCCESS ||
         (rv = apr_pool_create(&scan, pool)) != APR_SUCCESS ||
         (rv = activator_child_init(&ch, ctx, pool)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
-                     AUTOTLS_LOGNO(0318) "activator cannot start, pid %ld (store %s)",
-                     (long)getpid(), ctx->store_dir);
+        autotls_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
+                          AUTOTLS_LOGNO(0318) "activator cannot start, pid %ld (store %s)",
+                          (long)getpid(), ctx->store_dir);
         _exit(ACTIVATOR_EXIT_FAILURE);
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,

@@ -49,6 +49,8 @@ typedef struct {
     apr_uid_t acme_uid;       /* owner of accounts/, jobs/, staging/, challenges/ */
     apr_gid_t acme_gid;
     int https_port;
+    const char *eab_kid;       /* AutoTLSEAB key id, or NULL */
+    const char *eab_hmac_file; /* AutoTLSEAB key file (read by the renewal process), or NULL */
 } autotls_ctx_t;
 
 /* Builds the context of this generation from the configured servers (post_config, every pass)

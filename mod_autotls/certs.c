@@ -333,9 +333,9 @@ static apr_status_t certs_paths(certs_files_t *files, autotls_ctx_t *ctx, const 
                            &files->cert_file, ctx->pool);
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, files->site->twin,
-                     AUTOTLS_LOGNO(0267) "%s: the store gives no file paths for mod_ssl",
-                     files->site->name);
+        autotls_log_error(APLOG_MARK, APLOG_ERR, rv, files->site->twin,
+                          AUTOTLS_LOGNO(0267) "%s: the store gives no file paths for mod_ssl",
+                          files->site->name);
     }
     return rv;
 }
@@ -391,9 +391,9 @@ static void certs_log_unused(autotls_site_t *site, apr_status_t rv, const char *
                      site->name, info->serial, why != NULL ? why : "expired");
         return;
     }
-    ap_log_error(APLOG_MARK, APLOG_WARNING, rv, site->twin,
-                 AUTOTLS_LOGNO(0268) "%s: the live certificate set is not used: %s", site->name,
-                 why != NULL ? why : "it cannot be read (see above)");
+    autotls_log_error(APLOG_MARK, APLOG_WARNING, rv, site->twin,
+                      AUTOTLS_LOGNO(0268) "%s: the live certificate set is not used: %s",
+                      site->name, why != NULL ? why : "it cannot be read (see above)");
 }
 
 /* Loads live/<site>/ into files when it is valid for the site now. */
@@ -435,9 +435,9 @@ static void certs_recover_live(autotls_site_t *site, autotls_ctx_t *ctx, apr_poo
     apr_status_t rv = at_live_recover(ctx->store, site->name, &outcome, ptemp);
 
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, site->twin,
-                     AUTOTLS_LOGNO(0276) "%s: cannot settle an interrupted promotion in live/",
-                     site->name);
+        autotls_log_error(APLOG_MARK, APLOG_ERR, rv, site->twin,
+                          AUTOTLS_LOGNO(0276) "%s: cannot settle an interrupted promotion in live/",
+                          site->name);
     } else if (outcome != AT_LIVE_CLEAN) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, site->twin,
                      AUTOTLS_LOGNO(0277) "%s: a promotion interrupted by a crash was %s",
@@ -527,10 +527,10 @@ static apr_status_t certs_make_placeholder(autotls_site_t *site, at_store_t *sto
                            cert_len, AT_STORE_PUBLIC, ptemp);
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, site->twin,
-                     AUTOTLS_LOGNO(0269) "%s: cannot make a placeholder certificate; mod_ssl "
-                                         "has nothing to load for this site",
-                     site->name);
+        autotls_log_error(APLOG_MARK, APLOG_ERR, rv, site->twin,
+                          AUTOTLS_LOGNO(0269) "%s: cannot make a placeholder certificate; mod_ssl "
+                                              "has nothing to load for this site",
+                          site->name);
         return rv;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
@@ -573,10 +573,10 @@ static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site,
     if (rv == APR_SUCCESS && files->twin != NULL) {
         apr_hash_set(certs_by_twin, &files->twin, sizeof(files->twin), files);
     }
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, site->twin,
-                 AUTOTLS_LOGNO(0271) "%s: mod_ssl loads %s and %s", site->name,
-                 files->cert_file ? files->cert_file : "(nothing)",
-                 files->key_file ? files->key_file : "(nothing)");
+    autotls_log_error(APLOG_MARK, APLOG_DEBUG, rv, site->twin,
+                      AUTOTLS_LOGNO(0271) "%s: mod_ssl loads %s and %s", site->name,
+                      files->cert_file ? files->cert_file : "(nothing)",
+                      files->key_file ? files->key_file : "(nothing)");
     return rv;
 }
 
@@ -589,9 +589,9 @@ apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
         return APR_SUCCESS;
     }
     if (ctx->store == NULL || ctx->store_dir == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, AT_EARG, ctx->main_server,
-                     AUTOTLS_LOGNO(0272) "no certificate store is open: cannot give the "
-                                         "HTTPS vhosts certificates");
+        autotls_log_error(APLOG_MARK, APLOG_ERR, AT_EARG, ctx->main_server,
+                          AUTOTLS_LOGNO(0272) "no certificate store is open: cannot give the "
+                                              "HTTPS vhosts certificates");
         return AT_EARG;
     }
     rv = certs_prepare_layout(ctx, ptemp);
@@ -621,10 +621,10 @@ apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp)
 
     rv = autotls_slots_create(&ctx->slots, ctx->pool, count);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
-                     AUTOTLS_LOGNO(0273) "cannot create the shared certificate slots for %d "
-                                         "sites",
-                     count);
+        autotls_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
+                          AUTOTLS_LOGNO(0273) "cannot create the shared certificate slots for %d "
+                                              "sites",
+                          count);
         return rv;
     }
     for (i = 0; i < count; i++) {

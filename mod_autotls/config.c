@@ -11,12 +11,14 @@
 
 #include <apr_file_info.h>
 #include <apr_file_io.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include <httpd.h>
 #include <http_config.h>
 
 #include "at_core.h"
+#include "at_issue.h" /* at_account_eab_key_read */
 #include "config.h"
 #include "twin.h"
 
@@ -33,6 +35,9 @@
 #define AUTOTLS_EXPECT_PATTERN "use host names or fnmatch patterns such as *.internal.example.com"
 #define AUTOTLS_EXPECT_ORDERS "use a whole number from 1 to 64"
 #define AUTOTLS_EXPECT_RATE "use N/DURATION such as 300/3h (unit d, h, m or s), or none"
+#define AUTOTLS_EXPECT_EAB                                                                         \
+    "give the key id from the CA and a file holding its MAC key, readable by root and the ACME "   \
+    "account only (owned by one of them, chmod 600)"
 
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *arg);
@@ -48,6 +53,7 @@ static const char *autotls_set_redirect(cmd_parms *cmd, void *dconf, const char 
 static const char *autotls_add_exclude(cmd_parms *cmd, void *dconf, const char *args);
 static const char *autotls_set_orders_in_flight(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_ca_rate(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_eab(cmd_parms *cmd, void *dconf, const char *kid, const char *file);
 
 const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLS", autotls_set_enabled, NULL, RSRC_CONF,
@@ -79,6 +85,9 @@ const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLSCARate", autotls_set_ca_rate, NULL, RSRC_CONF,
                   "N/DURATION (e.g. 300/3h) or none: new orders per CA; default Let's "
                   "Encrypt's for its CAs, else none"),
+    AP_INIT_TAKE2("AutoTLSEAB", autotls_set_eab, NULL, RSRC_CONF,
+                  "KID HMAC-FILE: external account binding for a CA that requires it; the "
+                  "MAC key in a file readable by root and the ACME account only"),
     AP_INIT_TAKE1(AUTOTLS_TWIN_DIRECTIVE, autotls_twin_cmd_marker, NULL, RSRC_CONF,
                   "set by mod_autotls on the HTTPS twins it generates (twin.c), not by hand"),
     {NULL},
@@ -351,6 +360,36 @@ static const char *autotls_set_ca_rate(cmd_parms *cmd, void *dconf, const char *
     return NULL;
 }
 
+/* The key is read here only to refuse a bad file at the line that names it (`apachectl -t`);
+ * it is not kept: the renewal process reads it again when it registers the account. */
+static const char *autotls_set_eab(cmd_parms *cmd, void *dconf, const char *kid, const char *file)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *err = autotls_check_server_wide(cmd);
+    const char *full, *key = NULL, *why = NULL;
+    const char *c;
+
+    if (err != NULL) {
+        return err;
+    }
+    for (c = kid; *c != '\0' && apr_isgraph(*c); c++) {
+    }
+    if (*kid == '\0' || *c != '\0') {
+        return autotls_bad_value(cmd, kid, "is not a key id", AUTOTLS_EXPECT_EAB);
+    }
+    if ((full = ap_server_root_relative(cmd->pool, file)) == NULL) {
+        return autotls_bad_value(cmd, file, "is not a valid path", AUTOTLS_EXPECT_EAB);
+    }
+    if (at_account_eab_key_read(&key, &why, cmd->temp_pool, full) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, full,
+                                 apr_pstrcat(cmd->temp_pool, "cannot be the key file: ", why, NULL),
+                                 AUTOTLS_EXPECT_EAB);
+    }
+    conf->eab_kid = kid;
+    conf->eab_hmac_file = full;
+    return NULL;
+}
+
 void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
 {
     autotls_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
@@ -400,6 +439,8 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->ca_rate_set = autotls_pick_int(add->ca_rate_set, base->ca_rate_set);
     merged->ca_rate = add->ca_rate_set != AUTOTLS_UNSET ? add->ca_rate : base->ca_rate;
     merged->twin_origin = add->twin_origin; /* never inherited from the main server */
+    merged->eab_kid = autotls_pick_str(add->eab_kid, base->eab_kid);
+    merged->eab_hmac_file = autotls_pick_str(add->eab_hmac_file, base->eab_hmac_file);
     return merged;
 }
 
@@ -494,4 +535,14 @@ at_rate_t autotls_config_ca_rate(const server_rec *s)
         return conf->ca_rate;
     }
     return at_rate_default(autotls_config_ca_url(s));
+}
+
+const char *autotls_config_eab_kid(const server_rec *s)
+{
+    return autotls_conf_of(s)->eab_kid;
+}
+
+const char *autotls_config_eab_hmac_file(const server_rec *s)
+{
+    return autotls_conf_of(s)->eab_hmac_file;
 }

@@ -51,6 +51,9 @@ typedef struct {
     int ca_rate_set;             /* AutoTLSCARate given (AUTOTLS_ON), else the CA's default */
     at_rate_t ca_rate;           /* AutoTLSCARate: burst 0 for none */
     const char *twin_origin;     /* AutoTLSTwin (twin.c): "file:line" it twins; NULL: no twin */
+    /* AutoTLSEAB: external account binding; the key stays in its file (read where it is used) */
+    const char *eab_kid;
+    const char *eab_hmac_file; /* absolute */
 } autotls_server_conf_t;
 
 extern module AP_MODULE_DECLARE_DATA autotls_module;
@@ -77,5 +80,8 @@ const apr_array_header_t *autotls_config_exclude(const server_rec *s); /* never 
 int autotls_config_orders_in_flight(const server_rec *s); /* AutoTLSOrdersInFlight, else 8 */
 /* AutoTLSCARate, else the default of the configured CA (at_rate_default). */
 at_rate_t autotls_config_ca_rate(const server_rec *s);
+/* AutoTLSEAB: its key id and key file, or NULL both. */
+const char *autotls_config_eab_kid(const server_rec *s);
+const char *autotls_config_eab_hmac_file(const server_rec *s);
 
 #endif

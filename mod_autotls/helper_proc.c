@@ -300,8 +300,8 @@ static apr_status_t helper_fork(helper_t *helper)
     }
     if (rv != APR_INPARENT || run->proc.pid <= 0) {
         rv = rv == APR_INPARENT ? APR_EGENERAL : rv;
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, helper->ctx->main_server,
-                     AUTOTLS_LOGNO(0304) "cannot fork the %s", helper->desc->what);
+        autotls_log_error(APLOG_MARK, APLOG_CRIT, rv, helper->ctx->main_server,
+                          AUTOTLS_LOGNO(0304) "cannot fork the %s", helper->desc->what);
         return rv;
     }
     helper->current = run;

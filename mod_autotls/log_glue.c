@@ -5,9 +5,11 @@
  * callback is bound to a server_rec of the current configuration generation only: a pconf
  * cleanup unbinds it before that server_rec goes away on a restart.
  */
+#include <stdarg.h>
 #include <string.h>
 
 #include <apr_lib.h>
+#include <apr_strings.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -17,6 +19,9 @@
 #include "log_glue.h"
 
 APLOG_USE_MODULE(autotls);
+
+/* As long as the core library's own lines (log.c) may be. */
+#define AUTOTLS_LOG_LINE_MAX 2048
 
 static int autotls_log_to_aplog(at_log_level_e level)
 {
@@ -71,18 +76,29 @@ static const char *autotls_log_id(const char *msg)
     return "";
 }
 
-static void autotls_log_line(void *baton, at_log_level_e level, apr_status_t rv, const char *msg)
+void autotls_log_error(const char *file, int line, int module_index, int level, apr_status_t rv,
+                       const server_rec *s, const char *fmt, ...)
 {
-    server_rec *s = baton;
-    const char *id = autotls_log_id(msg);
+    char msg[AUTOTLS_LOG_LINE_MAX];
+    va_list ap;
 
-    if (at_status_is_ours(rv)) {
-        /* httpd would print "APR does not understand this error code": name it ourselves. */
-        ap_log_error(APLOG_MARK, autotls_log_to_aplog(level), 0, s, "%s%s (%s)", id, msg,
-                     at_strerror(NULL, rv));
+    if (!APLOG_MODULE_IS_LEVEL(s, module_index, level)) {
         return;
     }
-    ap_log_error(APLOG_MARK, autotls_log_to_aplog(level), rv, s, "%s%s", id, msg);
+    va_start(ap, fmt);
+    apr_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (at_status_is_ours(rv)) {
+        ap_log_error(file, line, module_index, level, 0, s, "%s (%s)", msg, at_strerror(NULL, rv));
+        return;
+    }
+    ap_log_error(file, line, module_index, level, rv, s, "%s", msg);
+}
+
+static void autotls_log_line(void *baton, at_log_level_e level, apr_status_t rv, const char *msg)
+{
+    autotls_log_error(APLOG_MARK, autotls_log_to_aplog(level), rv, baton, "%s%s",
+                      autotls_log_id(msg), msg);
 }
 
 static apr_status_t autotls_log_glue_unbind(void *unused)

@@ -13,6 +13,7 @@
 #include <apr_pools.h>
 
 #include <httpd.h>
+#include <http_log.h>
 
 /* Give n as four digits: AUTOTLS_LOGNO(0001) "..." becomes "autotls-0001: ...". */
 #define AUTOTLS_LOGNO_PREFIX "autotls-"
@@ -23,5 +24,16 @@
  * configuration sets for this module on s. Undone when pconf is cleared.
  */
 void autotls_log_glue_install(apr_pool_t *pconf, server_rec *s);
+
+/*
+ * ap_log_error for lines that carry a status which may be the core library's own (AT_E* of
+ * at_core.h, in APR's user error space): httpd would print those as "(120007)APR does not
+ * understand this error code". Such a status is named by its own text at the end of the line
+ * instead; any other status goes to ap_log_error as it is. Called like ap_log_error:
+ * autotls_log_error(APLOG_MARK, APLOG_ERR, rv, s, AUTOTLS_LOGNO(NNNN) "...", ...).
+ */
+void autotls_log_error(const char *file, int line, int module_index, int level, apr_status_t rv,
+                       const server_rec *s, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 
 #endif

@@ -18,6 +18,7 @@
 #include "log_glue.h"
 #include "renew.h"
 #include "helper_proc.h"
+#include "preflight.h"
 #include "mpm_common.h" /* ap_hook_monitor */
 #include "twin.h"
 
@@ -46,6 +47,7 @@ static int autotls_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || ctx->sites->nelts == 0) {
         return OK;
     }
+    autotls_preflight(ctx, ptemp); /* what the admin must fix, said now (preflight.c) */
     if (autotls_certs_publish_live(ctx, ptemp) != APR_SUCCESS ||
         autotls_renew_start(ctx, pconf) != APR_SUCCESS ||
         autotls_activator_start(ctx, pconf) != APR_SUCCESS) {

@@ -37,6 +37,7 @@
 #include "log_glue.h"
 #include "renew.h"
 #include "renew_account.h"
+#include "renew_fingerprint.h"
 #include "renew_task.h"
 #include "slots.h"
 
@@ -858,6 +859,7 @@ static void renew_load(autotls_renew_t *renew)
                     at_store_ca_name(renew->pool, renew->ctx->ca_url), AUTOTLS_JOB_SUFFIX, NULL);
     autotls_job_init(&renew->account);
     autotls_job_load(&renew->account, store, renew->account_item, renew->pool);
+    autotls_renew_fingerprint_apply(&renew->account, renew->ctx, NULL, renew->pool);
     renew->jobs = apr_pcalloc(renew->pool, sizeof(autotls_renew_job_t) * renew->ctx->sites->nelts);
     renew->by_site = apr_hash_make(renew->pool);
     autotls_queue_init(&renew->due, renew->pool, renew->ctx->sites->nelts);
@@ -879,6 +881,7 @@ static void renew_load(autotls_renew_t *renew)
         job->item = autotls_job_item(renew->pool, job->site->name);
         autotls_job_init(&job->state);
         autotls_job_load(&job->state, store, job->item, load);
+        autotls_renew_fingerprint_apply(&job->state, renew->ctx, job->site, load);
         apr_hash_set(renew->by_site, job->site->name, APR_HASH_KEY_STRING, job);
         renew_due_at(renew, job, 0); /* every site is looked at in the first tick */
     }

@@ -41,6 +41,43 @@ static void account_state_for(const autotls_renew_t *renew)
     }
 }
 
+/* AutoTLSEAB: the key is read here, in the renewal process (as the ACME account), each time
+ * the account is registered: it is never kept in memory any other process shares. */
+static void account_eab_options(at_acme_account_options_t *options, const autotls_renew_t *renew,
+                                apr_pool_t *p)
+{
+    const autotls_ctx_t *ctx = renew->ctx;
+    const char *why = NULL;
+
+    if (ctx->eab_kid == NULL) {
+        return;
+    }
+    if (at_account_eab_key_read(&options->eab_hmac, &why, p, ctx->eab_hmac_file) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, ctx->main_server,
+                     AUTOTLS_LOGNO(0904) "AutoTLSEAB: %s (read as %s); the account is "
+                                         "registered without external account binding",
+                     why, ctx->acme_user);
+        return;
+    }
+    options->eab_kid = ctx->eab_kid;
+}
+
+/* What a failed registration is recorded as: a CA requiring EAB while none is configured is
+ * named with the directive that fixes it. */
+static const char *account_failure_text(at_acme_t *acme, const at_acme_account_options_t *options,
+                                        apr_pool_t *p, apr_status_t rv)
+{
+    const at_acme_directory_t *dir = NULL;
+
+    /* AT_EARG: the directory was read (at_account_ensure refuses before asking the CA). */
+    if (rv == AT_EARG && acme != NULL && options->eab_kid == NULL &&
+        at_acme_directory(&dir, acme) == APR_SUCCESS && dir->eab_required) {
+        return "the CA requires external account binding: give its key id and key file with "
+               "AutoTLSEAB KID HMAC-FILE";
+    }
+    return at_strerror(p, rv);
+}
+
 void autotls_renew_account_options(at_acme_account_options_t *options, const autotls_renew_t *renew,
                                    apr_pool_t *p)
 {
@@ -51,6 +88,7 @@ void autotls_renew_account_options(at_acme_account_options_t *options, const aut
         options->contacts = apr_array_make(p, 1, sizeof(const char *));
         APR_ARRAY_PUSH(options->contacts, const char *) = renew->ctx->contact;
     }
+    account_eab_options(options, renew, p);
 }
 
 int autotls_renew_account_busy(const autotls_renew_t *renew)
@@ -88,7 +126,8 @@ apr_status_t autotls_renew_account_ensure(autotls_renew_t *renew, apr_pool_t *p)
         return APR_SUCCESS;
     }
     delay = autotls_job_failed(&renew->account, now, autotls_renew_random(),
-                               acme != NULL ? at_acme_retry_after(acme) : 0, at_strerror(p, rv));
+                               acme != NULL ? at_acme_retry_after(acme) : 0,
+                               account_failure_text(acme, &options, p, rv));
     autotls_job_save(&renew->account, ctx->store, renew->account_item, p);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->main_server,
                  AUTOTLS_LOGNO(0604) "no ACME account at %s yet (%s), attempt %d; next try "

@@ -171,6 +171,13 @@ static void job_load_missing(autotls_job_t *job, const json_t *missing)
     }
 }
 
+static void job_load_config(autotls_job_t *job, const json_t *config)
+{
+    if (json_is_string(config) && json_string_length(config) < sizeof(job->config)) {
+        job_copy_text(job->config, sizeof(job->config), json_string_value(config));
+    }
+}
+
 apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char *item,
                               apr_pool_t *p)
 {
@@ -194,6 +201,7 @@ apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char 
                   json_is_string(error) ? json_string_value(error) : "");
     job_load_ari(job, json_object_get(json, "ari"));
     job_load_missing(job, json_object_get(json, "missing"));
+    job_load_config(job, json_object_get(json, "config"));
     json_decref(json);
     return APR_SUCCESS;
 }
@@ -218,6 +226,9 @@ apr_status_t autotls_job_save(const autotls_job_t *job, at_store_t *store, const
     }
     if (ari != NULL) {
         json_object_set_new(json, "ari", ari);
+    }
+    if (job->config[0] != '\0') {
+        json_object_set_new(json, "config", json_string(job->config));
     }
     rv = at_store_save_json(store, AT_STORE_JOBS, NULL, item, json, p);
     json_decref(json);
@@ -280,6 +291,24 @@ void autotls_job_reset(autotls_job_t *job, int all)
     {
         json_object_set_new(entry, "next_try", json_integer(0));
     }
+}
+
+int autotls_job_config_changed(autotls_job_t *job, const char *fingerprint, apr_time_t now)
+{
+    apr_time_t retry_after = job->retry_after > now ? job->retry_after : 0;
+    int waiting = job->failures > 0 || autotls_job_missing_count(job) > 0;
+    int changed =
+        fingerprint != NULL && job->config[0] != '\0' && strcmp(job->config, fingerprint) != 0;
+
+    if (fingerprint != NULL) {
+        apr_cpystrn(job->config, fingerprint, sizeof(job->config));
+    }
+    if (!changed || !waiting) {
+        return 0;
+    }
+    autotls_job_reset(job, 1);
+    job->next_try = job->retry_after = retry_after;
+    return 1;
 }
 
 /* --- missing names -------------------------------------------------------------------------- */

@@ -13,7 +13,10 @@
  *    "ari": {"cert_id": "aYhb...AQ.AIdl...", "start": 1700000000, "end": 1700086400,
  *            "chosen": 1700012345, "next_poll": 1700021600},
  *    "missing": [{"name": "www.example.org", "failures": 2, "next_try": 1700000600,
- *                 "last_error": "..."}]}
+ *                 "last_error": "..."}],
+ *    "config": "q1Xa...43 characters"}
+ * config is the fingerprint (at_fingerprint.h) of the configuration the schedule was decided
+ * under (renew_fingerprint.h): a different one at load lifts the backoff.
  * Times are seconds since the epoch; 0 means none.
  */
 #ifndef AUTOTLS_RENEW_JOB_H
@@ -32,6 +35,7 @@
 /* last_error texts are cut to this; certIDs longer than this are not used for ARI. */
 #define AUTOTLS_JOB_ERROR_MAX 512
 #define AUTOTLS_JOB_CERT_ID_MAX 192
+#define AUTOTLS_JOB_CONFIG_MAX 64 /* an at_fingerprint text (43) fits */
 
 /* The CA's renewal window for one certificate (RFC 9773). */
 typedef struct {
@@ -50,6 +54,7 @@ typedef struct {
     autotls_job_ari_t ari;
     json_t *missing; /* array of {name, failures, next_try, last_error}: names a partial
                       * certificate lacks, each retried on its own backoff */
+    char config[AUTOTLS_JOB_CONFIG_MAX]; /* fingerprint of the configuration; "" unknown */
 } autotls_job_t;
 
 /* An empty state (no failures, nothing missing); autotls_job_clear releases it. */
@@ -79,6 +84,12 @@ apr_interval_time_t autotls_job_failed(autotls_job_t *job, apr_time_t now, apr_u
 /* After an order that succeeded, or when the operator asks for a retry now: no backoff left
  * (nor for the missing names when all is set). */
 void autotls_job_reset(autotls_job_t *job, int all);
+
+/* The configuration this schedule is decided under is now fingerprint (which the next save
+ * records). When a known, different one was recorded and the job waits out a backoff (its own or
+ * a missing name's), the backoff is lifted: the admin changed something, perhaps the cause. A
+ * Retry-After the CA set still holds. Returns whether a backoff was lifted. */
+int autotls_job_config_changed(autotls_job_t *job, const char *fingerprint, apr_time_t now);
 
 /* --- names missing from a partial certificate -------------------------------------------- */
 

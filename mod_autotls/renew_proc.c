@@ -120,9 +120,9 @@ static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *
         if (renew_stop_requested) {
             _exit(0);
         }
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, ctx->main_server,
-                     AUTOTLS_LOGNO(0621) "renewal process (pid %ld) cannot start (store %s)",
-                     (long)getpid(), ctx->store_dir);
+        autotls_log_error(APLOG_MARK, APLOG_CRIT, rv, ctx->main_server,
+                          AUTOTLS_LOGNO(0621) "renewal process (pid %ld) cannot start (store %s)",
+                          (long)getpid(), ctx->store_dir);
         _exit(AUTOTLS_RENEW_EXIT_FAILURE);
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,

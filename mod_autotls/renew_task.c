@@ -184,8 +184,8 @@ static apr_status_t task_stage(autotls_renew_t *renew, const autotls_site_t *sit
     rv = at_store_save_set(renew->ctx->store, AT_STORE_STAGING, site->name, items,
                            (int)(sizeof(items) / sizeof(items[0])), p);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, renew->ctx->main_server,
-                     AUTOTLS_LOGNO(0601) "%s: cannot stage the new certificate", site->name);
+        autotls_log_error(APLOG_MARK, APLOG_ERR, rv, renew->ctx->main_server,
+                          AUTOTLS_LOGNO(0601) "%s: cannot stage the new certificate", site->name);
     }
     return rv;
 }

@@ -163,10 +163,12 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_
     ctx->issuer_roots = autotls_config_issuer_roots(main_server);
     ctx->contact = autotls_config_contact(pconf, main_server);
     ctx->https_port = autotls_config_https_port(main_server);
+    ctx->eab_kid = autotls_config_eab_kid(main_server);
+    ctx->eab_hmac_file = autotls_config_eab_hmac_file(main_server);
     autotls_acme_user_resolve(ctx, pconf);
     if ((rv = at_store_fs_open(&ctx->store, pconf, ctx->store_dir)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, main_server,
-                     AUTOTLS_LOGNO(0405) "cannot use %s as the AutoTLSStore", ctx->store_dir);
+        autotls_log_error(APLOG_MARK, APLOG_EMERG, rv, main_server,
+                          AUTOTLS_LOGNO(0405) "cannot use %s as the AutoTLSStore", ctx->store_dir);
         return rv;
     }
     at_store_fs_trust_owner(ctx->store, ctx->acme_uid); /* never the reader's own uid */

@@ -282,7 +282,8 @@ apr_status_t autotls_slots_create(autotls_slots_t **slots, apr_pool_t *pconf, in
 
     *slots = NULL;
     if (count < 0 || count > SLOTS_COUNT_MAX) {
-        at_log(AT_LOG_ERR, AT_EARG, "slots: cannot make %d certificate slots (at most %d)", count,
+        at_log(AT_LOG_ERR, AT_EARG,
+               SLOTS_LOGNO(0900) "slots: cannot make %d certificate slots (at most %d)", count,
                SLOTS_COUNT_MAX);
         return AT_EARG;
     }
@@ -531,8 +532,8 @@ apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *k
 
     if (!slots_valid_index(slots, slot) || key == NULL || chain == NULL || chain->nelts == 0) {
         at_log(AT_LOG_ERR, AT_EARG,
-               "slots: refusing to publish into slot %d: no such slot, or "
-               "no key or certificate given",
+               SLOTS_LOGNO(0901) "slots: refusing to publish into slot %d: no such slot, or "
+                                 "no key or certificate given",
                slot);
         return AT_EARG;
     }
@@ -550,10 +551,11 @@ apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *k
     half = meta->active == 0 ? 1 : 0;
     rv = slots_encode(&staged, slots_half_w(writer, slots, slot, half), key, chain);
     if (rv == AT_ETOOLARGE) {
-        at_log(AT_LOG_ERR, rv,
-               "slots: refusing to publish into slot %d: the key and its chain of "
-               "%d certificates exceed %d bytes of DER",
-               slot, chain->nelts, AUTOTLS_SLOT_DATA_MAX);
+        at_log(
+            AT_LOG_ERR, rv,
+            SLOTS_LOGNO(0902) "slots: refusing to publish into slot %d: the key and its chain of "
+                              "%d certificates exceed %d bytes of DER",
+            slot, chain->nelts, AUTOTLS_SLOT_DATA_MAX);
         return rv;
     }
     if (rv == APR_SUCCESS) {
@@ -561,8 +563,8 @@ apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *k
     }
     if (rv != APR_SUCCESS) {
         at_log(AT_LOG_ERR, rv,
-               "slots: refusing to publish into slot %d: the key or a "
-               "certificate cannot be encoded",
+               SLOTS_LOGNO(0903) "slots: refusing to publish into slot %d: the key or a "
+                                 "certificate cannot be encoded",
                slot);
         return rv;
     }

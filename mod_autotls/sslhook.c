@@ -246,10 +246,10 @@ static void sslhook_install(SSL *ssl, const autotls_site_t *site, sslhook_slot_t
     ERR_clear_error();
     if (__atomic_exchange_n(&slot->install_failed, entry->generation, __ATOMIC_RELAXED) !=
         entry->generation) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, AT_ECRYPTO, site->twin,
-                     AUTOTLS_LOGNO(0251) "%s: OpenSSL refused certificate generation %u for a "
-                                         "handshake",
-                     site->name, (unsigned)entry->generation);
+        autotls_log_error(APLOG_MARK, APLOG_ERR, AT_ECRYPTO, site->twin,
+                          AUTOTLS_LOGNO(0251) "%s: OpenSSL refused certificate generation %u for a "
+                                              "handshake",
+                          site->name, (unsigned)entry->generation);
     }
 }
 

@@ -45,6 +45,7 @@
 #define OPT_REASON 267
 #define OPT_CHAIN 268
 #define OPT_WAIT 269
+#define OPT_EAB_HMAC_FILE 270
 
 #define REVOKE_REASON_MAX 10
 
@@ -64,7 +65,8 @@ static const char *const usage_main =
 static const char *const usage_issue =
     "usage: autotls issue --ca URL [--ca-cert FILE] --store DIR\n"
     "                     (--webroot DIR | --standalone ADDR:PORT)\n"
-    "                     [--key-type TYPE] [--contact EMAIL] [--eab-kid KID --eab-hmac KEY]\n"
+    "                     [--key-type TYPE] [--contact EMAIL] [--eab-kid KID --eab-hmac-file "
+    "FILE]\n"
     "                     [--preferred-chain ISSUER] [--timeout SECONDS] [-v] NAME...\n"
     "\n"
     "Obtains one certificate for all NAMEs (the first names the site) and stores it in\n"
@@ -77,7 +79,9 @@ static const char *const usage_issue =
     "  --standalone A:P      answer http-01 with a built-in server listening on A:P\n"
     "  --key-type TYPE       ec256 (default), ec384, rsa2048, rsa3072, rsa4096\n"
     "  --contact EMAIL       account contact\n"
-    "  --eab-kid/--eab-hmac  external account binding from the CA\n"
+    "  --eab-kid KID         external account binding from the CA: its key id, and\n"
+    "  --eab-hmac-file FILE  the file holding its MAC key (mode 0600: readable by its owner\n"
+    "                        only; a key on the command line would show in /proc to anyone)\n"
     "  --preferred-chain CN  prefer the alternate chain whose top is issued by CN\n"
     "  --timeout SECONDS     give up after this long (default 300)\n"
     "  -v                    debug output, one line per request to the CA\n"
@@ -131,7 +135,8 @@ static const apr_getopt_option_t cli_options[] = {
     {"key-type", OPT_KEY_TYPE, 1, "certificate key type"},
     {"contact", OPT_CONTACT, 1, "account contact"},
     {"eab-kid", OPT_EAB_KID, 1, "EAB key id"},
-    {"eab-hmac", OPT_EAB_HMAC, 1, "EAB MAC key"},
+    {"eab-hmac", OPT_EAB_HMAC, 1, "refused: see --eab-hmac-file"},
+    {"eab-hmac-file", OPT_EAB_HMAC_FILE, 1, "file holding the EAB MAC key"},
     {"timeout", OPT_TIMEOUT, 1, "seconds"},
     {"json", OPT_JSON, 0, "JSON output"},
     {"reason", OPT_REASON, 1, "revocation reason"},
@@ -143,7 +148,7 @@ static const apr_getopt_option_t cli_options[] = {
 };
 
 typedef struct {
-    const char *ca, *ca_cert, *store, *webroot, *standalone, *contact, *eab_kid, *eab_hmac;
+    const char *ca, *ca_cert, *store, *webroot, *standalone, *contact, *eab_kid, *eab_hmac_file;
     const char *preferred_chain;
     at_key_type_e key_type;
     apr_interval_time_t timeout, wait;
@@ -249,7 +254,12 @@ static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *cons
             args->eab_kid = arg;
             break;
         case OPT_EAB_HMAC:
-            args->eab_hmac = arg;
+            return cli_fail(EXIT_USAGE, "--eab-hmac is refused: a key on the command line is "
+                                        "shown to every local user (/proc/PID/cmdline, ps); "
+                                        "put it in a file only you can read (chmod 600) and "
+                                        "give --eab-hmac-file FILE");
+        case OPT_EAB_HMAC_FILE:
+            args->eab_hmac_file = arg;
             break;
         case OPT_CHAIN:
             args->preferred_chain = arg;
@@ -371,12 +381,12 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
     apr_array_header_t *chain;
     at_store_t *store;
     at_acme_t *acme;
-    const char *site;
+    const char *site, *why = NULL;
     apr_status_t rv;
 
     if (args->ca == NULL || args->store == NULL || args->names->nelts == 0 ||
         (args->webroot == NULL) == (args->standalone == NULL) ||
-        (args->eab_kid == NULL) != (args->eab_hmac == NULL)) {
+        (args->eab_kid == NULL) != (args->eab_hmac_file == NULL)) {
         fputs(usage_issue, stderr);
         return EXIT_USAGE;
     }
@@ -390,7 +400,10 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
     }
     account.agree_tos = 1;
     account.eab_kid = args->eab_kid;
-    account.eab_hmac = args->eab_hmac;
+    if (args->eab_hmac_file != NULL &&
+        at_account_eab_key_read(&account.eab_hmac, &why, p, args->eab_hmac_file) != APR_SUCCESS) {
+        return cli_fail(EXIT_USAGE, "--eab-hmac-file: %s", why);
+    }
 
     /* The responder first: a bad address is a usage error and must not create a store. */
     if (args->standalone != NULL) {

@@ -133,7 +133,8 @@ static apr_status_t account_new_key(EVP_PKEY **key, at_acme_t *acme, at_store_t 
         (rv = at_key_to_pem(&pem, &len, p, *key)) != APR_SUCCESS ||
         (rv = at_store_save(store, AT_STORE_ACCOUNTS, ca_name, item, pem, len, AT_STORE_SECRET,
                             p)) != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "could not create an account key for %s", at_acme_url(acme));
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1000) "could not create an account key for %s",
+               at_acme_url(acme));
     }
     return rv;
 }
@@ -155,7 +156,8 @@ static void account_directory_preset(at_acme_t *acme, at_store_t *store, const c
         apr_time_now() - apr_time_from_sec(json_integer_value(fetched)) < AT_DIRECTORY_CACHE_TTL &&
         (text = json_dumps(directory, JSON_COMPACT)) != NULL) {
         if (at_acme_directory_preset(acme, text, strlen(text)) == APR_SUCCESS) {
-            at_log(AT_LOG_DEBUG, APR_SUCCESS, "using the kept directory of %s", at_acme_url(acme));
+            at_log(AT_LOG_DEBUG, APR_SUCCESS, AT_LOGNO(1001) "using the kept directory of %s",
+                   at_acme_url(acme));
         }
         free(text);
     }
@@ -199,7 +201,8 @@ apr_status_t at_account_load(at_acme_t *acme, at_store_t *store, apr_pool_t *p)
     rv = at_store_load_json(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_JSON, &json, p);
     if (rv == APR_SUCCESS && json_is_string(url = json_object_get(json, "url"))) {
         at_acme_set_account(acme, key, apr_pstrdup(p, json_string_value(url)));
-        at_log(AT_LOG_INFO, APR_SUCCESS, "account reused %s", json_string_value(url));
+        at_log(AT_LOG_INFO, APR_SUCCESS, AT_LOGNO(1002) "account reused %s",
+               json_string_value(url));
         json_decref(json);
         return APR_SUCCESS;
     }
@@ -212,7 +215,7 @@ apr_status_t at_account_load(at_acme_t *acme, at_store_t *store, apr_pool_t *p)
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    at_log(AT_LOG_INFO, APR_SUCCESS, "account recovered %s", account->url);
+    at_log(AT_LOG_INFO, APR_SUCCESS, AT_LOGNO(1003) "account recovered %s", account->url);
     return account_save(store, ca_name, acme, account, NULL, 0, p);
 }
 
@@ -226,10 +229,11 @@ static apr_status_t account_register(at_acme_t *acme, at_store_t *store, apr_poo
 
     rv = at_acme_account_register(&account, acme, p, key, options);
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "could not register an account at %s", at_acme_url(acme));
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1004) "could not register an account at %s",
+               at_acme_url(acme));
         return rv;
     }
-    at_log(AT_LOG_INFO, APR_SUCCESS, "account registered %s", account->url);
+    at_log(AT_LOG_INFO, APR_SUCCESS, AT_LOGNO(1005) "account registered %s", account->url);
     configured = account_contacts_json(p, options != NULL ? options->contacts : NULL);
     rv = account_save(store, ca_name, acme, account, configured, 1, p);
     json_decref(configured);
@@ -273,8 +277,8 @@ static apr_status_t account_key_promote(at_store_t *store, const char *ca_name, 
                             AT_STORE_SECRET, p)) != APR_SUCCESS ||
         (rv = at_store_save(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_KEY, pem, len,
                             AT_STORE_SECRET, p)) != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "could not promote %s/%s to %s", ca_name, AT_ACCOUNT_KEY_NEXT,
-               AT_ACCOUNT_KEY);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1006) "could not promote %s/%s to %s", ca_name,
+               AT_ACCOUNT_KEY_NEXT, AT_ACCOUNT_KEY);
         return rv;
     }
     return at_store_remove(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_KEY_NEXT, p);
@@ -303,15 +307,17 @@ static apr_status_t account_next_recover(at_acme_t *acme, at_store_t *store, con
     rv = at_acme_account_probe(&account, acme, p, next);
     if (rv == APR_ENOENT) {
         at_log(AT_LOG_NOTICE, APR_SUCCESS,
-               "an interrupted account key rollover at %s never reached the CA: the old key "
-               "stays",
+               AT_LOGNO(1007) "an interrupted account key rollover "
+                              "at %s never reached the CA: the old key "
+                              "stays",
                at_acme_url(acme));
         return at_store_remove(store, AT_STORE_ACCOUNTS, ca_name, AT_ACCOUNT_KEY_NEXT, p);
     }
     if (rv != APR_SUCCESS) {
         at_log(AT_LOG_ERR, rv,
-               "cannot tell which key of an interrupted rollover %s accepts (%s); asking again "
-               "later",
+               AT_LOGNO(1008) "cannot tell which key of an interrupted rollover %s accepts (%s); "
+                              "asking again "
+                              "later",
                at_acme_url(acme), account_error_text(acme, p, rv));
         return rv;
     }
@@ -319,10 +325,11 @@ static apr_status_t account_next_recover(at_acme_t *acme, at_store_t *store, con
         (rv = account_save(store, ca_name, acme, account, NULL, 0, p)) != APR_SUCCESS) {
         return rv;
     }
-    at_log(AT_LOG_NOTICE, APR_SUCCESS,
-           "finished an interrupted account key rollover: %s accepts the new key of %s "
-           "(thumbprint %s)",
-           at_acme_url(acme), account->url, account_thumbprint(p, next));
+    at_log(
+        AT_LOG_NOTICE, APR_SUCCESS,
+        AT_LOGNO(1009) "finished an interrupted account key rollover: %s accepts the new key of %s "
+                       "(thumbprint %s)",
+        at_acme_url(acme), account->url, account_thumbprint(p, next));
     return APR_SUCCESS;
 }
 
@@ -339,8 +346,9 @@ static apr_status_t account_replace(at_acme_t *acme, at_store_t *store, const ch
         return rv;
     }
     at_log(AT_LOG_NOTICE, APR_SUCCESS,
-           "replaced the deactivated account at %s: new account %s with a new key (thumbprint "
-           "%s)",
+           AT_LOGNO(1010) "replaced the deactivated account at %s: new account %s with a new key "
+                          "(thumbprint "
+                          "%s)",
            at_acme_url(acme), at_acme_account_url(acme), account_thumbprint(p, key));
     return APR_SUCCESS;
 }
@@ -387,16 +395,17 @@ static apr_status_t account_contacts_sync(at_acme_t *acme, at_store_t *store, co
     rv = at_acme_account_update(&account, acme, p, options->contacts);
     if (rv == APR_SUCCESS) {
         rv = account_save(store, ca_name, acme, account, configured, 0, p);
-        at_log(AT_LOG_NOTICE, APR_SUCCESS, "account %s at %s: contact updated to %s", account->url,
-               at_acme_url(acme), at_account_contacts_text(p, account->contacts));
+        at_log(AT_LOG_NOTICE, APR_SUCCESS, AT_LOGNO(1011) "account %s at %s: contact updated to %s",
+               account->url, at_acme_url(acme), at_account_contacts_text(p, account->contacts));
     } else if (rv == AT_EPROBLEM && account_problem_dead(acme)) {
-        at_log(AT_LOG_ERR, rv, "account %s at %s is deactivated (%s); registering a new one",
+        at_log(AT_LOG_ERR, rv,
+               AT_LOGNO(1012) "account %s at %s is deactivated (%s); registering a new one",
                at_acme_account_url(acme), at_acme_url(acme), account_error_text(acme, p, rv));
         rv = account_replace(acme, store, ca_name, p, options);
     } else {
         at_log(AT_LOG_ERR, rv,
-               "account %s at %s: the contact update was refused (%s); the "
-               "account stays as it is",
+               AT_LOGNO(1013) "account %s at %s: the contact update was refused (%s); the "
+                              "account stays as it is",
                at_acme_account_url(acme), at_acme_url(acme), account_error_text(acme, p, rv));
         rv = APR_SUCCESS;
     }
@@ -428,16 +437,17 @@ apr_status_t at_account_register_again(at_acme_t *acme, at_store_t *store, apr_p
     }
     if (rv == APR_SUCCESS || (rv == AT_EPROBLEM && account_problem_dead(acme))) {
         at_log(AT_LOG_ERR, AT_EPROBLEM,
-               "account %s at %s is deactivated (%s): a new account with a new key is registered "
-               "before the next order",
+               AT_LOGNO(1014) "account %s at %s is deactivated (%s): a new account with a new key "
+                              "is registered "
+                              "before the next order",
                url, at_acme_url(acme),
                rv == APR_SUCCESS ? apr_pstrcat(p, "status ", account->status, NULL)
                                  : account_error_text(acme, p, rv));
         account_mark_dead(store, ca_name, p);
         return AT_EPROBLEM;
     }
-    at_log(AT_LOG_ERR, rv, "cannot look up the account of %s (%s)", at_acme_url(acme),
-           account_error_text(acme, p, rv));
+    at_log(AT_LOG_ERR, rv, AT_LOGNO(1015) "cannot look up the account of %s (%s)",
+           at_acme_url(acme), account_error_text(acme, p, rv));
     return rv;
 }
 
@@ -466,8 +476,8 @@ apr_status_t at_account_ensure(at_acme_t *acme, at_store_t *store, apr_pool_t *p
     json_decref(json);
     if (rv == AT_EPROBLEM && account_problem_dead(acme)) {
         at_log(AT_LOG_ERR, rv,
-               "the stored account key for %s belongs to a deactivated account "
-               "(%s); registering a new one",
+               AT_LOGNO(1016) "the stored account key for %s belongs to a deactivated account "
+                              "(%s); registering a new one",
                at_acme_url(acme), account_error_text(acme, p, rv));
         return account_replace(acme, store, ca_name, p, options);
     }

@@ -29,7 +29,8 @@ apr_status_t at_acme_create(at_acme_t **acme, apr_pool_t *p, const char *directo
     apr_status_t rv;
 
     if (directory_url == NULL || http == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "acme: a directory URL and an HTTP client are required");
+        at_log(AT_LOG_ERR, AT_EARG,
+               AT_LOGNO(1017) "acme: a directory URL and an HTTP client are required");
         return AT_EARG;
     }
     a = apr_pcalloc(p, sizeof(*a));
@@ -38,7 +39,7 @@ apr_status_t at_acme_create(at_acme_t **acme, apr_pool_t *p, const char *directo
     a->http = http;
     if ((rv = apr_pool_create(&a->account_pool, p)) != APR_SUCCESS ||
         (rv = apr_pool_create(&a->problem_pool, p)) != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "acme %s: cannot create pools", directory_url);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1018) "acme %s: cannot create pools", directory_url);
         return rv;
     }
     *acme = a;
@@ -97,7 +98,7 @@ unsigned at_acme_request_count(const at_acme_t *acme)
 
 apr_status_t acme_protocol_error(const at_acme_t *acme, const char *what, const char *why)
 {
-    at_log(AT_LOG_ERR, AT_EPROTO, "CA %s: %s: %s", acme->url, what, why);
+    at_log(AT_LOG_ERR, AT_EPROTO, AT_LOGNO(1019) "CA %s: %s: %s", acme->url, what, why);
     return AT_EPROTO;
 }
 
@@ -111,8 +112,9 @@ static void acme_nonce_feed(at_acme_t *acme, const at_http_response_t *response)
         return;
     }
     if (!at_b64url_is_token(nonce, ACME_NONCE_MAX)) {
-        at_log(AT_LOG_DEBUG, APR_SUCCESS, "CA %s: ignoring malformed Replay-Nonce from %s",
-               acme->url, response->url);
+        at_log(AT_LOG_DEBUG, APR_SUCCESS,
+               AT_LOGNO(1020) "CA %s: ignoring malformed Replay-Nonce from %s", acme->url,
+               response->url);
         return;
     }
     if (acme->nonce_count == ACME_NONCE_POOL_MAX) {
@@ -157,7 +159,7 @@ static apr_status_t acme_nonce_take(const char **nonce, at_acme_t *acme, apr_poo
 
 static apr_status_t acme_json_member_error(const char *what, const char *key, const char *why)
 {
-    at_log(AT_LOG_ERR, AT_EPROTO, "CA answered %s with \"%s\" %s", what, key, why);
+    at_log(AT_LOG_ERR, AT_EPROTO, AT_LOGNO(1021) "CA answered %s with \"%s\" %s", what, key, why);
     return AT_EPROTO;
 }
 
@@ -415,7 +417,8 @@ static apr_status_t acme_post_once(at_acme_t *acme, apr_pool_t *p, const char *u
     apr_status_t rv;
 
     if (acme->key == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "CA %s: no account key set for POST %s", acme->url, url);
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1022) "CA %s: no account key set for POST %s",
+               acme->url, url);
         return AT_EARG;
     }
     if ((rv = acme_nonce_take(&nonce, acme, p)) != APR_SUCCESS ||
@@ -470,15 +473,15 @@ apr_status_t acme_post(at_acme_t *acme, apr_pool_t *p, const char *what, const c
         if (!at_acme_problem_is(problem, "badNonce")) {
             break;
         }
-        at_log(AT_LOG_DEBUG, APR_SUCCESS, "CA %s: badNonce on %s (attempt %d)", acme->url, url,
-               attempt + 1);
+        at_log(AT_LOG_DEBUG, APR_SUCCESS, AT_LOGNO(1023) "CA %s: badNonce on %s (attempt %d)",
+               acme->url, url, attempt + 1);
     }
     json_decref(body);
     *response = r;
     quiet = quiet_type != NULL &&
             (strcmp(quiet_type, ACME_QUIET_ANY) == 0 || at_acme_problem_is(problem, quiet_type));
-    at_log(quiet ? AT_LOG_DEBUG : AT_LOG_ERR, AT_EPROBLEM, "CA %s refused %s: %s", acme->url, what,
-           at_acme_problem_text(p, problem));
+    at_log(quiet ? AT_LOG_DEBUG : AT_LOG_ERR, AT_EPROBLEM, AT_LOGNO(1024) "CA %s refused %s: %s",
+           acme->url, what, at_acme_problem_text(p, problem));
     return AT_EPROBLEM;
 }
 

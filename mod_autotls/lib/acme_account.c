@@ -78,8 +78,8 @@ static apr_status_t account_new(at_acme_account_t **account, at_acme_t *acme, ap
         goto leave;
     }
     at_acme_set_account(acme, key, location);
-    at_log(AT_LOG_DEBUG, APR_SUCCESS, "CA %s: account %s (%s, status %d)", acme->url, location,
-           (*account)->status, response->status);
+    at_log(AT_LOG_DEBUG, APR_SUCCESS, AT_LOGNO(1025) "CA %s: account %s (%s, status %d)", acme->url,
+           location, (*account)->status, response->status);
 leave:
     json_decref(json);
     if (rv != APR_SUCCESS) {
@@ -101,7 +101,8 @@ apr_status_t at_acme_account_register(at_acme_account_t **account, at_acme_t *ac
     }
     if (dir->eab_required && (options == NULL || options->eab_kid == NULL)) {
         at_log(AT_LOG_ERR, AT_EARG,
-               "CA %s requires an external account binding (EAB key id and MAC key)", acme->url);
+               AT_LOGNO(1026) "CA %s requires an external account binding (EAB key id and MAC key)",
+               acme->url);
         return AT_EARG;
     }
     payload = json_object();
@@ -120,7 +121,8 @@ apr_status_t at_acme_account_register(at_acme_account_t **account, at_acme_t *ac
     if (options != NULL && options->eab_kid != NULL) {
         rv = at_jws_eab(&eab, p, options->eab_kid, options->eab_hmac, key, dir->new_account);
         if (rv != APR_SUCCESS) {
-            at_log(AT_LOG_ERR, rv, "CA %s: cannot sign the external account binding for %s",
+            at_log(AT_LOG_ERR, rv,
+                   AT_LOGNO(1027) "CA %s: cannot sign the external account binding for %s",
                    acme->url, options->eab_kid);
             json_decref(payload);
             return rv;
@@ -143,7 +145,8 @@ static apr_status_t account_lookup(at_acme_account_t **account, at_acme_t *acme,
     rv = account_new(account, acme, p, key, payload, "newAccount (onlyReturnExisting)", quiet_type);
     json_decref(payload);
     if (rv == AT_EPROBLEM && at_acme_problem_is(acme->last_problem, "accountDoesNotExist")) {
-        at_log(AT_LOG_DEBUG, APR_ENOENT, "CA %s knows no account for this key", acme->url);
+        at_log(AT_LOG_DEBUG, APR_ENOENT, AT_LOGNO(1028) "CA %s knows no account for this key",
+               acme->url);
         return APR_ENOENT;
     }
     return rv;
@@ -164,7 +167,8 @@ apr_status_t at_acme_account_probe(at_acme_account_t **account, at_acme_t *acme,
 static apr_status_t account_require(const at_acme_t *acme, const char *what)
 {
     if (acme->key == NULL || acme->kid == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "CA %s: %s needs an account (none is set)", acme->url, what);
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1029) "CA %s: %s needs an account (none is set)",
+               acme->url, what);
         return AT_EARG;
     }
     return APR_SUCCESS;
@@ -193,14 +197,16 @@ apr_status_t at_acme_account_key_change(at_acme_t *acme, apr_pool_t *p, EVP_PKEY
     inner_payload = json_pack("{s:s, s:O}", "account", kid, "oldKey", old_jwk);
     rv = at_jws_sign_json(&inner, p, new_key, NULL, NULL, dir->key_change, inner_payload);
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "CA %s: cannot sign the keyChange request for %s", acme->url, kid);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1030) "CA %s: cannot sign the keyChange request for %s",
+               acme->url, kid);
         goto leave;
     }
     rv = acme_post(acme, p, apr_pstrcat(p, "keyChange for ", kid, NULL), dir->key_change, inner,
                    NULL, &response, &json);
     if (rv == APR_SUCCESS) {
         at_acme_set_account(acme, new_key, kid);
-        at_log(AT_LOG_INFO, APR_SUCCESS, "CA %s: account %s now uses a new key", acme->url, kid);
+        at_log(AT_LOG_INFO, APR_SUCCESS, AT_LOGNO(1031) "CA %s: account %s now uses a new key",
+               acme->url, kid);
     }
 leave:
     json_decref(json);

@@ -36,13 +36,15 @@ static apr_status_t order_identifiers(apr_array_header_t **names, apr_pool_t *p,
         return APR_SUCCESS;
     }
     if (!json_is_array(array)) {
-        at_log(AT_LOG_ERR, AT_EPROTO, "CA answered %s with \"identifiers\" not an array", what);
+        at_log(AT_LOG_ERR, AT_EPROTO,
+               AT_LOGNO(1032) "CA answered %s with \"identifiers\" not an array", what);
         return AT_EPROTO;
     }
     json_array_foreach(array, i, item)
     {
         if (!json_is_object(item)) {
-            at_log(AT_LOG_ERR, AT_EPROTO, "CA answered %s with an identifier not an object", what);
+            at_log(AT_LOG_ERR, AT_EPROTO,
+                   AT_LOGNO(1033) "CA answered %s with an identifier not an object", what);
             return AT_EPROTO;
         }
         if ((rv = acme_json_string(&type, p, item, "type", 1, what)) ||
@@ -74,8 +76,9 @@ apr_status_t acme_order_parse(at_acme_order_t **order, apr_pool_t *p, const json
         return rv;
     }
     if (expires != NULL && at_rfc3339_parse(&o->expires, expires) != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, AT_EPROTO, "CA answered %s with \"expires\" not an RFC 3339 time: %s",
-               what, expires);
+        at_log(AT_LOG_ERR, AT_EPROTO,
+               AT_LOGNO(1034) "CA answered %s with \"expires\" not an RFC 3339 time: %s", what,
+               expires);
         return AT_EPROTO;
     }
     o->retry_after = at_http_retry_after(response);
@@ -111,7 +114,8 @@ apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_poo
     apr_status_t rv;
 
     if (names == NULL || names->nelts == 0) {
-        at_log(AT_LOG_ERR, AT_EARG, "CA %s: newOrder needs at least one name", acme->url);
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1035) "CA %s: newOrder needs at least one name",
+               acme->url);
         return AT_EARG;
     }
     if ((rv = at_acme_directory(&dir, acme)) != APR_SUCCESS) {
@@ -179,7 +183,8 @@ static apr_status_t order_challenge_parse(at_acme_challenge_t **challenge, apr_p
     apr_status_t rv;
 
     if (!json_is_object(json)) {
-        at_log(AT_LOG_ERR, AT_EPROTO, "CA answered %s with a challenge not an object", what);
+        at_log(AT_LOG_ERR, AT_EPROTO,
+               AT_LOGNO(1036) "CA answered %s with a challenge not an object", what);
         return AT_EPROTO;
     }
     if ((rv = acme_json_string(&c->type, p, json, "type", 1, what)) ||
@@ -191,8 +196,8 @@ static apr_status_t order_challenge_parse(at_acme_challenge_t **challenge, apr_p
     }
     if (c->token != NULL && !at_b64url_is_token(c->token, ACME_TOKEN_MAX)) {
         at_log(AT_LOG_ERR, AT_EPROTO,
-               "CA answered %s with a %s challenge whose token is not "
-               "base64url (refused)",
+               AT_LOGNO(1037) "CA answered %s with a %s challenge whose token is not "
+                              "base64url (refused)",
                what, c->type);
         return AT_EPROTO;
     }
@@ -216,7 +221,8 @@ apr_status_t acme_authz_parse(at_acme_authz_t **authz, apr_pool_t *p, const json
     if (!json_is_object(identifier) || !json_is_array(challenges) ||
         (wildcard != NULL && !json_is_boolean(wildcard))) {
         at_log(AT_LOG_ERR, AT_EPROTO,
-               "CA answered %s without an identifier object and a challenges array", what);
+               AT_LOGNO(1038) "CA answered %s without an identifier object and a challenges array",
+               what);
         return AT_EPROTO;
     }
     if ((rv = acme_json_string(&a->status, p, json, "status", 1, what)) ||
@@ -275,12 +281,13 @@ apr_status_t at_acme_key_authorization(const char **keyauth, at_acme_t *acme, ap
     apr_status_t rv;
 
     if (token == NULL || !at_b64url_is_token(token, ACME_TOKEN_MAX) || acme->key == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "CA %s: key authorization needs a valid token and a key",
-               acme->url);
+        at_log(AT_LOG_ERR, AT_EARG,
+               AT_LOGNO(1039) "CA %s: key authorization needs a valid token and a key", acme->url);
         return AT_EARG;
     }
     if ((rv = at_jwk_thumbprint(&thumbprint, p, acme->key)) != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "CA %s: cannot compute the account key thumbprint", acme->url);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1040) "CA %s: cannot compute the account key thumbprint",
+               acme->url);
         return rv;
     }
     *keyauth = apr_pstrcat(p, token, ".", thumbprint, NULL);

@@ -65,13 +65,13 @@ apr_status_t at_ari_cert_id(const char **cert_id, apr_pool_t *p, X509 *leaf)
 
     *cert_id = NULL;
     if (key_id == NULL || ASN1_STRING_length(key_id) <= 0) {
-        at_log(
-            AT_LOG_ERR, AT_EPROTO,
-            "ARI: the certificate has no Authority Key Identifier: it cannot be named to the CA");
+        at_log(AT_LOG_ERR, AT_EPROTO,
+               AT_LOGNO(1041) "ARI: the certificate has no Authority Key Identifier: it cannot be "
+                              "named to the CA");
         return AT_EPROTO;
     }
     if ((rv = ari_serial_octets(&serial, &serial_len, p, X509_get0_serialNumber(leaf)))) {
-        at_log(AT_LOG_ERR, rv, "ARI: cannot encode the certificate's serial number");
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1042) "ARI: cannot encode the certificate's serial number");
         return rv;
     }
     *cert_id = apr_pstrcat(
@@ -216,7 +216,8 @@ apr_status_t at_ari_parse(at_ari_window_t *window, apr_pool_t *p, const char *bo
     const char *why = ari_window_parse(window, p, body, len, retry_after);
 
     if (why != NULL) {
-        at_log(AT_LOG_WARN, AT_EPROTO, "ARI: renewalInfo is not a valid window: %s", why);
+        at_log(AT_LOG_WARN, AT_EPROTO, AT_LOGNO(1043) "ARI: renewalInfo is not a valid window: %s",
+               why);
         return AT_EPROTO;
     }
     return APR_SUCCESS;
@@ -252,7 +253,7 @@ apr_status_t at_ari_fetch(at_ari_window_t *window, at_acme_t *acme, apr_pool_t *
     memset(window, 0, sizeof(*window));
     window->retry_after = AT_ARI_POLL_DEFAULT;
     if (!ari_cert_id_valid(cert_id)) {
-        at_log(AT_LOG_ERR, AT_EARG, "ARI: \"%s\" is not a certificate identifier",
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1044) "ARI: \"%s\" is not a certificate identifier",
                cert_id != NULL ? ari_echo(p, cert_id) : "(null)");
         return AT_EARG;
     }
@@ -278,7 +279,8 @@ apr_status_t at_ari_fetch(at_ari_window_t *window, at_acme_t *acme, apr_pool_t *
                                at_http_retry_after(response));
     }
     if (why != NULL) {
-        at_log(AT_LOG_WARN, AT_EPROTO, "CA %s: renewalInfo %s: %s", at_acme_url(acme), url, why);
+        at_log(AT_LOG_WARN, AT_EPROTO, AT_LOGNO(1045) "CA %s: renewalInfo %s: %s",
+               at_acme_url(acme), url, why);
         return AT_EPROTO;
     }
     return APR_SUCCESS;

@@ -107,18 +107,21 @@ static apr_status_t cert_read_block(apr_array_header_t *chain, apr_pool_t *p, BI
             ERR_clear_error();
             return APR_EOF;
         }
-        at_log(AT_LOG_ERR, AT_EINVALID, "cert: PEM block %d is truncated or malformed: %s", n,
+        at_log(AT_LOG_ERR, AT_EINVALID,
+               AT_LOGNO(1046) "cert: PEM block %d is truncated or malformed: %s", n,
                at_crypto_reason(reason, sizeof(reason)));
         return AT_EINVALID;
     }
     if (strcmp(name, PEM_STRING_X509) == 0) {
         rv = cert_add_der(chain, p, data, data_len);
         if (rv != APR_SUCCESS) {
-            at_log(AT_LOG_ERR, rv, "cert: PEM block %d is not a valid certificate: %s", n,
+            at_log(AT_LOG_ERR, rv,
+                   AT_LOGNO(1047) "cert: PEM block %d is not a valid certificate: %s", n,
                    at_crypto_reason(reason, sizeof(reason)));
         }
     } else {
-        at_log(AT_LOG_DEBUG, APR_SUCCESS, "cert: skipping PEM block %d of type %s", n, name);
+        at_log(AT_LOG_DEBUG, APR_SUCCESS, AT_LOGNO(1048) "cert: skipping PEM block %d of type %s",
+               n, name);
     }
     OPENSSL_free(name);
     OPENSSL_free(header);
@@ -136,17 +139,19 @@ apr_status_t at_chain_from_pem(apr_array_header_t **chain, apr_pool_t *p, const 
 
     *chain = NULL;
     if (pem == NULL || len == 0) {
-        at_log(AT_LOG_ERR, AT_EINVALID, "cert: empty certificate PEM");
+        at_log(AT_LOG_ERR, AT_EINVALID, AT_LOGNO(1049) "cert: empty certificate PEM");
         return AT_EINVALID;
     }
     if (len > INT_MAX) {
-        at_log(AT_LOG_ERR, AT_ETOOLARGE, "cert: certificate PEM of %" APR_SIZE_T_FMT " bytes", len);
+        at_log(AT_LOG_ERR, AT_ETOOLARGE,
+               AT_LOGNO(1050) "cert: certificate PEM of %" APR_SIZE_T_FMT " bytes", len);
         return AT_ETOOLARGE;
     }
     begins = cert_count_pem_begins(pem, len);
     if (begins > CHAIN_MAX_BLOCKS) {
-        at_log(AT_LOG_ERR, AT_EINVALID, "cert: %d PEM blocks, more than the %d a chain may have",
-               begins, CHAIN_MAX_BLOCKS);
+        at_log(AT_LOG_ERR, AT_EINVALID,
+               AT_LOGNO(1051) "cert: %d PEM blocks, more than the %d a chain may have", begins,
+               CHAIN_MAX_BLOCKS);
         return AT_EINVALID;
     }
     bio = BIO_new_mem_buf(pem, (int)len);
@@ -162,17 +167,20 @@ apr_status_t at_chain_from_pem(apr_array_header_t **chain, apr_pool_t *p, const 
     }
     BIO_free(bio);
     if (rv == APR_EOF && blocks != begins) {
-        at_log(AT_LOG_ERR, AT_EINVALID, "cert: PEM block %d is truncated", blocks + 1);
+        at_log(AT_LOG_ERR, AT_EINVALID, AT_LOGNO(1052) "cert: PEM block %d is truncated",
+               blocks + 1);
         rv = AT_EINVALID;
     } else if (rv == APR_EOF && certs->nelts == 0) {
-        at_log(AT_LOG_ERR, AT_EINVALID, "cert: no CERTIFICATE block in the PEM text");
+        at_log(AT_LOG_ERR, AT_EINVALID,
+               AT_LOGNO(1053) "cert: no CERTIFICATE block in the PEM text");
         rv = AT_EINVALID;
     } else if (rv == APR_EOF) {
         *chain = certs;
         rv = APR_SUCCESS;
     } else if (rv == APR_SUCCESS) {
         /* more blocks parsed than lines that begin one: OpenSSL and we disagree on the text */
-        at_log(AT_LOG_ERR, AT_EINVALID, "cert: PEM text has blocks we cannot account for");
+        at_log(AT_LOG_ERR, AT_EINVALID,
+               AT_LOGNO(1054) "cert: PEM text has blocks we cannot account for");
         rv = AT_EINVALID;
     }
     if (rv != APR_SUCCESS) {
@@ -194,7 +202,7 @@ apr_status_t at_chain_to_pem(const char **pem, apr_size_t *len, apr_pool_t *p,
     *pem = NULL;
     *len = 0;
     if (chain == NULL || chain->nelts == 0) {
-        at_log(AT_LOG_ERR, AT_EARG, "cert: no certificates to write as PEM");
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1055) "cert: no certificates to write as PEM");
         return AT_EARG;
     }
     bio = BIO_new(BIO_s_mem());
@@ -204,7 +212,8 @@ apr_status_t at_chain_to_pem(const char **pem, apr_size_t *len, apr_pool_t *p,
         }
     }
     if (bio == NULL || i < chain->nelts) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "cert: writing certificate %d as PEM failed: %s", i + 1,
+        at_log(AT_LOG_ERR, AT_ECRYPTO,
+               AT_LOGNO(1056) "cert: writing certificate %d as PEM failed: %s", i + 1,
                at_crypto_reason(reason, sizeof(reason)));
         rv = AT_ECRYPTO;
         goto leave;
@@ -227,7 +236,8 @@ apr_status_t at_cert_to_der(unsigned char **der, apr_size_t *len, apr_pool_t *p,
     *len = 0;
     out_len = cert != NULL ? i2d_X509(cert, &out) : -1;
     if (out_len <= 0) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "cert: encoding a certificate as DER failed: %s",
+        at_log(AT_LOG_ERR, AT_ECRYPTO,
+               AT_LOGNO(1057) "cert: encoding a certificate as DER failed: %s",
                at_crypto_reason(reason, sizeof(reason)));
         return AT_ECRYPTO;
     }
@@ -375,8 +385,8 @@ apr_status_t at_cert_info(at_cert_info_t **info, apr_pool_t *p, X509 *cert)
         at_asn1_time_to_apr(&ci->not_after, X509_get0_notAfter(cert)) != APR_SUCCESS) {
         ERR_clear_error();
         at_log(AT_LOG_ERR, AT_EINVALID,
-               "cert: certificate %s has an unreadable serial or "
-               "validity",
+               AT_LOGNO(1058) "cert: certificate %s has an unreadable serial or "
+                              "validity",
                ci->subject);
         return AT_EINVALID;
     }
@@ -539,15 +549,16 @@ apr_status_t at_cert_self_signed(X509 **cert, apr_pool_t *p, EVP_PKEY *key,
     }
     if (key == NULL || apr_time_sec(valid) <= 0) {
         at_log(AT_LOG_ERR, AT_EARG,
-               "cert: a self-signed certificate needs a key and a "
-               "validity of a second or more");
+               AT_LOGNO(1059) "cert: a self-signed certificate needs a key and a "
+                              "validity of a second or more");
         return AT_EARG;
     }
     made = X509_new();
     if (made == NULL || !X509_set_version(made, X509_VERSION_3) || !cert_set_random_serial(made) ||
         !cert_set_validity(made, valid) || !cert_set_names(made, names) ||
         !X509_set_pubkey(made, key) || X509_sign(made, key, EVP_sha256()) <= 0) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "cert: making a self-signed certificate for %s failed: %s",
+        at_log(AT_LOG_ERR, AT_ECRYPTO,
+               AT_LOGNO(1060) "cert: making a self-signed certificate for %s failed: %s",
                APR_ARRAY_IDX(names, 0, const char *), at_crypto_reason(reason, sizeof(reason)));
         X509_free(made);
         return AT_ECRYPTO;

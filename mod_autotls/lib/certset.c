@@ -144,6 +144,6 @@ apr_status_t at_certset_validate(const char **why, apr_pool_t *p, EVP_PKEY *key,
                                                     reason));
         }
     }
-    at_log(AT_LOG_DEBUG, APR_SUCCESS, "certset: the set passes every check");
+    at_log(AT_LOG_DEBUG, APR_SUCCESS, AT_LOGNO(1061) "certset: the set passes every check");
     return APR_SUCCESS;
 }

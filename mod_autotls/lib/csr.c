@@ -24,14 +24,14 @@ apr_status_t at_crypto_names_check(const apr_array_header_t *names, const char *
     int i;
 
     if (names == NULL || names->nelts == 0) {
-        at_log(AT_LOG_ERR, AT_EARG, "%s: no names given", what);
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1062) "%s: no names given", what);
         return AT_EARG;
     }
     for (i = 0; i < names->nelts; i++) {
         const char *name = APR_ARRAY_IDX(names, i, const char *);
 
         if (name == NULL || name[0] == '\0' || strlen(name) > INT_MAX) {
-            at_log(AT_LOG_ERR, AT_EARG, "%s: name %d is empty", what, i + 1);
+            at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1063) "%s: name %d is empty", what, i + 1);
             return AT_EARG;
         }
     }
@@ -95,7 +95,9 @@ static int csr_set_subject(X509_REQ *req, const char *first)
 
     if (strlen(first) > AT_CRYPTO_CN_MAX) {
         at_log(AT_LOG_DEBUG, APR_SUCCESS,
-               "csr: %s is longer than a commonName may be; the CSR names it only as a SAN", first);
+               AT_LOGNO(1064) "csr: %s is longer than a commonName "
+                              "may be; the CSR names it only as a SAN",
+               first);
         return 1;
     }
     return X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)first,
@@ -119,7 +121,7 @@ apr_status_t at_csr_create(unsigned char **der, apr_size_t *der_len, apr_pool_t 
         return rv;
     }
     if (key == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "csr: no key given");
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1065) "csr: no key given");
         return AT_EARG;
     }
     first = APR_ARRAY_IDX(names, 0, const char *);
@@ -127,15 +129,16 @@ apr_status_t at_csr_create(unsigned char **der, apr_size_t *der_len, apr_pool_t 
     if (req == NULL || !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
         !csr_set_subject(req, first) || !csr_add_names(req, names) ||
         !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, EVP_sha256()) <= 0) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "csr: building the request for %s (%d names) failed: %s",
-               first, names->nelts, at_crypto_reason(reason, sizeof(reason)));
+        at_log(AT_LOG_ERR, AT_ECRYPTO,
+               AT_LOGNO(1066) "csr: building the request for %s (%d names) failed: %s", first,
+               names->nelts, at_crypto_reason(reason, sizeof(reason)));
         rv = AT_ECRYPTO;
         goto leave;
     }
     out_len = i2d_X509_REQ(req, &out);
     if (out_len <= 0) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "csr: encoding the request for %s failed: %s", first,
-               at_crypto_reason(reason, sizeof(reason)));
+        at_log(AT_LOG_ERR, AT_ECRYPTO, AT_LOGNO(1067) "csr: encoding the request for %s failed: %s",
+               first, at_crypto_reason(reason, sizeof(reason)));
         rv = AT_ECRYPTO;
         goto leave;
     }

@@ -92,7 +92,7 @@ apr_status_t at_http_create(at_http_t **http, apr_pool_t *p, const at_http_optio
     }
     pthread_once(&http_global_once, http_global_init);
     if (http_global_rc != CURLE_OK) {
-        at_log(AT_LOG_ERR, AT_EHTTP, "http: curl_global_init failed: %s",
+        at_log(AT_LOG_ERR, AT_EHTTP, AT_LOGNO(1068) "http: curl_global_init failed: %s",
                curl_easy_strerror(http_global_rc));
         return AT_EHTTP;
     }
@@ -107,7 +107,7 @@ apr_status_t at_http_create(at_http_t **http, apr_pool_t *p, const at_http_optio
         apr_pstrdup(p, options->user_agent != NULL ? options->user_agent : AT_USER_AGENT);
     h->curl = curl_easy_init();
     if (h->curl == NULL) {
-        at_log(AT_LOG_ERR, AT_EHTTP, "http: curl_easy_init failed");
+        at_log(AT_LOG_ERR, AT_EHTTP, AT_LOGNO(1069) "http: curl_easy_init failed");
         return AT_EHTTP;
     }
     apr_pool_cleanup_register(p, h, http_cleanup, apr_pool_cleanup_null);
@@ -294,27 +294,30 @@ static apr_status_t http_failure(at_http_t *http, const http_transfer_t *t, CURL
 
     if (t->headers_too_large) {
         rv = AT_ETOOLARGE;
-        at_log(AT_LOG_ERR, rv, "http %s %s: response headers larger than %" APR_SIZE_T_FMT " bytes",
+        at_log(AT_LOG_ERR, rv,
+               AT_LOGNO(1070) "http %s %s: response headers larger than %" APR_SIZE_T_FMT " bytes",
                method, url,
                http->max_response < HTTP_HEADER_BYTES_MAX ? http->max_response
                                                           : (apr_size_t)HTTP_HEADER_BYTES_MAX);
     } else if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         rv = AT_ETOOLARGE;
-        at_log(AT_LOG_ERR, rv, "http %s %s: response larger than %" APR_SIZE_T_FMT " bytes", method,
+        at_log(AT_LOG_ERR, rv,
+               AT_LOGNO(1071) "http %s %s: response larger than %" APR_SIZE_T_FMT " bytes", method,
                url, http->max_response);
     } else if (t->stalled) {
         rv = AT_ETIMEOUT;
         at_log(AT_LOG_ERR, rv,
-               "http %s %s: the CA stopped sending: less than %d bytes in %d s of a response "
-               "that had begun (%" APR_SIZE_T_FMT " bytes so far)",
+               AT_LOGNO(1072) "http %s %s: the CA stopped sending: less than %d bytes in %d s of a "
+                              "response "
+                              "that had begun (%" APR_SIZE_T_FMT " bytes so far)",
                method, url, HTTP_STALL_MIN_BYTES, (int)apr_time_sec(HTTP_STALL_WINDOW),
                t->header_bytes + t->len);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         rv = AT_ETIMEOUT;
-        at_log(AT_LOG_ERR, rv, "http %s %s timed out: %s", method, url, why);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1073) "http %s %s timed out: %s", method, url, why);
     } else {
         rv = AT_EHTTP;
-        at_log(AT_LOG_ERR, rv, "http %s %s failed: %s", method, url, why);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1074) "http %s %s failed: %s", method, url, why);
     }
     return rv;
 }
@@ -341,7 +344,7 @@ apr_status_t at_http_request(at_http_t *http, apr_pool_t *p, const char *method,
     }
     if (more == NULL) {
         curl_slist_free_all(headers);
-        at_log(AT_LOG_ERR, APR_ENOMEM, "http %s %s: out of memory", method, url);
+        at_log(AT_LOG_ERR, APR_ENOMEM, AT_LOGNO(1075) "http %s %s: out of memory", method, url);
         return APR_ENOMEM;
     }
     headers = more;
@@ -362,8 +365,8 @@ apr_status_t at_http_request(at_http_t *http, apr_pool_t *p, const char *method,
     r->body = t.len > 0 ? apr_pstrmemdup(p, t.body, t.len) : "";
     r->body_len = t.len;
     r->url = apr_pstrdup(p, url);
-    at_log(AT_LOG_DEBUG, APR_SUCCESS, "http request %u: %s %s -> %d", http->requests, method, url,
-           r->status);
+    at_log(AT_LOG_DEBUG, APR_SUCCESS, AT_LOGNO(1076) "http request %u: %s %s -> %d", http->requests,
+           method, url, r->status);
     *response = r;
 leave:
     free(t.body);

@@ -64,8 +64,8 @@ static apr_status_t issue_wait(issue_t *ctx, int *look, apr_interval_time_t retr
     apr_interval_time_t wait;
 
     if (at_poll_next(&wait, *look, retry_after, ctx->deadline - apr_time_now()) != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, AT_ETIMEOUT, "%s: gave up waiting for %s at %s", ctx->request->site,
-               what, at_acme_url(ctx->acme));
+        at_log(AT_LOG_ERR, AT_ETIMEOUT, AT_LOGNO(1077) "%s: gave up waiting for %s at %s",
+               ctx->request->site, what, at_acme_url(ctx->acme));
         return AT_ETIMEOUT;
     }
     apr_sleep(wait);
@@ -95,8 +95,8 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
     if (rv == AT_EPROBLEM && req->account_store != NULL &&
         (at_acme_problem_is(problem, "accountDoesNotExist") ||
          at_acme_problem_is(problem, "unauthorized"))) {
-        at_log(AT_LOG_WARN, rv, "%s: %s refused our account; asking it why", req->site,
-               at_acme_url(ctx->acme));
+        at_log(AT_LOG_WARN, rv, AT_LOGNO(1078) "%s: %s refused our account; asking it why",
+               req->site, at_acme_url(ctx->acme));
         rv = at_account_register_again(ctx->acme, req->account_store, ctx->p, req->account_options);
         if (rv != APR_SUCCESS) {
             return rv; /* logged where the account failed */
@@ -105,7 +105,8 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
         problem = at_acme_last_problem(ctx->acme);
     }
     if (rv == AT_EPROBLEM && ctx->replaces != NULL && issue_replaces_refused(problem)) {
-        at_log(AT_LOG_WARN, rv, "%s: %s refused an order replacing %s (%s); ordering without it",
+        at_log(AT_LOG_WARN, rv,
+               AT_LOGNO(1079) "%s: %s refused an order replacing %s (%s); ordering without it",
                req->site, at_acme_url(ctx->acme), ctx->replaces,
                at_acme_problem_text(ctx->p, problem));
         ctx->replaces = NULL;
@@ -114,7 +115,7 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
         quiet_problem = at_acme_problem_text(ctx->p, problem);
     }
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "%s: %s did not accept an order%s%s", req->site,
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1080) "%s: %s did not accept an order%s%s", req->site,
                at_acme_url(ctx->acme), quiet_problem != NULL ? ": " : "",
                quiet_problem != NULL ? quiet_problem : "");
     }
@@ -191,8 +192,9 @@ static apr_status_t issue_authz_start(issue_t *ctx, at_acme_authz_t *authz)
         return APR_SUCCESS;
     }
     if (challenge == NULL) {
-        at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s offers no http-01 challenge for %s",
-               ctx->request->site, at_acme_url(ctx->acme), authz->identifier);
+        at_log(AT_LOG_ERR, AT_ECHALLENGE,
+               AT_LOGNO(1081) "%s: %s offers no http-01 challenge for %s", ctx->request->site,
+               at_acme_url(ctx->acme), authz->identifier);
         return AT_ECHALLENGE;
     }
     rv = at_acme_key_authorization(&keyauth, ctx->acme, ctx->p, challenge->token);
@@ -201,7 +203,7 @@ static apr_status_t issue_authz_start(issue_t *ctx, at_acme_authz_t *authz)
     }
     rv = responder->setup(responder->baton, authz->identifier, challenge->token, keyauth, ctx->p);
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "%s: could not publish the http-01 response for %s",
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1082) "%s: could not publish the http-01 response for %s",
                ctx->request->site, authz->identifier);
         return rv;
     }
@@ -233,8 +235,8 @@ static void issue_withdraw_challenges(issue_t *ctx)
 
 static apr_status_t issue_authz_failed(issue_t *ctx, const at_acme_authz_t *authz)
 {
-    at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s could not validate %s: %s", ctx->request->site,
-           at_acme_url(ctx->acme), issue_authz_name(ctx->p, authz),
+    at_log(AT_LOG_ERR, AT_ECHALLENGE, AT_LOGNO(1083) "%s: %s could not validate %s: %s",
+           ctx->request->site, at_acme_url(ctx->acme), issue_authz_name(ctx->p, authz),
            issue_authz_reason(ctx->p, authz));
     return AT_ECHALLENGE;
 }
@@ -284,8 +286,8 @@ static apr_status_t issue_find_failed(issue_t *ctx, const at_acme_order_t *order
             return issue_authz_failed(ctx, authz);
         }
     }
-    at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: order %s became %s%s%s", ctx->request->site, order->url,
-           order->status, order->error ? ": " : "",
+    at_log(AT_LOG_ERR, AT_ECHALLENGE, AT_LOGNO(1084) "%s: order %s became %s%s%s",
+           ctx->request->site, order->url, order->status, order->error ? ": " : "",
            order->error ? at_acme_problem_text(ctx->p, order->error) : "");
     return AT_ECHALLENGE;
 }
@@ -338,11 +340,11 @@ static void issue_log_partial(issue_t *ctx)
                               APR_ARRAY_IDX(ctx->covered, i, const char *), NULL);
     }
     if (ctx->covered->nelts == 0) {
-        at_log(AT_LOG_ERR, AT_ECHALLENGE, "%s: %s could not validate %s", ctx->request->site,
-               at_acme_url(ctx->acme), left_out);
+        at_log(AT_LOG_ERR, AT_ECHALLENGE, AT_LOGNO(1085) "%s: %s could not validate %s",
+               ctx->request->site, at_acme_url(ctx->acme), left_out);
     } else {
         at_log(AT_LOG_WARN, AT_ECHALLENGE,
-               "%s: %s could not validate %s; ordering a partial certificate for %s",
+               AT_LOGNO(1086) "%s: %s could not validate %s; ordering a partial certificate for %s",
                ctx->request->site, at_acme_url(ctx->acme), left_out, covered);
     }
 }
@@ -427,14 +429,14 @@ static apr_status_t issue_finalize(at_acme_order_t **order, issue_t *ctx, EVP_PK
         return rv;
     }
     if ((rv = at_acme_order_finalize(order, ctx->acme, ctx->p, csr, csr_len)) != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "%s: %s refused to finalize the order", ctx->request->site,
-               at_acme_url(ctx->acme));
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1087) "%s: %s refused to finalize the order",
+               ctx->request->site, at_acme_url(ctx->acme));
         return rv;
     }
     while (!status_is((*order)->status, "valid")) {
         if (!status_is((*order)->status, "processing") && !status_is((*order)->status, "ready")) {
-            at_log(AT_LOG_ERR, AT_EPROBLEM, "%s: order %s became %s%s%s", ctx->request->site,
-                   (*order)->url, (*order)->status, (*order)->error ? ": " : "",
+            at_log(AT_LOG_ERR, AT_EPROBLEM, AT_LOGNO(1084) "%s: order %s became %s%s%s",
+                   ctx->request->site, (*order)->url, (*order)->status, (*order)->error ? ": " : "",
                    (*order)->error ? at_acme_problem_text(ctx->p, (*order)->error) : "");
             return AT_EPROBLEM;
         }
@@ -445,8 +447,9 @@ static apr_status_t issue_finalize(at_acme_order_t **order, issue_t *ctx, EVP_PK
         }
     }
     if ((*order)->certificate == NULL) {
-        at_log(AT_LOG_ERR, AT_EPROTO, "%s: order %s is valid but names no certificate",
-               ctx->request->site, (*order)->url);
+        at_log(AT_LOG_ERR, AT_EPROTO,
+               AT_LOGNO(1088) "%s: order %s is valid but names no certificate", ctx->request->site,
+               (*order)->url);
         return AT_EPROTO;
     }
     return APR_SUCCESS;
@@ -492,8 +495,9 @@ static apr_status_t issue_download(at_issue_result_t *result, issue_t *ctx, cons
             return APR_SUCCESS;
         }
     }
-    at_log(AT_LOG_INFO, APR_SUCCESS, "%s: no chain to %s offered; using the default chain",
-           ctx->request->site, preferred);
+    at_log(AT_LOG_INFO, APR_SUCCESS,
+           AT_LOGNO(1089) "%s: no chain to %s offered; using the default chain", ctx->request->site,
+           preferred);
     return APR_SUCCESS;
 }
 
@@ -520,7 +524,8 @@ static apr_status_t issue_check_result(issue_t *ctx, const at_issue_result_t *re
         rv = at_certset_validate(&why, ctx->p, key, chain, &check);
     }
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, AT_EINVALID, "%s: the CA at %s sent a certificate we cannot use: %s",
+        at_log(AT_LOG_ERR, AT_EINVALID,
+               AT_LOGNO(1090) "%s: the CA at %s sent a certificate we cannot use: %s",
                ctx->request->site, at_acme_url(ctx->acme), why);
         return AT_EINVALID;
     }

@@ -49,7 +49,7 @@ static apr_status_t jws_crypto_error(const char *what)
         ERR_error_string_n(err, reason, sizeof(reason));
     }
     ERR_clear_error();
-    at_log(AT_LOG_ERR, AT_ECRYPTO, "jws: %s failed: %s", what, reason);
+    at_log(AT_LOG_ERR, AT_ECRYPTO, AT_LOGNO(1091) "jws: %s failed: %s", what, reason);
     return AT_ECRYPTO;
 }
 
@@ -59,7 +59,7 @@ static apr_status_t jws_set_string(json_t *obj, const char *name, const char *va
     json_t *str = json_string(value);
 
     if (str == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "jws: member %s is not valid UTF-8 text", name);
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1092) "jws: member %s is not valid UTF-8 text", name);
         return AT_EARG;
     }
     return json_object_set_new(obj, name, str) == 0 ? APR_SUCCESS : APR_ENOMEM;
@@ -89,7 +89,7 @@ static apr_status_t jws_kind_of(const jws_kind_t **kind, EVP_PKEY *key)
 
     *kind = NULL;
     if (key == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "jws: no key given");
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1093) "jws: no key given");
         return AT_EARG;
     }
     if (EVP_PKEY_is_a(key, "RSA")) {
@@ -107,12 +107,13 @@ static apr_status_t jws_kind_of(const jws_kind_t **kind, EVP_PKEY *key)
             return APR_SUCCESS;
         }
         ERR_clear_error();
-        at_log(AT_LOG_ERR, AT_EARG, "jws: EC key on curve %s cannot sign (P-256 or P-384 only)",
+        at_log(AT_LOG_ERR, AT_EARG,
+               AT_LOGNO(1094) "jws: EC key on curve %s cannot sign (P-256 or P-384 only)",
                nid != NID_undef ? OBJ_nid2sn(nid) : "unknown");
         return AT_EARG;
     }
     type = EVP_PKEY_get0_type_name(key);
-    at_log(AT_LOG_ERR, AT_EARG, "jws: key type %s cannot sign (EC or RSA only)",
+    at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1095) "jws: key type %s cannot sign (EC or RSA only)",
            type != NULL ? type : "unknown");
     return AT_EARG;
 }
@@ -139,8 +140,8 @@ static apr_status_t jws_set_bn(json_t *obj, apr_pool_t *p, const char *name, con
     int written = pad > 0 ? BN_bn2binpad(bn, buf, (int)len) : BN_bn2bin(bn, buf);
 
     if (written < 0 || (apr_size_t)written != len) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "jws: key member %s does not fit %u bytes", name,
-               (unsigned)len);
+        at_log(AT_LOG_ERR, AT_ECRYPTO, AT_LOGNO(1096) "jws: key member %s does not fit %u bytes",
+               name, (unsigned)len);
         return AT_ECRYPTO;
     }
     return jws_set_string(obj, name, at_b64url_encode(p, buf, len));
@@ -226,7 +227,7 @@ static apr_status_t jws_dump(const char **text, apr_pool_t *p, const json_t *val
 
     *text = NULL;
     if (dumped == NULL) {
-        at_log(AT_LOG_ERR, APR_ENOMEM, "jws: cannot serialize JSON");
+        at_log(AT_LOG_ERR, APR_ENOMEM, AT_LOGNO(1097) "jws: cannot serialize JSON");
         return APR_ENOMEM;
     }
     *text = apr_pstrdup(p, dumped);
@@ -398,7 +399,7 @@ apr_status_t at_jws_sign_json(json_t **jws, apr_pool_t *p, EVP_PKEY *key, const 
 
     *jws = NULL;
     if (url == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "jws: cannot sign a request without a URL");
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1098) "jws: cannot sign a request without a URL");
         return AT_EARG;
     }
     rv = jws_kind_of(&kind, key);
@@ -456,13 +457,14 @@ apr_status_t at_jws_eab(json_t **eab, apr_pool_t *p, const char *kid, const char
     *eab = NULL;
     if (kid == NULL || url == NULL || hmac_b64url == NULL) {
         at_log(AT_LOG_ERR, AT_EARG,
-               "jws: external account binding needs a key id, a MAC key "
-               "and the newAccount URL");
+               AT_LOGNO(1099) "jws: external account binding needs a key id, a MAC key "
+                              "and the newAccount URL");
         return AT_EARG;
     }
     if (at_b64url_decode(&hmac_key, &hmac_key_len, p, hmac_b64url) != APR_SUCCESS ||
         hmac_key_len == 0) {
-        at_log(AT_LOG_ERR, AT_EARG, "jws: the MAC key for EAB key id %s is not base64url", kid);
+        at_log(AT_LOG_ERR, AT_EARG,
+               AT_LOGNO(1100) "jws: the MAC key for EAB key id %s is not base64url", kid);
         return AT_EARG;
     }
     rv = at_jwk_public(&jwk, account_key);

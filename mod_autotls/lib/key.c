@@ -105,7 +105,8 @@ apr_status_t at_key_generate(EVP_PKEY **key, apr_pool_t *p, at_key_type_e type)
 
     *key = NULL;
     if (kind == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "key: cannot generate unknown key type %d", (int)type);
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1101) "key: cannot generate unknown key type %d",
+               (int)type);
         return AT_EARG;
     }
     if (kind->group != NULL) {
@@ -114,8 +115,8 @@ apr_status_t at_key_generate(EVP_PKEY **key, apr_pool_t *p, at_key_type_e type)
         made = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)kind->rsa_bits);
     }
     if (made == NULL) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "key: generating a %s key failed: %s", kind->name,
-               at_crypto_reason(reason, sizeof(reason)));
+        at_log(AT_LOG_ERR, AT_ECRYPTO, AT_LOGNO(1102) "key: generating a %s key failed: %s",
+               kind->name, at_crypto_reason(reason, sizeof(reason)));
         return AT_ECRYPTO;
     }
     key_track(p, made);
@@ -182,14 +183,16 @@ apr_status_t at_key_to_pem(const char **pem, apr_size_t *len, apr_pool_t *p, EVP
     /* secure memory: the key's text is wiped when the BIO is freed */
     bio = BIO_new(BIO_s_secmem());
     if (bio == NULL || !PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "key: writing the private key as PEM failed: %s",
+        at_log(AT_LOG_ERR, AT_ECRYPTO,
+               AT_LOGNO(1103) "key: writing the private key as PEM failed: %s",
                at_crypto_reason(reason, sizeof(reason)));
         rv = AT_ECRYPTO;
         goto leave;
     }
     data_len = BIO_get_mem_data(bio, &data);
     if (data_len <= 0 || data == NULL) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "key: OpenSSL wrote an empty private key PEM");
+        at_log(AT_LOG_ERR, AT_ECRYPTO,
+               AT_LOGNO(1104) "key: OpenSSL wrote an empty private key PEM");
         rv = AT_ECRYPTO;
         goto leave;
     }
@@ -221,16 +224,17 @@ apr_status_t at_key_from_pem(EVP_PKEY **key, apr_pool_t *p, const char *pem, apr
 
     *key = NULL;
     if (pem == NULL || len == 0) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "key: no private key PEM given");
+        at_log(AT_LOG_ERR, AT_ECRYPTO, AT_LOGNO(1105) "key: no private key PEM given");
         return AT_ECRYPTO;
     }
     if (len > INT_MAX) {
-        at_log(AT_LOG_ERR, AT_ETOOLARGE, "key: private key PEM of %" APR_SIZE_T_FMT " bytes", len);
+        at_log(AT_LOG_ERR, AT_ETOOLARGE,
+               AT_LOGNO(1106) "key: private key PEM of %" APR_SIZE_T_FMT " bytes", len);
         return AT_ETOOLARGE;
     }
     bio = BIO_new_mem_buf(pem, (int)len);
     if (bio == NULL) {
-        at_log(AT_LOG_ERR, AT_ECRYPTO, "key: cannot read the private key PEM: %s",
+        at_log(AT_LOG_ERR, AT_ECRYPTO, AT_LOGNO(1107) "key: cannot read the private key PEM: %s",
                at_crypto_reason(reason, sizeof(reason)));
         return AT_ECRYPTO;
     }
@@ -241,10 +245,12 @@ apr_status_t at_key_from_pem(EVP_PKEY **key, apr_pool_t *p, const char *pem, apr
         EVP_PKEY_free(parsed);
         if (asked) {
             at_log(AT_LOG_ERR, AT_ECRYPTO,
-                   "key: the private key is encrypted; encrypted keys are not supported, "
-                   "store it without a passphrase");
+                   AT_LOGNO(1108) "key: the private key is encrypted; encrypted "
+                                  "keys are not supported, "
+                                  "store it without a passphrase");
         } else {
-            at_log(AT_LOG_ERR, AT_ECRYPTO, "key: the private key PEM does not parse: %s", reason);
+            at_log(AT_LOG_ERR, AT_ECRYPTO,
+                   AT_LOGNO(1109) "key: the private key PEM does not parse: %s", reason);
         }
         return AT_ECRYPTO;
     }

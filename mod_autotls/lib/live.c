@@ -162,8 +162,10 @@ apr_status_t at_live_promote(at_store_t *store, const char *site, const char *ke
     apr_status_t rv;
 
     if (!live_pair_matches(&key, &chain, p)) {
-        at_log(AT_LOG_ERR, AT_EINVALID,
-               "%s: refusing to promote a key and a chain that do not belong together", site);
+        at_log(
+            AT_LOG_ERR, AT_EINVALID,
+            AT_LOGNO(1110) "%s: refusing to promote a key and a chain that do not belong together",
+            site);
         return AT_EINVALID;
     }
     /* An older interrupted promotion is settled first, so next.* holds only this one. */
@@ -322,7 +324,8 @@ apr_status_t at_live_archive_purge(at_store_t *store, const char *site, apr_time
         *removed = dropped;
     }
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "%s: cannot purge old certificates from archive/", site);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1111) "%s: cannot purge old certificates from archive/",
+               site);
         return rv;
     }
     if (kept == 0 && others == 0 && sets->nelts > 0) {
@@ -352,8 +355,8 @@ static int live_archived_usable(live_item_t *key, live_item_t *chain, at_store_t
         return 0;
     }
     if (at_certset_validate(&why, p, pkey, certs, check) != APR_SUCCESS) {
-        at_log(AT_LOG_DEBUG, AT_EINVALID, "%s: archived set %s is not usable: %s", site, set->stamp,
-               why);
+        at_log(AT_LOG_DEBUG, AT_EINVALID, AT_LOGNO(1112) "%s: archived set %s is not usable: %s",
+               site, set->stamp, why);
         return 0;
     }
     return 1;

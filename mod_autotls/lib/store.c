@@ -91,11 +91,11 @@ int at_store_is_temp_name(const char *name)
 static apr_status_t check_group(at_store_t *store, at_store_group_e group)
 {
     if (store == NULL || store->vt == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "store: no store given");
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1113) "store: no store given");
         return AT_EARG;
     }
     if (at_store_group_name(group) == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "store: unknown group %d", (int)group);
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1114) "store: unknown group %d", (int)group);
         return AT_EARG;
     }
     return APR_SUCCESS;
@@ -105,8 +105,9 @@ static apr_status_t check_component(at_store_group_e group, const char *what, co
 {
     if (!at_store_component_valid(component)) {
         at_log(AT_LOG_ERR, AT_EARG,
-               "store: refusing %s \"%.300s\" in %s: a component must be 1-255 characters of "
-               "[A-Za-z0-9._-] and must not start with '.'",
+               AT_LOGNO(1115) "store: refusing %s \"%.300s\" in %s: a component must be 1-255 "
+                              "characters of "
+                              "[A-Za-z0-9._-] and must not start with '.'",
                what, component ? component : "(null)", at_store_group_name(group));
         return AT_EARG;
     }
@@ -144,13 +145,14 @@ apr_status_t at_store_save(at_store_t *store, at_store_group_e group, const char
         return rv;
     }
     if (data == NULL && len > 0) {
-        at_log(AT_LOG_ERR, AT_EARG, "store: no data given for %s/%s/%s", at_store_group_name(group),
-               name ? name : "", item);
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1116) "store: no data given for %s/%s/%s",
+               at_store_group_name(group), name ? name : "", item);
         return AT_EARG;
     }
     if (len > AT_STORE_MAX_ITEM) {
         at_log(AT_LOG_ERR, AT_ETOOLARGE,
-               "store: refusing to save %s/%s/%s: %" APR_SIZE_T_FMT " bytes, the limit is %d",
+               AT_LOGNO(1117) "store: refusing to save %s/%s/%s: %" APR_SIZE_T_FMT
+                              " bytes, the limit is %d",
                at_store_group_name(group), name ? name : "", item, len, AT_STORE_MAX_ITEM);
         return AT_ETOOLARGE;
     }
@@ -217,7 +219,8 @@ apr_status_t at_store_save_set(at_store_t *store, at_store_group_e group, const 
         return rv;
     }
     if (items == NULL || count <= 0 || count > AT_STORE_SET_MAX_ITEMS) {
-        at_log(AT_LOG_ERR, AT_EARG, "store: a set for %s/%s needs 1 to %d items, not %d",
+        at_log(AT_LOG_ERR, AT_EARG,
+               AT_LOGNO(1118) "store: a set for %s/%s needs 1 to %d items, not %d",
                at_store_group_name(group), name, AT_STORE_SET_MAX_ITEMS, count);
         return AT_EARG;
     }
@@ -227,7 +230,8 @@ apr_status_t at_store_save_set(at_store_t *store, at_store_group_e group, const 
         }
         if ((items[i].data == NULL && items[i].len > 0) || items[i].len > AT_STORE_MAX_ITEM) {
             at_log(AT_LOG_ERR, AT_EARG,
-                   "store: refusing the set %s/%s: item %s has no data or more than %d bytes",
+                   AT_LOGNO(1119) "store: refusing the set %s/%s: item %s has no data or more than "
+                                  "%d bytes",
                    at_store_group_name(group), name, items[i].item, AT_STORE_MAX_ITEM);
             return AT_EARG;
         }
@@ -253,7 +257,7 @@ apr_status_t at_store_purge_items(at_store_t *store, at_store_group_e group, con
         return rv;
     }
     if (count > 0 && items == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "store: no items given to purge %s/%s",
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1120) "store: no items given to purge %s/%s",
                at_store_group_name(group), name);
         return AT_EARG;
     }
@@ -308,7 +312,7 @@ apr_status_t at_store_save_json(at_store_t *store, at_store_group_e group, const
     }
     text = json ? json_dumps(json, AT_STORE_JSON_FLAGS) : NULL;
     if (text == NULL) {
-        at_log(AT_LOG_ERR, AT_EARG, "store: cannot serialize JSON for %s",
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1121) "store: cannot serialize JSON for %s",
                describe_item(store, group, name, item, p));
         return AT_EARG;
     }
@@ -332,7 +336,8 @@ apr_status_t at_store_load_json(at_store_t *store, at_store_group_e group, const
     }
     *json = json_loadb(data, len, 0, &err);
     if (*json == NULL) {
-        at_log(AT_LOG_ERR, AT_EPROTO, "store: %s is not valid JSON: %s (line %d, column %d)",
+        at_log(AT_LOG_ERR, AT_EPROTO,
+               AT_LOGNO(1122) "store: %s is not valid JSON: %s (line %d, column %d)",
                describe_item(store, group, name, item, p), err.text, err.line, err.column);
         return AT_EPROTO;
     }

@@ -53,13 +53,15 @@ static int adopt_copy_item(int sfd, int dfd, const char *name, const char *where
 
     in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (in < 0) {
-        at_log(AT_LOG_WARN, adopt_os_status(), "store: not carrying over %s/%s", where, name);
+        at_log(AT_LOG_WARN, adopt_os_status(), AT_LOGNO(1123) "store: not carrying over %s/%s",
+               where, name);
         return 0;
     }
     if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
         st.st_size > AT_STORE_MAX_ITEM) {
         at_log(AT_LOG_WARN, AT_EMODE,
-               "store: not carrying over %s/%s: not a regular file with one name within %d bytes",
+               AT_LOGNO(1124) "store: not carrying over %s/%s: not a regular file with one name "
+                              "within %d bytes",
                where, name, AT_STORE_MAX_ITEM);
         close(in);
         return 0;
@@ -74,7 +76,8 @@ static int adopt_copy_item(int sfd, int dfd, const char *name, const char *where
         ok = ok && fsync(out) == 0;
     }
     if (!ok) {
-        at_log(AT_LOG_ERR, adopt_os_status(), "store: cannot carry over %s/%s", where, name);
+        at_log(AT_LOG_ERR, adopt_os_status(), AT_LOGNO(1125) "store: cannot carry over %s/%s",
+               where, name);
         if (out >= 0) {
             unlinkat(dfd, name, 0);
         }
@@ -116,7 +119,7 @@ static void adopt_copy_dir(int sfd, int dfd, const char *where, int depth,
         if (fd >= 0) {
             close(fd);
         }
-        at_log(AT_LOG_ERR, adopt_os_status(), "store: cannot list %s", where);
+        at_log(AT_LOG_ERR, adopt_os_status(), AT_LOGNO(1126) "store: cannot list %s", where);
         return;
     }
     while ((e = readdir(d)) != NULL && entries++ < ADOPT_MAX_ENTRIES) {
@@ -184,20 +187,21 @@ apr_status_t at_store_fs_adopt(at_store_adopt_result_t *result, at_store_t *stor
     result->previous_owner = st.st_uid;
     if (renameat(rfd, name, rfd, result->aside) != 0) {
         rv = adopt_os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot move %s/%s aside", root, name);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1127) "store: cannot move %s/%s aside", root, name);
         goto done;
     }
     result->moved = 1;
     old = openat(rfd, result->aside, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (old >= 0 && (fchown(old, 0, 0) != 0 || fchmod(old, ADOPT_MODE_ASIDE_DIR) != 0)) {
         rv = adopt_os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot take %s/%s away from uid %ld", root, result->aside,
-               (long)st.st_uid);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1128) "store: cannot take %s/%s away from uid %ld", root,
+               result->aside, (long)st.st_uid);
         goto done;
     }
     if ((fresh = adopt_make_dir(rfd, name, how)) < 0) {
         rv = adopt_os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot make %s/%s for uid %ld", root, name, (long)how->uid);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1129) "store: cannot make %s/%s for uid %ld", root, name,
+               (long)how->uid);
         goto done;
     }
     if (old >= 0 && how->copy) {

@@ -120,7 +120,7 @@ static apr_status_t fs_open_dir_at(int dfd, const char *entry, const char *path,
              * what we opened adds back what the umask took, when it is still ours. */
             if (made && fs_dir_is_ours(*fd) && fchmod(*fd, mode) != 0) {
                 rv = os_status();
-                at_log(AT_LOG_ERR, rv, "store: cannot set mode %04o on directory %s",
+                at_log(AT_LOG_ERR, rv, AT_LOGNO(1130) "store: cannot set mode %04o on directory %s",
                        (unsigned)mode, path);
                 close(*fd);
                 *fd = -1;
@@ -130,26 +130,27 @@ static apr_status_t fs_open_dir_at(int dfd, const char *entry, const char *path,
         }
         if (errno == ELOOP || errno == ENOTDIR) {
             at_log(AT_LOG_ERR, AT_EMODE,
-                   "store: %s is not a directory (a symbolic link or a file); the store does not "
-                   "follow links",
+                   AT_LOGNO(1131) "store: %s is not a directory (a symbolic link or a file); the "
+                                  "store does not "
+                                  "follow links",
                    path);
             return AT_EMODE;
         }
         if (errno != ENOENT) {
             rv = os_status();
-            at_log(AT_LOG_ERR, rv, "store: cannot open directory %s", path);
+            at_log(AT_LOG_ERR, rv, AT_LOGNO(1132) "store: cannot open directory %s", path);
             return rv;
         }
         if (mkdirat(dfd, entry, mode) == 0) {
             made = 1;
         } else if (errno != EEXIST) {
             rv = os_status();
-            at_log(AT_LOG_ERR, rv, "store: cannot create directory %s", path);
+            at_log(AT_LOG_ERR, rv, AT_LOGNO(1133) "store: cannot create directory %s", path);
             return rv;
         }
     }
-    at_log(AT_LOG_ERR, APR_EAGAIN, "store: directory %s keeps vanishing (%d tries)", path,
-           FS_DIR_RACE_RETRIES);
+    at_log(AT_LOG_ERR, APR_EAGAIN, AT_LOGNO(1134) "store: directory %s keeps vanishing (%d tries)",
+           path, FS_DIR_RACE_RETRIES);
     return APR_EAGAIN;
 }
 
@@ -160,14 +161,14 @@ static apr_status_t fs_sync_dir(const char *dir)
 
     if (fd < 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot open directory %s to sync it", dir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1135) "store: cannot open directory %s to sync it", dir);
         return rv;
     }
     /* Some filesystems cannot sync a directory (EINVAL): their renames are as durable as it
      * gets there. */
     if (fsync(fd) != 0 && errno != EINVAL) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", dir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1136) "store: cannot sync directory %s", dir);
     }
     close(fd);
     return rv;
@@ -200,16 +201,18 @@ static apr_status_t fs_write_temp(int fd, const char *tmp, const void *data, apr
 
     if (fchmod(fd, mode) != 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot set mode %04o on %s", (unsigned)mode, tmp);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1137) "store: cannot set mode %04o on %s", (unsigned)mode,
+               tmp);
         return rv;
     }
     if ((rv = fs_write_all(fd, data, len)) != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "store: cannot write %" APR_SIZE_T_FMT " bytes to %s", len, tmp);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1138) "store: cannot write %" APR_SIZE_T_FMT " bytes to %s",
+               len, tmp);
         return rv;
     }
     if (sync && fsync(fd) != 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot sync %s", tmp);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1139) "store: cannot sync %s", tmp);
         return rv;
     }
     return APR_SUCCESS;
@@ -228,7 +231,8 @@ static apr_status_t fs_temp_create_at(int dfd, const char *item, const char *dir
 
     for (tries = 0; tries < FS_TEMP_TRIES; ++tries) {
         if ((rv = apr_generate_random_bytes(random, sizeof(random))) != APR_SUCCESS) {
-            at_log(AT_LOG_ERR, rv, "store: no random bytes for a temp file name in %s", dir);
+            at_log(AT_LOG_ERR, rv,
+                   AT_LOGNO(1140) "store: no random bytes for a temp file name in %s", dir);
             return rv;
         }
         for (i = 0; i < FS_TEMP_RANDOM; ++i) {
@@ -247,7 +251,7 @@ static apr_status_t fs_temp_create_at(int dfd, const char *item, const char *dir
         }
     }
     rv = os_status();
-    at_log(AT_LOG_ERR, rv, "store: cannot create a temp file in %s", dir);
+    at_log(AT_LOG_ERR, rv, AT_LOGNO(1141) "store: cannot create a temp file in %s", dir);
     return rv;
 }
 
@@ -267,17 +271,19 @@ static apr_status_t fs_save_at(int dfd, const char *dir, const char *item, const
     rv = fs_write_temp(fd, tmp_path, data, len, mode, sync);
     if (close(fd) != 0 && rv == APR_SUCCESS) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot close %s", tmp_path);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1142) "store: cannot close %s", tmp_path);
     }
     if (rv == APR_SUCCESS && at_store_fs_test_fail_before_rename) {
         rv = APR_EGENERAL;
-        at_log(AT_LOG_ERR, rv, "store: test hook: failing the save of %s/%s before rename", dir,
+        at_log(AT_LOG_ERR, rv,
+               AT_LOGNO(1143) "store: test hook: failing the save of %s/%s before rename", dir,
                item);
     }
     /* rename replaces whatever holds the name (a planted link too) and never follows it. */
     if (rv == APR_SUCCESS && renameat(dfd, tmp, dfd, item) != 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot rename %s to %s/%s", tmp_path, dir, item);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1144) "store: cannot rename %s to %s/%s", tmp_path, dir,
+               item);
     }
     if (rv != APR_SUCCESS) {
         unlinkat(dfd, tmp, 0);
@@ -287,7 +293,7 @@ static apr_status_t fs_save_at(int dfd, const char *dir, const char *item, const
      * gets there. */
     if (sync && fsync(dfd) != 0 && errno != EINVAL) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", dir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1136) "store: cannot sync directory %s", dir);
     }
     return rv;
 }
@@ -307,7 +313,8 @@ static apr_status_t fs_open_group(at_store_t *store, at_store_group_e group, con
     rootfd = open(fs->root[0] != '\0' ? fs->root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot open the store directory %s", fs->root);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1145) "store: cannot open the store directory %s",
+               fs->root);
         return rv;
     }
     rv = fs_open_dir_at(rootfd, at_store_group_name(group), gdir, group_dir_mode(group), gfd);
@@ -369,8 +376,9 @@ static apr_status_t fs_check_file(const fs_store_t *fs, const char *path, const 
      * makes files by rename, with one name. */
     if (S_ISREG(st->st_mode) && fs->trusted != FS_NO_TRUSTED_OWNER && st->st_nlink != 1) {
         at_log(AT_LOG_ERR, AT_EMODE,
-               "store: refusing %s: it has %ld hard links; a file staged for root must have "
-               "exactly one name",
+               AT_LOGNO(1146) "store: refusing %s: it has %ld hard "
+                              "links; a file staged for root must have "
+                              "exactly one name",
                path, (long)st->st_nlink);
         return AT_EMODE;
     }
@@ -378,8 +386,9 @@ static apr_status_t fs_check_file(const fs_store_t *fs, const char *path, const 
         return APR_SUCCESS;
     }
     at_log(AT_LOG_ERR, AT_EMODE,
-           "store: refusing %s: %s owned by uid %ld with mode %04o; expected a regular file "
-           "owned by uid %ld or root, %s",
+           AT_LOGNO(1147) "store: refusing %s: %s owned by uid "
+                          "%ld with mode %04o; expected a regular file "
+                          "owned by uid %ld or root, %s",
            path, S_ISREG(st->st_mode) ? "file" : "not a regular file", (long)st->st_uid,
            (unsigned)perms, (long)(fs->trusted != FS_NO_TRUSTED_OWNER ? fs->trusted : euid),
            secret ? "without group or other permissions (0600)"
@@ -405,7 +414,7 @@ static apr_status_t fs_read_all(int fd, const char *path, char *buf, apr_size_t 
                 continue;
             }
             rv = os_status();
-            at_log(AT_LOG_ERR, rv, "store: cannot read %s", path);
+            at_log(AT_LOG_ERR, rv, AT_LOGNO(1148) "store: cannot read %s", path);
             return rv;
         }
         done += (apr_size_t)n;
@@ -423,13 +432,14 @@ static apr_status_t fs_open_failed(const char *path)
     }
     if (errno == ELOOP || errno == ENOTDIR) {
         at_log(AT_LOG_ERR, AT_EMODE,
-               "store: refusing %s: it or a directory on its way is a symbolic link or not a "
-               "directory; the store does not follow links",
+               AT_LOGNO(1149) "store: refusing %s: it or a directory on its way is a symbolic link "
+                              "or not a "
+                              "directory; the store does not follow links",
                path);
         return AT_EMODE;
     }
     rv = os_status();
-    at_log(AT_LOG_ERR, rv, "store: cannot open %s", path);
+    at_log(AT_LOG_ERR, rv, AT_LOGNO(1150) "store: cannot open %s", path);
     return rv;
 }
 
@@ -491,7 +501,7 @@ static apr_status_t fs_load(at_store_t *store, at_store_group_e group, const cha
     }
     if (fstat(fd, &st) != 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot stat %s", path);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1151) "store: cannot stat %s", path);
         goto out;
     }
     if ((rv = fs_check_file(store->impl, path, &st, access)) != APR_SUCCESS) {
@@ -499,8 +509,8 @@ static apr_status_t fs_load(at_store_t *store, at_store_group_e group, const cha
     }
     if (st.st_size > AT_STORE_MAX_ITEM) {
         rv = AT_ETOOLARGE;
-        at_log(AT_LOG_ERR, rv, "store: refusing %s: %ld bytes, the limit is %d", path,
-               (long)st.st_size, AT_STORE_MAX_ITEM);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1152) "store: refusing %s: %ld bytes, the limit is %d",
+               path, (long)st.st_size, AT_STORE_MAX_ITEM);
         goto out;
     }
     size = (apr_size_t)st.st_size;
@@ -530,7 +540,7 @@ static apr_status_t fs_remove(at_store_t *store, at_store_group_e group, const c
             return APR_SUCCESS;
         }
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot remove %s", path);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1153) "store: cannot remove %s", path);
         return rv;
     }
     return fs_sync_dir(dir);
@@ -557,7 +567,7 @@ static apr_status_t fs_list(at_store_t *store, at_store_group_e group, const cha
             return APR_SUCCESS;
         }
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot list %s", dir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1154) "store: cannot list %s", dir);
         return rv;
     }
     /* Temp files start with '.'; anything else a valid component could not name is skipped. */
@@ -569,7 +579,8 @@ static apr_status_t fs_list(at_store_t *store, at_store_group_e group, const cha
     closedir(d);
     if (seen > FS_LIST_MAX_ENTRIES) {
         rv = AT_ETOOLARGE;
-        at_log(AT_LOG_ERR, rv, "store: %s holds more than %d entries", dir, FS_LIST_MAX_ENTRIES);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1155) "store: %s holds more than %d entries", dir,
+               FS_LIST_MAX_ENTRIES);
         return rv;
     }
     qsort(names->elts, (size_t)names->nelts, sizeof(const char *), compare_names);
@@ -617,7 +628,7 @@ static apr_status_t fs_purge_entries(const fs_store_t *fs, int dfd, const char *
 
     if (fd < 0 || (d = fdopendir(fd)) == NULL) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot read directory %s to empty it", path);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1156) "store: cannot read directory %s to empty it", path);
         if (fd >= 0) {
             close(fd);
         }
@@ -631,7 +642,7 @@ static apr_status_t fs_purge_entries(const fs_store_t *fs, int dfd, const char *
         }
         if (unlinkat(dfd, de->d_name, 0) != 0 && errno != ENOENT && rv == APR_SUCCESS) {
             rv = os_status();
-            at_log(AT_LOG_ERR, rv, "store: cannot remove %s/%s", path, de->d_name);
+            at_log(AT_LOG_ERR, rv, AT_LOGNO(1157) "store: cannot remove %s/%s", path, de->d_name);
         }
     }
     closedir(d);
@@ -662,7 +673,8 @@ static apr_status_t fs_purge_open(const fs_store_t *fs, int *dfd, int gfd, const
         }
         rv = os_status();
     }
-    at_log(AT_LOG_ERR, rv, "store: cannot remove %s: not a directory of the store, left as it is",
+    at_log(AT_LOG_ERR, rv,
+           AT_LOGNO(1158) "store: cannot remove %s: not a directory of the store, left as it is",
            path);
     return rv;
 }
@@ -672,8 +684,9 @@ static apr_status_t fs_purge_kept(const char *path)
     apr_status_t rv = os_status();
 
     at_log(AT_LOG_ERR, rv,
-           "store: %s keeps entries the store did not make (a directory, a foreign name, "
-           "another owner's file); it stays, and nothing of that was touched",
+           AT_LOGNO(1159) "store: %s keeps entries the store did "
+                          "not make (a directory, a foreign name, "
+                          "another owner's file); it stays, and nothing of that was touched",
            path);
     return rv;
 }
@@ -687,7 +700,7 @@ static apr_status_t fs_purge_aside(int gfd, const char *name, const char *path, 
     apr_status_t rv = os_status();
 
     if (!APR_STATUS_IS_ENOTEMPTY(rv) && !APR_STATUS_IS_EEXIST(rv)) {
-        at_log(AT_LOG_ERR, rv, "store: cannot remove directory %s", path);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1160) "store: cannot remove directory %s", path);
         return rv;
     }
     aside = apr_psprintf(p, "." FS_ASIDE_FORMAT, FS_TEMP_ITEM_KEEP, name,
@@ -696,8 +709,10 @@ static apr_status_t fs_purge_aside(int gfd, const char *name, const char *path, 
         return fs_purge_kept(path);
     }
     at_log(AT_LOG_WARN, 0,
-           "store: %s keeps entries the store did not make (a directory, a foreign name, another "
-           "owner's file); moved aside as %s, nothing in it touched: look at it and remove it",
+           AT_LOGNO(1161) "store: %s keeps entries the store did not make (a directory, a foreign "
+                          "name, another "
+                          "owner's file); moved aside as %s, nothing in it touched: look at it and "
+                          "remove it",
            path, aside);
     return APR_SUCCESS;
 }
@@ -716,7 +731,7 @@ static apr_status_t fs_purge(at_store_t *store, at_store_group_e group, const ch
             return APR_SUCCESS;
         }
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot open directory %s", gdir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1132) "store: cannot open directory %s", gdir);
         return rv;
     }
     if ((rv = fs_purge_open(store->impl, &dfd, gfd, name, path)) != APR_INCOMPLETE) {
@@ -733,7 +748,7 @@ static apr_status_t fs_purge(at_store_t *store, at_store_group_e group, const ch
     }
     if (fsync(gfd) != 0 && errno != EINVAL) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", gdir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1136) "store: cannot sync directory %s", gdir);
     }
 out:
     close(gfd);
@@ -753,13 +768,13 @@ static apr_status_t fs_set_write_item(int dfd, const char *dir, const at_store_i
                 FS_MODE_SECRET_FILE);
     if (fd < 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot create %s", path);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1162) "store: cannot create %s", path);
         return rv;
     }
     rv = fs_write_temp(fd, path, item->data, item->len, mode, 1);
     if (close(fd) != 0 && rv == APR_SUCCESS) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot close %s", path);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1142) "store: cannot close %s", path);
     }
     return rv;
 }
@@ -782,12 +797,13 @@ static apr_status_t fs_set_fill(int dfd, const char *dir, const at_store_item_t 
     }
     if (fchmod(dfd, mode) != 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot set mode %04o on %s", (unsigned)mode, dir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1137) "store: cannot set mode %04o on %s", (unsigned)mode,
+               dir);
         return rv;
     }
     if (fsync(dfd) != 0 && errno != EINVAL) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", dir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1136) "store: cannot sync directory %s", dir);
         return rv;
     }
     return APR_SUCCESS;
@@ -799,8 +815,8 @@ static apr_status_t fs_set_commit(int gfd, const char *tmp, const char *name, co
     apr_status_t rv;
 
     if (at_store_fs_test_fail_before_rename) {
-        at_log(AT_LOG_ERR, APR_EGENERAL, "store: test hook: failing the set %s before rename",
-               target);
+        at_log(AT_LOG_ERR, APR_EGENERAL,
+               AT_LOGNO(1163) "store: test hook: failing the set %s before rename", target);
         return APR_EGENERAL;
     }
     if (renameat2(gfd, tmp, gfd, name, RENAME_NOREPLACE) == 0) {
@@ -811,7 +827,7 @@ static apr_status_t fs_set_commit(int gfd, const char *tmp, const char *name, co
         return APR_SUCCESS;
     }
     rv = os_status();
-    at_log(AT_LOG_ERR, rv, "store: cannot put the set %s in place%s", target,
+    at_log(AT_LOG_ERR, rv, AT_LOGNO(1164) "store: cannot put the set %s in place%s", target,
            errno == EEXIST || errno == ENOTEMPTY ? ": it exists already" : "");
     return rv;
 }
@@ -835,7 +851,7 @@ static apr_status_t fs_save_set(at_store_t *store, at_store_group_e group, const
     tmp = apr_psprintf(p, "%s/.%.*s.tmp.XXXXXX", gdir, FS_TEMP_ITEM_KEEP, name);
     if (mkdtemp(tmp) == NULL) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot create a temp directory in %s", gdir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1165) "store: cannot create a temp directory in %s", gdir);
         return rv;
     }
     tmp_name = tmp + strlen(gdir) + 1;
@@ -843,12 +859,12 @@ static apr_status_t fs_save_set(at_store_t *store, at_store_group_e group, const
     dfd = gfd < 0 ? -1 : openat(gfd, tmp_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot open the temp directory %s", tmp);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1166) "store: cannot open the temp directory %s", tmp);
     } else if ((rv = fs_set_fill(dfd, tmp, items, count, p)) == APR_SUCCESS &&
                (rv = fs_set_commit(gfd, tmp_name, name, target)) == APR_SUCCESS &&
                fsync(gfd) != 0 && errno != EINVAL) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot sync directory %s", gdir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1136) "store: cannot sync directory %s", gdir);
         rv = APR_SUCCESS; /* the set is in place; only its durability is in doubt */
     }
     if (rv != APR_SUCCESS && dfd >= 0) {
@@ -896,14 +912,14 @@ static apr_status_t fs_lock(at_store_t *store, at_store_group_e group, apr_pool_
     *fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (*fd < 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot open %s to lock it", dir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1167) "store: cannot open %s to lock it", dir);
         return rv;
     }
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
         rv = errno == EWOULDBLOCK ? APR_EAGAIN : os_status();
         close(*fd);
         if (rv != APR_EAGAIN) {
-            at_log(AT_LOG_ERR, rv, "store: cannot lock %s", dir);
+            at_log(AT_LOG_ERR, rv, AT_LOGNO(1168) "store: cannot lock %s", dir);
         }
         return rv;
     }
@@ -924,7 +940,7 @@ static apr_status_t fs_check_root(const char *root)
 
     if (stat(root, &st) != 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot stat the store directory %s", root);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1169) "store: cannot stat the store directory %s", root);
         return rv;
     }
     if (S_ISDIR(st.st_mode) && (st.st_uid == euid || st.st_uid == 0) &&
@@ -932,8 +948,9 @@ static apr_status_t fs_check_root(const char *root)
         return APR_SUCCESS;
     }
     at_log(AT_LOG_ERR, AT_EMODE,
-           "store: refusing the store directory %s: %s owned by uid %ld with mode %04o; expected "
-           "a directory owned by uid %ld or root, not writable by group or other (0755)",
+           AT_LOGNO(1170) "store: refusing the store directory %s: %s owned by uid %ld "
+                          "with mode %04o; expected a directory owned by uid %ld or root, "
+                          "not writable by group or other (0755)",
            root, S_ISDIR(st.st_mode) ? "directory" : "not a directory", (long)st.st_uid,
            (unsigned)(st.st_mode & FS_MODE_PERMS), (long)euid);
     return AT_EMODE;
@@ -949,12 +966,13 @@ static apr_status_t fs_make_root(const char *root, apr_pool_t *p)
     }
     rv = apr_dir_make_recursive(root, FS_FPROT_ROOT_DIR, p);
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "store: cannot create the store directory %s", root);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1171) "store: cannot create the store directory %s", root);
         return rv;
     }
     if (chmod(root, FS_MODE_ROOT_DIR) != 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot set mode %04o on %s", FS_MODE_ROOT_DIR, root);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1137) "store: cannot set mode %04o on %s", FS_MODE_ROOT_DIR,
+               root);
         return rv;
     }
     return APR_SUCCESS;
@@ -969,12 +987,12 @@ apr_status_t at_store_fs_open(at_store_t **store, apr_pool_t *p, const char *dir
 
     *store = NULL;
     if (dir == NULL || dir[0] == '\0') {
-        at_log(AT_LOG_ERR, AT_EARG, "store: no store directory given");
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1172) "store: no store directory given");
         return AT_EARG;
     }
     rv = apr_filepath_merge(&root, NULL, dir, APR_FILEPATH_NATIVE, p);
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, "store: cannot make an absolute path of %s", dir);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1173) "store: cannot make an absolute path of %s", dir);
         return rv;
     }
     for (n = strlen(root); n > 1 && root[n - 1] == '/'; n--) {
@@ -1018,7 +1036,7 @@ apr_status_t at_store_fs_sync(at_store_t *store)
     fd = open(fs->root[0] != '\0' ? fs->root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || syncfs(fd) != 0) {
         rv = os_status();
-        at_log(AT_LOG_ERR, rv, "store: cannot sync the file system of %s", fs->root);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1174) "store: cannot sync the file system of %s", fs->root);
     }
     if (fd >= 0) {
         close(fd);

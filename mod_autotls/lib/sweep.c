@@ -86,14 +86,14 @@ static apr_status_t sweep_opendir(DIR **d, int dfd, const char *name, const char
             return APR_ENOENT; /* nothing there, or no directory: nothing to sweep */
         }
         rv = APR_FROM_OS_ERROR(errno);
-        at_log(AT_LOG_ERR, rv, "sweep: cannot open the directory %s (links are not followed)",
-               path);
+        at_log(AT_LOG_ERR, rv,
+               AT_LOGNO(1175) "sweep: cannot open the directory %s (links are not followed)", path);
         return rv;
     }
     if ((*d = fdopendir(fd)) == NULL) {
         rv = APR_FROM_OS_ERROR(errno);
         close(fd);
-        at_log(AT_LOG_ERR, rv, "sweep: cannot read the directory %s", path);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1176) "sweep: cannot read the directory %s", path);
         return rv;
     }
     return APR_SUCCESS;
@@ -115,7 +115,8 @@ static void sweep_unlink_old(sweep_t *sw, DIR *d, const char *name, const char *
     }
     if (unlinkat(dirfd(d), name, 0) != 0) {
         if (errno != ENOENT) {
-            at_log(AT_LOG_WARN, APR_FROM_OS_ERROR(errno), "sweep: cannot remove %s/%s", dir, name);
+            at_log(AT_LOG_WARN, APR_FROM_OS_ERROR(errno),
+                   AT_LOGNO(1177) "sweep: cannot remove %s/%s", dir, name);
         }
         return;
     }

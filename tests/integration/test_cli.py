@@ -322,8 +322,31 @@ def test_eab_account_registers_with_kid_and_key(autotls_cli, pebble_factory, tmp
     assert "external account" in reason or "externalaccount" in reason, explain(without)
     assert not os.path.exists(live_dir(str(tmp_path / "plain"), "noeab.test"))
     store = str(tmp_path / "store")
-    proc = issue(autotls_cli, env, store, ["eab.test"], "--eab-kid", kid, "--eab-hmac", key)
+    key_file = tmp_path / "eab.key"
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    proc = issue(autotls_cli, env, store, ["eab.test"], "--eab-kid", kid, "--eab-hmac-file",
+                 str(key_file))
     assert_issued(tmp_path, env, store, ["eab.test"], proc)
+
+
+def test_eab_key_on_the_command_line_or_in_a_readable_file_is_refused(autotls_cli, tmp_path):
+    """The MAC key opens an account at the CA: never in /proc/PID/cmdline, never in a file that
+    others can read."""
+    key = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+    common = ["issue", "--ca", "https://127.0.0.1:1/dir", "--store", str(tmp_path / "S"),
+              "--standalone", "127.0.0.1:1", "--eab-kid", "k"]
+    proc = run(autotls_cli, *common, "--eab-hmac", key, "x.test", timeout=30)
+    assert proc.returncode == 2, explain(proc)
+    assert "/proc" in proc.stderr and "--eab-hmac-file" in proc.stderr, explain(proc)
+    key_file = tmp_path / "eab.key"
+    key_file.write_text(key)
+    for mode in (0o644, 0o640, 0o604):
+        key_file.chmod(mode)
+        proc = run(autotls_cli, *common, "--eab-hmac-file", str(key_file), "x.test", timeout=30)
+        assert proc.returncode == 2, explain(proc)
+        assert str(key_file) in proc.stderr and "%04o" % mode in proc.stderr, explain(proc)
+    assert not (tmp_path / "S").exists(), "a refused key touched the store"
 
 
 # --- show ----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ MODULE = skip_unless_runnable(as_root=False)
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SYSTEM_ROOTS = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
 PLACEHOLDER_PEM = "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"
+EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"  # base64url MAC key
 
 
 @pytest.fixture
@@ -32,6 +33,8 @@ def server_root(tmp_path):
     else:
         (root / "roots.pem").write_text(PLACEHOLDER_PEM)
     (root / "adir").mkdir()
+    (root / "eab.key").write_text(EAB_KEY + "\n")  # AutoTLSEAB: readable by its owner only
+    (root / "eab.key").chmod(0o600)
     return root
 
 
@@ -189,6 +192,7 @@ SERVER_WIDE = [
     "AutoTLSStore store",
     "AutoTLSHTTPSPort 8443",
     "AutoTLSExclude intranet.example.com",
+    "AutoTLSEAB kid-1 eab.key",
 ]
 
 VHOST = """
@@ -228,6 +232,33 @@ def test_directive_inside_directory_is_refused(server_root):
 
 def test_module_loads_without_any_directive(server_root):
     assert_ok(check(server_root, ""))
+
+
+# AutoTLSEAB KID FILE: each refusal names the file (or the key id) and says what would do.
+EAB_BAD = [
+    ("kid-1 missing.key", "missing.key", "cannot open"),
+    ("kid-1 adir", "adir", "not a regular file"),
+    ("kid-1 notbase64.key", "notbase64.key", "base64url"),
+    ("kid-1 world.key", "world.key", "0644"),
+    ("kid-1 group.key", "group.key", "0640"),
+    ("kid-1 other.key", "other.key", "0604"),
+]
+
+
+@pytest.mark.parametrize("args,shown,why", EAB_BAD, ids=[case[0] for case in EAB_BAD])
+def test_eab_key_file_others_may_read_or_not_a_key_is_refused(server_root, args, shown, why):
+    for name, mode, text in (("notbase64.key", 0o600, "not+base64/url=="),
+                             ("world.key", 0o644, EAB_KEY), ("group.key", 0o640, EAB_KEY),
+                             ("other.key", 0o604, EAB_KEY)):
+        (server_root / name).write_text(text)
+        (server_root / name).chmod(mode)
+    output = assert_refused(check(server_root, "AutoTLSEAB " + args), why, "chmod 600")
+    assert re.search(r'^AutoTLSEAB: "%s' % re.escape(str(server_root / shown)), output,
+                     re.M), output
+
+
+def test_eab_key_id_and_file_are_both_needed(server_root):
+    assert_refused(check(server_root, "AutoTLSEAB kid-1"), "AutoTLSEAB takes two arguments")
 
 
 def test_shipped_load_file_loads_the_debian_module_path():
