@@ -18,6 +18,7 @@
 #include "log_glue.h"
 #include "renew.h"
 #include "helper_proc.h"
+#include "status_handler.h"
 #include "mpm_common.h" /* ap_hook_monitor */
 #include "twin.h"
 
@@ -97,6 +98,7 @@ static void autotls_register_hooks(apr_pool_t *p)
     autotls_certs_register_hooks(p);     /* mod_ssl: files, per-context callback (certs.c) */
     autotls_challenge_register_hooks(p); /* post_read_request: http-01 (challenge.c) */
     autotls_gate_register_hooks(p);      /* post_read_request: 503 / redirect (gate.c) */
+    autotls_status_register_hooks(p);    /* handlers, server-status (status_handler.c) */
 }
 
 AP_DECLARE_MODULE(autotls) = {
