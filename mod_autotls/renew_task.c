@@ -311,6 +311,22 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, 
     }
 }
 
+/* The status page's last error of a site none of whose names validated: the CA's reason for the
+ * first of them, with its problem type, instead of "challenge validation failed". */
+static void task_order_failed_names(autotls_renew_job_t *job, apr_status_t rv,
+                                    const at_issue_result_t *result, apr_pool_t *p)
+{
+    const at_issue_failed_t *f;
+
+    if (rv != AT_ECHALLENGE || result == NULL || result->failed == NULL ||
+        result->failed->nelts == 0 || strcmp(job->reason, AUTOTLS_RENEW_BY_MISSING) == 0) {
+        return;
+    }
+    f = &APR_ARRAY_IDX(result->failed, 0, at_issue_failed_t);
+    autotls_job_set_error(&job->state, apr_psprintf(p, "%s: %s", f->name, f->reason));
+    autotls_job_set_error_detail(&job->state, f->type, apr_time_now());
+}
+
 /* What the order counts as in autotls_orders_total{result}. */
 static at_status_order_e task_order_result(apr_status_t rv, const at_issue_result_t *result,
                                            at_acme_t *acme)
@@ -338,6 +354,7 @@ static void task_order(autotls_renew_t *renew, autotls_renew_job_t *job, apr_poo
         task_order_succeeded(renew, job, result, acme, p);
     } else {
         task_order_failed(renew, job, rv, acme, p);
+        task_order_failed_names(job, rv, result, p);
     }
     autotls_renew_status_count(renew, task_order_result(rv, result, acme),
                                acme != NULL ? at_acme_request_count(acme) : 0,

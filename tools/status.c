@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_file_info.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 
@@ -24,6 +25,20 @@
 #include "status.h"
 
 static const char *const status_level_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+
+/* The snapshot is the ACME account's: believe the owner of status/ (made by the server's root
+ * parent for that account; nobody else can own it), besides root. */
+static void status_trust_writer(at_store_t *store, apr_pool_t *p)
+{
+    const char *path;
+    apr_finfo_t finfo;
+
+    if (at_store_path(store, AT_STORE_STATUS, NULL, AT_STATUS_ITEM, &path, p) == APR_SUCCESS &&
+        apr_stat(&finfo, apr_pstrndup(p, path, strlen(path) - strlen(AT_STATUS_ITEM) - 1),
+                 APR_FINFO_USER, p) == APR_SUCCESS) {
+        at_store_fs_trust_owner(store, finfo.user);
+    }
+}
 
 /* Certificates in live/ that the snapshot does not list (all of them when there is none): root
  * only; anyone else cannot list live/ and gets the snapshot alone. *listed: live/ was read. */
@@ -134,6 +149,7 @@ int autotls_cli_status(const char *dir, int json, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     at_status_t *status = NULL;
+    apr_finfo_t finfo;
     const char **whys;
     at_store_t *store;
     apr_size_t len;
@@ -142,9 +158,14 @@ int autotls_cli_status(const char *dir, int json, apr_pool_t *p)
     apr_status_t rv;
 
     dir = dir != NULL ? dir : AT_STORE_DEFAULT_DIR;
+    /* opening a filesystem store makes its directory: a check must not */
+    if (apr_stat(&finfo, dir, APR_FINFO_TYPE, p) != APR_SUCCESS || finfo.filetype != APR_DIR) {
+        return status_unknown(json, dir, "no such directory");
+    }
     if (at_store_fs_open(&store, p, dir) != APR_SUCCESS) {
         return status_unknown(json, dir, "no store there");
     }
+    status_trust_writer(store, p);
     rv = at_store_load(store, AT_STORE_STATUS, NULL, AT_STATUS_ITEM, &text, &len, AT_STORE_PUBLIC,
                        p);
     if (rv == APR_SUCCESS) {
