@@ -140,6 +140,7 @@ typedef struct {
 typedef struct {
     const char *name;
     const char *reason;
+    const char *type; /* the CA's problem type (full URN), or NULL when it sent none */
 } at_issue_failed_t;
 
 typedef struct {
@@ -154,9 +155,11 @@ typedef struct {
 } at_issue_result_t;
 
 /* Orders, validates, finalizes and downloads a certificate for request->names. The account must
- * be set (at_account_ensure). On failure one log line names the site, the failing name and the
- * CA's problem. When request->replaces is refused by the CA, the order is tried once more without
- * it. After a failure, at_acme_retry_after() tells whether the CA asked us to wait (429/503). */
+ * be set (at_account_ensure). On AT_ECHALLENGE *result is set too, holding only `failed`: the
+ * names the CA could not validate, each with its problem (for status pages). On failure one log
+ * line names the site, the failing name and the CA's problem. When request->replaces is refused by
+ * the CA, the order is tried once more without it. After a failure, at_acme_retry_after() tells
+ * whether the CA asked us to wait (429/503). */
 apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, apr_pool_t *p,
                                   const at_issue_request_t *request,
                                   const at_http01_responder_t *responder);

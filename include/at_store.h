@@ -9,6 +9,8 @@
  *   live/<site>/privkey.pem, fullchain.pem            (owned by root)
  *   challenges/<token>                                (readable by every child)
  *   jobs/<site>.json                                  (name "" for a file directly in the group)
+ *   status/snapshot.json                              (the ACME account's; readable by every
+ *                                                      child: at_status.h)
  * Every write replaces the whole item atomically: readers see the old or the new version, never
  * a torn one; at_store_save_set makes a whole directory of items appear at once. Every read
  * checks owner and mode and refuses (AT_EMODE) what is too open. Nothing is ever removed
@@ -32,6 +34,7 @@ typedef enum {
     AT_STORE_CHALLENGES,
     AT_STORE_JOBS,
     AT_STORE_ARCHIVE,
+    AT_STORE_STATUS, /* the status snapshot (at_status.h): public, its own size cap */
     AT_STORE_GROUP_COUNT
 } at_store_group_e;
 
@@ -84,8 +87,13 @@ apr_status_t at_store_fs_open(at_store_t **store, apr_pool_t *p, const char *dir
  * items of a trusted owner must also have exactly one name (no hard links into the store). */
 void at_store_fs_trust_owner(at_store_t *store, apr_uid_t uid);
 
-/* Directory name of a group: "accounts", "staging", "live", "challenges", "jobs", "archive". */
+/* Directory name of a group: "accounts", "staging", "live", "challenges", "jobs", "archive",
+ * "status". */
 const char *at_store_group_name(at_store_group_e group);
+
+/* The size cap of an item of group: AT_STORE_MAX_ITEM, except the status snapshot
+ * (AT_STATUS_MAX_ITEM: about 5 MB at 10,000 sites). Saves and loads both hold to it. */
+apr_size_t at_store_item_max(at_store_group_e group);
 
 /* Whether a name or item is safe as one path component: [A-Za-z0-9._-], not "." or "..", not
  * starting with '.', at most 255 characters. Everything the store is given is checked with it. */
@@ -102,7 +110,7 @@ apr_status_t at_store_save(at_store_t *store, at_store_group_e group, const char
                            at_store_access_e access, apr_pool_t *p);
 
 /* Reads group/name/item; APR_ENOENT when absent, AT_EMODE when its owner or mode is unsafe for
- * the given access, AT_ETOOLARGE over AT_STORE_MAX_ITEM. data is NUL-terminated. */
+ * the given access, AT_ETOOLARGE over at_store_item_max(group). data is NUL-terminated. */
 apr_status_t at_store_load(at_store_t *store, at_store_group_e group, const char *name,
                            const char *item, char **data, apr_size_t *len, at_store_access_e access,
                            apr_pool_t *p);

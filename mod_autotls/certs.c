@@ -72,8 +72,8 @@ typedef struct {
     int named;  /* items sit in name directories (<group>/<name>/<item>), not in the group */
 } certs_dir_t;
 
-/* Only challenges/ is readable by User (the children serve its answers); nothing is writable by
- * User. staging/ and challenges/ hold work in flight, which a restart redoes, so when an older
+/* Only challenges/ and status/ are readable by User (the children serve the answers and the
+ * status pages); nothing is writable by User. staging/ and challenges/ hold work in flight, which a restart redoes, so when an older
  * release left them to User they start empty. */
 static const certs_dir_t certs_dirs[] = {
     {AT_STORE_LIVE, 0, CERTS_MODE_LIVE_DIR, 1, 0, 1},
@@ -81,6 +81,8 @@ static const certs_dir_t certs_dirs[] = {
     {AT_STORE_JOBS, 1, CERTS_MODE_SECRET_DIR, 0, 1, 0},
     {AT_STORE_STAGING, 1, CERTS_MODE_SECRET_DIR, 0, 0, 1},
     {AT_STORE_CHALLENGES, 1, CERTS_MODE_PUBLIC_DIR, 0, 0, 0},
+    /* the status snapshot: readable by the children, who serve the status pages */
+    {AT_STORE_STATUS, 1, CERTS_MODE_PUBLIC_DIR, 0, 0, 0},
 };
 
 /* What mod_ssl loads for one twin. key and chain are the parsed live set, valid only during

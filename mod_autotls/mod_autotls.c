@@ -19,6 +19,7 @@
 #include "renew.h"
 #include "helper_proc.h"
 #include "preflight.h"
+#include "status_handler.h"
 #include "mpm_common.h" /* ap_hook_monitor */
 #include "twin.h"
 
@@ -99,6 +100,7 @@ static void autotls_register_hooks(apr_pool_t *p)
     autotls_certs_register_hooks(p);     /* mod_ssl: files, per-context callback (certs.c) */
     autotls_challenge_register_hooks(p); /* post_read_request: http-01 (challenge.c) */
     autotls_gate_register_hooks(p);      /* post_read_request: 503 / redirect (gate.c) */
+    autotls_status_register_hooks(p);    /* handlers, server-status (status_handler.c) */
 }
 
 AP_DECLARE_MODULE(autotls) = {

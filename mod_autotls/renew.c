@@ -38,6 +38,7 @@
 #include "renew.h"
 #include "renew_account.h"
 #include "renew_fingerprint.h"
+#include "renew_status.h"
 #include "renew_task.h"
 #include "slots.h"
 
@@ -104,7 +105,7 @@ static void renew_served_details(autotls_renew_t *renew, autotls_renew_job_t *jo
 {
     apr_array_header_t *chain;
     apr_uint32_t generation;
-    at_cert_info_t *info;
+    at_cert_info_t *info = NULL;
     const char *cert_id;
     EVP_PKEY *key;
     X509 *leaf;
@@ -122,6 +123,9 @@ static void renew_served_details(autotls_renew_t *renew, autotls_renew_job_t *jo
                      AUTOTLS_LOGNO(0609) "%s: the served certificate lacks %s; ordering them "
                                          "with the others",
                      job->site->name, autotls_job_missing_names(&job->state, p));
+    }
+    if (info != NULL) {
+        job->issuer = autotls_renew_status_issuer(renew, info->issuer_cn);
     }
     if (at_ari_cert_id(&cert_id, p, leaf) == APR_SUCCESS &&
         strlen(cert_id) < sizeof(job->cert_id)) {
@@ -148,8 +152,13 @@ static void renew_served_refresh(autotls_renew_t *renew, autotls_renew_job_t *jo
     job->not_before = info.not_before;
     job->not_after = info.not_after;
     job->cert_id[0] = '\0';
+    apr_cpystrn(job->serial, info.ca_issued ? info.serial : "", sizeof(job->serial));
+    job->issuer = NULL;
     if (info.ca_issued) {
         renew_served_details(renew, job, p);
+    }
+    if (autotls_job_pending(&job->state, info.ca_issued, apr_time_now())) {
+        renew_job_save(renew, job, p);
     }
 }
 
@@ -367,6 +376,17 @@ static int renew_ari_due(autotls_renew_t *renew, const autotls_renew_job_t *job,
            (strcmp(job->state.ari.cert_id, job->cert_id) != 0 || now >= job->state.ari.next_poll);
 }
 
+at_renew_plan_t autotls_renew_job_plan(const autotls_renew_job_t *job)
+{
+    const autotls_job_t *state = &job->state;
+    at_renew_window_t window = autotls_renew_window(job->site);
+    int ari_known = job->cert_id[0] != '\0' && strcmp(state->ari.cert_id, job->cert_id) == 0 &&
+                    state->ari.end > 0;
+
+    return at_renew_plan(job->not_before, job->not_after, &window,
+                         ari_known ? state->ari.chosen : 0);
+}
+
 /* Sets the job's task when one is due: 1, else 0. A new certificate, an operator's request, a
  * renewal the CA asked for (ARI) and an emergency take what validates (partial). A renewal on
  * our own schedule (lifetime, window) takes all or nothing while the served certificate is
@@ -377,9 +397,7 @@ static int renew_ari_due(autotls_renew_t *renew, const autotls_renew_job_t *job,
 static int renew_decide(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now)
 {
     const autotls_job_t *state = &job->state;
-    at_renew_window_t window = autotls_renew_window(job->site);
     at_renew_plan_t plan;
-    int ari_known;
 
     if (job->requested) {
         return renew_want(job, AUTOTLS_TASK_ORDER, AUTOTLS_RENEW_BY_OPERATOR, 1);
@@ -394,10 +412,7 @@ static int renew_decide(autotls_renew_t *renew, autotls_renew_job_t *job, apr_ti
     if (now < state->next_try) {
         return 0;
     }
-    ari_known = job->cert_id[0] != '\0' && strcmp(state->ari.cert_id, job->cert_id) == 0 &&
-                state->ari.end > 0;
-    plan =
-        at_renew_plan(job->not_before, job->not_after, &window, ari_known ? state->ari.chosen : 0);
+    plan = autotls_renew_job_plan(job);
     if (now >= plan.at) {
         return renew_want(job, AUTOTLS_TASK_ORDER, at_renew_by_name(plan.by),
                           plan.by == AT_RENEW_BY_ARI || plan.by == AT_RENEW_BY_EMERGENCY);
@@ -469,10 +484,9 @@ static apr_time_t renew_next_due(autotls_renew_t *renew, const autotls_renew_job
                                  apr_time_t now)
 {
     const autotls_job_t *state = &job->state;
-    at_renew_window_t window = autotls_renew_window(job->site);
     apr_time_t next = now + AUTOTLS_RENEW_TICK, due, emergency;
     at_renew_plan_t plan;
-    int ari_known, absent;
+    int absent;
 
     if (!job->served_known || job->staged || job->request_pending || job->requested) {
         return next;
@@ -481,10 +495,7 @@ static apr_time_t renew_next_due(autotls_renew_t *renew, const autotls_renew_job
         return renew_max(state->next_try, next);
     }
     emergency = at_renew_emergency_time(job->not_before, job->not_after);
-    ari_known = job->cert_id[0] != '\0' && strcmp(state->ari.cert_id, job->cert_id) == 0 &&
-                state->ari.end > 0;
-    plan =
-        at_renew_plan(job->not_before, job->not_after, &window, ari_known ? state->ari.chosen : 0);
+    plan = autotls_renew_job_plan(job);
     due = renew_max(state->next_try, plan.at);
     if (autotls_job_missing_count(state) > 0) {
         due = renew_min(due, renew_max(state->next_try, autotls_job_missing_next_try(state)));
@@ -529,6 +540,8 @@ static int renew_hand(autotls_renew_t *renew, autotls_renew_job_t *job)
 {
     int handed;
 
+    /* The task owns the job once handed: its status entry is built now, while we own it. */
+    autotls_renew_status_site(renew, job, job->task == AUTOTLS_TASK_ORDER, apr_time_now());
     apr_thread_mutex_lock(renew->lock);
     job->running = 1;
     ++renew->in_flight;
@@ -623,6 +636,10 @@ static void renew_look_due(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p
             }
         } else {
             renew_make_ready(renew, job);
+        }
+        if (job->due_pos != AUTOTLS_QUEUE_OUT || job->ready_pos != AUTOTLS_QUEUE_OUT) {
+            /* not handed to a task: still ours */
+            autotls_renew_status_site(renew, job, job->ready_pos != AUTOTLS_QUEUE_OUT, now);
         }
     }
 }
@@ -818,6 +835,7 @@ void autotls_renew_tick(autotls_renew_t *renew, apr_pool_t *p)
     renew_look_due(renew, now, p);
     handed = renew_dispatch(renew, now, p);
     renew_rate_save(renew, p);
+    autotls_renew_status_publish(renew, now, p);
     if (handed > 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, renew->ctx->main_server,
                      AUTOTLS_LOGNO(0605) "%d order(s) handed to the task threads", handed);
@@ -886,6 +904,7 @@ static void renew_load(autotls_renew_t *renew)
         renew_due_at(renew, job, 0); /* every site is looked at in the first tick */
     }
     renew_rate_load(renew);
+    autotls_renew_status_begin(renew, load);
 }
 
 apr_status_t autotls_renew_begin(autotls_renew_t *renew)
@@ -946,6 +965,7 @@ void autotls_renew_end(autotls_renew_t *renew)
     for (i = 0; i < renew->ctx->sites->nelts; ++i) {
         autotls_job_clear(&renew->jobs[i].state);
     }
+    autotls_renew_status_end(renew);
     autotls_job_clear(&renew->account);
     free(renew->directory_text);
     renew->directory_text = NULL;

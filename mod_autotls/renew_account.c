@@ -19,6 +19,7 @@
 #include "at_issue.h"
 #include "log_glue.h"
 #include "renew_account.h"
+#include "renew_status.h"
 
 APLOG_USE_MODULE(autotls);
 
@@ -115,8 +116,12 @@ apr_status_t autotls_renew_account_ensure(autotls_renew_t *renew, apr_pool_t *p)
         return APR_EAGAIN;
     }
     autotls_renew_account_options(&options, renew, p);
-    if ((rv = autotls_renew_acme(&acme, renew, p)) == APR_SUCCESS &&
-        (rv = at_account_ensure(acme, ctx->store, p, &options)) == APR_SUCCESS) {
+    if ((rv = autotls_renew_acme(&acme, renew, p)) == APR_SUCCESS) {
+        rv = at_account_ensure(acme, ctx->store, p, &options);
+        autotls_renew_status_count(renew, -1, at_acme_request_count(acme),
+                                   rv == APR_SUCCESS ? at_acme_account_url(acme) : NULL);
+    }
+    if (rv == APR_SUCCESS) {
         renew->account_ready = 1;
         account_state.contacts_applied = 1;
         if (renew->account.failures > 0) {

@@ -199,6 +199,11 @@ apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char 
     error = json_object_get(json, "last_error");
     job_copy_text(job->last_error, sizeof(job->last_error),
                   json_is_string(error) ? json_string_value(error) : "");
+    job->last_error_at = job_time(json_object_get(json, "last_error_at"));
+    error = json_object_get(json, "last_error_type");
+    job_copy_text(job->last_error_type, sizeof(job->last_error_type),
+                  json_is_string(error) ? json_string_value(error) : "");
+    job->pending_since = job_time(json_object_get(json, "pending_since"));
     job_load_ari(job, json_object_get(json, "ari"));
     job_load_missing(job, json_object_get(json, "missing"));
     job_load_config(job, json_object_get(json, "config"));
@@ -227,6 +232,9 @@ apr_status_t autotls_job_save(const autotls_job_t *job, at_store_t *store, const
     if (ari != NULL) {
         json_object_set_new(json, "ari", ari);
     }
+    json_object_set_new(json, "last_error_at", job_seconds(job->last_error_at));
+    json_object_set_new(json, "last_error_type", json_string(job->last_error_type));
+    json_object_set_new(json, "pending_since", job_seconds(job->pending_since));
     if (job->config[0] != '\0') {
         json_object_set_new(json, "config", json_string(job->config));
     }
@@ -258,6 +266,25 @@ const char *autotls_job_request_site(apr_pool_t *p, const char *item)
 void autotls_job_set_error(autotls_job_t *job, const char *error)
 {
     job_copy_text(job->last_error, sizeof(job->last_error), error);
+    job->last_error_at = apr_time_now();
+    job->last_error_type[0] = '\0';
+}
+
+void autotls_job_set_error_detail(autotls_job_t *job, const char *type, apr_time_t at)
+{
+    job_copy_text(job->last_error_type, sizeof(job->last_error_type), type);
+    job->last_error_at = at;
+}
+
+int autotls_job_pending(autotls_job_t *job, int ca_issued, apr_time_t now)
+{
+    apr_time_t since = ca_issued ? 0 : job->pending_since != 0 ? job->pending_since : now;
+
+    if (since == job->pending_since) {
+        return 0;
+    }
+    job->pending_since = since;
+    return 1;
 }
 
 apr_interval_time_t autotls_job_failed(autotls_job_t *job, apr_time_t now, apr_uint32_t random,
@@ -284,6 +311,8 @@ void autotls_job_reset(autotls_job_t *job, int all)
     job->next_try = 0;
     job->retry_after = 0;
     job->last_error[0] = '\0';
+    job->last_error_type[0] = '\0';
+    job->last_error_at = 0;
     if (!all) {
         return;
     }

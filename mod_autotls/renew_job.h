@@ -14,9 +14,12 @@
  *            "chosen": 1700012345, "next_poll": 1700021600},
  *    "missing": [{"name": "www.example.org", "failures": 2, "next_try": 1700000600,
  *                 "last_error": "..."}],
- *    "config": "q1Xa...43 characters"}
+ *    "last_error_at": 1700000000, "last_error_type": "urn:ietf:params:acme:error:...",
+ *    "pending_since": 1699990000, "config": "q1Xa...43 characters"}
+ * (last_error_at, last_error_type and pending_since for the status snapshot: when the last error
+ * came, the CA's problem type, and since when the site has had no certificate from the CA;
  * config is the fingerprint (at_fingerprint.h) of the configuration the schedule was decided
- * under (renew_fingerprint.h): a different one at load lifts the backoff.
+ * under (renew_fingerprint.h): a different one at load lifts the backoff.)
  * Times are seconds since the epoch; 0 means none.
  */
 #ifndef AUTOTLS_RENEW_JOB_H
@@ -51,6 +54,9 @@ typedef struct {
     apr_time_t next_try;    /* no order before this (backoff or the CA's Retry-After) */
     apr_time_t retry_after; /* the CA asked us to stay away until this; 0: it did not */
     char last_error[AUTOTLS_JOB_ERROR_MAX];
+    apr_time_t last_error_at;                    /* when last_error was set; 0: none */
+    char last_error_type[AUTOTLS_JOB_ERROR_MAX]; /* the CA's problem type, "" when not the CA */
+    apr_time_t pending_since; /* without a CA-issued certificate since; 0 when it has one */
     autotls_job_ari_t ari;
     json_t *missing; /* array of {name, failures, next_try, last_error}: names a partial
                       * certificate lacks, each retried on its own backoff */
@@ -75,6 +81,13 @@ const char *autotls_job_request_item(apr_pool_t *p, const char *site);
 const char *autotls_job_request_site(apr_pool_t *p, const char *item);
 
 void autotls_job_set_error(autotls_job_t *job, const char *error);
+
+/* Records the CA's problem type (NULL or "": none) and the time of the error just set. */
+void autotls_job_set_error_detail(autotls_job_t *job, const char *type, apr_time_t at);
+
+/* Keeps pending_since: set to now when the site has no CA-issued certificate and it was not set;
+ * cleared once it has one. Returns whether it changed (the job file is then saved). */
+int autotls_job_pending(autotls_job_t *job, int ca_issued, apr_time_t now);
 
 /* After a failed order: one more failure, next_try = now + the backoff, or the CA's Retry-After
  * (0: none) when that is longer. Returns the delay chosen. */

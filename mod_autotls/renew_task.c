@@ -22,6 +22,7 @@
 #include "at_issue.h"
 #include "activator.h"
 #include "log_glue.h"
+#include "renew_status.h"
 #include "renew_task.h"
 
 APLOG_USE_MODULE(autotls);
@@ -347,6 +348,9 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, 
         return;
     }
     delay = autotls_job_failed(state, now, autotls_renew_random(), retry_after, error);
+    if (rv == AT_EPROBLEM && acme != NULL && at_acme_last_problem(acme) != NULL) {
+        autotls_job_set_error_detail(state, at_acme_last_problem(acme)->type, now);
+    }
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0603) "%s: order failed (%s; names %s; reason: %s), attempt %d; "
                                      "next try in %" APR_TIME_T_FMT " s at %s%s",
@@ -356,6 +360,37 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, 
     if (limit == AT_RATELIMIT_DOMAIN && subject != NULL) {
         task_domain_limited(renew, job, subject, now + delay, p);
     }
+}
+
+/* The status page's last error of a site none of whose names validated: the CA's reason for the
+ * first of them, with its problem type, instead of "challenge validation failed". */
+static void task_order_failed_names(autotls_renew_job_t *job, apr_status_t rv,
+                                    const at_issue_result_t *result, apr_pool_t *p)
+{
+    const at_issue_failed_t *f;
+
+    if (rv != AT_ECHALLENGE || result == NULL || result->failed == NULL ||
+        result->failed->nelts == 0 || strcmp(job->reason, AUTOTLS_RENEW_BY_MISSING) == 0) {
+        return;
+    }
+    f = &APR_ARRAY_IDX(result->failed, 0, at_issue_failed_t);
+    autotls_job_set_error(&job->state, apr_psprintf(p, "%s: %s", f->name, f->reason));
+    autotls_job_set_error_detail(&job->state, f->type, apr_time_now());
+}
+
+/* What the order counts as in autotls_orders_total{result}. */
+static at_status_order_e task_order_result(apr_status_t rv, const at_issue_result_t *result,
+                                           at_acme_t *acme)
+{
+    if (rv == APR_SUCCESS) {
+        return result->failed != NULL && result->failed->nelts > 0 ? AT_STATUS_ORDER_PARTIAL
+                                                                   : AT_STATUS_ORDER_ISSUED;
+    }
+    if (rv == AT_EPROBLEM && acme != NULL && at_acme_last_problem(acme) != NULL &&
+        at_acme_problem_is(at_acme_last_problem(acme), "rateLimited")) {
+        return AT_STATUS_ORDER_RATE_LIMITED;
+    }
+    return AT_STATUS_ORDER_FAILED;
 }
 
 static void task_order(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
@@ -371,7 +406,11 @@ static void task_order(autotls_renew_t *renew, autotls_renew_job_t *job, apr_poo
         task_order_succeeded(renew, job, result, acme, p);
     } else {
         task_order_failed(renew, job, rv, acme, p);
+        task_order_failed_names(job, rv, result, p);
     }
+    autotls_renew_status_count(renew, task_order_result(rv, result, acme),
+                               acme != NULL ? at_acme_request_count(acme) : 0,
+                               acme != NULL ? at_acme_account_url(acme) : NULL);
 }
 
 /* ---- ARI ---------------------------------------------------------------------------------------
@@ -396,6 +435,7 @@ static apr_status_t task_ari_fetch(at_ari_window_t *window, autotls_renew_t *ren
         at_acme_directory_preset(acme, kept, strlen(kept));
     }
     rv = at_ari_fetch(window, acme, p, cert_id);
+    autotls_renew_status_count(renew, -1, at_acme_request_count(acme), NULL);
     fetched = at_acme_directory_text(acme);
     apr_thread_mutex_lock(renew->lock);
     if (rv == APR_ENOTIMPL) {

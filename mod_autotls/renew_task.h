@@ -22,6 +22,8 @@
 #include "autotls.h"
 #include "renew_job.h"
 #include "renew_queue.h"
+#include "at_status.h"
+#include "slots.h"
 
 /* Decision sources besides at_renew_by_name(), as the status line names them. */
 #define AUTOTLS_RENEW_BY_NEW "new"           /* no certificate from the CA yet */
@@ -70,6 +72,10 @@ typedef struct autotls_renew_job_t {
     apr_time_t ca_wait_since; /* its order waits for the CA to answer at all, since then; or 0 */
     apr_time_t ca_wait_until; /* the CA's next probe then */
     struct autotls_renew_job_t *next_done; /* on renew->done (under the lock) */
+    /* the status snapshot (renew_status.c; scheduler only) */
+    char serial[AUTOTLS_SLOT_SERIAL_MAX]; /* of the served certificate */
+    const char *issuer;                   /* its issuer's CN (interned in renew->pool), or NULL */
+    char *status_text;                    /* the site's entry as last built (malloc), or NULL */
 } autotls_renew_job_t;
 
 struct autotls_renew_t {
@@ -106,6 +112,15 @@ struct autotls_renew_t {
     /* operator requests (scheduler only) */
     apr_time_t requests_seen; /* mtime of jobs/ at the last listing */
     apr_time_t requests_listed;
+    /* the status snapshot (renew_status.c) */
+    int status_dirty;            /* a site's entry changed since the last write (scheduler only) */
+    apr_time_t status_written;   /* when it was last written (scheduler only) */
+    int status_counted;          /* a counter changed since the last write (under the lock) */
+    apr_hash_t *issuers;         /* issuer CN -> the same, interned (scheduler only) */
+    apr_array_header_t *orphans; /* char * (malloc): entries of job files of no site */
+    apr_uint64_t orders_total[AT_STATUS_ORDER_RESULT_COUNT]; /* under the lock */
+    apr_uint64_t ca_requests_total;                          /* under the lock */
+    char account_url[AUTOTLS_JOB_ERROR_MAX];                 /* under the lock; "" unknown */
 };
 
 /* The scheduler's tick: it also runs at once when a task is done (renew->wake). */
@@ -123,6 +138,10 @@ apr_status_t autotls_renew_task_push(autotls_renew_t *renew, autotls_renew_job_t
 /* Makes a job the scheduler owns due now (an operator's request, a repaired account); a job
  * that is running or waits in a ready queue is left as it is. Scheduler thread only. */
 void autotls_renew_job_wake(autotls_renew_t *renew, autotls_renew_job_t *job);
+
+/* When the served certificate of a job is due for renewal by the policy (ARI when its window is
+ * known, else the lifetime or AutoTLSRenewWindow), before any backoff. */
+at_renew_plan_t autotls_renew_job_plan(const autotls_renew_job_t *job);
 
 /* AutoTLSRenewWindow of the site in the policy's terms. */
 at_renew_window_t autotls_renew_window(const autotls_site_t *site);

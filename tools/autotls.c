@@ -24,6 +24,7 @@
 #include "at_jws.h"
 #include "at_live.h"
 #include "standalone.h"
+#include "status.h"
 #include "webroot.h"
 
 #define EXIT_OK 0
@@ -55,6 +56,7 @@ static const char *const usage_main =
     "commands:\n"
     "  issue    obtain a certificate from an ACME CA into a store\n"
     "  show     list the certificates of a store\n"
+    "  status   every site's state, a monitoring check (exit codes of monitoring plugins)\n"
     "  revoke   revoke a stored certificate\n"
     "  renew    ask the running server to renew a site's certificate now\n"
     "  account  show the ACME account; ask the server to roll its key or update its contact\n"
@@ -524,6 +526,24 @@ static const char *cli_show_window(cli_show_ca_t *ca, json_t **json, const cli_a
     return apr_psprintf(p, "%s .. %s", cli_time(p, window.start), cli_time(p, window.end));
 }
 
+/* Whether live/<site> holds a certificate set at all (the server keeps only a placeholder
+ * there until a site's first certificate). */
+static int cli_show_has_set(at_store_t *store, const char *site, apr_pool_t *p)
+{
+    apr_array_header_t *items;
+    int i;
+
+    if (at_store_list(store, AT_STORE_LIVE, site, &items, p) != APR_SUCCESS) {
+        return 1; /* unreadable: the load says why */
+    }
+    for (i = 0; i < items->nelts; ++i) {
+        if (strcmp(APR_ARRAY_IDX(items, i, const char *), AT_CERTSET_CHAIN) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int cmd_show(const cli_args_t *args, apr_pool_t *p)
 {
     cli_show_ca_t ca = {NULL, NULL};
@@ -549,6 +569,16 @@ static int cmd_show(const cli_args_t *args, apr_pool_t *p)
     for (i = 0; i < sites->nelts; ++i) {
         const char *site = APR_ARRAY_IDX(sites, i, const char *);
 
+        if (!cli_show_has_set(store, site, p)) {
+            /* a site of a running server before its first certificate: not an error */
+            if (args->json) {
+                json_array_append_new(out,
+                                      json_pack("{s:s, s:s}", "site", site, "state", "pending"));
+            } else {
+                printf("%s\n  pending: no certificate from the CA yet\n", site);
+            }
+            continue;
+        }
         if (at_certset_load(&key, &chain, store, AT_STORE_LIVE, site, p) != APR_SUCCESS ||
             at_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)) != APR_SUCCESS) {
             cli_fail(EXIT_LOCAL, "%s: no readable certificate", site);
@@ -579,6 +609,15 @@ static int cmd_show(const cli_args_t *args, apr_pool_t *p)
     }
     json_decref(out);
     return code;
+}
+
+static int cmd_status(const cli_args_t *args, apr_pool_t *p)
+{
+    if (args->names->nelts > 0) {
+        fputs(AUTOTLS_CLI_STATUS_USAGE, stderr);
+        return AT_STATUS_CHECK_UNKNOWN; /* the monitoring convention: a usage error is unknown */
+    }
+    return autotls_cli_status(args->store, args->json, p);
 }
 
 static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
@@ -960,7 +999,7 @@ int main(int argc, const char *const *argv)
     } commands[] = {
         {"issue", cmd_issue, usage_issue},       {"show", cmd_show, usage_show},
         {"revoke", cmd_revoke, usage_revoke},    {"renew", cmd_renew, usage_renew},
-        {"account", cmd_account, usage_account},
+        {"account", cmd_account, usage_account}, {"status", cmd_status, AUTOTLS_CLI_STATUS_USAGE},
     };
     cli_args_t args;
     apr_pool_t *p;

@@ -163,6 +163,14 @@ static int issue_name_failed(const issue_t *ctx, const char *name)
     return 0;
 }
 
+/* The problem type of authz's failed challenge, or NULL. */
+static const char *issue_authz_problem_type(const at_acme_authz_t *authz)
+{
+    const at_acme_challenge_t *challenge = at_acme_authz_challenge(authz, AT_CHALLENGE_HTTP01);
+
+    return challenge != NULL && challenge->error != NULL ? challenge->error->type : NULL;
+}
+
 /* Leaves the name of authz out of the certificate (allow_partial), with reason (NULL: the CA's). */
 static void issue_failed_add(issue_t *ctx, const at_acme_authz_t *authz, const char *reason)
 {
@@ -175,6 +183,7 @@ static void issue_failed_add(issue_t *ctx, const at_acme_authz_t *authz, const c
     failed = apr_array_push(ctx->failed);
     failed->name = name;
     failed->reason = reason != NULL ? reason : issue_authz_reason(ctx->p, authz);
+    failed->type = issue_authz_problem_type(authz);
 }
 
 /* Publishes the http-01 response of one pending authorization and tells the CA to look. */
@@ -235,6 +244,7 @@ static void issue_withdraw_challenges(issue_t *ctx)
 
 static apr_status_t issue_authz_failed(issue_t *ctx, const at_acme_authz_t *authz)
 {
+    issue_failed_add(ctx, authz, NULL); /* the caller learns why (at_issue_certificate) */
     at_log(AT_LOG_ERR, AT_ECHALLENGE, AT_LOGNO(1083) "%s: %s could not validate %s: %s",
            ctx->request->site, at_acme_url(ctx->acme), issue_authz_name(ctx->p, authz),
            issue_authz_reason(ctx->p, authz));
@@ -611,6 +621,9 @@ apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, a
         at_account_directory_keep(acme, request->account_store, p, rv == APR_SUCCESS);
     }
     if (rv == APR_SUCCESS) {
+        *result = res;
+    } else if (rv == AT_ECHALLENGE) {
+        res->failed = ctx.failed;
         *result = res;
     }
     return rv;

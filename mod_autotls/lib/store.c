@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 
 #include "at_core.h"
+#include "at_status.h"
 #include "at_store.h"
 
 /* Longest store component (one path component on every common filesystem). */
@@ -26,7 +27,7 @@
 #define AT_STORE_SET_MAX_ITEMS 64
 
 static const char *const at_store_group_names[AT_STORE_GROUP_COUNT] = {
-    "accounts", "staging", "live", "challenges", "jobs", "archive",
+    "accounts", "staging", "live", "challenges", "jobs", "archive", "status",
 };
 
 const char *at_store_group_name(at_store_group_e group)
@@ -35,6 +36,11 @@ const char *at_store_group_name(at_store_group_e group)
         return NULL;
     }
     return at_store_group_names[group];
+}
+
+apr_size_t at_store_item_max(at_store_group_e group)
+{
+    return group == AT_STORE_STATUS ? AT_STATUS_MAX_ITEM : AT_STORE_MAX_ITEM;
 }
 
 static int component_char_ok(char c)
@@ -149,11 +155,11 @@ apr_status_t at_store_save(at_store_t *store, at_store_group_e group, const char
                at_store_group_name(group), name ? name : "", item);
         return AT_EARG;
     }
-    if (len > AT_STORE_MAX_ITEM) {
+    if (len > at_store_item_max(group)) {
         at_log(AT_LOG_ERR, AT_ETOOLARGE,
                AT_LOGNO(1117) "store: refusing to save %s/%s/%s: %" APR_SIZE_T_FMT
-                              " bytes, the limit is %d",
-               at_store_group_name(group), name ? name : "", item, len, AT_STORE_MAX_ITEM);
+                              " bytes, the limit is %" APR_SIZE_T_FMT,
+               at_store_group_name(group), name ? name : "", item, len, at_store_item_max(group));
         return AT_ETOOLARGE;
     }
     return store->vt->save(store, group, name, item, data, len, access, p);

@@ -87,10 +87,12 @@ static const char *fs_dir_path(at_store_t *store, at_store_group_e group, const 
     return dir;
 }
 
-/* Only challenges/ is open to others (the web server's children serve its answers). */
+/* Only challenges/ and status/ are open to others (the web server's children serve the answers
+ * and the status snapshot). */
 static mode_t group_dir_mode(at_store_group_e group)
 {
-    return group == AT_STORE_CHALLENGES ? FS_MODE_PUBLIC_DIR : FS_MODE_SECRET_DIR;
+    return group == AT_STORE_CHALLENGES || group == AT_STORE_STATUS ? FS_MODE_PUBLIC_DIR
+                                                                    : FS_MODE_SECRET_DIR;
 }
 
 /* Whether the open directory is owned by us: one someone swapped in is never chmodded. */
@@ -507,10 +509,11 @@ static apr_status_t fs_load(at_store_t *store, at_store_group_e group, const cha
     if ((rv = fs_check_file(store->impl, path, &st, access)) != APR_SUCCESS) {
         goto out;
     }
-    if (st.st_size > AT_STORE_MAX_ITEM) {
+    if ((apr_size_t)st.st_size > at_store_item_max(group)) {
         rv = AT_ETOOLARGE;
-        at_log(AT_LOG_ERR, rv, AT_LOGNO(1152) "store: refusing %s: %ld bytes, the limit is %d",
-               path, (long)st.st_size, AT_STORE_MAX_ITEM);
+        at_log(AT_LOG_ERR, rv,
+               AT_LOGNO(1152) "store: refusing %s: %ld bytes, the limit is %" APR_SIZE_T_FMT,
+               path, (long)st.st_size, at_store_item_max(group));
         goto out;
     }
     size = (apr_size_t)st.st_size;

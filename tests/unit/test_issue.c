@@ -373,6 +373,22 @@ START_TEST(test_partial_validates_again_when_the_ca_does_not_reuse)
 }
 END_TEST
 
+/* After AT_ECHALLENGE: no certificate, and the names the CA refused with its problem type. */
+static void assert_failed_with(const at_issue_result_t *result, const char *name, const char *type)
+{
+    int i, found = 0;
+
+    ck_assert_ptr_nonnull(result);
+    ck_assert_ptr_null(result->chain_pem);
+    ck_assert_ptr_null(result->key_pem);
+    for (i = 0; result->failed != NULL && i < result->failed->nelts; ++i) {
+        const at_issue_failed_t *f = &APR_ARRAY_IDX(result->failed, i, at_issue_failed_t);
+
+        found |= strcmp(f->name, name) == 0 && f->type != NULL && strcmp(f->type, type) == 0;
+    }
+    ck_assert_msg(found, "%s with %s not among the failed names", name, type);
+}
+
 START_TEST(test_partial_second_failure_fails_without_a_third_order)
 {
     at_issue_request_t request = request_for("a.example", "b.example", 1);
@@ -391,7 +407,7 @@ START_TEST(test_partial_second_failure_fails_without_a_third_order)
 
     ck_assert_int_eq(at_issue_certificate(&result, acme, pool, &request, &responder),
                      AT_ECHALLENGE);
-    ck_assert_ptr_null(result);
+    assert_failed_with(result, "a.example", "urn:ietf:params:acme:error:unauthorized");
     ck_assert_int_eq(canned_ca_pending(ca), 0);
     ck_assert_int_eq(requests_to("/new-order", orders, 4), 2);
     ck_assert_int_eq(log_find(AT_LOG_ERR, "could not validate a.example: "
@@ -413,7 +429,7 @@ START_TEST(test_no_partial_certificate_without_allow_partial)
 
     ck_assert_int_eq(at_issue_certificate(&result, acme, pool, &request, &responder),
                      AT_ECHALLENGE);
-    ck_assert_ptr_null(result);
+    assert_failed_with(result, "b.example", "urn:ietf:params:acme:error:connection");
     ck_assert_int_eq(requests_to("/new-order", orders, 4), 1);
     ck_assert_int_eq(canned_ca_pending(ca), 1);
     ck_assert_int_eq(log_find(AT_LOG_ERR, "could not validate"), 1);
@@ -437,7 +453,7 @@ START_TEST(test_partial_with_every_name_failing_is_a_failure)
 
     ck_assert_int_eq(at_issue_certificate(&result, acme, pool, &request, &responder),
                      AT_ECHALLENGE);
-    ck_assert_ptr_null(result);
+    assert_failed_with(result, "a.example", "urn:ietf:params:acme:error:dns");
     ck_assert_int_eq(requests_to("/new-order", orders, 4), 1);
     ck_assert_int_eq(canned_ca_pending(ca), 1);
     ck_assert_int_eq(log_find(AT_LOG_ERR, "could not validate"), 1);

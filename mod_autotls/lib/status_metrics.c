@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * status_metrics.c: the status snapshot as Prometheus metrics (text exposition format 0.0.4).
+ *
+ * The one idea: every family has its HELP and TYPE line once, before its samples, and every label
+ * value is escaped (backslash, double quote, newline), so a site name can never break a scrape.
+ * Metric names are the contract (README lists them); change none without saying so there.
+ */
+#include <apr_strings.h>
+
+#include "at_status.h"
+
+#define METRICS_BUF_INITIAL 4096
+
+typedef struct {
+    apr_pool_t *p;
+    apr_array_header_t *out; /* const char * pieces, joined at the end */
+} metrics_t;
+
+static void metrics_put(metrics_t *m, const char *text)
+{
+    APR_ARRAY_PUSH(m->out, const char *) = text;
+}
+
+static void metrics_family(metrics_t *m, const char *name, const char *type, const char *help)
+{
+    metrics_put(m, apr_psprintf(m->p, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type));
+}
+
+/* A label value with \, " and newline escaped as the exposition format requires. */
+static const char *metrics_escape(apr_pool_t *p, const char *value)
+{
+    apr_size_t n = 0;
+    const char *c;
+    char *out, *o;
+
+    for (c = value; *c != '\0'; ++c) {
+        n += (*c == '\\' || *c == '"' || *c == '\n') ? 2 : 1;
+    }
+    o = out = apr_palloc(p, n + 1);
+    for (c = value; *c != '\0'; ++c) {
+        if (*c == '\\' || *c == '"' || *c == '\n') {
+            *o++ = '\\';
+            *o++ = *c == '\n' ? 'n' : *c;
+        } else {
+            *o++ = *c;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void metrics_sample(metrics_t *m, const char *name, const char *label, const char *value,
+                           apr_int64_t number)
+{
+    metrics_put(m, apr_psprintf(m->p, "%s{%s=\"%s\"} %" APR_INT64_T_FMT "\n", name, label,
+                                metrics_escape(m->p, value), number));
+}
+
+static const at_status_site_t *metrics_site(const at_status_t *status, int i)
+{
+    return APR_ARRAY_IDX(status->sites, i, const at_status_site_t *);
+}
+
+static void metrics_sites(metrics_t *m, const at_status_t *status, apr_time_t now)
+{
+    int i;
+
+    metrics_family(m, "autotls_certificate_expiry_timestamp_seconds", "gauge",
+                   "notAfter of the CA-issued certificate a site serves, in seconds since the "
+                   "epoch.");
+    for (i = 0; i < status->sites->nelts; ++i) {
+        const at_status_site_t *s = metrics_site(status, i);
+
+        if (s->has_cert) {
+            metrics_sample(m, "autotls_certificate_expiry_timestamp_seconds", "site", s->site,
+                           apr_time_sec(s->not_after));
+        }
+    }
+    metrics_family(m, "autotls_certificate_valid", "gauge",
+                   "1 when a site serves a CA-issued certificate valid now, else 0.");
+    for (i = 0; i < status->sites->nelts; ++i) {
+        const at_status_site_t *s = metrics_site(status, i);
+
+        metrics_sample(m, "autotls_certificate_valid", "site", s->site,
+                       s->has_cert && now >= s->not_before && now < s->not_after);
+    }
+    metrics_family(m, "autotls_next_renewal_timestamp_seconds", "gauge",
+                   "When the next order for a site is due, in seconds since the epoch.");
+    for (i = 0; i < status->sites->nelts; ++i) {
+        const at_status_site_t *s = metrics_site(status, i);
+
+        if (s->next_renewal != 0) {
+            metrics_sample(m, "autotls_next_renewal_timestamp_seconds", "site", s->site,
+                           apr_time_sec(s->next_renewal));
+        }
+    }
+    metrics_family(m, "autotls_renewal_failures", "gauge",
+                   "Consecutive failed orders of a site (0 after a success).");
+    for (i = 0; i < status->sites->nelts; ++i) {
+        const at_status_site_t *s = metrics_site(status, i);
+
+        metrics_sample(m, "autotls_renewal_failures", "site", s->site, s->failures);
+    }
+}
+
+static void metrics_server(metrics_t *m, const at_status_t *status, apr_time_t now)
+{
+    apr_int64_t by_state[AT_STATUS_STATE_COUNT] = {0};
+    int i;
+
+    metrics_family(m, "autotls_orders_total", "counter",
+                   "Orders the renewal process finished, by result, since it started.");
+    for (i = 0; i < AT_STATUS_ORDER_RESULT_COUNT; ++i) {
+        metrics_sample(m, "autotls_orders_total", "result",
+                       at_status_order_name((at_status_order_e)i),
+                       (apr_int64_t)status->orders_total[i]);
+    }
+    metrics_family(m, "autotls_ca_requests_total", "counter",
+                   "Requests the renewal process sent to the CA since it started.");
+    metrics_put(m, apr_psprintf(m->p, "autotls_ca_requests_total %" APR_UINT64_T_FMT "\n",
+                                status->ca_requests_total));
+    for (i = 0; i < status->sites->nelts; ++i) {
+        ++by_state[at_status_state_at(metrics_site(status, i), now)];
+    }
+    metrics_family(m, "autotls_sites", "gauge", "Sites by state.");
+    for (i = 0; i < AT_STATUS_STATE_COUNT; ++i) {
+        metrics_sample(m, "autotls_sites", "state", at_status_state_name((at_status_state_e)i),
+                       by_state[i]);
+    }
+    metrics_family(m, "autotls_orders_in_flight", "gauge", "Orders running now.");
+    metrics_put(m, apr_psprintf(m->p, "autotls_orders_in_flight %d\n", status->orders_in_flight));
+    metrics_family(m, "autotls_status_timestamp_seconds", "gauge",
+                   "When the renewal process wrote the status snapshot, in seconds since the "
+                   "epoch.");
+    metrics_put(m, apr_psprintf(m->p, "autotls_status_timestamp_seconds %" APR_INT64_T_FMT "\n",
+                                (apr_int64_t)apr_time_sec(status->generated)));
+}
+
+const char *at_status_metrics(const at_status_t *status, apr_time_t now, apr_pool_t *p)
+{
+    metrics_t m = {p, apr_array_make(p, METRICS_BUF_INITIAL, sizeof(const char *))};
+
+    metrics_sites(&m, status, now);
+    metrics_server(&m, status, now);
+    return apr_array_pstrcat(p, m.out, 0);
+}
