@@ -49,6 +49,10 @@ typedef struct {
     apr_uid_t acme_uid;       /* owner of accounts/, jobs/, staging/, challenges/ */
     apr_gid_t acme_gid;
     int https_port;
+    /* notifications and orphans */
+    const char *notify_command;         /* AutoTLSNotifyCommand, or NULL */
+    apr_interval_time_t notify_timeout; /* its time limit */
+    apr_interval_time_t orphan_keep;    /* AutoTLSOrphanKeep */
 } autotls_ctx_t;
 
 /* Builds the context of this generation from the configured servers (post_config, every pass)

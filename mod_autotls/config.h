@@ -51,6 +51,10 @@ typedef struct {
     int ca_rate_set;             /* AutoTLSCARate given (AUTOTLS_ON), else the CA's default */
     at_rate_t ca_rate;           /* AutoTLSCARate: burst 0 for none */
     const char *twin_origin;     /* AutoTLSTwin (twin.c): "file:line" it twins; NULL: no twin */
+    /* notifications and orphans (notify.c, activator.c) */
+    const char *notify_command;         /* AutoTLSNotifyCommand, absolute */
+    apr_interval_time_t notify_timeout; /* its timeout=, 0: unset */
+    apr_interval_time_t orphan_keep;    /* AutoTLSOrphanKeep, 0: unset */
 } autotls_server_conf_t;
 
 extern module AP_MODULE_DECLARE_DATA autotls_module;
@@ -77,5 +81,11 @@ const apr_array_header_t *autotls_config_exclude(const server_rec *s); /* never 
 int autotls_config_orders_in_flight(const server_rec *s); /* AutoTLSOrdersInFlight, else 8 */
 /* AutoTLSCARate, else the default of the configured CA (at_rate_default). */
 at_rate_t autotls_config_ca_rate(const server_rec *s);
+
+/* AutoTLSNotifyCommand (NULL: none) and its time limit (timeout=, else 30 s). */
+const char *autotls_config_notify_command(const server_rec *s);
+apr_interval_time_t autotls_config_notify_timeout(const server_rec *s);
+/* AutoTLSOrphanKeep, else 30 days. */
+apr_interval_time_t autotls_config_orphan_keep(const server_rec *s);
 
 #endif

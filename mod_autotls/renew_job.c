@@ -192,6 +192,7 @@ apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char 
     error = json_object_get(json, "last_error");
     job_copy_text(job->last_error, sizeof(job->last_error),
                   json_is_string(error) ? json_string_value(error) : "");
+    job->orphaned_since = job_time(json_object_get(json, AT_ORPHAN_SINCE_KEY));
     job_load_ari(job, json_object_get(json, "ari"));
     job_load_missing(job, json_object_get(json, "missing"));
     json_decref(json);

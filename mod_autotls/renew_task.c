@@ -305,6 +305,7 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, 
     if (limit == AT_RATELIMIT_DOMAIN && subject != NULL) {
         task_domain_limited(renew, job, subject, now + delay, p);
     }
+    autotls_renew_notify(renew, job, AT_EVENT_FAILED, error, p); /* one per backoff step */
 }
 
 static void task_order(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
