@@ -398,21 +398,22 @@ static const char *autotls_set_notify_command(cmd_parms *cmd, void *dconf, const
         return autotls_bad_value(cmd, path, "is not an absolute path", AUTOTLS_EXPECT_COMMAND);
     }
     if (apr_stat(&finfo, path, APR_FINFO_TYPE | APR_FINFO_PROT, cmd->temp_pool) != APR_SUCCESS ||
-        finfo.filetype != APR_REG || (finfo.protection & APR_FPROT_OS_DEFAULT & 0111) == 0) {
+        finfo.filetype != APR_REG ||
+        (finfo.protection & (APR_FPROT_UEXECUTE | APR_FPROT_GEXECUTE | APR_FPROT_WEXECUTE)) == 0) {
         return autotls_bad_value(cmd, path, "is not an executable file", AUTOTLS_EXPECT_COMMAND);
     }
     if (option != NULL) {
+        const char *both = apr_pstrcat(cmd->temp_pool, path, " ", option, NULL);
+
         if (strncmp(option, AUTOTLS_TIMEOUT_OPTION, strlen(AUTOTLS_TIMEOUT_OPTION)) != 0) {
-            return autotls_bad_value(cmd, option, "is not timeout=DURATION",
+            return autotls_bad_value(cmd, both, "has an option other than timeout=DURATION",
                                      AUTOTLS_EXPECT_COMMAND);
         }
-        err = autotls_duration_arg(cmd, &timeout, option + strlen(AUTOTLS_TIMEOUT_OPTION),
-                                   AUTOTLS_EXPECT_COMMAND);
-        if (err != NULL) {
-            return err;
-        }
-        if (timeout < apr_time_from_sec(1) || timeout > AUTOTLS_NOTIFY_TIMEOUT_MAX) {
-            return autotls_bad_value(cmd, option, "is out of range", AUTOTLS_EXPECT_COMMAND);
+        if (autotls_duration_arg(cmd, &timeout, option + strlen(AUTOTLS_TIMEOUT_OPTION),
+                                 AUTOTLS_EXPECT_COMMAND) != NULL ||
+            timeout < apr_time_from_sec(1) || timeout > AUTOTLS_NOTIFY_TIMEOUT_MAX) {
+            return autotls_bad_value(cmd, both, "has a timeout that is no duration from 1s to 1h",
+                                     AUTOTLS_EXPECT_COMMAND);
         }
     }
     conf->notify_command = path;
