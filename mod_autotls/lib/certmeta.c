@@ -35,7 +35,6 @@ static json_t *certmeta_names(const apr_array_header_t *names)
 apr_status_t at_certmeta_format(char **text, apr_pool_t *p, const at_certmeta_t *meta)
 {
     json_t *json;
-    char *dumped;
 
     if (meta->ca == NULL) {
         return AT_EARG;
@@ -53,14 +52,7 @@ apr_status_t at_certmeta_format(char **text, apr_pool_t *p, const at_certmeta_t 
     if (meta->issued_by != NULL) {
         json_object_set_new(json, "issued_by", json_string(meta->issued_by));
     }
-    dumped = json_dumps(json, JSON_SORT_KEYS | JSON_COMPACT);
-    json_decref(json);
-    if (dumped == NULL) {
-        return AT_EARG;
-    }
-    *text = apr_pstrdup(p, dumped);
-    free(dumped);
-    return APR_SUCCESS;
+    return at_json_field_dump(text, p, json);
 }
 
 static int certmeta_is_url(const char *url)

@@ -73,7 +73,6 @@ void at_event_set_cert(at_event_t *event, apr_pool_t *p, X509 *leaf)
 apr_status_t at_event_format(char **text, apr_pool_t *p, const at_event_t *event)
 {
     json_t *json, *names = json_array();
-    char *dumped;
     int i;
 
     for (i = 0; event->names != NULL && i < event->names->nelts; ++i) {
@@ -88,14 +87,7 @@ apr_status_t at_event_format(char **text, apr_pool_t *p, const at_event_t *event
         json_decref(json);
         return AT_EARG;
     }
-    dumped = json_dumps(json, JSON_SORT_KEYS | JSON_COMPACT);
-    json_decref(json);
-    if (dumped == NULL) {
-        return AT_EARG;
-    }
-    *text = apr_pstrdup(p, dumped);
-    free(dumped);
-    return APR_SUCCESS;
+    return at_json_field_dump(text, p, json);
 }
 
 static int event_is_hex(const char *s)

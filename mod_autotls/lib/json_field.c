@@ -6,6 +6,7 @@
  * guessing at a wrong type, no control characters that could forge a log line or an
  * environment variable further on.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -101,5 +102,18 @@ apr_status_t at_json_field_object(json_t **obj, const char *text, apr_size_t len
         *obj = NULL;
         return AT_EPROTO;
     }
+    return APR_SUCCESS;
+}
+
+apr_status_t at_json_field_dump(char **text, apr_pool_t *p, json_t *json)
+{
+    char *dumped = json != NULL ? json_dumps(json, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+
+    json_decref(json);
+    if (dumped == NULL) {
+        return AT_EARG;
+    }
+    *text = apr_pstrdup(p, dumped);
+    free(dumped);
     return APR_SUCCESS;
 }

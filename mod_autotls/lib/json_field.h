@@ -25,4 +25,8 @@ apr_status_t at_json_field_texts(apr_array_header_t **out, apr_pool_t *p, const 
 apr_status_t at_json_field_object(json_t **obj, const char *text, apr_size_t len,
                                   apr_size_t max_len);
 
+/* The compact text of json (keys sorted) in p, and json released: AT_EARG when it cannot be
+ * written (json NULL included). */
+apr_status_t at_json_field_dump(char **text, apr_pool_t *p, json_t *json);
+
 #endif
