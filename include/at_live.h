@@ -64,6 +64,17 @@ apr_status_t at_live_archive_purge(at_store_t *store, const char *site, apr_time
                                    apr_interval_time_t grace, int keep_max, int *removed,
                                    apr_pool_t *p);
 
+/* Takes site out of live/ (a site no longer configured, `autotls forget`): its set is copied
+ * into archive/ first (at_live_archive), then live/<site>/ is removed flat (its set, meta.json,
+ * an interrupted journal). Nothing live: nothing to do. When the archive copy fails, live/
+ * stays as it was. */
+apr_status_t at_live_retire(at_store_t *store, const char *site, apr_time_t now, apr_pool_t *p);
+
+/* at_live_archive_purge for every site in archive/ (on a schedule: an orphan's archive has no
+ * promotion left to purge it); *removed (may be NULL) adds up the sets removed. */
+apr_status_t at_live_archive_purge_all(at_store_t *store, apr_time_t now, apr_interval_time_t grace,
+                                       int keep_max, int *removed, apr_pool_t *p);
+
 /* Promotes the newest archived set of site that passes check back into live/ (when live/ holds
  * nothing usable); *stamp names it. APR_ENOENT when no archived set passes. */
 apr_status_t at_live_restore(at_store_t *store, const char *site, const at_certset_check_t *check,

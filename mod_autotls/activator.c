@@ -44,10 +44,13 @@
 #include <http_config.h>
 #include <http_log.h>
 
+#include "at_certmeta.h"
 #include "at_core.h"
 #include "at_crypto.h"
+#include "at_event.h"
 #include "at_issue.h"
 #include "at_live.h"
+#include "at_orphan.h"
 #include "at_store.h"
 #include "at_sweep.h"
 #include "activator.h"
@@ -81,6 +84,8 @@ APLOG_USE_MODULE(autotls);
 #define ACTIVATOR_USEC_PER_MSEC 1000
 #define ACTIVATOR_MSEC_PER_SEC 1000
 #define ACTIVATOR_NSEC_PER_MSEC 1000000L
+/* Every archive is purged this often (an orphan's has no promotion left to purge it). */
+#define ACTIVATOR_PURGE_INTERVAL apr_time_from_sec(3600)
 
 /* The child's working state. */
 typedef struct {
@@ -91,6 +96,7 @@ typedef struct {
     apr_time_t list_retry_at;
     apr_time_t sweep_at;  /* the next sweep of leftovers */
     apr_time_t rescan_at; /* the next full look at staging/ */
+    apr_time_t purge_at;  /* the next purge of every archive */
     const char *staging;  /* the directory watched */
     int inotify_fd;       /* -1: none (then every wake is a full look) */
     int watch;            /* the watch on staging/, -1 while there is none */
@@ -286,6 +292,42 @@ static apr_status_t activator_promote(activator_child_t *ch, const autotls_site_
     return at_live_promote(ch->ctx->store, site->name, key_pem, key_len, chain_pem, chain_len, p);
 }
 
+/* What the new live set records (meta.json: the CA of this configuration, whose issuer roots the
+ * chain just verified to; never what staging/ says) and the event it is for the notification
+ * command (obtained, or renewed when a CA-issued set was served before). Failures are logged
+ * and change nothing else. */
+static void activator_record(activator_child_t *ch, const autotls_site_t *site, X509 *leaf,
+                             apr_pool_t *p)
+{
+    autotls_slot_info_t served;
+    at_certmeta_t meta = {0};
+    at_event_t *event;
+    apr_status_t rv;
+
+    meta.ca = ch->ctx->ca_url;
+    meta.ca_cert = ch->ctx->ca_file;
+    meta.names = site->names;
+    meta.issued_by = AT_CERTMETA_BY_MODULE;
+    if ((rv = at_certmeta_save(ch->ctx->store, site->name, &meta, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ch->ctx->main_server,
+                     AUTOTLS_LOGNO(0813) "%s: cannot record the CA of the new certificate in "
+                                         "live/%s/%s; `autotls revoke` will need it",
+                     site->name, site->name, AT_CERTSET_META);
+    }
+    event = at_event_make(p,
+                          autotls_slots_info(ch->ctx->slots, site->slot, &served) == APR_SUCCESS &&
+                                  served.ca_issued
+                              ? AT_EVENT_RENEWED
+                              : AT_EVENT_OBTAINED,
+                          site->name, apr_time_now());
+    at_event_set_cert(event, p, leaf);
+    if ((rv = at_event_post(ch->ctx->store, event, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ch->ctx->main_server,
+                     AUTOTLS_LOGNO(0814) "%s: cannot hand the %s event to the renewal process",
+                     site->name, at_event_kind_name(event->kind));
+    }
+}
+
 /* A partial set: the names it leaves out, or NULL when it covers them all. */
 static const char *activator_left_out(const autotls_site_t *site, X509 *leaf, apr_pool_t *p)
 {
@@ -372,6 +414,7 @@ static void activator_take(activator_child_t *ch, const autotls_site_t *site, ap
         activator_retry_later(ch, site->name, now);
         return;
     }
+    activator_record(ch, site, APR_ARRAY_IDX(chain, 0, X509 *), p);
     rv = autotls_slots_publish(ch->ctx->slots, site->slot, key, chain, 1);
     if (rv != APR_SUCCESS) {
         autotls_log_error(
@@ -384,6 +427,76 @@ static void activator_take(activator_child_t *ch, const autotls_site_t *site, ap
     activator_drop_staged(ch, site, now, p);
     if (rv == APR_SUCCESS) {
         activator_log_live(ch, site, APR_ARRAY_IDX(chain, 0, X509 *), p);
+    }
+}
+
+/* ---- the child: orphans ------------------------------------------------------------------- */
+
+/* A stored site this generation does not configure: marked once, forgotten after
+ * AutoTLSOrphanKeep (at_orphan.h). */
+static void activator_orphan(activator_child_t *ch, const char *name, apr_time_t now, apr_pool_t *p)
+{
+    apr_time_t since;
+    int fresh;
+
+    if (at_orphan_mark(&since, &fresh, ch->ctx->store, name, now, p) != APR_SUCCESS) {
+        return; /* the store logged it; tried again at the next sweep */
+    }
+    if (fresh) {
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, ch->ctx->main_server,
+            AUTOTLS_LOGNO(0810) "%s: orphaned: the store holds it but no vhost names "
+                                "it any more; its certificate moves to archive/ after "
+                                "%s (AutoTLSOrphanKeep), or now with `autotls forget "
+                                "%s`",
+            name, activator_time_text(p, now + ch->ctx->orphan_keep, ACTIVATOR_DATE_FORMAT), name);
+    }
+    if (now - since < ch->ctx->orphan_keep) {
+        return;
+    }
+    if (at_orphan_forget(ch->ctx->store, name, now, 1, p) == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ch->ctx->main_server,
+                     AUTOTLS_LOGNO(0811) "%s: orphaned since %s: its certificate moved to "
+                                         "archive/%s, its job state removed",
+                     name, activator_time_text(p, since, ACTIVATOR_DATE_FORMAT), name);
+    }
+}
+
+/* Every stored site no configured vhost names (at start and at each sweep). */
+static void activator_orphans(activator_child_t *ch, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    apr_array_header_t *stored;
+    int i;
+
+    if (at_orphan_stored_sites(&stored, ch->ctx->store, p) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < stored->nelts && !activator_stop_requested; i++) {
+        const char *name = APR_ARRAY_IDX(stored, i, const char *);
+
+        if (apr_hash_get(ch->sites, name, APR_HASH_KEY_STRING) == NULL) {
+            activator_orphan(ch, name, now, p);
+        }
+    }
+}
+
+/* Purges every archive (grace period, count) once in ACTIVATOR_PURGE_INTERVAL. */
+static void activator_purge_archives(activator_child_t *ch, apr_time_t now, apr_pool_t *p)
+{
+    int removed = 0;
+
+    if (now < ch->purge_at) {
+        return;
+    }
+    ch->purge_at = now + ACTIVATOR_PURGE_INTERVAL;
+    if (at_live_archive_purge_all(ch->ctx->store, now, AT_ARCHIVE_GRACE, AT_ARCHIVE_KEEP_MAX,
+                                  &removed, p) == APR_SUCCESS &&
+        removed > 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ch->ctx->main_server,
+                     AUTOTLS_LOGNO(0812) "purged %d archived certificate(s) past their grace "
+                                         "period",
+                     removed);
     }
 }
 
@@ -580,6 +693,8 @@ static void activator_sweep(activator_child_t *ch, apr_pool_t *p)
                      p);
     at_sweep_challenges(ch->stage, AUTOTLS_CHALLENGE_MAX_AGE, now, &challenges, p);
     at_sweep_temp_files(ch->stage, AUTOTLS_TEMP_MAX_AGE, now, &temps, p);
+    activator_orphans(ch, p);
+    activator_purge_archives(ch, now, p);
     if (sets + challenges + temps > 0) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ch->ctx->main_server,
                      AUTOTLS_LOGNO(0321) "removed what interrupted work left in the store: %d "
@@ -677,6 +792,9 @@ void autotls_activator_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pco
                  (long)getpid(), ctx->sites->nelts, ch.staging, ctx->acme_user,
                  (long)ctx->acme_uid);
     activator_recover(&ch, scan);
+    apr_pool_clear(scan);
+    activator_orphans(&ch, scan);
+    activator_purge_archives(&ch, apr_time_now(), scan);
     apr_pool_clear(scan);
     ch.sweep_at = apr_time_now() + AUTOTLS_SWEEP_INTERVAL;
     while (!activator_stop_requested && getppid() == parent_pid) {

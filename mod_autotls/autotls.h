@@ -51,6 +51,10 @@ typedef struct {
     int https_port;
     const char *eab_kid;       /* AutoTLSEAB key id, or NULL */
     const char *eab_hmac_file; /* AutoTLSEAB key file (read by the renewal process), or NULL */
+    /* notifications and orphans */
+    const char *notify_command;         /* AutoTLSNotifyCommand, or NULL */
+    apr_interval_time_t notify_timeout; /* its time limit */
+    apr_interval_time_t orphan_keep;    /* AutoTLSOrphanKeep */
 } autotls_ctx_t;
 
 /* Builds the context of this generation from the configured servers (post_config, every pass)

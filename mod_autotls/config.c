@@ -19,7 +19,9 @@
 
 #include "at_core.h"
 #include "at_issue.h" /* at_account_eab_key_read */
+#include "at_orphan.h"
 #include "config.h"
+#include "notify.h"
 #include "twin.h"
 
 #define AUTOTLS_EXPECT_FLAG "use on or off"
@@ -38,6 +40,10 @@
 #define AUTOTLS_EXPECT_EAB                                                                         \
     "give the key id from the CA and a file holding its MAC key, readable by root and the ACME "   \
     "account only (owned by one of them, chmod 600)"
+#define AUTOTLS_EXPECT_COMMAND                                                                     \
+    "give the path of an executable file, optionally followed by timeout=DURATION (1s to 1h)"
+#define AUTOTLS_EXPECT_KEEP "use a duration with a unit d, h, m or s, e.g. 30d"
+#define AUTOTLS_TIMEOUT_OPTION "timeout="
 
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *arg);
@@ -54,6 +60,9 @@ static const char *autotls_add_exclude(cmd_parms *cmd, void *dconf, const char *
 static const char *autotls_set_orders_in_flight(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_ca_rate(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_eab(cmd_parms *cmd, void *dconf, const char *kid, const char *file);
+static const char *autotls_set_notify_command(cmd_parms *cmd, void *dconf, const char *path,
+                                              const char *option);
+static const char *autotls_set_orphan_keep(cmd_parms *cmd, void *dconf, const char *arg);
 
 const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLS", autotls_set_enabled, NULL, RSRC_CONF,
@@ -88,6 +97,12 @@ const command_rec autotls_cmds[] = {
     AP_INIT_TAKE2("AutoTLSEAB", autotls_set_eab, NULL, RSRC_CONF,
                   "KID HMAC-FILE: external account binding for a CA that requires it; the "
                   "MAC key in a file readable by root and the ACME account only"),
+    AP_INIT_TAKE12("AutoTLSNotifyCommand", autotls_set_notify_command, NULL, RSRC_CONF,
+                   "/path/to/command [timeout=DURATION]: run as the ACME account on obtained, "
+                   "renewed, failed, expiring, expired, revoked, orphaned"),
+    AP_INIT_TAKE1("AutoTLSOrphanKeep", autotls_set_orphan_keep, NULL, RSRC_CONF,
+                  "DURATION (default 30d): how long a removed site's certificate stays in live/ "
+                  "before it is archived"),
     AP_INIT_TAKE1(AUTOTLS_TWIN_DIRECTIVE, autotls_twin_cmd_marker, NULL, RSRC_CONF,
                   "set by mod_autotls on the HTTPS twins it generates (twin.c), not by hand"),
     {NULL},
@@ -390,6 +405,70 @@ static const char *autotls_set_eab(cmd_parms *cmd, void *dconf, const char *kid,
     return NULL;
 }
 
+/* A duration (not a percentage) of the directive, into *out. */
+static const char *autotls_duration_arg(cmd_parms *cmd, apr_interval_time_t *out, const char *arg,
+                                        const char *expected)
+{
+    autotls_window_t window;
+    const char *why = NULL;
+
+    if (autotls_parse_window(&window, &why, arg) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, arg, why, expected);
+    }
+    if (window.kind != AUTOTLS_WINDOW_DURATION) {
+        return autotls_bad_value(cmd, arg, "is a percentage, not a duration", expected);
+    }
+    *out = window.duration;
+    return NULL;
+}
+
+static const char *autotls_set_notify_command(cmd_parms *cmd, void *dconf, const char *path,
+                                              const char *option)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *err = autotls_check_server_wide(cmd);
+    apr_interval_time_t timeout = AUTOTLS_NOTIFY_TIMEOUT_DEFAULT;
+    apr_finfo_t finfo;
+
+    if (err != NULL) {
+        return err;
+    }
+    if (path[0] != '/') {
+        return autotls_bad_value(cmd, path, "is not an absolute path", AUTOTLS_EXPECT_COMMAND);
+    }
+    if (apr_stat(&finfo, path, APR_FINFO_TYPE | APR_FINFO_PROT, cmd->temp_pool) != APR_SUCCESS ||
+        finfo.filetype != APR_REG ||
+        (finfo.protection & (APR_FPROT_UEXECUTE | APR_FPROT_GEXECUTE | APR_FPROT_WEXECUTE)) == 0) {
+        return autotls_bad_value(cmd, path, "is not an executable file", AUTOTLS_EXPECT_COMMAND);
+    }
+    if (option != NULL) {
+        const char *both = apr_pstrcat(cmd->temp_pool, path, " ", option, NULL);
+
+        if (strncmp(option, AUTOTLS_TIMEOUT_OPTION, strlen(AUTOTLS_TIMEOUT_OPTION)) != 0) {
+            return autotls_bad_value(cmd, both, "has an option other than timeout=DURATION",
+                                     AUTOTLS_EXPECT_COMMAND);
+        }
+        if (autotls_duration_arg(cmd, &timeout, option + strlen(AUTOTLS_TIMEOUT_OPTION),
+                                 AUTOTLS_EXPECT_COMMAND) != NULL ||
+            timeout < apr_time_from_sec(1) || timeout > AUTOTLS_NOTIFY_TIMEOUT_MAX) {
+            return autotls_bad_value(cmd, both, "has a timeout that is no duration from 1s to 1h",
+                                     AUTOTLS_EXPECT_COMMAND);
+        }
+    }
+    conf->notify_command = path;
+    conf->notify_timeout = timeout;
+    return NULL;
+}
+
+static const char *autotls_set_orphan_keep(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *err = autotls_check_server_wide(cmd);
+
+    return err != NULL ? err
+                       : autotls_duration_arg(cmd, &conf->orphan_keep, arg, AUTOTLS_EXPECT_KEEP);
+}
+
 void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
 {
     autotls_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
@@ -441,6 +520,10 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->twin_origin = add->twin_origin; /* never inherited from the main server */
     merged->eab_kid = autotls_pick_str(add->eab_kid, base->eab_kid);
     merged->eab_hmac_file = autotls_pick_str(add->eab_hmac_file, base->eab_hmac_file);
+    merged->notify_command = autotls_pick_str(add->notify_command, base->notify_command);
+    merged->notify_timeout =
+        add->notify_command != NULL ? add->notify_timeout : base->notify_timeout;
+    merged->orphan_keep = add->orphan_keep != 0 ? add->orphan_keep : base->orphan_keep;
     return merged;
 }
 
@@ -545,4 +628,23 @@ const char *autotls_config_eab_kid(const server_rec *s)
 const char *autotls_config_eab_hmac_file(const server_rec *s)
 {
     return autotls_conf_of(s)->eab_hmac_file;
+}
+
+const char *autotls_config_notify_command(const server_rec *s)
+{
+    return autotls_conf_of(s)->notify_command;
+}
+
+apr_interval_time_t autotls_config_notify_timeout(const server_rec *s)
+{
+    apr_interval_time_t timeout = autotls_conf_of(s)->notify_timeout;
+
+    return timeout > 0 ? timeout : AUTOTLS_NOTIFY_TIMEOUT_DEFAULT;
+}
+
+apr_interval_time_t autotls_config_orphan_keep(const server_rec *s)
+{
+    apr_interval_time_t keep = autotls_conf_of(s)->orphan_keep;
+
+    return keep > 0 ? keep : AT_ORPHAN_KEEP_DEFAULT;
 }

@@ -54,6 +54,10 @@ typedef struct {
     /* AutoTLSEAB: external account binding; the key stays in its file (read where it is used) */
     const char *eab_kid;
     const char *eab_hmac_file; /* absolute */
+    /* notifications and orphans (notify.c, activator.c) */
+    const char *notify_command;         /* AutoTLSNotifyCommand, absolute */
+    apr_interval_time_t notify_timeout; /* its timeout=, 0: unset */
+    apr_interval_time_t orphan_keep;    /* AutoTLSOrphanKeep, 0: unset */
 } autotls_server_conf_t;
 
 extern module AP_MODULE_DECLARE_DATA autotls_module;
@@ -83,5 +87,11 @@ at_rate_t autotls_config_ca_rate(const server_rec *s);
 /* AutoTLSEAB: its key id and key file, or NULL both. */
 const char *autotls_config_eab_kid(const server_rec *s);
 const char *autotls_config_eab_hmac_file(const server_rec *s);
+
+/* AutoTLSNotifyCommand (NULL: none) and its time limit (timeout=, else 30 s). */
+const char *autotls_config_notify_command(const server_rec *s);
+apr_interval_time_t autotls_config_notify_timeout(const server_rec *s);
+/* AutoTLSOrphanKeep, else 30 days. */
+apr_interval_time_t autotls_config_orphan_keep(const server_rec *s);
 
 #endif

@@ -46,6 +46,8 @@ APLOG_USE_MODULE(autotls);
 
 /* A certificate whose renewal keeps failing is reported at most this often per site. */
 #define AUTOTLS_WARN_INTERVAL apr_time_from_sec(3600)
+/* The notification command hears `expiring` at most this often per site. */
+#define AUTOTLS_NOTIFY_DAILY apr_time_from_sec(24 * 3600)
 /* jobs/ is listed for operator requests when it changed, and at least this often. */
 #define AUTOTLS_REQUESTS_RELIST apr_time_from_sec(60)
 /* The CA's order bucket: jobs/_rate-<ca>.json. */
@@ -154,6 +156,8 @@ static void renew_served_refresh(autotls_renew_t *renew, autotls_renew_job_t *jo
     job->cert_id[0] = '\0';
     apr_cpystrn(job->serial, info.ca_issued ? info.serial : "", sizeof(job->serial));
     job->issuer = NULL;
+    job->notified_expiring = 0;
+    job->notified_expired = 0;
     if (info.ca_issued) {
         renew_served_details(renew, job, p);
     }
@@ -210,6 +214,7 @@ static int renew_staged_wait(autotls_renew_t *renew, autotls_renew_job_t *job, a
     delay = autotls_job_failed(&job->state, now, autotls_renew_random(), 0,
                                "the activator refused the new certificate (see its log line)");
     renew_job_save(renew, job, p);
+    autotls_renew_notify(renew, job, AT_EVENT_FAILED, job->state.last_error, p);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0611) "%s: order failed (the activator refused the new "
                                      "certificate), attempt %d; next try in %" APR_TIME_T_FMT " s",
@@ -244,7 +249,7 @@ static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool
     autotls_renew_job_t *job;
     autotls_site_t *site;
     const char *name;
-    int i;
+    int i, events = 0;
 
     if (mtime != 0 && mtime == renew->requests_seen &&
         now - renew->requests_listed < AUTOTLS_REQUESTS_RELIST) {
@@ -258,6 +263,10 @@ static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool
     for (i = 0; i < items->nelts; ++i) {
         const char *item = APR_ARRAY_IDX(items, i, const char *);
 
+        if (at_event_is_item(item)) {
+            events = 1;
+            continue;
+        }
         if ((name = autotls_job_request_site(p, item)) == NULL) {
             continue;
         }
@@ -276,6 +285,10 @@ static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool
             job->request_item = apr_pstrdup(renew->pool, item);
             renew_job_requested(renew, job);
         }
+    }
+    if (events) {
+        autotls_notify_take_files(renew->notify, renew->ctx, p);
+        renew->requests_seen = 0; /* more than one take's worth may wait: list again */
     }
 }
 
@@ -301,6 +314,41 @@ static void renew_request_take(autotls_renew_t *renew, autotls_renew_job_t *job,
 
 /* ---- expiry warnings ------------------------------------------------------------------------ */
 
+void autotls_renew_notify(autotls_renew_t *renew, const autotls_renew_job_t *job,
+                          at_event_kind_e kind, const char *error, apr_pool_t *p)
+{
+    at_event_t *event;
+
+    if (renew->notify == NULL) {
+        return;
+    }
+    event = at_event_make(p, kind, job->site->name, apr_time_now());
+    event->names = job->site->names;
+    if (job->ca_issued) {
+        event->serial = job->serial;
+        event->not_after = job->not_after;
+    }
+    event->error = error != NULL ? error : "";
+    autotls_notify_post(renew->notify, event);
+}
+
+/* `expiring` once a day from the warn time while renewing keeps failing, `expired` once. */
+static void renew_notify_expiry(autotls_renew_t *renew, autotls_renew_job_t *job,
+                                const autotls_job_t *state, apr_time_t now, apr_pool_t *p)
+{
+    if (now >= job->not_after) {
+        if (!job->notified_expired) {
+            job->notified_expired = 1;
+            autotls_renew_notify(renew, job, AT_EVENT_EXPIRED, state->last_error, p);
+        }
+        return;
+    }
+    if (job->notified_expiring == 0 || now - job->notified_expiring >= AUTOTLS_NOTIFY_DAILY) {
+        job->notified_expiring = now;
+        autotls_renew_notify(renew, job, AT_EVENT_EXPIRING, state->last_error, p);
+    }
+}
+
 /* One loud line per site at most every AUTOTLS_WARN_INTERVAL (and at start, and when it
  * expires) while the served certificate is in its warn window and renewing it keeps failing. */
 static void renew_warn(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
@@ -320,9 +368,12 @@ static void renew_warn(autotls_renew_t *renew, autotls_renew_job_t *job, apr_tim
         state = waited;
     }
     if (!job->ca_issued || (state->failures == 0 && job->ca_wait_since == 0) ||
-        now < at_renew_warn_time(job->not_before, job->not_after) ||
-        (job->warned != 0 && now - job->warned < AUTOTLS_WARN_INTERVAL &&
-         expired == job->warned_expired)) {
+        now < at_renew_warn_time(job->not_before, job->not_after)) {
+        return;
+    }
+    renew_notify_expiry(renew, job, state, now, p);
+    if (job->warned != 0 && now - job->warned < AUTOTLS_WARN_INTERVAL &&
+        expired == job->warned_expired) {
         return;
     }
     job->warned = now;
@@ -900,6 +951,10 @@ static void renew_load(autotls_renew_t *renew)
         autotls_job_init(&job->state);
         autotls_job_load(&job->state, store, job->item, load);
         autotls_renew_fingerprint_apply(&job->state, renew->ctx, job->site, load);
+        if (job->state.orphaned_since != 0) {
+            job->state.orphaned_since = 0; /* configured again: not an orphan any more */
+            renew_job_save(renew, job, load);
+        }
         apr_hash_set(renew->by_site, job->site->name, APR_HASH_KEY_STRING, job);
         renew_due_at(renew, job, 0); /* every site is looked at in the first tick */
     }
@@ -922,6 +977,11 @@ apr_status_t autotls_renew_begin(autotls_renew_t *renew)
         return rv;
     }
     renew_load(renew);
+    if ((rv = autotls_notify_start(&renew->notify, renew->ctx, renew->pool)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0809) "cannot start the notification command's runners; "
+                                         "no notifications (renewals go on)");
+    }
     renew->tasks_max = autotls_config_orders_in_flight(renew->ctx->main_server);
     if ((rv = apr_thread_mutex_create(&renew->lock, APR_THREAD_MUTEX_DEFAULT, renew->pool)) ||
         (rv = apr_thread_cond_create(&renew->wake, renew->pool)) ||
@@ -962,6 +1022,8 @@ void autotls_renew_end(autotls_renew_t *renew)
         return;
     }
     renew_tasks_stop(renew);
+    autotls_notify_stop(renew->notify);
+    renew->notify = NULL;
     for (i = 0; i < renew->ctx->sites->nelts; ++i) {
         autotls_job_clear(&renew->jobs[i].state);
     }

@@ -204,6 +204,7 @@ apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char 
     job_copy_text(job->last_error_type, sizeof(job->last_error_type),
                   json_is_string(error) ? json_string_value(error) : "");
     job->pending_since = job_time(json_object_get(json, "pending_since"));
+    job->orphaned_since = job_time(json_object_get(json, AT_ORPHAN_SINCE_KEY));
     job_load_ari(job, json_object_get(json, "ari"));
     job_load_missing(job, json_object_get(json, "missing"));
     job_load_config(job, json_object_get(json, "config"));

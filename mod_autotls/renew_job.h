@@ -30,11 +30,12 @@
 #include <apr_time.h>
 #include <jansson.h>
 
+#include "at_orphan.h"
 #include "at_store.h"
 
-#define AUTOTLS_JOB_SUFFIX ".json"
+#define AUTOTLS_JOB_SUFFIX AT_JOB_SUFFIX
 /* An operator's request for a renewal now (`autotls renew NAME`): an empty jobs/<site>.renew. */
-#define AUTOTLS_JOB_REQUEST_SUFFIX ".renew"
+#define AUTOTLS_JOB_REQUEST_SUFFIX AT_JOB_REQUEST_SUFFIX
 /* last_error texts are cut to this; certIDs longer than this are not used for ARI. */
 #define AUTOTLS_JOB_ERROR_MAX 512
 #define AUTOTLS_JOB_CERT_ID_MAX 192
@@ -58,8 +59,10 @@ typedef struct {
     char last_error_type[AUTOTLS_JOB_ERROR_MAX]; /* the CA's problem type, "" when not the CA */
     apr_time_t pending_since; /* without a CA-issued certificate since; 0 when it has one */
     autotls_job_ari_t ari;
-    json_t *missing; /* array of {name, failures, next_try, last_error}: names a partial
-                      * certificate lacks, each retried on its own backoff */
+    apr_time_t orphaned_since; /* read only: the activator's orphan mark (at_orphan.h); a save
+                                * drops it */
+    json_t *missing;           /* array of {name, failures, next_try, last_error}: names a partial
+                                * certificate lacks, each retried on its own backoff */
     char config[AUTOTLS_JOB_CONFIG_MAX]; /* fingerprint of the configuration; "" unknown */
 } autotls_job_t;
 

@@ -360,6 +360,7 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, 
     if (limit == AT_RATELIMIT_DOMAIN && subject != NULL) {
         task_domain_limited(renew, job, subject, now + delay, p);
     }
+    autotls_renew_notify(renew, job, AT_EVENT_FAILED, error, p); /* one per backoff step */
 }
 
 /* The status page's last error of a site none of whose names validated: the CA's reason for the

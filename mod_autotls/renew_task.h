@@ -18,8 +18,10 @@
 #include <apr_thread_pool.h>
 
 #include "at_ratelimit.h"
+#include "at_event.h"
 #include "at_renew.h"
 #include "autotls.h"
+#include "notify.h"
 #include "renew_job.h"
 #include "renew_queue.h"
 #include "at_status.h"
@@ -60,8 +62,10 @@ typedef struct autotls_renew_job_t {
     int requested;            /* the operator asked for a renewal now */
     int staged;               /* a set went to staging/: wait for the activator to take it */
     apr_uint32_t staged_generation;
-    apr_time_t warned;  /* when the last expiry warning was logged */
-    int warned_expired; /* whether that one said the certificate had expired */
+    apr_time_t warned;            /* when the last expiry warning was logged */
+    int warned_expired;           /* whether that one said the certificate had expired */
+    apr_time_t notified_expiring; /* when `expiring` was last posted (daily) */
+    int notified_expired;         /* `expired` was posted for the served certificate */
     /* the scheduler's queues (scheduler only) */
     int index;     /* in ctx->sites: the tie between sites of equal priority */
     int due_pos;   /* position in renew->due, or AUTOTLS_QUEUE_OUT */
@@ -121,6 +125,7 @@ struct autotls_renew_t {
     apr_uint64_t orders_total[AT_STATUS_ORDER_RESULT_COUNT]; /* under the lock */
     apr_uint64_t ca_requests_total;                          /* under the lock */
     char account_url[AUTOTLS_JOB_ERROR_MAX];                 /* under the lock; "" unknown */
+    autotls_notify_t *notify; /* AutoTLSNotifyCommand's runners, or NULL */
 };
 
 /* The scheduler's tick: it also runs at once when a task is done (renew->wake). */
@@ -145,6 +150,11 @@ at_renew_plan_t autotls_renew_job_plan(const autotls_renew_job_t *job);
 
 /* AutoTLSRenewWindow of the site in the policy's terms. */
 at_renew_window_t autotls_renew_window(const autotls_site_t *site);
+
+/* Posts an event about the job's site (its names, the served certificate) to the notification
+ * command; error may be NULL. Any thread that owns the job. */
+void autotls_renew_notify(autotls_renew_t *renew, const autotls_renew_job_t *job,
+                          at_event_kind_e kind, const char *error, apr_pool_t *p);
 
 /* A uniformly random 32-bit value (backoff jitter, ARI picks). */
 apr_uint32_t autotls_renew_random(void);

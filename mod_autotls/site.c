@@ -161,6 +161,9 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_
     ctx->ca_url = autotls_config_ca_url(main_server);
     ctx->ca_file = autotls_config_ca_cert_file(main_server);
     ctx->issuer_roots = autotls_config_issuer_roots(main_server);
+    ctx->notify_command = autotls_config_notify_command(main_server);
+    ctx->notify_timeout = autotls_config_notify_timeout(main_server);
+    ctx->orphan_keep = autotls_config_orphan_keep(main_server);
     ctx->contact = autotls_config_contact(pconf, main_server);
     ctx->https_port = autotls_config_https_port(main_server);
     ctx->eab_kid = autotls_config_eab_kid(main_server);

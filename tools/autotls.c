@@ -19,10 +19,13 @@
 
 #include "at_ari.h"
 #include "at_ca.h"
+#include "at_certmeta.h"
 #include "at_core.h"
+#include "at_event.h"
 #include "at_issue.h"
 #include "at_jws.h"
 #include "at_live.h"
+#include "at_orphan.h"
 #include "standalone.h"
 #include "status.h"
 #include "webroot.h"
@@ -47,6 +50,7 @@
 #define OPT_CHAIN 268
 #define OPT_WAIT 269
 #define OPT_EAB_HMAC_FILE 270
+#define OPT_FORCE 271
 
 #define REVOKE_REASON_MAX 10
 
@@ -60,6 +64,7 @@ static const char *const usage_main =
     "  revoke   revoke a stored certificate\n"
     "  renew    ask the running server to renew a site's certificate now\n"
     "  account  show the ACME account; ask the server to roll its key or update its contact\n"
+    "  forget   archive a site the server no longer manages, now\n"
     "\n"
     "`autotls COMMAND --help` describes each. Exit codes: 0 success, 1 the CA refused or could\n"
     "not validate, 2 usage error, 3 local error (store, files, network setup).\n";
@@ -99,8 +104,21 @@ static const char *const usage_show =
 static const char *const usage_revoke =
     "usage: autotls revoke --store DIR [--ca-cert FILE] [--reason N] [-v] NAME\n"
     "\n"
-    "Revokes DIR/live/NAME at the CA that issued it, signed by the stored account.\n"
+    "Revokes DIR/live/NAME at the CA that issued it (as its meta.json records: the server's\n"
+    "activator writes it for every set it puts live), signed by the stored account. When the\n"
+    "server still manages NAME, it is asked to order a new certificate at once (as `autotls\n"
+    "renew` does); the notification command is told `revoked`. Run it as root.\n"
     "  --reason N   RFC 5280 reason code (0 unspecified, 1 keyCompromise, 4 superseded, ...)\n";
+
+static const char *const usage_forget =
+    "usage: autotls forget --store DIR [--force] SITE\n"
+    "\n"
+    "Forgets a site removed from the configuration now, instead of after AutoTLSOrphanKeep:\n"
+    "its live set moves to DIR/archive/SITE/ (kept there like a replaced set, then purged), its\n"
+    "job state and any renewal request go, and the notification command is told `orphaned`.\n"
+    "A site the server has not marked orphaned (it is still configured, or the server has not\n"
+    "been restarted since its removal) is refused unless --force. Run it as root.\n"
+    "Exit codes: 0 forgotten, 2 usage error, no such site or still managed, 3 store error.\n";
 
 static const char *const usage_renew =
     "usage: autotls renew --store DIR NAME\n"
@@ -144,6 +162,7 @@ static const apr_getopt_option_t cli_options[] = {
     {"reason", OPT_REASON, 1, "revocation reason"},
     {"preferred-chain", OPT_CHAIN, 1, "preferred issuer"},
     {"wait", OPT_WAIT, 1, "seconds"},
+    {"force", OPT_FORCE, 0, "even when still managed"},
     {"help", 'h', 0, "help"},
     {"verbose", 'v', 0, "debug output"},
     {NULL, 0, 0, NULL},
@@ -154,7 +173,7 @@ typedef struct {
     const char *preferred_chain;
     at_key_type_e key_type;
     apr_interval_time_t timeout, wait;
-    int json, reason, verbose, help;
+    int json, reason, verbose, help, force;
     apr_array_header_t *names;
     apr_array_header_t *contacts; /* every --contact, in order */
 } cli_args_t;
@@ -269,6 +288,9 @@ static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *cons
         case OPT_JSON:
             args->json = 1;
             break;
+        case OPT_FORCE:
+            args->force = 1;
+            break;
         case 'h':
             args->help = 1;
             break;
@@ -332,22 +354,14 @@ static apr_status_t cli_acme(at_acme_t **acme, apr_pool_t *p, const char *url, c
 static apr_status_t cli_save_meta(at_store_t *store, const cli_args_t *args, const char *site,
                                   const at_issue_result_t *result, apr_pool_t *p)
 {
-    json_t *meta = json_object(), *names = json_array();
-    apr_status_t rv;
-    int i;
+    at_certmeta_t meta = {0};
 
-    for (i = 0; i < args->names->nelts; ++i) {
-        json_array_append_new(names, json_string(APR_ARRAY_IDX(args->names, i, const char *)));
-    }
-    json_object_set_new(meta, "ca", json_string(args->ca));
-    json_object_set_new(meta, "names", names);
-    json_object_set_new(meta, "order", json_string(result->order_url));
-    if (args->ca_cert != NULL) {
-        json_object_set_new(meta, "ca_cert", json_string(args->ca_cert));
-    }
-    rv = at_store_save_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, meta, p);
-    json_decref(meta);
-    return rv;
+    meta.ca = args->ca;
+    meta.ca_cert = args->ca_cert;
+    meta.names = args->names;
+    meta.order = result->order_url;
+    meta.issued_by = AT_CERTMETA_BY_CLI;
+    return at_certmeta_save(store, site, &meta, p);
 }
 
 static const char *cli_time(apr_pool_t *p, apr_time_t t)
@@ -482,20 +496,15 @@ static const char *cli_show_window(cli_show_ca_t *ca, json_t **json, const cli_a
 {
     const char *url = args->ca, *ca_cert = args->ca_cert, *cert_id, *key;
     at_http_options_t options = {0};
-    json_t *meta = NULL, *stored;
+    at_certmeta_t *meta;
     at_ari_window_t window;
     at_http_t *http;
     apr_status_t rv;
 
     *json = json_null();
-    if (at_store_load_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, &meta, p) == APR_SUCCESS) {
-        if (url == NULL && json_is_string(stored = json_object_get(meta, "ca"))) {
-            url = apr_pstrdup(p, json_string_value(stored));
-        }
-        if (ca_cert == NULL && json_is_string(stored = json_object_get(meta, "ca_cert"))) {
-            ca_cert = apr_pstrdup(p, json_string_value(stored));
-        }
-        json_decref(meta);
+    if (at_certmeta_load(&meta, store, site, p) == APR_SUCCESS) {
+        url = url != NULL ? url : meta->ca;
+        ca_cert = ca_cert != NULL ? ca_cert : meta->ca_cert;
     }
     if (url == NULL) {
         return NULL;
@@ -620,11 +629,58 @@ static int cmd_status(const cli_args_t *args, apr_pool_t *p)
     return autotls_cli_status(args->store, args->json, p);
 }
 
+static void cli_trust_accounts_owner(at_store_t *store, apr_pool_t *p);
+static int cli_site_known(at_store_t *store, const char *name, apr_pool_t *p);
+
+/* Drops an empty jobs/<name>.renew: the renewal process takes it, removes it and orders. */
+static apr_status_t cli_request_renewal(at_store_t *store, const char *name, apr_pool_t *p)
+{
+    return at_store_save(store, AT_STORE_JOBS, NULL,
+                         apr_pstrcat(p, name, AT_JOB_REQUEST_SUFFIX, NULL), "", 0, AT_STORE_PUBLIC,
+                         p);
+}
+
+/* Whether the running server manages site: it keeps a job file for it, not marked orphaned. */
+static int cli_site_managed(at_store_t *store, const char *site, apr_pool_t *p)
+{
+    json_t *job = NULL;
+    int managed;
+
+    if (at_store_load_json(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, site, AT_JOB_SUFFIX, NULL),
+                           &job, p) != APR_SUCCESS) {
+        return 0;
+    }
+    managed = json_is_object(job) && json_object_get(job, AT_ORPHAN_SINCE_KEY) == NULL;
+    json_decref(job);
+    return managed;
+}
+
+/* After a revocation: the renewal process runs the notification command, and orders a new
+ * certificate when it manages the site. */
+static void cli_after_revoke(at_store_t *store, const char *site, X509 *leaf, apr_pool_t *p)
+{
+    at_event_t *event = at_event_make(p, AT_EVENT_REVOKED, site, apr_time_now());
+
+    at_event_set_cert(event, p, leaf);
+    if (at_event_post(store, event, p) != APR_SUCCESS) {
+        cli_fail(EXIT_LOCAL, "could not tell the server of the revocation (jobs/ not writable)");
+    }
+    if (!cli_site_managed(store, site, p)) {
+        return;
+    }
+    if (cli_request_renewal(store, site, p) == APR_SUCCESS) {
+        printf("the server manages %s: a new certificate is ordered now (see its error log)\n",
+               site);
+    } else {
+        cli_fail(EXIT_LOCAL, "could not ask the server for a new certificate; run autotls renew");
+    }
+}
+
 static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
 {
     apr_array_header_t *chain;
     const char *site, *ca_cert = args->ca_cert;
-    json_t *meta = NULL, *ca, *stored_ca_cert;
+    at_certmeta_t *meta = NULL;
     at_store_t *store;
     at_acme_t *acme;
     at_cert_info_t *info;
@@ -643,19 +699,14 @@ static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
     }
     if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS ||
         at_certset_load(&key, &chain, store, AT_STORE_LIVE, site, p) != APR_SUCCESS ||
-        at_store_load_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, &meta, p) != APR_SUCCESS ||
-        !json_is_string(ca = json_object_get(meta, "ca"))) {
-        json_decref(meta);
+        at_certmeta_load(&meta, store, site, p) != APR_SUCCESS) {
         return cli_fail(EXIT_LOCAL, "no certificate with its CA recorded for %s in the store",
                         site);
     }
-    stored_ca_cert = json_object_get(meta, "ca_cert");
-    if (ca_cert == NULL && json_is_string(stored_ca_cert)) {
-        ca_cert = apr_pstrdup(p, json_string_value(stored_ca_cert));
-    }
-    rv = cli_acme(&acme, p, apr_pstrdup(p, json_string_value(ca)), ca_cert, 0);
-    json_decref(meta);
-    if (rv != APR_SUCCESS) {
+    /* The module's account was made by the renewal process: owned by the ACME account. */
+    cli_trust_accounts_owner(store, p);
+    ca_cert = ca_cert != NULL ? ca_cert : meta->ca_cert;
+    if ((rv = cli_acme(&acme, p, meta->ca, ca_cert, 0)) != APR_SUCCESS) {
         return EXIT_LOCAL;
     }
     if ((rv = at_account_load(acme, store, p)) != APR_SUCCESS) {
@@ -670,6 +721,46 @@ static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
         return cli_exit_code(rv);
     }
     printf("revoked %s: serial %s\n", site, info->serial);
+    cli_after_revoke(store, site, APR_ARRAY_IDX(chain, 0, X509 *), p);
+    return EXIT_OK;
+}
+
+static int cmd_forget(const cli_args_t *args, apr_pool_t *p)
+{
+    apr_finfo_t finfo;
+    at_store_t *store;
+    const char *site;
+    apr_status_t rv;
+
+    if (args->store == NULL || args->names->nelts != 1) {
+        fputs(usage_forget, stderr);
+        return EXIT_USAGE;
+    }
+    site = APR_ARRAY_IDX(args->names, 0, const char *);
+    if (!at_store_component_valid(site)) {
+        return cli_fail(EXIT_USAGE, "\"%s\" is not a DNS name", site);
+    }
+    if (apr_stat(&finfo, args->store, APR_FINFO_TYPE, p) != APR_SUCCESS ||
+        finfo.filetype != APR_DIR || at_store_fs_open(&store, p, args->store) != APR_SUCCESS) {
+        return cli_fail(EXIT_USAGE, "no store at %s: give the server's AutoTLSStore", args->store);
+    }
+    cli_trust_accounts_owner(store, p);
+    if (!cli_site_known(store, site, p)) {
+        return cli_fail(EXIT_USAGE, "no site %s in the store %s", site, args->store);
+    }
+    if (cli_site_managed(store, site, p) && !args->force) {
+        return cli_fail(EXIT_USAGE,
+                        "%s is not marked orphaned: the server still manages it, or has not been "
+                        "restarted since it was removed from the configuration (the activator "
+                        "marks removed sites when it starts). Remove it and restart first, or "
+                        "give --force",
+                        site);
+    }
+    if ((rv = at_orphan_forget(store, site, apr_time_now(), 1, p)) != APR_SUCCESS) {
+        return cli_fail(EXIT_LOCAL, "could not forget %s: %s (nothing was removed from live/)",
+                        site, at_strerror(p, rv));
+    }
+    printf("forgot %s: its certificate is in %s/archive/%s\n", site, args->store, site);
     return EXIT_OK;
 }
 
@@ -682,8 +773,8 @@ static int cli_site_known(at_store_t *store, const char *name, apr_pool_t *p)
     apr_size_t len;
     int i;
 
-    if (at_store_load(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, name, ".json", NULL), &data, &len,
-                      AT_STORE_PUBLIC, p) == APR_SUCCESS) {
+    if (at_store_load(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, name, AT_JOB_SUFFIX, NULL), &data,
+                      &len, AT_STORE_PUBLIC, p) == APR_SUCCESS) {
         return 1;
     }
     if (at_store_list(store, AT_STORE_LIVE, NULL, &sites, p) != APR_SUCCESS) {
@@ -705,7 +796,7 @@ static int cli_site_known(at_store_t *store, const char *name, apr_pool_t *p)
     return 0;
 }
 
-/* Drops an empty jobs/<NAME>.renew: the renewal thread takes it, removes it and orders. */
+/* Asks the renewal process for an order now (cli_request_renewal). */
 static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
 {
     apr_finfo_t finfo;
@@ -736,8 +827,7 @@ static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
                         "as `autotls show` lists it",
                         name, args->store);
     }
-    if (at_store_save(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, name, ".renew", NULL), "", 0,
-                      AT_STORE_PUBLIC, p) != APR_SUCCESS) {
+    if (cli_request_renewal(store, name, p) != APR_SUCCESS) {
         return cli_fail(EXIT_LOCAL, "cannot write the renewal request into %s/jobs", args->store);
     }
     printf("renewal of %s requested: the server takes it within a second (see its error log)\n",
@@ -1000,6 +1090,7 @@ int main(int argc, const char *const *argv)
         {"issue", cmd_issue, usage_issue},       {"show", cmd_show, usage_show},
         {"revoke", cmd_revoke, usage_revoke},    {"renew", cmd_renew, usage_renew},
         {"account", cmd_account, usage_account}, {"status", cmd_status, AUTOTLS_CLI_STATUS_USAGE},
+        {"forget", cmd_forget, usage_forget},
     };
     cli_args_t args;
     apr_pool_t *p;

@@ -334,6 +334,49 @@ apr_status_t at_live_archive_purge(at_store_t *store, const char *site, apr_time
     return rv;
 }
 
+apr_status_t at_live_retire(at_store_t *store, const char *site, apr_time_t now, apr_pool_t *p)
+{
+    static const char *const items[] = {AT_CERTSET_KEY, AT_CERTSET_CHAIN, AT_CERTSET_META,
+                                        AT_LIVE_NEXT_KEY, AT_LIVE_NEXT_CHAIN};
+    at_live_recovery_e outcome;
+    apr_status_t rv;
+
+    if ((rv = at_live_recover(store, site, &outcome, p)) != APR_SUCCESS ||
+        (rv = at_live_archive(store, site, now, p)) != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, rv,
+               AT_LOGNO(1402) "%s: cannot keep the live certificate in archive/; live/ stays",
+               site);
+        return rv;
+    }
+    return at_store_purge_items(store, AT_STORE_LIVE, site, items,
+                                (int)(sizeof(items) / sizeof(items[0])), p);
+}
+
+apr_status_t at_live_archive_purge_all(at_store_t *store, apr_time_t now, apr_interval_time_t grace,
+                                       int keep_max, int *removed, apr_pool_t *p)
+{
+    apr_array_header_t *sites;
+    apr_status_t rv, first = APR_SUCCESS;
+    int i, count, total = 0;
+
+    if ((rv = at_store_list(store, AT_STORE_ARCHIVE, NULL, &sites, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < sites->nelts; i++) {
+        count = 0;
+        rv = at_live_archive_purge(store, APR_ARRAY_IDX(sites, i, const char *), now, grace,
+                                   keep_max, &count, p);
+        total += count;
+        if (rv != APR_SUCCESS && first == APR_SUCCESS) {
+            first = rv;
+        }
+    }
+    if (removed != NULL) {
+        *removed = total;
+    }
+    return first;
+}
+
 /* The archived set as PEM texts when it passes check. */
 static int live_archived_usable(live_item_t *key, live_item_t *chain, at_store_t *store,
                                 const char *site, const live_archived_t *set,

@@ -324,7 +324,7 @@ typedef struct {
 
 static apr_status_t status_bad(status_reader_t *r, const char *what)
 {
-    at_log(AT_LOG_ERR, AT_EPROTO, "status snapshot: %s %s", r->where, what);
+    at_log(AT_LOG_ERR, AT_EPROTO, AT_LOGNO(1403) "status snapshot: %s %s", r->where, what);
     return AT_EPROTO;
 }
 
@@ -563,7 +563,8 @@ apr_status_t at_status_parse(at_status_t **status, const char *text, apr_size_t 
     *status = NULL;
     json = text != NULL ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &err) : NULL;
     if (json == NULL) {
-        at_log(AT_LOG_ERR, AT_EPROTO, "status snapshot: not valid JSON: %s (line %d, column %d)",
+        at_log(AT_LOG_ERR, AT_EPROTO,
+               AT_LOGNO(1404) "status snapshot: not valid JSON: %s (line %d, column %d)",
                text != NULL ? err.text : "no text", text != NULL ? err.line : 0,
                text != NULL ? err.column : 0);
         return AT_EPROTO;

@@ -19,13 +19,15 @@ MODULE = skip_unless_runnable(as_root=False)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SYSTEM_ROOTS = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
+NOTIFY_EXAMPLE = "/usr/local/bin/autotls-mail"  # conf/autotls.conf's example command
 PLACEHOLDER_PEM = "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"
 EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"  # base64url MAC key
 
 
 @pytest.fixture
 def server_root(tmp_path):
-    """A ServerRoot holding a roots file (roots.pem), a directory (adir) and nothing else."""
+    """A ServerRoot holding a roots file (roots.pem), a directory (adir), an executable (notify)
+    and nothing else."""
     root = tmp_path / "root"
     root.mkdir()
     if SYSTEM_ROOTS.is_file():
@@ -35,6 +37,8 @@ def server_root(tmp_path):
     (root / "adir").mkdir()
     (root / "eab.key").write_text(EAB_KEY + "\n")  # AutoTLSEAB: readable by its owner only
     (root / "eab.key").chmod(0o600)
+    (root / "notify").write_text("#!/bin/sh\n")
+    (root / "notify").chmod(0o755)
     return root
 
 
@@ -100,6 +104,11 @@ GOOD = [
     "AutoTLSExclude intranet.example.com",
     "AutoTLSExclude *.internal.example.com test-?.example.com [ab]x.example.com",
     "AutoTLSExclude a.example.com\nAutoTLSExclude b.example.com",
+    "AutoTLSNotifyCommand {root}/notify",
+    "AutoTLSNotifyCommand {root}/notify timeout=10s",
+    "AutoTLSNotifyCommand {root}/notify timeout=1h",
+    "AutoTLSOrphanKeep 30d",
+    "AutoTLSOrphanKeep 12h",
 ]
 
 
@@ -151,6 +160,18 @@ BAD = [
     ("AutoTLSExclude", ".example.com"),
     ("AutoTLSExclude", "bad/name.example.com"),
     ("AutoTLSExclude", "[ab.example.com"),
+    ("AutoTLSNotifyCommand", "notify"),
+    ("AutoTLSNotifyCommand", "/nonexistent/notify"),
+    ("AutoTLSNotifyCommand", "/etc/passwd"),
+    ("AutoTLSNotifyCommand", "/bin/true timeout=0s"),
+    ("AutoTLSNotifyCommand", "/bin/true timeout=2h"),
+    ("AutoTLSNotifyCommand", "/bin/true timeout=50%"),
+    ("AutoTLSNotifyCommand", "/bin/true timeout=5"),
+    ("AutoTLSNotifyCommand", "/bin/true limit=5s"),
+    ("AutoTLSOrphanKeep", "0d"),
+    ("AutoTLSOrphanKeep", "30"),
+    ("AutoTLSOrphanKeep", "50%"),
+    ("AutoTLSOrphanKeep", "-1d"),
 ]
 
 
@@ -193,6 +214,8 @@ SERVER_WIDE = [
     "AutoTLSHTTPSPort 8443",
     "AutoTLSExclude intranet.example.com",
     "AutoTLSEAB kid-1 eab.key",
+    "AutoTLSNotifyCommand /bin/true",
+    "AutoTLSOrphanKeep 30d",
 ]
 
 VHOST = """
@@ -275,6 +298,7 @@ def test_shipped_conf_parses_as_shipped_and_with_every_example_uncommented(serve
     examples = re.sub(r"^(\s*)#(AutoTLS\w*\s)", r"\1\2", shipped, flags=re.M)
     if not SYSTEM_ROOTS.is_file():
         examples = examples.replace(str(SYSTEM_ROOTS), str(server_root / "roots.pem"))
+    examples = examples.replace(NOTIFY_EXAMPLE, str(server_root / "notify"))
     directives = set(re.findall(r"^\s*(AutoTLS\w*)\s", examples, re.M))
-    assert len(directives) == 14, sorted(directives)
+    assert len(directives) == 16, sorted(directives)
     assert_ok(check(server_root, examples))

@@ -25,7 +25,9 @@
 #include "at_core.h"
 #include "at_crypto.h"
 #include "at_issue.h"
+#include "at_event.h"
 #include "at_live.h"
+#include "at_orphan.h"
 #include "at_store.h"
 #include "at_sweep.h"
 #include "../../mod_autotls/lib/live_internal.h"
@@ -421,6 +423,98 @@ static int glob_count(const char *rel)
     return n;
 }
 
+/* A forgotten site: its set in archive/ first, then nothing of it in live/. */
+START_TEST(test_retire_archives_then_empties_live)
+{
+    set_t set = good_set();
+    apr_array_header_t *items;
+
+    ck_assert_int_eq(
+        at_live_promote(store, SITE, set.key, set.key_len, set.chain, set.chain_len, pool),
+        APR_SUCCESS);
+    ck_assert_int_eq(
+        at_store_save(store, AT_STORE_LIVE, SITE, AT_CERTSET_META, "{}", 2, AT_STORE_PUBLIC, pool),
+        APR_SUCCESS);
+    ck_assert_int_eq(at_live_retire(store, SITE, apr_time_now(), pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_list(store, AT_STORE_LIVE, NULL, &items, pool), APR_SUCCESS);
+    ck_assert_int_eq(items->nelts, 0);
+    ck_assert_int_eq(at_store_list(store, AT_STORE_ARCHIVE, SITE, &items, pool), APR_SUCCESS);
+    ck_assert_int_eq(items->nelts, 2);
+    /* nothing live: nothing to do */
+    ck_assert_int_eq(at_live_retire(store, SITE, apr_time_now(), pool), APR_SUCCESS);
+}
+END_TEST
+
+/* Every site's archive is purged, not only the one of a site being promoted. */
+START_TEST(test_purge_all_purges_every_sites_archive)
+{
+    set_t set = good_set();
+    apr_time_t now = apr_time_now();
+    const char *sites[] = {"a.example.org", "b.example.org"};
+    apr_array_header_t *items;
+    int i, removed = -1;
+
+    for (i = 0; i < 2; ++i) {
+        ck_assert_int_eq(
+            at_live_promote(store, sites[i], set.key, set.key_len, set.chain, set.chain_len, pool),
+            APR_SUCCESS);
+        ck_assert_int_eq(at_live_archive(store, sites[i], now - 40 * DAY, pool), APR_SUCCESS);
+        ck_assert_int_eq(at_live_archive(store, sites[i], now - HOUR, pool), APR_SUCCESS);
+    }
+    ck_assert_int_eq(at_live_archive_purge_all(store, now, AT_ARCHIVE_GRACE, AT_ARCHIVE_KEEP_MAX,
+                                               &removed, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(removed, 2);
+    for (i = 0; i < 2; ++i) {
+        ck_assert_int_eq(at_store_list(store, AT_STORE_ARCHIVE, sites[i], &items, pool),
+                         APR_SUCCESS);
+        ck_assert_int_eq(items->nelts, 2); /* the set of an hour ago */
+    }
+}
+END_TEST
+
+/* The orphan mark is set once and kept; forgetting archives, removes the job state and request,
+ * and leaves an `orphaned` event with the certificate's serial. */
+START_TEST(test_orphan_mark_once_then_forget)
+{
+    set_t set = good_set();
+    apr_time_t since = 0, now = apr_time_now();
+    apr_array_header_t *sites, *events;
+    int fresh = 0, refused = -1;
+
+    ck_assert_int_eq(
+        at_live_promote(store, SITE, set.key, set.key_len, set.chain, set.chain_len, pool),
+        APR_SUCCESS);
+    ck_assert_int_eq(at_store_save(store, AT_STORE_JOBS, NULL, "other.example.org.json", "{}", 2,
+                                   AT_STORE_PUBLIC, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(
+        at_store_save(store, AT_STORE_JOBS, NULL, "_rate-ca.json", "{}", 2, AT_STORE_PUBLIC, pool),
+        APR_SUCCESS);
+    ck_assert_int_eq(at_orphan_stored_sites(&sites, store, pool), APR_SUCCESS);
+    ck_assert_int_eq(sites->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(sites, 0, const char *), "other.example.org");
+    ck_assert_str_eq(APR_ARRAY_IDX(sites, 1, const char *), SITE);
+    ck_assert_int_eq(at_orphan_mark(&since, &fresh, store, SITE, now - DAY, pool), APR_SUCCESS);
+    ck_assert(fresh);
+    ck_assert_int_eq(apr_time_sec(since), apr_time_sec(now - DAY));
+    ck_assert_int_eq(at_orphan_mark(&since, &fresh, store, SITE, now, pool), APR_SUCCESS);
+    ck_assert(!fresh);
+    ck_assert_int_eq(apr_time_sec(since), apr_time_sec(now - DAY));
+    ck_assert_int_eq(at_store_save(store, AT_STORE_JOBS, NULL, SITE AT_JOB_REQUEST_SUFFIX, "", 0,
+                                   AT_STORE_PUBLIC, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(at_orphan_forget(store, SITE, now, 1, pool), APR_SUCCESS);
+    ck_assert(!item_exists(AT_STORE_LIVE, SITE, AT_CERTSET_CHAIN));
+    ck_assert(!item_exists(AT_STORE_JOBS, NULL, SITE AT_JOB_SUFFIX));
+    ck_assert(!item_exists(AT_STORE_JOBS, NULL, SITE AT_JOB_REQUEST_SUFFIX));
+    ck_assert_int_eq(at_event_take(&events, &refused, store, pool), APR_SUCCESS);
+    ck_assert_int_eq(events->nelts, 1);
+    ck_assert_int_eq(APR_ARRAY_IDX(events, 0, at_event_t *)->kind, AT_EVENT_ORPHANED);
+    ck_assert_str_ne(APR_ARRAY_IDX(events, 0, at_event_t *)->serial, "");
+}
+END_TEST
+
 START_TEST(test_temp_names_are_those_of_store_fs)
 {
     ck_assert(at_sweep_is_temp_name(".privkey.pem.tmp.a1B2c3"));
@@ -642,6 +736,9 @@ static Suite *live_suite(void)
     tcase_add_test(archive, test_purge_keeps_at_most_the_newest_within_the_grace_period);
     tcase_add_test(archive, test_purge_drops_half_sets_and_keeps_foreign_items);
     tcase_add_test(archive, test_restore_brings_back_the_newest_usable_archived_set);
+    tcase_add_test(archive, test_retire_archives_then_empties_live);
+    tcase_add_test(archive, test_purge_all_purges_every_sites_archive);
+    tcase_add_test(archive, test_orphan_mark_once_then_forget);
     suite_add_tcase(s, archive);
     tcase_add_checked_fixture(sweep, setup, teardown);
     tcase_add_test(sweep, test_temp_names_are_those_of_store_fs);
