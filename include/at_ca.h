@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * at_ca.h: the CAs the library knows by name.
  *
  * The one idea: a CA's directory URL is spelled once, here; the module's configuration

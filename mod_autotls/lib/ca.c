@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * ca.c: the CAs the library knows by name (see at_ca.h).
  *
  * The one idea: a URL names the same directory whatever the case of its scheme and host and with
