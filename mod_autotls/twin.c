@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * twin.c: zero-touch HTTPS vhosts (DESIGN.md §3). In pre_config, httpd has parsed the whole
- * configuration into ap_conftree (Include, IfModule, IfDefine already expanded in place) and not
- * processed any of it yet; next to each eligible <VirtualHost addr:80> we insert a twin
- * <VirtualHost addr:HTTPSPORT>: a deep copy of its children, the ServerName's port stripped, the
- * AutoTLSTwin marker first and `SSLEngine on` last; plus `Listen addr:HTTPSPORT https` where no
- * Listen serves that port yet.
+ * twin.c: zero-touch HTTPS vhosts (docs/ARCHITECTURE.md, "Hooks and their order"). In pre_config,
+ * httpd has parsed the whole configuration into ap_conftree (Include, IfModule, IfDefine already
+ * expanded in place) and not processed any of it yet; next to each eligible <VirtualHost addr:80>
+ * we insert a twin <VirtualHost addr:HTTPSPORT>: a deep copy of its children, the ServerName's port
+ * stripped, the AutoTLSTwin marker first and `SSLEngine on` last; plus `Listen addr:HTTPSPORT
+ * https` where no Listen serves that port yet.
  *
  * The one idea: we only read and edit the parsed tree, leniently (the directive handlers validate
  * later); after that, twins are ordinary vhosts to httpd, mod_ssl and the rest of this module.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * twin.h: the HTTPS twins that pre_config adds next to every eligible vhost (DESIGN.md §3).
+ * twin.h: the HTTPS twins that pre_config adds next to every eligible vhost (docs/ARCHITECTURE.md,
+ * "Hooks and their order").
  *
  * The one idea: a twin is an ordinary <VirtualHost addr:HTTPSPORT> written into the parsed
  * configuration tree before httpd processes it; it carries the AutoTLSTwin marker, which only

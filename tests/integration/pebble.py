@@ -317,7 +317,7 @@ class PebbleEnv:
         return None
 
     def healthy(self, timeout=HEALTH_TIMEOUT):
-        """False when pebble hangs on signed requests (the DESIGN section 7 deadlock)."""
+        """False when pebble hangs on signed requests (docs/ARCHITECTURE.md, "The test CA")."""
         try:
             status, _ = self._get(self.management_url + "/cert-status-by-serial/1", timeout)
         except (OSError, urllib.error.URLError):

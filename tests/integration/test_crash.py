@@ -308,7 +308,8 @@ def test_kill_9_during_orders_ten_times_then_a_normal_start(pebble_factory, caps
     try:
         for number in range(ROUNDS):
             if not env.healthy():
-                env.restart()  # the DESIGN section 7 deadlock: not what this test is about
+                # pebble's deadlock (docs/ARCHITECTURE.md, "The test CA"), not this test's subject
+                env.restart()
             request_renewals(server)
             offset = len(server.error_log())
             server.start()
