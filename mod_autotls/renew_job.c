@@ -225,26 +225,6 @@ apr_status_t autotls_job_save(const autotls_job_t *job, at_store_t *store, const
     return rv;
 }
 
-const char *autotls_job_item(apr_pool_t *p, const char *site)
-{
-    return apr_pstrcat(p, site, AUTOTLS_JOB_SUFFIX, NULL);
-}
-
-const char *autotls_job_request_item(apr_pool_t *p, const char *site)
-{
-    return apr_pstrcat(p, site, AUTOTLS_JOB_REQUEST_SUFFIX, NULL);
-}
-
-const char *autotls_job_request_site(apr_pool_t *p, const char *item)
-{
-    apr_size_t len = strlen(item), suffix = sizeof(AUTOTLS_JOB_REQUEST_SUFFIX) - 1;
-
-    if (len <= suffix || strcmp(item + len - suffix, AUTOTLS_JOB_REQUEST_SUFFIX) != 0) {
-        return NULL;
-    }
-    return apr_pstrndup(p, item, len - suffix);
-}
-
 void autotls_job_set_error(autotls_job_t *job, const char *error)
 {
     job_copy_text(job->last_error, sizeof(job->last_error), error);

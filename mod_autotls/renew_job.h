@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * renew_job.h: the renewal schedule of one site, and its file jobs/<site>.json.
+ * renew_job.h: the renewal schedule of one site, and its file jobs/<site>.json (its name and
+ * the other items of jobs/: at_job.h).
  *
  * The one idea: the schedule is state on disk, not in memory. Every decision the renewal thread
  * takes that must survive a restart (the backoff after failures, the CA's Retry-After, the ARI
@@ -27,9 +28,6 @@
 
 #include "at_store.h"
 
-#define AUTOTLS_JOB_SUFFIX ".json"
-/* An operator's request for a renewal now (`autotls renew NAME`): an empty jobs/<site>.renew. */
-#define AUTOTLS_JOB_REQUEST_SUFFIX ".renew"
 /* last_error texts are cut to this; certIDs longer than this are not used for ARI. */
 #define AUTOTLS_JOB_ERROR_MAX 512
 #define AUTOTLS_JOB_CERT_ID_MAX 192
@@ -63,12 +61,6 @@ apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char 
                               apr_pool_t *p);
 apr_status_t autotls_job_save(const autotls_job_t *job, at_store_t *store, const char *item,
                               apr_pool_t *p);
-
-/* The item names of a site's job file and request file. */
-const char *autotls_job_item(apr_pool_t *p, const char *site);
-const char *autotls_job_request_item(apr_pool_t *p, const char *site);
-/* The site a request item names ("<site>.renew"), or NULL when item is no request. */
-const char *autotls_job_request_site(apr_pool_t *p, const char *item);
 
 void autotls_job_set_error(autotls_job_t *job, const char *error);
 

@@ -22,6 +22,7 @@
 #include "at_ca.h"
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_job.h"
 #include "at_jws.h"
 #include "at_live.h"
 #include "standalone.h"
@@ -631,7 +632,7 @@ static int cli_site_known(at_store_t *store, const char *name, apr_pool_t *p)
     apr_size_t len;
     int i;
 
-    if (at_store_load(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, name, ".json", NULL), &data, &len,
+    if (at_store_load(store, AT_STORE_JOBS, NULL, at_job_item(p, name), &data, &len,
                       AT_STORE_PUBLIC, p) == APR_SUCCESS) {
         return 1;
     }
@@ -685,7 +686,7 @@ static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
                         "as `autotls show` lists it",
                         name, args->store);
     }
-    if (at_store_save(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, name, ".renew", NULL), "", 0,
+    if (at_store_save(store, AT_STORE_JOBS, NULL, at_job_request_item(p, name), "", 0,
                       AT_STORE_PUBLIC, p) != APR_SUCCESS) {
         return cli_fail(EXIT_LOCAL, "cannot write the renewal request into %s/jobs", args->store);
     }

@@ -18,6 +18,7 @@
 
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_job.h"
 #include "at_renew.h"
 #include "renew_job.h"
 #include "unit_main.h"
@@ -246,8 +247,7 @@ START_TEST(test_job_state_survives_a_restart)
     job.ari.chosen = T0 + DAY + HOUR;
     job.ari.next_poll = T0 + 6 * HOUR;
     autotls_job_missing_from_result(&job, failed, T0, 0x7fffffff);
-    ck_assert_int_eq(autotls_job_save(&job, store, autotls_job_item(pool, "a.test"), pool),
-                     APR_SUCCESS);
+    ck_assert_int_eq(autotls_job_save(&job, store, at_job_item(pool, "a.test"), pool), APR_SUCCESS);
 
     autotls_job_init(&back);
     ck_assert_int_eq(autotls_job_load(&back, store, "a.test.json", pool), APR_SUCCESS);
@@ -408,11 +408,18 @@ END_TEST
 
 START_TEST(test_job_request_items_name_their_site)
 {
-    ck_assert_str_eq(autotls_job_request_item(pool, "a.test"), "a.test.renew");
-    ck_assert_str_eq(autotls_job_request_site(pool, "www.a.test.renew"), "www.a.test");
-    ck_assert_ptr_null(autotls_job_request_site(pool, "a.test.json"));
-    ck_assert_ptr_null(autotls_job_request_site(pool, ".renew"));
-    ck_assert_ptr_null(autotls_job_request_site(pool, "renew"));
+    ck_assert_str_eq(at_job_request_item(pool, "a.test"), "a.test.renew");
+    ck_assert_str_eq(at_job_request_site(pool, "www.a.test.renew"), "www.a.test");
+    ck_assert_ptr_null(at_job_request_site(pool, "a.test.json"));
+    ck_assert_ptr_null(at_job_request_site(pool, ".renew"));
+    ck_assert_ptr_null(at_job_request_site(pool, "renew"));
+    ck_assert_str_eq(at_job_item(pool, "a.test"), "a.test.json");
+    ck_assert_str_eq(
+        at_job_rate_item(pool, "https://ca.test/dir"),
+        apr_pstrcat(pool, "_rate-", at_store_ca_name(pool, "https://ca.test/dir"), ".json", NULL));
+    ck_assert_str_eq(at_job_account_item(pool, "https://ca.test/dir"),
+                     apr_pstrcat(pool, "_account-", at_store_ca_name(pool, "https://ca.test/dir"),
+                                 ".json", NULL));
 }
 END_TEST
 
