@@ -417,13 +417,7 @@ void autotls_job_missing_clear(autotls_job_t *job)
 
 const char *autotls_job_time_text(apr_pool_t *p, apr_time_t t)
 {
-    apr_time_exp_t exp;
-    char buf[32];
-    apr_size_t len;
-
-    apr_time_exp_gmt(&exp, t);
-    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &exp);
-    return apr_pstrdup(p, buf);
+    return at_rfc3339_format(p, t);
 }
 
 const char *autotls_job_duration_text(apr_pool_t *p, apr_interval_time_t d)

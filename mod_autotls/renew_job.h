@@ -108,7 +108,7 @@ void autotls_job_missing_clear(autotls_job_t *job);
 
 /* --- texts for log lines ------------------------------------------------------------------- */
 
-/* "2024-05-01T12:00:00Z" */
+/* "2024-05-01T12:00:00Z": at_rfc3339_format, under the name the renewal log lines use. */
 const char *autotls_job_time_text(apr_pool_t *p, apr_time_t t);
 /* "3d 4h", "5h 7m", "12m 3s", "42s" (the magnitude; the caller says before or after) */
 const char *autotls_job_duration_text(apr_pool_t *p, apr_interval_time_t d);

@@ -340,17 +340,6 @@ static apr_status_t cli_save_meta(at_store_t *store, const cli_args_t *args, con
     return rv;
 }
 
-static const char *cli_time(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t exp;
-    char buf[32];
-    apr_size_t len;
-
-    apr_time_exp_gmt(&exp, t);
-    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &exp);
-    return apr_pstrdup(p, buf);
-}
-
 static const char *cli_join(apr_pool_t *p, const apr_array_header_t *names, const char *sep)
 {
     const char *out = "";
@@ -436,7 +425,7 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
         return cli_fail(EXIT_LOCAL, "could not store the certificate for %s", site);
     }
     printf("issued %s: names %s; serial %s; expires %s; CA requests %u\n", site,
-           cli_join(p, info->names, ","), info->serial, cli_time(p, info->not_after),
+           cli_join(p, info->names, ","), info->serial, at_rfc3339_format(p, info->not_after),
            at_acme_request_count(acme));
     return EXIT_OK;
 }
@@ -451,7 +440,7 @@ static json_t *cli_info_json(const char *site, const at_cert_info_t *info, apr_p
     }
     return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s}", "site", site, "names", names, "issuer",
                      info->issuer_cn, "serial", info->serial, "not_after",
-                     cli_time(p, info->not_after), "key_type", info->key_type);
+                     at_rfc3339_format(p, info->not_after), "key_type", info->key_type);
 }
 
 #define SHOW_ARI_TIMEOUT apr_time_from_sec(10) /* per CA request: show must not hang on a CA */
@@ -508,9 +497,10 @@ static const char *cli_show_window(cli_show_ca_t *ca, json_t **json, const cli_a
     if (rv != APR_SUCCESS) {
         return apr_psprintf(p, "unavailable (%s)", at_strerror(p, rv));
     }
-    *json =
-        json_pack("{s:s, s:s}", "start", cli_time(p, window.start), "end", cli_time(p, window.end));
-    return apr_psprintf(p, "%s .. %s", cli_time(p, window.start), cli_time(p, window.end));
+    *json = json_pack("{s:s, s:s}", "start", at_rfc3339_format(p, window.start), "end",
+                      at_rfc3339_format(p, window.end));
+    return apr_psprintf(p, "%s .. %s", at_rfc3339_format(p, window.start),
+                        at_rfc3339_format(p, window.end));
 }
 
 static int cmd_show(const cli_args_t *args, apr_pool_t *p)
@@ -556,7 +546,7 @@ static int cmd_show(const cli_args_t *args, apr_pool_t *p)
         printf("%s\n  names:     %s\n  issuer:    %s\n  serial:    %s\n  not after: %s\n"
                "  key type:  %s\n",
                site, cli_join(p, info->names, ", "), info->issuer_cn, info->serial,
-               cli_time(p, info->not_after), info->key_type);
+               at_rfc3339_format(p, info->not_after), info->key_type);
         if (window != NULL) {
             printf("  renewal window: %s\n", window);
         }
@@ -789,8 +779,8 @@ static int cmd_account_show(const cli_args_t *args, at_store_t *store, const cha
     status = apr_pstrcat(p, cli_json_text(json, "status", "unknown"), " (as stored)", NULL);
     contact = cli_json_list(p, json_object_get(json, "contact"));
     if (json_is_integer(json_object_get(json, "created"))) {
-        created =
-            cli_time(p, apr_time_from_sec(json_integer_value(json_object_get(json, "created"))));
+        created = at_rfc3339_format(
+            p, apr_time_from_sec(json_integer_value(json_object_get(json, "created"))));
     }
     registered = json_is_string(json_object_get(json, "url"));
     json_decref(json);

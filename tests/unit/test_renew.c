@@ -433,6 +433,18 @@ START_TEST(test_job_texts_for_log_lines)
 }
 END_TEST
 
+START_TEST(test_time_text_is_rfc3339_utc_and_parses_back)
+{
+    apr_time_t back = 0;
+
+    ck_assert_str_eq(at_rfc3339_format(pool, T0), "2023-11-14T22:13:20Z");
+    ck_assert_int_eq(at_rfc3339_parse(&back, at_rfc3339_format(pool, T0 + DAY + 7 * MINUTE)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(back, T0 + DAY + 7 * MINUTE);
+    ck_assert_str_eq(at_rfc3339_format(pool, 0), "1970-01-01T00:00:00Z");
+}
+END_TEST
+
 static Suite *renew_suite(void)
 {
     Suite *s = suite_create("renew");
@@ -465,6 +477,7 @@ static Suite *renew_suite(void)
     tcase_add_test(tc, test_job_operator_reset_clears_every_backoff);
     tcase_add_test(tc, test_job_request_items_name_their_site);
     tcase_add_test(tc, test_job_texts_for_log_lines);
+    tcase_add_test(tc, test_time_text_is_rfc3339_utc_and_parses_back);
     suite_add_tcase(s, tc);
     return s;
 }
