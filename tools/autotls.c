@@ -20,6 +20,7 @@
 
 #include "at_ari.h"
 #include "at_ca.h"
+#include "at_certset_meta.h"
 #include "at_core.h"
 #include "at_issue.h"
 #include "at_job.h"
@@ -322,22 +323,9 @@ static apr_status_t cli_acme(at_acme_t **acme, apr_pool_t *p, const char *url, c
 static apr_status_t cli_save_meta(at_store_t *store, const cli_args_t *args, const char *site,
                                   const at_issue_result_t *result, apr_pool_t *p)
 {
-    json_t *meta = json_object(), *names = json_array();
-    apr_status_t rv;
-    int i;
+    at_certset_meta_t meta = {args->ca, args->ca_cert, result->order_url, args->names};
 
-    for (i = 0; i < args->names->nelts; ++i) {
-        json_array_append_new(names, json_string(APR_ARRAY_IDX(args->names, i, const char *)));
-    }
-    json_object_set_new(meta, "ca", json_string(args->ca));
-    json_object_set_new(meta, "names", names);
-    json_object_set_new(meta, "order", json_string(result->order_url));
-    if (args->ca_cert != NULL) {
-        json_object_set_new(meta, "ca_cert", json_string(args->ca_cert));
-    }
-    rv = at_store_save_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, meta, p);
-    json_decref(meta);
-    return rv;
+    return at_certset_meta_save(store, AT_STORE_LIVE, site, &meta, p);
 }
 
 static const char *cli_join(apr_pool_t *p, const apr_array_header_t *names, const char *sep)
@@ -458,20 +446,15 @@ static const char *cli_show_window(cli_show_ca_t *ca, json_t **json, const cli_a
 {
     const char *url = args->ca, *ca_cert = args->ca_cert, *cert_id, *key;
     at_http_options_t options = {0};
-    json_t *meta = NULL, *stored;
+    at_certset_meta_t meta;
     at_ari_window_t window;
     at_http_t *http;
     apr_status_t rv;
 
     *json = json_null();
-    if (at_store_load_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, &meta, p) == APR_SUCCESS) {
-        if (url == NULL && json_is_string(stored = json_object_get(meta, "ca"))) {
-            url = apr_pstrdup(p, json_string_value(stored));
-        }
-        if (ca_cert == NULL && json_is_string(stored = json_object_get(meta, "ca_cert"))) {
-            ca_cert = apr_pstrdup(p, json_string_value(stored));
-        }
-        json_decref(meta);
+    if (at_certset_meta_load(&meta, store, AT_STORE_LIVE, site, p) == APR_SUCCESS) {
+        url = url != NULL ? url : meta.ca;
+        ca_cert = ca_cert != NULL ? ca_cert : meta.ca_cert;
     }
     if (url == NULL) {
         return NULL;
@@ -564,7 +547,7 @@ static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
 {
     apr_array_header_t *chain;
     const char *site, *ca_cert = args->ca_cert;
-    json_t *meta = NULL, *ca, *stored_ca_cert;
+    at_certset_meta_t meta;
     at_store_t *store;
     at_acme_t *acme;
     at_cert_info_t *info;
@@ -583,18 +566,15 @@ static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
     }
     if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS ||
         at_certset_load(&key, &chain, store, AT_STORE_LIVE, site, p) != APR_SUCCESS ||
-        at_store_load_json(store, AT_STORE_LIVE, site, AT_CERTSET_META, &meta, p) != APR_SUCCESS ||
-        !json_is_string(ca = json_object_get(meta, "ca"))) {
-        json_decref(meta);
+        at_certset_meta_load(&meta, store, AT_STORE_LIVE, site, p) != APR_SUCCESS ||
+        meta.ca == NULL) {
         return cli_fail(EXIT_LOCAL, "no certificate with its CA recorded for %s in the store",
                         site);
     }
-    stored_ca_cert = json_object_get(meta, "ca_cert");
-    if (ca_cert == NULL && json_is_string(stored_ca_cert)) {
-        ca_cert = apr_pstrdup(p, json_string_value(stored_ca_cert));
+    if (ca_cert == NULL) {
+        ca_cert = meta.ca_cert;
     }
-    rv = cli_acme(&acme, p, apr_pstrdup(p, json_string_value(ca)), ca_cert, 0);
-    json_decref(meta);
+    rv = cli_acme(&acme, p, meta.ca, ca_cert, 0);
     if (rv != APR_SUCCESS) {
         return EXIT_LOCAL;
     }

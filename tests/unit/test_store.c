@@ -28,6 +28,7 @@
 #include <apr_strings.h>
 
 #include "unit_main.h"
+#include "at_certset_meta.h"
 #include "at_core.h"
 #include "at_store.h"
 #include "../../mod_autotls/lib/store_fs_internal.h"
@@ -182,6 +183,41 @@ START_TEST(test_save_load_round_trip_without_name)
                      APR_SUCCESS);
     ck_assert_str_eq(out, "[1]");
     ck_assert_int_eq(access(in_root("jobs/a.example.json"), F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_certset_meta_round_trip_and_damage)
+{
+    apr_array_header_t *names = apr_array_make(pool, 2, sizeof(const char *));
+    at_certset_meta_t meta = {"https://ca.test/dir", NULL, "https://ca.test/order/1", names};
+    at_certset_meta_t back;
+    char *out = NULL;
+
+    APR_ARRAY_PUSH(names, const char *) = "a.test";
+    APR_ARRAY_PUSH(names, const char *) = "www.a.test";
+    ck_assert_int_eq(at_certset_meta_save(store, AT_STORE_LIVE, "a.test", &meta, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(at_certset_meta_load(&back, store, AT_STORE_LIVE, "a.test", pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(back.ca, "https://ca.test/dir");
+    ck_assert_ptr_null(back.ca_cert);
+    ck_assert_str_eq(back.order, "https://ca.test/order/1");
+    ck_assert_int_eq(back.names->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(back.names, 1, const char *), "www.a.test");
+    ck_assert_int_eq(load_text(AT_STORE_LIVE, "a.test", "meta.json", AT_STORE_PUBLIC, &out),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(out, "\"ca\": \"https://ca.test/dir\""));
+
+    /* Wrong types are as good as missing; no meta.json at all is APR_ENOENT. */
+    save_text(AT_STORE_LIVE, "b.test", "meta.json", "{\"ca\": 7, \"names\": \"x\"}",
+              AT_STORE_PUBLIC);
+    ck_assert_int_eq(at_certset_meta_load(&back, store, AT_STORE_LIVE, "b.test", pool),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(back.ca);
+    ck_assert_ptr_null(back.names);
+    save_text(AT_STORE_LIVE, "c.test", "meta.json", "[]", AT_STORE_PUBLIC);
+    ck_assert_int_eq(at_certset_meta_load(&back, store, AT_STORE_LIVE, "c.test", pool), AT_EPROTO);
+    ck_assert_int_eq(at_certset_meta_load(&back, store, AT_STORE_LIVE, "d.test", pool), APR_ENOENT);
 }
 END_TEST
 
@@ -984,6 +1020,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_oversize_item_is_too_large);
     tcase_add_test(tc, test_json_round_trip_sorted_and_indented);
     tcase_add_test(tc, test_corrupt_json_is_eproto);
+    tcase_add_test(tc, test_certset_meta_round_trip_and_damage);
     tcase_add_test(tc, test_ca_name_folding);
     tcase_add_test(tc, test_open_creates_missing_root_0755);
     tcase_add_test(tc, test_open_refuses_group_writable_root);
