@@ -12,6 +12,12 @@
 #define AT_CA_LETSENCRYPT "https://acme-v02.api.letsencrypt.org/directory"
 #define AT_CA_LETSENCRYPT_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
 
+/* The names users may write instead of those URLs (at_ca_shorthand), and their list as help
+ * texts and error messages show it. */
+#define AT_CA_NAME_LETSENCRYPT "letsencrypt"
+#define AT_CA_NAME_LETSENCRYPT_STAGING "letsencrypt-staging"
+#define AT_CA_SHORTHANDS AT_CA_NAME_LETSENCRYPT ", " AT_CA_NAME_LETSENCRYPT_STAGING
+
 /* Whether url is the directory of Let's Encrypt, production or staging (case of the scheme and
  * host ignored, a trailing slash allowed). */
 int at_ca_is_letsencrypt(const char *url);

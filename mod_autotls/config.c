@@ -17,13 +17,13 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "at_ca.h"
 #include "at_core.h"
 #include "config.h"
 #include "twin.h"
 
 #define AUTOTLS_EXPECT_FLAG "use on or off"
-#define AUTOTLS_EXPECT_CA                                                                          \
-    "use letsencrypt, letsencrypt-staging or the https:// URL of an ACME directory"
+#define AUTOTLS_EXPECT_CA "use " AT_CA_SHORTHANDS " or the https:// URL of an ACME directory"
 #define AUTOTLS_EXPECT_PEM "give a readable PEM file of CA certificates"
 #define AUTOTLS_EXPECT_CONTACT "use an e-mail address such as admin@example.com or a mailto: URI"
 #define AUTOTLS_EXPECT_STORE "give a directory, or a path where one can be created"
@@ -54,7 +54,7 @@ const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLS", autotls_set_enabled, NULL, RSRC_CONF,
                   "on|off: manage every eligible vhost (server) or this vhost"),
     AP_INIT_TAKE1("AutoTLSCA", autotls_set_ca, NULL, RSRC_CONF,
-                  "letsencrypt|letsencrypt-staging|URL of the ACME directory"),
+                  AT_CA_SHORTHANDS " or the URL of the ACME directory"),
     AP_INIT_TAKE1("AutoTLSCACertificateFile", autotls_set_ca_cert_file, NULL, RSRC_CONF,
                   "PEM file of the roots trusted for HTTPS to the CA"),
     AP_INIT_TAKE1("AutoTLSIssuerRoots", autotls_set_issuer_roots, NULL, RSRC_CONF,

@@ -71,10 +71,10 @@ static const char *const usage_issue =
     "                     [--preferred-chain ISSUER] [--timeout SECONDS] [-v] NAME...\n"
     "\n"
     "Obtains one certificate for all NAMEs (the first names the site) and stores it in\n"
-    "DIR/live/<site>/ (privkey.pem 0600, fullchain.pem, meta.json). The account for the CA is\n"
+    "DIR/live/<site>/ (" AT_CERTSET_KEY " 0600, " AT_CERTSET_CHAIN ", " AT_CERTSET_META
+    "). The account for the CA is\n"
     "created on first use and reused after.\n"
-    "  --ca URL              ACME directory URL (letsencrypt, letsencrypt-staging: the known "
-    "ones)\n"
+    "  --ca URL              ACME directory URL (" AT_CA_SHORTHANDS ": the known ones)\n"
     "  --ca-cert FILE        PEM roots trusted for HTTPS to the CA (default: system store)\n"
     "  --webroot DIR         answer http-01 with files under DIR/.well-known/acme-challenge/\n"
     "  --standalone A:P      answer http-01 with a built-in server listening on A:P\n"

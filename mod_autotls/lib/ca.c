@@ -31,8 +31,8 @@ static const struct {
     const char *name;
     const char *url;
 } ca_shorthands[] = {
-    {"letsencrypt", AT_CA_LETSENCRYPT},
-    {"letsencrypt-staging", AT_CA_LETSENCRYPT_STAGING},
+    {AT_CA_NAME_LETSENCRYPT, AT_CA_LETSENCRYPT},
+    {AT_CA_NAME_LETSENCRYPT_STAGING, AT_CA_LETSENCRYPT_STAGING},
 };
 
 const char *at_ca_shorthand(const char *name)
