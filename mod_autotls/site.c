@@ -13,6 +13,7 @@
 #include <httpd.h>
 #include <http_log.h>
 
+#include "at_name.h"
 #include "acme_user.h"
 #include "autotls.h"
 #include "log_glue.h"
@@ -69,7 +70,7 @@ static void site_add_name(autotls_ctx_t *ctx, autotls_site_t *site, const char *
     char *name = apr_pstrdup(ctx->pool, alias);
 
     ap_str_tolower(name);
-    if (!autotls_name_eligible(name, &why)) {
+    if (!at_name_eligible(name, &why)) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
                      AUTOTLS_LOGNO(0401) "%s: alias %s skipped: %s", site->name, name, why);
         return;

@@ -35,8 +35,4 @@ int autotls_twin_is(const server_rec *s);
 /* "<file>:<line>" of the admin's vhost that s twins, or NULL when s is no twin. */
 const char *autotls_twin_origin(const server_rec *s);
 
-/* Whether name can get a publicly trusted certificate: not an IP address, not localhost, not a
- * single label, not a wildcard, a valid host name. When not, *why says which. Pure function. */
-int autotls_name_eligible(const char *name, const char **why);
-
 #endif

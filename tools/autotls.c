@@ -25,6 +25,7 @@
 #include "at_issue.h"
 #include "at_job.h"
 #include "at_jws.h"
+#include "at_name.h"
 #include "at_live.h"
 #include "standalone.h"
 #include "webroot.h"
@@ -180,6 +181,16 @@ static int cli_fail(int code, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n");
     return code;
+}
+
+/* EXIT_OK when name can get a publicly trusted certificate (the rule the module applies to its
+ * vhosts, at_name.h; such a name is also a valid store directory), else the usage error saying
+ * why. */
+static int cli_check_name(const char *name)
+{
+    const char *why = NULL;
+
+    return at_name_eligible(name, &why) ? EXIT_OK : cli_fail(EXIT_USAGE, "\"%s\" %s", name, why);
 }
 
 /* Which exit code a library failure maps to: the CA's fault or ours. */
@@ -352,6 +363,7 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
     at_acme_t *acme;
     const char *site;
     apr_status_t rv;
+    int i, code;
 
     if (args->ca == NULL || args->store == NULL || args->names->nelts == 0 ||
         (args->webroot == NULL) == (args->standalone == NULL) ||
@@ -360,8 +372,10 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
         return EXIT_USAGE;
     }
     site = APR_ARRAY_IDX(args->names, 0, const char *);
-    if (!at_store_component_valid(site)) {
-        return cli_fail(EXIT_USAGE, "\"%s\" is not a DNS name", site);
+    for (i = 0; i < args->names->nelts; ++i) {
+        if ((code = cli_check_name(APR_ARRAY_IDX(args->names, i, const char *))) != EXIT_OK) {
+            return code;
+        }
     }
     if (args->contact != NULL) {
         account.contacts = apr_array_make(p, 1, sizeof(const char *));
@@ -555,14 +569,15 @@ static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
     apr_size_t der_len;
     EVP_PKEY *key;
     apr_status_t rv;
+    int code;
 
     if (args->store == NULL || args->names->nelts != 1) {
         fputs(usage_revoke, stderr);
         return EXIT_USAGE;
     }
     site = APR_ARRAY_IDX(args->names, 0, const char *);
-    if (!at_store_component_valid(site)) {
-        return cli_fail(EXIT_USAGE, "\"%s\" is not a DNS name", site);
+    if ((code = cli_check_name(site)) != EXIT_OK) {
+        return code;
     }
     if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS ||
         at_certset_load(&key, &chain, store, AT_STORE_LIVE, site, p) != APR_SUCCESS ||
@@ -631,6 +646,7 @@ static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
     apr_finfo_t finfo;
     at_store_t *store;
     char *name, *c;
+    int code;
 
     if (args->store == NULL || args->names->nelts != 1) {
         fputs(usage_renew, stderr);
@@ -640,8 +656,8 @@ static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
     for (c = name; *c != '\0'; ++c) {
         *c = apr_tolower(*c); /* the server knows its names in lower case */
     }
-    if (!at_store_component_valid(name)) {
-        return cli_fail(EXIT_USAGE, "\"%s\" is not a DNS name", name);
+    if ((code = cli_check_name(name)) != EXIT_OK) {
+        return code;
     }
     if (apr_stat(&finfo, args->store, APR_FINFO_TYPE, p) != APR_SUCCESS ||
         finfo.filetype != APR_DIR) {
