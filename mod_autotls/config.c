@@ -147,13 +147,13 @@ static const char *autotls_readable_file(cmd_parms *cmd, const char **path, cons
     return NULL;
 }
 
+/* AutoTLS is acted on where pre_config reads the tree (twin_scan.c: which vhosts get a twin);
+ * here it is only checked, so that `apachectl -t` refuses a bad value. */
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
-    const char *err = autotls_parse_flag_arg(cmd, &conf->enabled_own, arg);
+    int enabled;
 
-    conf->enabled = conf->enabled_own;
-    return err;
+    return autotls_parse_flag_arg(cmd, &enabled, arg);
 }
 
 static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *arg)
@@ -356,8 +356,6 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
 {
     autotls_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    conf->enabled = AUTOTLS_UNSET;
-    conf->enabled_own = AUTOTLS_UNSET;
     conf->https_port = AUTOTLS_UNSET;
     conf->key_type = AUTOTLS_UNSET;
     conf->renew_window.kind = AUTOTLS_WINDOW_UNSET;
@@ -383,8 +381,6 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     const autotls_server_conf_t *add = add_conf;
     autotls_server_conf_t *merged = apr_pcalloc(p, sizeof(*merged));
 
-    merged->enabled = autotls_pick_int(add->enabled, base->enabled);
-    merged->enabled_own = add->enabled_own;
     merged->ca_url = autotls_pick_str(add->ca_url, base->ca_url);
     merged->ca_cert_file = autotls_pick_str(add->ca_cert_file, base->ca_cert_file);
     merged->issuer_roots = autotls_pick_str(add->issuer_roots, base->issuer_roots);
@@ -402,16 +398,6 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->ca_rate = add->ca_rate_set != AUTOTLS_UNSET ? add->ca_rate : base->ca_rate;
     merged->twin_origin = add->twin_origin; /* never inherited from the main server */
     return merged;
-}
-
-int autotls_config_enabled(const server_rec *s)
-{
-    return autotls_conf_of(s)->enabled == AUTOTLS_ON;
-}
-
-int autotls_config_enabled_own(const server_rec *s)
-{
-    return autotls_conf_of(s)->enabled_own;
 }
 
 const char *autotls_config_ca_url(const server_rec *s)

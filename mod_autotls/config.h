@@ -35,8 +35,6 @@
 
 /* One per server_rec. Pointers are NULL and ints AUTOTLS_UNSET until a directive sets them. */
 typedef struct {
-    int enabled;              /* AutoTLS, inherited from the main server when unset */
-    int enabled_own;          /* AutoTLS as written in this very server block, never inherited */
     const char *ca_url;       /* AutoTLSCA, keywords already expanded */
     const char *ca_cert_file; /* AutoTLSCACertificateFile, absolute */
     const char *issuer_roots; /* AutoTLSIssuerRoots, absolute */
@@ -61,8 +59,6 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s);
 void *autotls_config_merge_server(apr_pool_t *p, void *base, void *add);
 
 /* Effective values for a server (main or vhost), defaults applied. */
-int autotls_config_enabled(const server_rec *s);
-int autotls_config_enabled_own(const server_rec *s); /* AUTOTLS_UNSET, AUTOTLS_OFF or AUTOTLS_ON */
 const char *autotls_config_ca_url(const server_rec *s);
 const char *autotls_config_ca_cert_file(const server_rec *s); /* NULL: the system store */
 const char *autotls_config_issuer_roots(const server_rec *s); /* NULL: the system store */

@@ -451,18 +451,6 @@ static void sslhook_child_init(apr_pool_t *pchild, server_rec *s)
     autotls_memory_release(); /* the parent's free heap pages: not this child's to count */
 }
 
-int autotls_sslhook_serves_ca_cert(const autotls_site_t *site)
-{
-    autotls_ctx_t *ctx = autotls_ctx_get();
-    autotls_slot_info_t info;
-
-    if (ctx == NULL || ctx->slots == NULL || site == NULL ||
-        autotls_slots_generation(ctx->slots, site->slot) == 0) {
-        return 0;
-    }
-    return autotls_slots_info(ctx->slots, site->slot, &info) == APR_SUCCESS && info.ca_issued;
-}
-
 void autotls_sslhook_register_hooks(apr_pool_t *p)
 {
     APR_OPTIONAL_HOOK(ssl, init_server, sslhook_init_server, NULL, NULL, APR_HOOK_FIRST);
