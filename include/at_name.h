@@ -9,6 +9,8 @@
 #ifndef AT_NAME_H
 #define AT_NAME_H
 
+#include <apr_tables.h>
+
 #define AT_NAME_MAX 253      /* a DNS name's length, without the root's trailing dot */
 #define AT_NAME_LABEL_MAX 63 /* a DNS label's length */
 
@@ -18,5 +20,9 @@
  * not a single label. When not, *why says which (a static text, "is ..."). Case is ignored. Pure
  * function; name may be NULL (ineligible: empty). */
 int at_name_eligible(const char *name, const char **why);
+
+/* The first of patterns (const char *: host names or fnmatch patterns, as AutoTLSExclude takes
+ * them) that name matches, case ignored; NULL when none does. */
+const char *at_name_excluded_by(const apr_array_header_t *patterns, const char *name);
 
 #endif

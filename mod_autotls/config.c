@@ -297,7 +297,7 @@ static const char *autotls_set_redirect(cmd_parms *cmd, void *dconf, const char 
 static const char *autotls_add_exclude(cmd_parms *cmd, void *dconf, const char *args)
 {
     autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
-    const char *err = autotls_check_server_wide(cmd);
+    const char *err = autotls_check_server_wide(cmd), *bad, *why;
 
     if (err != NULL) {
         return err;
@@ -309,17 +309,26 @@ static const char *autotls_add_exclude(cmd_parms *cmd, void *dconf, const char *
     if (conf->exclude == NULL) {
         conf->exclude = apr_array_make(cmd->pool, 1, sizeof(const char *));
     }
-    while (*args != '\0') {
-        char *pattern = ap_getword_conf(cmd->pool, &args);
-        const char *why = autotls_pattern_problem(pattern);
-
-        if (why != NULL) {
-            return autotls_bad_value(cmd, pattern, why, AUTOTLS_EXPECT_PATTERN);
-        }
-        ap_str_tolower(pattern);
-        APR_ARRAY_PUSH(conf->exclude, const char *) = pattern;
+    if (!autotls_config_read_exclude(cmd->pool, args, conf->exclude, &bad, &why)) {
+        return autotls_bad_value(cmd, bad, why, AUTOTLS_EXPECT_PATTERN);
     }
     return NULL;
+}
+
+int autotls_config_read_exclude(apr_pool_t *p, const char *args, apr_array_header_t *patterns,
+                                const char **bad, const char **why)
+{
+    while (*args != '\0') {
+        char *pattern = ap_getword_conf(p, &args);
+
+        if ((*why = autotls_pattern_problem(pattern)) != NULL) {
+            *bad = pattern;
+            return 0;
+        }
+        ap_str_tolower(pattern);
+        APR_ARRAY_PUSH(patterns, const char *) = pattern;
+    }
+    return 1;
 }
 
 static const char *autotls_set_orders_in_flight(cmd_parms *cmd, void *dconf, const char *arg)

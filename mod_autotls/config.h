@@ -71,6 +71,10 @@ at_key_type_e autotls_config_key_type(const server_rec *s);
 autotls_window_t autotls_config_renew_window(const server_rec *s);
 int autotls_config_redirect(const server_rec *s);
 const apr_array_header_t *autotls_config_exclude(const server_rec *s); /* never NULL */
+/* AutoTLSExclude's raw arguments read into patterns (lower case), for its directive handler and
+ * for pre_config's scan of the tree alike; 0 at the first bad pattern, with *bad and *why. */
+int autotls_config_read_exclude(apr_pool_t *p, const char *args, apr_array_header_t *patterns,
+                                const char **bad, const char **why);
 int autotls_config_orders_in_flight(const server_rec *s); /* AutoTLSOrdersInFlight, else 8 */
 /* AutoTLSCARate, else the default of the configured CA (at_rate_default). */
 at_rate_t autotls_config_ca_rate(const server_rec *s);

@@ -106,20 +106,6 @@ static const autotls_twin_vhost_t *twin_https_vhost_for(const autotls_twin_ctx_t
     return NULL;
 }
 
-static const char *twin_excluded_by(const autotls_twin_ctx_t *ctx, const char *name)
-{
-    int i;
-
-    for (i = 0; i < ctx->exclude->nelts; i++) {
-        const char *pattern = APR_ARRAY_IDX(ctx->exclude, i, const char *);
-
-        if (apr_fnmatch(pattern, name, APR_FNM_CASE_BLIND) == APR_SUCCESS) {
-            return pattern;
-        }
-    }
-    return NULL;
-}
-
 /* Why v gets no twin, or NULL when it gets one. */
 static const char *twin_skip_reason(const autotls_twin_ctx_t *ctx, const autotls_twin_vhost_t *v)
 {
@@ -142,7 +128,7 @@ static const char *twin_skip_reason(const autotls_twin_ctx_t *ctx, const autotls
     if (!at_name_eligible(v->name, &why)) {
         return apr_pstrcat(p, "its ServerName ", why, NULL);
     }
-    if ((why = twin_excluded_by(ctx, v->name)) != NULL) {
+    if ((why = at_name_excluded_by(ctx->exclude, v->name)) != NULL) {
         return apr_pstrcat(p, "excluded by AutoTLSExclude ", why, NULL);
     }
     if (v->ssl_engine == AUTOTLS_ON || v->has_cert) {

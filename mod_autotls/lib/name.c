@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <apr_fnmatch.h>
 #include <apr_lib.h>
 
 #include "at_name.h"
@@ -86,4 +87,18 @@ int at_name_eligible(const char *name, const char **why)
         return 0;
     }
     return 1;
+}
+
+const char *at_name_excluded_by(const apr_array_header_t *patterns, const char *name)
+{
+    int i;
+
+    for (i = 0; patterns != NULL && i < patterns->nelts; i++) {
+        const char *pattern = APR_ARRAY_IDX(patterns, i, const char *);
+
+        if (apr_fnmatch(pattern, name, APR_FNM_CASE_BLIND) == APR_SUCCESS) {
+            return pattern;
+        }
+    }
+    return NULL;
 }

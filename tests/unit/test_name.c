@@ -8,6 +8,8 @@
 #include <check.h>
 #include <string.h>
 
+#include <apr_pools.h>
+
 #include "at_name.h"
 #include "unit_main.h"
 
@@ -111,6 +113,23 @@ START_TEST(test_length_limits_are_inclusive)
 }
 END_TEST
 
+START_TEST(test_excluded_by_names_the_first_matching_pattern)
+{
+    apr_pool_t *p;
+    apr_array_header_t *patterns;
+
+    ck_assert_int_eq(apr_pool_create(&p, NULL), APR_SUCCESS);
+    patterns = at_unit_names(p, "*.internal.example", "admin.example", "*.example", NULL);
+    ck_assert_str_eq(at_name_excluded_by(patterns, "db.INTERNAL.example"), "*.internal.example");
+    ck_assert_str_eq(at_name_excluded_by(patterns, "Admin.Example"), "admin.example");
+    ck_assert_str_eq(at_name_excluded_by(patterns, "www.example"), "*.example");
+    ck_assert_ptr_null(at_name_excluded_by(patterns, "example"));
+    ck_assert_ptr_null(at_name_excluded_by(patterns, "www.example.org"));
+    ck_assert_ptr_null(at_name_excluded_by(NULL, "www.example"));
+    apr_pool_destroy(p);
+}
+END_TEST
+
 static Suite *name_suite(void)
 {
     Suite *s = suite_create("name");
@@ -122,6 +141,7 @@ static Suite *name_suite(void)
                         (int)(sizeof(ineligible) / sizeof(ineligible[0])));
     tcase_add_test(tc, test_null_is_refused_as_empty);
     tcase_add_test(tc, test_length_limits_are_inclusive);
+    tcase_add_test(tc, test_excluded_by_names_the_first_matching_pattern);
     suite_add_tcase(s, tc);
     return s;
 }
