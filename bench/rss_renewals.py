@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """RSS of a running httpd + mod_autotls over N forced renewals: does memory stay flat?
 
 The one idea to hold: the renewals are real (pebble issues short-lived certificates, the policy
@@ -146,7 +147,8 @@ def measure(args, server, pebble, sites, parent):
             print("gave up: %d renewals in %.0f s\n%s" % (done, elapsed, server.log_tail()))
             return None
         if not pebble.healthy():
-            # DESIGN section 7: a hung pebble. Stop: the figures would mix in a restart.
+            # A hung pebble (docs/ARCHITECTURE.md, "The test CA"). Stop: the figures would mix
+            # in a restart.
             print("pebble hangs after %d renewals; stopping\n%s" % (done, pebble.log_tail()))
             return None
         for site in sites:  # each child that answers loads the site's newest set

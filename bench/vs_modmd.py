@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """mod_autotls against Debian's mod_md: the same N names, the same pebble, one after the other.
 
 The one idea to hold: both modules run in the same process of this script against ONE pebble it
@@ -24,8 +25,9 @@ One run, for one module and N names:
     time, pays in full and our parallel orders mostly hide;
   - memory = VmRSS and Pss summed over the parent and all its children (tests/integration/
     procmem.py) one second after all are served.
-Between runs pebble's health is checked (DESIGN section 7: pebble 2.4 can deadlock on parallel
-orders) and pebble is restarted when it hangs; a run that saw pebble hang is run again.
+Between runs pebble's health is checked (docs/ARCHITECTURE.md, "The test CA": pebble 2.4 can
+deadlock on parallel orders) and pebble is restarted when it hangs; a run that saw pebble hang is
+run again.
 
 Optional (--handshakes, --http): full TLS handshakes per second on one managed vhost of ours
 against the same certificate and key configured statically in mod_ssl, and plain HTTP requests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_core.h: what every part of the core library shares: its status codes and its log callback.
  *
@@ -67,5 +68,10 @@ const char *at_strerror(apr_pool_t *p, apr_status_t rv);
  * fraction, or a numeric offset instead of Z); APR_EINVAL for anything else, a field out of
  * range included (rfc3339.c). */
 apr_status_t at_rfc3339_parse(apr_time_t *t, const char *s);
+
+/* t as an RFC 3339 UTC date-time with whole seconds ("2025-01-02T03:04:05Z"): the one format of
+ * every time the module, the library and the CLI write for people (logs, `autotls show`) or
+ * store as text; a time outside the calendar becomes its seconds since the epoch (rfc3339.c). */
+const char *at_rfc3339_format(apr_pool_t *p, apr_time_t t);
 
 #endif

@@ -18,11 +18,9 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 
+#include "at_job.h"
 #include "at_store.h"
 
-/* Item names of a site's job file and of an operator's renewal request in jobs/. */
-#define AT_JOB_SUFFIX ".json"
-#define AT_JOB_REQUEST_SUFFIX ".renew"
 /* The job file's field the mark is kept in (seconds since the epoch). */
 #define AT_ORPHAN_SINCE_KEY "orphaned_since"
 /* AutoTLSOrphanKeep's default. */

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * at_poll.h: how long to wait before each look at something the CA is still working on (an
  * order, an authorization, a certificate being issued), RFC 8555 §7.5.1 and §7.4.
  *

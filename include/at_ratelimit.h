@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * at_ratelimit.h: a CA's limits on new orders, from the client's side: a token bucket that
  * keeps our orders under the CA's own bucket, and what a 429 from the CA means.
  *

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * at_renew.h: when to renew a certificate and how long to wait after a failure (DESIGN.md §6).
+ * at_renew.h: when to renew a certificate and how long to wait after a failure
+ * (docs/ARCHITECTURE.md, "Renewal policy").
  *
  * Pure functions: the renewal thread and the CLI ask them, tests check them without a clock.
  *

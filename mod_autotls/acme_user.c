@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * acme_user.c: who the ACME client runs as (AutoTLSUser), and the switch to that account.
  *
  * The one idea: the renewal process never runs as User. Customers' PHP and CGI code runs as User

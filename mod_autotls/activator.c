@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * activator.c: the root helper that validates staged certificate sets and puts them live.
  *
@@ -63,8 +64,6 @@ APLOG_USE_MODULE(autotls);
 
 /* A set that could not be promoted (or a staging/ that cannot be read) is retried after this. */
 #define ACTIVATOR_RETRY_AFTER apr_time_from_sec(60)
-#define ACTIVATOR_DATE_FORMAT "%Y-%m-%d %H:%M:%S UTC"
-#define ACTIVATOR_TIME_TEXT_LEN 32
 /* A staged directory must not be writable by group or other. */
 #define ACTIVATOR_DIR_TOO_OPEN 0022
 #define ACTIVATOR_MODE_PERMS 07777
@@ -107,19 +106,6 @@ typedef struct {
 static volatile sig_atomic_t activator_stop_requested;
 
 /* ---- the child: one staged set ------------------------------------------------------------ */
-
-static const char *activator_time_text(apr_pool_t *p, apr_time_t t, const char *format)
-{
-    char *text = apr_palloc(p, ACTIVATOR_TIME_TEXT_LEN);
-    apr_size_t len = 0;
-    apr_time_exp_t xt;
-
-    if (apr_time_exp_gmt(&xt, t) != APR_SUCCESS ||
-        apr_strftime(text, &len, ACTIVATOR_TIME_TEXT_LEN, format, &xt) != APR_SUCCESS) {
-        return apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_sec(t));
-    }
-    return text;
-}
 
 static void activator_retry_later(activator_child_t *ch, const char *site, apr_time_t now)
 {
@@ -359,7 +345,7 @@ static void activator_log_live(activator_child_t *ch, const autotls_site_t *site
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ch->ctx->main_server,
                  AUTOTLS_LOGNO(0312) "%s: certificate %s for %s from %s is live, expires %s",
                  site->name, info->serial, names, info->issuer_cn,
-                 activator_time_text(p, info->not_after, ACTIVATOR_DATE_FORMAT));
+                 at_rfc3339_format(p, info->not_after));
     if ((names = activator_left_out(site, leaf, p)) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ch->ctx->main_server,
                      AUTOTLS_LOGNO(0320) "%s: the live certificate leaves out %s (not validated "
@@ -443,13 +429,12 @@ static void activator_orphan(activator_child_t *ch, const char *name, apr_time_t
         return; /* the store logged it; tried again at the next sweep */
     }
     if (fresh) {
-        ap_log_error(
-            APLOG_MARK, APLOG_WARNING, 0, ch->ctx->main_server,
-            AUTOTLS_LOGNO(0810) "%s: orphaned: the store holds it but no vhost names "
-                                "it any more; its certificate moves to archive/ after "
-                                "%s (AutoTLSOrphanKeep), or now with `autotls forget "
-                                "%s`",
-            name, activator_time_text(p, now + ch->ctx->orphan_keep, ACTIVATOR_DATE_FORMAT), name);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ch->ctx->main_server,
+                     AUTOTLS_LOGNO(0810) "%s: orphaned: the store holds it but no vhost names "
+                                         "it any more; its certificate moves to archive/ after "
+                                         "%s (AutoTLSOrphanKeep), or now with `autotls forget "
+                                         "%s`",
+                     name, at_rfc3339_format(p, now + ch->ctx->orphan_keep), name);
     }
     if (now - since < ch->ctx->orphan_keep) {
         return;
@@ -458,7 +443,7 @@ static void activator_orphan(activator_child_t *ch, const char *name, apr_time_t
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ch->ctx->main_server,
                      AUTOTLS_LOGNO(0811) "%s: orphaned since %s: its certificate moved to "
                                          "archive/%s, its job state removed",
-                     name, activator_time_text(p, since, ACTIVATOR_DATE_FORMAT), name);
+                     name, at_rfc3339_format(p, since), name);
     }
 }
 

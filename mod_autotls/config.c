@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.c: the AutoTLS* directives, the per-server configuration and its accessors.
  *
@@ -17,6 +18,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "at_ca.h"
 #include "at_core.h"
 #include "at_issue.h" /* at_account_eab_key_read */
 #include "at_orphan.h"
@@ -25,8 +27,7 @@
 #include "twin.h"
 
 #define AUTOTLS_EXPECT_FLAG "use on or off"
-#define AUTOTLS_EXPECT_CA                                                                          \
-    "use letsencrypt, letsencrypt-staging or the https:// URL of an ACME directory"
+#define AUTOTLS_EXPECT_CA "use " AT_CA_SHORTHANDS " or the https:// URL of an ACME directory"
 #define AUTOTLS_EXPECT_PEM "give a readable PEM file of CA certificates"
 #define AUTOTLS_EXPECT_CONTACT "use an e-mail address such as admin@example.com or a mailto: URI"
 #define AUTOTLS_EXPECT_STORE "give a directory, or a path where one can be created"
@@ -68,7 +69,7 @@ const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLS", autotls_set_enabled, NULL, RSRC_CONF,
                   "on|off: manage every eligible vhost (server) or this vhost"),
     AP_INIT_TAKE1("AutoTLSCA", autotls_set_ca, NULL, RSRC_CONF,
-                  "letsencrypt|letsencrypt-staging|URL of the ACME directory"),
+                  AT_CA_SHORTHANDS " or the URL of the ACME directory"),
     AP_INIT_TAKE1("AutoTLSCACertificateFile", autotls_set_ca_cert_file, NULL, RSRC_CONF,
                   "PEM file of the roots trusted for HTTPS to the CA"),
     AP_INIT_TAKE1("AutoTLSIssuerRoots", autotls_set_issuer_roots, NULL, RSRC_CONF,
@@ -170,13 +171,13 @@ static const char *autotls_readable_file(cmd_parms *cmd, const char **path, cons
     return NULL;
 }
 
+/* AutoTLS is acted on where pre_config reads the tree (twin_scan.c: which vhosts get a twin);
+ * here it is only checked, so that `apachectl -t` refuses a bad value. */
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
-    const char *err = autotls_parse_flag_arg(cmd, &conf->enabled_own, arg);
+    int enabled;
 
-    conf->enabled = conf->enabled_own;
-    return err;
+    return autotls_parse_flag_arg(cmd, &enabled, arg);
 }
 
 static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *arg)
@@ -320,7 +321,7 @@ static const char *autotls_set_redirect(cmd_parms *cmd, void *dconf, const char 
 static const char *autotls_add_exclude(cmd_parms *cmd, void *dconf, const char *args)
 {
     autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
-    const char *err = autotls_check_server_wide(cmd);
+    const char *err = autotls_check_server_wide(cmd), *bad, *why;
 
     if (err != NULL) {
         return err;
@@ -332,17 +333,26 @@ static const char *autotls_add_exclude(cmd_parms *cmd, void *dconf, const char *
     if (conf->exclude == NULL) {
         conf->exclude = apr_array_make(cmd->pool, 1, sizeof(const char *));
     }
-    while (*args != '\0') {
-        char *pattern = ap_getword_conf(cmd->pool, &args);
-        const char *why = autotls_pattern_problem(pattern);
-
-        if (why != NULL) {
-            return autotls_bad_value(cmd, pattern, why, AUTOTLS_EXPECT_PATTERN);
-        }
-        ap_str_tolower(pattern);
-        APR_ARRAY_PUSH(conf->exclude, const char *) = pattern;
+    if (!autotls_config_read_exclude(cmd->pool, args, conf->exclude, &bad, &why)) {
+        return autotls_bad_value(cmd, bad, why, AUTOTLS_EXPECT_PATTERN);
     }
     return NULL;
+}
+
+int autotls_config_read_exclude(apr_pool_t *p, const char *args, apr_array_header_t *patterns,
+                                const char **bad, const char **why)
+{
+    while (*args != '\0') {
+        char *pattern = ap_getword_conf(p, &args);
+
+        if ((*why = autotls_pattern_problem(pattern)) != NULL) {
+            *bad = pattern;
+            return 0;
+        }
+        ap_str_tolower(pattern);
+        APR_ARRAY_PUSH(patterns, const char *) = pattern;
+    }
+    return 1;
 }
 
 static const char *autotls_set_orders_in_flight(cmd_parms *cmd, void *dconf, const char *arg)
@@ -473,8 +483,6 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
 {
     autotls_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    conf->enabled = AUTOTLS_UNSET;
-    conf->enabled_own = AUTOTLS_UNSET;
     conf->https_port = AUTOTLS_UNSET;
     conf->key_type = AUTOTLS_UNSET;
     conf->renew_window.kind = AUTOTLS_WINDOW_UNSET;
@@ -500,8 +508,6 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     const autotls_server_conf_t *add = add_conf;
     autotls_server_conf_t *merged = apr_pcalloc(p, sizeof(*merged));
 
-    merged->enabled = autotls_pick_int(add->enabled, base->enabled);
-    merged->enabled_own = add->enabled_own;
     merged->ca_url = autotls_pick_str(add->ca_url, base->ca_url);
     merged->ca_cert_file = autotls_pick_str(add->ca_cert_file, base->ca_cert_file);
     merged->issuer_roots = autotls_pick_str(add->issuer_roots, base->issuer_roots);
@@ -525,16 +531,6 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
         add->notify_command != NULL ? add->notify_timeout : base->notify_timeout;
     merged->orphan_keep = add->orphan_keep != 0 ? add->orphan_keep : base->orphan_keep;
     return merged;
-}
-
-int autotls_config_enabled(const server_rec *s)
-{
-    return autotls_conf_of(s)->enabled == AUTOTLS_ON;
-}
-
-int autotls_config_enabled_own(const server_rec *s)
-{
-    return autotls_conf_of(s)->enabled_own;
 }
 
 const char *autotls_config_ca_url(const server_rec *s)

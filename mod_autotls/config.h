@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.h: the module's per-server configuration, its directive table and its accessors.
  *
@@ -34,8 +35,6 @@
 
 /* One per server_rec. Pointers are NULL and ints AUTOTLS_UNSET until a directive sets them. */
 typedef struct {
-    int enabled;              /* AutoTLS, inherited from the main server when unset */
-    int enabled_own;          /* AutoTLS as written in this very server block, never inherited */
     const char *ca_url;       /* AutoTLSCA, keywords already expanded */
     const char *ca_cert_file; /* AutoTLSCACertificateFile, absolute */
     const char *issuer_roots; /* AutoTLSIssuerRoots, absolute */
@@ -67,8 +66,6 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s);
 void *autotls_config_merge_server(apr_pool_t *p, void *base, void *add);
 
 /* Effective values for a server (main or vhost), defaults applied. */
-int autotls_config_enabled(const server_rec *s);
-int autotls_config_enabled_own(const server_rec *s); /* AUTOTLS_UNSET, AUTOTLS_OFF or AUTOTLS_ON */
 const char *autotls_config_ca_url(const server_rec *s);
 const char *autotls_config_ca_cert_file(const server_rec *s); /* NULL: the system store */
 const char *autotls_config_issuer_roots(const server_rec *s); /* NULL: the system store */
@@ -81,6 +78,10 @@ at_key_type_e autotls_config_key_type(const server_rec *s);
 autotls_window_t autotls_config_renew_window(const server_rec *s);
 int autotls_config_redirect(const server_rec *s);
 const apr_array_header_t *autotls_config_exclude(const server_rec *s); /* never NULL */
+/* AutoTLSExclude's raw arguments read into patterns (lower case), for its directive handler and
+ * for pre_config's scan of the tree alike; 0 at the first bad pattern, with *bad and *why. */
+int autotls_config_read_exclude(apr_pool_t *p, const char *args, apr_array_header_t *patterns,
+                                const char **bad, const char **why);
 int autotls_config_orders_in_flight(const server_rec *s); /* AutoTLSOrdersInFlight, else 8 */
 /* AutoTLSCARate, else the default of the configured CA (at_rate_default). */
 at_rate_t autotls_config_ca_rate(const server_rec *s);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renew.c: the scheduler of the renewal process (renew_proc.c runs it, as the ACME account).
  *
@@ -31,6 +32,7 @@
 #include "at_core.h"
 #include "at_ratelimit.h"
 #include "at_issue.h"
+#include "at_job.h"
 #include "at_sweep.h"
 #include "activator.h"
 #include "autotls.h"
@@ -50,8 +52,6 @@ APLOG_USE_MODULE(autotls);
 #define AUTOTLS_NOTIFY_DAILY apr_time_from_sec(24 * 3600)
 /* jobs/ is listed for operator requests when it changed, and at least this often. */
 #define AUTOTLS_REQUESTS_RELIST apr_time_from_sec(60)
-/* The CA's order bucket: jobs/_rate-<ca>.json. */
-#define AUTOTLS_RATE_ITEM_PREFIX "_rate-"
 /* Priority classes of the ready queues: smaller first. */
 #define AUTOTLS_READY_OPERATOR 0
 #define AUTOTLS_READY_NEW 1
@@ -267,7 +267,7 @@ static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool
             events = 1;
             continue;
         }
-        if ((name = autotls_job_request_site(p, item)) == NULL) {
+        if ((name = at_job_request_site(p, item)) == NULL) {
             continue;
         }
         site = autotls_site_for_host(renew->ctx, name);
@@ -903,9 +903,7 @@ static void renew_rate_load(autotls_renew_t *renew)
     apr_time_t now = apr_time_now();
     json_t *json;
 
-    renew->rate_item =
-        apr_pstrcat(renew->pool, AUTOTLS_RATE_ITEM_PREFIX,
-                    at_store_ca_name(renew->pool, ctx->ca_url), AUTOTLS_JOB_SUFFIX, NULL);
+    renew->rate_item = at_job_rate_item(renew->pool, ctx->ca_url);
     at_bucket_init(&renew->bucket, autotls_config_ca_rate(ctx->main_server), now);
     if (at_store_load_json(ctx->store, AT_STORE_JOBS, NULL, renew->rate_item, &json, renew->pool) ==
         APR_SUCCESS) {
@@ -923,9 +921,7 @@ static void renew_load(autotls_renew_t *renew)
     apr_pool_t *load;
     int i;
 
-    renew->account_item =
-        apr_pstrcat(renew->pool, AT_ACCOUNT_JOB_PREFIX, /* jobs/_account-<ca>.json */
-                    at_store_ca_name(renew->pool, renew->ctx->ca_url), AUTOTLS_JOB_SUFFIX, NULL);
+    renew->account_item = at_job_account_item(renew->pool, renew->ctx->ca_url);
     autotls_job_init(&renew->account);
     autotls_job_load(&renew->account, store, renew->account_item, renew->pool);
     autotls_renew_fingerprint_apply(&renew->account, renew->ctx, NULL, renew->pool);
@@ -947,7 +943,7 @@ static void renew_load(autotls_renew_t *renew)
         job->index = i;
         job->due_pos = job->ready_pos = AUTOTLS_QUEUE_OUT;
         job->site = APR_ARRAY_IDX(renew->ctx->sites, i, autotls_site_t *);
-        job->item = autotls_job_item(renew->pool, job->site->name);
+        job->item = at_job_item(renew->pool, job->site->name);
         autotls_job_init(&job->state);
         autotls_job_load(&job->state, store, job->item, load);
         autotls_renew_fingerprint_apply(&job->state, renew->ctx, job->site, load);

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * renew_account.c: the renewal side's care of the ACME account (see renew_account.h).
  *
  * The one idea: the account key has one writer, this file, on the renewal side's main thread,

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * renew_account.h: the renewal side's care of the ACME account: made before the first order,
  * kept current (contact, a deactivated account replaced), its key rolled on the operator's
  * request (`autotls account rollover|update`, items in jobs/: see at_issue.h for the protocol).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renew_job.c: the renewal schedule of one site and its job file (see renew_job.h).
  *
@@ -244,26 +245,6 @@ apr_status_t autotls_job_save(const autotls_job_t *job, at_store_t *store, const
     return rv;
 }
 
-const char *autotls_job_item(apr_pool_t *p, const char *site)
-{
-    return apr_pstrcat(p, site, AUTOTLS_JOB_SUFFIX, NULL);
-}
-
-const char *autotls_job_request_item(apr_pool_t *p, const char *site)
-{
-    return apr_pstrcat(p, site, AUTOTLS_JOB_REQUEST_SUFFIX, NULL);
-}
-
-const char *autotls_job_request_site(apr_pool_t *p, const char *item)
-{
-    apr_size_t len = strlen(item), suffix = sizeof(AUTOTLS_JOB_REQUEST_SUFFIX) - 1;
-
-    if (len <= suffix || strcmp(item + len - suffix, AUTOTLS_JOB_REQUEST_SUFFIX) != 0) {
-        return NULL;
-    }
-    return apr_pstrndup(p, item, len - suffix);
-}
-
 void autotls_job_set_error(autotls_job_t *job, const char *error)
 {
     job_copy_text(job->last_error, sizeof(job->last_error), error);
@@ -495,13 +476,7 @@ void autotls_job_missing_clear(autotls_job_t *job)
 
 const char *autotls_job_time_text(apr_pool_t *p, apr_time_t t)
 {
-    apr_time_exp_t exp;
-    char buf[32];
-    apr_size_t len;
-
-    apr_time_exp_gmt(&exp, t);
-    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &exp);
-    return apr_pstrdup(p, buf);
+    return at_rfc3339_format(p, t);
 }
 
 const char *autotls_job_duration_text(apr_pool_t *p, apr_interval_time_t d)

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * renew_job.h: the renewal schedule of one site, and its file jobs/<site>.json.
+ * renew_job.h: the renewal schedule of one site, and its file jobs/<site>.json (its name and
+ * the other items of jobs/: at_job.h).
  *
  * The one idea: the schedule is state on disk, not in memory. Every decision the renewal thread
  * takes that must survive a restart (the backoff after failures, the CA's Retry-After, the ARI
@@ -33,9 +35,6 @@
 #include "at_orphan.h"
 #include "at_store.h"
 
-#define AUTOTLS_JOB_SUFFIX AT_JOB_SUFFIX
-/* An operator's request for a renewal now (`autotls renew NAME`): an empty jobs/<site>.renew. */
-#define AUTOTLS_JOB_REQUEST_SUFFIX AT_JOB_REQUEST_SUFFIX
 /* last_error texts are cut to this; certIDs longer than this are not used for ARI. */
 #define AUTOTLS_JOB_ERROR_MAX 512
 #define AUTOTLS_JOB_CERT_ID_MAX 192
@@ -76,12 +75,6 @@ apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char 
                               apr_pool_t *p);
 apr_status_t autotls_job_save(const autotls_job_t *job, at_store_t *store, const char *item,
                               apr_pool_t *p);
-
-/* The item names of a site's job file and request file. */
-const char *autotls_job_item(apr_pool_t *p, const char *site);
-const char *autotls_job_request_item(apr_pool_t *p, const char *site);
-/* The site a request item names ("<site>.renew"), or NULL when item is no request. */
-const char *autotls_job_request_site(apr_pool_t *p, const char *item);
 
 void autotls_job_set_error(autotls_job_t *job, const char *error);
 
@@ -142,7 +135,7 @@ void autotls_job_missing_clear(autotls_job_t *job);
 
 /* --- texts for log lines ------------------------------------------------------------------- */
 
-/* "2024-05-01T12:00:00Z" */
+/* "2024-05-01T12:00:00Z": at_rfc3339_format, under the name the renewal log lines use. */
 const char *autotls_job_time_text(apr_pool_t *p, apr_time_t t);
 /* "3d 4h", "5h 7m", "12m 3s", "42s" (the magnitude; the caller says before or after) */
 const char *autotls_job_duration_text(apr_pool_t *p, apr_interval_time_t d);

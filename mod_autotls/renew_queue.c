@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * renew_queue.c: binary heaps of jobs (see renew_queue.h).
  *
  * The one idea: every move of an entry goes through queue_place, which writes the entry's new

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * renew_queue.h: the renewal process's work queues: binary heaps of jobs by a two-part key.
  *
  * The one idea: a tick looks only at what is due. The scheduler keeps every job it owns in one

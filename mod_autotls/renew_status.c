@@ -23,6 +23,7 @@
 #include "at_core.h"
 #include "at_issue.h"
 #include "log_glue.h"
+#include "at_job.h"
 #include "renew_status.h"
 
 APLOG_USE_MODULE(autotls);
@@ -151,17 +152,6 @@ const char *autotls_renew_status_issuer(autotls_renew_t *renew, const char *issu
 
 /* ---- orphans: job files of sites no longer configured --------------------------------------- */
 
-/* The site a job file is for ("<site>.json"), or NULL for any other item of jobs/. */
-static const char *status_job_site(apr_pool_t *p, const char *item)
-{
-    apr_size_t len = strlen(item), suffix = strlen(AUTOTLS_JOB_SUFFIX);
-
-    if (item[0] == '_' || len <= suffix || strcmp(item + len - suffix, AUTOTLS_JOB_SUFFIX) != 0) {
-        return NULL;
-    }
-    return apr_pstrndup(p, item, len - suffix);
-}
-
 static char *status_orphan_text(const char *site, const autotls_job_t *state, apr_pool_t *p)
 {
     at_status_t *status = at_status_make(p);
@@ -190,7 +180,7 @@ void autotls_renew_status_begin(autotls_renew_t *renew, apr_pool_t *p)
     for (i = 0; i < items->nelts && renew->orphans->nelts < STATUS_ORPHANS_MAX; ++i) {
         const char *item = APR_ARRAY_IDX(items, i, const char *);
 
-        if ((site = status_job_site(p, item)) == NULL ||
+        if ((site = at_job_site(p, item)) == NULL ||
             apr_hash_get(renew->by_site, site, APR_HASH_KEY_STRING) != NULL) {
             continue;
         }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * site.c: which sites this configuration generation manages, and under which names.
  *
@@ -6,12 +7,12 @@
  * names are collected (ServerName + every ServerAlias that can get a public certificate). Every
  * other part of the glue works from this list.
  */
-#include <apr_fnmatch.h>
 #include <apr_strings.h>
 
 #include <httpd.h>
 #include <http_log.h>
 
+#include "at_name.h"
 #include "acme_user.h"
 #include "autotls.h"
 #include "log_glue.h"
@@ -46,20 +47,6 @@ autotls_site_t *autotls_site_for_host(const autotls_ctx_t *ctx, const char *host
     return apr_hash_get(ctx->by_name, name, APR_HASH_KEY_STRING);
 }
 
-static int site_name_excluded(const server_rec *s, const char *name)
-{
-    const apr_array_header_t *patterns = autotls_config_exclude(s);
-    int i;
-
-    for (i = 0; i < patterns->nelts; ++i) {
-        if (apr_fnmatch(APR_ARRAY_IDX(patterns, i, const char *), name, APR_FNM_CASE_BLIND) ==
-            APR_SUCCESS) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Adds name to the site unless it is ineligible, excluded or already managed elsewhere. */
 static void site_add_name(autotls_ctx_t *ctx, autotls_site_t *site, const char *alias)
 {
@@ -68,12 +55,12 @@ static void site_add_name(autotls_ctx_t *ctx, autotls_site_t *site, const char *
     char *name = apr_pstrdup(ctx->pool, alias);
 
     ap_str_tolower(name);
-    if (!autotls_name_eligible(name, &why)) {
+    if (!at_name_eligible(name, &why)) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
                      AUTOTLS_LOGNO(0401) "%s: alias %s skipped: %s", site->name, name, why);
         return;
     }
-    if (site_name_excluded(site->twin, name)) {
+    if (at_name_excluded_by(autotls_config_exclude(site->twin), name) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
                      AUTOTLS_LOGNO(0402) "%s: alias %s skipped: excluded by AutoTLSExclude",
                      site->name, name);

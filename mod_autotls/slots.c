@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * slots.c: the shared certificate mapping, a seqlock-guarded slot per site, that no child can
  * write.
  *

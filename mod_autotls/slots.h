@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * slots.h: the shared certificate mapping between the activator and every child.
  *
  * One sealed memfd, created by the parent in post_config before any child or the activator is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sslhook.c: the certificate callback on every managed twin's SSL_CTX, and its per-child cache.
  *
@@ -448,18 +449,6 @@ static void sslhook_child_init(apr_pool_t *pchild, server_rec *s)
     cache->next_sweep = sslhook_now() + SSLHOOK_SWEEP_EVERY_SEC;
     sslhook_cache = cache;
     autotls_memory_release(); /* the parent's free heap pages: not this child's to count */
-}
-
-int autotls_sslhook_serves_ca_cert(const autotls_site_t *site)
-{
-    autotls_ctx_t *ctx = autotls_ctx_get();
-    autotls_slot_info_t info;
-
-    if (ctx == NULL || ctx->slots == NULL || site == NULL ||
-        autotls_slots_generation(ctx->slots, site->slot) == 0) {
-        return 0;
-    }
-    return autotls_slots_info(ctx->slots, site->slot, &info) == APR_SUCCESS && info.ca_issued;
 }
 
 void autotls_sslhook_register_hooks(apr_pool_t *p)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sslhook.h: the certificate callback every managed twin's SSL_CTX runs in the children.
  *
@@ -14,9 +15,5 @@
 
 /* Registers mod_ssl's optional init_server hook (cert_cb on each twin) and child_init. */
 void autotls_sslhook_register_hooks(apr_pool_t *p);
-
-/* 1 when the site's slot holds a published CA-issued certificate (not a placeholder): its twin
- * serves that certificate. 0 otherwise, also before post_config or for a site without a slot. */
-int autotls_sslhook_serves_ca_cert(const autotls_site_t *site);
 
 #endif

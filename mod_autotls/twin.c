@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * twin.c: zero-touch HTTPS vhosts (DESIGN.md §3). In pre_config, httpd has parsed the whole
- * configuration into ap_conftree (Include, IfModule, IfDefine already expanded in place) and not
- * processed any of it yet; next to each eligible <VirtualHost addr:80> we insert a twin
- * <VirtualHost addr:HTTPSPORT>: a deep copy of its children, the ServerName's port stripped, the
- * AutoTLSTwin marker first and `SSLEngine on` last; plus `Listen addr:HTTPSPORT https` where no
- * Listen serves that port yet.
+ * twin.c: zero-touch HTTPS vhosts (docs/ARCHITECTURE.md, "Hooks and their order"). In pre_config,
+ * httpd has parsed the whole configuration into ap_conftree (Include, IfModule, IfDefine already
+ * expanded in place) and not processed any of it yet; next to each eligible <VirtualHost addr:80>
+ * we insert a twin <VirtualHost addr:HTTPSPORT>: a deep copy of its children, the ServerName's port
+ * stripped, the AutoTLSTwin marker first and `SSLEngine on` last; plus `Listen addr:HTTPSPORT
+ * https` where no Listen serves that port yet.
  *
  * The one idea: we only read and edit the parsed tree, leniently (the directive handlers validate
  * later); after that, twins are ordinary vhosts to httpd, mod_ssl and the rest of this module.
@@ -14,7 +15,6 @@
 #include <string.h>
 
 #include <apr_fnmatch.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include <httpd.h>
@@ -23,6 +23,7 @@
 #include <http_log.h>
 #include <util_cfgtree.h>
 
+#include "at_name.h"
 #include "config.h"
 #include "log_glue.h"
 #include "twin.h"
@@ -54,10 +55,7 @@ static const struct {
 };
 
 #define AUTOTLS_TWIN_NOTES_KEY "autotls-twin-notes" /* pconf userdata: the decisions to log */
-#define AUTOTLS_TWIN_DNS_NAME_MAX 253
-#define AUTOTLS_TWIN_DNS_LABEL_MAX 63
 #define AUTOTLS_TWIN_INITIAL_VHOSTS 16
-#define AUTOTLS_TWIN_LOCALHOST "localhost"
 #define AUTOTLS_TWIN_FAILED HTTP_INTERNAL_SERVER_ERROR /* what pre_config returns to refuse */
 #define AUTOTLS_TWIN_NEEDS_SSL "AutoTLS needs mod_ssl: a2enmod ssl (or LoadModule ssl_module)"
 #define AUTOTLS_TWIN_PLAIN_FIRST                                                                   \
@@ -75,73 +73,6 @@ static void twin_note(autotls_twin_ctx_t *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     APR_ARRAY_PUSH(ctx->notes, const char *) = apr_pvsprintf(ctx->pconf, fmt, ap);
     va_end(ap);
-}
-
-int autotls_name_eligible(const char *name, const char **why)
-{
-    apr_size_t len = name != NULL ? strlen(name) : 0;
-    apr_size_t lh = strlen(AUTOTLS_TWIN_LOCALHOST);
-    apr_size_t label = 0;
-    int labels = 1;
-    int numeric = 1; /* the last label is all digits so far */
-    apr_size_t i;
-
-    if (len > 0 && name[len - 1] == '.') {
-        len--; /* an absolute name: the root's empty label */
-    }
-    if (len == 0) {
-        *why = "is empty";
-        return 0;
-    }
-    if (memchr(name, '*', len) != NULL) {
-        *why = "is a wildcard: it needs dns-01 validation, which AutoTLS does not do";
-        return 0;
-    }
-    if (name[0] == '[' || memchr(name, ':', len) != NULL) {
-        *why = "is an IP address: public CAs certify names only";
-        return 0;
-    }
-    for (i = 0; i < len; i++) {
-        char c = name[i];
-
-        if (c == '.') {
-            if (label == 0 || name[i - 1] == '-') {
-                *why = "is not a valid host name (empty label or label ending in '-')";
-                return 0;
-            }
-            label = 0;
-            numeric = 1;
-            labels++;
-            continue;
-        }
-        if (!apr_isalnum(c) && (c != '-' || label == 0)) {
-            *why = "is not a valid host name (only letters, digits, '-' and '.' are allowed)";
-            return 0;
-        }
-        numeric = numeric && apr_isdigit(c);
-        if (++label > AUTOTLS_TWIN_DNS_LABEL_MAX) {
-            *why = "is not a valid host name (a label is longer than 63 characters)";
-            return 0;
-        }
-    }
-    if (len > AUTOTLS_TWIN_DNS_NAME_MAX || label == 0 || name[len - 1] == '-') {
-        *why = "is not a valid host name";
-        return 0;
-    }
-    if (numeric) {
-        *why = "is an IP address: public CAs certify names only";
-        return 0;
-    }
-    if (len >= lh && strncasecmp(name + len - lh, AUTOTLS_TWIN_LOCALHOST, lh) == 0 &&
-        (len == lh || name[len - lh - 1] == '.')) {
-        *why = "is localhost: no public CA can validate it";
-        return 0;
-    }
-    if (labels == 1) {
-        *why = "is a single label: a public certificate needs a fully qualified name";
-        return 0;
-    }
-    return 1;
 }
 
 static const char *twin_where(apr_pool_t *p, const ap_directive_t *node)
@@ -175,20 +106,6 @@ static const autotls_twin_vhost_t *twin_https_vhost_for(const autotls_twin_ctx_t
     return NULL;
 }
 
-static const char *twin_excluded_by(const autotls_twin_ctx_t *ctx, const char *name)
-{
-    int i;
-
-    for (i = 0; i < ctx->exclude->nelts; i++) {
-        const char *pattern = APR_ARRAY_IDX(ctx->exclude, i, const char *);
-
-        if (apr_fnmatch(pattern, name, APR_FNM_CASE_BLIND) == APR_SUCCESS) {
-            return pattern;
-        }
-    }
-    return NULL;
-}
-
 /* Why v gets no twin, or NULL when it gets one. */
 static const char *twin_skip_reason(const autotls_twin_ctx_t *ctx, const autotls_twin_vhost_t *v)
 {
@@ -208,10 +125,10 @@ static const char *twin_skip_reason(const autotls_twin_ctx_t *ctx, const autotls
     if (v->name == NULL) {
         return "it has no ServerName";
     }
-    if (!autotls_name_eligible(v->name, &why)) {
+    if (!at_name_eligible(v->name, &why)) {
         return apr_pstrcat(p, "its ServerName ", why, NULL);
     }
-    if ((why = twin_excluded_by(ctx, v->name)) != NULL) {
+    if ((why = at_name_excluded_by(ctx->exclude, v->name)) != NULL) {
         return apr_pstrcat(p, "excluded by AutoTLSExclude ", why, NULL);
     }
     if (v->ssl_engine == AUTOTLS_ON || v->has_cert) {

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * twin.h: the HTTPS twins that pre_config adds next to every eligible vhost (DESIGN.md §3).
+ * twin.h: the HTTPS twins that pre_config adds next to every eligible vhost (docs/ARCHITECTURE.md,
+ * "Hooks and their order").
  *
  * The one idea: a twin is an ordinary <VirtualHost addr:HTTPSPORT> written into the parsed
  * configuration tree before httpd processes it; it carries the AutoTLSTwin marker, which only
@@ -32,9 +34,5 @@ int autotls_twin_is(const server_rec *s);
 
 /* "<file>:<line>" of the admin's vhost that s twins, or NULL when s is no twin. */
 const char *autotls_twin_origin(const server_rec *s);
-
-/* Whether name can get a publicly trusted certificate: not an IP address, not localhost, not a
- * single label, not a wildcard, a valid host name. When not, *why says which. Pure function. */
-int autotls_name_eligible(const char *name, const char **why);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * twin_scan.c: reads the parsed configuration tree for twin.c: the server-wide AutoTLS settings,
  * the listeners, and per <VirtualHost> its addresses, names and TLS and AutoTLS settings.
@@ -195,12 +196,9 @@ void autotls_twin_scan(autotls_twin_ctx_t *ctx)
 
             ctx->https_port = port > 0 ? port : ctx->https_port;
         } else if (autotls_twin_directive_is(d, "AutoTLSExclude")) {
-            const char *rest = d->args;
-            char *word;
+            const char *bad, *why; /* its directive handler refuses the configuration for them */
 
-            while (*(word = ap_getword_conf(ctx->ptemp, &rest)) != '\0') {
-                APR_ARRAY_PUSH(ctx->exclude, const char *) = word;
-            }
+            autotls_config_read_exclude(ctx->ptemp, d->args, ctx->exclude, &bad, &why);
         } else if (autotls_twin_directive_is(d, "Listen")) {
             twin_scan_listen(ctx, d);
         } else if (autotls_twin_directive_is(d, "SSLEngine")) {

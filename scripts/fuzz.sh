@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fuzz.sh: builds the libFuzzer targets (tests/fuzz) and runs each for a bounded time.
 #
 # The one idea: every run first replays the regressions (tests/fuzz/regressions/<target>/: inputs
@@ -9,8 +10,8 @@
 #
 # Environment:
 #   AUTOTLS_BUILD   build dir (default <repo>/build); the fuzzers go to $AUTOTLS_BUILD/fuzz
-#   FUZZ_SECONDS    fuzzing time per target (default 60, or 30 when CI=true: the 12 targets then
-#                   take 3 minutes on 2 cores plus about 2 for the build; see tests/fuzz/README.md)
+#   FUZZ_SECONDS    fuzzing time per target (default 60, or 30 when CI=true: the 13 targets then
+#                   take 3.5 minutes on 2 cores plus about 2 for the build; see tests/fuzz/README.md)
 #   FUZZ_JOBS       targets run at once (default 2)
 #   FUZZ_TARGETS    space-separated subset, e.g. "challenge config" (default: all)
 #   FUZZ_MAX_LEN    -max_len (default 16384)   FUZZ_RSS_MB  -rss_limit_mb (default 2048)

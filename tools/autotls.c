@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * autotls.c: the `autotls` command-line tool, on the same core library as the module.
  *
@@ -23,7 +24,9 @@
 #include "at_core.h"
 #include "at_event.h"
 #include "at_issue.h"
+#include "at_job.h"
 #include "at_jws.h"
+#include "at_name.h"
 #include "at_live.h"
 #include "at_orphan.h"
 #include "standalone.h"
@@ -77,10 +80,10 @@ static const char *const usage_issue =
     "                     [--preferred-chain ISSUER] [--timeout SECONDS] [-v] NAME...\n"
     "\n"
     "Obtains one certificate for all NAMEs (the first names the site) and stores it in\n"
-    "DIR/live/<site>/ (privkey.pem 0600, fullchain.pem, meta.json). The account for the CA is\n"
+    "DIR/live/<site>/ (" AT_CERTSET_KEY " 0600, " AT_CERTSET_CHAIN ", " AT_CERTSET_META
+    "). The account for the CA is\n"
     "created on first use and reused after.\n"
-    "  --ca URL              ACME directory URL (letsencrypt, letsencrypt-staging: the known "
-    "ones)\n"
+    "  --ca URL              ACME directory URL (" AT_CA_SHORTHANDS ": the known ones)\n"
     "  --ca-cert FILE        PEM roots trusted for HTTPS to the CA (default: system store)\n"
     "  --webroot DIR         answer http-01 with files under DIR/.well-known/acme-challenge/\n"
     "  --standalone A:P      answer http-01 with a built-in server listening on A:P\n"
@@ -203,6 +206,16 @@ static int cli_fail(int code, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n");
     return code;
+}
+
+/* EXIT_OK when name can get a publicly trusted certificate (the rule the module applies to its
+ * vhosts, at_name.h; such a name is also a valid store directory), else the usage error saying
+ * why. */
+static int cli_check_name(const char *name)
+{
+    const char *why = NULL;
+
+    return at_name_eligible(name, &why) ? EXIT_OK : cli_fail(EXIT_USAGE, "\"%s\" %s", name, why);
 }
 
 /* Which exit code a library failure maps to: the CA's fault or ours. */
@@ -364,17 +377,6 @@ static apr_status_t cli_save_meta(at_store_t *store, const cli_args_t *args, con
     return at_certmeta_save(store, site, &meta, p);
 }
 
-static const char *cli_time(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t exp;
-    char buf[32];
-    apr_size_t len;
-
-    apr_time_exp_gmt(&exp, t);
-    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &exp);
-    return apr_pstrdup(p, buf);
-}
-
 static const char *cli_join(apr_pool_t *p, const apr_array_header_t *names, const char *sep)
 {
     const char *out = "";
@@ -399,6 +401,7 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
     at_acme_t *acme;
     const char *site, *why = NULL;
     apr_status_t rv;
+    int i, code;
 
     if (args->ca == NULL || args->store == NULL || args->names->nelts == 0 ||
         (args->webroot == NULL) == (args->standalone == NULL) ||
@@ -407,8 +410,10 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
         return EXIT_USAGE;
     }
     site = APR_ARRAY_IDX(args->names, 0, const char *);
-    if (!at_store_component_valid(site)) {
-        return cli_fail(EXIT_USAGE, "\"%s\" is not a DNS name", site);
+    for (i = 0; i < args->names->nelts; ++i) {
+        if ((code = cli_check_name(APR_ARRAY_IDX(args->names, i, const char *))) != EXIT_OK) {
+            return code;
+        }
     }
     if (args->contact != NULL) {
         account.contacts = apr_array_make(p, 1, sizeof(const char *));
@@ -463,7 +468,7 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
         return cli_fail(EXIT_LOCAL, "could not store the certificate for %s", site);
     }
     printf("issued %s: names %s; serial %s; expires %s; CA requests %u\n", site,
-           cli_join(p, info->names, ","), info->serial, cli_time(p, info->not_after),
+           cli_join(p, info->names, ","), info->serial, at_rfc3339_format(p, info->not_after),
            at_acme_request_count(acme));
     return EXIT_OK;
 }
@@ -478,7 +483,7 @@ static json_t *cli_info_json(const char *site, const at_cert_info_t *info, apr_p
     }
     return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s}", "site", site, "names", names, "issuer",
                      info->issuer_cn, "serial", info->serial, "not_after",
-                     cli_time(p, info->not_after), "key_type", info->key_type);
+                     at_rfc3339_format(p, info->not_after), "key_type", info->key_type);
 }
 
 #define SHOW_ARI_TIMEOUT apr_time_from_sec(10) /* per CA request: show must not hang on a CA */
@@ -530,9 +535,10 @@ static const char *cli_show_window(cli_show_ca_t *ca, json_t **json, const cli_a
     if (rv != APR_SUCCESS) {
         return apr_psprintf(p, "unavailable (%s)", at_strerror(p, rv));
     }
-    *json =
-        json_pack("{s:s, s:s}", "start", cli_time(p, window.start), "end", cli_time(p, window.end));
-    return apr_psprintf(p, "%s .. %s", cli_time(p, window.start), cli_time(p, window.end));
+    *json = json_pack("{s:s, s:s}", "start", at_rfc3339_format(p, window.start), "end",
+                      at_rfc3339_format(p, window.end));
+    return apr_psprintf(p, "%s .. %s", at_rfc3339_format(p, window.start),
+                        at_rfc3339_format(p, window.end));
 }
 
 /* Whether live/<site> holds a certificate set at all (the server keeps only a placeholder
@@ -606,7 +612,7 @@ static int cmd_show(const cli_args_t *args, apr_pool_t *p)
         printf("%s\n  names:     %s\n  issuer:    %s\n  serial:    %s\n  not after: %s\n"
                "  key type:  %s\n",
                site, cli_join(p, info->names, ", "), info->issuer_cn, info->serial,
-               cli_time(p, info->not_after), info->key_type);
+               at_rfc3339_format(p, info->not_after), info->key_type);
         if (window != NULL) {
             printf("  renewal window: %s\n", window);
         }
@@ -635,9 +641,8 @@ static int cli_site_known(at_store_t *store, const char *name, apr_pool_t *p);
 /* Drops an empty jobs/<name>.renew: the renewal process takes it, removes it and orders. */
 static apr_status_t cli_request_renewal(at_store_t *store, const char *name, apr_pool_t *p)
 {
-    return at_store_save(store, AT_STORE_JOBS, NULL,
-                         apr_pstrcat(p, name, AT_JOB_REQUEST_SUFFIX, NULL), "", 0, AT_STORE_PUBLIC,
-                         p);
+    return at_store_save(store, AT_STORE_JOBS, NULL, at_job_request_item(p, name), "", 0,
+                         AT_STORE_PUBLIC, p);
 }
 
 /* Whether the running server manages site: it keeps a job file for it, not marked orphaned. */
@@ -646,8 +651,8 @@ static int cli_site_managed(at_store_t *store, const char *site, apr_pool_t *p)
     json_t *job = NULL;
     int managed;
 
-    if (at_store_load_json(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, site, AT_JOB_SUFFIX, NULL),
-                           &job, p) != APR_SUCCESS) {
+    if (at_store_load_json(store, AT_STORE_JOBS, NULL, at_job_item(p, site), &job, p) !=
+        APR_SUCCESS) {
         return 0;
     }
     managed = json_is_object(job) && json_object_get(job, AT_ORPHAN_SINCE_KEY) == NULL;
@@ -688,14 +693,15 @@ static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
     apr_size_t der_len;
     EVP_PKEY *key;
     apr_status_t rv;
+    int code;
 
     if (args->store == NULL || args->names->nelts != 1) {
         fputs(usage_revoke, stderr);
         return EXIT_USAGE;
     }
     site = APR_ARRAY_IDX(args->names, 0, const char *);
-    if (!at_store_component_valid(site)) {
-        return cli_fail(EXIT_USAGE, "\"%s\" is not a DNS name", site);
+    if ((code = cli_check_name(site)) != EXIT_OK) {
+        return code;
     }
     if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS ||
         at_certset_load(&key, &chain, store, AT_STORE_LIVE, site, p) != APR_SUCCESS ||
@@ -773,8 +779,8 @@ static int cli_site_known(at_store_t *store, const char *name, apr_pool_t *p)
     apr_size_t len;
     int i;
 
-    if (at_store_load(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, name, AT_JOB_SUFFIX, NULL), &data,
-                      &len, AT_STORE_PUBLIC, p) == APR_SUCCESS) {
+    if (at_store_load(store, AT_STORE_JOBS, NULL, at_job_item(p, name), &data, &len,
+                      AT_STORE_PUBLIC, p) == APR_SUCCESS) {
         return 1;
     }
     if (at_store_list(store, AT_STORE_LIVE, NULL, &sites, p) != APR_SUCCESS) {
@@ -802,6 +808,7 @@ static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
     apr_finfo_t finfo;
     at_store_t *store;
     char *name, *c;
+    int code;
 
     if (args->store == NULL || args->names->nelts != 1) {
         fputs(usage_renew, stderr);
@@ -811,8 +818,8 @@ static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
     for (c = name; *c != '\0'; ++c) {
         *c = apr_tolower(*c); /* the server knows its names in lower case */
     }
-    if (!at_store_component_valid(name)) {
-        return cli_fail(EXIT_USAGE, "\"%s\" is not a DNS name", name);
+    if ((code = cli_check_name(name)) != EXIT_OK) {
+        return code;
     }
     if (apr_stat(&finfo, args->store, APR_FINFO_TYPE, p) != APR_SUCCESS ||
         finfo.filetype != APR_DIR) {
@@ -929,8 +936,8 @@ static int cmd_account_show(const cli_args_t *args, at_store_t *store, const cha
     status = apr_pstrcat(p, cli_json_text(json, "status", "unknown"), " (as stored)", NULL);
     contact = cli_json_list(p, json_object_get(json, "contact"));
     if (json_is_integer(json_object_get(json, "created"))) {
-        created =
-            cli_time(p, apr_time_from_sec(json_integer_value(json_object_get(json, "created"))));
+        created = at_rfc3339_format(
+            p, apr_time_from_sec(json_integer_value(json_object_get(json, "created"))));
     }
     registered = json_is_string(json_object_get(json, "url"));
     json_decref(json);

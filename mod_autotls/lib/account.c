@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * account.c: the ACME account of a store, per CA: load, register, roll its key, keep its
  * contact current, replace it when the CA deactivated it.
  *

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * acme_account.c: ACME accounts (RFC 8555 §7.3): register, find, fetch, update, key change,
  * deactivate.
  *

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * ca.c: the CAs the library knows by name (see at_ca.h).
  *
  * The one idea: a URL names the same directory whatever the case of its scheme and host and with
@@ -32,8 +31,8 @@ static const struct {
     const char *name;
     const char *url;
 } ca_shorthands[] = {
-    {"letsencrypt", AT_CA_LETSENCRYPT},
-    {"letsencrypt-staging", AT_CA_LETSENCRYPT_STAGING},
+    {AT_CA_NAME_LETSENCRYPT, AT_CA_LETSENCRYPT},
+    {AT_CA_NAME_LETSENCRYPT_STAGING, AT_CA_LETSENCRYPT_STAGING},
 };
 
 const char *at_ca_shorthand(const char *name)

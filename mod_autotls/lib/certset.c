@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * certset.c: the check a staged certificate set must pass before it may go live.
  *
@@ -13,23 +14,6 @@
 
 #include "at_core.h"
 #include "at_crypto.h"
-
-#define CERTSET_TIME_FORMAT "%Y-%m-%dT%H:%M:%SZ"
-#define CERTSET_TIME_LEN 32 /* room for CERTSET_TIME_FORMAT's text */
-
-/* ISO 8601 UTC text of t. */
-static const char *certset_time_text(apr_pool_t *p, apr_time_t t)
-{
-    char *text = apr_palloc(p, CERTSET_TIME_LEN);
-    apr_size_t text_len = 0;
-    apr_time_exp_t xt;
-
-    if (apr_time_exp_gmt(&xt, t) != APR_SUCCESS ||
-        apr_strftime(text, &text_len, CERTSET_TIME_LEN, CERTSET_TIME_FORMAT, &xt) != APR_SUCCESS) {
-        return apr_psprintf(p, "%" APR_TIME_T_FMT " s after 1970", apr_time_sec(t));
-    }
-    return text;
-}
 
 /* Sets *why and returns AT_EINVALID: the one way this file fails a set. */
 static apr_status_t certset_refuse(const char **why, const char *reason)
@@ -93,11 +77,11 @@ static apr_status_t certset_check_leaf(const char **why, apr_pool_t *p, EVP_PKEY
     }
     if (check->now < info->not_before) {
         return certset_refuse(why, apr_psprintf(p, "certificate not valid before %s",
-                                                certset_time_text(p, info->not_before)));
+                                                at_rfc3339_format(p, info->not_before)));
     }
     if (check->now > info->not_after) {
         return certset_refuse(why, apr_psprintf(p, "certificate expired on %s",
-                                                certset_time_text(p, info->not_after)));
+                                                at_rfc3339_format(p, info->not_after)));
     }
     if (check->allow_partial) {
         return certset_check_partial(why, p, leaf, info, check->names);

@@ -26,7 +26,6 @@ static int orphan_cmp(const void *a, const void *b)
 apr_status_t at_orphan_stored_sites(apr_array_header_t **sites, at_store_t *store, apr_pool_t *p)
 {
     apr_array_header_t *live, *jobs, *all;
-    apr_size_t suffix = strlen(AT_JOB_SUFFIX);
     apr_status_t rv;
     int i;
 
@@ -37,11 +36,10 @@ apr_status_t at_orphan_stored_sites(apr_array_header_t **sites, at_store_t *stor
     }
     all = apr_array_copy(p, live);
     for (i = 0; i < jobs->nelts; i++) {
-        const char *item = APR_ARRAY_IDX(jobs, i, const char *);
-        apr_size_t len = strlen(item);
+        const char *site = at_job_site(p, APR_ARRAY_IDX(jobs, i, const char *));
 
-        if (item[0] != '_' && len > suffix && strcmp(item + len - suffix, AT_JOB_SUFFIX) == 0) {
-            APR_ARRAY_PUSH(all, const char *) = apr_pstrndup(p, item, len - suffix);
+        if (site != NULL) {
+            APR_ARRAY_PUSH(all, const char *) = site;
         }
     }
     qsort(all->elts, all->nelts, sizeof(const char *), orphan_cmp);
@@ -58,7 +56,7 @@ apr_status_t at_orphan_stored_sites(apr_array_header_t **sites, at_store_t *stor
 apr_status_t at_orphan_mark(apr_time_t *since, int *fresh, at_store_t *store, const char *site,
                             apr_time_t now, apr_pool_t *p)
 {
-    const char *item = apr_pstrcat(p, site, AT_JOB_SUFFIX, NULL);
+    const char *item = at_job_item(p, site);
     json_t *job = NULL, *mark;
     apr_status_t rv;
 
@@ -105,8 +103,8 @@ apr_status_t at_orphan_forget(at_store_t *store, const char *site, apr_time_t no
     if ((rv = at_live_retire(store, site, now, p)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = at_store_remove(store, AT_STORE_JOBS, NULL, apr_pstrcat(p, site, AT_JOB_SUFFIX, NULL),
-                              p)) != APR_SUCCESS ||
+    if ((rv = at_store_remove(store, AT_STORE_JOBS, NULL, at_job_item(p, site), p)) !=
+            APR_SUCCESS ||
         (rv = at_store_remove(store, AT_STORE_JOBS, NULL,
                               apr_pstrcat(p, site, AT_JOB_REQUEST_SUFFIX, NULL), p)) !=
             APR_SUCCESS) {

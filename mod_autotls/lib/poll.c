@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * poll.c: the wait before each look at the CA's work, as pure arithmetic (see at_poll.h).
  *
  * The one idea: the schedule is a function of the look's number and the CA's Retry-After only,

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * ratelimit.c: the order bucket and the meaning of a CA's 429 (see at_ratelimit.h).
  *
  * The one idea: the bucket counts whole tokens from a stamp, so it never drifts and needs no

@@ -1,13 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * rfc3339.c: the timestamps ACME documents carry (RFC 3339 section 5.6, as RFC 8555 uses them).
+ * rfc3339.c: the timestamps ACME documents carry (RFC 3339 section 5.6, as RFC 8555 uses them),
+ * and the one text format of every time we write.
  *
  * The one idea: a time from the network is taken only when it is exactly a date-time: every
  * field in range (days per month, leap years, offsets), so a CA cannot make a nonsense date into
- * a schedule.
+ * a schedule. What we write is always UTC with whole seconds, so log lines, `autotls show` and
+ * the documents we keep compare as text.
  */
 #include <string.h>
 
 #include <apr_lib.h>
+#include <apr_strings.h>
 #include <apr_time.h>
 
 #include "at_core.h"
@@ -19,6 +23,8 @@
 #define RFC3339_MINUTES 60
 #define RFC3339_LEAP_SECOND 60
 #define RFC3339_SECONDS_PER_MINUTE 60
+#define RFC3339_FORMAT "%Y-%m-%dT%H:%M:%SZ"
+#define RFC3339_TEXT_LEN 32 /* room for RFC3339_FORMAT's text */
 
 static int rfc3339_digits(const char **s, int n, int *value)
 {
@@ -99,4 +105,17 @@ apr_status_t at_rfc3339_parse(apr_time_t *t, const char *s)
     *t = result - sign * apr_time_from_sec((apr_time_t)(off_h * RFC3339_MINUTES + off_m) *
                                            RFC3339_SECONDS_PER_MINUTE);
     return APR_SUCCESS;
+}
+
+const char *at_rfc3339_format(apr_pool_t *p, apr_time_t t)
+{
+    char *text = apr_palloc(p, RFC3339_TEXT_LEN);
+    apr_size_t len = 0;
+    apr_time_exp_t xt;
+
+    if (apr_time_exp_gmt(&xt, t) != APR_SUCCESS ||
+        apr_strftime(text, &len, RFC3339_TEXT_LEN, RFC3339_FORMAT, &xt) != APR_SUCCESS) {
+        return apr_psprintf(p, "%" APR_TIME_T_FMT " s after 1970", apr_time_sec(t));
+    }
+    return text;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store_fs.c: the filesystem store: one file per item, <root>/<group>/<name>/<item>.
  *
@@ -512,8 +513,8 @@ static apr_status_t fs_load(at_store_t *store, at_store_group_e group, const cha
     if ((apr_size_t)st.st_size > at_store_item_max(group)) {
         rv = AT_ETOOLARGE;
         at_log(AT_LOG_ERR, rv,
-               AT_LOGNO(1152) "store: refusing %s: %ld bytes, the limit is %" APR_SIZE_T_FMT,
-               path, (long)st.st_size, at_store_item_max(group));
+               AT_LOGNO(1152) "store: refusing %s: %ld bytes, the limit is %" APR_SIZE_T_FMT, path,
+               (long)st.st_size, at_store_item_max(group));
         goto out;
     }
     size = (apr_size_t)st.st_size;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # fuzz.mk: builds the libFuzzer targets (tests/fuzz/fuzz_*.c) with clang, out of tree.
 #
 # The one idea: the targets run the real core library and the pure glue parsers, compiled here

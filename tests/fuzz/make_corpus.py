@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the hand-made seed corpora and the test CA of the certset target.
 
 The one idea: pebble's real documents (capture_pebble.py) show one CA's habits; these seeds add
@@ -28,6 +29,12 @@ TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 NOT_BEFORE = datetime.datetime(2025, 1, 1)
 NOT_AFTER = datetime.datetime(2035, 1, 1)
 
+
+# fuzz_name.c: host names as ServerName, ServerAlias or `autotls issue` give them.
+NAMES = ["www.example.com", "example.org.", "EXAMPLE.ORG", "xn--bcher-kva.example", "a-b.c-d.test",
+         "*.example.com", "192.0.2.1", "[2001:db8::1]", "localhost", "app.localhost.", "intranet",
+         "-a.example", "a..example", "under_score.example", "caf\u00e9.example",
+         ".".join(["a" * 63] * 3) + ".test", "a" * 64 + ".test", "1.2.3.4.5", "1.example"]
 
 def seed(target, name, data):
     os.makedirs(os.path.join(CORPUS, target), exist_ok=True)
@@ -359,6 +366,8 @@ def main():
         seed("config", "value-%02d" % i, value)
     for i, data in enumerate(STORE_NAMES):
         seed("store_names", "names-%02d" % i, data)
+    for i, name in enumerate(NAMES):
+        seed("name", "name-%02d" % i, name)
     certsets()
     print("wrote seeds into %s and the test roots into %s" % (CORPUS, DATA))
 

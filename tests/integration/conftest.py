@@ -1,9 +1,10 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures shared by the integration tests: where the build is, and a real ACME CA on loopback.
 
 The one idea to hold: a test module gets its own pebble (module scope), because Debian's pebble
-2.4.0 can deadlock after parallel orders (DESIGN section 7); a test needing other CA behaviour
-(nonce rejection, EAB) starts its own PebbleEnv. The http-01 port is chosen before pebble starts,
-since pebble's config fixes where its VA connects.
+2.4.0 can deadlock after parallel orders (docs/ARCHITECTURE.md, "The test CA"); a test needing
+other CA behaviour (nonce rejection, EAB) starts its own PebbleEnv. The http-01 port is chosen
+before pebble starts, since pebble's config fixes where its VA connects.
 """
 
 import os
@@ -76,7 +77,8 @@ def pebble_factory(request):
 
 @pytest.fixture(autouse=True)
 def _pebble_healthy(request):
-    """Restarts the module's pebble when it hangs (DESIGN section 7) before a test uses it."""
+    """Restarts the module's pebble when it hangs (docs/ARCHITECTURE.md, "The test CA") before a
+    test uses it."""
     if "pebble" in request.fixturenames:
         env = request.getfixturevalue("pebble")
         if not env.healthy():

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A real ACME test CA on loopback: pebble + pebble-challtestsrv, started and stopped as one.
 
 The one idea to hold: everything pebble needs is made fresh in a temp dir at each start (its own
@@ -316,7 +317,7 @@ class PebbleEnv:
         return None
 
     def healthy(self, timeout=HEALTH_TIMEOUT):
-        """False when pebble hangs on signed requests (the DESIGN section 7 deadlock)."""
+        """False when pebble hangs on signed requests (docs/ARCHITECTURE.md, "The test CA")."""
         try:
             status, _ = self._get(self.management_url + "/cert-status-by-serial/1", timeout)
         except (OSError, urllib.error.URLError):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The `autotls` command-line tool against a real pebble: issue, show, revoke, exit codes.
 
 The one idea to hold: every check looks at what the CLI really produced (files, modes, the chain
@@ -465,6 +466,31 @@ def test_usage_error_exits_2(autotls_cli, tmp_path, args):
     assert proc.returncode == 2, explain(proc)
     assert proc.stderr.strip(), "usage error without a message"
     assert not (tmp_path / "S").exists(), "a usage error touched the store"
+
+
+# The module's name rule (at_name.h), applied by the CLI before anything is touched.
+INELIGIBLE = {
+    "wildcard": ("*.cli.test", "is a wildcard"),
+    "ip_address": ("192.0.2.1", "is an IP address"),
+    "localhost": ("app.localhost", "is localhost"),
+    "single_label": ("intranet", "is a single label"),
+    "bad_character": ("under_score.test", "is not a valid host name"),
+}
+
+
+@pytest.mark.parametrize("command", ["issue", "renew", "revoke"])
+@pytest.mark.parametrize("name,why", list(INELIGIBLE.values()), ids=list(INELIGIBLE))
+def test_ineligible_name_exits_2_with_its_reason(autotls_cli, tmp_path, command, name, why):
+    store = tmp_path / "S"
+    if command == "issue":
+        args = ["issue", "--ca", "https://127.0.0.1:1/dir", "--store", str(store),
+                "--standalone", "127.0.0.1:1", "www.cli.test", name]
+    else:
+        args = [command, "--store", str(store), name]
+    proc = run(autotls_cli, *args, timeout=30)
+    assert proc.returncode == 2, explain(proc)
+    assert '"%s" %s' % (name, why) in proc.stderr, explain(proc)
+    assert not store.exists(), "a refused name touched the store"
 
 
 def test_store_that_is_a_file_exits_3(autotls_cli, tmp_path):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Crash safety: kill -9 of the whole server during orders, ten times in a row, then a normal start.
 
 The one idea to hold: a kill may land at any instant (an order at the CA, a staging set half
@@ -307,7 +308,8 @@ def test_kill_9_during_orders_ten_times_then_a_normal_start(pebble_factory, caps
     try:
         for number in range(ROUNDS):
             if not env.healthy():
-                env.restart()  # the DESIGN section 7 deadlock: not what this test is about
+                # pebble's deadlock (docs/ARCHITECTURE.md, "The test CA"), not this test's subject
+                env.restart()
             request_renewals(server)
             offset = len(server.error_log())
             server.start()

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Housekeeping over many renewals: the store stays bounded, httpd's memory stays flat, and the
 certificate served is always the newest one.
 
@@ -14,9 +15,9 @@ set's size) and every site's served serial is compared with the activator's "is 
 httpd's memory is read from /proc (procmem.py) once a burst of requests and the first renewals
 have warmed every process up, and again at the end.
 
-Debian's pebble can hang after parallel orders (DESIGN section 7): a hung pebble is restarted,
-its new root appended to the server's trust files, and every site asked to retry now with
-`autotls renew` (the operator's lever); the count of such restarts is reported.
+Debian's pebble can hang after parallel orders (docs/ARCHITECTURE.md, "The test CA"): a hung
+pebble is restarted, its new root appended to the server's trust files, and every site asked to
+retry now with `autotls renew` (the operator's lever); the count of such restarts is reported.
 """
 
 import concurrent.futures

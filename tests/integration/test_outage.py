@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A CA outage: what is stored keeps being served, what is missing waits politely and arrives later.
 
 The one idea to hold: pebble is really stopped (its process gone, its port closed) while a real
@@ -48,7 +49,8 @@ SERVED_TIMEOUT = 60.0  # seconds for a pebble certificate to be served while peb
 FAIL_TIMEOUT = 15.0  # seconds from start (pebble down) to the new site's first failed order
 WATCH_SECONDS = 6.0  # renewal ticks are 1 s: a retry at every tick would show 5 more failures
 SAMPLE_INTERVAL = 0.5  # between two looks at the served certificates while pebble is down
-BACKOFF_FIRST = 60.0  # seconds: the first step of the backoff (DESIGN section 6)
+# seconds: the first step of the backoff (docs/ARCHITECTURE.md, "Renewal policy")
+BACKOFF_FIRST = 60.0
 BACKOFF_JITTER = 0.10  # +-10 % (at_renew.h AT_RENEW_BACKOFF_JITTER)
 BACKOFF_SLACK = 2.0  # seconds of rounding and clock between the failure and our reading
 PICKUP_TIMEOUT = 5.0  # the renewal thread looks for jobs/<site>.renew every tick (1 s)

@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: Apache-2.0
 """The test CA itself: pebble and challtestsrv start on loopback and answer as the other tests need.
 
 The one idea to hold: if these fail, every other integration failure is noise; they check the
-harness against the traps of DESIGN section 7 (AAAA answers, issuing root vs listener CA).
+harness against the traps in docs/ARCHITECTURE.md, "The test CA" (AAAA answers, issuing root
+vs listener CA).
 """
 
 import random

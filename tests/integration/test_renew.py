@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Renewal that never needs a human: the renewal thread's schedule, seen from outside.
 
 The one idea to hold: every claim about the schedule is checked where an operator would look,
@@ -49,7 +50,7 @@ ARI_SITE = Site("ari.renew.test")
 PARTIAL = Site("partial.renew.test", aliases=("dead.partial.renew.test",))
 EXPIRING = Site("expiring.renew.test")
 
-BACKOFF_FIRST = 60.0  # seconds: the first backoff step (DESIGN section 6)
+BACKOFF_FIRST = 60.0  # seconds: the first backoff step (docs/ARCHITECTURE.md, "Renewal policy")
 BACKOFF_SECOND = 600.0  # seconds: the second step
 BACKOFF_JITTER = 0.10  # +-10 % (at_renew.h AT_RENEW_BACKOFF_JITTER)
 BACKOFF_SLACK = 2.0  # seconds of rounding (the job file keeps whole seconds) and clock

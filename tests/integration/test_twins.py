@@ -1,4 +1,6 @@
-"""Zero-touch HTTPS vhosts (DESIGN.md section 3): the twins pre_config writes into the tree.
+# SPDX-License-Identifier: Apache-2.0
+"""Zero-touch HTTPS vhosts (docs/ARCHITECTURE.md, "Hooks and their order"): the twins
+pre_config writes into the tree.
 
 The one idea to hold: we look at what httpd itself made of the rewritten tree. `apache2 -S`
 lists every vhost with the file and line it was defined at (a twin's file carries the
@@ -208,7 +210,8 @@ def test_autotls_in_one_vhost_only_twins_that_one(server):
 
 
 def test_vhost_defined_before_the_directive_is_twinned(server):
-    """DESIGN section 3: doing this in the directive handler would miss this vhost."""
+    """docs/ARCHITECTURE.md, "Hooks and their order": doing this in the directive handler would
+    miss this vhost."""
     server.write(vhost("early.example.org") + "AutoTLS on\n" + vhost("late.example.org"))
     twins, _ = server.twins()
     assert twins == [("*:%d" % server.https, "early.example.org"),

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * test_account.c: the stored ACME account against a scripted CA (canned_ca.c): key rollover and
  * the recovery of a rollover a crash interrupted.
  *

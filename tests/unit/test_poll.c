@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * test_poll.c: the polling schedule of at_poll.h, played against a fake clock: no test sleeps.
  *
  * The one idea: a poller is the loop issue.c runs (ask at_poll_next, "sleep" by moving the fake

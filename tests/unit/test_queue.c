@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * test_queue.c: the renewal process's work queues (renew_queue.c): binary heaps by (key, tie).
  *
  * The one idea: the scheduler trusts a queue for two things, the order in which items come out

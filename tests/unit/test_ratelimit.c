@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * test_ratelimit.c: the CA's order bucket and the meaning of a 429 (at_ratelimit.h).
  *
  * The one idea: the bucket is driven by a fake clock (every call takes now), so each test reads

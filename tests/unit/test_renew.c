@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_renew.c: the renewal schedule (lifetime, window, ARI, emergency), the failure backoff and
  * the warn window; and the job state the renewal thread keeps per site in jobs/<site>.json,
@@ -17,6 +18,7 @@
 
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_job.h"
 #include "at_renew.h"
 #include "renew_job.h"
 #include "unit_main.h"
@@ -245,8 +247,7 @@ START_TEST(test_job_state_survives_a_restart)
     job.ari.chosen = T0 + DAY + HOUR;
     job.ari.next_poll = T0 + 6 * HOUR;
     autotls_job_missing_from_result(&job, failed, T0, 0x7fffffff);
-    ck_assert_int_eq(autotls_job_save(&job, store, autotls_job_item(pool, "a.test"), pool),
-                     APR_SUCCESS);
+    ck_assert_int_eq(autotls_job_save(&job, store, at_job_item(pool, "a.test"), pool), APR_SUCCESS);
 
     autotls_job_init(&back);
     ck_assert_int_eq(autotls_job_load(&back, store, "a.test.json", pool), APR_SUCCESS);
@@ -407,11 +408,18 @@ END_TEST
 
 START_TEST(test_job_request_items_name_their_site)
 {
-    ck_assert_str_eq(autotls_job_request_item(pool, "a.test"), "a.test.renew");
-    ck_assert_str_eq(autotls_job_request_site(pool, "www.a.test.renew"), "www.a.test");
-    ck_assert_ptr_null(autotls_job_request_site(pool, "a.test.json"));
-    ck_assert_ptr_null(autotls_job_request_site(pool, ".renew"));
-    ck_assert_ptr_null(autotls_job_request_site(pool, "renew"));
+    ck_assert_str_eq(at_job_request_item(pool, "a.test"), "a.test.renew");
+    ck_assert_str_eq(at_job_request_site(pool, "www.a.test.renew"), "www.a.test");
+    ck_assert_ptr_null(at_job_request_site(pool, "a.test.json"));
+    ck_assert_ptr_null(at_job_request_site(pool, ".renew"));
+    ck_assert_ptr_null(at_job_request_site(pool, "renew"));
+    ck_assert_str_eq(at_job_item(pool, "a.test"), "a.test.json");
+    ck_assert_str_eq(
+        at_job_rate_item(pool, "https://ca.test/dir"),
+        apr_pstrcat(pool, "_rate-", at_store_ca_name(pool, "https://ca.test/dir"), ".json", NULL));
+    ck_assert_str_eq(at_job_account_item(pool, "https://ca.test/dir"),
+                     apr_pstrcat(pool, "_account-", at_store_ca_name(pool, "https://ca.test/dir"),
+                                 ".json", NULL));
 }
 END_TEST
 
@@ -422,6 +430,18 @@ START_TEST(test_job_texts_for_log_lines)
     ck_assert_str_eq(autotls_job_duration_text(pool, 5 * HOUR + 7 * MINUTE), "5h 7m");
     ck_assert_str_eq(autotls_job_duration_text(pool, 12 * MINUTE + apr_time_from_sec(3)), "12m 3s");
     ck_assert_str_eq(autotls_job_duration_text(pool, -apr_time_from_sec(42)), "42s");
+}
+END_TEST
+
+START_TEST(test_time_text_is_rfc3339_utc_and_parses_back)
+{
+    apr_time_t back = 0;
+
+    ck_assert_str_eq(at_rfc3339_format(pool, T0), "2023-11-14T22:13:20Z");
+    ck_assert_int_eq(at_rfc3339_parse(&back, at_rfc3339_format(pool, T0 + DAY + 7 * MINUTE)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(back, T0 + DAY + 7 * MINUTE);
+    ck_assert_str_eq(at_rfc3339_format(pool, 0), "1970-01-01T00:00:00Z");
 }
 END_TEST
 
@@ -457,6 +477,7 @@ static Suite *renew_suite(void)
     tcase_add_test(tc, test_job_operator_reset_clears_every_backoff);
     tcase_add_test(tc, test_job_request_items_name_their_site);
     tcase_add_test(tc, test_job_texts_for_log_lines);
+    tcase_add_test(tc, test_time_text_is_rfc3339_utc_and_parses_back);
     suite_add_tcase(s, tc);
     return s;
 }

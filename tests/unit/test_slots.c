@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * test_slots.c: the shared certificate slots, checked across threads and processes.
  *
  * The one idea: a reader gets exactly the last published set or the one before, never a mix,

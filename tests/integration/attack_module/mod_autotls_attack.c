@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SPDX-License-Identifier: Apache-2.0
- *
  * mod_autotls_attack.c: a hostile tenant inside an httpd child, for the integration tests only.
  *
  * The one idea: code running as User in a child (mod_php, a module, anything) tries every way
