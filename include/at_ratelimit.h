@@ -103,4 +103,43 @@ const char *at_ratelimit_name(at_ratelimit_e kind);
  * without regard to case. */
 int at_ratelimit_name_under(const char *name, const char *subject);
 
+/* --- whether the CA answers at all --------------------------------------------------------- */
+
+/* After a transport failure (connection refused, no route, TLS or DNS failure: AT_EHTTP) every
+ * ARI poll and order waits instead of failing one by one, site after site; one probe a step
+ * finds out when the CA is back. The step starts at AT_REACH_STEP_FIRST and doubles with each
+ * failed probe up to AT_REACH_STEP_MAX. Failures of requests that were already under way when
+ * the CA went away do not lengthen the step. */
+#define AT_REACH_STEP_FIRST apr_time_from_sec(30)
+#define AT_REACH_STEP_MAX apr_time_from_sec(900)
+
+typedef struct {
+    apr_time_t down_since;    /* 0 while the CA answers */
+    apr_time_t probe_at;      /* while down: when the next probe may go */
+    apr_interval_time_t step; /* while down: the wait after a failed probe */
+    int probe_out;            /* a probe was handed out and has not failed yet */
+} at_reach_t;
+
+/* 1 when the caller may talk to the CA now: it answers, or this caller takes the probe of the
+ * current step (the next one then waits a whole step). */
+int at_reach_take(at_reach_t *reach, apr_time_t now);
+
+/* While down: when a caller that was told to wait may ask again; else 0. */
+apr_time_t at_reach_next(const at_reach_t *reach);
+
+/* Whether rv says the CA could not be reached at all (not: it answered with an error). */
+int at_reach_is_transport_failure(apr_status_t rv);
+
+/* Whether rv is what a request gives once the CA answered something (success, a problem, a
+ * malformed or late answer), as opposed to a failure before any request was made. */
+int at_reach_is_answer(apr_status_t rv);
+
+/* A request ended in a transport failure: 1 when the CA was taken for reachable until now (the
+ * caller logs the change, once). */
+int at_reach_failed(at_reach_t *reach, apr_time_t now);
+
+/* The CA answered (whatever it said): 1 when it was down until now (the caller logs it, and
+ * wakes what waited). */
+int at_reach_answered(at_reach_t *reach);
+
 #endif

@@ -308,7 +308,17 @@ static void renew_warn(autotls_renew_t *renew, autotls_renew_job_t *job, apr_tim
     const autotls_job_t *state = job->state.failures > 0 ? &job->state : &renew->account;
     int expired = now >= job->not_after;
 
-    if (!job->ca_issued || state->failures == 0 ||
+    if (state->failures == 0 && job->ca_wait_since != 0) {
+        /* no attempt failed: the CA could not be reached when the renewal was due */
+        autotls_job_t *waited = apr_pcalloc(p, sizeof(*waited));
+
+        waited->next_try = job->ca_wait_until;
+        apr_snprintf(waited->last_error, sizeof(waited->last_error),
+                     "the CA cannot be reached since %s",
+                     autotls_job_time_text(p, job->ca_wait_since));
+        state = waited;
+    }
+    if (!job->ca_issued || (state->failures == 0 && job->ca_wait_since == 0) ||
         now < at_renew_warn_time(job->not_before, job->not_after) ||
         (job->warned != 0 && now - job->warned < AUTOTLS_WARN_INTERVAL &&
          expired == job->warned_expired)) {
@@ -453,6 +463,18 @@ static apr_time_t renew_max(apr_time_t a, apr_time_t b)
     return a > b ? a : b;
 }
 
+/* When renew_warn speaks next for a failing job: from the warn time on, every
+ * AUTOTLS_WARN_INTERVAL, and at expiry. */
+static apr_time_t renew_warn_due(const autotls_renew_job_t *job)
+{
+    apr_time_t warn = at_renew_warn_time(job->not_before, job->not_after);
+
+    if (job->warned != 0) {
+        warn = renew_max(warn, job->warned + AUTOTLS_WARN_INTERVAL);
+    }
+    return job->warned_expired ? warn : renew_min(warn, job->not_after);
+}
+
 /* When renew_look may answer differently for a job it just declined: the earliest of its
  * backoff, the CA's renewal window, the lifetime rule, a missing name's retry and the expiry
  * warnings; the next tick while something outside this process is awaited (the activator, the
@@ -488,18 +510,28 @@ static apr_time_t renew_next_due(autotls_renew_t *renew, const autotls_renew_job
         }
     }
     if (state->failures > 0 || renew->account.failures > 0) {
-        /* renew_warn: from the warn time on, every AUTOTLS_WARN_INTERVAL, and at expiry */
-        apr_time_t warn = at_renew_warn_time(job->not_before, job->not_after);
-
-        if (job->warned != 0) {
-            warn = renew_max(warn, job->warned + AUTOTLS_WARN_INTERVAL);
-        }
-        due = renew_min(due, warn);
-        if (!job->warned_expired) {
-            due = renew_min(due, job->not_after);
-        }
+        due = renew_min(due, renew_warn_due(job));
     }
     return renew_max(due, next);
+}
+
+/* A job that wants to talk to the CA while it cannot be reached sleeps until the CA's next
+ * probe, or until its next expiry warning: renew_warn counts the wait as failing. */
+static void renew_park_for_ca(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
+                              apr_time_t wait)
+{
+    apr_time_t at = wait;
+
+    if (job->task == AUTOTLS_TASK_ORDER) {
+        if (job->ca_wait_since == 0) {
+            job->ca_wait_since = now;
+        }
+        job->ca_wait_until = wait;
+        if (job->ca_issued) {
+            at = renew_min(at, renew_warn_due(job));
+        }
+    }
+    renew_due_at(renew, job, renew_max(at, now + AUTOTLS_RENEW_TICK));
 }
 
 /* Hands the job's task to a thread; 0 when the pool refused it (the job is due again). */
@@ -579,6 +611,7 @@ static void renew_look_due(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p
     autotls_renew_job_t *job;
     apr_pool_t *look;
     apr_int64_t at;
+    apr_time_t wait;
 
     /* One look's memory at a time: the first tick looks at every site (a parsed certificate
      * each), and a tick pool holding them all would stay in this process's RSS. */
@@ -593,8 +626,12 @@ static void renew_look_due(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p
         if (!renew_look(renew, job, now, look)) {
             renew_due_at(renew, job, renew_next_due(renew, job, now));
         } else if (job->task == AUTOTLS_TASK_ARI) {
-            if (renew_threads_free(renew) <= 0 || !renew_hand(renew, job)) {
+            if (renew_threads_free(renew) <= 0) {
                 renew_due_at(renew, job, now + AUTOTLS_RENEW_TICK);
+            } else if (!autotls_renew_reach_take(renew, now, &wait)) {
+                renew_park_for_ca(renew, job, now, wait);
+            } else {
+                renew_hand(renew, job); /* refused: due again at the next tick */
             }
         } else {
             renew_make_ready(renew, job);
@@ -714,7 +751,7 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
 {
     autotls_renew_job_t *job;
     const char *domain = NULL;
-    apr_time_t held;
+    apr_time_t held, wait;
     int handed = 0, paying;
 
     if (renew->ready.count + renew->ready_exempt.count == 0 || renew_threads_free(renew) <= 0) {
@@ -739,6 +776,11 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
             renew_due_at(renew, job, held);
             continue;
         }
+        if (!job->requested && !autotls_renew_reach_take(renew, now, &wait)) {
+            renew_park_for_ca(renew, job, now, wait);
+            continue;
+        }
+        job->ca_wait_since = 0;
         if (paying && !renew_pay(renew, job, now)) {
             break;
         }
@@ -765,6 +807,20 @@ static void renew_rate_save(autotls_renew_t *renew, apr_pool_t *p)
     }
 }
 
+/* The CA answers again: every job that waited for it is looked at now, not at its next probe. */
+static void renew_reach_wake(autotls_renew_t *renew)
+{
+    int i, back;
+
+    apr_thread_mutex_lock(renew->lock);
+    back = renew->reach_back;
+    renew->reach_back = 0;
+    apr_thread_mutex_unlock(renew->lock);
+    for (i = 0; back && i < renew->ctx->sites->nelts; i++) {
+        autotls_renew_job_wake(renew, &renew->jobs[i]);
+    }
+}
+
 /* Looks at what is due and hands what may go to the task threads. */
 void autotls_renew_tick(autotls_renew_t *renew, apr_pool_t *p)
 {
@@ -774,6 +830,7 @@ void autotls_renew_tick(autotls_renew_t *renew, apr_pool_t *p)
     autotls_renew_account_tick(renew, p);
     renew_requests_scan(renew, now, p);
     renew_take_back(renew, now);
+    renew_reach_wake(renew);
     renew_look_due(renew, now, p);
     handed = renew_dispatch(renew, now, p);
     renew_rate_save(renew, p);

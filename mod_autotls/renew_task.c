@@ -118,6 +118,57 @@ static const char *task_error_text(apr_pool_t *p, at_acme_t *acme, apr_status_t 
     return at_strerror(p, rv);
 }
 
+/* ---- whether the CA answers ------------------------------------------------------------------ */
+
+int autotls_renew_reach_take(autotls_renew_t *renew, apr_time_t now, apr_time_t *wait)
+{
+    int may;
+
+    apr_thread_mutex_lock(renew->lock);
+    may = at_reach_take(&renew->reach, now);
+    *wait = at_reach_next(&renew->reach);
+    apr_thread_mutex_unlock(renew->lock);
+    return may;
+}
+
+/* Records what a request to the CA showed: a transport failure closes the gate (one WARNING when
+ * it was open), an answer of any kind opens it (one NOTICE when it was closed). what: "order" or
+ * "renewal window (ARI) poll". */
+static void task_reach_result(autotls_renew_t *renew, autotls_renew_job_t *job, apr_status_t rv,
+                              const char *what, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now(), since = 0, next = 0;
+    int changed = 0, down;
+
+    down = at_reach_is_transport_failure(rv);
+    if (!down && !at_reach_is_answer(rv)) {
+        return; /* failed before anything reached the CA: says nothing about it */
+    }
+    apr_thread_mutex_lock(renew->lock);
+    since = renew->reach.down_since;
+    if (down) {
+        changed = at_reach_failed(&renew->reach, now);
+        next = at_reach_next(&renew->reach);
+    } else if ((changed = at_reach_answered(&renew->reach)) != 0) {
+        renew->reach_back = 1;
+        apr_thread_cond_signal(renew->wake);
+    }
+    apr_thread_mutex_unlock(renew->lock);
+    if (changed && down) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0640) "the CA %s cannot be reached (%s: %s for %s, see the line "
+                                         "before): renewal window polls and new orders wait; one "
+                                         "try at %s, then at most every %d min until it answers",
+                     renew->ctx->ca_url, at_strerror(p, rv), what, job->site->name,
+                     autotls_job_time_text(p, next), (int)(apr_time_sec(AT_REACH_STEP_MAX) / 60));
+    } else if (changed) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0641) "the CA %s answers again (down since %s); the sites "
+                                         "that waited go on",
+                     renew->ctx->ca_url, autotls_job_time_text(p, since));
+    }
+}
+
 /* ---- orders ---------------------------------------------------------------------------------- */
 
 static apr_status_t task_stage(autotls_renew_t *renew, const autotls_site_t *site,
@@ -350,6 +401,7 @@ static void task_order(autotls_renew_t *renew, autotls_renew_job_t *job, apr_poo
 
     rv = task_order_run(&result, &acme, renew, job, p);
     job->requested = 0; /* an operator's request is answered by this attempt, whatever it gave */
+    task_reach_result(renew, job, rv, "order", p);
     if (rv == APR_SUCCESS) {
         task_order_succeeded(renew, job, result, acme, p);
     } else {
@@ -405,6 +457,7 @@ static void task_ari(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_
     int changed;
 
     rv = task_ari_fetch(&window, renew, job->cert_id, p);
+    task_reach_result(renew, job, rv, "renewal window (ARI) poll", p);
     now = apr_time_now();
     changed = strcmp(ari->cert_id, job->cert_id) != 0;
     if (changed) {

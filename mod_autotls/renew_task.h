@@ -68,7 +68,9 @@ typedef struct autotls_renew_job_t {
     int ready_pos; /* position in renew->ready or renew->ready_exempt, or AUTOTLS_QUEUE_OUT */
     int exempt;    /* the order renews with `replaces`: the CA spends no token on it */
     int rate_told; /* "waiting for the CA's order rate" was logged for this wait */
-    apr_time_t hold_told;                  /* the end of the CA's limit on its names last logged */
+    apr_time_t hold_told;     /* the end of the CA's limit on its names last logged */
+    apr_time_t ca_wait_since; /* its order waits for the CA to answer at all, since then; or 0 */
+    apr_time_t ca_wait_until; /* the CA's next probe then */
     struct autotls_renew_job_t *next_done; /* on renew->done (under the lock) */
     /* the status snapshot (renew_status.c; scheduler only) */
     char serial[AUTOTLS_SLOT_SERIAL_MAX]; /* of the served certificate */
@@ -103,6 +105,10 @@ struct autotls_renew_t {
     const char *rate_item; /* "_rate-<ca>.json" */
     apr_pool_t *holds_pool;
     apr_hash_t *holds; /* names the CA limits (a registered domain) -> apr_time_t * until */
+    /* whether the CA answers (under the lock): while it does not, ARI polls and new orders wait
+     * for one probe a step (at_reach_t) instead of failing site after site */
+    at_reach_t reach;
+    int reach_back; /* it answers again: the scheduler wakes every waiting job */
     /* operator requests (scheduler only) */
     apr_time_t requests_seen; /* mtime of jobs/ at the last listing */
     apr_time_t requests_listed;
@@ -142,6 +148,10 @@ at_renew_window_t autotls_renew_window(const autotls_site_t *site);
 
 /* A uniformly random 32-bit value (backoff jitter, ARI picks). */
 apr_uint32_t autotls_renew_random(void);
+
+/* Whether a job that wants to talk to the CA may go now (the CA answers, or this job takes the
+ * probe); else *wait is when to ask again. Scheduler thread. */
+int autotls_renew_reach_take(autotls_renew_t *renew, apr_time_t now, apr_time_t *wait);
 
 /* A client for the site's CA: libcurl with the configured roots. */
 apr_status_t autotls_renew_acme(at_acme_t **acme, autotls_renew_t *renew, apr_pool_t *p);

@@ -15,6 +15,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
+#include "at_core.h"
 #include "at_ca.h"
 #include "at_http.h"
 #include "at_ratelimit.h"
@@ -299,4 +300,60 @@ int at_ratelimit_name_under(const char *name, const char *subject)
         return 0;
     }
     return len == sub || name[len - sub - 1] == '.';
+}
+
+/* --- whether the CA answers at all --------------------------------------------------------- */
+
+int at_reach_take(at_reach_t *reach, apr_time_t now)
+{
+    if (reach->down_since == 0) {
+        return 1;
+    }
+    if (now < reach->probe_at) {
+        return 0;
+    }
+    reach->probe_at = now + reach->step;
+    reach->probe_out = 1;
+    return 1;
+}
+
+apr_time_t at_reach_next(const at_reach_t *reach)
+{
+    return reach->down_since == 0 ? 0 : reach->probe_at;
+}
+
+int at_reach_is_transport_failure(apr_status_t rv)
+{
+    return rv == AT_EHTTP;
+}
+
+int at_reach_is_answer(apr_status_t rv)
+{
+    return rv == APR_SUCCESS || rv == APR_ENOTIMPL || rv == AT_EPROBLEM || rv == AT_EPROTO ||
+           rv == AT_ECHALLENGE || rv == AT_ETIMEOUT || rv == AT_ETOOLARGE;
+}
+
+int at_reach_failed(at_reach_t *reach, apr_time_t now)
+{
+    if (reach->down_since == 0) {
+        reach->down_since = now;
+        reach->step = AT_REACH_STEP_FIRST;
+        reach->probe_at = now + reach->step;
+        reach->probe_out = 0;
+        return 1;
+    }
+    if (reach->probe_out) {
+        reach->probe_out = 0;
+        reach->step = reach->step * 2 < AT_REACH_STEP_MAX ? reach->step * 2 : AT_REACH_STEP_MAX;
+        reach->probe_at = now + reach->step;
+    }
+    return 0;
+}
+
+int at_reach_answered(at_reach_t *reach)
+{
+    int was_down = reach->down_since != 0;
+
+    memset(reach, 0, sizeof(*reach));
+    return was_down;
 }

@@ -61,6 +61,17 @@ ORDER_FAILED_RE = re.compile(r"autotls-\d+: (?P<site>\S+): order failed .*attemp
                              r"; next try in (?P<delay>-?\d+) s")
 
 
+UNREACHABLE = "cannot be reached ("  # autotls-0640: the gate closes, once per outage
+ANSWERS_AGAIN = "answers again (down since"  # autotls-0641
+TRANSPORT_FAILURE_RE = re.compile(r"http (GET|POST|HEAD) \S+ failed: ")
+STRAGGLER_SECONDS = 1.0  # loopback: a refused connection fails in milliseconds
+
+
+def transport_failures(server):
+    """How many requests to the CA failed to connect, by the library's own log lines."""
+    return len(TRANSPORT_FAILURE_RE.findall(server.error_log()))
+
+
 def report(capsys, text):
     """Prints a measured figure into the test run's output, even without -s."""
     with capsys.disabled():
@@ -213,6 +224,7 @@ def test_ca_outage_keeps_stored_certificates_and_recovers_without_restart(pebble
         # --- (a) a start with pebble down: stored certificates are served at once ----------------
         second = make_server(pebble, trust, OLD_SITES + (NEW,), root=first.root,
                              https_port=first.https_port)
+        warned = first.count(UNREACHABLE)  # the first server's, in the log both write
         second.start()
         parent = second.parent_pid()
         resumed = second.count(RESUMING)
@@ -238,33 +250,38 @@ def test_ca_outage_keeps_stored_certificates_and_recovers_without_restart(pebble
             assert status == 200 and headers.get("Location") is None, (name, status)
             assert body.decode() == NEW.page()
 
-        # --- (d) the new site's orders back off: attempt 1, next try in ~60 s, no hammering ------
-        failures = wait_for("the new site's first failed order",
-                            lambda: order_failures(second, NEW.name), FAIL_TIMEOUT, second)
+        # --- (d) the CA cannot be reached: one warning, then no hammering -----------------------
+        # The first request that fails to connect (the new site's order, or a renewal window poll
+        # of a stored site) closes the gate: nothing else talks to the CA until its probe.
+        wait_for("the CA-unreachable warning", lambda: second.count(UNREACHABLE) > warned,
+                 FAIL_TIMEOUT, second)
         failed_at = time.monotonic()
-        attempt, delay = failures[0]
-        assert attempt == 1, failures
-        assert_backoff_delay(delay, "log line")
-        job, written = wait_for("jobs/%s.json" % NEW.name, lambda: job_failed(second, NEW.name),
-                                FAIL_TIMEOUT, second)
-        assert job.get("failures") == 1, job
-        assert_backoff_delay(job["next_try"] - written, "job file")
-        assert isinstance(job.get("last_error"), str) and job["last_error"], job
+        time.sleep(STRAGGLER_SECONDS)  # requests already under way when the gate closed
+        tried = transport_failures(second)
         watch_from = time.monotonic()
         while time.monotonic() - watch_from < WATCH_SECONDS:
-            for site in OLD_SITES:  # (b) again: the new site's failures change nothing for them
+            for site in OLD_SITES:  # (b) again: the new site's wait changes nothing for them
                 assert verified_cert(second, site.name, run1_root).serial == \
                     before[site.name].serial
             time.sleep(SAMPLE_INTERVAL)
+        assert second.count(UNREACHABLE) == warned + 1, second.log_tail()
+        assert transport_failures(second) == tried, "the CA was tried again within %.0f s:\n%s" % (
+            WATCH_SECONDS, second.log_tail())
         failures = order_failures(second, NEW.name)
-        assert failures == [(attempt, delay)], "retried within %.0f s: %r" % (WATCH_SECONDS,
-                                                                           failures)
-        assert read_job(second, NEW.name)[0].get("failures") == 1
+        assert len(failures) <= 1, failures
+        if failures:  # the new site's order was the one that found the CA away: it backs off
+            attempt, delay = failures[0]
+            assert attempt == 1, failures
+            assert_backoff_delay(delay, "log line")
+            job, written = wait_for("jobs/%s.json" % NEW.name,
+                                    lambda: job_failed(second, NEW.name), FAIL_TIMEOUT, second)
+            assert job.get("failures") == 1, job
+            assert_backoff_delay(job["next_try"] - written, "job file")
+            assert isinstance(job.get("last_error"), str) and job["last_error"], job
         assert all(not order_failures(second, s.name) for s in OLD_SITES), second.log_tail()
-        report(capsys, "pebble down: %s failed at attempt %d, next try in %d s (job file: %.0f "
-               "s); %d failure line(s) in the %.0f s after it; job file %s"
-               % (NEW.name, attempt, delay, job["next_try"] - written, len(failures),
-                  time.monotonic() - failed_at, json.dumps(job, sort_keys=True)))
+        report(capsys, "pebble down: one 'cannot be reached' warning, %d failed connection(s) to "
+               "the CA and %d failed order(s) in the %.0f s after it"
+               % (tried, len(failures), time.monotonic() - failed_at))
 
         # --- (e) pebble returns; the operator asks for a retry now; no restart ------------------
         pebble.start()
@@ -297,3 +314,55 @@ def test_ca_outage_keeps_stored_certificates_and_recovers_without_restart(pebble
                 server.stop()
         if passed and not os.environ.get("AUTOTLS_KEEP_TMP"):
             shutil.rmtree(first.root, ignore_errors=True)
+
+
+UNREACHABLE_SITES = tuple(Site("wait%d.test" % i) for i in range(6))
+PROBE_TIMEOUT = 30.0 + 30.0  # AT_REACH_STEP_FIRST, then the orders (pebble NOSLEEP)
+
+
+def test_unreachable_ca_is_told_once_and_waiting_sites_go_on_when_it_answers(pebble, tmp_path,
+                                                                            capsys):
+    """Six new sites while the CA is away: one warning and one failed connection, not six
+    order failures each backing off; when the CA answers the probe, every site that waited gets
+    its certificate without a restart or an operator."""
+    os.chmod(tmp_path, 0o755)
+    trust = Trust(str(tmp_path))
+    trust.add_run(pebble)
+    first = make_server(pebble, trust, (RUNNING,))  # makes the ACME account, as in production
+    server = None
+    try:
+        first.start()
+        first.wait_until_served(RUNNING.name, ISSUER, SERVED_TIMEOUT)
+        first.stop()
+        pebble.stop()
+        server = make_server(pebble, trust, UNREACHABLE_SITES, root=first.root,
+                             https_port=first.https_port)
+        server.extra += "\nAutoTLSOrdersInFlight 1"
+        server.start()
+        parent = server.parent_pid()
+        wait_for("the CA-unreachable warning", lambda: server.count(UNREACHABLE) > 0,
+                 FAIL_TIMEOUT, server)
+        time.sleep(STRAGGLER_SECONDS)
+        failed = [s.name for s in UNREACHABLE_SITES if order_failures(server, s.name)]
+        assert len(failed) == 1, failed  # one order in flight: it found the CA away
+        assert transport_failures(server) == 1, server.log_tail()
+        pebble.start()
+        run2_root = trust.add_run(pebble)
+        back = time.monotonic()
+        for site in UNREACHABLE_SITES:
+            if site.name not in failed:  # the failed one waits out its own backoff (60 s)
+                server.wait_until_served(site.name, ISSUER, PROBE_TIMEOUT)
+                verified_cert(server, site.name, run2_root)
+        took = time.monotonic() - back
+        assert server.count(ANSWERS_AGAIN) == 1, server.log_tail()
+        assert server.count(UNREACHABLE) == 1, server.log_tail()
+        assert server.parent_pid() == parent
+        assert [s for s in UNREACHABLE_SITES if len(order_failures(server, s.name)) > 1] == []
+        report(capsys, "CA away at start, %d sites: 1 warning, %d failed connection(s); back: "
+               "%d sites served %.1f s after it answered" % (
+                   len(UNREACHABLE_SITES), transport_failures(server),
+                   len(UNREACHABLE_SITES) - 1, took))
+    finally:
+        for each in (server, first):
+            if each is not None:
+                each.stop()

@@ -346,11 +346,14 @@ def test_failing_renewal_warns_then_errors_and_keeps_serving(pebble_factory, cap
         cert = server.wait_until_served(name, ISSUER, SERVED_TIMEOUT)
         env.stop()  # renewal is due after half of the lifetime: it can only fail now
         expires = not_after(served_der(server, name))
+        # The first request after pebble stopped (a renewal window poll or the order) finds
+        # the CA away: the order then waits for the CA's probe (one failed attempt at most),
+        # and the wait counts as failing.
         warn = re.compile(r"autotls-\d+: %s: certificate expires in \S+ \(.*\) and renewing it "
-                          r"keeps failing \(failed attempts: 1, last error: .+\); still "
+                          r"keeps failing \(failed attempts: [01], last error: .+\); still "
                           r"serving it" % re.escape(name))
         error = re.compile(r"autotls-\d+: %s: certificate EXPIRED \S+ ago .* keeps failing "
-                           r"\(failed attempts: 1, last error: .+\); still serving it"
+                           r"\(failed attempts: [01], last error: .+\); still serving it"
                            % re.escape(name))
         wait_for("the warning", lambda: warn.search(server.error_log()),
                  expires - time.time() + 1, server)
@@ -362,7 +365,7 @@ def test_failing_renewal_warns_then_errors_and_keeps_serving(pebble_factory, cap
         assert served.serial == cert.serial and ISSUER in served.issuer, served
         log = server.error_log()
         assert len(warn.findall(log)) == 1 and len(error.findall(log)) == 1, server.log_tail()
-        assert len(failures(server, name)) == 1, server.log_tail()
+        assert len(failures(server, name)) <= 1, server.log_tail()
         report(capsys, "expiry: one warning while valid, one error once expired, the expired "
                "certificate %s still served" % served.serial)
 

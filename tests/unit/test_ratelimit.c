@@ -290,6 +290,49 @@ START_TEST(test_names_under_a_registered_domain)
 }
 END_TEST
 
+/* The CA goes away: the first failure closes the gate, stragglers do not lengthen the wait, one
+ * probe a step goes, each failed probe doubles the step up to the cap, an answer opens it. */
+START_TEST(test_unreachable_ca_gets_one_probe_a_step_until_it_answers)
+{
+    at_reach_t reach;
+    apr_time_t now = T0;
+    int i;
+
+    memset(&reach, 0, sizeof(reach));
+    ck_assert(at_reach_take(&reach, now));
+    ck_assert_int_eq(at_reach_next(&reach), 0);
+    ck_assert(at_reach_is_transport_failure(AT_EHTTP));
+    ck_assert(!at_reach_is_transport_failure(AT_EPROBLEM));
+    ck_assert(!at_reach_is_transport_failure(AT_ETIMEOUT));
+    ck_assert(at_reach_is_answer(AT_EPROBLEM) && at_reach_is_answer(APR_SUCCESS));
+    ck_assert(!at_reach_is_answer(AT_EHTTP) && !at_reach_is_answer(AT_EARG));
+
+    ck_assert_int_eq(at_reach_failed(&reach, now), 1);          /* the change: logged once */
+    ck_assert_int_eq(at_reach_failed(&reach, now + SEC(1)), 0); /* a straggler */
+    ck_assert_int_eq(at_reach_next(&reach), now + AT_REACH_STEP_FIRST);
+    ck_assert(!at_reach_take(&reach, now + SEC(29)));
+
+    now += AT_REACH_STEP_FIRST;
+    ck_assert(at_reach_take(&reach, now));  /* the probe */
+    ck_assert(!at_reach_take(&reach, now)); /* nobody else */
+    ck_assert_int_eq(at_reach_failed(&reach, now + SEC(1)), 0);
+    ck_assert_int_eq(at_reach_next(&reach), now + SEC(1) + 2 * AT_REACH_STEP_FIRST);
+
+    for (i = 0; i < 10; i++) {
+        now = at_reach_next(&reach);
+        ck_assert(at_reach_take(&reach, now));
+        at_reach_failed(&reach, now);
+    }
+    ck_assert_int_eq(at_reach_next(&reach) - now, AT_REACH_STEP_MAX);
+
+    now = at_reach_next(&reach);
+    ck_assert(at_reach_take(&reach, now));
+    ck_assert_int_eq(at_reach_answered(&reach), 1);
+    ck_assert_int_eq(at_reach_answered(&reach), 0);
+    ck_assert(at_reach_take(&reach, now));
+    ck_assert_int_eq(at_reach_next(&reach), 0);
+}
+END_TEST
 static Suite *ratelimit_suite(void)
 {
     Suite *s = suite_create("ratelimit");
@@ -306,6 +349,7 @@ static Suite *ratelimit_suite(void)
     tcase_add_test(tc, test_classify_letsencrypt_problem_documents);
     tcase_add_test(tc, test_classify_needs_a_rate_limit);
     tcase_add_test(tc, test_names_under_a_registered_domain);
+    tcase_add_test(tc, test_unreachable_ca_gets_one_probe_a_step_until_it_answers);
     suite_add_tcase(s, tc);
     return s;
 }
