@@ -74,8 +74,8 @@ typedef struct {
 } certs_dir_t;
 
 /* Only challenges/ and status/ are readable by User (the children serve the answers and the
- * status pages); nothing is writable by User. staging/ and challenges/ hold work in flight, which a restart redoes, so when an older
- * release left them to User they start empty. */
+ * status pages); nothing is writable by User. staging/ and challenges/ hold work in flight, which a
+ * restart redoes, so when an older release left them to User they start empty. */
 static const certs_dir_t certs_dirs[] = {
     {AT_STORE_LIVE, 0, CERTS_MODE_LIVE_DIR, 1, 0, 1},
     {AT_STORE_ACCOUNTS, 1, CERTS_MODE_SECRET_DIR, 1, 1, 1},

@@ -161,8 +161,7 @@ int at_status_site_check(const at_status_site_t *site, apr_time_t now, const cha
         return AT_STATUS_CHECK_CRITICAL;
     }
     if (state == AT_STATUS_FAILING) {
-        *why =
-            apr_psprintf(p, "failing (%d failure(s): %s)", site->failures, site->last_error.detail);
+        *why = apr_psprintf(p, "failing (%d failure(s))", site->failures);
         return AT_STATUS_CHECK_WARNING;
     }
     if (state == AT_STATUS_PENDING && since > 0 && now - since >= AT_STATUS_PENDING_WARN) {

@@ -62,45 +62,65 @@ static const at_status_site_t *metrics_site(const at_status_t *status, int i)
     return APR_ARRAY_IDX(status->sites, i, const at_status_site_t *);
 }
 
+/* A site's value of one family; 0 when the site has no sample in it. */
+typedef int metrics_value_fn(const at_status_site_t *s, apr_time_t now, apr_int64_t *value);
+
+static int metrics_expiry(const at_status_site_t *s, apr_time_t now, apr_int64_t *value)
+{
+    *value = apr_time_sec(s->not_after);
+    return s->has_cert;
+}
+
+static int metrics_valid(const at_status_site_t *s, apr_time_t now, apr_int64_t *value)
+{
+    *value = s->has_cert && now >= s->not_before && now < s->not_after;
+    return 1;
+}
+
+static int metrics_next(const at_status_site_t *s, apr_time_t now, apr_int64_t *value)
+{
+    *value = apr_time_sec(s->next_renewal);
+    return s->next_renewal != 0;
+}
+
+static int metrics_failures(const at_status_site_t *s, apr_time_t now, apr_int64_t *value)
+{
+    *value = s->failures;
+    return 1;
+}
+
+static const struct {
+    const char *name;
+    const char *help;
+    metrics_value_fn *value;
+} metrics_site_families[] = {
+    {"autotls_certificate_expiry_timestamp_seconds",
+     "notAfter of the CA-issued certificate a site serves, in seconds since the epoch.",
+     metrics_expiry},
+    {"autotls_certificate_valid", "1 when a site serves a CA-issued certificate valid now, else 0.",
+     metrics_valid},
+    {"autotls_next_renewal_timestamp_seconds",
+     "When the next order for a site is due, in seconds since the epoch.", metrics_next},
+    {"autotls_renewal_failures", "Consecutive failed orders of a site (0 after a success).",
+     metrics_failures},
+};
+
+/* Every per-site family: a gauge with a `site` label. */
 static void metrics_sites(metrics_t *m, const at_status_t *status, apr_time_t now)
 {
+    apr_int64_t value;
+    size_t f;
     int i;
 
-    metrics_family(m, "autotls_certificate_expiry_timestamp_seconds", "gauge",
-                   "notAfter of the CA-issued certificate a site serves, in seconds since the "
-                   "epoch.");
-    for (i = 0; i < status->sites->nelts; ++i) {
-        const at_status_site_t *s = metrics_site(status, i);
+    for (f = 0; f < sizeof(metrics_site_families) / sizeof(metrics_site_families[0]); ++f) {
+        metrics_family(m, metrics_site_families[f].name, "gauge", metrics_site_families[f].help);
+        for (i = 0; i < status->sites->nelts; ++i) {
+            const at_status_site_t *s = metrics_site(status, i);
 
-        if (s->has_cert) {
-            metrics_sample(m, "autotls_certificate_expiry_timestamp_seconds", "site", s->site,
-                           apr_time_sec(s->not_after));
+            if (metrics_site_families[f].value(s, now, &value)) {
+                metrics_sample(m, metrics_site_families[f].name, "site", s->site, value);
+            }
         }
-    }
-    metrics_family(m, "autotls_certificate_valid", "gauge",
-                   "1 when a site serves a CA-issued certificate valid now, else 0.");
-    for (i = 0; i < status->sites->nelts; ++i) {
-        const at_status_site_t *s = metrics_site(status, i);
-
-        metrics_sample(m, "autotls_certificate_valid", "site", s->site,
-                       s->has_cert && now >= s->not_before && now < s->not_after);
-    }
-    metrics_family(m, "autotls_next_renewal_timestamp_seconds", "gauge",
-                   "When the next order for a site is due, in seconds since the epoch.");
-    for (i = 0; i < status->sites->nelts; ++i) {
-        const at_status_site_t *s = metrics_site(status, i);
-
-        if (s->next_renewal != 0) {
-            metrics_sample(m, "autotls_next_renewal_timestamp_seconds", "site", s->site,
-                           apr_time_sec(s->next_renewal));
-        }
-    }
-    metrics_family(m, "autotls_renewal_failures", "gauge",
-                   "Consecutive failed orders of a site (0 after a success).");
-    for (i = 0; i < status->sites->nelts; ++i) {
-        const at_status_site_t *s = metrics_site(status, i);
-
-        metrics_sample(m, "autotls_renewal_failures", "site", s->site, s->failures);
     }
 }
 

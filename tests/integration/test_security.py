@@ -19,7 +19,8 @@ trusts, so that only the property under test can refuse them.
 Pending merges (issue 9): the answer binding (a) makes
 test_real_answer_is_served_only_for_the_host_it_was_made_for pass; the flat set removal (b) may
 leave a refused set with a subdirectory in staging/, which
-test_removing_a_staged_set_follows_no_link allows. The status snapshot's file name is not fixed yet: USER_READABLE allows status* at the top.
+test_removing_a_staged_set_follows_no_link allows. The status snapshot (issue 11) is readable by User on
+purpose: status/snapshot.json, names, serials, times and error texts, nothing secret.
 """
 
 import hashlib
@@ -69,12 +70,13 @@ CGI_URL = "/tenant-cgi"
 GATE_IP = "127.0.0.2"  # pebble's VA is sent here for the tenant's name, to hold its request
 
 DENIED = ("EACCES", "EPERM")
-STORE_GROUPS = ("accounts", "jobs", "staging", "challenges", "live", "archive")
-ACME_GROUPS = ("accounts", "jobs", "staging", "challenges")
+STORE_GROUPS = ("accounts", "jobs", "staging", "challenges", "live", "archive", "status")
+ACME_GROUPS = ("accounts", "jobs", "staging", "challenges", "status")
+PUBLIC_GROUPS = ("challenges", "status")  # 0755: the children read what is in them
 ROOT_GROUPS = ("live", "archive")
-# What User may read in the store: challenge answers, and the status snapshot of the visibility
-# issue (its name is not fixed yet: status* at the top).
-USER_READABLE = re.compile(r"^(challenges/[^/]+|status[^/]*)$")
+# What User may read in the store: challenge answers, and the status snapshot (issue 11), which
+# holds names, serials, times and error texts for the status pages the children serve.
+USER_READABLE = re.compile(r"^(challenges/[^/]+|status/snapshot\.json)$")
 KEY_FILE = re.compile(r"(privkey\.pem|\.key(\.next)?)$")
 
 WAIT = 30.0
@@ -668,9 +670,9 @@ def test_store_owners_and_modes(world):
                 assert mode == 0o700, "%s: %04o" % (rel, mode)
         elif group in ACME_GROUPS:
             assert (st.st_uid, st.st_gid) == (ACME.pw_uid, ACME.pw_gid), rel
-            if rel == "challenges":
+            if rel in PUBLIC_GROUPS:
                 assert mode == 0o755, "%s: %04o" % (rel, mode)
-            elif group == "challenges":
+            elif group in PUBLIC_GROUPS:
                 assert not stat.S_ISDIR(st.st_mode) or mode == 0o755, rel
             elif rel == group:
                 assert mode == 0o700, "%s: %04o" % (rel, mode)

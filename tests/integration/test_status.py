@@ -321,17 +321,26 @@ def crafted(world):
             f.write(json.dumps(d) if not isinstance(d, str) else d)
         os.chmod(path, 0o644)
         return root
-    yield doc, write
+    yield doc, write, server
     shutil.rmtree(root)
 
 
 def test_cli_status_exit_codes_for_each_level(crafted, autotls_cli):
-    doc, write = crafted
+    doc, write, server = crafted
     sites = by_site(doc)
     doc["sites"] = [sites["a.test"], sites["b.test"]]
-    proc = run_status(autotls_cli, write(doc))
+    root = write(doc)
+    proc = run_status(autotls_cli, root)
     assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
     assert proc.stdout.startswith("AUTOTLS OK - 2 site(s): 2 valid"), proc.stdout
+    # root also sees a live certificate the server no longer manages: orphaned, a warning
+    shutil.copytree(os.path.join(server.store, "live", "a.test"),
+                    os.path.join(root, "live", "gone.test"))
+    os.chmod(os.path.join(root, "live"), 0o700)
+    proc = run_status(autotls_cli, root)
+    assert proc.returncode == EXIT_WARNING, proc.stdout + proc.stderr
+    assert "WARNING gone.test: orphaned" in proc.stdout, proc.stdout
+    shutil.rmtree(os.path.join(root, "live"))
     # pending for two hours: a warning
     pending = dict(sites["fail.test"], state="pending", failures=0, last_error=None,
                    pending_since=time.strftime("%Y-%m-%dT%H:%M:%SZ",
@@ -368,3 +377,31 @@ def test_snapshot_is_readable_by_user_and_written_by_the_acme_account(world):
     with open(os.path.join(server.store, "status", "snapshot.json")) as fh:
         text = fh.read()
     assert "PRIVATE KEY" not in text and "keyAuthorization" not in text
+
+
+def test_job_state_of_a_removed_site_is_listed_as_orphaned(world, autotls_cli):
+    """Last in this module: a graceful restart. The renewal process reads jobs/ at its start;
+    a job file no configured site owns is reported, never silently ignored."""
+    server, _ = world
+    acme = pwd.getpwnam(ACME_USER)
+    path = os.path.join(server.store, "jobs", "gone.test.json")
+    with open(path, "w") as f:
+        json.dump({"failures": 3, "next_try": 0, "last_error": "it went away",
+                   "retry_after": 0, "missing": []}, f)
+    os.chown(path, acme.pw_uid, acme.pw_gid)
+    os.chmod(path, 0o600)
+    server.graceful()
+    deadline = time.monotonic() + FAILING_SECONDS
+    while True:
+        status, _, body = get(server, STATUS_PATH)
+        gone = by_site(json.loads(body)).get("gone.test") if status == 200 else None
+        if gone is not None:
+            break
+        assert time.monotonic() < deadline, (status, body, server.log_tail())
+        time.sleep(POLL)
+    assert gone["state"] == "orphaned" and gone["failures"] == 3, gone
+    assert gone["last_error"]["detail"] == "it went away", gone
+    assert by_site(json.loads(body))["a.test"]["state"] == "valid"
+    proc = run_status(autotls_cli, server.store)
+    assert "WARNING gone.test: orphaned" in proc.stdout, proc.stdout
+    assert "autotls-0700" in server.error_log()

@@ -268,6 +268,37 @@ START_TEST(test_job_state_survives_a_restart)
 }
 END_TEST
 
+/* What the status snapshot reads from a job file: when the last error came, the CA's problem
+ * type, and since when the site has had no certificate. */
+START_TEST(test_job_keeps_what_the_status_page_shows)
+{
+    autotls_job_t job, back;
+
+    autotls_job_init(&job);
+    ck_assert(autotls_job_pending(&job, 0, T0));
+    ck_assert(!autotls_job_pending(&job, 0, T0 + HOUR)); /* pending since the first look */
+    ck_assert_int_eq(job.pending_since, T0);
+    autotls_job_failed(&job, T0, 0x7fffffff, 0, "b.test: no such host");
+    ck_assert_str_eq(job.last_error_type, "");
+    ck_assert(job.last_error_at > 0);
+    autotls_job_set_error_detail(&job, "urn:ietf:params:acme:error:dns", T0 + MINUTE);
+    ck_assert_int_eq(autotls_job_save(&job, store, "b.test.json", pool), APR_SUCCESS);
+    autotls_job_init(&back);
+    ck_assert_int_eq(autotls_job_load(&back, store, "b.test.json", pool), APR_SUCCESS);
+    ck_assert_str_eq(back.last_error_type, "urn:ietf:params:acme:error:dns");
+    ck_assert_int_eq(back.last_error_at, T0 + MINUTE);
+    ck_assert_int_eq(back.pending_since, T0);
+    /* a certificate ends pending; a success ends the error */
+    ck_assert(autotls_job_pending(&back, 1, T0 + DAY));
+    ck_assert_int_eq(back.pending_since, 0);
+    autotls_job_reset(&back, 0);
+    ck_assert_str_eq(back.last_error_type, "");
+    ck_assert_int_eq(back.last_error_at, 0);
+    autotls_job_clear(&job);
+    autotls_job_clear(&back);
+}
+END_TEST
+
 START_TEST(test_job_missing_file_is_enoent_and_garbage_reads_as_empty)
 {
     autotls_job_t job;
@@ -469,6 +500,7 @@ static Suite *renew_suite(void)
     tc = tcase_create("job");
     tcase_add_checked_fixture(tc, job_setup, job_teardown);
     tcase_add_test(tc, test_job_state_survives_a_restart);
+    tcase_add_test(tc, test_job_keeps_what_the_status_page_shows);
     tcase_add_test(tc, test_job_missing_file_is_enoent_and_garbage_reads_as_empty);
     tcase_add_test(tc, test_job_hostile_values_never_stop_a_site);
     tcase_add_test(tc, test_job_backoff_grows_and_retry_after_wins);
