@@ -51,6 +51,10 @@ void at_log_set(at_log_fn *fn, void *baton, at_log_level_e max_level);
 #define AT_LOGNO_PREFIX "autotls-"
 #define AT_LOGNO(n) AT_LOGNO_PREFIX #n ": "
 
+/* The length of the "autotls-NNNN: " id msg starts with; 0 when it has none. A program whose
+ * lines need no ids (the CLI's terminal output) prints msg past it. */
+apr_size_t at_log_id_len(const char *msg);
+
 /* Logs one line; rv is APR_SUCCESS when there is no status to report. */
 void at_log(at_log_level_e level, apr_status_t rv, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -7,9 +7,7 @@
  * cleanup unbinds it before that server_rec goes away on a restart.
  */
 #include <stdarg.h>
-#include <string.h>
 
-#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include <httpd.h>
@@ -59,22 +57,11 @@ static at_log_level_e autotls_log_from_aplog(int level)
     return level == APLOG_DEBUG ? AT_LOG_DEBUG : AT_LOG_TRACE;
 }
 
-/* Glue code that httpd-free tests also link (slots.c) logs through the library with its own
- * "autotls-NNNN: " id: it keeps that id instead of the library's 0001. */
+/* Library lines carry their own id (AT_LOGNO), as does glue code that httpd-free tests also link
+ * (slots.c); a line without one gets the catch-all 0001. */
 static const char *autotls_log_id(const char *msg)
 {
-    static const char prefix[] = AUTOTLS_LOGNO(0000);
-    apr_size_t i, len = sizeof(prefix) - 1;
-
-    if (strncmp(msg, prefix, sizeof(AUTOTLS_LOGNO_PREFIX) - 1) != 0) {
-        return AUTOTLS_LOGNO(0001);
-    }
-    for (i = sizeof(AUTOTLS_LOGNO_PREFIX) - 1; i < len; i++) {
-        if (prefix[i] == '0' ? !apr_isdigit(msg[i]) : msg[i] != prefix[i]) {
-            return AUTOTLS_LOGNO(0001);
-        }
-    }
-    return "";
+    return at_log_id_len(msg) > 0 ? "" : AUTOTLS_LOGNO(0001);
 }
 
 void autotls_log_error(const char *file, int line, int module_index, int level, apr_status_t rv,

@@ -181,10 +181,14 @@ typedef struct {
     apr_array_header_t *contacts; /* every --contact, in order */
 } cli_args_t;
 
+/* The terminal gets the library's lines without their "autotls-NNNN: " ids (httpd's log has
+ * them, for searching). */
 static void cli_log(void *baton, at_log_level_e level, apr_status_t rv, const char *msg)
 {
     static const char *const prefixes[] = {"error: ", "warning: ", "", "", "debug: ", "trace: "};
     char err[256];
+
+    msg += at_log_id_len(msg);
 
     if (rv != APR_SUCCESS && level <= AT_LOG_WARN) {
         fprintf(stderr, "autotls: %s%s (%s)\n", prefixes[level], msg,

@@ -7,7 +7,9 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "at_core.h"
@@ -42,6 +44,22 @@ void at_log(at_log_level_e level, apr_status_t rv, const char *fmt, ...)
     apr_vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     log_fn(log_baton, level, rv, line);
+}
+
+apr_size_t at_log_id_len(const char *msg)
+{
+    static const char id[] = AT_LOGNO_PREFIX "0000: "; /* the shape of every id */
+    apr_size_t i, prefix = sizeof(AT_LOGNO_PREFIX) - 1;
+
+    if (strncmp(msg, id, prefix) != 0) {
+        return 0;
+    }
+    for (i = prefix; i < sizeof(id) - 1; i++) {
+        if (id[i] == '0' ? !apr_isdigit(msg[i]) : msg[i] != id[i]) {
+            return 0;
+        }
+    }
+    return sizeof(id) - 1;
 }
 
 static const char *const at_error_texts[] = {

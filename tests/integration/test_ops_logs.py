@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from autotls_server import (ACME_USER, AutoTLSServer, HTTPError, Site, chown_acme,
-                            skip_unless_runnable, wait_for)
+from autotls_server import (ACME_USER, AutoTLSServer, HTTPError, Site, skip_unless_runnable,
+                            wait_for)
 
 MODULE = skip_unless_runnable()
 
