@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Notifications, revocation of module-issued certificates, and orphaned sites, seen from outside.
 
 The one idea to hold: every claim is checked where an admin would see it: what the notification

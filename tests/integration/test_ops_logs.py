@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Log lines an admin can act on, and EAB in the module (issue 11, items 8 and 9).
 
 The one idea to hold: each case is what an admin sees in the error log of a real httpd (against

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Operators see every site's state (issue 11, items 1, 2, 3, 5): status page, metrics,
 server-status section and `autotls status`.
 
