@@ -8,6 +8,8 @@ since pebble's config fixes where its VA connects.
 
 import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -98,3 +100,24 @@ def pytest_runtest_makereport(item, call):
     for env in envs:
         if env.workdir:
             report.sections.append(("pebble logs (tail) %s" % env.workdir, env.log_tail()))
+
+
+# --- the default store (deb-pkg) -----------------------------------------------------------------
+# Without AutoTLSStore the module and the CLI use the state directory (/var/lib/apache2/autotls):
+# no test may write the machine's. Every test gets its own default store through the environment
+# the module honours (AUTOTLS_STORE_DIR, lib/store_carry.c), inherited by every apache2 and CLI the
+# test starts; tests that set AutoTLSStore never look at it. The package test
+# (test_package.py) alone uses the real one, and clears this variable for the server it starts.
+STORE_DIR_ENV = "AUTOTLS_STORE_DIR"
+
+
+@pytest.fixture(autouse=True)
+def default_store_dir(monkeypatch):
+    """This test's default store directory (not yet created), in a temp dir www-data can
+    traverse."""
+    parent = tempfile.mkdtemp(prefix="autotls-default-store-")
+    os.chmod(parent, 0o755)
+    path = os.path.join(parent, "store")
+    monkeypatch.setenv(STORE_DIR_ENV, path)
+    yield path
+    shutil.rmtree(parent, ignore_errors=True)
