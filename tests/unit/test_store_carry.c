@@ -124,6 +124,16 @@ static void assert_complete_copy(const char *dir)
     }
 }
 
+/* The parents of the new place (var/lib), and with new_too the new place itself, empty. */
+static void make_new_parents(int new_too)
+{
+    ck_assert_int_eq(mkdir(at(tmpdir, "var"), 0755), 0);
+    ck_assert_int_eq(mkdir(at(tmpdir, "var/lib"), 0755), 0);
+    if (new_too) {
+        ck_assert_int_eq(mkdir(new_dir, 0755), 0);
+    }
+}
+
 static void setup(void)
 {
     umask(022);
@@ -182,8 +192,7 @@ START_TEST(test_partial_copy_of_a_crash_is_replaced_by_a_complete_one)
 
     make_old_store(old_dir);
     /* what a crash in the middle of the copy leaves: half a tree, no marker, no new store */
-    ck_assert_int_eq(mkdir(at(tmpdir, "var"), 0755), 0);
-    ck_assert_int_eq(mkdir(at(tmpdir, "var/lib"), 0755), 0);
+    make_new_parents(0);
     ck_assert_int_eq(mkdir(partial, 0700), 0);
     ck_assert_int_eq(mkdir(at(partial, "live"), 0700), 0);
     ck_assert_int_eq(mkdir(at(partial, "live/www.example.org"), 0700), 0);
@@ -203,9 +212,7 @@ START_TEST(test_empty_new_directory_gives_way_to_the_copy)
     at_carry_result_t r;
 
     make_old_store(old_dir);
-    ck_assert_int_eq(mkdir(at(tmpdir, "var"), 0755), 0);
-    ck_assert_int_eq(mkdir(at(tmpdir, "var/lib"), 0755), 0);
-    ck_assert_int_eq(mkdir(new_dir, 0755), 0);
+    make_new_parents(1);
     ck_assert_int_eq(at_store_carry(&r, old_dir, new_dir, pool), APR_SUCCESS);
     ck_assert_int_eq(r.outcome, AT_CARRY_CARRIED);
     assert_complete_copy(new_dir);
@@ -217,9 +224,7 @@ START_TEST(test_store_in_use_at_the_new_place_is_never_touched)
     at_carry_result_t r;
 
     make_old_store(old_dir);
-    ck_assert_int_eq(mkdir(at(tmpdir, "var"), 0755), 0);
-    ck_assert_int_eq(mkdir(at(tmpdir, "var/lib"), 0755), 0);
-    ck_assert_int_eq(mkdir(new_dir, 0755), 0);
+    make_new_parents(1);
     ck_assert_int_eq(mkdir(at(new_dir, "live"), 0700), 0);
     ck_assert_int_eq(at_store_carry(&r, old_dir, new_dir, pool), APR_SUCCESS);
     ck_assert_int_eq(r.outcome, AT_CARRY_IN_USE);
