@@ -24,7 +24,8 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "ADMIN.md"
 SOURCE_DIRS = ("mod_autotls", "tools")
-BEGIN = "<!-- log-ids:begin: scripts/log_ids.py --update writes this table; edit only the last column -->"
+BEGIN = ("<!-- log-ids:begin: scripts/log_ids.py --update writes this table; edit only the last "
+         "column -->")
 END = "<!-- log-ids:end -->"
 HEADER = ("| id | level | message (`…` stands for a value) | where | what to do |\n"
           "|---|---|---|---|---|")
