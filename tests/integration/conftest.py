@@ -121,3 +121,17 @@ def default_store_dir(monkeypatch):
     monkeypatch.setenv(STORE_DIR_ENV, path)
     yield path
     shutil.rmtree(parent, ignore_errors=True)
+
+
+# The machine's own default store, which only test_package.py may create (and purges again).
+MACHINE_STORE = "/var/lib/apache2/autotls"
+_machine_store_before = os.path.lexists(MACHINE_STORE)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fails the run when a test left the machine's default store behind."""
+    if not _machine_store_before and os.path.lexists(MACHINE_STORE):
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            "FAILED: a test wrote the machine's store %s (every test must use its own store)"
+            % MACHINE_STORE, red=True)
+        session.exitstatus = 1
