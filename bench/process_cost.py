@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """What the renewal process costs: time to the first certificates and memory, against a baseline.
 
 The one idea to hold: two builds of mod_autotls run side by side in one run, on the same pebble

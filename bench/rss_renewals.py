@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """RSS of a running httpd + mod_autotls over N forced renewals: does memory stay flat?
 
 The one idea to hold: the renewals are real (pebble issues short-lived certificates, the policy

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Start-up cost and memory at thousands of vhosts: mod_autotls against the same vhosts by hand.
 
 The one idea to hold: every variant serves the same N name-based vhosts on the same machine in

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """mod_autotls against Debian's mod_md: the same N names, the same pebble, one after the other.
 
 The one idea to hold: both modules run in the same process of this script against ONE pebble it

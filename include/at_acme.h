@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_acme.h: the ACME client (RFC 8555).
  *

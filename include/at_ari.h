@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_ari.h: ACME Renewal Information (RFC 9773).
  *

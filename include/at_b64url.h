@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_b64url.h: base64url without padding (RFC 4648 §5), the encoding of every JWS part and
  * of the CSR, thumbprint and certificate identifiers that ACME carries.

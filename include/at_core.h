@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_core.h: what every part of the core library shares: its status codes and its log callback.
  *

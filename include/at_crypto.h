@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_crypto.h: keys, CSRs and certificates on OpenSSL 3.
  *

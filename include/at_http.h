@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_http.h: HTTPS to the CA through libcurl.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_issue.h: obtaining a certificate from start to end, on top of at_acme.h.
  *

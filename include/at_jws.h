@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_jws.h: JSON Web Signatures as ACME uses them (RFC 8555 §6.2, RFC 7515, RFC 7638).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_live.h: a site's live certificate set: switched as one, recovered after a crash, and the
  * replaced sets kept in archive/ for a grace period, then purged.

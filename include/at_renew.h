@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_renew.h: when to renew a certificate and how long to wait after a failure (DESIGN.md §6).
  *

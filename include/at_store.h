@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_store.h: where accounts, certificates, challenges and job state live.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_sweep.h: what a crash leaves behind in a filesystem store, and its removal.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * acme_user.h: the system account the ACME client runs as (AutoTLSUser), and becoming it.
  *

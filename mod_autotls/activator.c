@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * activator.c: the root helper that validates staged certificate sets and puts them live.
  *

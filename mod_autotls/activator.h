@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * activator.h: the root helper process that puts staged certificates live without a restart.
  *

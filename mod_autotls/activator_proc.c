@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * activator_proc.c: the parent's side of the activator: one per generation, through helper_proc.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * autotls.h: what the parts of the httpd glue share: the managed sites and the module state.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * certs.c: the store's layout, the files mod_ssl loads for every twin, and the first publish.
  *

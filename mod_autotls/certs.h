@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * certs.h: what mod_ssl loads at startup for each managed twin, and the first publish.
  *

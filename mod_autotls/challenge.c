@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * challenge.c: the http-01 responder (RFC 8555 §8.3), in post_read_request.
  *

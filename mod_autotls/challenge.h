@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * challenge.h: answering ACME http-01 inside httpd's request pipeline.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * challenge_match.c: which requests the http-01 responder answers (RFC 8555 §8.3).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * challenge_match.h: which requests the http-01 responder answers, decided without httpd.
  */

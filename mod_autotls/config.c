@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.c: the AutoTLS* directives, the per-server configuration and its accessors.
  *

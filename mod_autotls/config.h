@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.h: the module's per-server configuration, its directive table and its accessors.
  *

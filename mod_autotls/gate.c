@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * gate.c: 503 over HTTPS until a site has a real certificate, redirect to HTTPS after.
  *

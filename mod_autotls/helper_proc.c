@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * helper_proc.c: fork, watch, respawn and stop the module's helper processes.
  *

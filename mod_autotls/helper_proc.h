@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * helper_proc.h: the parent's side of the module's helper processes (activator, renewal process).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * log_glue.c: the core library's log callback, written to httpd's error log.
  *

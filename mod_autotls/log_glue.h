@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * log_glue.h: how the httpd glue writes to the error log, and the core library's way in.
  *

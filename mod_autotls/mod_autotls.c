@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_autotls.c: the module's table of contents: its configuration and the hooks it registers.
  *

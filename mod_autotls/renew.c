@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renew.c: the scheduler of the renewal process (renew_proc.c runs it, as the ACME account).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renew.h: the renewal process that obtains and renews every site's certificate (renew.c).
  */

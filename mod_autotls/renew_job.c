@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renew_job.c: the renewal schedule of one site and its job file (see renew_job.h).
  *

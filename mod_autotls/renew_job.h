@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renew_job.h: the renewal schedule of one site, and its file jobs/<site>.json.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renew_proc.c: the renewal process: the ACME client, in a process of its own, as the ACME account.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renew_task.c: what the task threads of the renewal thread do: order a certificate and stage
  * it, or fetch the CA's renewal window (ARI) of the served certificate.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renew_task.h: what the renewal thread (renew.c) shares with its tasks (renew_task.c).
  *

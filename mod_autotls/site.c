@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * site.c: which sites this configuration generation manages, and under which names.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sslhook.c: the certificate callback on every managed twin's SSL_CTX, and its per-child cache.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sslhook.h: the certificate callback every managed twin's SSL_CTX runs in the children.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * twin.c: zero-touch HTTPS vhosts (DESIGN.md §3). In pre_config, httpd has parsed the whole
  * configuration into ap_conftree (Include, IfModule, IfDefine already expanded in place) and not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * twin.h: the HTTPS twins that pre_config adds next to every eligible vhost (DESIGN.md §3).
  *

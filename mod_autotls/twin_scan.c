@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * twin_scan.c: reads the parsed configuration tree for twin.c: the server-wide AutoTLS settings,
  * the listeners, and per <VirtualHost> its addresses, names and TLS and AutoTLS settings.

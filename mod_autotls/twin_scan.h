@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * twin_scan.h: what twin.c reads from the parsed configuration tree before it rewrites it.
  *

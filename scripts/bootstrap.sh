@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bootstrap.sh: makes a fresh Debian 12 (as root) ready to build and test mod_autotls, then builds.
 #
 # The one idea: run it as often as you like. It installs only missing packages, regenerates the

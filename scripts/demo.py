@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """demo.py: zero-touch HTTPS, watched live.
 
 Starts a local ACME CA (pebble + pebble-challtestsrv) and an Apache httpd with mod_autotls, whose

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # demo.sh: builds mod_autotls, then watches three port-80 sites get HTTPS from a local ACME CA
 # with nothing but `AutoTLS on` (scripts/demo.py). Run as root on Debian 12; loopback only.
 # Environment: AUTOTLS_BUILD (default <repo>/build).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fuzz.sh: builds the libFuzzer targets (tests/fuzz) and runs each for a bounded time.
 #
 # The one idea: every run first replays the regressions (tests/fuzz/regressions/<target>/: inputs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # test.sh: bootstrap, then every test: the Check unit tests (plain, under valgrind, under ASan +
 # UBSan), the pytest integration tests (under ASan + UBSan) and the bounded fuzz run.
 #

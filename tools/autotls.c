@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * autotls.c: the `autotls` command-line tool, on the same core library as the module.
  *

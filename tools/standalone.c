@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * standalone.c: a minimal HTTP/1.x server answering only ACME http-01 requests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * standalone.h: the CLI's own http-01 responder, for hosts where no web server runs yet.
  */

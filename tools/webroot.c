@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * webroot.c: http-01 responses as plain files under a web server's document root.
  *

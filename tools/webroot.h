@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * webroot.h: http-01 through files that a web server already serves.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * acme.c: the core of the ACME client: directory, nonce pool and the signed POST (RFC 8555 §6).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * acme_internal.h: what the acme_*.c files share beyond at_acme.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * acme_order.c: orders, authorizations, challenges, finalization, certificates and revocation
  * (RFC 8555 §7.4-§7.6).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ari.c: ACME Renewal Information (RFC 9773): the certificate's identifier, the CA's window.
  *

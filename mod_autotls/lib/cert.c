@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cert.c: certificates and chains: PEM and DER in and out, what a certificate says about itself,
  * which names it covers, whether a chain verifies, and self-signed placeholders.

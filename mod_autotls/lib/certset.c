@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * certset.c: the check a staged certificate set must pass before it may go live.
  *

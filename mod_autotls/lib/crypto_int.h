@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crypto_int.h: helpers shared by key.c, csr.c, cert.c and certset.c, not part of the contract.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * csr.c: the PKCS#10 certificate request sent to the CA at finalization (RFC 8555 §7.4).
  *

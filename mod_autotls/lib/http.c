@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http.c: HTTPS to the CA through one libcurl easy handle per at_http_t.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * issue.c: one certificate from order to chain (RFC 8555 §7.1 overview).
  *

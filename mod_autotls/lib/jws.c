@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jws.c: JSON Web Keys, thumbprints and flattened JSON Web Signatures for ACME (RFC 7515,
  * RFC 7517/7518, RFC 7638, RFC 8555 §6.2 and §7.3.4).

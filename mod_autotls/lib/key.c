@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * key.c: certificate and account keys: their five types, generation, and PKCS#8 PEM in and out.
  *

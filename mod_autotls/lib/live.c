@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * live.c: a site's live certificate set, switched as one through a journal, and its archive.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * live_internal.h: the test hook of live.c, for tests/unit/test_live.c only.
  *

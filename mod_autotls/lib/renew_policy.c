@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renew_policy.c: the schedule of renewals and retries, as pure arithmetic.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rfc3339.c: the timestamps ACME documents carry (RFC 3339 section 5.6, as RFC 8555 uses them).
  *

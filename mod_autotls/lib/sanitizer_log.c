@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sanitizer_log.c: in a sanitizer build (configure --enable-sanitizers), makes UBSan honour the
  * log_path of UBSAN_OPTIONS, so that its reports from httpd's children land in files like ASan's.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store.c: the store's front door: argument checks, dispatch to a backend, JSON on top.
  *

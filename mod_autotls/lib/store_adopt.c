@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store_adopt.c: hands a store group written by an older release over to its new owner.
  *

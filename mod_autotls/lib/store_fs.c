@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store_fs.c: the filesystem store: one file per item, <root>/<group>/<name>/<item>.
  *

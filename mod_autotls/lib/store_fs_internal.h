@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store_fs_internal.h: test hooks of the filesystem store, for tests/unit/test_store.c only.
  *

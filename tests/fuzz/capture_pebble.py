@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Captures real ACME documents from pebble as seed corpora for the fuzz targets.
 
 The one idea: seeds should be what a CA really sends, so this runs one complete issuance (and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_acme.h: a CA's answer, built from a fuzz input, the way acme.c receives it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_acme_account.c: account objects (RFC 8555 §7.1.2) as newAccount or the account URL
  * answer them.

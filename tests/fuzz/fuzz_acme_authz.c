@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_acme_authz.c: authorization objects and their challenges (RFC 8555 §7.1.4, §8).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_acme_directory.c: the ACME directory (RFC 8555 §7.1.1) as a CA or a cached copy gives it.
  *

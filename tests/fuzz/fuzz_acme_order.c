@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_acme_order.c: order objects (RFC 8555 §7.1.3) as newOrder, an order URL or finalize
  * answer them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_acme_problem.c: problem documents (RFC 7807, RFC 8555 §6.7) and the line we log for them.
  *

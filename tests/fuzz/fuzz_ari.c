@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_ari.c: renewalInfo answers (RFC 9773 §4.2) and the moment picked inside their window.
  *

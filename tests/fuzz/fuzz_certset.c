@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_certset.c: a staged certificate set, checked and published as the activator does it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_challenge.c: the http-01 responder's decision on a request, the store read it makes, and
  * the stored answer it decodes.

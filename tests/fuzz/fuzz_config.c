@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_config.c: every AutoTLS* directive value, through the parsers `apachectl -t` runs.
  *

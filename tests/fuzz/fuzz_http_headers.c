@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_http_headers.c: the response headers a CA controls: Link (alternate chains, "up"),
  * Retry-After and relative URLs resolved against the request URL.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_renew_job.c: a site's job file jobs/<site>.json as the renewal thread reads and rewrites
  * it (renew_job.c).

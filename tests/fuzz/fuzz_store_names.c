@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_store_names.c: the store's item names and paths, which every caller's input ends up in.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_store_tmp.h: a real filesystem store in a private temporary directory, removed at exit.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the hand-made seed corpora and the test CA of the certset target.
 
 The one idea: pebble's real documents (capture_pebble.py) show one CA's habits; these seeds add

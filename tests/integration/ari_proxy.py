@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """An ACME CA with ACME Renewal Information (RFC 9773): a TLS proxy in front of a running pebble.
 
 The one idea to hold: pebble 2.4.0 builds every URL it hands out (directory, Location, Link,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A real Apache httpd running mod_autotls against a real CA, seen the way a user sees it.
 
 The one idea to hold: AutoTLSServer writes a complete server of its own into a temp ServerRoot

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures shared by the integration tests: where the build is, and a real ACME CA on loopback.
 
 The one idea to hold: a test module gets its own pebble (module scope), because Debian's pebble

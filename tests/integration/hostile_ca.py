@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A misbehaving ACME CA on loopback, for proving that no CA answer can hurt the client.
 
 The one idea to hold: one HTTPS server (stdlib, its own listener CA) serves every misbehaviour at

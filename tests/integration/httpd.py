@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Debian's apache2 run on a configuration of our own, for the integration tests.
 
 The one idea to hold: every test server lives in its own directory, which is its ServerRoot and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A real ACME test CA on loopback: pebble + pebble-challtestsrv, started and stopped as one.
 
 The one idea to hold: everything pebble needs is made fresh in a temp dir at each start (its own

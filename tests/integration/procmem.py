@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The memory of a running httpd as the kernel counts it, per process, read from /proc.
 
 The one idea to hold: a leak shows as memory that keeps growing in one process, so every figure

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ASan + UBSan for the integration tests: the runtime environment, and a session that fails on
 any sanitizer report.
 

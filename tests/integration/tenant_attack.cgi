@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A hostile tenant: CGI code run by mod_cgid as httpd's User, like a hosted customer's script.
 
 The one idea to hold: this script only *tries*. test_security.py POSTs a JSON object of

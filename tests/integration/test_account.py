@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ACME account kept current by a running server, against a real pebble (issue 9 item 9).
 
 The one idea to hold: the CLI (root) never changes the key of a store a server uses; it drops a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The activator: staged certificate sets go live without a restart, bad ones never do.
 
 The one idea to hold: the activator runs as root and trusts nothing in staging/. So each test here

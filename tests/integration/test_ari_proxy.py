@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ARI test server (ari_proxy.py) in front of a real pebble, and `autotls show` reading ARI.
 
 The one idea to hold: the proxy is only worth its tests if pebble behind it still behaves like

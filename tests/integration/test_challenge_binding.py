@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Challenge answers are bound to their name: an answer made for one site never validates another.
 
 The one idea to hold: on shared hosting every site's http-01 answers sit in one challenges/

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The `autotls` command-line tool against a real pebble: issue, show, revoke, exit codes.
 
 The one idea to hold: every check looks at what the CLI really produced (files, modes, the chain

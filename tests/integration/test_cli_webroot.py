@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`autotls issue` run as root against a real pebble, with a webroot that belongs to a customer.
 
 The one idea to hold: the customer (another uid) owns the webroot and can plant symbolic links

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The AutoTLS* directives as `apache2 -t` sees them: good values parse, bad ones are refused.
 
 The one idea to hold: every refusal must tell the admin which directive, which value and what

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Crash safety: kill -9 of the whole server during orders, ten times in a row, then a normal start.
 
 The one idea to hold: a kill may land at any instant (an order at the CA, a staging set half

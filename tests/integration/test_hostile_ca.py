@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A hostile CA: whatever it answers, the client fails clearly, quickly, small, and stores nothing.
 
 The one idea to hold: each misbehaviour of hostile_ca.HostileCA is met by the real client, the

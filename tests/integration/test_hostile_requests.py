@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hostile requests to the http-01 responder: only an exact token for a managed host is answered.
 
 The one idea to hold: the responder runs in post_read_request, before anything of the site's

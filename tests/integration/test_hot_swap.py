@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the HTTPS twins serve from startup on: the live set on disk, else a placeholder.
 
 The one idea to hold: the module starts whatever the CA does. Here the CA is a port where nothing

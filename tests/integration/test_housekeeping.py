@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Housekeeping over many renewals: the store stays bounded, httpd's memory stays flat, and the
 certificate served is always the newest one.
 

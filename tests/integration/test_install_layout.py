@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What `make install`, the package metadata and the admin docs promise, checked quickly (the
 package itself is built and installed by test_package.py).
 
@@ -118,3 +119,22 @@ def test_admin_guide_lists_every_log_id_the_sources_have():
     proc = subprocess.run([sys.executable, str(REPO / "scripts" / "log_ids.py"), "--check"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+SPDX = "SPDX-License-Identifier: Apache-2.0"
+SPDX_LINES = 2  # the first line, or the second after a #! line
+
+
+def test_every_source_file_carries_the_spdx_license_line():
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    missing = []
+    for rel in listed.stdout.split():
+        path = REPO / rel
+        if not path.is_file() or path.suffix not in (".c", ".h", ".py", ".sh", ".cgi"):
+            continue
+        head = path.read_text(errors="replace").splitlines()[:SPDX_LINES]
+        if not any(SPDX in line for line in head):
+            missing.append(rel)
+    assert not missing, "no %r line at the top of: %s" % (SPDX, missing)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The renewal process of issue 9: who runs the ACME client, and how it is replaced.
 
 The one idea to hold: the ACME client runs in a process of its own, forked by the root parent,

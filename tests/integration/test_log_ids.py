@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every kind of log line has its own id (../shared/STYLE.md: one APLOGNO-style number per
 message kind, so that a user can search for it).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """mod_autotls end to end: real apache2, real pebble, observed the way a user observes a server.
 
 The one idea to hold: `AutoTLS on` must be all an admin writes. Every assertion here is made from

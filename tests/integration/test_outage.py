@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A CA outage: what is stored keeps being served, what is missing waits politely and arrives later.
 
 The one idea to hold: pebble is really stopped (its process gone, its port closed) while a real

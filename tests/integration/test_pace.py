@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issuance at the CA's pace (issue 10): the order bucket and the CA's 429s, seen from the CA.
 
 The one idea to hold: every claim is checked where the CA sees it, at the AriProxy in front of

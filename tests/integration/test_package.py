@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Debian package, the way an admin meets it: built, checked by lintian, installed into this
 machine's Apache, three sites from sites-available served over HTTPS by pebble's certificates,
 then disabled, removed and purged, leaving a server whose configuration still checks.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Partial success (issue 4, point 4): a vhost whose alias cannot validate still gets HTTPS now.
 
 The one idea to hold: the CA decides which names validate, and the test makes one name fail the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The test CA itself: pebble and challtestsrv start on loopback and answer as the other tests need.
 
 The one idea to hold: if these fail, every other integration failure is noise; they check the

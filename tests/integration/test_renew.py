@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Renewal that never needs a human: the renewal thread's schedule, seen from outside.
 
 The one idea to hold: every claim about the schedule is checked where an operator would look,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The sanitizer net itself: a report from a sanitized module inside httpd reaches a file the
 tests read, from a child running as www-data as much as from the root parent.
 

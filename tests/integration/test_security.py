@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Tenant isolation (issue 9): a hosted customer's code, running as httpd's User, attacks the store.
 
 The one idea to hold: on shared hosting every customer's CGI/PHP code runs as User (www-data),

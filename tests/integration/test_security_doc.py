@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """docs/SECURITY.md names, for each claim, the test that fails when the protection goes: every
 test it names must exist, or the page promises a proof nobody runs.
 

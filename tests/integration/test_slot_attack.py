@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """No code running in a child can rewrite the shared certificate slots (issue 9, item 6).
 
 The one idea to hold: a hostile tenant's code runs inside the children as www-data (mod_php, a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The store moves from the old default (<ServerRoot>/autotls, /etc/apache2/autotls on Debian) to
 the state directory (/var/lib/apache2/autotls) at the first start without AutoTLSStore.
 

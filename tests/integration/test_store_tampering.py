@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A tampered store: unsafe files are refused by name, broken job state is rebuilt, links are
 never followed by root.
 

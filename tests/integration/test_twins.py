@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Zero-touch HTTPS vhosts (DESIGN.md section 3): the twins pre_config writes into the tree.
 
 The one idea to hold: we look at what httpd itself made of the rewritten tree. `apache2 -S`

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ca_fixture.c: the state every test against the scripted CA (canned_ca.c) starts from.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ca_fixture.h: the state every test against the scripted CA starts from: a pool, a canned CA
  * on loopback, an HTTP client and an ACME client for it, a P-256 key, and the library's log lines

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * canned_ca.c: a scripted HTTP/1.1 server in a thread, playing the CA in unit tests.
  *

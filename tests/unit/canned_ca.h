@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * canned_ca.h: a tiny scripted HTTP/1.1 server on 127.0.0.1 for testing the ACME client.
  *

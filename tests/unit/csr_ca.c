@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * csr_ca.c: the canned CA's certificate download answered with a chain made for the CSR the
  * client finalized with (tiny_ca.c signs it).

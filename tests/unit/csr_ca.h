@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * csr_ca.h: the canned CA's answer to a certificate download, made when it is asked for, for
  * the CSR the client finalized with: a leaf signed by a tiny_ca intermediate, then that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_acme.c: the ACME client against a scripted CA (canned_ca.c); the HTTP layer is test_http.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_ari.c: ACME Renewal Information (ari.c): the certificate identifier, the window parser,
  * the random pick inside the window, and the fetch against a scripted CA (canned_ca.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_b64url.c: base64url without padding, against RFC 4648's vectors and strict decoding.
  *

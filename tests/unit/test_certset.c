@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_certset.c: certificate chains in PEM, their verification, and the activator's check of a
  * staged certificate set (at_certset_validate).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_crypto.c: keys, CSRs and single certificates (chains and set checks: test_certset.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_glue_parsers.c: the pure decisions of the httpd glue that the fuzzers call directly: which
  * request the http-01 responder answers (challenge_match.c) and what each directive value means

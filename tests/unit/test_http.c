@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_http.c: the HTTP layer (http.c) against a scripted server (canned_ca.c): caps, timeouts,
  * connection reuse, no redirects, Link and Retry-After parsing.

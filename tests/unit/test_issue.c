@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_issue.c: at_issue_certificate against a scripted CA (canned_ca.c): partial certificates,
  * the `replaces` retry, the CA's Retry-After as at_acme_retry_after() reports it, and the check

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_jws.c: JWKs, thumbprints, flattened JWS and EAB, checked the way a CA would check them.
  *

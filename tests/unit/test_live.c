@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_live.c: the live set's journal (at_live_*), the archive's purge, and the sweep of what
  * crashes leave in the store (at_sweep_*).

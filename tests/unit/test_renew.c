@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_renew.c: the renewal schedule (lifetime, window, ARI, emergency), the failure backoff and
  * the warn window; and the job state the renewal thread keeps per site in jobs/<site>.json,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_store.c: the store's promises, checked on a real filesystem in a fresh temp directory.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tiny_ca.c: a test CA (root -> intermediate -> leaf) built with the OpenSSL API alone.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * unit_main.h: the main() every Check test binary shares: APR up, the suite run, the verdict.
  */
