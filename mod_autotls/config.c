@@ -559,11 +559,9 @@ const char *autotls_config_contact(apr_pool_t *p, const server_rec *s)
     return autotls_is_email(admin) ? apr_pstrcat(p, AUTOTLS_MAILTO, admin, NULL) : NULL;
 }
 
-const char *autotls_config_store_dir(apr_pool_t *p, const server_rec *s)
+const char *autotls_config_store_dir_given(const server_rec *s)
 {
-    const char *dir = autotls_conf_of(s)->store_dir;
-
-    return dir != NULL ? dir : ap_server_root_relative(p, AUTOTLS_STORE_DEFAULT);
+    return autotls_conf_of(s)->store_dir;
 }
 
 const char *autotls_config_acme_user(const server_rec *s)

@@ -26,8 +26,10 @@
 
 #define AUTOTLS_CA_DEFAULT AUTOTLS_CA_LETSENCRYPT
 #define AUTOTLS_HTTPS_PORT_DEFAULT 443
-/* Relative to ServerRoot, like mod_md's "md": it must survive reboots, so not the runtime dir. */
-#define AUTOTLS_STORE_DEFAULT "autotls"
+/* Where releases before the state directory kept the store when AutoTLSStore was unset, relative
+ * to ServerRoot (/etc/apache2/autotls); it is carried over once (store_move.c). Today's default is
+ * at_store_default_dir() (at_store_carry.h). */
+#define AUTOTLS_STORE_OLD_DEFAULT "autotls"
 /* The system account the renewal process runs as (never User: tenants' code runs as User). */
 #define AUTOTLS_ACME_USER_DEFAULT "autotls"
 /* AutoTLSOrdersInFlight: task threads of the renewal process. */
@@ -71,7 +73,8 @@ const char *autotls_config_ca_cert_file(const server_rec *s); /* NULL: the syste
 const char *autotls_config_issuer_roots(const server_rec *s); /* NULL: the system store */
 /* AutoTLSContact, else ServerAdmin when it is an e-mail address, else NULL; as a mailto: URI. */
 const char *autotls_config_contact(apr_pool_t *p, const server_rec *s);
-const char *autotls_config_store_dir(apr_pool_t *p, const server_rec *s);
+/* AutoTLSStore as given (absolute), NULL when unset: the store's place is store_move.c's. */
+const char *autotls_config_store_dir_given(const server_rec *s);
 const char *autotls_config_acme_user(const server_rec *s); /* AutoTLSUser, else "autotls" */
 int autotls_config_https_port(const server_rec *s);
 at_key_type_e autotls_config_key_type(const server_rec *s);

@@ -16,6 +16,7 @@
 #include "acme_user.h"
 #include "autotls.h"
 #include "log_glue.h"
+#include "store_move.h"
 #include "twin.h"
 
 APLOG_USE_MODULE(autotls);
@@ -144,7 +145,7 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_
     ctx->main_server = main_server;
     ctx->sites = apr_array_make(pconf, 16, sizeof(autotls_site_t *));
     ctx->by_name = apr_hash_make(pconf);
-    ctx->store_dir = autotls_config_store_dir(pconf, main_server);
+    ctx->store_dir = autotls_store_move(pconf, ptemp, main_server); /* AutoTLSStore or default */
     ctx->ca_url = autotls_config_ca_url(main_server);
     ctx->ca_file = autotls_config_ca_cert_file(main_server);
     ctx->issuer_roots = autotls_config_issuer_roots(main_server);

@@ -20,7 +20,8 @@
 # Environment: AUTOTLS_BUILD (default <repo>/build); AUTOTLS_SAN_BUILD (default <build>-asan);
 # AUTOTLS_SANITIZERS=0 skips the sanitizer build (the integration suite then runs in the plain
 # build); AUTOTLS_INTEGRATION ("sanitizers" (default), "plain", "both": where the whole suite
-# runs); AUTOTLS_FUZZ=0 skips scripts/fuzz.sh; PYTEST_ARGS (extra pytest arguments).
+# runs); AUTOTLS_FUZZ=0 skips scripts/fuzz.sh; AUTOTLS_PACKAGE_TEST=0 skips the Debian package
+# part; PYTEST_ARGS (extra pytest arguments).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -232,7 +233,7 @@ run_integration_tests() {
     (cd "$REPO" && PYTHONDONTWRITEBYTECODE=1 AUTOTLS_BUILD="$build" \
         AUTOTLS_MODULE="$build/.libs/mod_autotls.so" AUTOTLS_SANITIZER_LOGS="$san_logs" \
         timeout "$INTEGRATION_TIMEOUT" "$PYTHON" -m pytest -p no:cacheprovider -q -rfEs \
-        --junitxml="$xml" "$@" ${PYTEST_ARGS:-} tests/integration) >"$log" 2>&1 ||
+        --junitxml="$xml" "$@" ${PYTEST_ARGS:-} "${INTEGRATION_TARGETS[@]}") >"$log" 2>&1 ||
         rc=$?
     mapfile -t reports < <(find "$san_logs" -type f | sort)
     if ((${#reports[@]} == 0)); then
@@ -278,6 +279,22 @@ EOF
     if ((${#reports[@]} > 0)); then
         echo "$label: sanitizer reports kept in $san_logs"
     fi
+}
+
+# --- the Debian package (tests/integration/test_package.py) -------------------------------------
+
+# The package test builds the .deb (dpkg-buildpackage, minutes), installs it into this machine's
+# Apache and takes it away again: it runs once, as its own part ("package"), in the plain build
+# environment, never inside the integration runs above (INTEGRATION_TARGETS leaves it out).
+# AUTOTLS_PACKAGE_TEST=0 skips it.
+PACKAGE_TEST=tests/integration/test_package.py
+INTEGRATION_TARGETS=(tests/integration --ignore="$PACKAGE_TEST")
+
+run_package_test() {
+    local saved=("${INTEGRATION_TARGETS[@]}")
+    INTEGRATION_TARGETS=("$PACKAGE_TEST")
+    run_integration_tests "$BUILD" "package"
+    INTEGRATION_TARGETS=("${saved[@]}")
 }
 
 # --- fuzzing (scripts/fuzz.sh, bounded) ---------------------------------------------------------
@@ -381,6 +398,10 @@ else
     # what a sanitizer build distorts (RSS, memory limits) is enforced here
     timed "integration (plain, plain_build)" run_integration_tests "$BUILD" \
         "integration (plain, plain_build)" -m plain_build
+fi
+
+if [[ ${AUTOTLS_PACKAGE_TEST:-1} != 0 ]]; then
+    timed "package" run_package_test
 fi
 
 times=""

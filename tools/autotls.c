@@ -29,6 +29,7 @@
 #include "at_name.h"
 #include "at_live.h"
 #include "at_orphan.h"
+#include "at_store_carry.h"
 #include "standalone.h"
 #include "status.h"
 #include "webroot.h"
@@ -70,7 +71,9 @@ static const char *const usage_main =
     "  forget   archive a site the server no longer manages, now\n"
     "\n"
     "`autotls COMMAND --help` describes each. Exit codes: 0 success, 1 the CA refused or could\n"
-    "not validate, 2 usage error, 3 local error (store, files, network setup).\n";
+    "not validate, 2 usage error, 3 local error (store, files, network setup).\n"
+    "Without --store, every command but issue uses the server's default store (the one the\n"
+    "module uses without AutoTLSStore; $" AT_STORE_DIR_ENV " overrides it). See autotls(1).\n";
 
 static const char *const usage_issue =
     "usage: autotls issue --ca URL [--ca-cert FILE] --store DIR\n"
@@ -98,14 +101,14 @@ static const char *const usage_issue =
     "Prints: issued <site>: names <n,...>; serial <HEX>; expires <time>; CA requests <N>\n";
 
 static const char *const usage_show =
-    "usage: autotls show --store DIR [--ca URL] [--ca-cert FILE] [--json]\n"
+    "usage: autotls show [--store DIR] [--ca URL] [--ca-cert FILE] [--json]\n"
     "\n"
     "Lists every live certificate: site, names, issuer, serial, expiry and key type (--json: a\n"
     "JSON array). When the CA that issued it (as recorded in the store, or --ca) offers ACME\n"
     "Renewal Information, also the renewal window the CA suggests for it.\n";
 
 static const char *const usage_revoke =
-    "usage: autotls revoke --store DIR [--ca-cert FILE] [--reason N] [-v] NAME\n"
+    "usage: autotls revoke [--store DIR] [--ca-cert FILE] [--reason N] [-v] NAME\n"
     "\n"
     "Revokes DIR/live/NAME at the CA that issued it (as its meta.json records: the server's\n"
     "activator writes it for every set it puts live), signed by the stored account. When the\n"
@@ -124,7 +127,7 @@ static const char *const usage_forget =
     "Exit codes: 0 forgotten, 2 usage error, no such site or still managed, 3 store error.\n";
 
 static const char *const usage_renew =
-    "usage: autotls renew --store DIR NAME\n"
+    "usage: autotls renew [--store DIR] NAME\n"
     "\n"
     "Asks the server whose AutoTLSStore is DIR to renew the certificate of site NAME now, even\n"
     "while it is still valid, and clears the site's backoff after failed attempts. The server's\n"
@@ -135,9 +138,9 @@ static const char *const usage_renew =
     "site in the store, 3 the store cannot be written.\n";
 
 static const char *const usage_account =
-    "usage: autotls account show --store DIR [--ca URL] [--ca-cert FILE]\n"
-    "       autotls account rollover --store DIR [--ca URL] [--wait SECONDS]\n"
-    "       autotls account update --store DIR [--ca URL] --contact EMAIL [--contact ...]\n"
+    "usage: autotls account show [--store DIR] [--ca URL] [--ca-cert FILE]\n"
+    "       autotls account rollover [--store DIR] [--ca URL] [--wait SECONDS]\n"
+    "       autotls account update [--store DIR] [--ca URL] --contact EMAIL [--contact ...]\n"
     "                              [--wait SECONDS]\n"
     "\n"
     "show: the account of the store for the CA (--ca, or the only one in DIR/accounts): URL,\n"
@@ -341,6 +344,11 @@ static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *cons
     }
     if (rv != APR_EOF) {
         return EXIT_USAGE; /* apr_getopt already said what was wrong */
+    }
+    /* The server's store, as the module finds it without AutoTLSStore (issue writes a store of
+     * its own: it says which). */
+    if (args->store == NULL && strcmp(argv[0], "issue") != 0) {
+        args->store = at_store_default_dir();
     }
     for (; opt->ind < opt->argc; ++opt->ind) {
         APR_ARRAY_PUSH(args->names, const char *) = apr_pstrdup(p, opt->argv[opt->ind]);

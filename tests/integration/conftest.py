@@ -9,6 +9,8 @@ before pebble starts, since pebble's config fixes where its VA connects.
 
 import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -100,3 +102,38 @@ def pytest_runtest_makereport(item, call):
     for env in envs:
         if env.workdir:
             report.sections.append(("pebble logs (tail) %s" % env.workdir, env.log_tail()))
+
+
+# --- the default store (deb-pkg) -----------------------------------------------------------------
+# Without AutoTLSStore the module and the CLI use the state directory (/var/lib/apache2/autotls):
+# no test may write the machine's. Every test gets its own default store through the environment
+# the module honours (AUTOTLS_STORE_DIR, lib/store_carry.c), inherited by every apache2 and CLI the
+# test starts; tests that set AutoTLSStore never look at it. The package test
+# (test_package.py) alone uses the real one, and clears this variable for the server it starts.
+STORE_DIR_ENV = "AUTOTLS_STORE_DIR"
+
+
+@pytest.fixture(autouse=True)
+def default_store_dir(monkeypatch):
+    """This test's default store directory (not yet created), in a temp dir www-data can
+    traverse."""
+    parent = tempfile.mkdtemp(prefix="autotls-default-store-")
+    os.chmod(parent, 0o755)
+    path = os.path.join(parent, "store")
+    monkeypatch.setenv(STORE_DIR_ENV, path)
+    yield path
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+# The machine's own default store, which only test_package.py may create (and purges again).
+MACHINE_STORE = "/var/lib/apache2/autotls"
+_machine_store_before = os.path.lexists(MACHINE_STORE)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fails the run when a test left the machine's default store behind."""
+    if not _machine_store_before and os.path.lexists(MACHINE_STORE):
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            "FAILED: a test wrote the machine's store %s (every test must use its own store)"
+            % MACHINE_STORE, red=True)
+        session.exitstatus = 1

@@ -389,6 +389,15 @@ def test_show_json_lists_every_live_certificate(autotls_cli, pebble, tmp_path):
         assert not_after == leaf_not_after(leaf)
 
 
+def test_show_without_store_lists_the_default_store(autotls_cli, pebble, default_store_dir):
+    """Without --store the CLI reads the store the module uses without AutoTLSStore (here the
+    test's own, through AUTOTLS_STORE_DIR; /var/lib/apache2/autotls on a real server)."""
+    issue(autotls_cli, pebble, default_store_dir, ["default.test"])
+    proc = run(autotls_cli, "show", "--json")
+    assert proc.returncode == 0, explain(proc)
+    assert [e["site"] for e in json.loads(proc.stdout)] == ["default.test"]
+
+
 def test_show_json_of_empty_store_is_empty_array(autotls_cli, tmp_path):
     proc = run(autotls_cli, "show", "--store", str(tmp_path / "empty"), "--json")
     assert proc.returncode == 0, explain(proc)
@@ -453,7 +462,6 @@ USAGE_ERRORS = {
                           "--standalone", "127.0.0.1:1", "--timeout", "soon", "x.test"],
     "issue_unknown_option": ["issue", "--frob", "--ca", "https://127.0.0.1:1/dir", "--store", "S",
                              "--standalone", "127.0.0.1:1", "x.test"],
-    "show_without_store": ["show"],
     "revoke_without_name": ["revoke", "--store", "S"],
     "revoke_bad_reason": ["revoke", "--store", "S", "--reason", "many", "x.test"],
 }
