@@ -22,6 +22,7 @@
 #include "at_issue.h"
 #include "at_status.h"
 #include "at_store.h"
+#include "at_store_carry.h"
 #include "status.h"
 
 static const char *const status_level_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
@@ -157,7 +158,7 @@ int autotls_cli_status(const char *dir, int json, apr_pool_t *p)
     int *levels, worst = AT_STATUS_CHECK_OK, listed, i;
     apr_status_t rv;
 
-    dir = dir != NULL ? dir : AT_STORE_DEFAULT_DIR;
+    dir = dir != NULL ? dir : at_store_default_dir();
     /* opening a filesystem store makes its directory: a check must not */
     if (apr_stat(&finfo, dir, APR_FINFO_TYPE, p) != APR_SUCCESS || finfo.filetype != APR_DIR) {
         return status_unknown(json, dir, "no such directory");

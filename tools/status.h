@@ -9,16 +9,10 @@
 
 #include "at_status.h"
 
-/* The store `status` reads when --store is not given: the installed server's. A configure
- * option may define it (the Debian package's state directory). */
-#ifndef AT_STORE_DEFAULT_DIR
-#define AT_STORE_DEFAULT_DIR "/etc/apache2/autotls"
-#endif
-
 #define AUTOTLS_CLI_STATUS_USAGE                                                                   \
     "usage: autotls status [--store DIR] [--json]\n"                                               \
     "\n"                                                                                           \
-    "Every site of the server whose AutoTLSStore is DIR (default " AT_STORE_DEFAULT_DIR "): its\n" \
+    "Every site of the server whose AutoTLSStore is DIR (default: the server's own store): its\n"  \
     "state (valid, pending, renewing, failing, expired, orphaned), expiry, next renewal and "      \
     "why,\n"                                                                                       \
     "and last error, from the snapshot the server's renewal process keeps in DIR/status/ (run "    \
@@ -29,7 +23,7 @@
     "pending for an hour or orphaned; 2 CRITICAL, a certificate expired or a site without one\n"   \
     "for a day; 3 UNKNOWN, the store cannot be read.\n"
 
-/* Prints every site of the store (dir NULL: AT_STORE_DEFAULT_DIR) with its state; returns the
+/* Prints every site of the store (dir NULL: at_store_default_dir()) with its state; returns the
  * monitoring-plugin code (at_status.h: AT_STATUS_CHECK_*). */
 int autotls_cli_status(const char *dir, int json, apr_pool_t *p);
 
