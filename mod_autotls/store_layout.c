@@ -26,10 +26,6 @@
 
 APLOG_USE_MODULE(autotls);
 
-#define LAYOUT_MODE_ROOT_DIR 0755
-#define LAYOUT_MODE_LIVE_DIR 0700
-#define LAYOUT_MODE_SECRET_DIR 0700
-#define LAYOUT_MODE_PUBLIC_DIR 0755
 #define LAYOUT_MODE_PERMS 07777
 
 /* A store directory: who owns it and how open it is (docs/SECURITY.md, "Who writes what"). */
@@ -46,11 +42,11 @@ typedef struct {
  * User. staging/ and challenges/ hold work in flight, which a restart redoes, so when an older
  * release left them to User they start empty. */
 static const layout_dir_t layout_dirs[] = {
-    {AT_STORE_LIVE, 0, LAYOUT_MODE_LIVE_DIR, 1, 0, 1},
-    {AT_STORE_ACCOUNTS, 1, LAYOUT_MODE_SECRET_DIR, 1, 1, 1},
-    {AT_STORE_JOBS, 1, LAYOUT_MODE_SECRET_DIR, 0, 1, 0},
-    {AT_STORE_STAGING, 1, LAYOUT_MODE_SECRET_DIR, 0, 0, 1},
-    {AT_STORE_CHALLENGES, 1, LAYOUT_MODE_PUBLIC_DIR, 0, 0, 0},
+    {AT_STORE_LIVE, 0, AT_STORE_MODE_SECRET_DIR, 1, 0, 1},
+    {AT_STORE_ACCOUNTS, 1, AT_STORE_MODE_SECRET_DIR, 1, 1, 1},
+    {AT_STORE_JOBS, 1, AT_STORE_MODE_SECRET_DIR, 0, 1, 0},
+    {AT_STORE_STAGING, 1, AT_STORE_MODE_SECRET_DIR, 0, 0, 1},
+    {AT_STORE_CHALLENGES, 1, AT_STORE_MODE_PUBLIC_DIR, 0, 0, 0},
 };
 
 /* Fixes owner and mode of the directory open as fd; drift is logged, a fresh one is not. */
@@ -162,7 +158,7 @@ apr_status_t autotls_store_layout_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
                      ctx->store_dir);
         return rv;
     }
-    rv = layout_ensure_dir(s, dir, own_uid, own_gid, LAYOUT_MODE_ROOT_DIR);
+    rv = layout_ensure_dir(s, dir, own_uid, own_gid, AT_STORE_MODE_ROOT_DIR);
     for (i = 0; rv == APR_SUCCESS && i < sizeof(layout_dirs) / sizeof(layout_dirs[0]); i++) {
         const layout_dir_t *d = &layout_dirs[i];
         const char *path = apr_pstrcat(ptemp, dir, "/", at_store_group_name(d->group), NULL);
