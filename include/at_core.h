@@ -14,7 +14,11 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
-#define AT_VERSION "0.1.0"
+/* The version is configure.ac's AC_INIT alone: the build passes it (Makefile.am's AM_CPPFLAGS,
+ * tests/fuzz/fuzz.mk), so that no second copy can drift. */
+#ifndef AT_VERSION
+#error "AT_VERSION is not defined: build through configure (Makefile.am) or tests/fuzz/fuzz.mk"
+#endif
 #define AT_USER_AGENT "mod_autotls/" AT_VERSION
 
 /* Status codes of the core library, in APR's user error space. */

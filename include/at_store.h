@@ -45,6 +45,14 @@ typedef enum {
     AT_STORE_SECRET      /* 0600 file in a 0700 directory */
 } at_store_access_e;
 
+/* The store's modes, spelled once (docs/ARCHITECTURE.md, "The store"): the backend writes
+ * with them; the module's layout (store_layout.c) and an adoption (at_store_fs_adopt) set them. */
+#define AT_STORE_MODE_SECRET_FILE 0600
+#define AT_STORE_MODE_PUBLIC_FILE 0644
+#define AT_STORE_MODE_SECRET_DIR 0700
+#define AT_STORE_MODE_PUBLIC_DIR 0755
+#define AT_STORE_MODE_ROOT_DIR 0755 /* the store itself: every process of ours looks up in it */
+
 typedef struct at_store_t at_store_t;
 
 /* One item of a set written at once (at_store_save_set). */

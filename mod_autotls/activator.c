@@ -664,7 +664,7 @@ static void activator_wait(activator_child_t *ch, apr_pool_t *p)
 }
 
 /* What killed processes left behind, older than its bound (see activator.h); a cold start has
- * already swept without bounds (certs.c). Failures were logged by the sweep itself. */
+ * already swept without bounds (recovery.c). Failures were logged by the sweep itself. */
 static void activator_sweep(activator_child_t *ch, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();

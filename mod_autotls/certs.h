@@ -15,15 +15,12 @@
 
 #include "autotls.h"
 
-/* Item names of the placeholder in live/<site>/. */
-#define AUTOTLS_PLACEHOLDER_KEY "placeholder.key"
-#define AUTOTLS_PLACEHOLDER_CERT "placeholder.pem"
-
 /*
- * post_config, both passes, as root in the parent; idempotent. Makes the store's directories
- * exist with their owners and modes (fixing drift with a log line) and chooses for every site
+ * post_config, both passes, as root in the parent; idempotent. Lays out the store
+ * (store_layout.h), settles what a crash left (recovery.h, real pass) and chooses for every site
  * the files mod_ssl loads: live/<site>/ when that set is valid for the site's names now, else
- * the placeholder (made, or made again when expired or no longer covering the names).
+ * the placeholder (placeholder.h: made, or made again when expired or no longer covering the
+ * names).
  */
 apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp);
 
@@ -37,7 +34,7 @@ apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp);
 /* The managed site whose twin is s, or NULL (valid after autotls_certs_prepare). */
 autotls_site_t *autotls_certs_site_of_twin(const server_rec *s);
 
-/* Registers ap_hook_ssl_add_cert_files and everything of sslhook.c (cert_cb, child_init). */
+/* Registers ap_hook_ssl_add_cert_files (mod_autotls.c registers sslhook.c's hooks). */
 void autotls_certs_register_hooks(apr_pool_t *p);
 
 #endif

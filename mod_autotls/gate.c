@@ -25,8 +25,6 @@
 
 APLOG_USE_MODULE(autotls);
 
-#define AUTOTLS_HTTPS_DEFAULT_PORT 443
-
 static const char *const gate_pending_page =
     "<!DOCTYPE html>\n<html><head><title>Certificate pending</title></head>\n<body>"
     "<h1>HTTPS is on its way</h1>\n<p>A certificate for this site is being obtained. "
@@ -58,7 +56,8 @@ static int gate_pending(request_rec *r)
 
 static int gate_redirect(request_rec *r, const autotls_ctx_t *ctx)
 {
-    const char *port = ctx->https_port == AUTOTLS_HTTPS_DEFAULT_PORT
+    /* https's own port (AutoTLSHTTPSPort's default) goes without saying in a URL */
+    const char *port = ctx->https_port == AUTOTLS_HTTPS_PORT_DEFAULT
                            ? ""
                            : apr_psprintf(r->pool, ":%d", ctx->https_port);
 

@@ -18,6 +18,7 @@
 #include "gate.h"
 #include "log_glue.h"
 #include "renew.h"
+#include "sslhook.h"
 #include "helper_proc.h"
 #include "preflight.h"
 #include "status_handler.h"
@@ -98,7 +99,8 @@ static void autotls_register_hooks(apr_pool_t *p)
     ap_hook_post_config(autotls_post_config_after_ssl, mod_ssl, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(autotls_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     autotls_twin_register_hooks(p);      /* pre_config: HTTPS twins in the tree (twin.c) */
-    autotls_certs_register_hooks(p);     /* mod_ssl: files, per-context callback (certs.c) */
+    autotls_certs_register_hooks(p);     /* mod_ssl: the files each twin loads (certs.c) */
+    autotls_sslhook_register_hooks(p);   /* mod_ssl: per-context callback, child_init (sslhook.c) */
     autotls_challenge_register_hooks(p); /* post_read_request: http-01 (challenge.c) */
     autotls_gate_register_hooks(p);      /* post_read_request: 503 / redirect (gate.c) */
     autotls_status_register_hooks(p);    /* handlers, server-status (status_handler.c) */

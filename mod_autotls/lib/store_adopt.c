@@ -29,8 +29,8 @@
 #include "at_core.h"
 #include "at_store.h"
 
-#define ADOPT_MODE_SECRET_FILE 0600
-#define ADOPT_MODE_PUBLIC_FILE 0644
+#define ADOPT_MODE_SECRET_FILE AT_STORE_MODE_SECRET_FILE
+#define ADOPT_MODE_PUBLIC_FILE AT_STORE_MODE_PUBLIC_FILE
 #define ADOPT_MODE_ASIDE_DIR 0700
 #define ADOPT_OTHERS_WRITE 0022
 #define ADOPT_ASIDE_FORMAT "%s.before-%s-%" APR_TIME_T_FMT /* group, owner, seconds */

@@ -19,8 +19,10 @@ DEP_LIBS ?= $(shell pkg-config --libs openssl jansson libcurl) \
 	$(shell apr-1-config --link-ld) $(shell apu-1-config --link-ld)
 
 FUZZ_DIR = $(SRCDIR)/tests/fuzz
+# The version as configure.ac's AC_INIT gives it (include/at_core.h wants it from the build).
+AT_VERSION ?= ${shell sed -n 's/^AC_INIT(\[[^]]*\], *\[\([^]]*\)\].*/\1/p' $(SRCDIR)/configure.ac}
 CPPFLAGS_ALL = -I$(SRCDIR)/include -I$(SRCDIR)/mod_autotls -I$(SRCDIR)/mod_autotls/lib \
-	-I$(FUZZ_DIR) $(DEP_CFLAGS)
+	-I$(FUZZ_DIR) $(DEP_CFLAGS) -DAT_VERSION='"$(AT_VERSION)"'
 CFLAGS_ALL = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-unused-function $(FUZZ_OPT) \
 	-fno-sanitize-recover=all
 # The code under test: every core library file, and the glue files the targets reach (pure

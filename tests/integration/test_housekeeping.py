@@ -85,7 +85,7 @@ STORE_PER_SITE_ALLOWANCE = 8 * 1024
 
 SET_ITEMS = ("privkey.pem", "fullchain.pem")  # AT_CERTSET_KEY, AT_CERTSET_CHAIN (at_issue.h)
 READY = "ready"  # AUTOTLS_STAGING_READY (activator.h)
-PLACEHOLDER_ITEMS = ("placeholder.key", "placeholder.pem")  # certs.h
+PLACEHOLDER_ITEMS = ("placeholder.key", "placeholder.pem")  # placeholder.h
 ARCHIVE_KEEP_RE = re.compile(r"^#define\s+AT_ARCHIVE_KEEP_MAX\s+(\d+)", re.M)
 
 
