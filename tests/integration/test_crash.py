@@ -24,6 +24,7 @@ each site what the design says.
 
 import calendar
 import datetime
+import json
 import os
 import pathlib
 import re
@@ -64,7 +65,18 @@ ACTIVATOR_COMM = "autotls-activ"
 TEMP_RE = re.compile(r"^\..+\.tmp\.[A-Za-z0-9]{6}$")
 KEY_ITEMS = {"privkey.pem", "next.privkey.pem", "placeholder.key"}
 CHAIN_ITEMS = {"fullchain.pem", "next.fullchain.pem", "placeholder.pem"}
+META_ITEM = "meta.json"  # the CA the activator recorded: written whole (temp file + rename)
 PEM_CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
+
+
+def meta_whole(path):
+    """Whether meta.json parses as an object naming its CA."""
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("ca"), str)
 
 
 def report(capsys, text):
@@ -141,7 +153,9 @@ def check_live_site(directory):
             problems.append("%s does not parse as a key" % path)
         elif name in CHAIN_ITEMS and chain_facts(path) is None:
             problems.append("%s does not parse as a certificate chain" % path)
-        elif name not in KEY_ITEMS | CHAIN_ITEMS:
+        elif name == META_ITEM and not meta_whole(path):
+            problems.append("%s is not a whole record of the CA" % path)
+        elif name not in KEY_ITEMS | CHAIN_ITEMS | {META_ITEM}:
             problems.append("%s: unexpected file in live/" % path)
     if problems:
         return problems, False
