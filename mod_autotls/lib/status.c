@@ -15,8 +15,6 @@
 #include "at_renew.h"
 #include "at_status.h"
 
-#define STATUS_TIME_FORMAT "%Y-%m-%dT%H:%M:%SZ"
-#define STATUS_TIME_TEXT_MAX 32
 #define STATUS_LIST_INITIAL 4
 /* Bounds a reader holds a snapshot to: far beyond any real server, short of a memory attack. */
 #define STATUS_SITES_MAX 1000000
@@ -80,16 +78,7 @@ const char *at_status_order_name(at_status_order_e result)
 
 const char *at_status_time_text(apr_pool_t *p, apr_time_t t)
 {
-    char buf[STATUS_TIME_TEXT_MAX];
-    apr_time_exp_t exp;
-    apr_size_t len;
-
-    if (t == 0) {
-        return "";
-    }
-    apr_time_exp_gmt(&exp, t);
-    apr_strftime(buf, &len, sizeof(buf), STATUS_TIME_FORMAT, &exp);
-    return apr_pstrdup(p, buf);
+    return t == 0 ? "" : at_rfc3339_format(p, t);
 }
 
 at_status_t *at_status_make(apr_pool_t *p)
