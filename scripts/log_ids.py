@@ -34,7 +34,7 @@ HEADER = ("| id | level | message (`…` stands for a value) | where | what to d
 ID_RE = re.compile(r'\b[A-Z_]*LOGNO\((\d{4})\)|"autotls-(\d{4}): ')
 # What follows the id: string literals, with macros (APR_TIME_T_FMT, ...) between them, or one
 # macro that names the whole message (#define NAME "...").
-LITERALS_RE = re.compile(r'(?:\s*(?:"(?:[^"\\]|\\.)*"|[A-Z][A-Z0-9_]*(?=\s*")))+')
+LITERALS_RE = re.compile(r'(?:\s*(?:"(?:[^"\\]|\\.)*"|[A-Z][A-Z0-9_]*(?=\s*")|[A-Z][A-Z0-9_]*_FMT\b))+')
 MACRO_RE = re.compile(r"\s*([A-Z][A-Z0-9_]*)\b")
 DEFINE_RE = r'#define\s+%s\s+((?:\\\n|"(?:[^"\\]|\\.)*"|[ \t])+)'
 HELPER_RE = r"\n[a-z][^\n;]*\b%s\s*\([^;{]*\)\s*\{"  # a helper's definition in the file
