@@ -149,6 +149,7 @@ static void renew_served_refresh(autotls_renew_t *renew, autotls_renew_job_t *jo
     job->served_known = 1;
     job->warned = 0; /* a new certificate: its own warnings, from its warn window on */
     job->warned_expired = 0;
+    job->ca_wait_since = 0; /* whatever waited for the CA was for the certificate before */
     job->generation = info.generation;
     job->ca_issued = info.ca_issued;
     job->not_before = info.not_before;
