@@ -24,6 +24,7 @@
 #include "at_orphan.h"
 #include "config.h"
 #include "notify.h"
+#include "tls_policy.h"
 #include "twin.h"
 
 #define AUTOTLS_EXPECT_FLAG "use on or off"
@@ -64,6 +65,8 @@ static const char *autotls_set_eab(cmd_parms *cmd, void *dconf, const char *kid,
 static const char *autotls_set_notify_command(cmd_parms *cmd, void *dconf, const char *path,
                                               const char *option);
 static const char *autotls_set_orphan_keep(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_hsts(cmd_parms *cmd, void *dconf, int argc, char *const argv[]);
+static const char *autotls_set_policy(cmd_parms *cmd, void *dconf, const char *arg);
 
 const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLS", autotls_set_enabled, NULL, RSRC_CONF,
@@ -104,6 +107,14 @@ const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLSOrphanKeep", autotls_set_orphan_keep, NULL, RSRC_CONF,
                   "DURATION (default 30d): how long a removed site's certificate stays in live/ "
                   "before it is archived"),
+    AP_INIT_TAKE_ARGV("AutoTLSHSTS", autotls_set_hsts, NULL, RSRC_CONF,
+                      "max-age=SECONDS[; includeSubDomains][; preload] or off (default): the "
+                      "Strict-Transport-Security header of managed sites once their certificate "
+                      "is live"),
+    AP_INIT_TAKE1("AutoTLSPolicy", autotls_set_policy, NULL, RSRC_CONF,
+                  AUTOTLS_POLICY_NAMES
+                  ": the TLS settings of the HTTPS twins (Mozilla's "
+                  "profiles; default intermediate; inherit keeps the server's SSL settings)"),
     AP_INIT_TAKE1(AUTOTLS_TWIN_DIRECTIVE, autotls_twin_cmd_marker, NULL, RSRC_CONF,
                   "set by mod_autotls on the HTTPS twins it generates (twin.c), not by hand"),
     {NULL},
@@ -479,6 +490,45 @@ static const char *autotls_set_orphan_keep(cmd_parms *cmd, void *dconf, const ch
                        : autotls_duration_arg(cmd, &conf->orphan_keep, arg, AUTOTLS_EXPECT_KEEP);
 }
 
+/* Words as written (quoted or not) joined by one space: "max-age=300; includeSubDomains". */
+static const char *autotls_set_hsts(cmd_parms *cmd, void *dconf, int argc, char *const argv[])
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *text = "", *why = NULL;
+    int i;
+
+    if (argc < 1) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name,
+                           ": needs max-age=SECONDS (with includeSubDomains and preload if "
+                           "wanted) or off",
+                           NULL);
+    }
+    for (i = 0; i < argc; i++) {
+        text = i == 0 ? argv[i] : apr_pstrcat(cmd->temp_pool, text, " ", argv[i], NULL);
+    }
+    if (autotls_parse_hsts(&conf->hsts, &why, cmd->pool, text) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, text, why,
+                                 "expected max-age=SECONDS[; includeSubDomains][; preload] or off");
+    }
+    return NULL;
+}
+
+static const char *autotls_set_policy(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *err = autotls_check_server_wide(cmd);
+    autotls_tls_policy_e policy;
+
+    if (err != NULL) {
+        return err;
+    }
+    if (autotls_tls_policy_parse(&policy, arg) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, arg, "is no policy", "expected " AUTOTLS_POLICY_NAMES);
+    }
+    conf->tls_policy = (int)policy;
+    return NULL;
+}
+
 void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
 {
     autotls_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
@@ -489,6 +539,7 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
     conf->redirect = AUTOTLS_UNSET;
     conf->orders_in_flight = AUTOTLS_UNSET;
     conf->ca_rate_set = AUTOTLS_UNSET;
+    conf->tls_policy = AUTOTLS_UNSET;
     return conf;
 }
 
@@ -530,6 +581,8 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->notify_timeout =
         add->notify_command != NULL ? add->notify_timeout : base->notify_timeout;
     merged->orphan_keep = add->orphan_keep != 0 ? add->orphan_keep : base->orphan_keep;
+    merged->hsts = autotls_pick_str(add->hsts, base->hsts);
+    merged->tls_policy = autotls_pick_int(add->tls_policy, base->tls_policy);
     return merged;
 }
 
@@ -641,4 +694,16 @@ apr_interval_time_t autotls_config_orphan_keep(const server_rec *s)
     apr_interval_time_t keep = autotls_conf_of(s)->orphan_keep;
 
     return keep > 0 ? keep : AT_ORPHAN_KEEP_DEFAULT;
+}
+
+const char *autotls_config_hsts(const server_rec *s)
+{
+    const char *hsts = autotls_conf_of(s)->hsts;
+
+    return hsts != NULL && *hsts != '\0' ? hsts : NULL;
+}
+
+int autotls_config_tls_policy(const server_rec *s)
+{
+    return autotls_pick_int(autotls_conf_of(s)->tls_policy, AUTOTLS_POLICY_DEFAULT);
 }

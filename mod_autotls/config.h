@@ -59,6 +59,8 @@ typedef struct {
     const char *notify_command;         /* AutoTLSNotifyCommand, absolute */
     apr_interval_time_t notify_timeout; /* its timeout=, 0: unset */
     apr_interval_time_t orphan_keep;    /* AutoTLSOrphanKeep, 0: unset */
+    const char *hsts;                   /* AutoTLSHSTS: the header's value, "" for off (hsts.c) */
+    int tls_policy;                     /* AutoTLSPolicy: an autotls_tls_policy_e (tls_policy.h) */
 } autotls_server_conf_t;
 
 extern module AP_MODULE_DECLARE_DATA autotls_module;
@@ -97,5 +99,9 @@ const char *autotls_config_notify_command(const server_rec *s);
 apr_interval_time_t autotls_config_notify_timeout(const server_rec *s);
 /* AutoTLSOrphanKeep, else 30 days. */
 apr_interval_time_t autotls_config_orphan_keep(const server_rec *s);
+/* AutoTLSHSTS: the Strict-Transport-Security value, NULL when off (the default). */
+const char *autotls_config_hsts(const server_rec *s);
+/* AutoTLSPolicy, else intermediate: an autotls_tls_policy_e (tls_policy.h). */
+int autotls_config_tls_policy(const server_rec *s);
 
 #endif

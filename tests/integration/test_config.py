@@ -110,6 +110,13 @@ GOOD = [
     "AutoTLSNotifyCommand {root}/notify timeout=1h",
     "AutoTLSOrphanKeep 30d",
     "AutoTLSOrphanKeep 12h",
+    "AutoTLSHSTS max-age=300",
+    "AutoTLSHSTS max-age=31536000; includeSubDomains; preload",
+    'AutoTLSHSTS "max-age=0; includeSubDomains"',
+    "AutoTLSHSTS off",
+    "AutoTLSPolicy intermediate",
+    "AutoTLSPolicy modern",
+    "AutoTLSPolicy INHERIT",
 ]
 
 
@@ -173,6 +180,12 @@ BAD = [
     ("AutoTLSOrphanKeep", "30"),
     ("AutoTLSOrphanKeep", "50%"),
     ("AutoTLSOrphanKeep", "-1d"),
+    ("AutoTLSHSTS", "includeSubDomains"),
+    ("AutoTLSHSTS", "max-age=1y"),
+    ("AutoTLSHSTS", "max-age=300; preload"),
+    ("AutoTLSHSTS", "max-age=300; includeSubDomains; includeSubDomains"),
+    ("AutoTLSPolicy", "old"),
+    ("AutoTLSPolicy", "mozilla"),
 ]
 
 
@@ -217,6 +230,7 @@ SERVER_WIDE = [
     "AutoTLSEAB kid-1 eab.key",
     "AutoTLSNotifyCommand /bin/true",
     "AutoTLSOrphanKeep 30d",
+    "AutoTLSPolicy modern",
 ]
 
 VHOST = """
@@ -240,7 +254,8 @@ def test_server_wide_directive_outside_vhost_with_vhosts_is_accepted(server_root
 
 def test_per_vhost_directives_are_accepted_inside_vhost(server_root):
     body = VHOST % "\n    ".join(["AutoTLS off", "AutoTLSKeyType rsa2048",
-                                   "AutoTLSRenewWindow 12h", "AutoTLSRedirect off"])
+                                   "AutoTLSRenewWindow 12h", "AutoTLSRedirect off",
+                                   "AutoTLSHSTS max-age=300; includeSubDomains"])
     assert_ok(check(server_root, "AutoTLS on\n" + body))
 
 
@@ -301,5 +316,5 @@ def test_shipped_conf_parses_as_shipped_and_with_every_example_uncommented(serve
         examples = examples.replace(str(SYSTEM_ROOTS), str(server_root / "roots.pem"))
     examples = examples.replace(NOTIFY_EXAMPLE, str(server_root / "notify"))
     directives = set(re.findall(r"^\s*(AutoTLS\w*)\s", examples, re.M))
-    assert len(directives) == 16, sorted(directives)
+    assert len(directives) == 18, sorted(directives)
     assert_ok(check(server_root, examples))

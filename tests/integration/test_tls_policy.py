@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the HTTPS twins offer a client: AutoTLSPolicy's TLS settings and AutoTLSHSTS's header.
+
+The one idea to hold: both are observed from a client's side. The policy through handshakes a
+client restricts on purpose (a TLS 1.2 client that offers only an old CBC cipher, a client
+that stops at TLS 1.2): each is refused or accepted by the real twin, before any certificate
+is issued (the placeholder serves the handshake just as well, so a CA nobody listens to will
+do). HSTS through the response headers: none on the 503 a site answers before its certificate
+is live, the configured value on every HTTPS answer of a live site (pages and error pages),
+none over plain HTTP and none for a vhost that says AutoTLSHSTS off.
+"""
+
+import socket
+import ssl
+
+import pytest
+
+import httpd
+from autotls_server import AutoTLSServer, Site, skip_unless_runnable
+
+MODULE = skip_unless_runnable()
+
+HSTS = "Strict-Transport-Security"
+HSTS_VALUE = "max-age=300; includeSubDomains"
+# The ECDHE CBC suites OpenSSL's default list offers at TLS 1.2 (the placeholder key may be
+# EC or RSA): refused by intermediate, accepted by mod_ssl's default (AutoTLSPolicy inherit).
+CBC_ONLY = "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA"
+SITE = Site("policy.test")
+
+
+def dead_ca():
+    return "https://127.0.0.1:%d/directory" % httpd.free_port()
+
+
+def handshake(server, name, maximum=None, ciphers=None):
+    """The negotiated (version, cipher) of one handshake restricted as asked, or the error."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    if ciphers is not None:
+        ctx.set_ciphers(ciphers)
+    with socket.create_connection(("127.0.0.1", server.https_port), timeout=5) as sock:
+        try:
+            with ctx.wrap_socket(sock, server_hostname=name) as tls:
+                return tls.version(), tls.cipher()[0]
+        except (ssl.SSLError, ConnectionResetError) as e:
+            return e
+
+
+@pytest.fixture
+def policy_server(request):
+    servers = []
+
+    def start(extra=""):
+        server = AutoTLSServer([SITE], ca_url=dead_ca(), extra=extra)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_default_policy_refuses_cbc_ciphers_and_offers_tls13(policy_server):
+    server = policy_server()
+    old = handshake(server, SITE.name, maximum=ssl.TLSVersion.TLSv1_2, ciphers=CBC_ONLY)
+    assert isinstance(old, Exception), "intermediate accepted a CBC-only client: %r" % (old,)
+    version, cipher = handshake(server, SITE.name, maximum=ssl.TLSVersion.TLSv1_2)
+    assert version == "TLSv1.2" and ("GCM" in cipher or "CHACHA20" in cipher), cipher
+    assert handshake(server, SITE.name)[0] == "TLSv1.3"
+
+
+def test_modern_policy_refuses_tls12(policy_server):
+    server = policy_server("AutoTLSPolicy modern")
+    refused = handshake(server, SITE.name, maximum=ssl.TLSVersion.TLSv1_2)
+    assert isinstance(refused, Exception), "modern accepted TLS 1.2: %r" % (refused,)
+    assert handshake(server, SITE.name)[0] == "TLSv1.3"
+
+
+def test_inherit_keeps_mod_ssl_defaults(policy_server):
+    server = policy_server("AutoTLSPolicy inherit")
+    version, cipher = handshake(server, SITE.name, maximum=ssl.TLSVersion.TLSv1_2,
+                                ciphers=CBC_ONLY)
+    assert version == "TLSv1.2" and "AES128-SHA" in cipher, cipher
+
+
+def test_no_hsts_on_the_pending_503(policy_server):
+    server = policy_server("AutoTLSHSTS %s" % HSTS_VALUE)
+    status, headers, _ = server.http_get(SITE.name, https=True)
+    assert status == 503
+    assert headers.get(HSTS) is None, "HSTS pinned on a placeholder: %r" % headers.get(HSTS)
+
+
+def test_hsts_on_https_answers_of_live_sites_only(pebble):
+    on, off = Site("hsts-on.test"), Site("hsts-off.test", directives="AutoTLSHSTS off")
+    with AutoTLSServer([on, off], pebble=pebble,
+                       extra="AutoTLSHSTS %s\nAutoTLSRedirect off" % HSTS_VALUE) as server:
+        server.start()
+        for site in (on, off):
+            server.wait_until_served(site.name)
+        status, headers, body = server.http_get(on.name, https=True)
+        assert status == 200 and on.page().encode() in body
+        assert headers.get(HSTS) == HSTS_VALUE
+        status, headers, _ = server.http_get(on.name, "/no-such-page", https=True)
+        assert status == 404 and headers.get(HSTS) == HSTS_VALUE, "no HSTS on an error page"
+        status, headers, _ = server.http_get(on.name)
+        assert status == 200 and headers.get(HSTS) is None, "HSTS sent over plain HTTP"
+        status, headers, _ = server.http_get(off.name, https=True)
+        assert status == 200 and headers.get(HSTS) is None, "AutoTLSHSTS off in the vhost ignored"
