@@ -10,8 +10,12 @@ is live, the configured value on every HTTPS answer of a live site (pages and er
 none over plain HTTP and none for a vhost that says AutoTLSHSTS off.
 """
 
+import json
+import os
+import shutil
 import socket
 import ssl
+import subprocess
 
 import pytest
 
@@ -109,3 +113,36 @@ def test_hsts_on_https_answers_of_live_sites_only(pebble):
         assert status == 200 and headers.get(HSTS) is None, "HSTS sent over plain HTTP"
         status, headers, _ = server.http_get(off.name, https=True)
         assert status == 200 and headers.get(HSTS) is None, "AutoTLSHSTS off in the vhost ignored"
+
+
+TESTSSL = shutil.which("testssl")
+TESTSSL_TIMEOUT = 900.0
+FAILING_SEVERITIES = ("HIGH", "CRITICAL")
+# Properties of the CA's certificate, not of the twin's TLS: pebble's certificates name neither
+# a CRL nor an OCSP responder.
+CA_FINDINGS = ("cert_revocation",)
+
+
+# testssl.sh makes thousands of connections from a shell script: 5-10 minutes on 2 shared
+# cores, more than the whole suite may spend, so it runs on request only (README, "Testing").
+@pytest.mark.skipif(TESTSSL is None or not os.environ.get("AUTOTLS_TESTSSL"),
+                    reason="set AUTOTLS_TESTSSL=1 (and install Debian's testssl.sh) to run it")
+def test_testssl_finds_nothing_high_or_critical_on_a_live_twin(pebble, tmp_path):
+    site = Site("testssl.test")
+    with AutoTLSServer([site], pebble=pebble) as server:
+        server.start()
+        server.wait_until_served(site.name)
+        roots = tmp_path / "roots.pem"
+        roots.write_text(pebble.roots_pem())
+        report = tmp_path / "testssl.json"
+        proc = subprocess.run(
+            [TESTSSL, "--quiet", "--color", "0", "--warnings", "batch", "--add-ca", str(roots),
+             "--ip", "127.0.0.1", "--nodns", "min", "--jsonfile", str(report), "--severity", "LOW",
+             "https://%s:%d/" % (site.name, server.https_port)],
+            capture_output=True, text=True, timeout=TESTSSL_TIMEOUT)
+        findings = json.loads(report.read_text())
+        assert findings, "testssl.sh wrote no findings (%d): %s" % (proc.returncode,
+                                                                     proc.stdout[-2000:])
+        bad = [(f.get("id"), f.get("severity"), f.get("finding")) for f in findings
+               if f.get("severity") in FAILING_SEVERITIES and f.get("id") not in CA_FINDINGS]
+        assert not bad, bad
