@@ -146,3 +146,29 @@ def test_testssl_finds_nothing_high_or_critical_on_a_live_twin(pebble, tmp_path)
         bad = [(f.get("id"), f.get("severity"), f.get("finding")) for f in findings
                if f.get("severity") in FAILING_SEVERITIES and f.get("id") not in CA_FINDINGS]
         assert not bad, bad
+
+
+CURL = shutil.which("curl")
+HTTP2_MODULE = httpd.MODULES_DIR / "mod_http2.so"
+CURL_TIMEOUT = 30.0
+
+
+@pytest.mark.skipif(CURL is None or not HTTP2_MODULE.is_file(), reason="needs curl and mod_http2")
+def test_http2_request_to_a_live_twin_under_event_mpm(pebble):
+    """Debian's http2.conf sets `Protocols h2 h2c http/1.1` server-wide: the twins inherit it,
+    and the intermediate policy's ciphers are all ones HTTP/2 allows (RFC 7540 §9.2.2)."""
+    site = Site("h2.test")
+    extra = 'LoadModule http2_module "%s"\nProtocols h2 h2c http/1.1' % HTTP2_MODULE
+    with AutoTLSServer([site], pebble=pebble, mpm="event", extra=extra) as server:
+        server.start()
+        server.wait_until_served(site.name)
+        proc = subprocess.run(
+            [CURL, "--silent", "--show-error", "--http2", "--cacert", server.trust_file,
+             "--resolve", "%s:%d:127.0.0.1" % (site.name, server.https_port),
+             "--write-out", "\\n%{http_version} %{http_code}",
+             "https://%s:%d/" % (site.name, server.https_port)],
+            capture_output=True, text=True, timeout=CURL_TIMEOUT)
+        assert proc.returncode == 0, proc.stderr
+        body, _, status = proc.stdout.rpartition("\n")
+        assert status == "2 200", (status, proc.stderr)
+        assert site.page() in body + "\n"
