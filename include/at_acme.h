@@ -11,6 +11,7 @@
 #ifndef AT_ACME_H
 #define AT_ACME_H
 
+#include <apr_hash.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
@@ -33,6 +34,8 @@ typedef struct {
     const char *renewal_info;     /* optional (RFC 9773) */
     const char *terms_of_service; /* meta.termsOfService, optional */
     int eab_required;             /* meta.externalAccountRequired */
+    apr_hash_t *profiles;         /* meta.profiles (draft-ietf-acme-profiles): name -> description
+                                     (const char *); NULL when the CA lists none */
 } at_acme_directory_t;
 
 typedef struct {
@@ -178,11 +181,29 @@ typedef struct {
     apr_interval_time_t retry_after; /* the CA's Retry-After on this answer, 0: none (at_poll.h) */
 } at_acme_order_t;
 
-/* newOrder for DNS names; replaces is the ARI certID of the certificate being renewed or NULL.
+/* newOrder for DNS names; replaces is the ARI certID of the certificate being renewed or NULL;
+ * profile the name of one of the directory's profiles (at_acme_profile_choose) or NULL.
  * A refusal of an order with replaces is logged at debug level only: the caller logs it, as it
  * may order again without (at_issue_certificate does). */
 apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,
-                               const apr_array_header_t *names, const char *replaces);
+                               const apr_array_header_t *names, const char *replaces,
+                               const char *profile);
+
+/*
+ * AutoTLSProfile's rule (draft-ietf-acme-profiles): which profile to ask for in newOrder when
+ * `wanted` (NULL: none) is configured. A profile the CA lists in dir: *send = wanted. One it does
+ * not list: with required, AT_EARG (order nothing: the admin asked for that profile or none);
+ * else *send = NULL (order without it) and APR_SUCCESS. *unlisted says the CA does not list
+ * wanted, for a warning; *offered names what it lists ("a,b", "" for none), in p.
+ */
+/* Whether name can be a profile's name in a configuration: 1 to AT_ACME_PROFILE_NAME_MAX of
+ * [A-Za-z0-9._-] (the names CAs use: classic, tlsserver, shortlived). */
+#define AT_ACME_PROFILE_NAME_MAX 64
+int at_acme_profile_name_valid(const char *name);
+
+apr_status_t at_acme_profile_choose(const char **send, int *unlisted, const char **offered,
+                                    apr_pool_t *p, const at_acme_directory_t *dir,
+                                    const char *wanted, int required);
 
 apr_status_t at_acme_order_get(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,
                                const char *url);

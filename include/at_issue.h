@@ -129,6 +129,7 @@ typedef struct {
     const char *replaces;        /* ARI certID of the certificate being renewed, or NULL */
     apr_interval_time_t timeout; /* 0: AT_ISSUE_TIMEOUT_DEFAULT */
     const char *preferred_chain; /* issuer CN of the top of the chain to prefer, or NULL */
+    const char *profile;         /* newOrder's profile (at_acme_profile_choose), or NULL */
     /* When set, an account the CA no longer knows is registered again and the order retried. */
     at_store_t *account_store;
     const at_acme_account_options_t *account_options;

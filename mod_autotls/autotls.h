@@ -31,6 +31,8 @@ typedef struct {
     at_key_type_e key_type;
     int redirect;                  /* http -> https once the certificate is live */
     autotls_window_t renew_window; /* AutoTLSRenewWindow; kind UNSET: the default policy */
+    const char *profile;           /* AutoTLSProfile: the CA profile to ask for, or NULL */
+    int profile_required;          /* its "required": no order when the CA does not offer it */
 } autotls_site_t;
 
 /* The module's state for one configuration generation (lives in pconf). */

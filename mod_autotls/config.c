@@ -9,6 +9,7 @@
  * (server-wide or not, ServerRoot, the file system) and the wording of the error.
  */
 #include <string.h>
+#include <strings.h>
 
 #include <apr_file_info.h>
 #include <apr_file_io.h>
@@ -18,6 +19,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "at_acme.h"
 #include "at_ca.h"
 #include "at_core.h"
 #include "at_issue.h" /* at_account_eab_key_read */
@@ -67,6 +69,8 @@ static const char *autotls_set_notify_command(cmd_parms *cmd, void *dconf, const
 static const char *autotls_set_orphan_keep(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_hsts(cmd_parms *cmd, void *dconf, int argc, char *const argv[]);
 static const char *autotls_set_policy(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_profile(cmd_parms *cmd, void *dconf, const char *name,
+                                       const char *required);
 
 const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLS", autotls_set_enabled, NULL, RSRC_CONF,
@@ -115,6 +119,10 @@ const command_rec autotls_cmds[] = {
                   AUTOTLS_POLICY_NAMES
                   ": the TLS settings of the HTTPS twins (Mozilla's "
                   "profiles; default intermediate; inherit keeps the server's SSL settings)"),
+    AP_INIT_TAKE12("AutoTLSProfile", autotls_set_profile, NULL, RSRC_CONF,
+                   "NAME [required] or none: the CA's certificate profile to ask for "
+                   "(draft-ietf-acme-profiles, e.g. tlsserver, shortlived); without required, "
+                   "a CA that does not offer it is asked without a profile"),
     AP_INIT_TAKE1(AUTOTLS_TWIN_DIRECTIVE, autotls_twin_cmd_marker, NULL, RSRC_CONF,
                   "set by mod_autotls on the HTTPS twins it generates (twin.c), not by hand"),
     {NULL},
@@ -529,6 +537,35 @@ static const char *autotls_set_policy(cmd_parms *cmd, void *dconf, const char *a
     return NULL;
 }
 
+static const char *autotls_set_profile(cmd_parms *cmd, void *dconf, const char *name,
+                                       const char *required)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *both =
+        required != NULL ? apr_pstrcat(cmd->temp_pool, name, " ", required, NULL) : name;
+
+    if (!at_acme_profile_name_valid(name)) {
+        return autotls_bad_value(cmd, both, "is no profile name",
+                                 "expected a name the CA lists (letters, digits, '.', '_', '-') "
+                                 "or none");
+    }
+    if (required != NULL && strcasecmp(required, "required") != 0) {
+        return autotls_bad_value(cmd, both, "ends in a word that is not \"required\"",
+                                 "expected NAME, NAME required, or none");
+    }
+    if (strcasecmp(name, "none") == 0) {
+        if (required != NULL) {
+            return autotls_bad_value(cmd, both, "requires no profile at all",
+                                     "expected AutoTLSProfile none alone");
+        }
+        conf->profile = "";
+        return NULL;
+    }
+    conf->profile = apr_pstrdup(cmd->pool, name);
+    conf->profile_required = required != NULL;
+    return NULL;
+}
+
 void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
 {
     autotls_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
@@ -583,6 +620,9 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->orphan_keep = add->orphan_keep != 0 ? add->orphan_keep : base->orphan_keep;
     merged->hsts = autotls_pick_str(add->hsts, base->hsts);
     merged->tls_policy = autotls_pick_int(add->tls_policy, base->tls_policy);
+    merged->profile = autotls_pick_str(add->profile, base->profile);
+    merged->profile_required =
+        add->profile != NULL ? add->profile_required : base->profile_required;
     return merged;
 }
 
@@ -706,4 +746,12 @@ const char *autotls_config_hsts(const server_rec *s)
 int autotls_config_tls_policy(const server_rec *s)
 {
     return autotls_pick_int(autotls_conf_of(s)->tls_policy, AUTOTLS_POLICY_DEFAULT);
+}
+
+const char *autotls_config_profile(const server_rec *s, int *required)
+{
+    const autotls_server_conf_t *conf = autotls_conf_of(s);
+
+    *required = conf->profile_required;
+    return conf->profile != NULL && *conf->profile != '\0' ? conf->profile : NULL;
 }

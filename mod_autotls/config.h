@@ -59,8 +59,10 @@ typedef struct {
     const char *notify_command;         /* AutoTLSNotifyCommand, absolute */
     apr_interval_time_t notify_timeout; /* its timeout=, 0: unset */
     apr_interval_time_t orphan_keep;    /* AutoTLSOrphanKeep, 0: unset */
-    const char *hsts;                   /* AutoTLSHSTS: the header's value, "" for off (hsts.c) */
+    const char *hsts;                   /* AutoTLSHSTS: the header's value, "" for off (gate.c) */
     int tls_policy;                     /* AutoTLSPolicy: an autotls_tls_policy_e (tls_policy.h) */
+    const char *profile;  /* AutoTLSProfile's name; "" for none (AutoTLSProfile none) */
+    int profile_required; /* its "required" */
 } autotls_server_conf_t;
 
 extern module AP_MODULE_DECLARE_DATA autotls_module;
@@ -101,6 +103,8 @@ apr_interval_time_t autotls_config_notify_timeout(const server_rec *s);
 apr_interval_time_t autotls_config_orphan_keep(const server_rec *s);
 /* AutoTLSHSTS: the Strict-Transport-Security value, NULL when off (the default). */
 const char *autotls_config_hsts(const server_rec *s);
+/* AutoTLSProfile: the CA profile to ask for (NULL: none) and whether it is required. */
+const char *autotls_config_profile(const server_rec *s, int *required);
 /* AutoTLSPolicy, else intermediate: an autotls_tls_policy_e (tls_policy.h). */
 int autotls_config_tls_policy(const server_rec *s);
 

@@ -105,7 +105,8 @@ static apr_status_t order_post(at_acme_order_t **order, at_acme_t *acme, apr_poo
 }
 
 apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,
-                               const apr_array_header_t *names, const char *replaces)
+                               const apr_array_header_t *names, const char *replaces,
+                               const char *profile)
 {
     const at_acme_directory_t *dir;
     at_http_response_t *response;
@@ -132,6 +133,9 @@ apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_poo
     payload = json_pack("{s:o}", "identifiers", identifiers);
     if (replaces != NULL) {
         json_object_set_new(payload, "replaces", json_string(replaces));
+    }
+    if (profile != NULL) {
+        json_object_set_new(payload, "profile", json_string(profile));
     }
     /* With replaces, the caller logs a refusal: it orders again without (RFC 9773). */
     rv = acme_post_object(acme, p, what, dir->new_order, payload,

@@ -91,7 +91,7 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
     const char *quiet_problem = NULL; /* a refusal at_acme_order_new did not log */
     apr_status_t rv;
 
-    rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces);
+    rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces, req->profile);
     problem = at_acme_last_problem(ctx->acme);
     if (rv == AT_EPROBLEM && req->account_store != NULL &&
         (at_acme_problem_is(problem, "accountDoesNotExist") ||
@@ -102,7 +102,7 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
         if (rv != APR_SUCCESS) {
             return rv; /* logged where the account failed */
         }
-        rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces);
+        rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces, req->profile);
         problem = at_acme_last_problem(ctx->acme);
     }
     if (rv == AT_EPROBLEM && ctx->replaces != NULL && issue_replaces_refused(problem)) {
@@ -111,7 +111,7 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
                req->site, at_acme_url(ctx->acme), ctx->replaces,
                at_acme_problem_text(ctx->p, problem));
         ctx->replaces = NULL;
-        rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, NULL);
+        rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, NULL, req->profile);
     } else if (rv == AT_EPROBLEM && ctx->replaces != NULL) {
         quiet_problem = at_acme_problem_text(ctx->p, problem);
     }

@@ -117,6 +117,9 @@ GOOD = [
     "AutoTLSPolicy intermediate",
     "AutoTLSPolicy modern",
     "AutoTLSPolicy INHERIT",
+    "AutoTLSProfile tlsserver",
+    "AutoTLSProfile shortlived required",
+    "AutoTLSProfile none",
 ]
 
 
@@ -186,6 +189,9 @@ BAD = [
     ("AutoTLSHSTS", "max-age=300; includeSubDomains; includeSubDomains"),
     ("AutoTLSPolicy", "old"),
     ("AutoTLSPolicy", "mozilla"),
+    ("AutoTLSProfile", "short/lived"),
+    ("AutoTLSProfile", "tlsserver mandatory"),
+    ("AutoTLSProfile", "none required"),
 ]
 
 
@@ -255,7 +261,8 @@ def test_server_wide_directive_outside_vhost_with_vhosts_is_accepted(server_root
 def test_per_vhost_directives_are_accepted_inside_vhost(server_root):
     body = VHOST % "\n    ".join(["AutoTLS off", "AutoTLSKeyType rsa2048",
                                    "AutoTLSRenewWindow 12h", "AutoTLSRedirect off",
-                                   "AutoTLSHSTS max-age=300; includeSubDomains"])
+                                   "AutoTLSHSTS max-age=300; includeSubDomains",
+                                   "AutoTLSProfile shortlived required"])
     assert_ok(check(server_root, "AutoTLS on\n" + body))
 
 
@@ -316,5 +323,5 @@ def test_shipped_conf_parses_as_shipped_and_with_every_example_uncommented(serve
         examples = examples.replace(str(SYSTEM_ROOTS), str(server_root / "roots.pem"))
     examples = examples.replace(NOTIFY_EXAMPLE, str(server_root / "notify"))
     directives = set(re.findall(r"^\s*(AutoTLS\w*)\s", examples, re.M))
-    assert len(directives) == 18, sorted(directives)
+    assert len(directives) == 19, sorted(directives)
     assert_ok(check(server_root, examples))
