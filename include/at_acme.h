@@ -218,6 +218,13 @@ at_acme_challenge_t *at_acme_authz_challenge(const at_acme_authz_t *authz, const
 apr_status_t at_acme_key_authorization(const char **keyauth, at_acme_t *acme, apr_pool_t *p,
                                        const char *token);
 
+/* RFC 8555 §8.4: the TXT record of a dns-01 challenge: its name "_acme-challenge.<name>." (fqdn,
+ * absolute, as lego's exec provider passes it) and its value, base64url(SHA-256(keyauth)). name
+ * is the authorization's identifier (for a wildcard, the name below "*."). */
+#define AT_DNS01_LABEL "_acme-challenge."
+apr_status_t at_acme_dns01_record(const char **fqdn, const char **value, apr_pool_t *p,
+                                  const char *name, const char *keyauth);
+
 /* Tells the CA to validate the challenge (POST {}). */
 apr_status_t at_acme_challenge_respond(at_acme_challenge_t **updated, at_acme_t *acme,
                                        apr_pool_t *p, const at_acme_challenge_t *challenge);

@@ -55,9 +55,12 @@ typedef struct {
     const char *eab_kid;       /* AutoTLSEAB key id, or NULL */
     const char *eab_hmac_file; /* AutoTLSEAB key file (read by the renewal process), or NULL */
     /* notifications and orphans */
-    const char *notify_command;         /* AutoTLSNotifyCommand, or NULL */
-    apr_interval_time_t notify_timeout; /* its time limit */
-    apr_interval_time_t orphan_keep;    /* AutoTLSOrphanKeep */
+    const char *notify_command;          /* AutoTLSNotifyCommand, or NULL */
+    apr_interval_time_t notify_timeout;  /* its time limit */
+    const char *dns_command;             /* AutoTLSDNSCommand, or NULL (no wildcard aliases) */
+    apr_interval_time_t dns_timeout;     /* its time limit */
+    apr_interval_time_t dns_propagation; /* AutoTLSDNSPropagation */
+    apr_interval_time_t orphan_keep;     /* AutoTLSOrphanKeep */
 } autotls_ctx_t;
 
 /* Builds the context of this generation from the configured servers (post_config, every pass)

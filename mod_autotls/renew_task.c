@@ -24,6 +24,7 @@
 #include "activator.h"
 #include "log_glue.h"
 #include "renew_status.h"
+#include "renew_dns.h"
 #include "renew_task.h"
 
 APLOG_USE_MODULE(autotls);
@@ -262,6 +263,7 @@ static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
     request.key_type = job->site->key_type;
     request.timeout = AUTOTLS_ORDER_TIMEOUT;
     request.allow_partial = job->allow_partial;
+    request.dns01 = autotls_renew_dns01(ctx, p);
     request.account_store = ctx->store;
     request.account_options = &account;
     if ((rv = autotls_renew_acme(acme, renew, p)) != APR_SUCCESS ||

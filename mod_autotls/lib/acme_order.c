@@ -11,6 +11,7 @@
 
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <openssl/sha.h>
 
 #include "acme_internal.h"
 #include "at_b64url.h"
@@ -296,6 +297,20 @@ apr_status_t at_acme_key_authorization(const char **keyauth, at_acme_t *acme, ap
         return rv;
     }
     *keyauth = apr_pstrcat(p, token, ".", thumbprint, NULL);
+    return APR_SUCCESS;
+}
+
+apr_status_t at_acme_dns01_record(const char **fqdn, const char **value, apr_pool_t *p,
+                                  const char *name, const char *keyauth)
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+
+    if (name == NULL || keyauth == NULL ||
+        SHA256((const unsigned char *)keyauth, strlen(keyauth), digest) == NULL) {
+        return AT_EARG;
+    }
+    *fqdn = apr_pstrcat(p, AT_DNS01_LABEL, name, ".", NULL);
+    *value = at_b64url_encode(p, digest, sizeof(digest));
     return APR_SUCCESS;
 }
 

@@ -21,6 +21,7 @@ MODULE = skip_unless_runnable(as_root=False)
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SYSTEM_ROOTS = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
 NOTIFY_EXAMPLE = "/usr/local/bin/autotls-mail"  # conf/autotls.conf's example command
+DNS_EXAMPLE = "/usr/local/bin/autotls-dns"  # and its example DNS command
 PLACEHOLDER_PEM = "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"
 EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"  # base64url MAC key
 
@@ -120,6 +121,10 @@ GOOD = [
     "AutoTLSProfile tlsserver",
     "AutoTLSProfile shortlived required",
     "AutoTLSProfile none",
+    "AutoTLSDNSCommand {root}/notify",
+    "AutoTLSDNSCommand {root}/notify timeout=2m",
+    "AutoTLSDNSPropagation 30s",
+    "AutoTLSDNSPropagation 1h",
 ]
 
 
@@ -192,6 +197,10 @@ BAD = [
     ("AutoTLSProfile", "short/lived"),
     ("AutoTLSProfile", "tlsserver mandatory"),
     ("AutoTLSProfile", "none required"),
+    ("AutoTLSDNSCommand", "dns-command"),
+    ("AutoTLSDNSCommand", "/bin/true timeout=11m"),
+    ("AutoTLSDNSPropagation", "2h"),
+    ("AutoTLSDNSPropagation", "0s"),
 ]
 
 
@@ -237,6 +246,8 @@ SERVER_WIDE = [
     "AutoTLSNotifyCommand /bin/true",
     "AutoTLSOrphanKeep 30d",
     "AutoTLSPolicy modern",
+    "AutoTLSDNSCommand /bin/true",
+    "AutoTLSDNSPropagation 30s",
 ]
 
 VHOST = """
@@ -322,6 +333,7 @@ def test_shipped_conf_parses_as_shipped_and_with_every_example_uncommented(serve
     if not SYSTEM_ROOTS.is_file():
         examples = examples.replace(str(SYSTEM_ROOTS), str(server_root / "roots.pem"))
     examples = examples.replace(NOTIFY_EXAMPLE, str(server_root / "notify"))
+    examples = examples.replace(DNS_EXAMPLE, str(server_root / "notify"))
     directives = set(re.findall(r"^\s*(AutoTLS\w*)\s", examples, re.M))
-    assert len(directives) == 19, sorted(directives)
+    assert len(directives) == 21, sorted(directives)
     assert_ok(check(server_root, examples))
