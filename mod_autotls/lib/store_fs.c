@@ -1068,10 +1068,47 @@ static apr_status_t fs_gen_sets(int dfd, const char *gdir, const struct timespec
     return APR_SUCCESS;
 }
 
+/* The number given out: a settled one without the top bit, else one never given before. */
+static apr_uint64_t fs_gen_final(apr_uint64_t gen, int unsettled)
+{
+    static apr_uint64_t unsettled_count; /* atomic */
+
+    if (unsettled) {
+        return FS_GEN_UNSETTLED_BIT | __atomic_add_fetch(&unsettled_count, 1, __ATOMIC_RELAXED);
+    }
+    return gen & ~FS_GEN_UNSETTLED_BIT;
+}
+
+/* A flat group: its directory alone, looked at without following a link. */
+static apr_status_t fs_generation_flat(const char *gdir, apr_uint64_t *gen)
+{
+    struct timespec now;
+    struct stat st;
+    apr_status_t rv;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (fstatat(AT_FDCWD, gdir, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) {
+            return APR_SUCCESS;
+        }
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1151) "store: cannot stat %s", gdir);
+        return rv;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        at_log(AT_LOG_ERR, AT_EMODE,
+               AT_LOGNO(1131) "store: %s is not a directory (a symbolic link "
+                              "or a file); the store does not follow links",
+               gdir);
+        return AT_EMODE;
+    }
+    *gen = fs_gen_final(fs_gen_of(&st), fs_gen_unsettled(&st, &now));
+    return APR_SUCCESS;
+}
+
 static apr_status_t fs_generation(at_store_t *store, at_store_group_e group, apr_uint64_t *gen,
                                   apr_pool_t *p)
 {
-    static apr_uint64_t unsettled_count; /* numbers never given before (atomic) */
     const char *gdir = fs_dir_path(store, group, NULL, p);
     struct timespec now;
     struct stat st;
@@ -1079,6 +1116,9 @@ static apr_status_t fs_generation(at_store_t *store, at_store_group_e group, apr
     int dfd, unsettled;
 
     *gen = 0;
+    if (!fs_group_has_sets(group)) {
+        return fs_generation_flat(gdir, gen); /* one stat: what a tick pays at rest */
+    }
     dfd = open(gdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) {
         if (errno == ENOENT) {
@@ -1095,13 +1135,8 @@ static apr_status_t fs_generation(at_store_t *store, at_store_group_e group, apr
     } else {
         *gen = fs_gen_of(&st);
         unsettled = fs_gen_unsettled(&st, &now);
-        if (fs_group_has_sets(group)) {
-            rv = fs_gen_sets(dfd, gdir, &now, gen, &unsettled);
-        }
-        *gen &= ~FS_GEN_UNSETTLED_BIT;
-        if (unsettled) {
-            *gen = FS_GEN_UNSETTLED_BIT | __atomic_add_fetch(&unsettled_count, 1, __ATOMIC_RELAXED);
-        }
+        rv = fs_gen_sets(dfd, gdir, &now, gen, &unsettled);
+        *gen = fs_gen_final(*gen, unsettled);
     }
     close(dfd);
     return rv;
