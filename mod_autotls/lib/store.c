@@ -274,8 +274,10 @@ apr_status_t at_store_watch_drain(at_store_t *store, int fd)
     return store->vt->watch_drain(store, fd);
 }
 
-/* A lease's name is a site and its token a component: both reach a backend checked. */
-static apr_status_t check_lease(at_store_t *store, const char *name, const char *token)
+/* A lease's name is a site and its token a component: both reach a backend checked. token may
+ * be NULL only where none is needed (the holder). */
+static apr_status_t check_lease(at_store_t *store, const char *name, const char *token,
+                                int need_token)
 {
     apr_status_t rv;
 
@@ -283,8 +285,9 @@ static apr_status_t check_lease(at_store_t *store, const char *name, const char 
         (rv = check_component(AT_STORE_LEASES, "name", name)) != APR_SUCCESS) {
         return rv;
     }
-    if (token != NULL && (strlen(token) > AT_STORE_LEASE_TOKEN_MAX ||
-                          (rv = check_component(AT_STORE_LEASES, "token", token)) != APR_SUCCESS)) {
+    if ((token == NULL && need_token) ||
+        (token != NULL &&
+         (strlen(token) > AT_STORE_LEASE_TOKEN_MAX || !at_store_component_valid(token)))) {
         at_log(AT_LOG_ERR, AT_EARG,
                AT_LOGNO(1201) "store: refusing the lease token for %s: 1-%d characters of "
                               "[A-Za-z0-9._-] (at_store_lease_token)",
@@ -294,40 +297,35 @@ static apr_status_t check_lease(at_store_t *store, const char *name, const char 
     return APR_SUCCESS;
 }
 
-static apr_status_t check_lease_ttl(const char *name, apr_interval_time_t ttl)
+/* Taking and renewing: a token and a positive time, then the backend's operation. */
+static apr_status_t lease_timed(at_store_t *store, int renew, const char *name, const char *token,
+                                apr_interval_time_t ttl, apr_pool_t *p)
 {
+    apr_status_t (*op)(at_store_t *, const char *, const char *, apr_interval_time_t, apr_pool_t *);
+    apr_status_t rv;
+
+    if ((rv = check_lease(store, name, token, 1)) != APR_SUCCESS) {
+        return rv;
+    }
     if (ttl <= 0) {
         at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1202) "store: a lease on %s needs a positive time",
                name);
         return AT_EARG;
     }
-    return APR_SUCCESS;
+    op = renew ? store->vt->lease_renew : store->vt->lease_take;
+    return op != NULL ? op(store, name, token, ttl, p) : APR_ENOTIMPL;
 }
 
 apr_status_t at_store_lease_take(at_store_t *store, const char *name, const char *token,
                                  apr_interval_time_t ttl, apr_pool_t *p)
 {
-    apr_status_t rv;
-
-    if ((rv = check_lease(store, name, token)) != APR_SUCCESS || token == NULL ||
-        (rv = check_lease_ttl(name, ttl)) != APR_SUCCESS) {
-        return rv != APR_SUCCESS ? rv : AT_EARG;
-    }
-    return store->vt->lease_take != NULL ? store->vt->lease_take(store, name, token, ttl, p)
-                                         : APR_ENOTIMPL;
+    return lease_timed(store, 0, name, token, ttl, p);
 }
 
 apr_status_t at_store_lease_renew(at_store_t *store, const char *name, const char *token,
                                   apr_interval_time_t ttl, apr_pool_t *p)
 {
-    apr_status_t rv;
-
-    if ((rv = check_lease(store, name, token)) != APR_SUCCESS || token == NULL ||
-        (rv = check_lease_ttl(name, ttl)) != APR_SUCCESS) {
-        return rv != APR_SUCCESS ? rv : AT_EARG;
-    }
-    return store->vt->lease_renew != NULL ? store->vt->lease_renew(store, name, token, ttl, p)
-                                          : APR_ENOTIMPL;
+    return lease_timed(store, 1, name, token, ttl, p);
 }
 
 apr_status_t at_store_lease_release(at_store_t *store, const char *name, const char *token,
@@ -335,8 +333,8 @@ apr_status_t at_store_lease_release(at_store_t *store, const char *name, const c
 {
     apr_status_t rv;
 
-    if ((rv = check_lease(store, name, token)) != APR_SUCCESS || token == NULL) {
-        return rv != APR_SUCCESS ? rv : AT_EARG;
+    if ((rv = check_lease(store, name, token, 1)) != APR_SUCCESS) {
+        return rv;
     }
     return store->vt->lease_release != NULL ? store->vt->lease_release(store, name, token, p)
                                             : APR_ENOTIMPL;
@@ -349,7 +347,7 @@ apr_status_t at_store_lease_holder(at_store_t *store, const char *name, char **t
 
     *token = NULL;
     *expires = 0;
-    if ((rv = check_lease(store, name, NULL)) != APR_SUCCESS) {
+    if ((rv = check_lease(store, name, NULL, 0)) != APR_SUCCESS) {
         return rv;
     }
     return store->vt->lease_holder != NULL ? store->vt->lease_holder(store, name, token, expires, p)
