@@ -514,8 +514,9 @@ static void activator_consider(activator_child_t *ch, const char *name, apr_time
         return;
     }
     if (retry != NULL && retry->when != 0) {
-        if (now < retry->when && rv == APR_SUCCESS && set.version == retry->version &&
-            set.mtime == retry->mtime) {
+        /* only a set seen to be another one cuts the wait short */
+        if (now < retry->when &&
+            (rv != APR_SUCCESS || (set.version == retry->version && set.mtime == retry->mtime))) {
             return;
         }
         retry->when = 0;
