@@ -29,6 +29,9 @@ HSTS_VALUE = "max-age=300; includeSubDomains"
 # The ECDHE CBC suites OpenSSL's default list offers at TLS 1.2 (the placeholder key may be
 # EC or RSA): refused by intermediate, accepted by mod_ssl's default (AutoTLSPolicy inherit).
 CBC_ONLY = "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA"
+# A client that prefers AES-256: the server's order (AES-128 first) wins under our policies.
+AES256_FIRST = ("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256")
 SITE = Site("policy.test")
 
 
@@ -74,6 +77,8 @@ def test_default_policy_refuses_cbc_ciphers_and_offers_tls13(policy_server):
     version, cipher = handshake(server, SITE.name, maximum=ssl.TLSVersion.TLSv1_2)
     assert version == "TLSv1.2" and ("GCM" in cipher or "CHACHA20" in cipher), cipher
     assert handshake(server, SITE.name)[0] == "TLSv1.3"
+    _, cipher = handshake(server, SITE.name, maximum=ssl.TLSVersion.TLSv1_2, ciphers=AES256_FIRST)
+    assert "AES128-GCM" in cipher, "the client's order won: %s" % cipher
 
 
 def test_modern_policy_refuses_tls12(policy_server):
@@ -88,6 +93,8 @@ def test_inherit_keeps_mod_ssl_defaults(policy_server):
     version, cipher = handshake(server, SITE.name, maximum=ssl.TLSVersion.TLSv1_2,
                                 ciphers=CBC_ONLY)
     assert version == "TLSv1.2" and "AES128-SHA" in cipher, cipher
+    _, cipher = handshake(server, SITE.name, maximum=ssl.TLSVersion.TLSv1_2, ciphers=AES256_FIRST)
+    assert "AES256-GCM" in cipher, "mod_ssl's default lets the client choose: %s" % cipher
 
 
 def test_no_hsts_on_the_pending_503(policy_server):

@@ -241,8 +241,8 @@ def test_twin_tree_copies_children_strips_port_and_ends_with_sslengine(server):
                           "SSLEngine off"]
     # then AutoTLSPolicy's settings (intermediate by default: tests/integration/test_tls_policy.py)
     assert [ln.split()[0] for ln in lines[7:]] == ["SSLProtocol", "SSLCipherSuite",
-                                                    "SSLHonorCipherOrder", "SSLSessionTickets",
-                                                    "SSLEngine"], lines
+                                                    "SSLHonorCipherOrder", "SSLOpenSSLConfCmd",
+                                                    "SSLSessionTickets", "SSLEngine"], lines
     assert lines[-1] == "SSLEngine on"
     assert "ServerName www.example.org:80" in tree  # the original keeps its own
     assert re.search(r"^Listen %d https$" % server.https, tree, re.M), tree
