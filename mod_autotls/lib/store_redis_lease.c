@@ -41,6 +41,7 @@ struct redis_lock_t {
     const char *key;
     const char *token;
     apr_time_t renewed;
+    int lost; /* expired while held: said once, not renewed any more */
 };
 
 static const char *lease_ms(apr_pool_t *p, apr_interval_time_t ttl)
@@ -241,7 +242,7 @@ void redis_locks_renew(redis_store_t *rs, apr_pool_t *p)
     }
     rs->renewing = 1;
     for (lock = rs->locks; lock != NULL; lock = lock->next) {
-        if (now - lock->renewed < AT_STORE_REDIS_LOCK_TTL / 3) {
+        if (lock->lost || now - lock->renewed < AT_STORE_REDIS_LOCK_TTL / 3) {
             continue;
         }
         args[0] = lock->token;
@@ -252,6 +253,7 @@ void redis_locks_renew(redis_store_t *rs, apr_pool_t *p)
         }
         lock->renewed = now;
         if (!ours) {
+            lock->lost = 1;
             at_log(AT_LOG_WARN, AT_ELOST,
                    AT_LOGNO(1332) "store: the lock %s in Redis (%s) expired while held (no store "
                                   "call for %" APR_TIME_T_FMT " s): another process may hold it",

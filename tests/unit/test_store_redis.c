@@ -713,6 +713,7 @@ START_TEST(test_planted_foreign_and_corrupt_values_are_refused_with_their_key_na
     save(AT_STORE_STAGING, "third", "b", "x", AT_STORE_SECRET);
     ck_assert_int_eq(load(store, AT_STORE_STAGING, "third", "a", AT_STORE_SECRET, &out),
                      AT_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(log_text, "stored in clear"));
     ck_assert_int_eq(load(store, AT_STORE_STAGING, "third", "b", AT_STORE_PUBLIC, &out),
                      AT_ECORRUPT);
     /* Another type of value under our key. */
