@@ -89,24 +89,6 @@ static apr_status_t lease_compare(int *ours, redis_store_t *rs, apr_pool_t *p, c
     return APR_SUCCESS;
 }
 
-apr_status_t redis_lease_take(at_store_t *store, const char *name, const char *token,
-                              apr_interval_time_t ttl, apr_pool_t *p)
-{
-    redis_store_t *rs = store->impl;
-    const char *key = redis_key(rs, p, "lease", name);
-    const char *args[2] = {token, lease_ms(p, ttl)};
-    apr_status_t rv;
-    int ours;
-
-    if ((rv = lease_ttl_ok(name, ttl)) != APR_SUCCESS ||
-        (rv = lease_set_nx(rs, p, "lease take", key, token, ttl)) != APR_EAGAIN) {
-        return rv;
-    }
-    /* Held already: ours (take again = renew), or another holder's. */
-    rv = lease_compare(&ours, rs, p, "lease take", lease_renew_script, key, 2, args);
-    return rv != APR_SUCCESS ? rv : ours ? APR_SUCCESS : AT_EBUSY;
-}
-
 apr_status_t redis_lease_renew(at_store_t *store, const char *name, const char *token,
                                apr_interval_time_t ttl, apr_pool_t *p)
 {
@@ -122,6 +104,22 @@ apr_status_t redis_lease_renew(at_store_t *store, const char *name, const char *
         return rv;
     }
     return ours ? APR_SUCCESS : AT_ELOST;
+}
+
+apr_status_t redis_lease_take(at_store_t *store, const char *name, const char *token,
+                              apr_interval_time_t ttl, apr_pool_t *p)
+{
+    redis_store_t *rs = store->impl;
+    apr_status_t rv;
+
+    if ((rv = lease_ttl_ok(name, ttl)) != APR_SUCCESS ||
+        (rv = lease_set_nx(rs, p, "lease take", redis_key(rs, p, "lease", name), token, ttl)) !=
+            APR_EAGAIN) {
+        return rv;
+    }
+    /* Held already: ours (taking it again renews it), or another holder's. */
+    rv = redis_lease_renew(store, name, token, ttl, p);
+    return rv == AT_ELOST ? AT_EBUSY : rv;
 }
 
 apr_status_t redis_lease_release(at_store_t *store, const char *name, const char *token,
