@@ -9,8 +9,11 @@
  * unreachable and one when it is back, not one per call.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <apr_strings.h>
 
@@ -147,14 +150,40 @@ static apr_status_t redis_connect(redis_store_t *rs, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
+/* hiredis writes with write(2): to a connection Redis closed that raises SIGPIPE, which kills a
+ * process that does not ignore it. The calling thread blocks it around each call and takes back
+ * the one its own write raised, so the failure is only EPIPE. */
+static int redis_sigpipe_block(sigset_t *old)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    return pthread_sigmask(SIG_BLOCK, &set, old) == 0;
+}
+
+static void redis_sigpipe_restore(const sigset_t *old)
+{
+    static const struct timespec no_wait = {0, 0};
+    sigset_t set, pending;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    if (!sigismember(old, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        sigtimedwait(&set, NULL, &no_wait);
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 static apr_status_t redis_free_reply(void *data)
 {
     freeReplyObject(data);
     return APR_SUCCESS;
 }
 
-apr_status_t redis_call(redisReply **reply, redis_store_t *rs, apr_pool_t *p, const char *what,
-                        const char *key, int argc, const char **argv, const size_t *argvlen)
+static apr_status_t redis_call_unsignalled(redisReply **reply, redis_store_t *rs, apr_pool_t *p,
+                                           const char *what, const char *key, int argc,
+                                           const char **argv, const size_t *argvlen)
 {
     size_t lens_static[REDIS_ARGV_STATIC], *lens = lens_static;
     apr_status_t rv;
@@ -192,6 +221,19 @@ apr_status_t redis_call(redisReply **reply, redis_store_t *rs, apr_pool_t *p, co
     }
     *reply = r;
     return APR_SUCCESS;
+}
+
+apr_status_t redis_call(redisReply **reply, redis_store_t *rs, apr_pool_t *p, const char *what,
+                        const char *key, int argc, const char **argv, const size_t *argvlen)
+{
+    sigset_t old;
+    int blocked = redis_sigpipe_block(&old);
+    apr_status_t rv = redis_call_unsignalled(reply, rs, p, what, key, argc, argv, argvlen);
+
+    if (blocked) {
+        redis_sigpipe_restore(&old);
+    }
+    return rv;
 }
 
 apr_status_t redis_eval(redisReply **reply, redis_store_t *rs, apr_pool_t *p, const char *what,

@@ -878,6 +878,30 @@ START_TEST(test_redis_stopped_midway_fails_then_works_after_restart)
 }
 END_TEST
 
+/* A large write to a Redis that went away meets a closed socket (EPIPE): an error, never the
+ * SIGPIPE that would kill the process. */
+START_TEST(test_large_write_to_a_stopped_redis_fails_without_sigpipe)
+{
+    int port = free_port();
+    pid_t pid = redis_start(port, tmpdir, NULL, NULL);
+    apr_size_t big = at_store_item_max(AT_STORE_JOBS);
+    char *data = apr_pcalloc(pool, big);
+    at_store_t *s;
+    int i;
+
+    ck_assert_int_gt(pid, 0);
+    signal(SIGPIPE, SIG_DFL);
+    s = open_store_at(port, key_file, NULL, TEST_TIMEOUT_SHORT);
+    ck_assert_int_eq(at_store_redis_ping(s), APR_SUCCESS);
+    redis_stop(pid);
+    for (i = 0; i < 2; i++) {
+        ck_assert_int_ne(
+            at_store_save(s, AT_STORE_JOBS, NULL, "big.json", data, big, AT_STORE_PUBLIC, pool),
+            APR_SUCCESS);
+    }
+}
+END_TEST
+
 START_TEST(test_password_from_file_and_a_wrong_one_refused)
 {
     int port = free_port();
@@ -926,6 +950,7 @@ static Suite *store_redis_suite(void)
     tcase_add_test(tc, test_open_refuses_missing_key_bad_files_and_user_without_password);
     tcase_add_test(tc, test_unreachable_redis_fails_fast);
     tcase_add_test(tc, test_redis_stopped_midway_fails_then_works_after_restart);
+    tcase_add_test(tc, test_large_write_to_a_stopped_redis_fails_without_sigpipe);
     tcase_add_test(tc, test_password_from_file_and_a_wrong_one_refused);
     suite_add_tcase(s, tc);
     return s;
