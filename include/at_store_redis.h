@@ -76,39 +76,4 @@ apr_status_t at_store_redis_ping(at_store_t *store);
 const char *at_store_redis_item_key(at_store_t *store, at_store_group_e group, const char *name,
                                     const char *item, apr_pool_t *p);
 
-/*
- * ---- Until the store interface of the store-iface branch lands (issue 13, part 1) ----------
- * The operations it adds to at_store_vtable_t, implemented here with its exact signatures and
- * reachable through at_store_redis_ext(). Reconcile: delete this block (the at_store_stat_t below
- * duplicates store-iface's on purpose, so that the merge fails loudly until it is), put the six
- * functions into store_redis.c's vtable (they are already named .stat etc. there, commented), and
- * call at_store_stat/at_store_generation/at_store_lease_* instead of ext->... in the tests.
- */
-typedef struct {
-    int exists;
-    int is_set;
-    apr_time_t mtime;
-    apr_off_t size;
-    apr_uint64_t version;
-    const char *why;
-} at_store_stat_t;
-
-typedef struct {
-    apr_status_t (*stat)(at_store_t *store, at_store_group_e group, const char *name,
-                         const char *item, at_store_stat_t *st, apr_pool_t *p);
-    apr_status_t (*generation)(at_store_t *store, at_store_group_e group, apr_uint64_t *gen,
-                               apr_pool_t *p);
-    apr_status_t (*lease_take)(at_store_t *store, const char *name, const char *token,
-                               apr_interval_time_t ttl, apr_pool_t *p);
-    apr_status_t (*lease_renew)(at_store_t *store, const char *name, const char *token,
-                                apr_interval_time_t ttl, apr_pool_t *p);
-    apr_status_t (*lease_release)(at_store_t *store, const char *name, const char *token,
-                                  apr_pool_t *p);
-    apr_status_t (*lease_holder)(at_store_t *store, const char *name, char **token,
-                                 apr_time_t *expires, apr_pool_t *p);
-} at_store_redis_ext_t;
-
-const at_store_redis_ext_t *at_store_redis_ext(void);
-/* ---- end of the block to reconcile ----------------------------------------------------------- */
-
 #endif

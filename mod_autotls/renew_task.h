@@ -115,7 +115,7 @@ struct autotls_renew_t {
     at_reach_t reach;
     int reach_back; /* it answers again: the scheduler wakes every waiting job */
     /* operator requests (scheduler only) */
-    apr_time_t requests_seen; /* mtime of jobs/ at the last listing */
+    apr_uint64_t requests_seen; /* at_store_generation of jobs/ at the last listing */
     apr_time_t requests_listed;
     /* the status snapshot (renew_status.c) */
     int status_dirty;            /* a site's entry changed since the last write (scheduler only) */

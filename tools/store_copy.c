@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <apr_file_info.h>
 #include <apr_getopt.h>
 #include <apr_strings.h>
 
@@ -41,20 +40,6 @@ static int store_usage(const char *why)
     return STORE_EXIT_USAGE;
 }
 
-/* A filesystem store read as root believes the ACME account's files (the owner of accounts/). */
-static void store_trust_accounts_owner(at_store_t *store, apr_pool_t *p)
-{
-    const char *root = at_store_fs_root(store);
-    apr_finfo_t finfo;
-
-    if (root != NULL &&
-        apr_stat(&finfo, apr_pstrcat(p, root, "/", at_store_group_name(AT_STORE_ACCOUNTS), NULL),
-                 APR_FINFO_USER | APR_FINFO_LINK, p) == APR_SUCCESS &&
-        finfo.filetype == APR_DIR) {
-        at_store_fs_trust_owner(store, finfo.user);
-    }
-}
-
 static apr_status_t store_open(at_store_t **store, const store_args_t *args, const char *where,
                                apr_pool_t *p)
 {
@@ -63,7 +48,7 @@ static apr_status_t store_open(at_store_t **store, const store_args_t *args, con
 
     if (!at_store_redis_url_is_redis(where)) {
         if ((rv = at_store_fs_open(store, p, where)) == APR_SUCCESS) {
-            store_trust_accounts_owner(*store, p);
+            at_store_fs_trust_group_owner(*store, AT_STORE_ACCOUNTS, p);
         }
         return rv;
     }

@@ -148,9 +148,16 @@ static const char *redis_gen_key(redis_store_t *rs, apr_pool_t *p, at_store_grou
 }
 
 /* live/ and archive/ are each node's own root-only files, read by mod_ssl by path: never in
- * Redis. */
+ * Redis. leases/ is the fs backend's home of leases: Redis keeps them as lease: keys. */
 static apr_status_t redis_group_ok(redis_store_t *rs, at_store_group_e group, const char *op)
 {
+    if (group == AT_STORE_LEASES) {
+        at_log(AT_LOG_ERR, AT_EARG,
+               AT_LOGNO(1323) "store: %s of leases/ refused: a Redis store keeps leases only "
+                              "through the lease calls (%s)",
+               op, rs->address);
+        return AT_EARG;
+    }
     if (group != AT_STORE_LIVE && group != AT_STORE_ARCHIVE) {
         return APR_SUCCESS;
     }
@@ -645,10 +652,7 @@ static apr_status_t redis_generation(at_store_t *store, at_store_group_e group, 
     return AT_ECORRUPT;
 }
 
-/* The vtable. After store-iface's at_store.h: add .stat = redis_stat, .generation =
- * redis_generation, .lease_take = redis_lease_take, .lease_renew = redis_lease_renew,
- * .lease_release = redis_lease_release, .lease_holder = redis_lease_holder (no .watch: callers
- * poll at_store_generation). */
+/* No .watch: callers poll at_store_generation (at_store_watch gives -1). */
 static const at_store_vtable_t redis_vtable = {
     .save = redis_save,
     .load = redis_load,
@@ -658,6 +662,12 @@ static const at_store_vtable_t redis_vtable = {
     .purge = redis_purge,
     .save_set = redis_save_set,
     .lock = redis_lock,
+    .stat = redis_stat,
+    .generation = redis_generation,
+    .lease_take = redis_lease_take,
+    .lease_renew = redis_lease_renew,
+    .lease_release = redis_lease_release,
+    .lease_holder = redis_lease_holder,
 };
 
 /* Reads the password file: one line, surrounding white space (echo's newline) cut off. */
@@ -796,72 +806,4 @@ const char *at_store_redis_item_key(at_store_t *store, at_store_group_e group, c
         return NULL;
     }
     return redis_item_key(store->impl, p, group, name, item);
-}
-
-/* ---- Until store-iface's at_store.h lands: its wrappers' checks, then the backend. ---------- */
-
-static int redis_ext_name_ok(const char *name)
-{
-    if (!at_store_component_valid(name)) {
-        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1322) "store: refusing name \"%.300s\"",
-               name ? name : "(null)");
-        return 0;
-    }
-    return 1;
-}
-
-static apr_status_t redis_ext_stat(at_store_t *store, at_store_group_e group, const char *name,
-                                   const char *item, at_store_stat_t *st, apr_pool_t *p)
-{
-    if (at_store_group_name(group) == NULL || !redis_ext_name_ok(name) ||
-        (item != NULL && !redis_ext_name_ok(item))) {
-        return AT_EARG;
-    }
-    return redis_stat(store, group, name, item, st, p);
-}
-
-static apr_status_t redis_ext_generation(at_store_t *store, at_store_group_e group,
-                                         apr_uint64_t *gen, apr_pool_t *p)
-{
-    return at_store_group_name(group) == NULL ? AT_EARG : redis_generation(store, group, gen, p);
-}
-
-static apr_status_t redis_ext_lease_take(at_store_t *store, const char *name, const char *token,
-                                         apr_interval_time_t ttl, apr_pool_t *p)
-{
-    return redis_ext_name_ok(name) && redis_ext_name_ok(token)
-               ? redis_lease_take(store, name, token, ttl, p)
-               : AT_EARG;
-}
-
-static apr_status_t redis_ext_lease_renew(at_store_t *store, const char *name, const char *token,
-                                          apr_interval_time_t ttl, apr_pool_t *p)
-{
-    return redis_ext_name_ok(name) && redis_ext_name_ok(token)
-               ? redis_lease_renew(store, name, token, ttl, p)
-               : AT_EARG;
-}
-
-static apr_status_t redis_ext_lease_release(at_store_t *store, const char *name, const char *token,
-                                            apr_pool_t *p)
-{
-    return redis_ext_name_ok(name) && redis_ext_name_ok(token)
-               ? redis_lease_release(store, name, token, p)
-               : AT_EARG;
-}
-
-static apr_status_t redis_ext_lease_holder(at_store_t *store, const char *name, char **token,
-                                           apr_time_t *expires, apr_pool_t *p)
-{
-    return redis_ext_name_ok(name) ? redis_lease_holder(store, name, token, expires, p) : AT_EARG;
-}
-
-static const at_store_redis_ext_t redis_ext = {
-    redis_ext_stat,        redis_ext_generation,    redis_ext_lease_take,
-    redis_ext_lease_renew, redis_ext_lease_release, redis_ext_lease_holder,
-};
-
-const at_store_redis_ext_t *at_store_redis_ext(void)
-{
-    return &redis_ext;
 }

@@ -10,13 +10,10 @@
  */
 #include <string.h>
 
-#include <apr_general.h>
 #include <apr_strings.h>
 
 #include "at_core.h"
 #include "store_redis_internal.h"
-
-#define LEASE_TOKEN_BYTES 16
 
 /* KEYS: the lease. ARGV: token, TTL in ms. 1: ours (and renewed), 0: not ours. */
 static const char lease_renew_script[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
@@ -167,23 +164,6 @@ apr_status_t redis_lease_holder(at_store_t *store, const char *name, char **toke
 
 /* ---- group locks ------------------------------------------------------------------------- */
 
-static apr_status_t lock_token(const char **token, apr_pool_t *p)
-{
-    unsigned char raw[LEASE_TOKEN_BYTES];
-    char *hex = apr_palloc(p, 2 * LEASE_TOKEN_BYTES + 1);
-    apr_status_t rv;
-    int i;
-
-    if ((rv = apr_generate_random_bytes(raw, sizeof(raw))) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; i < LEASE_TOKEN_BYTES; i++) {
-        apr_snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-    }
-    *token = hex;
-    return APR_SUCCESS;
-}
-
 /* The holder's pool is cleared: drop the lock (only if still ours) and forget it. */
 static apr_status_t lock_release(void *data)
 {
@@ -212,13 +192,17 @@ apr_status_t redis_lock(at_store_t *store, at_store_group_e group, apr_pool_t *p
 {
     redis_store_t *rs = store->impl;
     redis_lock_t *lock = apr_pcalloc(p, sizeof(*lock));
+    char *token;
     apr_status_t rv;
 
+    if ((rv = at_store_lease_token(&token, p)) != APR_SUCCESS) {
+        return rv;
+    }
     lock->rs = rs;
+    lock->token = token;
     lock->key = redis_key(rs, p, "lock", at_store_group_name(group));
-    if ((rv = lock_token(&lock->token, p)) != APR_SUCCESS ||
-        (rv = lease_set_nx(rs, p, "lock", lock->key, lock->token, AT_STORE_REDIS_LOCK_TTL)) !=
-            APR_SUCCESS) {
+    if ((rv = lease_set_nx(rs, p, "lock", lock->key, lock->token, AT_STORE_REDIS_LOCK_TTL)) !=
+        APR_SUCCESS) {
         return rv;
     }
     lock->renewed = apr_time_now();

@@ -288,7 +288,7 @@ static apr_uint64_t generation(at_store_group_e group)
 {
     apr_uint64_t gen = 0;
 
-    ck_assert_int_eq(at_store_redis_ext()->generation(store, group, &gen, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_generation(store, group, &gen, pool), APR_SUCCESS);
     return gen;
 }
 
@@ -397,8 +397,8 @@ START_TEST(test_live_and_archive_are_never_in_redis_and_path_is_not_implemented)
     ck_assert_int_eq(at_store_list(store, AT_STORE_LIVE, NULL, &entries, pool), AT_EARG);
     ck_assert_int_eq(
         at_store_save_set(store, AT_STORE_LIVE, "site", test_set, TEST_SET_COUNT, pool), AT_EARG);
-    ck_assert_int_eq(at_store_path(store, AT_STORE_STAGING, "site", "x", &path, pool),
-                     APR_ENOTIMPL);
+    ck_assert_int_eq(at_store_path(store, AT_STORE_LIVE, "site", "x", &path, pool), APR_ENOTIMPL);
+    ck_assert_int_eq(at_store_list(store, AT_STORE_LEASES, NULL, &entries, pool), AT_EARG);
     ck_assert_ptr_null(raw_get("autotls:item:live/site/privkey.pem", &(apr_size_t){0}));
 }
 END_TEST
@@ -538,35 +538,34 @@ END_TEST
 
 START_TEST(test_stat_tells_items_sets_and_missing)
 {
-    const at_store_redis_ext_t *ext = at_store_redis_ext();
     apr_time_t before = apr_time_now() - apr_time_from_sec(5);
     at_store_stat_t st;
     apr_uint64_t version;
 
     save(AT_STORE_ACCOUNTS, "ca", "account.key", PEM_KEY, AT_STORE_SECRET);
-    ck_assert_int_eq(ext->stat(store, AT_STORE_ACCOUNTS, "ca", "account.key", &st, pool),
+    ck_assert_int_eq(at_store_stat(store, AT_STORE_ACCOUNTS, "ca", "account.key", &st, pool),
                      APR_SUCCESS);
     ck_assert(st.exists && !st.is_set);
     ck_assert_int_eq(st.size, (apr_off_t)strlen(PEM_KEY));
     ck_assert(st.mtime > before && st.mtime < apr_time_now() + apr_time_from_sec(5));
     version = st.version;
     save(AT_STORE_ACCOUNTS, "ca", "account.key", "x", AT_STORE_SECRET);
-    ck_assert_int_eq(ext->stat(store, AT_STORE_ACCOUNTS, "ca", "account.key", &st, pool),
+    ck_assert_int_eq(at_store_stat(store, AT_STORE_ACCOUNTS, "ca", "account.key", &st, pool),
                      APR_SUCCESS);
     ck_assert_int_eq(st.size, 1);
     ck_assert(st.version != version);
-    ck_assert_int_eq(ext->stat(store, AT_STORE_ACCOUNTS, "ca", NULL, &st, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_stat(store, AT_STORE_ACCOUNTS, "ca", NULL, &st, pool), APR_SUCCESS);
     ck_assert(st.exists && st.is_set);
-    ck_assert_int_eq(ext->stat(store, AT_STORE_ACCOUNTS, "nope", NULL, &st, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_stat(store, AT_STORE_ACCOUNTS, "nope", NULL, &st, pool), APR_SUCCESS);
     ck_assert(!st.exists);
-    ck_assert_int_eq(ext->stat(store, AT_STORE_ACCOUNTS, "ca", "nope", &st, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_stat(store, AT_STORE_ACCOUNTS, "ca", "nope", &st, pool), APR_SUCCESS);
     ck_assert(!st.exists);
     ck_assert_int_eq(
         at_store_save_set(store, AT_STORE_STAGING, "site", test_set, TEST_SET_COUNT, pool),
         APR_SUCCESS);
-    ck_assert_int_eq(ext->stat(store, AT_STORE_STAGING, "site", NULL, &st, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_stat(store, AT_STORE_STAGING, "site", NULL, &st, pool), APR_SUCCESS);
     ck_assert(st.exists && st.is_set);
-    ck_assert_int_eq(ext->stat(store, AT_STORE_STAGING, "../x", NULL, &st, pool), AT_EARG);
+    ck_assert_int_eq(at_store_stat(store, AT_STORE_STAGING, "../x", NULL, &st, pool), AT_EARG);
 }
 END_TEST
 
@@ -603,47 +602,46 @@ END_TEST
 
 START_TEST(test_lease_contention_between_two_stores)
 {
-    const at_store_redis_ext_t *ext = at_store_redis_ext();
     at_store_t *b = open_store_at(server_port, key_file, NULL, 0);
     apr_interval_time_t ttl = apr_time_from_sec(30);
     apr_time_t expires;
     char *token;
 
-    ck_assert_int_eq(ext->lease_holder(store, "site", &token, &expires, pool), APR_ENOENT);
-    ck_assert_int_eq(ext->lease_take(store, "site", "tokenA", ttl, pool), APR_SUCCESS);
-    ck_assert_int_eq(ext->lease_take(b, "site", "tokenB", ttl, pool), AT_EBUSY);
-    ck_assert_int_eq(ext->lease_renew(b, "site", "tokenB", ttl, pool), AT_ELOST);
-    ck_assert_int_eq(ext->lease_take(store, "site", "tokenA", ttl, pool), APR_SUCCESS);
-    ck_assert_int_eq(ext->lease_renew(store, "site", "tokenA", ttl, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_lease_holder(store, "site", &token, &expires, pool), APR_ENOENT);
+    ck_assert_int_eq(at_store_lease_take(store, "site", "tokenA", ttl, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_lease_take(b, "site", "tokenB", ttl, pool), AT_EBUSY);
+    ck_assert_int_eq(at_store_lease_renew(b, "site", "tokenB", ttl, pool), AT_ELOST);
+    ck_assert_int_eq(at_store_lease_take(store, "site", "tokenA", ttl, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_lease_renew(store, "site", "tokenA", ttl, pool), APR_SUCCESS);
     /* B's release drops nothing of A's. */
-    ck_assert_int_eq(ext->lease_release(b, "site", "tokenB", pool), APR_SUCCESS);
-    ck_assert_int_eq(ext->lease_holder(b, "site", &token, &expires, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_lease_release(b, "site", "tokenB", pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_lease_holder(b, "site", &token, &expires, pool), APR_SUCCESS);
     ck_assert_str_eq(token, "tokenA");
     ck_assert(expires > apr_time_now() + apr_time_from_sec(20));
-    ck_assert_int_eq(ext->lease_release(store, "site", "tokenA", pool), APR_SUCCESS);
-    ck_assert_int_eq(ext->lease_holder(b, "site", &token, &expires, pool), APR_ENOENT);
-    ck_assert_int_eq(ext->lease_take(b, "site", "tokenB", ttl, pool), APR_SUCCESS);
-    ck_assert_int_eq(ext->lease_take(store, "other", "tokenA", ttl, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_lease_release(store, "site", "tokenA", pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_lease_holder(b, "site", &token, &expires, pool), APR_ENOENT);
+    ck_assert_int_eq(at_store_lease_take(b, "site", "tokenB", ttl, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_lease_take(store, "other", "tokenA", ttl, pool), APR_SUCCESS);
 }
 END_TEST
 
 START_TEST(test_lease_expires_and_its_holder_learns_it_lost)
 {
-    const at_store_redis_ext_t *ext = at_store_redis_ext();
     at_store_t *b = open_store_at(server_port, key_file, NULL, 0);
     char *token;
     apr_time_t expires;
 
-    ck_assert_int_eq(ext->lease_take(store, "site", "tokenA", apr_time_from_msec(100), pool),
+    ck_assert_int_eq(at_store_lease_take(store, "site", "tokenA", apr_time_from_msec(100), pool),
                      APR_SUCCESS);
-    ck_assert_int_eq(ext->lease_take(b, "site", "tokenB", apr_time_from_sec(30), pool), AT_EBUSY);
+    ck_assert_int_eq(at_store_lease_take(b, "site", "tokenB", apr_time_from_sec(30), pool),
+                     AT_EBUSY);
     apr_sleep(apr_time_from_msec(250));
-    ck_assert_int_eq(ext->lease_holder(b, "site", &token, &expires, pool), APR_ENOENT);
-    ck_assert_int_eq(ext->lease_take(b, "site", "tokenB", apr_time_from_sec(30), pool),
+    ck_assert_int_eq(at_store_lease_holder(b, "site", &token, &expires, pool), APR_ENOENT);
+    ck_assert_int_eq(at_store_lease_take(b, "site", "tokenB", apr_time_from_sec(30), pool),
                      APR_SUCCESS);
-    ck_assert_int_eq(ext->lease_renew(store, "site", "tokenA", apr_time_from_sec(30), pool),
+    ck_assert_int_eq(at_store_lease_renew(store, "site", "tokenA", apr_time_from_sec(30), pool),
                      AT_ELOST);
-    ck_assert_int_eq(ext->lease_holder(store, "site", &token, &expires, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_store_lease_holder(store, "site", &token, &expires, pool), APR_SUCCESS);
     ck_assert_str_eq(token, "tokenB");
 }
 END_TEST
