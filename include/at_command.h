@@ -8,7 +8,9 @@
  * descriptor of ours but its stdout and stderr (a pipe whose output is kept up to a bound), every
  * signal at its default and none blocked; when its time is up (or the caller stops) the whole
  * group is killed, and once the leader has exited whatever it left in its group is killed too,
- * so that no grandchild outlives the run or holds a descriptor of ours.
+ * so that no grandchild outlives the run. (A process that leaves the group, by setsid or
+ * setpgid, e.g. coreutils' timeout without --foreground, is beyond reach: say so to admins.)
+ * The time limit runs on the monotonic clock.
  */
 #ifndef AT_COMMAND_H
 #define AT_COMMAND_H

@@ -58,6 +58,7 @@ typedef struct {
     void (*cleanup)(void *baton, const char *fqdn, const char *value, apr_pool_t *p);
     void *baton;
     apr_interval_time_t propagation;
+    int (*stopping)(void *baton); /* polled during the propagation wait; may be NULL */
 } at_dns01_responder_t;
 
 /* Loads the stored account for acme's CA and makes acme sign with it; APR_ENOENT when none is

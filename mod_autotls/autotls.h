@@ -73,5 +73,8 @@ autotls_ctx_t *autotls_ctx_get(void);
 
 /* The site a (lower- or mixed-case) host name belongs to, or NULL. */
 autotls_site_t *autotls_site_for_host(const autotls_ctx_t *ctx, const char *host);
+/* Like autotls_site_for_host, and *wildcard says whether host was found only through a
+ * wildcard alias (whose certificate may have been issued without the wildcard: partial). */
+autotls_site_t *autotls_site_for_host_ex(const autotls_ctx_t *ctx, const char *host, int *wildcard);
 
 #endif

@@ -18,6 +18,7 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <http_ssl.h>
 
 #include "autotls.h"
 #include "challenge.h"
@@ -86,22 +87,28 @@ static int gate_check(request_rec *r)
 {
     autotls_ctx_t *ctx = autotls_ctx_get();
     autotls_site_t *site;
+    int wildcard;
 
     if (ctx == NULL || r->hostname == NULL || autotls_challenge_path(r->parsed_uri.path)) {
         return DECLINED;
     }
-    site = autotls_site_for_host(ctx, r->hostname);
+    site = autotls_site_for_host_ex(ctx, r->hostname, &wildcard);
     if (site == NULL) {
         return DECLINED;
     }
+    /* A name under a wildcard alias is neither redirected nor pinned with HSTS: the live
+     * certificate may have been issued without the wildcard (a failed DNS command leaves it
+     * out), and a cached 301 to a certificate error would outlast the fix. */
     if (r->server == site->twin) {
         if (!gate_site_live(ctx, site)) {
             return gate_pending(r);
         }
-        gate_hsts(r, site);
+        if (!wildcard && ap_ssl_conn_is_ssl(r->connection)) {
+            gate_hsts(r, site);
+        }
         return DECLINED;
     }
-    if (r->server == site->plain && site->redirect && gate_site_live(ctx, site)) {
+    if (r->server == site->plain && site->redirect && !wildcard && gate_site_live(ctx, site)) {
         return gate_redirect(r, ctx);
     }
     return DECLINED;

@@ -13,4 +13,7 @@
  * and before mod_ssl loads any key); it runs as the ACME account (acme_user.h). */
 apr_status_t autotls_renew_start(autotls_ctx_t *ctx, apr_pool_t *pconf);
 
+/* In the renewal process: whether it was told to stop (work under way should end early). */
+int autotls_renew_stopping(void);
+
 #endif

@@ -11,6 +11,8 @@
  * provider's credentials are its own business, e.g. a file only the ACME account reads), a time
  * limit after which its whole group is killed. Its output goes to the error log with the record.
  */
+#include <string.h>
+
 #include <apr_strings.h>
 
 #include <httpd.h>
@@ -18,22 +20,39 @@
 
 #include "at_command.h"
 #include "log_glue.h"
+#include "renew.h"
 #include "renew_dns.h"
 
 APLOG_USE_MODULE(autotls);
 
 #define DNS_OP_PRESENT "present"
 #define DNS_OP_CLEANUP "cleanup"
+/* A cleanup while the renewal process stops: within the 30 s it has to finish its tasks. */
+#define AUTOTLS_DNS_CLEANUP_ON_STOP apr_time_from_sec(10)
 
 static const char *const dns_env[] = {AT_COMMAND_ENV_PATH, AT_COMMAND_ENV_LANG, AT_COMMAND_ENV_HOME,
                                       NULL};
 
-/* Runs COMMAND op fqdn value; APR_SUCCESS when it exited 0 in time. */
+static int dns_stopping(void *baton)
+{
+    (void)baton;
+    return autotls_renew_stopping();
+}
+
+/* Runs COMMAND op fqdn value; APR_SUCCESS when it exited 0 in time. A present ends when the
+ * renewal process is told to stop; a cleanup still runs then (the record must go), within the
+ * time the process has left to finish. */
 static apr_status_t dns_run(autotls_ctx_t *ctx, const char *op, const char *fqdn, const char *value,
                             apr_pool_t *p)
 {
     const char *argv[] = {ctx->dns_command, op, fqdn, value, NULL};
-    at_command_t cmd = {ctx->dns_command, argv, dns_env, ctx->dns_timeout, NULL, NULL};
+    int cleanup = strcmp(op, DNS_OP_CLEANUP) == 0;
+    apr_interval_time_t timeout =
+        cleanup && autotls_renew_stopping() && ctx->dns_timeout > AUTOTLS_DNS_CLEANUP_ON_STOP
+            ? AUTOTLS_DNS_CLEANUP_ON_STOP
+            : ctx->dns_timeout;
+    at_command_t cmd = {
+        ctx->dns_command, argv, dns_env, timeout, cleanup ? NULL : dns_stopping, NULL};
     at_command_result_t res;
     apr_status_t rv = at_command_run(&res, &cmd, p);
 
@@ -77,5 +96,6 @@ const at_dns01_responder_t *autotls_renew_dns01(autotls_ctx_t *ctx, apr_pool_t *
     dns->cleanup = dns_cleanup;
     dns->baton = ctx;
     dns->propagation = ctx->dns_propagation;
+    dns->stopping = dns_stopping;
     return dns;
 }

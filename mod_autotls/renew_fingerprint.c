@@ -7,6 +7,7 @@
  * its path and its size and modification time, so a fixed file under the same name counts as a
  * change too. Stored in the job files (renew_job.h); the hash is the library's (at_fingerprint.h).
  */
+#include <string.h>
 #include <sys/stat.h>
 
 #include <apr_strings.h>
@@ -17,6 +18,7 @@
 
 #include "at_crypto.h"
 #include "at_fingerprint.h"
+#include "at_name.h"
 #include "log_glue.h"
 #include "renew_fingerprint.h"
 
@@ -61,6 +63,15 @@ static const char *fingerprint_site(const autotls_ctx_t *ctx, const autotls_site
     APR_ARRAY_PUSH(parts, const char *) = at_key_type_name(site->key_type);
     for (i = 0; i < site->names->nelts; ++i) {
         APR_ARRAY_PUSH(parts, const char *) = APR_ARRAY_IDX(site->names, i, const char *);
+    }
+    for (i = 0; i < site->names->nelts; ++i) { /* dns-01's settings count for a wildcard */
+        if (strncmp(APR_ARRAY_IDX(site->names, i, const char *), AT_NAME_WILDCARD_PREFIX,
+                    strlen(AT_NAME_WILDCARD_PREFIX)) == 0) {
+            APR_ARRAY_PUSH(parts, const char *) = apr_psprintf(
+                p, "dns=%s timeout=%" APR_TIME_T_FMT " propagation=%" APR_TIME_T_FMT,
+                fingerprint_file(p, ctx->dns_command), ctx->dns_timeout, ctx->dns_propagation);
+            break;
+        }
     }
     if (site->profile != NULL) { /* only then: a site without one keeps its fingerprint */
         APR_ARRAY_PUSH(parts, const char *) = apr_pstrcat(

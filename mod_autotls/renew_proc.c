@@ -79,6 +79,11 @@ static void renew_on_stop(int sig)
     renew_stop_requested = 1;
 }
 
+int autotls_renew_stopping(void)
+{
+    return renew_stop_requested != 0;
+}
+
 /* This generation's renewal state (the forked process inherits it). */
 static autotls_renew_t *renew_current;
 

@@ -36,14 +36,15 @@ static apr_status_t site_ctx_forget(void *data)
     return APR_SUCCESS;
 }
 
-autotls_site_t *autotls_site_for_host(const autotls_ctx_t *ctx, const char *host)
+autotls_site_t *autotls_site_for_host_ex(const autotls_ctx_t *ctx, const char *host, int *wildcard)
 {
     char name[APRMAXHOSTLEN + 1];
     autotls_site_t *site;
     char *dot;
 
-    if (ctx == NULL || host == NULL) {
-        return NULL;
+    *wildcard = 0;
+    if (ctx == NULL || host == NULL || strlen(host) >= sizeof(name)) {
+        return NULL; /* no managed name is that long: never match a cut-short one */
     }
     apr_cpystrn(name, host, sizeof(name));
     ap_str_tolower(name);
@@ -54,7 +55,16 @@ autotls_site_t *autotls_site_for_host(const autotls_ctx_t *ctx, const char *host
     }
     /* a name one label below a managed wildcard alias, as httpd matches ServerAlias *.x */
     dot[-1] = '*';
-    return apr_hash_get(ctx->by_name, dot - 1, APR_HASH_KEY_STRING);
+    site = apr_hash_get(ctx->by_name, dot - 1, APR_HASH_KEY_STRING);
+    *wildcard = site != NULL;
+    return site;
+}
+
+autotls_site_t *autotls_site_for_host(const autotls_ctx_t *ctx, const char *host)
+{
+    int wildcard;
+
+    return autotls_site_for_host_ex(ctx, host, &wildcard);
 }
 
 /* Adds name to the site unless it is ineligible, excluded or already managed elsewhere. */

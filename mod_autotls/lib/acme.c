@@ -263,32 +263,38 @@ apr_status_t acme_location(const char **location, at_acme_t *acme, apr_pool_t *p
 
 /* --- directory (RFC 8555 §7.1.1) ------------------------------------------------------------ */
 
-/* meta.profiles (draft-ietf-acme-profiles): an object of profile name -> description. A name
- * must be usable as written in newOrder, so each description must be a string. */
-static apr_status_t acme_directory_profiles(apr_hash_t **profiles, apr_pool_t *p,
-                                            const json_t *meta, const char *what)
+/* meta.profiles (draft-ietf-acme-profiles): an object of profile name -> description. One of
+ * another shape is ignored with a warning, not held against the directory: the sites that ask
+ * for no profile order as before, and those that do are told the CA lists none. */
+static void acme_directory_profiles(apr_hash_t **profiles, apr_pool_t *p, const json_t *meta,
+                                    const char *what)
 {
     const json_t *list = json_object_get(meta, "profiles"), *value;
-    const char *name, *description;
-    apr_status_t rv;
+    const char *name;
 
     *profiles = NULL;
     if (list == NULL || json_is_null(list)) {
-        return APR_SUCCESS;
+        return;
     }
-    if (!json_is_object(list)) {
-        return acme_json_member_error(what, "profiles", "not an object");
-    }
-    *profiles = apr_hash_make(p);
-    json_object_foreach((json_t *)list, name, value)
-    {
-        if ((rv = acme_json_string(&description, p, list, name, 1, what)) != APR_SUCCESS) {
-            return rv;
+    if (json_is_object(list)) {
+        *profiles = apr_hash_make(p);
+        json_object_foreach((json_t *)list, name, value)
+        {
+            if (!json_is_string(value) ||
+                strlen(json_string_value(value)) != json_string_length(value)) {
+                *profiles = NULL;
+                break;
+            }
+            apr_hash_set(*profiles, apr_pstrdup(p, name), APR_HASH_KEY_STRING,
+                         apr_pstrdup(p, json_string_value(value)));
         }
-        apr_hash_set(*profiles, apr_pstrdup(p, name), APR_HASH_KEY_STRING, description);
-        (void)value;
     }
-    return APR_SUCCESS;
+    if (*profiles == NULL) {
+        at_log(AT_LOG_WARN, AT_EPROTO,
+               AT_LOGNO(1182) "CA answered %s with \"profiles\" that is not an object of "
+                              "names and descriptions; its profiles are ignored",
+               what);
+    }
 }
 
 static apr_status_t acme_directory_parse(at_acme_directory_t **out, at_acme_t *acme,
@@ -322,9 +328,7 @@ static apr_status_t acme_directory_parse(at_acme_directory_t **out, at_acme_t *a
             return acme_json_member_error(what, "externalAccountRequired", "not a boolean");
         }
         dir->eab_required = eab != NULL && json_is_true(eab);
-        if ((rv = acme_directory_profiles(&dir->profiles, acme->pool, meta, what)) != APR_SUCCESS) {
-            return rv;
-        }
+        acme_directory_profiles(&dir->profiles, acme->pool, meta, what);
     }
     *out = dir;
     return APR_SUCCESS;

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #define COMMAND_CTRL_LAST 0x1f
 #define COMMAND_DEL 0x7f
 #define COMMAND_FIRST_OTHER_FD 3 /* after stdin, stdout, stderr */
+#define COMMAND_NSEC_PER_USEC 1000
 
 const char *at_command_output_text(apr_pool_t *p, const char *out, apr_size_t len)
 {
@@ -97,23 +99,44 @@ static int command_read(int fd, char *out, apr_size_t *len)
     return 1;
 }
 
+/* Microseconds on the monotonic clock: a time limit no clock step stretches or cuts. */
+static apr_time_t command_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_time_t)ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / COMMAND_NSEC_PER_USEC;
+}
+
+/* Whether the leader has exited; it stays a zombie (WNOWAIT), so that its pid, and with it the
+ * number of its process group, cannot be handed to another process before the group is
+ * killed. */
+static int command_exited(pid_t pid)
+{
+    siginfo_t info;
+
+    memset(&info, 0, sizeof(info));
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
 /* Watches the leader until it exited and the output ended (or the leader exited and nothing more
  * comes: a leftover of its group holds the pipe), its time limit or a stop. Then the whole group
- * is killed and the leader reaped. Returns whether it was killed before it exited. */
+ * is killed, while the leader's zombie still holds its number, and the leader is reaped.
+ * Returns whether it was killed before it exited. */
 static int command_watch(const at_command_t *cmd, pid_t pid, int fd, int *status, char *out,
                          apr_size_t *len)
 {
-    apr_time_t deadline = apr_time_now() + cmd->timeout;
+    apr_time_t deadline = command_now() + cmd->timeout;
     int open_fd = 1, exited = 0, killed = 0;
     struct pollfd pfd;
 
     while (open_fd || !exited) {
-        if (apr_time_now() >= deadline || (cmd->stopping != NULL && cmd->stopping(cmd->baton))) {
+        if (command_now() >= deadline || (cmd->stopping != NULL && cmd->stopping(cmd->baton))) {
             killed = !exited;
             break;
         }
-        if (!exited && waitpid(pid, status, WNOHANG) == pid) {
-            exited = 1;
+        if (!exited) {
+            exited = command_exited(pid);
         }
         pfd.fd = fd;
         pfd.events = POLLIN;
@@ -127,9 +150,7 @@ static int command_watch(const at_command_t *cmd, pid_t pid, int fd, int *status
         }
     }
     kill(-pid, SIGKILL); /* the group: a leader still running, or what it left behind */
-    if (!exited) {
-        while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
-        }
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
     }
     return killed;
 }

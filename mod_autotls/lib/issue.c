@@ -31,6 +31,8 @@
 /* What the validation of an order returns when some names passed and the others failed (only
  * with allow_partial): the caller orders again for ctx->covered. */
 #define ISSUE_PARTIAL APR_INCOMPLETE
+/* How often a propagation wait looks whether the process is told to stop. */
+#define ISSUE_STOP_POLL apr_time_from_msec(100)
 
 typedef struct {
     const char *name;  /* http-01: the identifier; dns-01: the record's fqdn */
@@ -302,8 +304,16 @@ static apr_status_t issue_dns_respond(issue_t *ctx)
     if (ctx->dns_waiting->nelts == 0) {
         return APR_SUCCESS;
     }
-    if (wait > 0) {
-        apr_sleep(wait < left ? wait : (left > 0 ? left : 0));
+    wait = wait < left ? wait : (left > 0 ? left : 0);
+    while (wait > 0) {
+        const at_dns01_responder_t *dns = ctx->request->dns01;
+        apr_interval_time_t step = wait < ISSUE_STOP_POLL ? wait : ISSUE_STOP_POLL;
+
+        if (dns->stopping != NULL && dns->stopping(dns->baton)) {
+            return APR_EINTR; /* the records are withdrawn on the way out */
+        }
+        apr_sleep(step);
+        wait -= step;
     }
     for (i = 0; i < ctx->dns_waiting->nelts; ++i) {
         at_acme_challenge_t *c = APR_ARRAY_IDX(ctx->dns_waiting, i, at_acme_challenge_t *);

@@ -100,6 +100,12 @@ def test_a_failing_dns_command_costs_the_wildcard_only(pebble, dns_command):
                                           r"\(exit status 3\): provider refused",
                                           server.error_log()), LOG_TIMEOUT, server)
         assert line
+        # the exact names redirect to HTTPS; a name under the wildcard, which this certificate
+        # does not cover, is neither redirected nor pinned (a cached 301 to a certificate error)
+        status, headers, _ = server.http_get("www.brittle.test")
+        assert status == 301, status
+        status, headers, _ = server.http_get("shop.brittle.test")
+        assert status == 200 and headers.get("Location") is None, (status, headers)
 
 
 def test_without_a_dns_command_the_wildcard_is_skipped_with_the_reason(pebble):
