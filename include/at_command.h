@@ -39,6 +39,13 @@ typedef struct {
     const char *output; /* stdout and stderr, one log-safe line (at_command_output_text) */
 } at_command_result_t;
 
+/* Whether path is fit to run as a privileged account: a regular file with an execute bit,
+ * owned by root and writable by no one else, in directories owned by root that no one else can
+ * write to (a sticky directory such as /tmp counts as safe: nobody else can replace root's
+ * entries there). Otherwise *why says what is wrong (in p). So a tenant running as User can never
+ * change what AutoTLSDNSCommand or AutoTLSNotifyCommand runs. */
+int at_command_file_trusted(const char *path, const char **why, apr_pool_t *p);
+
 /* Runs cmd and waits for it (see above). APR_SUCCESS when it ran, whatever its exit status
  * (at_command_succeeded tells); an APR error when it could not be started. */
 apr_status_t at_command_run(at_command_result_t *res, const at_command_t *cmd, apr_pool_t *p);

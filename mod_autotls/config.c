@@ -21,6 +21,7 @@
 
 #include "at_acme.h"
 #include "at_ca.h"
+#include "at_command.h"
 #include "at_core.h"
 #include "at_issue.h" /* at_account_eab_key_read */
 #include "at_orphan.h"
@@ -49,6 +50,8 @@
 #define AUTOTLS_EXPECT_KEEP "use a duration with a unit d, h, m or s, e.g. 30d"
 #define AUTOTLS_EXPECT_PROPAGATION "use a duration with a unit h, m or s, e.g. 2m, up to 1h"
 #define AUTOTLS_TIMEOUT_OPTION "timeout="
+#define AUTOTLS_EXPECT_COMMAND_TRUSTED                                                             \
+    "keep it owned by root, mode 755, in root's directories (e.g. /usr/local/bin)"
 
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *arg);
@@ -467,7 +470,7 @@ static const char *autotls_duration_arg(cmd_parms *cmd, apr_interval_time_t *out
 static const char *autotls_command_arg(cmd_parms *cmd, const char *path, const char *option,
                                        apr_interval_time_t *timeout, apr_interval_time_t max)
 {
-    const char *err = autotls_check_server_wide(cmd);
+    const char *err = autotls_check_server_wide(cmd), *why = NULL;
     apr_finfo_t finfo;
 
     if (err != NULL) {
@@ -480,6 +483,13 @@ static const char *autotls_command_arg(cmd_parms *cmd, const char *path, const c
         finfo.filetype != APR_REG ||
         (finfo.protection & (APR_FPROT_UEXECUTE | APR_FPROT_GEXECUTE | APR_FPROT_WEXECUTE)) == 0) {
         return autotls_bad_value(cmd, path, "is not an executable file", AUTOTLS_EXPECT_COMMAND);
+    }
+    if (!at_command_file_trusted(path, &why, cmd->temp_pool)) {
+        return autotls_bad_value(cmd, path,
+                                 apr_pstrcat(cmd->temp_pool,
+                                             "could be changed by someone other than root (", why,
+                                             "), and it runs as the ACME account", NULL),
+                                 AUTOTLS_EXPECT_COMMAND_TRUSTED);
     }
     if (option != NULL) {
         const char *both = apr_pstrcat(cmd->temp_pool, path, " ", option, NULL);

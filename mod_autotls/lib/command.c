@@ -14,6 +14,7 @@
 #include <spawn.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -193,4 +194,52 @@ const char *at_command_ending(apr_pool_t *p, const at_command_result_t *res)
         return apr_psprintf(p, "exit status %d", WEXITSTATUS(res->status));
     }
     return apr_psprintf(p, "killed by signal %d", WTERMSIG(res->status));
+}
+
+/* What makes a file or directory at path unsafe to trust, or NULL. */
+static const char *command_unsafe(const char *path, int dir, apr_pool_t *p)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        return apr_psprintf(p, "%s cannot be read: %s", path, strerror(errno));
+    }
+    if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+        return apr_psprintf(p, "%s is not a %s", path, dir ? "directory" : "regular file");
+    }
+    if (!dir && (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0) {
+        return apr_psprintf(p, "%s is not executable", path);
+    }
+    if (st.st_uid != 0) {
+        return apr_psprintf(p, "%s is owned by uid %ld, not root", path, (long)st.st_uid);
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !(dir && (st.st_mode & S_ISVTX) != 0)) {
+        return apr_psprintf(p, "%s is writable by group or others", path);
+    }
+    return NULL;
+}
+
+int at_command_file_trusted(const char *path, const char **why, apr_pool_t *p)
+{
+    char *dir;
+    char *slash;
+
+    if (path == NULL || path[0] != '/') {
+        *why = "is not an absolute path";
+        return 0;
+    }
+    if ((*why = command_unsafe(path, 0, p)) != NULL) {
+        return 0;
+    }
+    dir = apr_pstrdup(p, path);
+    while ((slash = strrchr(dir, '/')) != NULL) {
+        *(slash == dir ? slash + 1 : slash) = '\0';
+        if ((*why = command_unsafe(dir, 1, p)) != NULL) {
+            return 0;
+        }
+        if (slash == dir) {
+            break;
+        }
+    }
+    return 1;
 }

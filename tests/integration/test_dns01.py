@@ -48,8 +48,10 @@ def dns_command(pebble):
     def make(fail=False):
         directory = pathlib.Path(tempfile.mkdtemp(prefix="autotls-dns-"))
         made.append(directory)
-        os.chmod(directory, 0o777)  # the ACME account appends to the call log
-        log = directory / "calls.log"
+        os.chmod(directory, 0o755)  # root's, as AutoTLSDNSCommand demands; the log beside it
+        (directory / "log").mkdir()
+        os.chmod(directory / "log", 0o777)  # the ACME account appends to the call log
+        log = directory / "log" / "calls.log"
         path = directory / "dns-command"
         path.write_text(COMMAND.format(log=log, url=pebble.challtestsrv_url,
                                        fail='echo "provider refused"; exit 3\n' if fail else ""))
@@ -106,6 +108,18 @@ def test_a_failing_dns_command_costs_the_wildcard_only(pebble, dns_command):
         assert status == 301, status
         status, headers, _ = server.http_get("shop.brittle.test")
         assert status == 200 and headers.get("Location") is None, (status, headers)
+
+
+def test_a_dns_command_a_tenant_could_change_is_refused_at_config_test(dns_command):
+    command, _ = dns_command()
+    os.chmod(os.path.dirname(command), 0o777)  # e.g. a directory www-data can write to
+    server = AutoTLSServer([Site("cfg.test")], ca_url="https://127.0.0.1:1/dir",
+                           extra="AutoTLSDNSCommand %s" % command)
+    server.write_config()
+    proc = server.apache2("-t")
+    assert proc.returncode != 0
+    assert ("could be changed by someone other than root (%s is writable by group or others)"
+            % os.path.dirname(command)) in proc.stderr + proc.stdout
 
 
 def test_without_a_dns_command_the_wildcard_is_skipped_with_the_reason(pebble):
