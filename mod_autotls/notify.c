@@ -18,7 +18,7 @@
  * the scheduler's tick (autotls_notify_take_files).
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* pipe2 */
+#define _GNU_SOURCE /* pipe2, posix_spawn_file_actions_addclosefrom_np */
 #endif
 
 #include <errno.h>
@@ -56,6 +56,7 @@ APLOG_USE_MODULE(autotls);
 #define NOTIFY_ENV_COUNT 10 /* the nine variables and the NULL */
 #define NOTIFY_CTRL_LAST 0x1f
 #define NOTIFY_DEL 0x7f
+#define NOTIFY_FIRST_INHERITED_FD 3 /* above stdin, stdout, stderr: nothing else goes along */
 
 /* One queued event: plain C strings (malloc), so that any thread may post and free. */
 typedef struct {
@@ -184,29 +185,25 @@ static char **notify_env(apr_pool_t *p, const notify_entry_t *e)
     return env;
 }
 
-/* posix_spawn in a process group of its own, stdin /dev/null, stdout and stderr into out_fd,
- * every signal at its default and none blocked. */
+/* posix_spawn in a process group of its own, stdin /dev/null, stdout and stderr into out_fd, no
+ * other descriptor (libcurl's sockets and the store's files are not all close-on-exec), every
+ * signal at its default and none blocked. */
 static int notify_spawn(pid_t *pid, autotls_notify_t *n, const notify_entry_t *e, int out_fd,
                         apr_pool_t *p)
 {
-    static const int reset[] = {SIGPIPE, SIGCHLD, SIGTERM, SIGHUP,   SIGINT,
-                                SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGQUIT};
     char *argv[] = {(char *)n->command, e->kind, e->site, NULL};
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     sigset_t none, defaults;
-    size_t i;
     int err;
 
     sigemptyset(&none);
-    sigemptyset(&defaults);
-    for (i = 0; i < sizeof(reset) / sizeof(reset[0]); ++i) {
-        sigaddset(&defaults, reset[i]);
-    }
+    sigfillset(&defaults);
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, out_fd, STDERR_FILENO);
+    posix_spawn_file_actions_addclosefrom_np(&actions, NOTIFY_FIRST_INHERITED_FD);
     posix_spawnattr_init(&attr);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                         POSIX_SPAWN_SETSIGDEF);
@@ -238,8 +235,20 @@ static int notify_read(int fd, char *out, apr_size_t *len)
     return 1;
 }
 
-/* Watches the command until it exited and its output ended, its time limit or a stop; then its
- * whole process group is killed if it still runs. *status as waitpid gives it; 1 when killed. */
+/* Whether the command (the group's leader) has exited; it is left unreaped, so that its pid, the
+ * group's id, cannot be reused before the group is killed. */
+static int notify_exited(pid_t pid)
+{
+    siginfo_t info;
+
+    memset(&info, 0, sizeof(info));
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+/* Watches the command until it exited and its output ended, its time limit or a stop. Then its
+ * whole process group is killed in every case (a child it left behind, holding the pipe or not,
+ * neither escapes nor keeps a runner waiting) and the command reaped. *status as waitpid gives
+ * it; 1 when its time limit or a stop ended the watch. */
 static int notify_watch(autotls_notify_t *n, pid_t pid, int fd, int *status, char *out,
                         apr_size_t *len)
 {
@@ -252,9 +261,7 @@ static int notify_watch(autotls_notify_t *n, pid_t pid, int fd, int *status, cha
             killed = 1;
             break;
         }
-        if (!exited && waitpid(pid, status, WNOHANG) == pid) {
-            exited = 1;
-        }
+        exited = exited || notify_exited(pid);
         pfd.fd = fd;
         pfd.events = POLLIN;
         pfd.revents = 0;
@@ -266,11 +273,8 @@ static int notify_watch(autotls_notify_t *n, pid_t pid, int fd, int *status, cha
             break; /* exited, and nothing more to read now: a leftover child holds the pipe */
         }
     }
-    if (killed) {
-        kill(-pid, SIGKILL);
-        if (!exited) {
-            waitpid(pid, status, 0);
-        }
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
     }
     return killed;
 }
@@ -398,9 +402,9 @@ apr_status_t autotls_notify_start(autotls_notify_t **notify, autotls_ctx_t *ctx,
 void autotls_notify_take_files(autotls_notify_t *n, autotls_ctx_t *ctx, apr_pool_t *p)
 {
     apr_array_header_t *events;
-    int i, refused;
+    int i;
 
-    if (at_event_take(&events, &refused, ctx->store, p) != APR_SUCCESS) {
+    if (at_event_take(&events, ctx->store, p) != APR_SUCCESS) {
         return;
     }
     for (i = 0; i < events->nelts; ++i) {
