@@ -63,6 +63,43 @@ static apr_status_t eab_key_check(const char **why, apr_pool_t *p, const char *p
     return APR_SUCCESS;
 }
 
+/* The key file opened without following a link or blocking on a FIFO, or -1 with *why. */
+static int eab_key_open(const char **why, apr_status_t *rv, apr_pool_t *p, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0) {
+        *rv = APR_FROM_OS_ERROR(errno);
+        *why = apr_psprintf(p, "cannot open %s (%pm)", path, rv);
+    }
+    return fd;
+}
+
+apr_status_t at_account_eab_key_owner_check(const char **why, apr_uid_t *owner, apr_pool_t *p,
+                                            const char *path, apr_uid_t reader_uid)
+{
+    apr_status_t rv = APR_SUCCESS;
+    struct stat st;
+    int fd;
+
+    *why = NULL;
+    *owner = 0;
+    if ((fd = eab_key_open(why, &rv, p, path)) < 0) {
+        return rv;
+    }
+    if (fstat(fd, &st) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        *why = apr_psprintf(p, "cannot stat %s (%pm)", path, &rv);
+    } else if (st.st_uid != 0 && st.st_uid != reader_uid) {
+        *owner = st.st_uid;
+        *why = apr_psprintf(p, "%s is owned by uid %ld, neither root nor uid %ld that reads it",
+                            path, (long)st.st_uid, (long)reader_uid);
+        rv = AT_EMODE;
+    }
+    close(fd);
+    return rv;
+}
+
 apr_status_t at_account_eab_key_read(const char **key, const char **why, apr_pool_t *p,
                                      const char *path)
 {
@@ -76,10 +113,7 @@ apr_status_t at_account_eab_key_read(const char **key, const char **why, apr_poo
 
     *key = NULL;
     *why = NULL;
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        *why = apr_psprintf(p, "cannot open %s (%pm)", path, &rv);
+    if ((fd = eab_key_open(why, &rv, p, path)) < 0) {
         return rv;
     }
     if (fstat(fd, &st) != 0) {
