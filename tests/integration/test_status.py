@@ -368,6 +368,24 @@ def test_cli_status_exit_codes_for_each_level(crafted, autotls_cli):
     assert run_status(autotls_cli, missing).returncode == EXIT_UNKNOWN
 
 
+def test_cli_status_prints_escape_sequences_of_the_snapshot_written_out(crafted, autotls_cli):
+    """A CA's error detail (or a site name) holding a terminal escape sequence must not reach the
+    operator's terminal raw: it would recolour, move the cursor over earlier lines, retitle."""
+    doc, write, _ = crafted
+    sites = by_site(doc)
+    failing = dict(sites["fail.test"], site="fail\x1b]0;owned\x07.test", last_error={
+        "type": "urn:ietf:params:acme:error:connection\x1b[2J",
+        "detail": "\x1b[31mall is fine\x1b[0m \u009b1A", "time": "2026-01-01T00:00:00Z"})
+    doc["sites"] = [sites["a.test"], failing]
+    proc = run_status(autotls_cli, write(doc))
+    assert proc.returncode == EXIT_WARNING, proc.stdout + proc.stderr
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout, repr(proc.stdout)
+    assert "\u009b" not in proc.stdout, repr(proc.stdout)
+    assert "fail\\x1b]0;owned\\x07.test" in proc.stdout, proc.stdout
+    assert "\\x1b[31mall is fine\\x1b[0m \\u009b1A" in proc.stdout, proc.stdout
+    assert "connection\\x1b[2J" in proc.stdout, proc.stdout
+
+
 def test_snapshot_is_readable_by_user_and_written_by_the_acme_account(world):
     server, _ = world
     acme = pwd.getpwnam(ACME_USER)
