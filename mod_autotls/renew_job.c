@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <apr_file_info.h>
 #include <apr_strings.h>
 
 #include "at_core.h"
@@ -179,6 +180,20 @@ static void job_load_config(autotls_job_t *job, const json_t *config)
     }
 }
 
+/* When the job file was last written: the time of an error an older release recorded without
+ * one (stable, unlike the time it is looked at); now when the store cannot say. */
+static apr_time_t job_file_time(at_store_t *store, const char *item, apr_pool_t *p)
+{
+    const char *path;
+    apr_finfo_t finfo;
+
+    if (at_store_path(store, AT_STORE_JOBS, NULL, item, &path, p) == APR_SUCCESS &&
+        apr_stat(&finfo, path, APR_FINFO_MTIME, p) == APR_SUCCESS && finfo.mtime > 0) {
+        return finfo.mtime;
+    }
+    return apr_time_now();
+}
+
 apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char *item,
                               apr_pool_t *p)
 {
@@ -201,6 +216,9 @@ apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char 
     job_copy_text(job->last_error, sizeof(job->last_error),
                   json_is_string(error) ? json_string_value(error) : "");
     job->last_error_at = job_time(json_object_get(json, "last_error_at"));
+    if (job->last_error[0] != '\0' && job->last_error_at == 0) {
+        job->last_error_at = job_file_time(store, item, p);
+    }
     error = json_object_get(json, "last_error_type");
     job_copy_text(job->last_error_type, sizeof(job->last_error_type),
                   json_is_string(error) ? json_string_value(error) : "");
