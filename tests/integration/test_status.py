@@ -24,6 +24,7 @@ import time
 
 import pytest
 
+import autotls_server
 import httpd
 from autotls_server import ACME_USER, AutoTLSServer, Site, skip_unless_runnable
 
@@ -384,6 +385,34 @@ def test_cli_status_prints_escape_sequences_of_the_snapshot_written_out(crafted,
     assert "fail\\x1b]0;owned\\x07.test" in proc.stdout, proc.stdout
     assert "\\x1b[31mall is fine\\x1b[0m \\u009b1A" in proc.stdout, proc.stdout
     assert "connection\\x1b[2J" in proc.stdout, proc.stdout
+
+
+def test_an_older_releases_error_keeps_the_time_of_its_job_file():
+    """A job file of a release before last_error_at has an error and no time for it: the status
+    shows the file's time, not the moment it was looked at (which moved at every look)."""
+    acme = pwd.getpwnam(ACME_USER)
+    server = AutoTLSServer([Site("kept.test")], ca_url="https://127.0.0.1:9/dir", extra=EXTRA)
+    jobs = os.path.join(server.store, "jobs")
+    os.makedirs(jobs, mode=0o755)
+    os.chmod(server.store, 0o755)
+    os.chmod(jobs, 0o700)
+    os.chown(jobs, acme.pw_uid, acme.pw_gid)
+    job = os.path.join(jobs, "gone.test.json")
+    with open(job, "w") as f:
+        json.dump({"failures": 2, "next_try": 0, "last_error": "the CA said no"}, f)
+    os.chmod(job, 0o644)
+    os.chown(job, acme.pw_uid, acme.pw_gid)
+    written = calendar.timegm((2026, 1, 2, 3, 4, 5))
+    os.utime(job, (written, written))
+    snapshot = os.path.join(server.store, "status", "snapshot.json")
+    with server:
+        autotls_server.wait_for("the orphan in the snapshot", lambda: os.path.exists(snapshot)
+                                and "gone.test" in open(snapshot).read(), 15.0, server, POLL)
+        with open(snapshot) as f:
+            gone = by_site(json.load(f))["gone.test"]
+    assert gone["state"] == "orphaned", gone
+    assert gone["last_error"]["detail"] == "the CA said no", gone
+    assert gone["last_error"]["time"] == "2026-01-02T03:04:05Z", gone
 
 
 def test_snapshot_is_readable_by_user_and_written_by_the_acme_account(world):
