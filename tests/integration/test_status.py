@@ -415,6 +415,32 @@ def test_an_older_releases_error_keeps_the_time_of_its_job_file():
     assert gone["last_error"]["time"] == "2026-01-02T03:04:05Z", gone
 
 
+def test_a_snapshot_write_that_failed_is_made_again_once_it_can_be(autotls_cli):
+    """status/ unwritable while a site changes: one error line; writable again: the snapshot is
+    written at the next tick without waiting for another change, with one line saying so."""
+    site = Site("retry.test")
+    with AutoTLSServer([site], ca_url="https://127.0.0.1:9/dir", extra=EXTRA) as server:
+        status_dir = os.path.join(server.store, "status")
+        snapshot = os.path.join(status_dir, "snapshot.json")
+        autotls_server.wait_for("a first snapshot", lambda: os.path.exists(snapshot), 15.0,
+                                server, POLL)
+        os.chmod(status_dir, 0o555)  # its owner, the ACME account, can no longer write it
+        try:
+            proc = subprocess.run([autotls_cli, "renew", "--store", server.store, site.name],
+                                  capture_output=True, text=True, timeout=CLI_TIMEOUT)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            autotls_server.wait_for("the failed write logged", lambda: "autotls-0702" in
+                                    server.error_log(), 15.0, server, POLL)
+            time.sleep(3.0)  # the renewal is tried and fails meanwhile: nothing else changes
+        finally:
+            os.chmod(status_dir, 0o755)
+        restored = time.time()
+        autotls_server.wait_for("the snapshot written again", lambda: "autotls-0853" in
+                                server.error_log(), 5.0, server, POLL)
+        assert os.stat(snapshot).st_mtime >= restored - 1.0
+        assert server.error_log().count("autotls-0702") == 1, server.log_tail()
+
+
 def test_snapshot_is_readable_by_user_and_written_by_the_acme_account(world):
     server, _ = world
     acme = pwd.getpwnam(ACME_USER)
