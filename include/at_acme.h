@@ -11,6 +11,7 @@
 #ifndef AT_ACME_H
 #define AT_ACME_H
 
+#include <apr_hash.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
@@ -33,6 +34,8 @@ typedef struct {
     const char *renewal_info;     /* optional (RFC 9773) */
     const char *terms_of_service; /* meta.termsOfService, optional */
     int eab_required;             /* meta.externalAccountRequired */
+    apr_hash_t *profiles;         /* meta.profiles (draft-ietf-acme-profiles): name -> description
+                                     (const char *); NULL when the CA lists none */
 } at_acme_directory_t;
 
 typedef struct {
@@ -178,11 +181,29 @@ typedef struct {
     apr_interval_time_t retry_after; /* the CA's Retry-After on this answer, 0: none (at_poll.h) */
 } at_acme_order_t;
 
-/* newOrder for DNS names; replaces is the ARI certID of the certificate being renewed or NULL.
+/* newOrder for DNS names; replaces is the ARI certID of the certificate being renewed or NULL;
+ * profile the name of one of the directory's profiles (at_acme_profile_choose) or NULL.
  * A refusal of an order with replaces is logged at debug level only: the caller logs it, as it
  * may order again without (at_issue_certificate does). */
 apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,
-                               const apr_array_header_t *names, const char *replaces);
+                               const apr_array_header_t *names, const char *replaces,
+                               const char *profile);
+
+/*
+ * AutoTLSProfile's rule (draft-ietf-acme-profiles): which profile to ask for in newOrder when
+ * `wanted` (NULL: none) is configured. A profile the CA lists in dir: *send = wanted. One it does
+ * not list: with required, AT_EARG (order nothing: the admin asked for that profile or none);
+ * else *send = NULL (order without it) and APR_SUCCESS. *unlisted says the CA does not list
+ * wanted, for a warning; *offered names what it lists ("a,b", "" for none), in p.
+ */
+/* Whether name can be a profile's name in a configuration: 1 to AT_ACME_PROFILE_NAME_MAX of
+ * [A-Za-z0-9._-] (the names CAs use: classic, tlsserver, shortlived). */
+#define AT_ACME_PROFILE_NAME_MAX 64
+int at_acme_profile_name_valid(const char *name);
+
+apr_status_t at_acme_profile_choose(const char **send, int *unlisted, const char **offered,
+                                    apr_pool_t *p, const at_acme_directory_t *dir,
+                                    const char *wanted, int required);
 
 apr_status_t at_acme_order_get(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,
                                const char *url);
@@ -196,6 +217,13 @@ at_acme_challenge_t *at_acme_authz_challenge(const at_acme_authz_t *authz, const
 /* token "." thumbprint(account key): what http-01 serves. */
 apr_status_t at_acme_key_authorization(const char **keyauth, at_acme_t *acme, apr_pool_t *p,
                                        const char *token);
+
+/* RFC 8555 §8.4: the TXT record of a dns-01 challenge: its name "_acme-challenge.<name>." (fqdn,
+ * absolute, as lego's exec provider passes it) and its value, base64url(SHA-256(keyauth)). name
+ * is the authorization's identifier (for a wildcard, the name below "*."). */
+#define AT_DNS01_LABEL "_acme-challenge."
+apr_status_t at_acme_dns01_record(const char **fqdn, const char **value, apr_pool_t *p,
+                                  const char *name, const char *keyauth);
 
 /* Tells the CA to validate the challenge (POST {}). */
 apr_status_t at_acme_challenge_respond(at_acme_challenge_t **updated, at_acme_t *acme,

@@ -32,6 +32,10 @@
 #define AT_ETIMEOUT (APR_OS_START_USERERR + 8)   /* the CA did not finish in the allowed time */
 #define AT_ECHALLENGE (APR_OS_START_USERERR + 9) /* the CA could not validate a name */
 #define AT_EARG (APR_OS_START_USERERR + 10)      /* bad argument or configuration value */
+/* Store leases (at_store.h): */
+#define AT_EBUSY (APR_OS_START_USERERR + 11) /* another holder has the lease */
+#define AT_ELOST (APR_OS_START_USERERR + 12) /* the lease is ours no longer (expired, taken over)  \
+                                              */
 
 typedef enum {
     AT_LOG_ERR = 0,

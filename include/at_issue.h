@@ -48,6 +48,18 @@ typedef struct {
     void *baton;
 } at_http01_responder_t;
 
+/* dns-01 (RFC 8555 §8.4): makes the TXT record fqdn ("_acme-challenge.<name>.") hold value, and
+ * removes that value again (a name and its wildcard share one fqdn: their values coexist).
+ * present returns once the record is set at the DNS provider; the issuance then waits
+ * `propagation` (once per order) before it asks the CA to look. Used for wildcard names, which
+ * only dns-01 can validate; cleanup may be NULL. */
+typedef struct {
+    apr_status_t (*present)(void *baton, const char *fqdn, const char *value, apr_pool_t *p);
+    void (*cleanup)(void *baton, const char *fqdn, const char *value, apr_pool_t *p);
+    void *baton;
+    apr_interval_time_t propagation;
+} at_dns01_responder_t;
+
 /* Loads the stored account for acme's CA and makes acme sign with it; APR_ENOENT when none is
  * stored. A stored key whose URL was lost is looked up at the CA (onlyReturnExisting). */
 apr_status_t at_account_load(at_acme_t *acme, at_store_t *store, apr_pool_t *p);
@@ -126,9 +138,11 @@ typedef struct {
     const char *site;                /* store name of the certificate set (the first name) */
     const apr_array_header_t *names; /* const char *, at least one */
     at_key_type_e key_type;
-    const char *replaces;        /* ARI certID of the certificate being renewed, or NULL */
-    apr_interval_time_t timeout; /* 0: AT_ISSUE_TIMEOUT_DEFAULT */
-    const char *preferred_chain; /* issuer CN of the top of the chain to prefer, or NULL */
+    const char *replaces;              /* ARI certID of the certificate being renewed, or NULL */
+    apr_interval_time_t timeout;       /* 0: AT_ISSUE_TIMEOUT_DEFAULT */
+    const char *preferred_chain;       /* issuer CN of the top of the chain to prefer, or NULL */
+    const char *profile;               /* newOrder's profile (at_acme_profile_choose), or NULL */
+    const at_dns01_responder_t *dns01; /* for wildcard names; NULL: they cannot be validated */
     /* When set, an account the CA no longer knows is registered again and the order retried. */
     at_store_t *account_store;
     const at_acme_account_options_t *account_options;

@@ -22,6 +22,12 @@
  * function; name may be NULL (ineligible: empty). */
 int at_name_eligible(const char *name, const char **why);
 
+/* Whether name is a wildcard that can get a publicly trusted certificate by dns-01: "*." and
+ * an eligible name of at least two labels ("*.example.com"; not "*.com", not "a.*.example.com").
+ * When not, *why says which. */
+#define AT_NAME_WILDCARD_PREFIX "*."
+int at_name_wildcard_eligible(const char *name, const char **why);
+
 /* The first of patterns (const char *: host names or fnmatch patterns, as AutoTLSExclude takes
  * them) that name matches, case ignored; NULL when none does. */
 const char *at_name_excluded_by(const apr_array_header_t *patterns, const char *name);

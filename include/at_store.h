@@ -12,17 +12,25 @@
  *   jobs/<site>.json                                  (name "" for a file directly in the group)
  *   status/snapshot.json                              (the ACME account's; readable by every
  *                                                      child: at_status.h)
+ *   leases/<site>                                     (the ACME account's: who orders the site
+ *                                                      now, at_store_lease_take)
  * Every write replaces the whole item atomically: readers see the old or the new version, never
  * a torn one; at_store_save_set makes a whole directory of items appear at once. Every read
  * checks owner and mode and refuses (AT_EMODE) what is too open. Nothing is ever removed
  * recursively: a purge unlinks the items it is told of and the store's own temp files, never
  * descending into a directory or following a link, so whatever else was put there stays.
+ *
+ * Callers go through these calls only, never around them: what a network backend cannot answer
+ * by path (whether a set is there, whether a group changed, who holds a site) is asked with
+ * at_store_stat, at_store_generation and the leases. The one exception is at_store_path: live/
+ * and archive/ are always local files that mod_ssl reads by path, whatever the backend.
  */
 #ifndef AT_STORE_H
 #define AT_STORE_H
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_time.h>
 #include <apr_user.h>
 #include <jansson.h>
 
@@ -36,6 +44,7 @@ typedef enum {
     AT_STORE_JOBS,
     AT_STORE_ARCHIVE,
     AT_STORE_STATUS, /* the status snapshot (at_status.h): public, its own size cap */
+    AT_STORE_LEASES, /* per-site leases (at_store_lease_take): secret, the ACME account's */
     AT_STORE_GROUP_COUNT
 } at_store_group_e;
 
@@ -63,6 +72,21 @@ typedef struct {
     at_store_access_e access;
 } at_store_item_t;
 
+/* What at_store_stat tells of a set or an item. */
+typedef struct {
+    int exists;       /* 0: nothing of that name (the rest is 0) */
+    int is_set;       /* group/name is a set (holds items; a directory in the fs backend) */
+    apr_time_t mtime; /* last change, as precise as the backend knows it */
+    apr_off_t size;   /* an item's size in bytes (0 for a set) */
+    /* Added for callers that cache an item: a number that changes when the item is replaced
+     * (fs: its inode), 0 when the backend cannot tell. */
+    apr_uint64_t version;
+    /* When at_store_stat refuses what it found (AT_EMODE): what is wrong with it, for the
+     * caller's log line ("a symbolic link, not a directory", "owned by uid 33 with mode 0777;
+     * ..."); NULL otherwise. */
+    const char *why;
+} at_store_stat_t;
+
 typedef struct {
     apr_status_t (*save)(at_store_t *store, at_store_group_e group, const char *name,
                          const char *item, const void *data, apr_size_t len,
@@ -81,6 +105,22 @@ typedef struct {
     apr_status_t (*save_set)(at_store_t *store, at_store_group_e group, const char *name,
                              const at_store_item_t *items, int count, apr_pool_t *p);
     apr_status_t (*lock)(at_store_t *store, at_store_group_e group, apr_pool_t *p);
+    apr_status_t (*stat)(at_store_t *store, at_store_group_e group, const char *name,
+                         const char *item, at_store_stat_t *st, apr_pool_t *p);
+    apr_status_t (*generation)(at_store_t *store, at_store_group_e group, apr_uint64_t *gen,
+                               apr_pool_t *p);
+    apr_status_t (*lease_take)(at_store_t *store, const char *name, const char *token,
+                               apr_interval_time_t ttl, apr_pool_t *p);
+    apr_status_t (*lease_renew)(at_store_t *store, const char *name, const char *token,
+                                apr_interval_time_t ttl, apr_pool_t *p);
+    apr_status_t (*lease_release)(at_store_t *store, const char *name, const char *token,
+                                  apr_pool_t *p);
+    apr_status_t (*lease_holder)(at_store_t *store, const char *name, char **token,
+                                 apr_time_t *expires, apr_pool_t *p);
+    /* Optional (NULL: none): a descriptor that becomes readable when group may have changed
+     * (at_store_watch). */
+    apr_status_t (*watch)(at_store_t *store, at_store_group_e group, int *fd, apr_pool_t *p);
+    apr_status_t (*watch_drain)(at_store_t *store, int fd);
 } at_store_vtable_t;
 
 struct at_store_t {
@@ -97,7 +137,7 @@ apr_status_t at_store_fs_open(at_store_t **store, apr_pool_t *p, const char *dir
 void at_store_fs_trust_owner(at_store_t *store, apr_uid_t uid);
 
 /* Directory name of a group: "accounts", "staging", "live", "challenges", "jobs", "archive",
- * "status". */
+ * "status", "leases". */
 const char *at_store_group_name(at_store_group_e group);
 
 /* The size cap of an item of group: AT_STORE_MAX_ITEM, except the status snapshot
@@ -132,7 +172,10 @@ apr_status_t at_store_remove(at_store_t *store, at_store_group_e group, const ch
 apr_status_t at_store_list(at_store_t *store, at_store_group_e group, const char *name,
                            apr_array_header_t **entries, apr_pool_t *p);
 
-/* The filesystem path of an item (for mod_ssl); APR_ENOTIMPL for non-file backends. */
+/* The local filesystem path of an item of live/ or archive/ (for mod_ssl, which reads by path):
+ * those two groups are always local root-only files, whatever backend holds the rest. Any other
+ * group is refused (AT_EARG): it has no path on a network backend, so its callers must use
+ * load, stat, list or generation. APR_ENOTIMPL for a backend without local files. */
 apr_status_t at_store_path(at_store_t *store, at_store_group_e group, const char *name,
                            const char *item, const char **path, apr_pool_t *p);
 
@@ -198,6 +241,60 @@ apr_status_t at_store_fs_adopt(at_store_adopt_result_t *result, at_store_t *stor
  * waiting: APR_EAGAIN while another process holds it. Held until p is cleared or the process
  * ends; only processes that may open the group can take it. */
 apr_status_t at_store_lock(at_store_t *store, at_store_group_e group, apr_pool_t *p);
+
+/* What is at group/name (item NULL: the set itself; name NULL or "" with item NULL: the group).
+ * APR_SUCCESS with st->exists 0 when there is nothing. What is there is judged as loads judge
+ * it: the fs backend follows no link and refuses (AT_EMODE, st->why says why, one log line) a
+ * link, a special file, or a set or item of an untrusted owner or writable by group or other;
+ * an item must have one name where an owner besides the reader is trusted. */
+apr_status_t at_store_stat(at_store_t *store, at_store_group_e group, const char *name,
+                           const char *item, at_store_stat_t *st, apr_pool_t *p);
+
+/* A number that changes whenever anything in group is saved, removed, or a set appears or goes;
+ * equal numbers mean "nothing to list". The fs backend: the group directory's change time in ns
+ * (and, for groups of sets, those of the set directories), except that a directory changed
+ * within its filesystem's timestamp granularity gives a number never given before (so two
+ * changes within one clock tick are never mistaken for one); a missing group gives 0. A network
+ * backend: a counter bumped with every write. */
+apr_status_t at_store_generation(at_store_t *store, at_store_group_e group, apr_uint64_t *gen,
+                                 apr_pool_t *p);
+
+/* Optional wake-up for a group: *fd (or -1 when the backend has none: poll with
+ * at_store_generation then) becomes readable when group may have changed; it belongs to the
+ * store and lives until p is cleared. Readable is only a hint: compare generations (or list)
+ * after at_store_watch_drain. The fs backend: an inotify descriptor on the group directory
+ * (entries made, renamed or removed; the directory itself gone or replaced); APR_ENOENT while the
+ * group's directory is missing (it is not made here). */
+apr_status_t at_store_watch(at_store_t *store, at_store_group_e group, int *fd, apr_pool_t *p);
+/* Consumes what made fd readable (never blocks); APR_EOF when the watch is lost (the group's
+ * directory went or was replaced): watch again. */
+apr_status_t at_store_watch_drain(at_store_t *store, int fd);
+
+/* Leases: who works on a site now (one order per certificate across processes and nodes). name
+ * is a site (a valid component); token says who holds it (at_store_lease_token). Taking gives
+ * APR_SUCCESS when free, expired, or already ours (then renewed to ttl from now), AT_EBUSY while
+ * another token holds it. Renewing gives AT_ELOST when it is no longer ours (expired, or taken
+ * over after expiry). Releasing frees it only when the token holds it (else APR_SUCCESS and
+ * nothing changes: nothing of another holder is ever dropped). The holder: APR_ENOENT when
+ * nobody holds it (or only an expired lease is left). The fs backend keeps leases/<site> (0600,
+ * the token and the expiry), changed under the group's lock; a lease file of an untrusted owner
+ * or mode is refused (AT_EMODE), never taken over. */
+apr_status_t at_store_lease_take(at_store_t *store, const char *name, const char *token,
+                                 apr_interval_time_t ttl, apr_pool_t *p);
+apr_status_t at_store_lease_renew(at_store_t *store, const char *name, const char *token,
+                                  apr_interval_time_t ttl, apr_pool_t *p);
+apr_status_t at_store_lease_release(at_store_t *store, const char *name, const char *token,
+                                    apr_pool_t *p);
+apr_status_t at_store_lease_holder(at_store_t *store, const char *name, char **token,
+                                   apr_time_t *expires, apr_pool_t *p);
+/* A new random lease token: 128 bits as 32 lower-case hex digits (a valid component). */
+apr_status_t at_store_lease_token(char **token, apr_pool_t *p);
+/* Longest token a backend keeps. */
+#define AT_STORE_LEASE_TOKEN_MAX 128
+
+/* The fs backend only (nothing for another): believe, besides root, the owner of group's
+ * directory (the CLI reading what the renewal process, as the ACME account, wrote there). */
+void at_store_fs_trust_group_owner(at_store_t *store, at_store_group_e group, apr_pool_t *p);
 
 /* JSON convenience on top of save/load. A file that does not parse gives AT_EPROTO. */
 apr_status_t at_store_save_json(at_store_t *store, at_store_group_e group, const char *name,

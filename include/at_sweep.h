@@ -8,7 +8,8 @@
  * (".<item>.tmp.XXXXXX", named by store_fs.c; never visible as items). Each sweep removes only
  * what is older than max_age, so that nothing still being written is touched; max_age 0 removes
  * whatever its age, for when no writer can be running (a cold start). Links are never followed.
- * Backends without file paths (at_store_path) give APR_ENOTIMPL: they have their own atomicity.
+ * Backends other than the filesystem one (at_store_fs_root) give APR_ENOTIMPL: they have their
+ * own atomicity.
  */
 #ifndef AT_SWEEP_H
 #define AT_SWEEP_H

@@ -11,9 +11,12 @@
  * staging/ loses nothing. Every failure is one log line; nothing there can crash it.
  *
  * Notification, not polling: the renewal process builds a set in a temp directory and renames it
- * to staging/<site> (at_store_save_set); one inotify watch on staging/ (IN_MOVED_TO) wakes the
- * activator for it. A full look at staging/ happens only at start, when the kernel's event queue
- * overflowed or the watch was lost, and every ACTIVATOR_RESCAN_INTERVAL as a safety net.
+ * to staging/<site> (at_store_save_set); the store's watch on staging/ (at_store_watch: inotify
+ * on the filesystem backend) wakes the activator, which then looks at staging/ when its
+ * generation (at_store_generation) changed since the last look. Every ACTIVATOR_RESCAN_INTERVAL
+ * (ACTIVATOR_POLL_INTERVAL for a backend without a watch) it compares the generation anyway, as a
+ * safety net; a lost watch (staging/ replaced, events lost) forces a full look. Everything about
+ * staging/ is asked through the store (at_store_stat), never by path.
  *
  * Crash safety: a set goes live through the journal of at_live.h (next.* first, then copied
  * over), so a kill at any moment leaves live/ with the old pair or the new one, and the staged
@@ -29,12 +32,9 @@
 #endif
 
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -64,42 +64,42 @@ APLOG_USE_MODULE(autotls);
 
 /* A set that could not be promoted (or a staging/ that cannot be read) is retried after this. */
 #define ACTIVATOR_RETRY_AFTER apr_time_from_sec(60)
-/* A staged directory must not be writable by group or other. */
-#define ACTIVATOR_DIR_TOO_OPEN 0022
-#define ACTIVATOR_MODE_PERMS 07777
 #define ACTIVATOR_EXIT_FAILURE 1
 /* The safety net: a full look at staging/ this often, whatever the notifications said. */
 #define ACTIVATOR_RESCAN_INTERVAL apr_time_from_sec(30)
+/* A store without a watch (a network backend): its generation is compared this often. */
+#define ACTIVATOR_POLL_INTERVAL apr_time_from_sec(2)
 /* While staging/ cannot be watched (missing, replaced), try again this often. */
 #define ACTIVATOR_WATCH_RETRY apr_time_from_sec(1)
-/* What wakes us: a set renamed into staging/ (IN_MOVED_TO; IN_CREATE too, so that a link or a
- * set made in place is looked at without waiting for the next full look), or staging/ itself
- * gone or replaced. */
-#define ACTIVATOR_WATCH_MASK                                                                       \
-    (IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW |       \
-     IN_EXCL_UNLINK)
-/* Room for a batch of events at once (each at most a header and a name). */
-#define ACTIVATOR_EVENT_BUF (64 * (sizeof(struct inotify_event) + NAME_MAX + 1))
 #define ACTIVATOR_USEC_PER_MSEC 1000
 #define ACTIVATOR_MSEC_PER_SEC 1000
 #define ACTIVATOR_NSEC_PER_MSEC 1000000L
 /* Every archive is purged this often (an orphan's has no promotion left to purge it). */
 #define ACTIVATOR_PURGE_INTERVAL apr_time_from_sec(3600)
 
+/* A set waiting for its retry: when, and which set it was (a new one is not kept waiting). */
+typedef struct {
+    apr_time_t when; /* 0: none pending */
+    apr_uint64_t version;
+    apr_time_t mtime;
+} activator_retry_t;
+
 /* The child's working state. */
 typedef struct {
     autotls_ctx_t *ctx;
     at_store_t *stage;    /* the store, also trusting items of the ACME account (staging/ only) */
     apr_hash_t *sites;    /* site name -> autotls_site_t * */
-    apr_hash_t *retry_at; /* site name -> apr_time_t *: do not look again before then */
+    apr_hash_t *retry_at; /* site name -> activator_retry_t *: do not look again before then */
     apr_time_t list_retry_at;
-    apr_time_t sweep_at;  /* the next sweep of leftovers */
-    apr_time_t rescan_at; /* the next full look at staging/ */
-    apr_time_t purge_at;  /* the next purge of every archive */
-    const char *staging;  /* the directory watched */
-    int inotify_fd;       /* -1: none (then every wake is a full look) */
-    int watch;            /* the watch on staging/, -1 while there is none */
-    apr_time_t watch_at;  /* while there is none: when to try again */
+    apr_time_t sweep_at;    /* the next sweep of leftovers */
+    apr_time_t rescan_at;   /* the next comparison of staging/'s generation */
+    apr_time_t purge_at;    /* the next purge of every archive */
+    apr_uint64_t seen;      /* staging/'s generation at the last full look */
+    int full_look;          /* the next look lists staging/ whatever its generation */
+    int watch_fd;           /* the store's watch on staging/, -1 while there is none */
+    int watchless;          /* the store has no watch: compare generations every poll interval */
+    apr_pool_t *watch_pool; /* owns the watch */
+    apr_time_t watch_at;    /* while there is none: when to try again */
     apr_pool_t *pool;
 } activator_child_t;
 
@@ -107,15 +107,18 @@ static volatile sig_atomic_t activator_stop_requested;
 
 /* ---- the child: one staged set ------------------------------------------------------------ */
 
-static void activator_retry_later(activator_child_t *ch, const char *site, apr_time_t now)
+static void activator_retry_later(activator_child_t *ch, const char *site,
+                                  const at_store_stat_t *set, apr_time_t now)
 {
-    apr_time_t *when = apr_hash_get(ch->retry_at, site, APR_HASH_KEY_STRING);
+    activator_retry_t *retry = apr_hash_get(ch->retry_at, site, APR_HASH_KEY_STRING);
 
-    if (when == NULL) {
-        when = apr_palloc(ch->pool, sizeof(*when));
-        apr_hash_set(ch->retry_at, apr_pstrdup(ch->pool, site), APR_HASH_KEY_STRING, when);
+    if (retry == NULL) {
+        retry = apr_palloc(ch->pool, sizeof(*retry));
+        apr_hash_set(ch->retry_at, apr_pstrdup(ch->pool, site), APR_HASH_KEY_STRING, retry);
     }
-    *when = now + ACTIVATOR_RETRY_AFTER;
+    retry->when = now + ACTIVATOR_RETRY_AFTER;
+    retry->version = set->version;
+    retry->mtime = set->mtime;
 }
 
 /* The one owner besides root whose staged sets are believed: the ACME account. When that account
@@ -126,36 +129,27 @@ static apr_uid_t activator_trusted_uid(const activator_child_t *ch)
     return ch->ctx->acme_uid;
 }
 
-/* staging/<site> itself must be a real directory of root or the ACME account that others cannot
- * write. */
+/* staging/<site> itself must be a set of root or the ACME account that others cannot write: the
+ * store judged it (at_store_stat: rv and set), as its loads judge items. */
 static apr_status_t activator_check_dir(const char **why, activator_child_t *ch,
-                                        const autotls_site_t *site, apr_pool_t *p)
+                                        const autotls_site_t *site, apr_status_t rv,
+                                        const at_store_stat_t *set, apr_pool_t *p)
 {
-    const char *dir;
-    struct stat st;
-    apr_status_t rv;
-
-    rv = at_store_path(ch->stage, AT_STORE_STAGING, NULL, site->name, &dir, p);
     if (rv != APR_SUCCESS) {
-        *why = "the store cannot name its staging directory";
+        *why = set->why != NULL ? apr_psprintf(p,
+                                               "staging/%s is %s (trusting root and the ACME "
+                                               "account %s)",
+                                               site->name, set->why, ch->ctx->acme_user)
+                                : apr_psprintf(p, "cannot look at staging/%s: %s", site->name,
+                                               at_strerror(p, rv));
         return rv;
     }
-    if (lstat(dir, &st) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        *why = apr_psprintf(p, "cannot stat %s: %s", dir, at_strerror(p, rv));
-        return rv;
+    if (!set->exists) {
+        *why = apr_psprintf(p, "staging/%s went away", site->name);
+        return APR_ENOENT;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        *why = apr_psprintf(p, "%s is not a directory (a link or other file)", dir);
-        return AT_EMODE;
-    }
-    if ((st.st_uid != 0 && st.st_uid != activator_trusted_uid(ch)) ||
-        (st.st_mode & ACTIVATOR_DIR_TOO_OPEN) != 0) {
-        *why = apr_psprintf(p,
-                            "%s is owned by uid %ld with mode %04o; expected root or the ACME "
-                            "account %s (uid %ld), not writable by group or other",
-                            dir, (long)st.st_uid, (unsigned)(st.st_mode & ACTIVATOR_MODE_PERMS),
-                            ch->ctx->acme_user, (long)activator_trusted_uid(ch));
+    if (!set->is_set) {
+        *why = apr_psprintf(p, "staging/%s is not a directory (a link or other file)", site->name);
         return AT_EMODE;
     }
     return APR_SUCCESS;
@@ -201,12 +195,13 @@ static apr_status_t activator_check_size(const char **why, apr_pool_t *p, EVP_PK
 /* Loads and validates staging/<site>; on failure *why says what is wrong with it. */
 static apr_status_t activator_accept(const char **why, EVP_PKEY **key, apr_array_header_t **chain,
                                      activator_child_t *ch, const autotls_site_t *site,
+                                     apr_status_t set_rv, const at_store_stat_t *set,
                                      apr_time_t now, apr_pool_t *p)
 {
     at_certset_check_t check;
     apr_status_t rv;
 
-    if ((rv = activator_check_dir(why, ch, site, p)) != APR_SUCCESS) {
+    if ((rv = activator_check_dir(why, ch, site, set_rv, set, p)) != APR_SUCCESS) {
         return rv;
     }
     rv = at_certset_load(key, chain, ch->stage, AT_STORE_STAGING, site->name, p);
@@ -355,8 +350,8 @@ static void activator_log_live(activator_child_t *ch, const autotls_site_t *site
     }
 }
 
-static void activator_drop_staged(activator_child_t *ch, const autotls_site_t *site, apr_time_t now,
-                                  apr_pool_t *p)
+static void activator_drop_staged(activator_child_t *ch, const autotls_site_t *site,
+                                  const at_store_stat_t *set, apr_time_t now, apr_pool_t *p)
 {
     apr_status_t rv = at_sweep_remove_set(ch->stage, site->name, AUTOTLS_STAGING_READY, p);
 
@@ -366,13 +361,15 @@ static void activator_drop_staged(activator_child_t *ch, const autotls_site_t *s
             AUTOTLS_LOGNO(0313) "%s: cannot remove the staged set; looking at it again "
                                 "in %d s",
             site->name, (int)apr_time_sec(ACTIVATOR_RETRY_AFTER));
-        activator_retry_later(ch, site->name, now);
+        activator_retry_later(ch, site->name, set, now);
     }
 }
 
-/* Validates, promotes and publishes staging/<site>, or refuses it; the set is removed either
- * way, except when promoting fails (then it is tried again later). */
-static void activator_take(activator_child_t *ch, const autotls_site_t *site, apr_pool_t *p)
+/* Validates, promotes and publishes staging/<site> (what at_store_stat said of it: set_rv, set),
+ * or refuses it; the set is removed either way, except when promoting fails (then it is tried
+ * again later). */
+static void activator_take(activator_child_t *ch, const autotls_site_t *site, apr_status_t set_rv,
+                           const at_store_stat_t *set, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     apr_array_header_t *chain = NULL;
@@ -380,12 +377,12 @@ static void activator_take(activator_child_t *ch, const autotls_site_t *site, ap
     const char *why = NULL;
     apr_status_t rv;
 
-    rv = activator_accept(&why, &key, &chain, ch, site, now, p);
+    rv = activator_accept(&why, &key, &chain, ch, site, set_rv, set, now, p);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ch->ctx->main_server,
                      AUTOTLS_LOGNO(0314) "%s: refused staged certificate: %s", site->name,
                      why != NULL ? why : at_strerror(p, rv));
-        activator_drop_staged(ch, site, now, p);
+        activator_drop_staged(ch, site, set, now, p);
         return;
     }
     activator_archive(ch, site, now, p);
@@ -397,7 +394,7 @@ static void activator_take(activator_child_t *ch, const autotls_site_t *site, ap
             AUTOTLS_LOGNO(0315) "%s: cannot write the new certificate to live/; the old "
                                 "one stays, trying again in %d s",
             site->name, (int)apr_time_sec(ACTIVATOR_RETRY_AFTER));
-        activator_retry_later(ch, site->name, now);
+        activator_retry_later(ch, site->name, set, now);
         return;
     }
     activator_record(ch, site, APR_ARRAY_IDX(chain, 0, X509 *), p);
@@ -410,7 +407,7 @@ static void activator_take(activator_child_t *ch, const autotls_site_t *site, ap
                                 "the next restart",
             site->name);
     }
-    activator_drop_staged(ch, site, now, p);
+    activator_drop_staged(ch, site, set, now, p);
     if (rv == APR_SUCCESS) {
         activator_log_live(ch, site, APR_ARRAY_IDX(chain, 0, X509 *), p);
     }
@@ -487,41 +484,65 @@ static void activator_purge_archives(activator_child_t *ch, apr_time_t now, apr_
 
 /* ---- the child: the loop ------------------------------------------------------------------ */
 
+/* Whether staging/<site> holds its `ready` marker; a marker the store refuses counts too, so
+ * that the set is refused with a line (and removed) rather than left lying there. */
 static int activator_is_ready(activator_child_t *ch, const char *site, apr_pool_t *p)
 {
-    const char *path;
-    struct stat st;
+    at_store_stat_t st;
+    apr_status_t rv =
+        at_store_stat(ch->stage, AT_STORE_STAGING, site, AUTOTLS_STAGING_READY, &st, p);
 
-    if (at_store_path(ch->stage, AT_STORE_STAGING, site, AUTOTLS_STAGING_READY, &path, p) !=
-        APR_SUCCESS) {
-        return 0;
-    }
-    return lstat(path, &st) == 0;
+    return (rv == APR_SUCCESS && st.exists) || rv == AT_EMODE;
 }
 
-/* Takes staging/<name> when it is a `ready` set of one of our sites not waiting for a retry. */
+/* Takes staging/<name> when it is a `ready` set of one of our sites not waiting for a retry (a
+ * set other than the one that waits is new: it is taken at once). A set the store refuses is
+ * taken too: to be refused with a line and removed. */
 static void activator_consider(activator_child_t *ch, const char *name, apr_time_t now,
                                apr_pool_t *p)
 {
     const autotls_site_t *site = apr_hash_get(ch->sites, name, APR_HASH_KEY_STRING);
-    const apr_time_t *retry = apr_hash_get(ch->retry_at, name, APR_HASH_KEY_STRING);
+    activator_retry_t *retry = apr_hash_get(ch->retry_at, name, APR_HASH_KEY_STRING);
+    at_store_stat_t set;
+    apr_status_t rv;
 
-    if (site == NULL || (retry != NULL && now < *retry) || !activator_is_ready(ch, name, p)) {
+    if (site == NULL) {
         return;
     }
-    activator_take(ch, site, p);
+    rv = at_store_stat(ch->stage, AT_STORE_STAGING, name, NULL, &set, p);
+    if (rv == APR_SUCCESS && !set.exists) {
+        return;
+    }
+    if (retry != NULL && retry->when != 0) {
+        /* only a set seen to be another one cuts the wait short */
+        if (now < retry->when &&
+            (rv != APR_SUCCESS || (set.version == retry->version && set.mtime == retry->mtime))) {
+            return;
+        }
+        retry->when = 0;
+    }
+    if (rv == APR_SUCCESS && !activator_is_ready(ch, name, p)) {
+        return;
+    }
+    activator_take(ch, site, rv, &set, p);
 }
 
-/* One full look at staging/: every entry naming one of our sites with a `ready` set is taken. */
+/* One look at staging/: when its generation changed since the last full look (or one is due
+ * anyway), every entry naming one of our sites with a `ready` set is taken. */
 static void activator_rescan(activator_child_t *ch, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     apr_array_header_t *entries;
+    apr_uint64_t gen = 0;
     int i;
 
-    ch->rescan_at = now + ACTIVATOR_RESCAN_INTERVAL;
+    ch->rescan_at = now + (ch->watchless ? ACTIVATOR_POLL_INTERVAL : ACTIVATOR_RESCAN_INTERVAL);
     if (now < ch->list_retry_at) {
         return;
+    }
+    if (at_store_generation(ch->stage, AT_STORE_STAGING, &gen, p) == APR_SUCCESS && gen != 0 &&
+        gen == ch->seen && !ch->full_look) {
+        return; /* nothing saved, removed, arrived or gone since the last look */
     }
     if (at_store_list(ch->stage, AT_STORE_STAGING, NULL, &entries, p) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ch->ctx->main_server,
@@ -530,6 +551,8 @@ static void activator_rescan(activator_child_t *ch, apr_pool_t *p)
         ch->list_retry_at = now + ACTIVATOR_RETRY_AFTER;
         return;
     }
+    ch->seen = gen;
+    ch->full_look = 0;
     for (i = 0; i < entries->nelts && !activator_stop_requested; i++) {
         activator_consider(ch, APR_ARRAY_IDX(entries, i, const char *), now, p);
     }
@@ -544,10 +567,10 @@ static void activator_retry_due(activator_child_t *ch, apr_pool_t *p)
     for (hi = apr_hash_first(p, ch->retry_at); hi != NULL && !activator_stop_requested;
          hi = apr_hash_next(hi)) {
         const char *name = apr_hash_this_key(hi);
-        apr_time_t *when = apr_hash_this_val(hi);
+        activator_retry_t *retry = apr_hash_this_val(hi);
 
-        if (*when != 0 && now >= *when) {
-            *when = 0;
+        if (retry->when != 0 && now >= retry->when) {
+            retry->when = 0;
             activator_consider(ch, name, now, p);
         }
     }
@@ -555,75 +578,51 @@ static void activator_retry_due(activator_child_t *ch, apr_pool_t *p)
 
 /* ---- the child: the watch on staging/ ------------------------------------------------------ */
 
+/* The watch is gone (staging/ replaced, events lost): drop it, watch again at once, and look at
+ * everything, since a set may have arrived unseen. */
 static void activator_watch_lost(activator_child_t *ch)
 {
-    ch->watch = -1;
-    ch->watch_at = apr_time_now(); /* at once: staging/ may be back already */
+    apr_pool_clear(ch->watch_pool); /* closes it */
+    ch->watch_fd = -1;
+    ch->watch_at = apr_time_now();
     ch->rescan_at = 0;
+    ch->full_look = 1;
 }
 
-/* Puts the one watch on staging/ when there is none; 1 when one was added now (then a full look
- * is due: a set may have arrived while nothing watched). */
+/* Puts the store's watch on staging/ when there is none; 1 when one was added now (then a full
+ * look is due: a set may have arrived while nothing watched). */
 static int activator_watch(activator_child_t *ch)
 {
-    if (ch->inotify_fd < 0 || ch->watch >= 0 || apr_time_now() < ch->watch_at) {
+    apr_status_t rv;
+
+    if (ch->watchless || ch->watch_fd >= 0 || apr_time_now() < ch->watch_at) {
         return 0;
     }
-    ch->watch = inotify_add_watch(ch->inotify_fd, ch->staging, ACTIVATOR_WATCH_MASK);
-    if (ch->watch < 0) {
-        if (errno != ENOENT && errno != ENOTDIR) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(errno), ch->ctx->main_server,
-                         AUTOTLS_LOGNO(0323) "cannot watch %s; looking at it every %d s instead",
-                         ch->staging, (int)apr_time_sec(ACTIVATOR_RESCAN_INTERVAL));
+    rv = at_store_watch(ch->stage, AT_STORE_STAGING, &ch->watch_fd, ch->watch_pool);
+    if (rv == APR_SUCCESS && ch->watch_fd < 0) {
+        ch->watchless = 1; /* a backend without a watch: compare generations more often */
+        ch->rescan_at = 0;
+        return 0;
+    }
+    if (rv != APR_SUCCESS) {
+        ch->watch_fd = -1;
+        if (rv != APR_ENOENT) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ch->ctx->main_server,
+                         AUTOTLS_LOGNO(0323) "cannot watch staging/ in %s; looking at it every "
+                                             "%d s instead",
+                         ch->ctx->store_dir, (int)apr_time_sec(ACTIVATOR_RESCAN_INTERVAL));
             ch->watch_at = apr_time_now() + ACTIVATOR_RESCAN_INTERVAL;
         } else {
             ch->watch_at = apr_time_now() + ACTIVATOR_WATCH_RETRY;
         }
         return 0;
     }
+    ch->full_look = 1;
     return 1;
 }
 
-/* A set just arrived under name: a new one, so a retry pending for the one before is void. */
-static void activator_arrived(activator_child_t *ch, const char *name, apr_pool_t *p)
-{
-    apr_time_t *when = apr_hash_get(ch->retry_at, name, APR_HASH_KEY_STRING);
-
-    if (when != NULL) {
-        *when = 0;
-    }
-    activator_consider(ch, name, apr_time_now(), p);
-}
-
-/* Handles what the watch reported; a set renamed into staging/ is taken at once. */
-static void activator_read_events(activator_child_t *ch, apr_pool_t *p)
-{
-    char buf[ACTIVATOR_EVENT_BUF] __attribute__((aligned(__alignof__(struct inotify_event))));
-    ssize_t len;
-    char *at;
-
-    while ((len = read(ch->inotify_fd, buf, sizeof(buf))) > 0 && !activator_stop_requested) {
-        for (at = buf; at < buf + len;
-             at += sizeof(struct inotify_event) + ((struct inotify_event *)at)->len) {
-            const struct inotify_event *ev = (const struct inotify_event *)at;
-
-            if (ev->mask & IN_Q_OVERFLOW) {
-                ch->rescan_at = 0; /* events were lost: look at everything */
-            } else if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
-                if (ev->wd == ch->watch) {
-                    inotify_rm_watch(ch->inotify_fd, ch->watch);
-                    activator_watch_lost(ch);
-                }
-            } else if ((ev->mask & (IN_MOVED_TO | IN_CREATE)) && ev->len > 0 &&
-                       ev->wd == ch->watch && at_store_component_valid(ev->name)) {
-                activator_arrived(ch, ev->name, p);
-            }
-        }
-    }
-}
-
-/* Sleeps until the watch reports something or the next deadline (a full look, the sweep, a
- * retry, another try at watching) comes; a signal ends it early. */
+/* Sleeps until the watch reports something or the next deadline (a look, the sweep, a retry,
+ * another try at watching) comes; a signal ends it early. A report makes the next look due now. */
 static void activator_wait(activator_child_t *ch, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now(), until = ch->rescan_at;
@@ -636,11 +635,11 @@ static void activator_wait(activator_child_t *ch, apr_pool_t *p)
     if (ch->sweep_at < until) {
         until = ch->sweep_at;
     }
-    if (ch->watch < 0 && ch->inotify_fd >= 0 && ch->watch_at < until) {
+    if (ch->watch_fd < 0 && !ch->watchless && ch->watch_at < until) {
         until = ch->watch_at;
     }
     for (hi = apr_hash_first(p, ch->retry_at); hi != NULL; hi = apr_hash_next(hi)) {
-        apr_time_t when = *(apr_time_t *)apr_hash_this_val(hi);
+        apr_time_t when = ((activator_retry_t *)apr_hash_this_val(hi))->when;
 
         if (when != 0 && when < until) {
             until = when;
@@ -650,7 +649,7 @@ static void activator_wait(activator_child_t *ch, apr_pool_t *p)
         return;
     }
     msec = (long)((until - now + ACTIVATOR_USEC_PER_MSEC - 1) / ACTIVATOR_USEC_PER_MSEC);
-    pfd.fd = ch->inotify_fd;
+    pfd.fd = ch->watch_fd;
     pfd.events = POLLIN;
     pfd.revents = 0;
     ts.tv_sec = msec / ACTIVATOR_MSEC_PER_SEC;
@@ -658,8 +657,11 @@ static void activator_wait(activator_child_t *ch, apr_pool_t *p)
     /* The stop signals are blocked except inside ppoll: one arriving just before still ends the
      * sleep at once. */
     sigemptyset(&none);
-    if (ppoll(&pfd, ch->inotify_fd >= 0 ? 1 : 0, &ts, &none) > 0 && (pfd.revents & POLLIN)) {
-        activator_read_events(ch, p);
+    if (ppoll(&pfd, ch->watch_fd >= 0 ? 1 : 0, &ts, &none) > 0 && (pfd.revents & POLLIN)) {
+        if (at_store_watch_drain(ch->stage, ch->watch_fd) == APR_EOF) {
+            activator_watch_lost(ch);
+        }
+        ch->rescan_at = 0;
     }
 }
 
@@ -725,13 +727,10 @@ static apr_status_t activator_child_init(activator_child_t *ch, autotls_ctx_t *c
     ch->pool = pool;
     ch->sites = apr_hash_make(pool);
     ch->retry_at = apr_hash_make(pool);
-    ch->watch = -1;
-    ch->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (ch->inotify_fd < 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(errno), ctx->main_server,
-                     AUTOTLS_LOGNO(0324) "cannot watch staging/ (inotify); looking at it every "
-                                         "%d s instead",
-                     (int)apr_time_sec(ACTIVATOR_RESCAN_INTERVAL));
+    ch->watch_fd = -1;
+    ch->full_look = 1;
+    if ((rv = apr_pool_create(&ch->watch_pool, pool)) != APR_SUCCESS) {
+        return rv;
     }
     for (i = 0; i < ctx->sites->nelts; i++) {
         autotls_site_t *site = APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *);
@@ -741,13 +740,6 @@ static apr_status_t activator_child_init(activator_child_t *ch, autotls_ctx_t *c
     rv = at_store_fs_open(&ch->stage, pool, ctx->store_dir);
     if (rv == APR_SUCCESS) {
         at_store_fs_trust_owner(ch->stage, activator_trusted_uid(ch));
-        rv = at_store_path(ch->stage, AT_STORE_STAGING, NULL, AUTOTLS_STAGING_READY, &ch->staging,
-                           pool);
-    }
-    if (rv == APR_SUCCESS) {
-        /* the directory of the probe path "<store>/staging/ready" */
-        ch->staging = apr_pstrndup(pool, ch->staging,
-                                   strlen(ch->staging) - strlen("/" AUTOTLS_STAGING_READY));
     }
     return rv;
 }
@@ -772,10 +764,10 @@ void autotls_activator_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *pco
         _exit(ACTIVATOR_EXIT_FAILURE);
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
-                 AUTOTLS_LOGNO(0300) "activator started, pid %ld, watching %d site(s) in %s, "
+                 AUTOTLS_LOGNO(0300) "activator started, pid %ld, watching %d site(s) in %s/%s, "
                                      "trusting root and %s (uid %ld)",
-                 (long)getpid(), ctx->sites->nelts, ch.staging, ctx->acme_user,
-                 (long)ctx->acme_uid);
+                 (long)getpid(), ctx->sites->nelts, ctx->store_dir,
+                 at_store_group_name(AT_STORE_STAGING), ctx->acme_user, (long)ctx->acme_uid);
     activator_recover(&ch, scan);
     apr_pool_clear(scan);
     activator_orphans(&ch, scan);

@@ -31,6 +31,8 @@ typedef struct {
     at_key_type_e key_type;
     int redirect;                  /* http -> https once the certificate is live */
     autotls_window_t renew_window; /* AutoTLSRenewWindow; kind UNSET: the default policy */
+    const char *profile;           /* AutoTLSProfile: the CA profile to ask for, or NULL */
+    int profile_required;          /* its "required": no order when the CA does not offer it */
 } autotls_site_t;
 
 /* The module's state for one configuration generation (lives in pconf). */
@@ -53,9 +55,12 @@ typedef struct {
     const char *eab_kid;       /* AutoTLSEAB key id, or NULL */
     const char *eab_hmac_file; /* AutoTLSEAB key file (read by the renewal process), or NULL */
     /* notifications and orphans */
-    const char *notify_command;         /* AutoTLSNotifyCommand, or NULL */
-    apr_interval_time_t notify_timeout; /* its time limit */
-    apr_interval_time_t orphan_keep;    /* AutoTLSOrphanKeep */
+    const char *notify_command;          /* AutoTLSNotifyCommand, or NULL */
+    apr_interval_time_t notify_timeout;  /* its time limit */
+    const char *dns_command;             /* AutoTLSDNSCommand, or NULL (no wildcard aliases) */
+    apr_interval_time_t dns_timeout;     /* its time limit */
+    apr_interval_time_t dns_propagation; /* AutoTLSDNSPropagation */
+    apr_interval_time_t orphan_keep;     /* AutoTLSOrphanKeep */
 } autotls_ctx_t;
 
 /* Builds the context of this generation from the configured servers (post_config, every pass)

@@ -9,6 +9,7 @@
  * (server-wide or not, ServerRoot, the file system) and the wording of the error.
  */
 #include <string.h>
+#include <strings.h>
 
 #include <apr_file_info.h>
 #include <apr_file_io.h>
@@ -18,12 +19,14 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "at_acme.h"
 #include "at_ca.h"
 #include "at_core.h"
 #include "at_issue.h" /* at_account_eab_key_read */
 #include "at_orphan.h"
 #include "config.h"
 #include "notify.h"
+#include "tls_policy.h"
 #include "twin.h"
 
 #define AUTOTLS_EXPECT_FLAG "use on or off"
@@ -42,8 +45,9 @@
     "give the key id from the CA and a file holding its MAC key, readable by root and the ACME "   \
     "account only (owned by one of them, chmod 600)"
 #define AUTOTLS_EXPECT_COMMAND                                                                     \
-    "give the path of an executable file, optionally followed by timeout=DURATION (1s to 1h)"
+    "give the path of an executable file, optionally followed by timeout=DURATION"
 #define AUTOTLS_EXPECT_KEEP "use a duration with a unit d, h, m or s, e.g. 30d"
+#define AUTOTLS_EXPECT_PROPAGATION "use a duration with a unit h, m or s, e.g. 2m, up to 1h"
 #define AUTOTLS_TIMEOUT_OPTION "timeout="
 
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg);
@@ -64,6 +68,13 @@ static const char *autotls_set_eab(cmd_parms *cmd, void *dconf, const char *kid,
 static const char *autotls_set_notify_command(cmd_parms *cmd, void *dconf, const char *path,
                                               const char *option);
 static const char *autotls_set_orphan_keep(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_dns_command(cmd_parms *cmd, void *dconf, const char *path,
+                                           const char *option);
+static const char *autotls_set_dns_propagation(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_hsts(cmd_parms *cmd, void *dconf, int argc, char *const argv[]);
+static const char *autotls_set_policy(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_profile(cmd_parms *cmd, void *dconf, const char *name,
+                                       const char *required);
 
 const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLS", autotls_set_enabled, NULL, RSRC_CONF,
@@ -104,6 +115,25 @@ const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLSOrphanKeep", autotls_set_orphan_keep, NULL, RSRC_CONF,
                   "DURATION (default 30d): how long a removed site's certificate stays in live/ "
                   "before it is archived"),
+    AP_INIT_TAKE_ARGV("AutoTLSHSTS", autotls_set_hsts, NULL, RSRC_CONF,
+                      "max-age=SECONDS[; includeSubDomains][; preload] or off (default): the "
+                      "Strict-Transport-Security header of managed sites once their certificate "
+                      "is live"),
+    AP_INIT_TAKE1("AutoTLSPolicy", autotls_set_policy, NULL, RSRC_CONF,
+                  AUTOTLS_POLICY_NAMES
+                  ": the TLS settings of the HTTPS twins (Mozilla's "
+                  "profiles; default intermediate; inherit keeps the server's SSL settings)"),
+    AP_INIT_TAKE12("AutoTLSProfile", autotls_set_profile, NULL, RSRC_CONF,
+                   "NAME [required] or none: the CA's certificate profile to ask for "
+                   "(draft-ietf-acme-profiles, e.g. tlsserver, shortlived); without required, "
+                   "a CA that does not offer it is asked without a profile"),
+    AP_INIT_TAKE12("AutoTLSDNSCommand", autotls_set_dns_command, NULL, RSRC_CONF,
+                   "/path/to/command [timeout=DURATION]: dns-01 for wildcard aliases, run as "
+                   "the ACME account as COMMAND present|cleanup FQDN VALUE (lego's exec "
+                   "provider)"),
+    AP_INIT_TAKE1("AutoTLSDNSPropagation", autotls_set_dns_propagation, NULL, RSRC_CONF,
+                  "DURATION (default 0s): how long to wait after the DNS command before the CA "
+                  "is asked to look"),
     AP_INIT_TAKE1(AUTOTLS_TWIN_DIRECTIVE, autotls_twin_cmd_marker, NULL, RSRC_CONF,
                   "set by mod_autotls on the HTTPS twins it generates (twin.c), not by hand"),
     {NULL},
@@ -432,12 +462,12 @@ static const char *autotls_duration_arg(cmd_parms *cmd, apr_interval_time_t *out
     return NULL;
 }
 
-static const char *autotls_set_notify_command(cmd_parms *cmd, void *dconf, const char *path,
-                                              const char *option)
+/* A command directive's "/path [timeout=DURATION]" (AutoTLSNotifyCommand, AutoTLSDNSCommand):
+ * an absolute path to an executable file, and a time limit from 1 s to max. */
+static const char *autotls_command_arg(cmd_parms *cmd, const char *path, const char *option,
+                                       apr_interval_time_t *timeout, apr_interval_time_t max)
 {
-    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
     const char *err = autotls_check_server_wide(cmd);
-    apr_interval_time_t timeout = AUTOTLS_NOTIFY_TIMEOUT_DEFAULT;
     apr_finfo_t finfo;
 
     if (err != NULL) {
@@ -458,16 +488,62 @@ static const char *autotls_set_notify_command(cmd_parms *cmd, void *dconf, const
             return autotls_bad_value(cmd, both, "has an option other than timeout=DURATION",
                                      AUTOTLS_EXPECT_COMMAND);
         }
-        if (autotls_duration_arg(cmd, &timeout, option + strlen(AUTOTLS_TIMEOUT_OPTION),
+        if (autotls_duration_arg(cmd, timeout, option + strlen(AUTOTLS_TIMEOUT_OPTION),
                                  AUTOTLS_EXPECT_COMMAND) != NULL ||
-            timeout < apr_time_from_sec(1) || timeout > AUTOTLS_NOTIFY_TIMEOUT_MAX) {
-            return autotls_bad_value(cmd, both, "has a timeout that is no duration from 1s to 1h",
-                                     AUTOTLS_EXPECT_COMMAND);
+            *timeout < apr_time_from_sec(1) || *timeout > max) {
+            return autotls_bad_value(
+                cmd, both,
+                apr_psprintf(cmd->temp_pool, "has a timeout that is no duration from 1s to %ds",
+                             (int)apr_time_sec(max)),
+                AUTOTLS_EXPECT_COMMAND);
         }
+    }
+    return NULL;
+}
+
+static const char *autotls_set_notify_command(cmd_parms *cmd, void *dconf, const char *path,
+                                              const char *option)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    apr_interval_time_t timeout = AUTOTLS_NOTIFY_TIMEOUT_DEFAULT;
+    const char *err = autotls_command_arg(cmd, path, option, &timeout, AUTOTLS_NOTIFY_TIMEOUT_MAX);
+
+    if (err != NULL) {
+        return err;
     }
     conf->notify_command = path;
     conf->notify_timeout = timeout;
     return NULL;
+}
+
+static const char *autotls_set_dns_command(cmd_parms *cmd, void *dconf, const char *path,
+                                           const char *option)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    apr_interval_time_t timeout = AUTOTLS_DNS_TIMEOUT_DEFAULT;
+    const char *err = autotls_command_arg(cmd, path, option, &timeout, AUTOTLS_DNS_TIMEOUT_MAX);
+
+    if (err != NULL) {
+        return err;
+    }
+    conf->dns_command = path;
+    conf->dns_timeout = timeout;
+    return NULL;
+}
+
+static const char *autotls_set_dns_propagation(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *err = autotls_check_server_wide(cmd);
+
+    if (err == NULL) {
+        err = autotls_duration_arg(cmd, &conf->dns_propagation, arg, AUTOTLS_EXPECT_PROPAGATION);
+    }
+    if (err == NULL && conf->dns_propagation > AUTOTLS_DNS_PROPAGATION_MAX) {
+        return autotls_bad_value(cmd, arg, "is longer than an order may wait (1h)",
+                                 AUTOTLS_EXPECT_PROPAGATION);
+    }
+    return err;
 }
 
 static const char *autotls_set_orphan_keep(cmd_parms *cmd, void *dconf, const char *arg)
@@ -477,6 +553,74 @@ static const char *autotls_set_orphan_keep(cmd_parms *cmd, void *dconf, const ch
 
     return err != NULL ? err
                        : autotls_duration_arg(cmd, &conf->orphan_keep, arg, AUTOTLS_EXPECT_KEEP);
+}
+
+/* Words as written (quoted or not) joined by one space: "max-age=300; includeSubDomains". */
+static const char *autotls_set_hsts(cmd_parms *cmd, void *dconf, int argc, char *const argv[])
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *text = "", *why = NULL;
+    int i;
+
+    if (argc < 1) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name,
+                           ": needs max-age=SECONDS (with includeSubDomains and preload if "
+                           "wanted) or off",
+                           NULL);
+    }
+    for (i = 0; i < argc; i++) {
+        text = i == 0 ? argv[i] : apr_pstrcat(cmd->temp_pool, text, " ", argv[i], NULL);
+    }
+    if (autotls_parse_hsts(&conf->hsts, &why, cmd->pool, text) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, text, why,
+                                 "expected max-age=SECONDS[; includeSubDomains][; preload] or off");
+    }
+    return NULL;
+}
+
+static const char *autotls_set_policy(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *err = autotls_check_server_wide(cmd);
+    autotls_tls_policy_e policy;
+
+    if (err != NULL) {
+        return err;
+    }
+    if (autotls_tls_policy_parse(&policy, arg) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, arg, "is no policy", "expected " AUTOTLS_POLICY_NAMES);
+    }
+    conf->tls_policy = (int)policy;
+    return NULL;
+}
+
+static const char *autotls_set_profile(cmd_parms *cmd, void *dconf, const char *name,
+                                       const char *required)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *both =
+        required != NULL ? apr_pstrcat(cmd->temp_pool, name, " ", required, NULL) : name;
+
+    if (!at_acme_profile_name_valid(name)) {
+        return autotls_bad_value(cmd, both, "is no profile name",
+                                 "expected a name the CA lists (letters, digits, '.', '_', '-') "
+                                 "or none");
+    }
+    if (required != NULL && strcasecmp(required, "required") != 0) {
+        return autotls_bad_value(cmd, both, "ends in a word that is not \"required\"",
+                                 "expected NAME, NAME required, or none");
+    }
+    if (strcasecmp(name, "none") == 0) {
+        if (required != NULL) {
+            return autotls_bad_value(cmd, both, "requires no profile at all",
+                                     "expected AutoTLSProfile none alone");
+        }
+        conf->profile = "";
+        return NULL;
+    }
+    conf->profile = apr_pstrdup(cmd->pool, name);
+    conf->profile_required = required != NULL;
+    return NULL;
 }
 
 void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
@@ -489,6 +633,7 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
     conf->redirect = AUTOTLS_UNSET;
     conf->orders_in_flight = AUTOTLS_UNSET;
     conf->ca_rate_set = AUTOTLS_UNSET;
+    conf->tls_policy = AUTOTLS_UNSET;
     return conf;
 }
 
@@ -530,6 +675,15 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->notify_timeout =
         add->notify_command != NULL ? add->notify_timeout : base->notify_timeout;
     merged->orphan_keep = add->orphan_keep != 0 ? add->orphan_keep : base->orphan_keep;
+    merged->hsts = autotls_pick_str(add->hsts, base->hsts);
+    merged->dns_command = autotls_pick_str(add->dns_command, base->dns_command);
+    merged->dns_timeout = add->dns_command != NULL ? add->dns_timeout : base->dns_timeout;
+    merged->dns_propagation =
+        add->dns_propagation != 0 ? add->dns_propagation : base->dns_propagation;
+    merged->tls_policy = autotls_pick_int(add->tls_policy, base->tls_policy);
+    merged->profile = autotls_pick_str(add->profile, base->profile);
+    merged->profile_required =
+        add->profile != NULL ? add->profile_required : base->profile_required;
     return merged;
 }
 
@@ -641,4 +795,41 @@ apr_interval_time_t autotls_config_orphan_keep(const server_rec *s)
     apr_interval_time_t keep = autotls_conf_of(s)->orphan_keep;
 
     return keep > 0 ? keep : AT_ORPHAN_KEEP_DEFAULT;
+}
+
+const char *autotls_config_hsts(const server_rec *s)
+{
+    const char *hsts = autotls_conf_of(s)->hsts;
+
+    return hsts != NULL && *hsts != '\0' ? hsts : NULL;
+}
+
+int autotls_config_tls_policy(const server_rec *s)
+{
+    return autotls_pick_int(autotls_conf_of(s)->tls_policy, AUTOTLS_POLICY_DEFAULT);
+}
+
+const char *autotls_config_profile(const server_rec *s, int *required)
+{
+    const autotls_server_conf_t *conf = autotls_conf_of(s);
+
+    *required = conf->profile_required;
+    return conf->profile != NULL && *conf->profile != '\0' ? conf->profile : NULL;
+}
+
+const char *autotls_config_dns_command(const server_rec *s)
+{
+    return autotls_conf_of(s)->dns_command;
+}
+
+apr_interval_time_t autotls_config_dns_timeout(const server_rec *s)
+{
+    apr_interval_time_t timeout = autotls_conf_of(s)->dns_timeout;
+
+    return timeout > 0 ? timeout : AUTOTLS_DNS_TIMEOUT_DEFAULT;
+}
+
+apr_interval_time_t autotls_config_dns_propagation(const server_rec *s)
+{
+    return autotls_conf_of(s)->dns_propagation;
 }

@@ -59,6 +59,14 @@ typedef struct {
     const char *notify_command;         /* AutoTLSNotifyCommand, absolute */
     apr_interval_time_t notify_timeout; /* its timeout=, 0: unset */
     apr_interval_time_t orphan_keep;    /* AutoTLSOrphanKeep, 0: unset */
+    const char *hsts;                   /* AutoTLSHSTS: the header's value, "" for off (gate.c) */
+    int tls_policy;                     /* AutoTLSPolicy: an autotls_tls_policy_e (tls_policy.h) */
+    /* AutoTLSDNSCommand (dns-01 for wildcard aliases) and AutoTLSDNSPropagation */
+    const char *dns_command;             /* absolute */
+    apr_interval_time_t dns_timeout;     /* its timeout=, 0: unset */
+    apr_interval_time_t dns_propagation; /* 0: unset (no wait) */
+    const char *profile;  /* AutoTLSProfile's name; "" for none (AutoTLSProfile none) */
+    int profile_required; /* its "required" */
 } autotls_server_conf_t;
 
 extern module AP_MODULE_DECLARE_DATA autotls_module;
@@ -97,5 +105,19 @@ const char *autotls_config_notify_command(const server_rec *s);
 apr_interval_time_t autotls_config_notify_timeout(const server_rec *s);
 /* AutoTLSOrphanKeep, else 30 days. */
 apr_interval_time_t autotls_config_orphan_keep(const server_rec *s);
+/* AutoTLSHSTS: the Strict-Transport-Security value, NULL when off (the default). */
+const char *autotls_config_hsts(const server_rec *s);
+/* AutoTLSDNSCommand (NULL: none; wildcard aliases are then skipped), its time limit (timeout=,
+ * else 60 s) and AutoTLSDNSPropagation (0: none). */
+#define AUTOTLS_DNS_TIMEOUT_DEFAULT apr_time_from_sec(60)
+#define AUTOTLS_DNS_TIMEOUT_MAX apr_time_from_sec(600)
+#define AUTOTLS_DNS_PROPAGATION_MAX apr_time_from_sec(3600)
+const char *autotls_config_dns_command(const server_rec *s);
+apr_interval_time_t autotls_config_dns_timeout(const server_rec *s);
+apr_interval_time_t autotls_config_dns_propagation(const server_rec *s);
+/* AutoTLSProfile: the CA profile to ask for (NULL: none) and whether it is required. */
+const char *autotls_config_profile(const server_rec *s, int *required);
+/* AutoTLSPolicy, else intermediate: an autotls_tls_policy_e (tls_policy.h). */
+int autotls_config_tls_policy(const server_rec *s);
 
 #endif

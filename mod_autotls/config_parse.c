@@ -351,3 +351,82 @@ apr_status_t autotls_parse_ca(const char **url, const char **why, apr_pool_t *p,
     *url = apr_pstrdup(p, text);
     return APR_SUCCESS;
 }
+
+/* ---- AutoTLSHSTS ---------------------------------------------------------------------------- */
+
+/* RFC 6797 §6.1: directives separated by ';', names case-insensitive. hstspreload.org admits a
+ * site to the browsers' preload lists only with includeSubDomains and a max-age of a year. */
+#define AUTOTLS_HSTS_PRELOAD_MIN_AGE 31536000
+#define AUTOTLS_HSTS_MAX_AGE_MAX 0x7fffffff
+#define AUTOTLS_HSTS_MAX_AGE "max-age="
+#define AUTOTLS_HSTS_SUBDOMAINS "includeSubDomains"
+#define AUTOTLS_HSTS_PRELOAD "preload"
+
+/* The next ';'-separated directive of *text, trimmed, into p (NULL at the end). */
+static char *autotls_hsts_next(apr_pool_t *p, const char **text)
+{
+    const char *start = *text, *end;
+
+    if (*start == '\0') {
+        return NULL;
+    }
+    end = strchr(start, ';');
+    *text = end != NULL ? end + 1 : start + strlen(start);
+    if (end == NULL) {
+        end = start + strlen(start);
+    }
+    while (start < end && apr_isspace(*start)) {
+        start++;
+    }
+    while (end > start && apr_isspace(end[-1])) {
+        end--;
+    }
+    return apr_pstrmemdup(p, start, (apr_size_t)(end - start));
+}
+
+apr_status_t autotls_parse_hsts(const char **header, const char **why, apr_pool_t *p,
+                                const char *text)
+{
+    apr_int64_t age = -1;
+    int subdomains = 0, preload = 0;
+    const char *rest = text;
+    char *word;
+
+    if (strcasecmp(text, "off") == 0) {
+        *header = "";
+        return APR_SUCCESS;
+    }
+    while ((word = autotls_hsts_next(p, &rest)) != NULL) {
+        const char *end;
+
+        if (strncasecmp(word, AUTOTLS_HSTS_MAX_AGE, sizeof(AUTOTLS_HSTS_MAX_AGE) - 1) == 0) {
+            end = autotls_scan_uint(word + sizeof(AUTOTLS_HSTS_MAX_AGE) - 1,
+                                    AUTOTLS_HSTS_MAX_AGE_MAX, &age);
+            if (end == NULL || end == word + sizeof(AUTOTLS_HSTS_MAX_AGE) - 1 || *end != '\0') {
+                *why = "has a max-age that is not a number of seconds up to 2147483647";
+                return AT_EARG;
+            }
+        } else if (strcasecmp(word, AUTOTLS_HSTS_SUBDOMAINS) == 0 && !subdomains) {
+            subdomains = 1;
+        } else if (strcasecmp(word, AUTOTLS_HSTS_PRELOAD) == 0 && !preload) {
+            preload = 1;
+        } else {
+            *why = "has a part that is none of max-age=N, includeSubDomains and preload, or one "
+                   "of them twice";
+            return AT_EARG;
+        }
+    }
+    if (age < 0) {
+        *why = "has no max-age";
+        return AT_EARG;
+    }
+    if (preload && (!subdomains || age < AUTOTLS_HSTS_PRELOAD_MIN_AGE)) {
+        *why = "asks for preload, which the browsers' preload list admits only with "
+               "includeSubDomains and a max-age of at least 31536000 (a year)";
+        return AT_EARG;
+    }
+    *header = apr_psprintf(p, "max-age=%" APR_INT64_T_FMT "%s%s", age,
+                           subdomains ? "; " AUTOTLS_HSTS_SUBDOMAINS : "",
+                           preload ? "; " AUTOTLS_HSTS_PRELOAD : "");
+    return APR_SUCCESS;
+}

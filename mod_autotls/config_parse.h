@@ -47,6 +47,16 @@ typedef struct {
  */
 apr_status_t autotls_parse_window(autotls_window_t *window, const char **why, const char *text);
 
+/*
+ * An AutoTLSHSTS value: "off" (*header "") or "max-age=N" with, in any order, "includeSubDomains"
+ * and "preload", separated by ';' (RFC 6797 §6.1; names in any case). preload needs
+ * includeSubDomains and a max-age of a year (the browsers' preload list refuses less). *header
+ * is the Strict-Transport-Security value in its usual spelling, in p. On failure AT_EARG with
+ * *why a static text.
+ */
+apr_status_t autotls_parse_hsts(const char **header, const char **why, apr_pool_t *p,
+                                const char *text);
+
 /* "on" or "off" in any case into *on (1 or 0); AT_EARG for anything else. */
 apr_status_t autotls_parse_flag(int *on, const char *text);
 

@@ -5,7 +5,9 @@
  * Until the CA-issued certificate is live, the twin serves a self-signed placeholder that no
  * browser accepts; whoever clicks through gets an honest 503 with Retry-After instead of the
  * site. Once it is live, plain HTTP moves to HTTPS (301 for GET/HEAD, 308 otherwise so that the
- * method and body are kept), except the http-01 path, which must stay reachable over HTTP.
+ * method and body are kept), except the http-01 path, which must stay reachable over HTTP, and
+ * its HTTPS answers carry AutoTLSHSTS's Strict-Transport-Security header, never the 503 (a
+ * browser that pinned HTTPS on a placeholder would lock the visitor out).
  * The per-request cost is one seqlocked read of the site's slot.
  */
 #include <string.h>
@@ -19,11 +21,14 @@
 
 #include "autotls.h"
 #include "challenge.h"
+#include "config.h"
 #include "gate.h"
 #include "log_glue.h"
 #include "slots.h"
 
 APLOG_USE_MODULE(autotls);
+
+#define GATE_HSTS_HEADER "Strict-Transport-Security"
 
 static const char *const gate_pending_page =
     "<!DOCTYPE html>\n<html><head><title>Certificate pending</title></head>\n<body>"
@@ -66,6 +71,17 @@ static int gate_redirect(request_rec *r, const autotls_ctx_t *ctx)
     return r->method_number == M_GET ? HTTP_MOVED_PERMANENTLY : HTTP_PERMANENT_REDIRECT;
 }
 
+/* AutoTLSHSTS on a live site's HTTPS answer: in err_headers_out, so that its error pages (and
+ * their internal redirects to an ErrorDocument) carry it as well. */
+static void gate_hsts(request_rec *r, const autotls_site_t *site)
+{
+    const char *hsts = autotls_config_hsts(site->twin);
+
+    if (hsts != NULL) {
+        apr_table_setn(r->err_headers_out, GATE_HSTS_HEADER, hsts);
+    }
+}
+
 static int gate_check(request_rec *r)
 {
     autotls_ctx_t *ctx = autotls_ctx_get();
@@ -79,7 +95,11 @@ static int gate_check(request_rec *r)
         return DECLINED;
     }
     if (r->server == site->twin) {
-        return gate_site_live(ctx, site) ? DECLINED : gate_pending(r);
+        if (!gate_site_live(ctx, site)) {
+            return gate_pending(r);
+        }
+        gate_hsts(r, site);
+        return DECLINED;
     }
     if (r->server == site->plain && site->redirect && gate_site_live(ctx, site)) {
         return gate_redirect(r, ctx);

@@ -399,12 +399,13 @@ apr_status_t autotls_notify_start(autotls_notify_t **notify, autotls_ctx_t *ctx,
     return APR_SUCCESS;
 }
 
-void autotls_notify_take_files(autotls_notify_t *n, autotls_ctx_t *ctx, apr_pool_t *p)
+void autotls_notify_take_files(autotls_notify_t *n, autotls_ctx_t *ctx,
+                               const apr_array_header_t *listed, apr_pool_t *p)
 {
     apr_array_header_t *events;
     int i;
 
-    if (at_event_take(&events, ctx->store, p) != APR_SUCCESS) {
+    if (at_event_take_listed(&events, ctx->store, listed, p) != APR_SUCCESS) {
         return;
     }
     for (i = 0; i < events->nelts; ++i) {

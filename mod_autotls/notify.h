@@ -30,8 +30,10 @@ apr_status_t autotls_notify_start(autotls_notify_t **notify, autotls_ctx_t *ctx,
 void autotls_notify_post(autotls_notify_t *notify, const at_event_t *event);
 
 /* Takes the event files root processes left in jobs/ and queues each (they are removed even
- * when no command is configured). Scheduler thread. */
-void autotls_notify_take_files(autotls_notify_t *notify, autotls_ctx_t *ctx, apr_pool_t *p);
+ * when no command is configured). listed: the caller's listing of jobs/ (NULL: list it here).
+ * Scheduler thread. */
+void autotls_notify_take_files(autotls_notify_t *notify, autotls_ctx_t *ctx,
+                               const apr_array_header_t *listed, apr_pool_t *p);
 
 /* Stops taking events; a command running is given until its time limit, then its process group
  * is killed. */

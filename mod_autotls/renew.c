@@ -58,8 +58,6 @@ APLOG_USE_MODULE(autotls);
 #define AUTOTLS_READY_RENEWAL 2
 /* Memory the scheduler's pool keeps after a task's pool is gone; the rest goes back to libc. */
 #define AUTOTLS_RENEW_POOL_MAX_FREE (1024 * 1024)
-/* Any item name: its path minus "/" and itself is the path of jobs/. */
-#define AUTOTLS_JOBS_PROBE "probe"
 
 static void renew_job_save(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
 {
@@ -225,38 +223,31 @@ static int renew_staged_wait(autotls_renew_t *renew, autotls_renew_job_t *job, a
 
 /* ---- operator requests (autotls renew NAME) ---------------------------------------------- */
 
-/* The modification time of jobs/ (0 when the store cannot tell): it changes with every file
- * created there, so an unchanged one needs no listing. */
-static apr_time_t renew_requests_mtime(autotls_renew_t *renew, apr_pool_t *p)
+/* The generation of jobs/ (0 when the store cannot tell): it changes with every item saved or
+ * removed there, so an unchanged one needs no listing. */
+static apr_uint64_t renew_requests_generation(autotls_renew_t *renew, apr_pool_t *p)
 {
-    const char *path;
-    apr_finfo_t finfo;
+    apr_uint64_t gen;
 
-    if (at_store_path(renew->ctx->store, AT_STORE_JOBS, NULL, AUTOTLS_JOBS_PROBE, &path, p) !=
-            APR_SUCCESS ||
-        apr_stat(&finfo, apr_pstrndup(p, path, strlen(path) - sizeof(AUTOTLS_JOBS_PROBE)),
-                 APR_FINFO_MTIME, p) != APR_SUCCESS) {
-        return 0;
-    }
-    return finfo.mtime;
+    return at_store_generation(renew->ctx->store, AT_STORE_JOBS, &gen, p) == APR_SUCCESS ? gen : 0;
 }
 
 /* Lists jobs/ for <site>.renew files when it changed since the last look. */
 static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
 {
     at_store_t *store = renew->ctx->store;
-    apr_time_t mtime = renew_requests_mtime(renew, p);
+    apr_uint64_t gen = renew_requests_generation(renew, p);
     apr_array_header_t *items;
     autotls_renew_job_t *job;
     autotls_site_t *site;
     const char *name;
     int i, events = 0;
 
-    if (mtime != 0 && mtime == renew->requests_seen &&
+    if (gen != 0 && gen == renew->requests_seen &&
         now - renew->requests_listed < AUTOTLS_REQUESTS_RELIST) {
         return;
     }
-    renew->requests_seen = mtime;
+    renew->requests_seen = gen;
     renew->requests_listed = now;
     if (at_store_list(store, AT_STORE_JOBS, NULL, &items, p) != APR_SUCCESS) {
         return;
@@ -288,7 +279,7 @@ static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool
         }
     }
     if (events) {
-        autotls_notify_take_files(renew->notify, renew->ctx, p);
+        autotls_notify_take_files(renew->notify, renew->ctx, items, p); /* the one listing */
         renew->requests_seen = 0; /* more than one take's worth may wait: list again */
     }
 }

@@ -31,7 +31,29 @@ static struct {
     const autotls_renew_t *renew; /* the generation this belongs to */
     int busy;                     /* work pending: orders wait */
     int contacts_applied;         /* at_account_ensure ran once: the configured contact is in */
+    /* the last tick found nothing to do at these generations of jobs/ and accounts/: until
+     * one of them changes, neither can the answer (no load of requests that are not there) */
+    int quiet;
+    int quiet_contacts_applied;
+    apr_uint64_t quiet_jobs, quiet_accounts;
 } account_state;
+
+/* Whether the store is as the last quiet tick left it; the generations read are kept in *jobs
+ * and *accounts for the next. */
+static int account_still_quiet(const autotls_renew_t *renew, apr_uint64_t *jobs,
+                               apr_uint64_t *accounts, apr_pool_t *p)
+{
+    at_store_t *store = renew->ctx->store;
+
+    if (at_store_generation(store, AT_STORE_JOBS, jobs, p) != APR_SUCCESS ||
+        at_store_generation(store, AT_STORE_ACCOUNTS, accounts, p) != APR_SUCCESS) {
+        *jobs = *accounts = 0;
+        return 0;
+    }
+    return account_state.quiet && *jobs == account_state.quiet_jobs &&
+           *accounts == account_state.quiet_accounts &&
+           account_state.quiet_contacts_applied == account_state.contacts_applied;
+}
 
 static void account_state_for(const autotls_renew_t *renew)
 {
@@ -318,10 +340,15 @@ void autotls_renew_account_tick(autotls_renew_t *renew, apr_pool_t *p)
     int present[sizeof(kinds) / sizeof(kinds[0])] = {0};
     at_acme_account_options_t options;
     int stale, repaired, pending = 0;
+    apr_uint64_t jobs_gen, accounts_gen;
     apr_status_t rv;
     size_t i;
 
     account_state_for(renew);
+    if (account_still_quiet(renew, &jobs_gen, &accounts_gen, p)) {
+        return;
+    }
+    account_state.quiet = 0;
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); ++i) {
         items[i] = at_account_request_item(p, ca_name, kinds[i]);
         rv = at_store_load_json(ctx->store, AT_STORE_JOBS, NULL, items[i], &requests[i], p);
@@ -333,6 +360,12 @@ void autotls_renew_account_tick(autotls_renew_t *renew, apr_pool_t *p)
     stale = at_account_stale(ctx->store, ctx->ca_url, p, &options);
     repaired = stale && at_account_stale(ctx->store, ctx->ca_url, p, NULL);
     account_state.busy = pending > 0 || stale;
+    if (!account_state.busy && jobs_gen != 0) {
+        account_state.quiet = 1;
+        account_state.quiet_jobs = jobs_gen;
+        account_state.quiet_accounts = accounts_gen;
+        account_state.quiet_contacts_applied = account_state.contacts_applied;
+    }
     if (!account_state.busy || account_orders_running(renew)) {
         goto leave; /* orders finish first; none starts while busy */
     }

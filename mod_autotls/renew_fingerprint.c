@@ -62,6 +62,10 @@ static const char *fingerprint_site(const autotls_ctx_t *ctx, const autotls_site
     for (i = 0; i < site->names->nelts; ++i) {
         APR_ARRAY_PUSH(parts, const char *) = APR_ARRAY_IDX(site->names, i, const char *);
     }
+    if (site->profile != NULL) { /* only then: a site without one keeps its fingerprint */
+        APR_ARRAY_PUSH(parts, const char *) = apr_pstrcat(
+            p, "profile=", site->profile, site->profile_required ? " required" : "", NULL);
+    }
     return at_fingerprint(p, parts);
 }
 

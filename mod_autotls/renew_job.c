@@ -9,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <apr_file_info.h>
 #include <apr_strings.h>
 
 #include "at_core.h"
@@ -184,12 +183,11 @@ static void job_load_config(autotls_job_t *job, const json_t *config)
  * one (stable, unlike the time it is looked at); now when the store cannot say. */
 static apr_time_t job_file_time(at_store_t *store, const char *item, apr_pool_t *p)
 {
-    const char *path;
-    apr_finfo_t finfo;
+    at_store_stat_t st;
 
-    if (at_store_path(store, AT_STORE_JOBS, NULL, item, &path, p) == APR_SUCCESS &&
-        apr_stat(&finfo, path, APR_FINFO_MTIME, p) == APR_SUCCESS && finfo.mtime > 0) {
-        return finfo.mtime;
+    if (at_store_stat(store, AT_STORE_JOBS, NULL, item, &st, p) == APR_SUCCESS && st.exists &&
+        st.mtime > 0) {
+        return st.mtime;
     }
     return apr_time_now();
 }

@@ -25,6 +25,7 @@
 #include "activator.h"
 #include "log_glue.h"
 #include "renew_status.h"
+#include "renew_dns.h"
 #include "renew_task.h"
 
 APLOG_USE_MODULE(autotls);
@@ -182,7 +183,57 @@ static apr_status_t task_stage(autotls_renew_t *renew, const autotls_site_t *sit
     return rv;
 }
 
-static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
+/* AutoTLSProfile: the profile newOrder asks for (at_acme_profile_choose). A profile the CA does
+ * not list is told once per renewal process (not once per site); a required one it does not list
+ * fails the site's order, *why saying so. */
+static apr_status_t task_profile(const char **profile, const char **why, autotls_renew_t *renew,
+                                 const autotls_site_t *site, at_acme_t *acme, apr_pool_t *p)
+{
+    const at_acme_directory_t *directory;
+    const char *offered;
+    int unlisted, warn = 0;
+    apr_status_t rv;
+
+    *profile = NULL;
+    if (site->profile == NULL || (rv = at_acme_directory(&directory, acme)) != APR_SUCCESS) {
+        return site->profile == NULL ? APR_SUCCESS : rv;
+    }
+    rv = at_acme_profile_choose(profile, &unlisted, &offered, p, directory, site->profile,
+                                site->profile_required);
+    offered = *offered != '\0' ? offered : "none";
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(p,
+                            "the CA does not offer profile %s (it offers: %s), which "
+                            "AutoTLSProfile requires",
+                            site->profile, offered);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0660) "%s: %s does not offer profile %s (it offers: %s) and "
+                                         "AutoTLSProfile requires it: no order",
+                     site->name, renew->ctx->ca_url, site->profile, offered);
+        return rv;
+    }
+    if (unlisted) {
+        apr_thread_mutex_lock(renew->lock);
+        if (renew->profiles_told == NULL) {
+            renew->profiles_told = apr_hash_make(renew->holds_pool);
+        }
+        if (apr_hash_get(renew->profiles_told, site->profile, APR_HASH_KEY_STRING) == NULL) {
+            apr_hash_set(renew->profiles_told, site->profile, APR_HASH_KEY_STRING, site->profile);
+            warn = 1;
+        }
+        apr_thread_mutex_unlock(renew->lock);
+    }
+    if (warn) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0661) "%s does not offer profile %s (it offers: %s): sites "
+                                         "that ask for it are ordered without a profile "
+                                         "(AutoTLSProfile %s required refuses instead)",
+                     renew->ctx->ca_url, site->profile, offered, site->profile);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme, const char **why,
                                    autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
 {
     autotls_ctx_t *ctx = renew->ctx;
@@ -202,6 +253,7 @@ static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
     request.key_type = job->site->key_type;
     request.timeout = AUTOTLS_ORDER_TIMEOUT;
     request.allow_partial = job->allow_partial;
+    request.dns01 = autotls_renew_dns01(ctx, p);
     request.account_store = ctx->store;
     request.account_options = &account;
     if ((rv = autotls_renew_acme(acme, renew, p)) != APR_SUCCESS ||
@@ -213,7 +265,8 @@ static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
         at_acme_directory(&directory, *acme) == APR_SUCCESS && directory->renewal_info != NULL) {
         request.replaces = apr_pstrdup(p, job->cert_id);
     }
-    if ((rv = at_issue_certificate(result, *acme, p, &request, &responder)) != APR_SUCCESS) {
+    if ((rv = task_profile(&request.profile, why, renew, job->site, *acme, p)) != APR_SUCCESS ||
+        (rv = at_issue_certificate(result, *acme, p, &request, &responder)) != APR_SUCCESS) {
         return rv;
     }
     return task_stage(renew, job->site, *result, p);
@@ -310,11 +363,11 @@ static void task_domain_limited(autotls_renew_t *renew, autotls_renew_job_t *job
 }
 
 static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, apr_status_t rv,
-                              at_acme_t *acme, apr_pool_t *p)
+                              const char *why, at_acme_t *acme, apr_pool_t *p)
 {
     autotls_job_t *state = &job->state;
     apr_interval_time_t retry_after = acme != NULL ? at_acme_retry_after(acme) : 0;
-    const char *error = task_error_text(p, acme, rv);
+    const char *error = why != NULL ? why : task_error_text(p, acme, rv);
     apr_time_t now = apr_time_now(), next;
     apr_interval_time_t delay;
     const char *subject = NULL;
@@ -389,15 +442,16 @@ static void task_order(autotls_renew_t *renew, autotls_renew_job_t *job, apr_poo
 {
     at_issue_result_t *result = NULL;
     at_acme_t *acme = NULL;
+    const char *why = NULL; /* a failure the library's status and the CA's problem do not tell */
     apr_status_t rv;
 
-    rv = task_order_run(&result, &acme, renew, job, p);
+    rv = task_order_run(&result, &acme, &why, renew, job, p);
     job->requested = 0; /* an operator's request is answered by this attempt, whatever it gave */
     task_reach_result(renew, job, rv, "order", p);
     if (rv == APR_SUCCESS) {
         task_order_succeeded(renew, job, result, acme, p);
     } else {
-        task_order_failed(renew, job, rv, acme, p);
+        task_order_failed(renew, job, rv, why, acme, p);
         task_order_failed_names(job, rv, result, p);
     }
     autotls_renew_status_count(renew, task_order_result(rv, result, acme),

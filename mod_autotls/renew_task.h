@@ -109,13 +109,14 @@ struct autotls_renew_t {
     int bucket_dirty;      /* changed since it was last saved */
     const char *rate_item; /* "_rate-<ca>.json" */
     apr_pool_t *holds_pool;
-    apr_hash_t *holds; /* names the CA limits (a registered domain) -> apr_time_t * until */
+    apr_hash_t *holds;         /* names the CA limits (a registered domain) -> apr_time_t * until */
+    apr_hash_t *profiles_told; /* AutoTLSProfile names the CA does not list, already logged */
     /* whether the CA answers (under the lock): while it does not, ARI polls and new orders wait
      * for one probe a step (at_reach_t) instead of failing site after site */
     at_reach_t reach;
     int reach_back; /* it answers again: the scheduler wakes every waiting job */
     /* operator requests (scheduler only) */
-    apr_time_t requests_seen; /* mtime of jobs/ at the last listing */
+    apr_uint64_t requests_seen; /* at_store_generation of jobs/ at the last listing */
     apr_time_t requests_listed;
     /* the status snapshot (renew_status.c) */
     int status_dirty;            /* a site's entry changed since the last write (scheduler only) */

@@ -39,13 +39,22 @@ static apr_status_t site_ctx_forget(void *data)
 autotls_site_t *autotls_site_for_host(const autotls_ctx_t *ctx, const char *host)
 {
     char name[APRMAXHOSTLEN + 1];
+    autotls_site_t *site;
+    char *dot;
 
     if (ctx == NULL || host == NULL) {
         return NULL;
     }
     apr_cpystrn(name, host, sizeof(name));
     ap_str_tolower(name);
-    return apr_hash_get(ctx->by_name, name, APR_HASH_KEY_STRING);
+    site = apr_hash_get(ctx->by_name, name, APR_HASH_KEY_STRING);
+    dot = strchr(name, '.');
+    if (site != NULL || ctx->dns_command == NULL || dot == NULL || dot == name) {
+        return site;
+    }
+    /* a name one label below a managed wildcard alias, as httpd matches ServerAlias *.x */
+    dot[-1] = '*';
+    return apr_hash_get(ctx->by_name, dot - 1, APR_HASH_KEY_STRING);
 }
 
 /* Adds name to the site unless it is ineligible, excluded or already managed elsewhere. */
@@ -56,7 +65,14 @@ static void site_add_name(autotls_ctx_t *ctx, autotls_site_t *site, const char *
     char *name = apr_pstrdup(ctx->pool, alias);
 
     ap_str_tolower(name);
-    if (!at_name_eligible(name, &why)) {
+    if (ctx->dns_command != NULL &&
+        strncmp(name, AT_NAME_WILDCARD_PREFIX, strlen(AT_NAME_WILDCARD_PREFIX)) == 0) {
+        if (!at_name_wildcard_eligible(name, &why)) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
+                         AUTOTLS_LOGNO(0401) "%s: alias %s skipped: %s", site->name, name, why);
+            return;
+        }
+    } else if (!at_name_eligible(name, &why)) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
                      AUTOTLS_LOGNO(0401) "%s: alias %s skipped: %s", site->name, name, why);
         return;
@@ -102,25 +118,29 @@ static apr_hash_t *site_plain_by_name(server_rec *main_server, apr_pool_t *p)
 
 static void site_add(autotls_ctx_t *ctx, server_rec *twin, apr_hash_t *plain)
 {
-    autotls_site_t *site;
     const char *name = twin->server_hostname;
+    char *lower = name != NULL ? apr_pstrdup(ctx->pool, name) : NULL;
+    autotls_site_t *site;
     int i;
 
-    if (name == NULL || autotls_site_for_host(ctx, name) != NULL) {
+    if (lower != NULL) {
+        ap_str_tolower(lower);
+    }
+    if (lower == NULL || apr_hash_get(ctx->by_name, lower, APR_HASH_KEY_STRING) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, twin,
                      AUTOTLS_LOGNO(0404) "%s: a second HTTPS twin for this name is ignored",
                      name ? name : "(no ServerName)");
         return;
     }
     site = apr_pcalloc(ctx->pool, sizeof(*site));
-    site->name = apr_pstrdup(ctx->pool, name);
-    ap_str_tolower((char *)site->name);
+    site->name = lower;
     site->twin = twin;
     site->plain = apr_hash_get(plain, site->name, APR_HASH_KEY_STRING);
     site->slot = ctx->sites->nelts;
     site->key_type = autotls_config_key_type(twin);
     site->redirect = autotls_config_redirect(twin);
     site->renew_window = autotls_config_renew_window(twin);
+    site->profile = autotls_config_profile(twin, &site->profile_required);
     site->names = apr_array_make(ctx->pool, 4, sizeof(const char *));
     APR_ARRAY_PUSH(site->names, const char *) = site->name;
     apr_hash_set(ctx->by_name, site->name, APR_HASH_KEY_STRING, site);
@@ -152,6 +172,9 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_
     ctx->issuer_roots = autotls_config_issuer_roots(main_server);
     ctx->notify_command = autotls_config_notify_command(main_server);
     ctx->notify_timeout = autotls_config_notify_timeout(main_server);
+    ctx->dns_command = autotls_config_dns_command(main_server);
+    ctx->dns_timeout = autotls_config_dns_timeout(main_server);
+    ctx->dns_propagation = autotls_config_dns_propagation(main_server);
     ctx->orphan_keep = autotls_config_orphan_keep(main_server);
     ctx->contact = autotls_config_contact(pconf, main_server);
     ctx->https_port = autotls_config_https_port(main_server);

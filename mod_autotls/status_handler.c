@@ -6,9 +6,10 @@
  *
  * The one idea: the children (User) know nothing of the schedule and must not: they read the
  * snapshot the renewal process publishes (status/snapshot.json, at_status.h), parse it once per
- * change (a per-child cache keyed by inode, size and modification time) and render the JSON and
- * the metrics once per version (again when a site's certificate becomes valid or expires). Nothing
- * here contacts the CA or reads job state, so a scrape costs a stat() while nothing changes.
+ * change (a per-child cache keyed by the item's version, size and modification time, from
+ * at_store_stat) and render the JSON and the metrics once per version (again when a site's
+ * certificate becomes valid or expires). Nothing here contacts the CA or reads job state, so a
+ * scrape costs a stat while nothing changes.
  * Who may see the pages is the admin's to say with `Require`, as for server-status.
  */
 #include <string.h>
@@ -53,7 +54,7 @@ typedef struct {
     apr_pool_t *pool;    /* after status_load: allocated from only under status_lock */
     at_status_t *status; /* NULL: the file did not load or parse (error says why) */
     const char *error;
-    apr_ino_t inode;
+    apr_uint64_t version;
     apr_off_t size;
     apr_time_t mtime;
     int refs;
@@ -84,8 +85,8 @@ static apr_status_t status_release_cleanup(void *c)
     return APR_SUCCESS;
 }
 
-/* Loads and parses the snapshot into a new cache entry for the file seen as finfo. */
-static status_cache_t *status_load(autotls_ctx_t *ctx, const apr_finfo_t *finfo, request_rec *r)
+/* Loads and parses the snapshot into a new cache entry for the item seen as st. */
+static status_cache_t *status_load(autotls_ctx_t *ctx, const at_store_stat_t *st, request_rec *r)
 {
     status_cache_t *c;
     apr_pool_t *pool;
@@ -98,9 +99,9 @@ static status_cache_t *status_load(autotls_ctx_t *ctx, const apr_finfo_t *finfo,
     }
     c = apr_pcalloc(pool, sizeof(*c));
     c->pool = pool;
-    c->inode = finfo->inode;
-    c->size = finfo->size;
-    c->mtime = finfo->mtime;
+    c->version = st->version;
+    c->size = st->size;
+    c->mtime = st->mtime;
     rv = at_store_load(ctx->store, AT_STORE_STATUS, NULL, AT_STATUS_ITEM, &text, &len,
                        AT_STORE_PUBLIC, pool);
     if (rv == APR_SUCCESS) {
@@ -123,30 +124,33 @@ static const at_status_t *status_get(request_rec *r, const char **error, status_
 {
     autotls_ctx_t *ctx = autotls_ctx_get();
     status_cache_t *c = NULL, *fresh;
-    const char *path;
-    apr_finfo_t finfo;
+    at_store_stat_t st;
+    apr_status_t rv;
 
     *entry = NULL;
     *error = status_lock == NULL ? "the status cache of this child has no lock"
                                  : "mod_autotls manages no site in this server";
-    if (status_lock == NULL || ctx == NULL || ctx->store == NULL ||
-        at_store_path(ctx->store, AT_STORE_STATUS, NULL, AT_STATUS_ITEM, &path, r->pool) !=
-            APR_SUCCESS) {
+    if (status_lock == NULL || ctx == NULL || ctx->store == NULL) {
         return NULL;
     }
-    if (apr_stat(&finfo, path, APR_FINFO_INODE | APR_FINFO_SIZE | APR_FINFO_MTIME, r->pool) !=
-        APR_SUCCESS) {
+    rv = at_store_stat(ctx->store, AT_STORE_STATUS, NULL, AT_STATUS_ITEM, &st, r->pool);
+    if (rv != APR_SUCCESS) {
+        *error = apr_psprintf(r->pool, "the status snapshot cannot be read (%s)",
+                              at_strerror(r->pool, rv));
+        return NULL;
+    }
+    if (!st.exists) {
         *error = "no status snapshot yet: the renewal process writes it within seconds of start";
         return NULL;
     }
     apr_thread_mutex_lock(status_lock);
-    if (status_current != NULL && status_current->inode == finfo.inode &&
-        status_current->size == finfo.size && status_current->mtime == finfo.mtime) {
+    if (status_current != NULL && status_current->version == st.version &&
+        status_current->size == st.size && status_current->mtime == st.mtime) {
         c = status_current;
         ++c->refs;
     }
     apr_thread_mutex_unlock(status_lock);
-    if (c == NULL && (fresh = status_load(ctx, &finfo, r)) != NULL) {
+    if (c == NULL && (fresh = status_load(ctx, &st, r)) != NULL) {
         /* parsed outside the lock; the newest parse wins, the one it replaces goes once unused */
         apr_thread_mutex_lock(status_lock);
         if (status_current != NULL && status_current->refs == 0) {

@@ -49,6 +49,8 @@ static const layout_dir_t layout_dirs[] = {
     {AT_STORE_CHALLENGES, 1, AT_STORE_MODE_PUBLIC_DIR, 0, 0, 0},
     /* the status snapshot: readable by the children, who serve the status pages */
     {AT_STORE_STATUS, 1, AT_STORE_MODE_PUBLIC_DIR, 0, 0, 0},
+    /* who orders which site now (at_store_lease_take): work in flight, so it starts empty */
+    {AT_STORE_LEASES, 1, AT_STORE_MODE_SECRET_DIR, 1, 0, 0},
 };
 
 /* Fixes owner and mode of the directory open as fd; drift is logged, a fresh one is not. */

@@ -4,8 +4,8 @@
  * httpd has parsed the whole configuration into ap_conftree (Include, IfModule, IfDefine already
  * expanded in place) and not processed any of it yet; next to each eligible <VirtualHost addr:80>
  * we insert a twin <VirtualHost addr:HTTPSPORT>: a deep copy of its children, the ServerName's port
- * stripped, the AutoTLSTwin marker first and `SSLEngine on` last; plus `Listen addr:HTTPSPORT
- * https` where no Listen serves that port yet.
+ * stripped, the AutoTLSTwin marker first, AutoTLSPolicy's TLS settings (tls_policy.h) and
+ * `SSLEngine on` last; plus `Listen addr:HTTPSPORT https` where no Listen serves that port yet.
  *
  * The one idea: we only read and edit the parsed tree, leniently (the directive handlers validate
  * later); after that, twins are ordinary vhosts to httpd, mod_ssl and the rest of this module.
@@ -26,6 +26,7 @@
 #include "at_name.h"
 #include "config.h"
 #include "log_glue.h"
+#include "tls_policy.h"
 #include "twin.h"
 #include "twin_scan.h"
 
@@ -247,6 +248,7 @@ static void twin_insert(autotls_twin_ctx_t *ctx, autotls_twin_vhost_t *v)
 {
     ap_directive_t *twin = apr_pcalloc(ctx->pconf, sizeof(*twin));
     const char *addrs = autotls_twin_addrs_text(ctx->pconf, twin_addrs(ctx, v));
+    const autotls_tls_policy_line_t *line;
     ap_directive_t *marker;
     ap_directive_t **tail;
 
@@ -265,6 +267,10 @@ static void twin_insert(autotls_twin_ctx_t *ctx, autotls_twin_vhost_t *v)
     twin->first_child = marker;
     tail = &marker->next;
     while (*tail != NULL) {
+        tail = &(*tail)->next;
+    }
+    for (line = autotls_tls_policy_lines(ctx->policy); line->directive != NULL; line++) {
+        *tail = twin_node(ctx, twin, line->directive, line->args);
         tail = &(*tail)->next;
     }
     *tail = twin_node(ctx, twin, "SSLEngine", "on"); /* last: it wins over any SSLEngine off */
@@ -402,6 +408,7 @@ static int twin_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     ctx->ptemp = ptemp;
     ctx->global_autotls = AUTOTLS_UNSET;
     ctx->global_ssl = AUTOTLS_UNSET;
+    ctx->policy = AUTOTLS_POLICY_DEFAULT;
     ctx->https_port = AUTOTLS_HTTPS_PORT_DEFAULT;
     ctx->exclude = apr_array_make(ptemp, 1, sizeof(const char *));
     ctx->listens = apr_array_make(ptemp, 1, sizeof(autotls_twin_addr_t));

@@ -16,6 +16,7 @@
 #include <http_config.h>
 
 #include "config.h"
+#include "tls_policy.h"
 #include "twin_scan.h"
 
 #define AUTOTLS_TWIN_DECIMAL_BASE 10
@@ -195,6 +196,14 @@ void autotls_twin_scan(autotls_twin_ctx_t *ctx)
             int port = twin_port(ap_getword_conf(ctx->ptemp, &rest));
 
             ctx->https_port = port > 0 ? port : ctx->https_port;
+        } else if (autotls_twin_directive_is(d, "AutoTLSPolicy")) {
+            const char *rest = d->args;
+            autotls_tls_policy_e policy; /* its directive handler refuses a bad name */
+
+            if (autotls_tls_policy_parse(&policy, ap_getword_conf(ctx->ptemp, &rest)) ==
+                APR_SUCCESS) {
+                ctx->policy = policy;
+            }
         } else if (autotls_twin_directive_is(d, "AutoTLSExclude")) {
             const char *bad, *why; /* its directive handler refuses the configuration for them */
 

@@ -848,20 +848,11 @@ static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
 #define ACCOUNT_SHOW_TIMEOUT apr_time_from_sec(10) /* per CA request: show must not hang */
 #define ACCOUNT_WAIT_POLL apr_time_from_msec(100)
 #define ACCOUNT_REQUEST_ID_BYTES 8
-#define ACCOUNT_GROUP_PROBE "probe" /* any item: its path minus "/probe" is the group's */
 
 /* What the renewal process wrote is owned by the ACME account: trust the owner of accounts/. */
 static void cli_trust_accounts_owner(at_store_t *store, apr_pool_t *p)
 {
-    const char *path;
-    apr_finfo_t finfo;
-
-    if (at_store_path(store, AT_STORE_ACCOUNTS, NULL, ACCOUNT_GROUP_PROBE, &path, p) ==
-            APR_SUCCESS &&
-        apr_stat(&finfo, apr_pstrndup(p, path, strlen(path) - sizeof(ACCOUNT_GROUP_PROBE)),
-                 APR_FINFO_USER, p) == APR_SUCCESS) {
-        at_store_fs_trust_owner(store, finfo.user);
-    }
+    at_store_fs_trust_group_owner(store, AT_STORE_ACCOUNTS, p);
 }
 
 /* The CA's store name: from --ca, else the only CA in accounts/. */

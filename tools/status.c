@@ -33,14 +33,7 @@ static const char *const status_level_names[] = {"OK", "WARNING", "CRITICAL", "U
  * parent for that account; nobody else can own it), besides root. */
 static void status_trust_writer(at_store_t *store, apr_pool_t *p)
 {
-    const char *path;
-    apr_finfo_t finfo;
-
-    if (at_store_path(store, AT_STORE_STATUS, NULL, AT_STATUS_ITEM, &path, p) == APR_SUCCESS &&
-        apr_stat(&finfo, apr_pstrndup(p, path, strlen(path) - strlen(AT_STATUS_ITEM) - 1),
-                 APR_FINFO_USER, p) == APR_SUCCESS) {
-        at_store_fs_trust_owner(store, finfo.user);
-    }
+    at_store_fs_trust_group_owner(store, AT_STORE_STATUS, p);
 }
 
 /* Certificates in live/ that the snapshot does not list (all of them when there is none): root

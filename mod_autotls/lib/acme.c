@@ -263,6 +263,34 @@ apr_status_t acme_location(const char **location, at_acme_t *acme, apr_pool_t *p
 
 /* --- directory (RFC 8555 §7.1.1) ------------------------------------------------------------ */
 
+/* meta.profiles (draft-ietf-acme-profiles): an object of profile name -> description. A name
+ * must be usable as written in newOrder, so each description must be a string. */
+static apr_status_t acme_directory_profiles(apr_hash_t **profiles, apr_pool_t *p,
+                                            const json_t *meta, const char *what)
+{
+    const json_t *list = json_object_get(meta, "profiles"), *value;
+    const char *name, *description;
+    apr_status_t rv;
+
+    *profiles = NULL;
+    if (list == NULL || json_is_null(list)) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_object(list)) {
+        return acme_json_member_error(what, "profiles", "not an object");
+    }
+    *profiles = apr_hash_make(p);
+    json_object_foreach((json_t *)list, name, value)
+    {
+        if ((rv = acme_json_string(&description, p, list, name, 1, what)) != APR_SUCCESS) {
+            return rv;
+        }
+        apr_hash_set(*profiles, apr_pstrdup(p, name), APR_HASH_KEY_STRING, description);
+        (void)value;
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t acme_directory_parse(at_acme_directory_t **out, at_acme_t *acme,
                                          const json_t *json)
 {
@@ -294,6 +322,9 @@ static apr_status_t acme_directory_parse(at_acme_directory_t **out, at_acme_t *a
             return acme_json_member_error(what, "externalAccountRequired", "not a boolean");
         }
         dir->eab_required = eab != NULL && json_is_true(eab);
+        if ((rv = acme_directory_profiles(&dir->profiles, acme->pool, meta, what)) != APR_SUCCESS) {
+            return rv;
+        }
     }
     *out = dir;
     return APR_SUCCESS;
@@ -527,4 +558,45 @@ apr_status_t at_acme_post(at_acme_t *acme, apr_pool_t *p, const char *url, const
     }
     return acme_post(acme, p, apr_pstrcat(p, what, " ", url, NULL), url, payload, NULL, response,
                      json);
+}
+
+/* --- profiles (draft-ietf-acme-profiles) ------------------------------------------------------ */
+
+int at_acme_profile_name_valid(const char *name)
+{
+    apr_size_t n = name != NULL ? strlen(name) : 0;
+
+    return n > 0 && n <= AT_ACME_PROFILE_NAME_MAX &&
+           strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static int acme_profile_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+apr_status_t at_acme_profile_choose(const char **send, int *unlisted, const char **offered,
+                                    apr_pool_t *p, const at_acme_directory_t *dir,
+                                    const char *wanted, int required)
+{
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    apr_hash_index_t *hi;
+
+    *send = NULL;
+    *unlisted = 0;
+    for (hi = dir->profiles != NULL ? apr_hash_first(p, dir->profiles) : NULL; hi != NULL;
+         hi = apr_hash_next(hi)) {
+        APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
+    }
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), acme_profile_name_cmp);
+    *offered = apr_array_pstrcat(p, names, ',');
+    if (wanted == NULL) {
+        return APR_SUCCESS;
+    }
+    if (dir->profiles != NULL && apr_hash_get(dir->profiles, wanted, APR_HASH_KEY_STRING)) {
+        *send = wanted;
+        return APR_SUCCESS;
+    }
+    *unlisted = 1;
+    return required ? AT_EARG : APR_SUCCESS;
 }

@@ -11,6 +11,7 @@
 
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <openssl/sha.h>
 
 #include "acme_internal.h"
 #include "at_b64url.h"
@@ -105,7 +106,8 @@ static apr_status_t order_post(at_acme_order_t **order, at_acme_t *acme, apr_poo
 }
 
 apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,
-                               const apr_array_header_t *names, const char *replaces)
+                               const apr_array_header_t *names, const char *replaces,
+                               const char *profile)
 {
     const at_acme_directory_t *dir;
     at_http_response_t *response;
@@ -132,6 +134,9 @@ apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_poo
     payload = json_pack("{s:o}", "identifiers", identifiers);
     if (replaces != NULL) {
         json_object_set_new(payload, "replaces", json_string(replaces));
+    }
+    if (profile != NULL) {
+        json_object_set_new(payload, "profile", json_string(profile));
     }
     /* With replaces, the caller logs a refusal: it orders again without (RFC 9773). */
     rv = acme_post_object(acme, p, what, dir->new_order, payload,
@@ -292,6 +297,20 @@ apr_status_t at_acme_key_authorization(const char **keyauth, at_acme_t *acme, ap
         return rv;
     }
     *keyauth = apr_pstrcat(p, token, ".", thumbprint, NULL);
+    return APR_SUCCESS;
+}
+
+apr_status_t at_acme_dns01_record(const char **fqdn, const char **value, apr_pool_t *p,
+                                  const char *name, const char *keyauth)
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+
+    if (name == NULL || keyauth == NULL ||
+        SHA256((const unsigned char *)keyauth, strlen(keyauth), digest) == NULL) {
+        return AT_EARG;
+    }
+    *fqdn = apr_pstrcat(p, AT_DNS01_LABEL, name, ".", NULL);
+    *value = at_b64url_encode(p, digest, sizeof(digest));
     return APR_SUCCESS;
 }
 

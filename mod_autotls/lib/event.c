@@ -202,7 +202,14 @@ apr_status_t at_event_post(at_store_t *store, const at_event_t *event, apr_pool_
 
 apr_status_t at_event_take(apr_array_header_t **events, at_store_t *store, apr_pool_t *p)
 {
-    apr_array_header_t *items;
+    return at_event_take_listed(events, store, NULL, p);
+}
+
+apr_status_t at_event_take_listed(apr_array_header_t **events, at_store_t *store,
+                                  const apr_array_header_t *listed, apr_pool_t *p)
+{
+    apr_array_header_t *own;
+    const apr_array_header_t *items = listed;
     at_event_t *event;
     apr_status_t rv;
     apr_size_t len;
@@ -210,8 +217,11 @@ apr_status_t at_event_take(apr_array_header_t **events, at_store_t *store, apr_p
     int i, taken = 0;
 
     *events = apr_array_make(p, 1, sizeof(at_event_t *));
-    if ((rv = at_store_list(store, AT_STORE_JOBS, NULL, &items, p)) != APR_SUCCESS) {
-        return rv;
+    if (items == NULL) {
+        if ((rv = at_store_list(store, AT_STORE_JOBS, NULL, &own, p)) != APR_SUCCESS) {
+            return rv;
+        }
+        items = own;
     }
     for (i = 0; i < items->nelts && taken < AT_EVENT_TAKE_MAX; ++i) {
         const char *item = APR_ARRAY_IDX(items, i, const char *);

@@ -24,6 +24,7 @@
 #include "at_poll.h"
 
 #define AT_CHALLENGE_HTTP01 "http-01"
+#define AT_CHALLENGE_DNS01 "dns-01"
 #define HTTP_STATUS_CLIENT_ERROR_MIN 400
 #define HTTP_STATUS_CLIENT_ERROR_MAX 499
 #define HTTP_STATUS_TOO_MANY_REQUESTS 429
@@ -32,8 +33,9 @@
 #define ISSUE_PARTIAL APR_INCOMPLETE
 
 typedef struct {
-    const char *name;
-    const char *token;
+    const char *name;  /* http-01: the identifier; dns-01: the record's fqdn */
+    const char *token; /* http-01: the token; dns-01: the record's value */
+    int dns;           /* published through the dns-01 responder */
 } issue_challenge_t;
 
 typedef struct {
@@ -49,6 +51,8 @@ typedef struct {
     apr_array_header_t *published;   /* issue_challenge_t: responses to withdraw at the end */
     apr_array_header_t *failed;      /* at_issue_failed_t: names the CA could not validate */
     apr_array_header_t *covered;     /* const char *: names whose authorization is valid */
+    apr_array_header_t *dns_waiting; /* at_acme_challenge_t *: dns-01, to respond to once the
+                                        records had time to propagate */
 } issue_t;
 
 /* Whether a status the CA reported is `want` (a missing status is nothing). */
@@ -91,7 +95,7 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
     const char *quiet_problem = NULL; /* a refusal at_acme_order_new did not log */
     apr_status_t rv;
 
-    rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces);
+    rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces, req->profile);
     problem = at_acme_last_problem(ctx->acme);
     if (rv == AT_EPROBLEM && req->account_store != NULL &&
         (at_acme_problem_is(problem, "accountDoesNotExist") ||
@@ -102,7 +106,7 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
         if (rv != APR_SUCCESS) {
             return rv; /* logged where the account failed */
         }
-        rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces);
+        rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, ctx->replaces, req->profile);
         problem = at_acme_last_problem(ctx->acme);
     }
     if (rv == AT_EPROBLEM && ctx->replaces != NULL && issue_replaces_refused(problem)) {
@@ -111,7 +115,7 @@ static apr_status_t issue_order_new(at_acme_order_t **order, issue_t *ctx)
                req->site, at_acme_url(ctx->acme), ctx->replaces,
                at_acme_problem_text(ctx->p, problem));
         ctx->replaces = NULL;
-        rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, NULL);
+        rv = at_acme_order_new(order, ctx->acme, ctx->p, ctx->names, NULL, req->profile);
     } else if (rv == AT_EPROBLEM && ctx->replaces != NULL) {
         quiet_problem = at_acme_problem_text(ctx->p, problem);
     }
@@ -129,10 +133,17 @@ static const char *issue_authz_name(apr_pool_t *p, const at_acme_authz_t *authz)
     return authz->wildcard ? apr_pstrcat(p, "*.", authz->identifier, NULL) : authz->identifier;
 }
 
+/* The challenge type we answer for authz: a wildcard can only be validated by dns-01 (RFC 8555
+ * §7.1.3), every other name by http-01. */
+static const char *issue_authz_type(const at_acme_authz_t *authz)
+{
+    return authz->wildcard ? AT_CHALLENGE_DNS01 : AT_CHALLENGE_HTTP01;
+}
+
 /* Why the CA did not validate authz: its challenge's problem, one line. */
 static const char *issue_authz_reason(apr_pool_t *p, const at_acme_authz_t *authz)
 {
-    const at_acme_challenge_t *challenge = at_acme_authz_challenge(authz, AT_CHALLENGE_HTTP01);
+    const at_acme_challenge_t *challenge = at_acme_authz_challenge(authz, issue_authz_type(authz));
 
     if (challenge != NULL && challenge->error != NULL) {
         return at_acme_problem_text(p, challenge->error);
@@ -167,7 +178,7 @@ static int issue_name_failed(const issue_t *ctx, const char *name)
 /* The problem type of authz's failed challenge, or NULL. */
 static const char *issue_authz_problem_type(const at_acme_authz_t *authz)
 {
-    const at_acme_challenge_t *challenge = at_acme_authz_challenge(authz, AT_CHALLENGE_HTTP01);
+    const at_acme_challenge_t *challenge = at_acme_authz_challenge(authz, issue_authz_type(authz));
 
     return challenge != NULL && challenge->error != NULL ? challenge->error->type : NULL;
 }
@@ -187,29 +198,73 @@ static void issue_failed_add(issue_t *ctx, const at_acme_authz_t *authz, const c
     failed->type = issue_authz_problem_type(authz);
 }
 
-/* Publishes the http-01 response of one pending authorization and tells the CA to look. */
+/* Refuses one authorization's name: left out when names may be (allow_partial), else the error. */
+static apr_status_t issue_authz_refuse(issue_t *ctx, at_acme_authz_t *authz, const char *why)
+{
+    if (ctx->partial) {
+        issue_failed_add(ctx, authz, why);
+        return APR_SUCCESS;
+    }
+    at_log(AT_LOG_ERR, AT_ECHALLENGE, AT_LOGNO(1081) "%s: %s: %s at %s", ctx->request->site,
+           issue_authz_name(ctx->p, authz), why, at_acme_url(ctx->acme));
+    return AT_ECHALLENGE;
+}
+
+/* Publishes the dns-01 record of a wildcard's authorization; the CA is told to look once every
+ * record of the order had time to propagate (issue_dns_respond). */
+static apr_status_t issue_dns_start(issue_t *ctx, at_acme_authz_t *authz,
+                                    at_acme_challenge_t *challenge, const char *keyauth)
+{
+    const at_dns01_responder_t *dns = ctx->request->dns01;
+    issue_challenge_t *published;
+    const char *fqdn, *value;
+    apr_status_t rv;
+
+    if ((rv = at_acme_dns01_record(&fqdn, &value, ctx->p, authz->identifier, keyauth)) !=
+        APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = dns->present(dns->baton, fqdn, value, ctx->p)) != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1180) "%s: could not publish the dns-01 record %s for %s",
+               ctx->request->site, fqdn, issue_authz_name(ctx->p, authz));
+        return issue_authz_refuse(ctx, authz, "the DNS command could not publish its record");
+    }
+    published = apr_array_push(ctx->published);
+    published->name = fqdn;
+    published->token = value;
+    published->dns = 1;
+    if (status_is(challenge->status, "pending")) {
+        APR_ARRAY_PUSH(ctx->dns_waiting, at_acme_challenge_t *) = challenge;
+    }
+    return APR_SUCCESS;
+}
+
+/* Publishes the response of one pending authorization (http-01, or dns-01 for a wildcard) and,
+ * for http-01, tells the CA to look. */
 static apr_status_t issue_authz_start(issue_t *ctx, at_acme_authz_t *authz)
 {
     const at_http01_responder_t *responder = ctx->responder;
+    const char *type = issue_authz_type(authz);
     at_acme_challenge_t *challenge, *updated;
     issue_challenge_t *published;
     const char *keyauth;
     apr_status_t rv;
 
-    challenge = at_acme_authz_challenge(authz, AT_CHALLENGE_HTTP01);
-    if (challenge == NULL && ctx->partial) {
-        issue_failed_add(ctx, authz, "no http-01 challenge offered");
-        return APR_SUCCESS;
-    }
+    challenge = at_acme_authz_challenge(authz, type);
     if (challenge == NULL) {
-        at_log(AT_LOG_ERR, AT_ECHALLENGE,
-               AT_LOGNO(1081) "%s: %s offers no http-01 challenge for %s", ctx->request->site,
-               at_acme_url(ctx->acme), authz->identifier);
-        return AT_ECHALLENGE;
+        return issue_authz_refuse(ctx, authz,
+                                  apr_pstrcat(ctx->p, "no ", type, " challenge offered", NULL));
+    }
+    if (authz->wildcard && ctx->request->dns01 == NULL) {
+        return issue_authz_refuse(ctx, authz,
+                                  "a wildcard needs dns-01, and no DNS command is configured");
     }
     rv = at_acme_key_authorization(&keyauth, ctx->acme, ctx->p, challenge->token);
     if (rv != APR_SUCCESS) {
         return rv;
+    }
+    if (authz->wildcard) {
+        return issue_dns_start(ctx, authz, challenge, keyauth);
     }
     rv = responder->setup(responder->baton, authz->identifier, challenge->token, keyauth, ctx->p);
     if (rv != APR_SUCCESS) {
@@ -227,18 +282,48 @@ static apr_status_t issue_authz_start(issue_t *ctx, at_acme_authz_t *authz)
     return at_acme_challenge_respond(&updated, ctx->acme, ctx->p, challenge);
 }
 
+/* After every dns-01 record of the order is published: waits for them to propagate (bounded by
+ * the issuance's deadline), then tells the CA to look at each. */
+static apr_status_t issue_dns_respond(issue_t *ctx)
+{
+    apr_interval_time_t wait = ctx->request->dns01 != NULL ? ctx->request->dns01->propagation : 0;
+    apr_interval_time_t left = ctx->deadline - apr_time_now();
+    at_acme_challenge_t *updated;
+    apr_status_t rv;
+    int i;
+
+    if (ctx->dns_waiting->nelts == 0) {
+        return APR_SUCCESS;
+    }
+    if (wait > 0) {
+        apr_sleep(wait < left ? wait : (left > 0 ? left : 0));
+    }
+    for (i = 0; i < ctx->dns_waiting->nelts; ++i) {
+        at_acme_challenge_t *c = APR_ARRAY_IDX(ctx->dns_waiting, i, at_acme_challenge_t *);
+
+        if ((rv = at_acme_challenge_respond(&updated, ctx->acme, ctx->p, c)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    apr_array_clear(ctx->dns_waiting);
+    return APR_SUCCESS;
+}
+
 static void issue_withdraw_challenges(issue_t *ctx)
 {
     const at_http01_responder_t *responder = ctx->responder;
     int i;
 
-    if (responder->teardown == NULL) {
-        apr_array_clear(ctx->published);
-        return;
-    }
+    const at_dns01_responder_t *dns = ctx->request->dns01;
+
     for (i = 0; i < ctx->published->nelts; ++i) {
         issue_challenge_t *c = &APR_ARRAY_IDX(ctx->published, i, issue_challenge_t);
-        responder->teardown(responder->baton, c->name, c->token, ctx->p);
+
+        if (c->dns && dns != NULL && dns->cleanup != NULL) {
+            dns->cleanup(dns->baton, c->name, c->token, ctx->p);
+        } else if (!c->dns && responder->teardown != NULL) {
+            responder->teardown(responder->baton, c->name, c->token, ctx->p);
+        }
     }
     apr_array_clear(ctx->published);
 }
@@ -280,7 +365,7 @@ static apr_status_t issue_authorizations_start(issue_t *ctx, const at_acme_order
         }
         APR_ARRAY_PUSH(ctx->pending, at_acme_authz_t *) = authz;
     }
-    return APR_SUCCESS;
+    return issue_dns_respond(ctx);
 }
 
 /* Names the authorization that failed: the order only says that one did. */
@@ -617,6 +702,7 @@ apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, a
     ctx.published = apr_array_make(p, n, sizeof(issue_challenge_t));
     ctx.failed = apr_array_make(p, 1, sizeof(at_issue_failed_t));
     ctx.covered = apr_array_make(p, n, sizeof(const char *));
+    ctx.dns_waiting = apr_array_make(p, 1, sizeof(at_acme_challenge_t *));
     rv = issue_run(&ctx, res);
     if (request->account_store != NULL) {
         at_account_directory_keep(acme, request->account_store, p, rv == APR_SUCCESS);

@@ -73,6 +73,8 @@ static const char *const at_error_texts[] = {
     "timed out",                             /* AT_ETIMEOUT */
     "challenge validation failed",           /* AT_ECHALLENGE */
     "invalid argument",                      /* AT_EARG */
+    "the lease is held by another",          /* AT_EBUSY */
+    "the lease was lost",                    /* AT_ELOST */
 };
 
 #define AT_ERROR_COUNT (sizeof(at_error_texts) / sizeof(at_error_texts[0]))

@@ -41,7 +41,7 @@ int at_name_eligible(const char *name, const char **why)
         return 0;
     }
     if (memchr(name, '*', len) != NULL) {
-        *why = "is a wildcard: it needs dns-01 validation, which AutoTLS does not do";
+        *why = "is a wildcard: it needs dns-01 validation (AutoTLSDNSCommand)";
         return 0;
     }
     if (name[0] == '[' || memchr(name, ':', len) != NULL) {
@@ -85,6 +85,26 @@ int at_name_eligible(const char *name, const char **why)
     }
     if (labels == 1) {
         *why = "is a single label: a public certificate needs a fully qualified name";
+        return 0;
+    }
+    return 1;
+}
+
+int at_name_wildcard_eligible(const char *name, const char **why)
+{
+    size_t prefix = strlen(AT_NAME_WILDCARD_PREFIX);
+    const char *base;
+
+    if (name == NULL || strncmp(name, AT_NAME_WILDCARD_PREFIX, prefix) != 0) {
+        *why = "is not a wildcard (\"*.\" and a name)";
+        return 0;
+    }
+    base = name + prefix;
+    if (!at_name_eligible(base, why)) {
+        return 0;
+    }
+    if (strchr(base, '.') == NULL || (strchr(base, '.') == base + strlen(base) - 1)) {
+        *why = "is a wildcard over a single label: no CA certifies a whole top-level domain";
         return 0;
     }
     return 1;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_general.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 
@@ -24,11 +25,13 @@
 /* A temp name is ".<component>.tmp.XXXXXX" (mkostemp and mkdtemp fill in the X's). */
 #define AT_STORE_TEMP_INFIX ".tmp."
 #define AT_STORE_TEMP_RANDOM 6
+/* Random bits of a lease token (hex: twice as many characters). */
+#define AT_STORE_LEASE_TOKEN_BYTES 16
 /* Most items one set may hold. */
 #define AT_STORE_SET_MAX_ITEMS 64
 
 static const char *const at_store_group_names[AT_STORE_GROUP_COUNT] = {
-    "accounts", "staging", "live", "challenges", "jobs", "archive", "status",
+    "accounts", "staging", "live", "challenges", "jobs", "archive", "status", "leases",
 };
 
 const char *at_store_group_name(at_store_group_e group)
@@ -209,10 +212,165 @@ apr_status_t at_store_path(at_store_t *store, at_store_group_e group, const char
     if ((rv = check_address(store, group, name, item)) != APR_SUCCESS) {
         return rv;
     }
+    if (group != AT_STORE_LIVE && group != AT_STORE_ARCHIVE) {
+        at_log(AT_LOG_ERR, AT_EARG,
+               AT_LOGNO(1200) "store: no path for %s/%s/%s: only live/ and archive/ are local "
+                              "files read by path; the rest goes through the store",
+               at_store_group_name(group), name ? name : "", item);
+        return AT_EARG;
+    }
     if (store->vt->path == NULL) {
         return APR_ENOTIMPL;
     }
     return store->vt->path(store, group, name, item, path, p);
+}
+
+apr_status_t at_store_stat(at_store_t *store, at_store_group_e group, const char *name,
+                           const char *item, at_store_stat_t *st, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    memset(st, 0, sizeof(*st));
+    if ((rv = check_group(store, group)) != APR_SUCCESS ||
+        (rv = check_name(group, name)) != APR_SUCCESS ||
+        (item != NULL && (rv = check_component(group, "item", item)) != APR_SUCCESS)) {
+        return rv;
+    }
+    if (store->vt->stat == NULL) {
+        return APR_ENOTIMPL;
+    }
+    return store->vt->stat(store, group, name, item, st, p);
+}
+
+apr_status_t at_store_generation(at_store_t *store, at_store_group_e group, apr_uint64_t *gen,
+                                 apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    *gen = 0;
+    if ((rv = check_group(store, group)) != APR_SUCCESS) {
+        return rv;
+    }
+    return store->vt->generation != NULL ? store->vt->generation(store, group, gen, p)
+                                         : APR_ENOTIMPL;
+}
+
+apr_status_t at_store_watch(at_store_t *store, at_store_group_e group, int *fd, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    *fd = -1;
+    if ((rv = check_group(store, group)) != APR_SUCCESS) {
+        return rv;
+    }
+    return store->vt->watch != NULL ? store->vt->watch(store, group, fd, p) : APR_SUCCESS;
+}
+
+apr_status_t at_store_watch_drain(at_store_t *store, int fd)
+{
+    if (store == NULL || store->vt == NULL || store->vt->watch_drain == NULL || fd < 0) {
+        return APR_EOF;
+    }
+    return store->vt->watch_drain(store, fd);
+}
+
+/* A lease's name is a site and its token a component: both reach a backend checked. token may
+ * be NULL only where none is needed (the holder). */
+static apr_status_t check_lease(at_store_t *store, const char *name, const char *token,
+                                int need_token)
+{
+    apr_status_t rv;
+
+    if ((rv = check_group(store, AT_STORE_LEASES)) != APR_SUCCESS ||
+        (rv = check_component(AT_STORE_LEASES, "name", name)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((token == NULL && need_token) ||
+        (token != NULL &&
+         (strlen(token) > AT_STORE_LEASE_TOKEN_MAX || !at_store_component_valid(token)))) {
+        at_log(AT_LOG_ERR, AT_EARG,
+               AT_LOGNO(1201) "store: refusing the lease token for %s: 1-%d characters of "
+                              "[A-Za-z0-9._-] (at_store_lease_token)",
+               name, AT_STORE_LEASE_TOKEN_MAX);
+        return AT_EARG;
+    }
+    return APR_SUCCESS;
+}
+
+/* Taking and renewing: a token and a positive time, then the backend's operation. */
+static apr_status_t lease_timed(at_store_t *store, int renew, const char *name, const char *token,
+                                apr_interval_time_t ttl, apr_pool_t *p)
+{
+    apr_status_t (*op)(at_store_t *, const char *, const char *, apr_interval_time_t, apr_pool_t *);
+    apr_status_t rv;
+
+    if ((rv = check_lease(store, name, token, 1)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (ttl <= 0) {
+        at_log(AT_LOG_ERR, AT_EARG, AT_LOGNO(1202) "store: a lease on %s needs a positive time",
+               name);
+        return AT_EARG;
+    }
+    op = renew ? store->vt->lease_renew : store->vt->lease_take;
+    return op != NULL ? op(store, name, token, ttl, p) : APR_ENOTIMPL;
+}
+
+apr_status_t at_store_lease_take(at_store_t *store, const char *name, const char *token,
+                                 apr_interval_time_t ttl, apr_pool_t *p)
+{
+    return lease_timed(store, 0, name, token, ttl, p);
+}
+
+apr_status_t at_store_lease_renew(at_store_t *store, const char *name, const char *token,
+                                  apr_interval_time_t ttl, apr_pool_t *p)
+{
+    return lease_timed(store, 1, name, token, ttl, p);
+}
+
+apr_status_t at_store_lease_release(at_store_t *store, const char *name, const char *token,
+                                    apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = check_lease(store, name, token, 1)) != APR_SUCCESS) {
+        return rv;
+    }
+    return store->vt->lease_release != NULL ? store->vt->lease_release(store, name, token, p)
+                                            : APR_ENOTIMPL;
+}
+
+apr_status_t at_store_lease_holder(at_store_t *store, const char *name, char **token,
+                                   apr_time_t *expires, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    *token = NULL;
+    *expires = 0;
+    if ((rv = check_lease(store, name, NULL, 0)) != APR_SUCCESS) {
+        return rv;
+    }
+    return store->vt->lease_holder != NULL ? store->vt->lease_holder(store, name, token, expires, p)
+                                           : APR_ENOTIMPL;
+}
+
+apr_status_t at_store_lease_token(char **token, apr_pool_t *p)
+{
+    unsigned char raw[AT_STORE_LEASE_TOKEN_BYTES];
+    char *hex = apr_palloc(p, 2 * sizeof(raw) + 1);
+    apr_status_t rv;
+    apr_size_t i;
+
+    *token = NULL;
+    if ((rv = apr_generate_random_bytes(raw, sizeof(raw))) != APR_SUCCESS) {
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1203) "store: no random bytes for a lease token");
+        return rv;
+    }
+    for (i = 0; i < sizeof(raw); i++) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    }
+    *token = hex;
+    return APR_SUCCESS;
 }
 
 apr_status_t at_store_save_set(at_store_t *store, at_store_group_e group, const char *name,

@@ -19,10 +19,13 @@
 #include <stdio.h> /* renameat2, RENAME_NOREPLACE */
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <time.h>
 
 #include <apr_file_info.h>
 #include <apr_general.h>
@@ -57,11 +60,28 @@
 #define FS_ASIDE_FORMAT "%.*s.aside.%lx"
 /* How often one read or write may be interrupted by a signal before we give up. */
 #define FS_EINTR_RETRIES 100
+/* Generations (fs_generation): time units, the mixing of inode and set directories (odd
+ * constants of splitmix64), how long a change time stays too fresh to tell changes apart (a
+ * clock tick and the coarsest timestamps we meet: 1 s), and the bit marking such a number. */
+#define FS_NSEC_PER_USEC 1000
+#define FS_NSEC_PER_SEC 1000000000LL
+#define FS_GEN_INODE_MIX 0x9e3779b97f4a7c15ULL
+#define FS_GEN_SET_MIX 0xbf58476d1ce4e5b9ULL
+#define FS_GEN_SETTLE_NS (2 * FS_NSEC_PER_SEC)
+#define FS_GEN_UNSETTLED_BIT (1ULL << 63)
+/* What a watch (fs_watch) wakes for: an entry made, renamed in or out, removed; the directory
+ * itself gone or replaced. Room for a batch of events (a header and a name each). */
+#define FS_WATCH_MASK                                                                              \
+    (IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |         \
+     IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+#define FS_WATCH_BUF (64 * (sizeof(struct inotify_event) + NAME_MAX + 1))
 /* Bound on what list and purge walk through. */
 #define FS_LIST_MAX_ENTRIES (1024 * 1024)
 #define FS_LIST_INITIAL 16
 
 int at_store_fs_test_fail_before_rename = 0;
+
+static const at_store_vtable_t fs_vtable;
 
 #define FS_NO_TRUSTED_OWNER ((uid_t)-1)
 
@@ -447,42 +467,61 @@ static apr_status_t fs_open_failed(const char *path)
 }
 
 /*
- * Opens path (below the store root) one component at a time, following no symbolic link on the
- * way, not even in the directories: whoever owns a group directory (the worker user owns
- * staging/) must not be able to point the root activator anywhere else. Never blocks on a FIFO.
+ * Opens the directory holding path's last component (path is below the store root) one component
+ * at a time, following no symbolic link on the way: whoever owns a group directory (the worker
+ * user owns staging/) must not be able to point the root activator anywhere else. *rel (free it)
+ * holds the path below the root, *last points into it at the last component.
  */
-static apr_status_t fs_open_item(const fs_store_t *fs, const char *path, int *fd)
+static apr_status_t fs_open_parent(const fs_store_t *fs, const char *path, int *dfd, char **rel,
+                                   const char **last)
 {
     apr_size_t root_len = strlen(fs->root);
-    char *rel, *component, *next;
-    int dfd;
+    char *component, *next;
 
-    *fd = -1;
+    *rel = NULL;
     if (strncmp(path, fs->root, root_len) != 0 || path[root_len] != '/') {
         return AT_EARG;
     }
-    rel = strdup(path + root_len + 1);
-    dfd = open(root_len ? fs->root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rel == NULL || dfd < 0) {
-        free(rel);
-        if (dfd >= 0) {
-            close(dfd);
+    *rel = strdup(path + root_len + 1);
+    *dfd = open(root_len ? fs->root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*rel == NULL || *dfd < 0) {
+        free(*rel);
+        *rel = NULL;
+        if (*dfd >= 0) {
+            close(*dfd);
         }
         return fs_open_failed(path);
     }
-    for (component = rel; (next = strchr(component, '/')) != NULL; component = next + 1) {
+    for (component = *rel; (next = strchr(component, '/')) != NULL; component = next + 1) {
         int sub;
 
         *next = '\0';
-        sub = openat(dfd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        close(dfd);
+        sub = openat(*dfd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(*dfd);
         if (sub < 0) {
-            free(rel);
+            free(*rel);
+            *rel = NULL;
             return fs_open_failed(path);
         }
-        dfd = sub;
+        *dfd = sub;
     }
-    *fd = openat(dfd, component, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    *last = component;
+    return APR_SUCCESS;
+}
+
+/* Opens path (below the store root) without following a link anywhere; never blocks on a FIFO. */
+static apr_status_t fs_open_item(const fs_store_t *fs, const char *path, int *fd)
+{
+    const char *last;
+    char *rel;
+    int dfd;
+    apr_status_t rv;
+
+    *fd = -1;
+    if ((rv = fs_open_parent(fs, path, &dfd, &rel, &last)) != APR_SUCCESS) {
+        return rv;
+    }
+    *fd = openat(dfd, last, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     close(dfd);
     free(rel);
     return *fd >= 0 ? APR_SUCCESS : fs_open_failed(path);
@@ -893,6 +932,309 @@ static apr_status_t fs_path(at_store_t *store, at_store_group_e group, const cha
     return APR_SUCCESS;
 }
 
+/* ---- stat, generation, watch ------------------------------------------------------------ */
+
+static apr_time_t fs_mtime(const struct stat *st)
+{
+    return apr_time_from_sec(st->st_mtim.tv_sec) + st->st_mtim.tv_nsec / FS_NSEC_PER_USEC;
+}
+
+/* Why what stat found is not believed, or NULL when it is: the rules of fs_check_file (items,
+ * judged as public ones: a secret item's mode is judged by its load) and of the activator for set
+ * directories (an owner we trust, not writable by group or other). */
+static const char *fs_stat_why(const fs_store_t *fs, const struct stat *st, apr_pool_t *p)
+{
+    mode_t perms = st->st_mode & FS_MODE_PERMS;
+    const char *kind = S_ISDIR(st->st_mode) ? "directory" : "file";
+
+    if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode)) {
+        return "a symbolic link or other special file, not a directory or a regular file (the "
+               "store follows no link)";
+    }
+    if (S_ISREG(st->st_mode) && fs->trusted != FS_NO_TRUSTED_OWNER && st->st_nlink != 1) {
+        return apr_psprintf(p,
+                            "a file with %ld hard links; a file staged for root must have "
+                            "exactly one name",
+                            (long)st->st_nlink);
+    }
+    if (fs_owner_trusted(fs, st->st_uid) && (perms & FS_MODE_GROUP_OTHER_WRITE) == 0) {
+        return NULL;
+    }
+    return apr_psprintf(p,
+                        "%s owned by uid %ld with mode %04o; expected root or uid %ld, not "
+                        "writable by group or other",
+                        kind, (long)st->st_uid, (unsigned)perms,
+                        (long)(fs->trusted != FS_NO_TRUSTED_OWNER ? fs->trusted : geteuid()));
+}
+
+static apr_status_t fs_stat(at_store_t *store, at_store_group_e group, const char *name,
+                            const char *item, at_store_stat_t *out, apr_pool_t *p)
+{
+    const fs_store_t *fs = store->impl;
+    const char *path = fs_dir_path(store, group, name, p), *last;
+    struct stat st;
+    apr_status_t rv;
+    char *rel;
+    int dfd;
+
+    if (item != NULL) {
+        path = apr_pstrcat(p, path, "/", item, NULL);
+    }
+    rv = fs_open_parent(fs, path, &dfd, &rel, &last);
+    if (rv == APR_SUCCESS) {
+        if (fstatat(dfd, last, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            rv = errno == ENOENT || errno == ENOTDIR ? APR_ENOENT : os_status();
+        }
+        close(dfd);
+        free(rel);
+    }
+    if (rv == APR_ENOENT) {
+        return APR_SUCCESS; /* nothing there: out->exists stays 0 */
+    }
+    if (rv != APR_SUCCESS) {
+        if (rv != AT_EMODE) {
+            at_log(AT_LOG_ERR, rv, AT_LOGNO(1204) "store: cannot stat %s", path);
+        } else {
+            out->why = "a directory on its way is a symbolic link or not a directory (the store "
+                       "follows no link)";
+        }
+        return rv;
+    }
+    if ((out->why = fs_stat_why(fs, &st, p)) != NULL) {
+        at_log(AT_LOG_ERR, AT_EMODE, AT_LOGNO(1205) "store: refusing %s: %s", path, out->why);
+        return AT_EMODE;
+    }
+    out->exists = 1;
+    out->is_set = S_ISDIR(st.st_mode);
+    out->mtime = fs_mtime(&st);
+    out->size = S_ISREG(st.st_mode) ? (apr_off_t)st.st_size : 0;
+    out->version = (apr_uint64_t)st.st_ino;
+    return APR_SUCCESS;
+}
+
+/* Groups whose items sit in set directories (group/name/item): a save there changes the set
+ * directory, not the group's, so the generation takes those in too. */
+static int fs_group_has_sets(at_store_group_e group)
+{
+    return group == AT_STORE_ACCOUNTS || group == AT_STORE_STAGING || group == AT_STORE_LIVE ||
+           group == AT_STORE_ARCHIVE;
+}
+
+/* A directory's part of a generation: its change time in ns and its inode (replaced or not). */
+static apr_uint64_t fs_gen_of(const struct stat *st)
+{
+    apr_uint64_t ns = (apr_uint64_t)st->st_mtim.tv_sec * FS_NSEC_PER_SEC + st->st_mtim.tv_nsec;
+
+    return ns ^ ((apr_uint64_t)st->st_ino * FS_GEN_INODE_MIX);
+}
+
+/* Whether a change time is too recent to tell one change from the next (see at_store.h). */
+static int fs_gen_unsettled(const struct stat *st, const struct timespec *now)
+{
+    apr_int64_t age = ((apr_int64_t)now->tv_sec - st->st_mtim.tv_sec) * FS_NSEC_PER_SEC +
+                      (now->tv_nsec - st->st_mtim.tv_nsec);
+
+    return age < FS_GEN_SETTLE_NS;
+}
+
+/* Adds every set directory of the open group dfd (sum: the order of readdir does not matter). */
+static apr_status_t fs_gen_sets(int dfd, const char *gdir, const struct timespec *now,
+                                apr_uint64_t *gen, int *unsettled)
+{
+    struct dirent *de;
+    struct stat st;
+    int seen = 0, fd = dup(dfd);
+    DIR *d;
+
+    if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+        apr_status_t rv = os_status();
+
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1154) "store: cannot list %s", gdir);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return rv;
+    }
+    while ((de = readdir(d)) != NULL && ++seen <= FS_LIST_MAX_ENTRIES) {
+        if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
+            !at_store_component_valid(de->d_name) ||
+            fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
+            continue;
+        }
+        *gen += fs_gen_of(&st) * FS_GEN_SET_MIX;
+        *unsettled |= fs_gen_unsettled(&st, now);
+    }
+    closedir(d);
+    return APR_SUCCESS;
+}
+
+/* The number given out: a settled one without the top bit, else one never given before. */
+static apr_uint64_t fs_gen_final(apr_uint64_t gen, int unsettled)
+{
+    static apr_uint64_t unsettled_count; /* atomic */
+
+    if (unsettled) {
+        return FS_GEN_UNSETTLED_BIT | __atomic_add_fetch(&unsettled_count, 1, __ATOMIC_RELAXED);
+    }
+    return gen & ~FS_GEN_UNSETTLED_BIT;
+}
+
+/* A flat group: its directory alone, looked at without following a link. */
+static apr_status_t fs_generation_flat(const char *gdir, apr_uint64_t *gen)
+{
+    struct timespec now;
+    struct stat st;
+    apr_status_t rv;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (fstatat(AT_FDCWD, gdir, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) {
+            return APR_SUCCESS;
+        }
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1151) "store: cannot stat %s", gdir);
+        return rv;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        at_log(AT_LOG_ERR, AT_EMODE,
+               AT_LOGNO(1131) "store: %s is not a directory (a symbolic link "
+                              "or a file); the store does not follow links",
+               gdir);
+        return AT_EMODE;
+    }
+    *gen = fs_gen_final(fs_gen_of(&st), fs_gen_unsettled(&st, &now));
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_generation(at_store_t *store, at_store_group_e group, apr_uint64_t *gen,
+                                  apr_pool_t *p)
+{
+    const char *gdir = fs_dir_path(store, group, NULL, p);
+    struct timespec now;
+    struct stat st;
+    apr_status_t rv = APR_SUCCESS;
+    int dfd, unsettled;
+
+    *gen = 0;
+    if (!fs_group_has_sets(group)) {
+        return fs_generation_flat(gdir, gen); /* one stat: what a tick pays at rest */
+    }
+    dfd = open(gdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        if (errno == ENOENT) {
+            return APR_SUCCESS;
+        }
+        rv = errno == ELOOP || errno == ENOTDIR ? AT_EMODE : os_status();
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1132) "store: cannot open directory %s", gdir);
+        return rv;
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (fstat(dfd, &st) != 0) {
+        rv = os_status();
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1151) "store: cannot stat %s", gdir);
+    } else {
+        *gen = fs_gen_of(&st);
+        unsettled = fs_gen_unsettled(&st, &now);
+        rv = fs_gen_sets(dfd, gdir, &now, gen, &unsettled);
+        *gen = fs_gen_final(*gen, unsettled);
+    }
+    close(dfd);
+    return rv;
+}
+
+static apr_status_t fs_watch_close(void *data)
+{
+    int *fd = data;
+
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/* One inotify descriptor with one watch on the group directory; APR_ENOENT (no line) while it is
+ * missing or no directory (a link is never followed). */
+static apr_status_t fs_watch(at_store_t *store, at_store_group_e group, int *fd, apr_pool_t *p)
+{
+    const char *gdir = fs_dir_path(store, group, NULL, p);
+    int *owned = apr_palloc(p, sizeof(*owned));
+    apr_status_t rv;
+
+    *fd = -1;
+    *owned = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (*owned < 0 || inotify_add_watch(*owned, gdir, FS_WATCH_MASK) < 0) {
+        /* a missing group is not made here: its owner makes it (the watcher may be root) */
+        rv = errno == ENOENT || errno == ENOTDIR ? APR_ENOENT : os_status();
+        if (rv != APR_ENOENT) {
+            at_log(AT_LOG_WARN, rv, AT_LOGNO(1206) "store: cannot watch %s", gdir);
+        }
+        if (*owned >= 0) {
+            close(*owned);
+        }
+        return rv;
+    }
+    apr_pool_cleanup_register(p, owned, fs_watch_close, apr_pool_cleanup_null);
+    *fd = *owned;
+    return APR_SUCCESS;
+}
+
+/* Reads what the watch reported: APR_EOF when the directory itself went (or events were lost:
+ * then a full look is due, as after a lost watch). */
+static apr_status_t fs_watch_drain(at_store_t *store, int fd)
+{
+    char buf[FS_WATCH_BUF] __attribute__((aligned(__alignof__(struct inotify_event))));
+    apr_status_t rv = APR_SUCCESS;
+    ssize_t len;
+    char *at;
+
+    (void)store;
+    while ((len = read(fd, buf, sizeof(buf))) > 0) {
+        for (at = buf; at < buf + len;
+             at += sizeof(struct inotify_event) + ((struct inotify_event *)at)->len) {
+            const struct inotify_event *ev = (const struct inotify_event *)at;
+
+            if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+                rv = APR_EOF;
+            }
+        }
+    }
+    return rv;
+}
+
+void at_store_fs_trust_group_owner(at_store_t *store, at_store_group_e group, apr_pool_t *p)
+{
+    struct stat st;
+
+    if (store == NULL || store->vt != &fs_vtable || at_store_group_name(group) == NULL) {
+        return;
+    }
+    if (stat(fs_dir_path(store, group, NULL, p), &st) == 0) {
+        at_store_fs_trust_owner(store, st.st_uid);
+    }
+}
+
+apr_status_t at_store_fs_group_flock(at_store_t *store, at_store_group_e group, int *fd,
+                                     apr_pool_t *p)
+{
+    const char *gdir = fs_dir_path(store, group, NULL, p);
+    apr_status_t rv;
+
+    if ((rv = fs_open_group(store, group, gdir, fd)) != APR_SUCCESS) {
+        return rv;
+    }
+    while (flock(*fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            rv = os_status();
+            at_log(AT_LOG_ERR, rv, AT_LOGNO(1168) "store: cannot lock %s", gdir);
+            close(*fd);
+            *fd = -1;
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t fs_lock_release(void *data)
 {
     int *fd = data;
@@ -932,7 +1274,22 @@ static apr_status_t fs_lock(at_store_t *store, at_store_group_e group, apr_pool_
 }
 
 static const at_store_vtable_t fs_vtable = {
-    fs_save, fs_load, fs_remove, fs_list, fs_path, fs_purge, fs_save_set, fs_lock,
+    fs_save,
+    fs_load,
+    fs_remove,
+    fs_list,
+    fs_path,
+    fs_purge,
+    fs_save_set,
+    fs_lock,
+    fs_stat,
+    fs_generation,
+    at_store_fs_lease_take,
+    at_store_fs_lease_renew,
+    at_store_fs_lease_release,
+    at_store_fs_lease_holder,
+    fs_watch,
+    fs_watch_drain,
 };
 
 /* The root must be a directory no one but its owner (us or root) can write into. */

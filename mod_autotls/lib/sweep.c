@@ -28,8 +28,6 @@
 #include "at_store.h"
 #include "at_sweep.h"
 
-/* An item name only used to ask the store where a group directory is. */
-#define SWEEP_PROBE "probe"
 /* Bounds on what one sweep walks through. */
 #define SWEEP_MAX_ENTRIES (1024 * 1024)
 #define SWEEP_NAMES_INITIAL 16
@@ -56,22 +54,17 @@ static int sweep_is_old(const sweep_t *sw, apr_time_t mtime)
     return sw->max_age <= 0 || sw->now - mtime > sw->max_age;
 }
 
-/* The path of a group directory, from the store itself. */
+/* The path of a group directory: a filesystem store's own (temp files are its own kind of
+ * leftover); APR_ENOTIMPL for any other backend, which has its own atomicity. */
 static apr_status_t sweep_group_dir(const char **dir, at_store_t *store, at_store_group_e group,
                                     apr_pool_t *p)
 {
-    const char *probe;
-    apr_size_t len, probe_len = strlen(SWEEP_PROBE) + 1;
-    apr_status_t rv = at_store_path(store, group, NULL, SWEEP_PROBE, &probe, p);
+    const char *root = at_store_fs_root(store);
 
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    len = strlen(probe);
-    if (len <= probe_len || probe[len - probe_len] != '/') {
+    if (root == NULL) {
         return APR_ENOTIMPL;
     }
-    *dir = apr_pstrndup(p, probe, len - probe_len);
+    *dir = apr_pstrcat(p, root, "/", at_store_group_name(group), NULL);
     return APR_SUCCESS;
 }
 

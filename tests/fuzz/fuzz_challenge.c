@@ -159,7 +159,6 @@ static void fuzz_check_answer(apr_pool_t *p, at_store_t *store, const char *root
                               const char *token, const char *host)
 {
     size_t prefix = sizeof(AUTOTLS_CHALLENGE_PREFIX) - 1;
-    const char *file;
     char *stored;
     apr_size_t len;
     apr_status_t rv;
@@ -167,8 +166,7 @@ static void fuzz_check_answer(apr_pool_t *p, at_store_t *store, const char *root
     FUZZ_REQUIRE(strncmp(path, AUTOTLS_CHALLENGE_PREFIX, prefix) == 0 && token == path + prefix);
     FUZZ_REQUIRE(at_b64url_is_token(token, AUTOTLS_CHALLENGE_TOKEN_MAX));
     FUZZ_REQUIRE(at_store_component_valid(token));
-    FUZZ_REQUIRE(at_store_path(store, AT_STORE_CHALLENGES, NULL, token, &file, p) == APR_SUCCESS);
-    FUZZ_REQUIRE(strcmp(file, apr_pstrcat(p, root, "/challenges/", token, NULL)) == 0);
+    (void)root; /* challenges/ has no path to compare (at_store_path: live/ and archive/ only) */
     rv = at_store_load(store, AT_STORE_CHALLENGES, NULL, token, &stored, &len, AT_STORE_PUBLIC, p);
     if (strcmp(token, FUZZ_PLANTED_TOKEN) == 0) {
         FUZZ_REQUIRE(rv == APR_SUCCESS);

@@ -36,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_REQUIRE(at_store_component_valid(parts[1]) == fuzz_plain_component(parts[1]));
     if (at_store_path(store, group, name, parts[1], &path, p) == APR_SUCCESS) {
         FUZZ_REQUIRE(group < AT_STORE_GROUP_COUNT && at_store_component_valid(parts[1]));
+        /* only the local groups have paths (at_store.h) */
+        FUZZ_REQUIRE(group == AT_STORE_LIVE || group == AT_STORE_ARCHIVE);
         FUZZ_REQUIRE(name[0] == '\0' || at_store_component_valid(name));
         expected = name[0] == '\0'
                        ? apr_pstrcat(p, root, "/", at_store_group_name(group), "/", parts[1], NULL)

@@ -7,7 +7,10 @@ that same Host, so a proxy that forwards each request unchanged, Host included, 
 speak with the proxy's address throughout. The proxy then only adds what pebble lacks: a
 "renewalInfo" entry in the directory, the renewalInfo resource answering with the window the
 test set, a record of the `replaces` field of every newOrder, and on demand a refusal of orders
-that carry `replaces`.
+that carry `replaces`. It also plays a CA with certificate profiles (draft-ietf-acme-profiles,
+which pebble 2.4.0 lacks too): set_profiles() lists them in the directory's meta.profiles, every
+newOrder's `profile` is recorded, and refuse_profile() answers orders asking for one with the
+draft's invalidProfile problem; pebble itself ignores the field and issues as usual.
 
 Standard library only. Bounded: one thread per connection up to MAX_CONNECTIONS, socket
 timeouts on both sides, a body size cap, and stop() closes every open connection.
@@ -48,6 +51,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
               "trailer", "transfer-encoding", "upgrade", "content-length"}
 PROBLEM_TYPE_ALREADY_REPLACED = "urn:ietf:params:acme:error:alreadyReplaced"
 PROBLEM_TYPE_RATE_LIMITED = "urn:ietf:params:acme:error:rateLimited"
+PROBLEM_TYPE_INVALID_PROFILE = "urn:ietf:params:acme:error:invalidProfile"
+HTTP_BAD_REQUEST = 400
 HTTP_TOO_MANY_REQUESTS = 429
 
 
@@ -96,6 +101,8 @@ class AriProxy:
                      None when it carried none (a resend after badNonce is not counted twice)
       ari_requests   the certID of every renewalInfo GET
       rate_limited   the identifiers of every newOrder refused with a 429 (rate_limit)
+      profiles_seen  the `profile` of every newOrder received, None when it carried none
+                     (a resend after badNonce counts again)
     """
 
     def __init__(self, pebble, ari=True):
@@ -107,6 +114,9 @@ class AriProxy:
         self.orders = []
         self.ari_requests = []
         self.rate_limited = []
+        self.profiles_seen = []
+        self._profiles = None  # name -> description for meta.profiles, None: not listed
+        self._refused_profiles = set()
         self._rate_limits = []  # [(retry_after, detail, names)] for the next matching newOrders
         self._lock = threading.Lock()
         self._windows = {}  # cert_id or None (any) -> _Window
@@ -203,6 +213,16 @@ class AriProxy:
         with self._lock:
             self._rate_limits.extend([(int(retry_after), detail, names)] * int(n))
 
+    def set_profiles(self, profiles):
+        """Lists profiles (name -> description) in the directory's meta.profiles; None: none."""
+        with self._lock:
+            self._profiles = dict(profiles) if profiles is not None else None
+
+    def refuse_profile(self, name):
+        """Answers every newOrder asking for profile name with 400 invalidProfile."""
+        with self._lock:
+            self._refused_profiles.add(name)
+
     # --- internals -------------------------------------------------------------------------------
 
     def delay(self, path_prefix, seconds):
@@ -239,6 +259,14 @@ class AriProxy:
             if replaces is None or not self._refusals:
                 return replaces, None
             return replaces, self._refusals.pop(0)
+
+    def _profile_refused(self, body):
+        """Records a newOrder's `profile`; whether it is one refuse_profile() named."""
+        payload = jws_payload(body)
+        profile = payload.get("profile") if isinstance(payload, dict) else None
+        with self._lock:
+            self.profiles_seen.append(profile)
+            return profile is not None and profile in self._refused_profiles
 
     def _rate_limit_for(self, body):
         """(retry_after, detail) when this newOrder is to get a 429, else None."""
@@ -352,6 +380,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         new_order = self.command == "POST" and path == proxy._new_order_path
         if new_order:
             replaces, refusal = proxy._order_seen(body)
+            if proxy._profile_refused(body):
+                proxy._order_done(replaces)
+                self._problem(HTTP_BAD_REQUEST, PROBLEM_TYPE_INVALID_PROFILE,
+                              "this account may not use that profile")
+                return
             if refusal is not None:
                 proxy._order_done(replaces)
                 self._problem(*refusal)
@@ -371,8 +404,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if new_order and status == HTTP_CREATED:
             proxy._order_done(replaces)
-        if proxy.ari and self.command == "GET" and path == DIRECTORY_PATH and status == 200:
-            data = self._with_renewal_info(data)
+        if self.command == "GET" and path == DIRECTORY_PATH and status == 200:
+            data = self._with_additions(data)
         self._send(status, headers, data)
 
     def _read_body(self):
@@ -417,13 +450,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     return None, None, None
         return None, None, None
 
-    def _with_renewal_info(self, data):
+    def _with_additions(self, data):
+        """The directory with renewalInfo (ari) and meta.profiles (set_profiles) added."""
+        proxy = self.server.proxy
+        with proxy._lock:
+            profiles = dict(proxy._profiles) if proxy._profiles is not None else None
+        if not proxy.ari and profiles is None:
+            return data
         try:
             directory = json.loads(data)
         except ValueError:
             return data
-        host = self.headers.get("Host") or "%s:%d" % (LOOPBACK, self.server.proxy.port)
-        directory["renewalInfo"] = "https://%s%s" % (host, RENEWAL_INFO_PATH)
+        if proxy.ari:
+            host = self.headers.get("Host") or "%s:%d" % (LOOPBACK, proxy.port)
+            directory["renewalInfo"] = "https://%s%s" % (host, RENEWAL_INFO_PATH)
+        if profiles is not None:
+            directory.setdefault("meta", {})["profiles"] = profiles
         return json.dumps(directory, indent=2).encode()
 
     def _renewal_info(self, cert_id):

@@ -21,6 +21,7 @@ MODULE = skip_unless_runnable(as_root=False)
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SYSTEM_ROOTS = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
 NOTIFY_EXAMPLE = "/usr/local/bin/autotls-mail"  # conf/autotls.conf's example command
+DNS_EXAMPLE = "/usr/local/bin/autotls-dns"  # and its example DNS command
 PLACEHOLDER_PEM = "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"
 EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"  # base64url MAC key
 
@@ -110,6 +111,20 @@ GOOD = [
     "AutoTLSNotifyCommand {root}/notify timeout=1h",
     "AutoTLSOrphanKeep 30d",
     "AutoTLSOrphanKeep 12h",
+    "AutoTLSHSTS max-age=300",
+    "AutoTLSHSTS max-age=31536000; includeSubDomains; preload",
+    'AutoTLSHSTS "max-age=0; includeSubDomains"',
+    "AutoTLSHSTS off",
+    "AutoTLSPolicy intermediate",
+    "AutoTLSPolicy modern",
+    "AutoTLSPolicy INHERIT",
+    "AutoTLSProfile tlsserver",
+    "AutoTLSProfile shortlived required",
+    "AutoTLSProfile none",
+    "AutoTLSDNSCommand {root}/notify",
+    "AutoTLSDNSCommand {root}/notify timeout=2m",
+    "AutoTLSDNSPropagation 30s",
+    "AutoTLSDNSPropagation 1h",
 ]
 
 
@@ -173,6 +188,19 @@ BAD = [
     ("AutoTLSOrphanKeep", "30"),
     ("AutoTLSOrphanKeep", "50%"),
     ("AutoTLSOrphanKeep", "-1d"),
+    ("AutoTLSHSTS", "includeSubDomains"),
+    ("AutoTLSHSTS", "max-age=1y"),
+    ("AutoTLSHSTS", "max-age=300; preload"),
+    ("AutoTLSHSTS", "max-age=300; includeSubDomains; includeSubDomains"),
+    ("AutoTLSPolicy", "old"),
+    ("AutoTLSPolicy", "mozilla"),
+    ("AutoTLSProfile", "short/lived"),
+    ("AutoTLSProfile", "tlsserver mandatory"),
+    ("AutoTLSProfile", "none required"),
+    ("AutoTLSDNSCommand", "dns-command"),
+    ("AutoTLSDNSCommand", "/bin/true timeout=11m"),
+    ("AutoTLSDNSPropagation", "2h"),
+    ("AutoTLSDNSPropagation", "0s"),
 ]
 
 
@@ -217,6 +245,9 @@ SERVER_WIDE = [
     "AutoTLSEAB kid-1 eab.key",
     "AutoTLSNotifyCommand /bin/true",
     "AutoTLSOrphanKeep 30d",
+    "AutoTLSPolicy modern",
+    "AutoTLSDNSCommand /bin/true",
+    "AutoTLSDNSPropagation 30s",
 ]
 
 VHOST = """
@@ -240,7 +271,9 @@ def test_server_wide_directive_outside_vhost_with_vhosts_is_accepted(server_root
 
 def test_per_vhost_directives_are_accepted_inside_vhost(server_root):
     body = VHOST % "\n    ".join(["AutoTLS off", "AutoTLSKeyType rsa2048",
-                                   "AutoTLSRenewWindow 12h", "AutoTLSRedirect off"])
+                                   "AutoTLSRenewWindow 12h", "AutoTLSRedirect off",
+                                   "AutoTLSHSTS max-age=300; includeSubDomains",
+                                   "AutoTLSProfile shortlived required"])
     assert_ok(check(server_root, "AutoTLS on\n" + body))
 
 
@@ -300,6 +333,7 @@ def test_shipped_conf_parses_as_shipped_and_with_every_example_uncommented(serve
     if not SYSTEM_ROOTS.is_file():
         examples = examples.replace(str(SYSTEM_ROOTS), str(server_root / "roots.pem"))
     examples = examples.replace(NOTIFY_EXAMPLE, str(server_root / "notify"))
+    examples = examples.replace(DNS_EXAMPLE, str(server_root / "notify"))
     directives = set(re.findall(r"^\s*(AutoTLS\w*)\s", examples, re.M))
-    assert len(directives) == 16, sorted(directives)
+    assert len(directives) == 21, sorted(directives)
     assert_ok(check(server_root, examples))

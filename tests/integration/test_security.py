@@ -70,8 +70,8 @@ CGI_URL = "/tenant-cgi"
 GATE_IP = "127.0.0.2"  # pebble's VA is sent here for the tenant's name, to hold its request
 
 DENIED = ("EACCES", "EPERM")
-STORE_GROUPS = ("accounts", "jobs", "staging", "challenges", "live", "archive", "status")
-ACME_GROUPS = ("accounts", "jobs", "staging", "challenges", "status")
+STORE_GROUPS = ("accounts", "jobs", "staging", "challenges", "live", "archive", "status", "leases")
+ACME_GROUPS = ("accounts", "jobs", "staging", "challenges", "status", "leases")
 PUBLIC_GROUPS = ("challenges", "status")  # 0755: the children read what is in them
 ROOT_GROUPS = ("live", "archive")
 # What User may read in the store: challenge answers, and the status snapshot (issue 11), which

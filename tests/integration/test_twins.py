@@ -236,9 +236,14 @@ def test_twin_tree_copies_children_strips_port_and_ends_with_sslengine(server):
     assert twin, tree
     lines = [ln.strip() for ln in twin.group(1).splitlines() if not ln.strip().startswith("#")]
     assert re.match(r'AutoTLSTwin ".*httpd\.conf:\d+"$', lines[0]), lines
-    assert lines[1:] == ["ServerName www.example.org", "ServerAlias example.org",
-                         "<Directory %s>" % server.root, "Require all granted", "</Directory>",
-                         "SSLEngine off", "SSLEngine on"]
+    assert lines[1:7] == ["ServerName www.example.org", "ServerAlias example.org",
+                          "<Directory %s>" % server.root, "Require all granted", "</Directory>",
+                          "SSLEngine off"]
+    # then AutoTLSPolicy's settings (intermediate by default: tests/integration/test_tls_policy.py)
+    assert [ln.split()[0] for ln in lines[7:]] == ["SSLProtocol", "SSLCipherSuite",
+                                                    "SSLHonorCipherOrder", "SSLOpenSSLConfCmd",
+                                                    "SSLSessionTickets", "SSLEngine"], lines
+    assert lines[-1] == "SSLEngine on"
     assert "ServerName www.example.org:80" in tree  # the original keeps its own
     assert re.search(r"^Listen %d https$" % server.https, tree, re.M), tree
 

@@ -68,11 +68,8 @@ static const char *ca_name(void)
 
 static const char *item_path(const char *item)
 {
-    const char *path;
-
-    ck_assert_int_eq(at_store_path(store, AT_STORE_ACCOUNTS, ca_name(), item, &path, pool),
-                     APR_SUCCESS);
-    return path;
+    /* the test's own look at the file behind the item (at_store_path is for live/ only) */
+    return apr_pstrcat(pool, at_store_fs_root(store), "/accounts/", ca_name(), "/", item, NULL);
 }
 
 static void store_key(const char *item, EVP_PKEY *k)

@@ -455,7 +455,7 @@ START_TEST(test_new_account_signs_with_jwk_and_later_requests_with_kid)
     ck_assert_str_eq(account->url, url_of("/acct/7"));
     ck_assert_str_eq(account->status, "valid");
     ck_assert_int_eq(account->contacts->nelts, 1);
-    ck_assert_int_eq(at_acme_order_new(&order, acme, pool, names, NULL), APR_SUCCESS);
+    ck_assert_int_eq(at_acme_order_new(&order, acme, pool, names, NULL, NULL), APR_SUCCESS);
 
     ck_assert_str_eq(canned_ca_request(ca, 1)->path, "/new-acct");
     header = jws_part(1, "protected");
@@ -680,7 +680,7 @@ START_TEST(test_order_new_get_and_finalize)
                   "\"authorizations\":[\"$BASE/authz/1\"],\"finalize\":\"$BASE/order/1/finalize\","
                   "\"certificate\":\"$BASE/cert/1\"}");
     ck_assert_int_eq(
-        at_acme_order_new(&order, acme, pool, names, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"),
+        at_acme_order_new(&order, acme, pool, names, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", NULL),
         APR_SUCCESS);
     ck_assert_str_eq(order->url, url_of("/order/1"));
     ck_assert_str_eq(order->status, "pending");
@@ -918,6 +918,86 @@ START_TEST(test_revoke_sends_certificate_and_reason)
 }
 END_TEST
 
+/* --- profiles (draft-ietf-acme-profiles) ---------------------------------------------------- */
+
+#define DIRECTORY_WITH_PROFILES                                                                    \
+    "{\"newNonce\":\"$BASE/new-nonce\",\"newAccount\":\"$BASE/new-acct\","                         \
+    "\"newOrder\":\"$BASE/new-order\",\"meta\":{\"profiles\":{\"tlsserver\":\"90 days\","          \
+    "\"shortlived\":\"160 hours\"}}}"
+
+START_TEST(test_profiles_are_read_chosen_and_sent_in_new_order)
+{
+    const at_acme_directory_t *dir = NULL;
+    apr_array_header_t *names = apr_array_make(pool, 1, sizeof(const char *));
+    at_acme_order_t *order = NULL;
+    const char *send, *offered;
+    int unlisted;
+    json_t *payload;
+
+    APR_ARRAY_PUSH(names, const char *) = "a.example";
+    sign_as_account();
+    canned_ca_add(ca, 200, with_nonce(CT_JSON, "n1"), DIRECTORY_WITH_PROFILES);
+    canned_ca_add(ca, 201, with_nonce(CT_JSON "Location: $BASE/order/1\r\n", "n2"), ORDER);
+    canned_ca_add(ca, 201, with_nonce(CT_JSON "Location: $BASE/order/2\r\n", "n3"), ORDER);
+    ck_assert_int_eq(at_acme_directory(&dir, acme), APR_SUCCESS);
+    ck_assert_ptr_nonnull(dir->profiles);
+    ck_assert_str_eq(apr_hash_get(dir->profiles, "shortlived", APR_HASH_KEY_STRING), "160 hours");
+
+    ck_assert_int_eq(at_acme_profile_choose(&send, &unlisted, &offered, pool, dir, "shortlived", 1),
+                     APR_SUCCESS);
+    ck_assert_str_eq(send, "shortlived");
+    ck_assert_int_eq(unlisted, 0);
+    ck_assert_str_eq(offered, "shortlived,tlsserver");
+    ck_assert_int_eq(at_acme_profile_choose(&send, &unlisted, &offered, pool, dir, "classic", 0),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(send); /* not listed: ordered without a profile */
+    ck_assert_int_eq(unlisted, 1);
+    ck_assert_int_eq(at_acme_profile_choose(&send, &unlisted, &offered, pool, dir, "classic", 1),
+                     AT_EARG); /* required: no order */
+    ck_assert_int_eq(at_acme_profile_choose(&send, &unlisted, &offered, pool, dir, NULL, 1),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(send);
+    ck_assert_int_eq(unlisted, 0);
+
+    ck_assert_int_eq(at_acme_order_new(&order, acme, pool, names, NULL, "shortlived"), APR_SUCCESS);
+    payload = jws_part(1, "payload");
+    ck_assert_str_eq(json_string_value(json_object_get(payload, "profile")), "shortlived");
+    json_decref(payload);
+    ck_assert_int_eq(at_acme_order_new(&order, acme, pool, names, NULL, NULL), APR_SUCCESS);
+    payload = jws_part(2, "payload");
+    ck_assert_ptr_null(json_object_get(payload, "profile"));
+    json_decref(payload);
+}
+END_TEST
+
+START_TEST(test_profiles_of_the_wrong_shape_are_a_protocol_error)
+{
+    const at_acme_directory_t *dir = NULL;
+    const char *send, *offered;
+    int unlisted;
+
+    canned_ca_add(ca, 200, CT_JSON,
+                  "{\"newNonce\":\"$BASE/n\",\"newAccount\":\"$BASE/a\",\"newOrder\":\"$BASE/o\","
+                  "\"meta\":{\"profiles\":[\"tlsserver\"]}}");
+    canned_ca_add(ca, 200, CT_JSON,
+                  "{\"newNonce\":\"$BASE/n\",\"newAccount\":\"$BASE/a\",\"newOrder\":\"$BASE/o\","
+                  "\"meta\":{\"profiles\":{\"tlsserver\":7}}}");
+    canned_ca_add(ca, 200, with_nonce(CT_JSON, "n1"), DIRECTORY);
+    ck_assert_int_eq(at_acme_directory(&dir, acme), AT_EPROTO);
+    ck_assert_int_eq(at_acme_directory(&dir, acme), AT_EPROTO);
+    ck_assert_int_eq(at_acme_directory(&dir, acme), APR_SUCCESS);
+    ck_assert_ptr_null(dir->profiles); /* a CA without profiles */
+    ck_assert_int_eq(at_acme_profile_choose(&send, &unlisted, &offered, pool, dir, "x", 0),
+                     APR_SUCCESS);
+    ck_assert_str_eq(offered, "");
+    ck_assert_int_eq(unlisted, 1);
+    ck_assert(at_acme_profile_name_valid("tlsserver"));
+    ck_assert(!at_acme_profile_name_valid(""));
+    ck_assert(!at_acme_profile_name_valid("a b"));
+    ck_assert(!at_acme_profile_name_valid("x\"y"));
+}
+END_TEST
+
 static Suite *acme_suite(void)
 {
     Suite *s = suite_create("acme");
@@ -963,6 +1043,8 @@ static Suite *acme_suite(void)
     tcase_add_test(order, test_certificate_download_returns_chain_and_alternates);
     tcase_add_test(order, test_certificate_with_wrong_content_type_is_a_protocol_error);
     tcase_add_test(order, test_revoke_sends_certificate_and_reason);
+    tcase_add_test(order, test_profiles_are_read_chosen_and_sent_in_new_order);
+    tcase_add_test(order, test_profiles_of_the_wrong_shape_are_a_protocol_error);
     suite_add_tcase(s, order);
     return s;
 }

@@ -175,6 +175,31 @@ START_TEST(test_posted_events_are_taken_once_in_order)
 }
 END_TEST
 
+/* The renewal process lists jobs/ once a tick and hands that listing to the take: an event file
+ * the listing does not show waits for the next look, one it shows is taken. */
+START_TEST(test_events_are_taken_from_the_callers_listing)
+{
+    char dir[] = "/tmp/at-event-XXXXXX";
+    apr_array_header_t *events, *listed;
+    at_store_t *store;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(at_store_fs_open(&store, pool, dir), APR_SUCCESS);
+    ck_assert_int_eq(at_event_post(store, at_event_make(pool, AT_EVENT_FAILED, "a.test", 1), pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(at_store_list(store, AT_STORE_JOBS, NULL, &listed, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_event_post(store, at_event_make(pool, AT_EVENT_FAILED, "b.test", 2), pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(at_event_take_listed(&events, store, listed, pool), APR_SUCCESS);
+    ck_assert_int_eq(events->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(events, 0, at_event_t *)->site, "a.test");
+    ck_assert_int_eq(at_event_take_listed(&events, store, NULL, pool), APR_SUCCESS);
+    ck_assert_int_eq(events->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(events, 0, at_event_t *)->site, "b.test");
+    nftw(dir, remove_one, REMOVE_FDS, FTW_DEPTH | FTW_PHYS);
+}
+END_TEST
+
 /* ---- meta.json ---------------------------------------------------------------------------- */
 
 START_TEST(test_certmeta_round_trips)
@@ -246,6 +271,7 @@ static Suite *event_suite(void)
     tcase_add_test(tc, test_an_oversized_event_file_is_refused);
     tcase_add_test(tc, test_event_item_names);
     tcase_add_test(tc, test_posted_events_are_taken_once_in_order);
+    tcase_add_test(tc, test_events_are_taken_from_the_callers_listing);
     tcase_add_test(tc, test_certmeta_round_trips);
     tcase_add_test(tc, test_certmeta_reads_what_older_cli_wrote);
     tcase_add_loop_test(tc, test_bad_certmeta_is_refused, 0,

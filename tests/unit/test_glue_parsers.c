@@ -234,6 +234,42 @@ START_TEST(test_ca_rate_reads_n_per_duration_and_none)
 }
 END_TEST
 
+START_TEST(test_hsts_reads_max_age_subdomains_and_preload_and_names_what_is_wrong)
+{
+    const char *header = "untouched", *why = NULL;
+
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool, "off"), APR_SUCCESS);
+    ck_assert_str_eq(header, "");
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool, "max-age=300"), APR_SUCCESS);
+    ck_assert_str_eq(header, "max-age=300");
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool, " includesubdomains ;MAX-AGE=0"),
+                     APR_SUCCESS);
+    ck_assert_str_eq(header, "max-age=0; includeSubDomains");
+    ck_assert_int_eq(
+        autotls_parse_hsts(&header, &why, pool, "max-age=31536000; includeSubDomains; preload"),
+        APR_SUCCESS);
+    ck_assert_str_eq(header, "max-age=31536000; includeSubDomains; preload");
+
+    header = "untouched";
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool, "includeSubDomains"), AT_EARG);
+    ck_assert_str_eq(why, "has no max-age");
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool, "max-age=1y"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool, "max-age="), AT_EARG);
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool, "max-age=-1"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool, "max-age=99999999999"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool, "max-age=300; preload; x"), AT_EARG);
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool,
+                                        "max-age=300; includeSubDomains; includeSubDomains"),
+                     AT_EARG);
+    ck_assert_int_eq(autotls_parse_hsts(&header, &why, pool, "max-age=300; preload"), AT_EARG);
+    ck_assert_ptr_nonnull(strstr(why, "preload"));
+    ck_assert_int_eq(
+        autotls_parse_hsts(&header, &why, pool, "max-age=86400; includeSubDomains; preload"),
+        AT_EARG);
+    ck_assert_str_eq(header, "untouched"); /* untouched by a refusal */
+}
+END_TEST
+
 static Suite *glue_parsers_suite(void)
 {
     Suite *s = suite_create("glue_parsers");
@@ -251,6 +287,7 @@ static Suite *glue_parsers_suite(void)
     tcase_add_test(tc, test_contact_and_exclude_patterns);
     tcase_add_test(tc, test_orders_in_flight_accepts_1_to_64);
     tcase_add_test(tc, test_ca_rate_reads_n_per_duration_and_none);
+    tcase_add_test(tc, test_hsts_reads_max_age_subdomains_and_preload_and_names_what_is_wrong);
     suite_add_tcase(s, tc);
     return s;
 }

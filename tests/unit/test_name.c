@@ -113,6 +113,24 @@ START_TEST(test_length_limits_are_inclusive)
 }
 END_TEST
 
+START_TEST(test_wildcards_for_dns01_are_a_star_over_an_eligible_name)
+{
+    const char *why = NULL;
+
+    ck_assert(at_name_wildcard_eligible("*.example.org", &why));
+    ck_assert(at_name_wildcard_eligible("*.shop.example.org", &why));
+    ck_assert(!at_name_wildcard_eligible("*.org", &why));
+    ck_assert_ptr_nonnull(strstr(why, "single label"));
+    ck_assert(!at_name_wildcard_eligible("*.", &why));
+    ck_assert(!at_name_wildcard_eligible("a.*.example.org", &why));
+    ck_assert(!at_name_wildcard_eligible("*.*.example.org", &why));
+    ck_assert(!at_name_wildcard_eligible("**.example.org", &why));
+    ck_assert(!at_name_wildcard_eligible("*.localhost", &why));
+    ck_assert(!at_name_wildcard_eligible("example.org", &why));
+    ck_assert(!at_name_wildcard_eligible(NULL, &why));
+}
+END_TEST
+
 START_TEST(test_excluded_by_names_the_first_matching_pattern)
 {
     apr_pool_t *p;
@@ -142,6 +160,7 @@ static Suite *name_suite(void)
     tcase_add_test(tc, test_null_is_refused_as_empty);
     tcase_add_test(tc, test_length_limits_are_inclusive);
     tcase_add_test(tc, test_excluded_by_names_the_first_matching_pattern);
+    tcase_add_test(tc, test_wildcards_for_dns01_are_a_star_over_an_eligible_name);
     suite_add_tcase(s, tc);
     return s;
 }
