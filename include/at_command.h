@@ -16,7 +16,11 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
-#define AT_COMMAND_OUTPUT_MAX 1024 /* bytes of a command's output kept for the log */
+#define AT_COMMAND_OUTPUT_MAX 2048 /* bytes of a command's output kept for the log */
+/* The environment every command starts from (and nothing else of ours). */
+#define AT_COMMAND_ENV_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define AT_COMMAND_ENV_LANG "LANG=C"
+#define AT_COMMAND_ENV_HOME "HOME=/"
 
 typedef struct {
     const char *path;        /* absolute */

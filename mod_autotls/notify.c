@@ -6,7 +6,8 @@
  * process (the ACME account, never root), from a small bounded queue emptied by a few runner
  * threads of its own; each run is a posix_spawn in a process group of its own, with a clean
  * environment (no variable of httpd's, no secret), stdin from /dev/null, its output captured up
- * to a bound and logged with the site, and a time limit after which the whole group is killed.
+ * to a bound and logged with the site, and a time limit after which the whole group is killed
+ * (at_command_run, at_command.h).
  * A full queue drops events with one log line; a failing, hanging or missing command is logged
  * and nothing else changes.
  *
@@ -17,20 +18,8 @@
  * Events known first to a root process arrive as event files in jobs/ (at_event.h), taken by
  * the scheduler's tick (autotls_notify_take_files).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* pipe2, posix_spawn_file_actions_addclosefrom_np */
-#endif
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
@@ -40,6 +29,7 @@
 #include <httpd.h>
 #include <http_log.h>
 
+#include "at_command.h"
 #include "at_core.h"
 #include "log_glue.h"
 #include "notify.h"
@@ -47,16 +37,7 @@
 
 APLOG_USE_MODULE(autotls);
 
-/* How often a runner looks at its command while it runs (output, exit, time limit, stop). */
-#define NOTIFY_POLL_MSEC 50
-#define NOTIFY_READ_CHUNK 512
-#define NOTIFY_ENV_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define NOTIFY_ENV_LANG "LANG=C"
-#define NOTIFY_ENV_HOME "HOME=/"
 #define NOTIFY_ENV_COUNT 10 /* the nine variables and the NULL */
-#define NOTIFY_CTRL_LAST 0x1f
-#define NOTIFY_DEL 0x7f
-#define NOTIFY_FIRST_INHERITED_FD 3 /* above stdin, stdout, stderr: nothing else goes along */
 
 /* One queued event: plain C strings (malloc), so that any thread may post and free. */
 typedef struct {
@@ -143,38 +124,14 @@ void autotls_notify_post(autotls_notify_t *n, const at_event_t *event)
     apr_pool_destroy(p);
 }
 
-/* The output as one log-safe line: control characters (line ends included) become spaces, a run
- * of them one space, none at the ends. */
-static const char *notify_output_text(apr_pool_t *p, const char *out, apr_size_t len)
-{
-    char *text = apr_palloc(p, len + 1), *to = text;
-    apr_size_t i;
-
-    for (i = 0; i < len; ++i) {
-        unsigned char c = (unsigned char)out[i];
-        int blank = c <= NOTIFY_CTRL_LAST || c == NOTIFY_DEL || c == ' ';
-
-        if (!blank) {
-            *to++ = (char)c;
-        } else if (to > text && to[-1] != ' ') {
-            *to++ = ' ';
-        }
-    }
-    if (to > text && to[-1] == ' ') {
-        --to;
-    }
-    *to = '\0';
-    return text;
-}
-
 static char **notify_env(apr_pool_t *p, const notify_entry_t *e)
 {
     char **env = apr_pcalloc(p, sizeof(char *) * NOTIFY_ENV_COUNT);
     int i = 0;
 
-    env[i++] = NOTIFY_ENV_PATH;
-    env[i++] = NOTIFY_ENV_LANG;
-    env[i++] = NOTIFY_ENV_HOME;
+    env[i++] = AT_COMMAND_ENV_PATH;
+    env[i++] = AT_COMMAND_ENV_LANG;
+    env[i++] = AT_COMMAND_ENV_HOME;
     env[i++] = apr_pstrcat(p, "AUTOTLS_EVENT=", e->kind, NULL);
     env[i++] = apr_pstrcat(p, "AUTOTLS_SITE=", e->site, NULL);
     env[i++] = apr_pstrcat(p, "AUTOTLS_NAMES=", e->names, NULL);
@@ -185,144 +142,45 @@ static char **notify_env(apr_pool_t *p, const notify_entry_t *e)
     return env;
 }
 
-/* posix_spawn in a process group of its own, stdin /dev/null, stdout and stderr into out_fd, no
- * other descriptor (libcurl's sockets and the store's files are not all close-on-exec), every
- * signal at its default and none blocked. */
-static int notify_spawn(pid_t *pid, autotls_notify_t *n, const notify_entry_t *e, int out_fd,
-                        apr_pool_t *p)
+static int notify_stopping_cb(void *baton)
 {
-    char *argv[] = {(char *)n->command, e->kind, e->site, NULL};
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    sigset_t none, defaults;
-    int err;
-
-    sigemptyset(&none);
-    sigfillset(&defaults);
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, STDERR_FILENO);
-    posix_spawn_file_actions_addclosefrom_np(&actions, NOTIFY_FIRST_INHERITED_FD);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    err = posix_spawn(pid, n->command, &actions, &attr, argv, notify_env(p, e));
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    return err;
-}
-
-/* Reads what is there into out (up to the bound; the rest is read and dropped); 0 at EOF. */
-static int notify_read(int fd, char *out, apr_size_t *len)
-{
-    char buf[NOTIFY_READ_CHUNK];
-    ssize_t got = read(fd, buf, sizeof(buf));
-    apr_size_t keep;
-
-    if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
-        return 0;
-    }
-    if (got > 0 && *len < AUTOTLS_NOTIFY_OUTPUT_MAX) {
-        keep = AUTOTLS_NOTIFY_OUTPUT_MAX - *len;
-        keep = (apr_size_t)got < keep ? (apr_size_t)got : keep;
-        memcpy(out + *len, buf, keep);
-        *len += keep;
-    }
-    return 1;
-}
-
-/* Whether the command (the group's leader) has exited; it is left unreaped, so that its pid, the
- * group's id, cannot be reused before the group is killed. */
-static int notify_exited(pid_t pid)
-{
-    siginfo_t info;
-
-    memset(&info, 0, sizeof(info));
-    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
-}
-
-/* Watches the command until it exited and its output ended, its time limit or a stop. Then its
- * whole process group is killed in every case (a child it left behind, holding the pipe or not,
- * neither escapes nor keeps a runner waiting) and the command reaped. *status as waitpid gives
- * it; 1 when its time limit or a stop ended the watch. */
-static int notify_watch(autotls_notify_t *n, pid_t pid, int fd, int *status, char *out,
-                        apr_size_t *len)
-{
-    apr_time_t deadline = apr_time_now() + n->timeout;
-    int open_fd = 1, exited = 0, killed = 0;
-    struct pollfd pfd;
-
-    while (open_fd || !exited) {
-        if (apr_time_now() >= deadline || notify_stopping(n)) {
-            killed = 1;
-            break;
-        }
-        exited = exited || notify_exited(pid);
-        pfd.fd = fd;
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-        if (open_fd && poll(&pfd, 1, NOTIFY_POLL_MSEC) > 0) {
-            open_fd = notify_read(fd, out, len);
-        } else if (!open_fd) {
-            apr_sleep(apr_time_from_msec(NOTIFY_POLL_MSEC));
-        } else if (exited) {
-            break; /* exited, and nothing more to read now: a leftover child holds the pipe */
-        }
-    }
-    kill(-pid, SIGKILL);
-    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
-    }
-    return killed;
+    return notify_stopping(baton);
 }
 
 static void notify_run(autotls_notify_t *n, const notify_entry_t *e, apr_pool_t *p)
 {
     server_rec *s = n->ctx->main_server;
-    char out[AUTOTLS_NOTIFY_OUTPUT_MAX];
-    apr_size_t len = 0;
-    int fds[2], err, status = 0, killed;
-    pid_t pid;
+    const char *argv[] = {n->command, e->kind, e->site, NULL};
+    at_command_t cmd = {n->command,         argv, (const char *const *)notify_env(p, e), n->timeout,
+                        notify_stopping_cb, n};
+    at_command_result_t res;
+    apr_status_t rv = at_command_run(&res, &cmd, p);
 
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        err = errno;
-    } else if ((err = notify_spawn(&pid, n, e, fds[1], p)) != 0) {
-        close(fds[0]);
-        close(fds[1]);
-    } else {
-        close(fds[1]);
-    }
-    if (err != 0) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(err), s,
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      AUTOTLS_LOGNO(0801) "%s: cannot run the notification command %s for %s",
                      e->site, n->command, e->kind);
         return;
     }
-    killed = notify_watch(n, pid, fds[0], &status, out, &len);
-    close(fds[0]);
-    if (len > 0) {
+    if (*res.output != '\0') {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      AUTOTLS_LOGNO(0802) "%s: notification command %s %s said: %s", e->site,
-                     n->command, e->kind, notify_output_text(p, out, len));
+                     n->command, e->kind, res.output);
     }
-    if (killed) {
+    if (res.killed) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      AUTOTLS_LOGNO(0803) "%s: notification command %s %s killed (with its "
                                          "process group) after %d s: %s",
                      e->site, n->command, e->kind, (int)apr_time_sec(n->timeout),
                      notify_stopping(n) ? "the server stops" : "its time limit");
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    } else if (at_command_succeeded(&res)) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      AUTOTLS_LOGNO(0804) "%s: notification command %s %s exited with status 0",
                      e->site, n->command, e->kind);
     } else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     AUTOTLS_LOGNO(0805) "%s: notification command %s %s failed: %s %d", e->site,
-                     n->command, e->kind, WIFEXITED(status) ? "exit status" : "killed by signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                     AUTOTLS_LOGNO(0805) "%s: notification command %s %s failed: %s", e->site,
+                     n->command, e->kind, at_command_ending(p, &res));
     }
 }
 

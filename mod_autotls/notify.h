@@ -14,8 +14,6 @@
 #define AUTOTLS_NOTIFY_QUEUE_MAX 64
 /* Commands running at once. */
 #define AUTOTLS_NOTIFY_RUNNERS 2
-/* What is kept of a command's output (stdout and stderr together) for the log. */
-#define AUTOTLS_NOTIFY_OUTPUT_MAX 2048
 /* AutoTLSNotifyCommand's timeout= default, and its bounds. */
 #define AUTOTLS_NOTIFY_TIMEOUT_DEFAULT apr_time_from_sec(30)
 #define AUTOTLS_NOTIFY_TIMEOUT_MAX apr_time_from_sec(3600)

@@ -25,9 +25,8 @@ APLOG_USE_MODULE(autotls);
 #define DNS_OP_PRESENT "present"
 #define DNS_OP_CLEANUP "cleanup"
 
-static const char *const dns_env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-                                      "/sbin:/bin",
-                                      "LANG=C", "HOME=/", NULL};
+static const char *const dns_env[] = {AT_COMMAND_ENV_PATH, AT_COMMAND_ENV_LANG, AT_COMMAND_ENV_HOME,
+                                      NULL};
 
 /* Runs COMMAND op fqdn value; APR_SUCCESS when it exited 0 in time. */
 static apr_status_t dns_run(autotls_ctx_t *ctx, const char *op, const char *fqdn, const char *value,

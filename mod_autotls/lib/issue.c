@@ -250,6 +250,13 @@ static apr_status_t issue_authz_start(issue_t *ctx, at_acme_authz_t *authz)
     const char *keyauth;
     apr_status_t rv;
 
+    if (!issue_name_listed(ctx->names, issue_authz_name(ctx->p, authz))) {
+        /* a CA asking us to prove a name we did not order: no record, no response for it */
+        at_log(AT_LOG_ERR, AT_EPROTO,
+               AT_LOGNO(1181) "%s: %s sent an authorization for %s, which the order does not name",
+               ctx->request->site, at_acme_url(ctx->acme), issue_authz_name(ctx->p, authz));
+        return AT_EPROTO;
+    }
     challenge = at_acme_authz_challenge(authz, type);
     if (challenge == NULL) {
         return issue_authz_refuse(ctx, authz,

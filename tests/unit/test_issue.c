@@ -495,6 +495,21 @@ START_TEST(test_partial_leaves_out_a_name_invalid_from_the_start)
 }
 END_TEST
 
+START_TEST(test_an_authorization_for_a_name_not_ordered_gets_no_response)
+{
+    at_issue_request_t request = request_for("a.example", NULL, 1);
+    at_issue_result_t *result = NULL;
+
+    reply_directory();
+    reply_order(201, 1, "pending", "\"$BASE/authz/1\"");
+    reply_authz("victim.example", "pending", 1, "pending", NULL);
+
+    ck_assert_int_eq(at_issue_certificate(&result, acme, pool, &request, &responder), AT_EPROTO);
+    ck_assert_int_eq(responder_log.setups, 0); /* nothing published for a name not ordered */
+    ck_assert_int_eq(log_find(AT_LOG_ERR, "victim.example, which the order does not name"), 1);
+}
+END_TEST
+
 START_TEST(test_full_success_lists_every_name_and_none_failed)
 {
     at_issue_request_t request = request_for("a.example", "b.example", 1);
@@ -820,6 +835,7 @@ static Suite *issue_suite(void)
     tcase_add_test(partial, test_partial_with_every_name_failing_is_a_failure);
     tcase_add_test(partial, test_partial_leaves_out_a_name_invalid_from_the_start);
     tcase_add_test(partial, test_full_success_lists_every_name_and_none_failed);
+    tcase_add_test(partial, test_an_authorization_for_a_name_not_ordered_gets_no_response);
     suite_add_tcase(s, partial);
 
     tcase_add_checked_fixture(received, setup, teardown);
