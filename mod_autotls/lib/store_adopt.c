@@ -8,8 +8,8 @@
  * nobody else can change it any more; then a fresh directory is made for the new owner and each
  * item that passes the store's rules (a regular file with one name, a valid item name, within the
  * size cap, at most one directory level deep) is copied into it with openat, O_EXCL and
- * O_NOFOLLOW (store_copy.c, the walk a carry uses too). Nothing is deleted: the old directory stays
- * aside, root-only, for the admin.
+ * O_NOFOLLOW (store_tree_copy.c, the walk a carry uses too). Nothing is deleted: the old directory
+ * stays aside, root-only, for the admin.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, openat */
@@ -28,7 +28,7 @@
 
 #include "at_core.h"
 #include "at_store.h"
-#include "store_copy.h"
+#include "store_tree_copy.h"
 
 #define ADOPT_MODE_SECRET_FILE AT_STORE_MODE_SECRET_FILE
 #define ADOPT_MODE_PUBLIC_FILE AT_STORE_MODE_PUBLIC_FILE
@@ -65,17 +65,17 @@ static int adopt_make_dir(int dfd, const char *name, const at_store_adopt_t *how
 static void adopt_copy(int old, int fresh, const char *where, const at_store_adopt_t *how,
                        at_store_adopt_result_t *result, apr_pool_t *p)
 {
-    at_store_copy_t copy = {how->uid,
-                            how->gid,
-                            1,
-                            (mode_t)how->dir_mode,
-                            how->secret ? ADOPT_MODE_SECRET_FILE : ADOPT_MODE_PUBLIC_FILE,
-                            how->named ? ADOPT_NAMED_LEVELS : 0,
-                            ADOPT_MAX_ENTRIES,
-                            0};
-    at_store_copy_count_t count = {0, 0};
+    at_store_tree_copy_t copy = {how->uid,
+                                 how->gid,
+                                 1,
+                                 (mode_t)how->dir_mode,
+                                 how->secret ? ADOPT_MODE_SECRET_FILE : ADOPT_MODE_PUBLIC_FILE,
+                                 how->named ? ADOPT_NAMED_LEVELS : 0,
+                                 ADOPT_MAX_ENTRIES,
+                                 0};
+    at_store_tree_count_t count = {0, 0};
 
-    at_store_copy_dir(old, fresh, where, &copy, &count, p);
+    at_store_tree_copy_dir(old, fresh, where, &copy, &count, p);
     result->copied = count.copied;
     result->skipped = count.skipped;
 }

@@ -10,8 +10,8 @@
  * the rename leaves no new store, and the next start removes the partial copy and begins again;
  * after it, the marker says the carry is done. The old tree may have been writable by User (a
  * release before the ACME account): it is read through descriptors only, never following a link,
- * and only regular files with one name are taken (store_copy.c, the walk an adoption uses too),
- * each given the owner and modes of its group in the new layout, never its old ones. A tree
+ * and only regular files with one name are taken (store_tree_copy.c, the walk an adoption uses
+ * too), each given the owner and modes of its group in the new layout, never its old ones. A tree
  * deeper or wider than the bounds fails the carry whole: no marker, nothing renamed in.
  */
 #ifndef _GNU_SOURCE
@@ -35,7 +35,7 @@
 #include "at_core.h"
 #include "at_store.h"
 #include "at_store_carry.h"
-#include "store_copy.h"
+#include "store_tree_copy.h"
 
 /* configure --with-store-dir sets it; a build without configure gets Debian's place. */
 #ifndef AT_STORE_DEFAULT_DIR
@@ -53,7 +53,7 @@
 static const at_store_group_e carry_evidence[] = {AT_STORE_LIVE, AT_STORE_ACCOUNTS};
 
 typedef struct {
-    at_store_copy_count_t count;
+    at_store_tree_count_t count;
     int root; /* running as root: owners are those of the layout */
     const at_store_adopt_t *layout;
 } carry_ctx_t;
@@ -95,14 +95,14 @@ static apr_status_t carry_group_dir(int sfd, int dfd, const char *name, at_store
                                     const char *old_dir, carry_ctx_t *c, apr_pool_t *p)
 {
     const at_store_adopt_t *own = &c->layout[group];
-    at_store_copy_t how = {own->uid,
-                           own->gid,
-                           c->root,
-                           (mode_t)own->dir_mode,
-                           own->secret ? AT_STORE_MODE_SECRET_FILE : AT_STORE_MODE_PUBLIC_FILE,
-                           CARRY_MAX_LEVELS,
-                           CARRY_MAX_ENTRIES,
-                           1};
+    at_store_tree_copy_t how = {own->uid,
+                                own->gid,
+                                c->root,
+                                (mode_t)own->dir_mode,
+                                own->secret ? AT_STORE_MODE_SECRET_FILE : AT_STORE_MODE_PUBLIC_FILE,
+                                CARRY_MAX_LEVELS,
+                                CARRY_MAX_ENTRIES,
+                                1};
     apr_status_t rv;
     int in, out;
 
@@ -119,8 +119,8 @@ static apr_status_t carry_group_dir(int sfd, int dfd, const char *name, at_store
     if ((c->root && fchown(out, how.uid, how.gid) != 0) || fchmod(out, how.dir_mode) != 0) {
         rv = carry_os_status();
     } else {
-        rv = at_store_copy_dir(in, out, apr_pstrcat(p, old_dir, "/", name, NULL), &how, &c->count,
-                               p);
+        rv = at_store_tree_copy_dir(in, out, apr_pstrcat(p, old_dir, "/", name, NULL), &how,
+                                    &c->count, p);
     }
     close(out);
     close(in);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_copy.h: the one walk that copies a directory another release (or another uid) left into
- * a store group, for an adoption (store_adopt.c) and a carry to a new place (store_carry.c).
+ * store_tree_copy.h: the one walk that copies a directory another release (or another uid) left
+ * into a store group, for an adoption (store_adopt.c) and a carry to a new place (store_carry.c).
  */
-#ifndef AT_STORE_COPY_H
-#define AT_STORE_COPY_H
+#ifndef AT_STORE_TREE_COPY_H
+#define AT_STORE_TREE_COPY_H
 
 #include <sys/types.h>
 
@@ -21,12 +21,12 @@ typedef struct {
     int max_levels;  /* directory levels below the top that are copied */
     int max_entries; /* entries read per directory */
     int strict;      /* a bound exceeded or a failed copy fails the walk (else: left behind) */
-} at_store_copy_t;
+} at_store_tree_copy_t;
 
 typedef struct {
     int copied;  /* files copied */
     int skipped; /* entries left behind */
-} at_store_copy_count_t;
+} at_store_tree_count_t;
 
 /* Copies what the directory sfd holds into the directory dfd: regular files with one name
  * within AT_STORE_MAX_ITEM, with valid store names (at_store_component_valid), opened with
@@ -36,7 +36,8 @@ typedef struct {
  * how->strict the walk fails with AT_ETOOLARGE, else the rest stays behind. A file that cannot
  * be copied: one log line; with how->strict the walk fails. `where` names sfd in log lines. The
  * directories dfd and below are synced; dfd's own owner and mode are the caller's. */
-apr_status_t at_store_copy_dir(int sfd, int dfd, const char *where, const at_store_copy_t *how,
-                               at_store_copy_count_t *count, apr_pool_t *p);
+apr_status_t at_store_tree_copy_dir(int sfd, int dfd, const char *where,
+                                    const at_store_tree_copy_t *how, at_store_tree_count_t *count,
+                                    apr_pool_t *p);
 
 #endif

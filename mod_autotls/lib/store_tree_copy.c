@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_copy.c: the one walk that copies an old store directory into a store group, for an
+ * store_tree_copy.c: the one walk that copies an old store directory into a store group, for an
  * adoption of a group another uid owned (store_adopt.c) and the carry of a whole store to a new
  * place (store_carry.c).
  *
@@ -25,9 +25,9 @@
 
 #include "at_core.h"
 #include "at_store.h"
-#include "store_copy.h"
+#include "store_tree_copy.h"
 
-#define STORE_COPY_CHUNK 65536
+#define STORE_TREE_COPY_CHUNK 65536
 
 static apr_status_t copy_os_status(void)
 {
@@ -40,16 +40,16 @@ static int copy_sync(int fd)
     return fsync(fd) == 0 || errno == EINVAL;
 }
 
-static int copy_own(int fd, const at_store_copy_t *how, mode_t mode)
+static int copy_own(int fd, const at_store_tree_copy_t *how, mode_t mode)
 {
     return (!how->chown || fchown(fd, how->uid, how->gid) == 0) && fchmod(fd, mode) == 0;
 }
 
 /* Copies the regular file (sfd, name) into (dfd, name); 1 copied, 0 left behind, -1 failed. */
 static int copy_file(int sfd, int dfd, const char *name, const char *where,
-                     const at_store_copy_t *how, apr_status_t *rv)
+                     const at_store_tree_copy_t *how, apr_status_t *rv)
 {
-    char buf[STORE_COPY_CHUNK];
+    char buf[STORE_TREE_COPY_CHUNK];
     struct stat st;
     int in, out, ok = 0;
     ssize_t n;
@@ -92,13 +92,13 @@ static int copy_file(int sfd, int dfd, const char *name, const char *where,
 }
 
 static apr_status_t copy_walk(int sfd, int dfd, const char *where, int level,
-                              const at_store_copy_t *how, at_store_copy_count_t *count,
+                              const at_store_tree_copy_t *how, at_store_tree_count_t *count,
                               apr_pool_t *p);
 
 /* Makes (dfd, name) as a copy of the directory (sfd, name) one level down; -1 failed. */
 static int copy_subdir(int sfd, int dfd, const char *name, const char *where, int level,
-                       const at_store_copy_t *how, at_store_copy_count_t *count, apr_status_t *rv,
-                       apr_pool_t *p)
+                       const at_store_tree_copy_t *how, at_store_tree_count_t *count,
+                       apr_status_t *rv, apr_pool_t *p)
 {
     const char *path = apr_pstrcat(p, where, "/", name, NULL);
     int in, out = -1;
@@ -134,7 +134,7 @@ static int copy_subdir(int sfd, int dfd, const char *name, const char *where, in
 }
 
 static apr_status_t copy_walk(int sfd, int dfd, const char *where, int level,
-                              const at_store_copy_t *how, at_store_copy_count_t *count,
+                              const at_store_tree_copy_t *how, at_store_tree_count_t *count,
                               apr_pool_t *p)
 {
     apr_status_t rv = APR_SUCCESS, one;
@@ -184,8 +184,9 @@ static apr_status_t copy_walk(int sfd, int dfd, const char *where, int level,
     return rv;
 }
 
-apr_status_t at_store_copy_dir(int sfd, int dfd, const char *where, const at_store_copy_t *how,
-                               at_store_copy_count_t *count, apr_pool_t *p)
+apr_status_t at_store_tree_copy_dir(int sfd, int dfd, const char *where,
+                                    const at_store_tree_copy_t *how, at_store_tree_count_t *count,
+                                    apr_pool_t *p)
 {
     apr_status_t rv = copy_walk(sfd, dfd, where, 0, how, count, p);
 
