@@ -195,11 +195,4 @@ apr_status_t at_certset_load(EVP_PKEY **key, apr_array_header_t **chain, at_stor
 apr_status_t at_account_eab_key_read(const char **key, const char **why, apr_pool_t *p,
                                      const char *path);
 
-/* The owner rule of an EAB key file: owned by root or by reader_uid (the ACME account that reads
- * it; any other owner can read the key too). Checked on the file opened as
- * at_account_eab_key_read opens it (no link followed). APR_SUCCESS; AT_EMODE with *owner and
- * *why when another uid owns it; the open's error with *why. */
-apr_status_t at_account_eab_key_owner_check(const char **why, apr_uid_t *owner, apr_pool_t *p,
-                                            const char *path, apr_uid_t reader_uid);
-
 #endif

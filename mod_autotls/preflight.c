@@ -35,6 +35,7 @@
 #include "acme_user.h"
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_secret_file.h"
 #include "log_glue.h"
 #include "preflight.h"
 
@@ -116,7 +117,8 @@ static void preflight_eab_owner(const autotls_ctx_t *ctx, const char *path, apr_
     const char *why;
     apr_uid_t owner;
 
-    if (at_account_eab_key_owner_check(&why, &owner, p, path, ctx->acme_uid) != AT_EMODE) {
+    if (at_secret_file_owner_check(&owner, &why, p, path, "the EAB MAC key", ctx->acme_uid) !=
+        AT_EMODE) {
         return; /* fine, or unreadable: the child names that */
     }
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, ctx->main_server,

@@ -24,6 +24,9 @@ PACKAGES=(apache2 apache2-dev libssl-dev libjansson-dev libcurl4-openssl-dev che
           apache2-ssl-dev debhelper dpkg-dev lintian man-db)  # the Debian package and its test
 # promtool (Debian ships it in prometheus): tests/integration/test_status.py checks the metrics
 PACKAGES+=(prometheus)
+# the Redis store (issue 13): hiredis to build, redis-server for the tests (each starts its own
+# on a free loopback port; the system service is not wanted: stop_system_redis)
+PACKAGES+=(libhiredis-dev redis-server)
 
 die() {
     echo "bootstrap: $*" >&2
@@ -106,6 +109,20 @@ build() {
     [[ -x $BUILD/tools/autotls ]] || die "build finished without $BUILD/tools/autotls"
 }
 
+# Installing redis-server starts and enables Debian's service on 6379 where services may start:
+# the tests start their own, so a service this script brought in is stopped and disabled.
+stop_system_redis() {
+    [[ -n ${REDIS_NEWLY_INSTALLED:-} ]] || return 0
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now redis-server >/dev/null 2>&1 || true
+    elif command -v service >/dev/null 2>&1; then
+        service redis-server stop >/dev/null 2>&1 || true
+    fi
+}
+[[ $(dpkg-query -W -f='${Status}' redis-server 2>/dev/null || true) == "install ok installed" ]] ||
+    REDIS_NEWLY_INSTALLED=1
+
 install_packages
 ensure_acme_user
+stop_system_redis
 build

@@ -32,6 +32,7 @@
 #include "at_store_carry.h"
 #include "standalone.h"
 #include "status.h"
+#include "store_copy.h"
 #include "webroot.h"
 
 #define EXIT_OK 0
@@ -69,6 +70,7 @@ static const char *const usage_main =
     "  renew    ask the running server to renew a site's certificate now\n"
     "  account  show the ACME account; ask the server to roll its key or update its contact\n"
     "  forget   archive a site the server no longer manages, now\n"
+    "  store    copy a store into Redis (to join a fleet) or back\n"
     "\n"
     "`autotls COMMAND --help` describes each. Exit codes: 0 success, 1 the CA refused or could\n"
     "not validate, 2 usage error, 3 local error (store, files, network setup).\n"
@@ -1103,6 +1105,13 @@ int main(int argc, const char *const *argv)
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
     apr_pool_create(&p, NULL);
+    /* issue 13: `autotls store copy` has options of its own (store_copy.c) */
+    if (strcmp(argv[1], "store") == 0) {
+        at_log_set(cli_log, NULL, AT_LOG_NOTICE);
+        code = autotls_cli_store(argc - 1, argv + 1, p);
+        apr_pool_destroy(p);
+        return code;
+    }
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); ++i) {
         if (strcmp(argv[1], commands[i].name) != 0) {
             continue;

@@ -75,6 +75,7 @@ static const char *const at_error_texts[] = {
     "invalid argument",                      /* AT_EARG */
     "the lease is held by another",          /* AT_EBUSY */
     "the lease was lost",                    /* AT_ELOST */
+    "stored value is corrupt or foreign",    /* AT_ECORRUPT */
 };
 
 #define AT_ERROR_COUNT (sizeof(at_error_texts) / sizeof(at_error_texts[0]))
