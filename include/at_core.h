@@ -55,7 +55,7 @@ typedef void at_log_fn(void *baton, at_log_level_e level, apr_status_t rv, const
 void at_log_set(at_log_fn *fn, void *baton, at_log_level_e max_level);
 
 /* Every at_log() format starts with AT_LOGNO(NNNN), a number unique to that message kind (one
- * file per number, 1000-1499 for the library; httpd glue uses 0001-0999), so that an operator
+ * file per number, 1000-1599 for the library; httpd glue uses 0001-0999), so that an operator
  * can search for it: AT_LOGNO(1001) "store: ..." becomes "autotls-1001: store: ...". The embedding
  * program prints it as part of the line (tests/integration/test_log_ids.py checks the rule). */
 #define AT_LOGNO_PREFIX "autotls-"

@@ -86,13 +86,12 @@ int at_event_is_item(const char *item);
 apr_status_t at_event_post(at_store_t *store, const at_event_t *event, apr_pool_t *p);
 
 /* The renewal process's side: up to AT_EVENT_TAKE_MAX event files of jobs/, oldest first, each
- * removed once read; *events gets the ones that parsed (at_event_t *), *refused counts the
- * others (removed too, one log line each). Missing jobs/: none. */
-apr_status_t at_event_take(apr_array_header_t **events, int *refused, at_store_t *store,
-                           apr_pool_t *p);
+ * removed once read; *events gets the ones that parsed (at_event_t *); the others are removed
+ * too, with one log line each. Missing jobs/: none. */
+apr_status_t at_event_take(apr_array_header_t **events, at_store_t *store, apr_pool_t *p);
 /* at_event_take on a listing of jobs/ the caller already made (at_store_list; NULL: list here),
  * so that one look at jobs/ serves both the caller and the events. */
-apr_status_t at_event_take_listed(apr_array_header_t **events, int *refused, at_store_t *store,
+apr_status_t at_event_take_listed(apr_array_header_t **events, at_store_t *store,
                                   const apr_array_header_t *listed, apr_pool_t *p);
 
 #endif

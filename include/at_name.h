@@ -9,6 +9,7 @@
 #ifndef AT_NAME_H
 #define AT_NAME_H
 
+#include <apr_pools.h>
 #include <apr_tables.h>
 
 #define AT_NAME_MAX 253      /* a DNS name's length, without the root's trailing dot */
@@ -30,5 +31,9 @@ int at_name_wildcard_eligible(const char *name, const char **why);
 /* The first of patterns (const char *: host names or fnmatch patterns, as AutoTLSExclude takes
  * them) that name matches, case ignored; NULL when none does. */
 const char *at_name_excluded_by(const apr_array_header_t *patterns, const char *name);
+
+/* The names (const char *) as one text, sep between them (log lines, pages, the CLI); "" for
+ * none or NULL. */
+const char *at_name_list_text(apr_pool_t *p, const apr_array_header_t *names, const char *sep);
 
 #endif

@@ -30,8 +30,10 @@
  * process's own "_" items), sorted, without repeats. */
 apr_status_t at_orphan_stored_sites(apr_array_header_t **sites, at_store_t *store, apr_pool_t *p);
 
-/* Marks site orphaned in jobs/<site>.json (made when missing) unless it already is; *since
- * gets the mark, *fresh whether it was set now. */
+/* Marks site orphaned in jobs/<site>.json (made when missing, or holding the mark alone when it
+ * does not parse) unless it already is; *since gets the mark, *fresh whether it was set now. A
+ * job file the store refuses to read (owner, mode, links: logged there) is left as it is and its
+ * error returned. */
 apr_status_t at_orphan_mark(apr_time_t *since, int *fresh, at_store_t *store, const char *site,
                             apr_time_t now, apr_pool_t *p);
 

@@ -106,8 +106,6 @@ typedef struct {
 
 /* "valid", "pending", ...; NULL out of range. */
 const char *at_status_state_name(at_status_state_e state);
-/* The state named name; APR_EINVAL for none. */
-apr_status_t at_status_state_parse(at_status_state_e *state, const char *name);
 /* "none", "ari", "lifetime", "backoff", "window". */
 const char *at_status_next_name(at_status_next_e reason);
 /* "issued", "partial", "failed", "rate_limited". */
@@ -143,10 +141,8 @@ int at_status_site_check(const at_status_site_t *site, apr_time_t now, const cha
  * reports it at now (at_status_state_at). */
 json_t *at_status_to_json(const at_status_t *status, apr_time_t now, apr_pool_t *p);
 
-/* The snapshot text (compact: 10,000 sites stay about 5 MB), malloc'ed for the caller to free. */
-char *at_status_dumps(const at_status_t *status, apr_pool_t *p);
-
-/* The same built from pieces, for a writer that keeps each site's text until the site changes:
+/* The snapshot text (compact: 10,000 sites stay about 5 MB) built from pieces, for a writer that
+ * keeps each site's text until the site changes:
  * one site's JSON text (malloc'ed), and the whole snapshot from the server part of status (its
  * sites are ignored) and count site texts (malloc'ed; *len its length). NULL when out of memory
  * or a text jansson refuses. */

@@ -15,6 +15,8 @@
 
 #include <apr_pools.h>
 
+#include "at_store.h"
+
 /* The environment variable that overrides the compiled-in default (tests; a root daemon's
  * environment is root's own: Debian's /etc/apache2/envvars). Ignored unless an absolute path,
  * and ignored in set-uid programs (secure_getenv). */
@@ -43,12 +45,16 @@ typedef struct {
 } at_carry_result_t;
 
 /* Carries the store at old_dir over to new_dir when old_dir holds one (live/ or accounts/) and
- * new_dir is missing or empty: copies the tree into <new_dir>.carrying (regular files with one
- * name and directories, never following a link, owners and modes kept, every file and directory
- * synced), writes the marker, syncs, then renames it to new_dir. A leftover .carrying from an
- * interrupted run is removed first. old_dir is left as it is. Root at startup, before anything
- * opens new_dir. On failure new_dir is untouched (a later call starts over). */
+ * new_dir is missing or empty: copies each store group of the tree into <new_dir>.carrying
+ * (regular files with one name and a store name, and directories, never following a link, old_dir
+ * itself included; every file and directory synced), writes the marker, syncs, then renames it
+ * to new_dir. What is copied gets the owner and modes of its group in layout (indexed by group,
+ * AT_STORE_GROUP_COUNT entries: uid, gid, dir_mode, secret; owners only when root), the store
+ * directory root's with AT_STORE_MODE_ROOT_DIR. A tree nested deeper than 6 levels or a directory
+ * of more than 1,000,000 entries fails the carry (AT_ETOOLARGE, one log line). A leftover
+ * .carrying from an interrupted run is removed first. old_dir is left as it is. Root at startup,
+ * before anything opens new_dir. On failure new_dir is untouched (a later call starts over). */
 apr_status_t at_store_carry(at_carry_result_t *result, const char *old_dir, const char *new_dir,
-                            apr_pool_t *p);
+                            const at_store_adopt_t *layout, apr_pool_t *p);
 
 #endif

@@ -42,6 +42,19 @@ apr_status_t autotls_acme_user_resolve(autotls_ctx_t *ctx, apr_pool_t *ptemp)
         ctx->acme_user = apr_pstrdup(ctx->pool, name);
         ctx->acme_uid = found->pw_uid;
         ctx->acme_gid = found->pw_gid;
+        if (found->pw_uid == ap_unixd_config.user_id &&
+            ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->main_server,
+                         AUTOTLS_LOGNO(0852) "AutoTLSUser %s is User (uid %ld): the ACME client "
+                                             "runs as the account of every PHP and CGI "
+                                             "script, so any of them can read the ACME account "
+                                             "key, obtain certificates for every managed name, "
+                                             "plant challenge answers and event files and "
+                                             "forge the status snapshot. Name a dedicated "
+                                             "account in AutoTLSUser (adduser --system --group "
+                                             "autotls)",
+                         name, (long)found->pw_uid);
+        }
         return APR_SUCCESS;
     }
     ctx->acme_user = ap_unixd_config.user_name;

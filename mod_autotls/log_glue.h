@@ -8,7 +8,7 @@
  * 0300-0399 activator.c and activator_proc.c, 0400-0499 site.c, 0500-0599 challenge.c,
  * 0600-0699 renew.c, renew_job.c and renew_task.c, 0900-0949 slots.c (0900-0903), preflight.c,
  * renew_account.c (0904) and renew_fingerprint.c. The core library's lines carry their own,
- * 1000-1499 (AT_LOGNO in at_core.h); one without keeps the catch-all 0001.
+ * 1000-1599 (AT_LOGNO in at_core.h); one without keeps the catch-all 0001.
  */
 #ifndef AUTOTLS_LOG_GLUE_H
 #define AUTOTLS_LOG_GLUE_H

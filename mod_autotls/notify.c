@@ -261,9 +261,9 @@ void autotls_notify_take_files(autotls_notify_t *n, autotls_ctx_t *ctx,
                                const apr_array_header_t *listed, apr_pool_t *p)
 {
     apr_array_header_t *events;
-    int i, refused;
+    int i;
 
-    if (at_event_take_listed(&events, &refused, ctx->store, listed, p) != APR_SUCCESS) {
+    if (at_event_take_listed(&events, ctx->store, listed, p) != APR_SUCCESS) {
         return;
     }
     for (i = 0; i < events->nelts; ++i) {

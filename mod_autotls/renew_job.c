@@ -179,6 +179,19 @@ static void job_load_config(autotls_job_t *job, const json_t *config)
     }
 }
 
+/* When the job file was last written: the time of an error an older release recorded without
+ * one (stable, unlike the time it is looked at); now when the store cannot say. */
+static apr_time_t job_file_time(at_store_t *store, const char *item, apr_pool_t *p)
+{
+    at_store_stat_t st;
+
+    if (at_store_stat(store, AT_STORE_JOBS, NULL, item, &st, p) == APR_SUCCESS && st.exists &&
+        st.mtime > 0) {
+        return st.mtime;
+    }
+    return apr_time_now();
+}
+
 apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char *item,
                               apr_pool_t *p)
 {
@@ -201,6 +214,9 @@ apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char 
     job_copy_text(job->last_error, sizeof(job->last_error),
                   json_is_string(error) ? json_string_value(error) : "");
     job->last_error_at = job_time(json_object_get(json, "last_error_at"));
+    if (job->last_error[0] != '\0' && job->last_error_at == 0) {
+        job->last_error_at = job_file_time(store, item, p);
+    }
     error = json_object_get(json, "last_error_type");
     job_copy_text(job->last_error_type, sizeof(job->last_error_type),
                   json_is_string(error) ? json_string_value(error) : "");

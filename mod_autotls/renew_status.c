@@ -9,8 +9,8 @@
  * written whole: temp file + rename). It holds nothing secret: names, serials, issuers, times,
  * error texts, counters. Each site's entry is rebuilt only when the scheduler looks at the site
  * (it owns the job then: no task writes it meanwhile) and kept as text, so a write at 10,000 sites
- * joins texts instead of rebuilding every entry; a write happens only when an entry or a counter
- * changed, at most once a second.
+ * joins texts instead of rebuilding every entry; a write happens when an entry changed, at most
+ * once a second, or when only a counter did, at most every 30 s; a failed write is tried again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +79,7 @@ static void status_error(at_status_site_t *s, const autotls_job_t *state)
     }
     s->last_error.type = state->last_error_type;
     s->last_error.detail = state->last_error;
-    /* a job file of an older release has no time: the error is at least as old as the try */
-    s->last_error.at = state->last_error_at != 0 ? state->last_error_at : apr_time_now();
+    s->last_error.at = state->last_error_at; /* the job file's time for an older release's */
 }
 
 /* The entry of a configured site from what the scheduler knows of it. */
@@ -223,8 +222,9 @@ void autotls_renew_status_count(autotls_renew_t *renew, int result, unsigned req
         ++renew->orders_total[result];
     }
     renew->ca_requests_total += requests;
-    if (account_url != NULL) {
+    if (account_url != NULL && strcmp(renew->account_url, account_url) != 0) {
         apr_cpystrn(renew->account_url, account_url, sizeof(renew->account_url));
+        renew->status_account_new = 1;
     }
     renew->status_counted = 1;
     apr_thread_mutex_unlock(renew->lock);
@@ -242,6 +242,7 @@ static void status_server(at_status_t *status, autotls_renew_t *renew, apr_time_
     status->account = apr_pstrdup(p, renew->account_url);
     status->orders_in_flight = renew->in_flight;
     renew->status_counted = 0;
+    renew->status_account_new = 0;
     apr_thread_mutex_unlock(renew->lock);
 }
 
@@ -250,15 +251,16 @@ void autotls_renew_status_publish(autotls_renew_t *renew, apr_time_t now, apr_po
     at_status_t *status = at_status_make(p);
     const char **texts;
     apr_size_t len = 0;
-    int i, n = 0, counted;
+    int i, n = 0, counted, dirty;
     char *text;
     apr_status_t rv;
 
     apr_thread_mutex_lock(renew->lock);
     counted = renew->status_counted;
+    dirty = renew->status_dirty || renew->status_account_new;
     apr_thread_mutex_unlock(renew->lock);
-    if ((!renew->status_dirty && !counted) ||
-        now - renew->status_written < AUTOTLS_STATUS_INTERVAL) {
+    if (dirty ? now - renew->status_written < AUTOTLS_STATUS_INTERVAL
+              : !counted || now - renew->status_written < AUTOTLS_STATUS_COUNTER_INTERVAL) {
         return;
     }
     texts = apr_palloc(p, sizeof(*texts) * (renew->ctx->sites->nelts + renew->orphans->nelts + 1));
@@ -274,18 +276,34 @@ void autotls_renew_status_publish(autotls_renew_t *renew, apr_time_t now, apr_po
     renew->status_written = now;
     renew->status_dirty = 0;
     if ((text = at_status_join(status, texts, n, &len, p)) == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, APR_ENOMEM, renew->ctx->main_server,
-                     AUTOTLS_LOGNO(0701) "cannot build the status snapshot (%d site(s))", n);
+        renew->status_dirty = 1; /* tried again at the next tick */
+        if (!renew->status_save_failed) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, APR_ENOMEM, renew->ctx->main_server,
+                         AUTOTLS_LOGNO(0701) "cannot build the status snapshot (%d site(s))", n);
+        }
+        renew->status_save_failed = 1;
         return;
     }
     rv = at_store_save(renew->ctx->store, AT_STORE_STATUS, NULL, AT_STATUS_ITEM, text, len,
                        AT_STORE_PUBLIC, p);
     free(text);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, renew->ctx->main_server,
-                     AUTOTLS_LOGNO(0702) "cannot write the status snapshot into %s/status "
-                                         "(%" APR_SIZE_T_FMT " bytes); the status page shows the "
-                                         "last one",
-                     renew->ctx->store_dir, len);
+        renew->status_dirty = 1; /* tried again at the next tick; one line for the streak */
+        if (!renew->status_save_failed) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, renew->ctx->main_server,
+                         AUTOTLS_LOGNO(0702) "cannot write the status snapshot into %s/status "
+                                             "(%" APR_SIZE_T_FMT " bytes); the status page shows "
+                                             "the last one until a write succeeds (tried every "
+                                             "second)",
+                         renew->ctx->store_dir, len);
+        }
+        renew->status_save_failed = 1;
+        return;
     }
+    if (renew->status_save_failed) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0853) "the status snapshot is written again into %s/status",
+                     renew->ctx->store_dir);
+    }
+    renew->status_save_failed = 0;
 }

@@ -12,6 +12,9 @@
 
 /* The snapshot is written at most this often, and only when something in it changed. */
 #define AUTOTLS_STATUS_INTERVAL apr_time_from_sec(1)
+/* When only counters changed (CA requests, orders done): at most this often, since a write at
+ * 10,000 sites is megabytes and a busy CA conversation changes a counter every second. */
+#define AUTOTLS_STATUS_COUNTER_INTERVAL apr_time_from_sec(30)
 
 /* The sites of job files no configured site owns (orphaned): read once, at the start. */
 void autotls_renew_status_begin(autotls_renew_t *renew, apr_pool_t *p);
@@ -30,8 +33,10 @@ const char *autotls_renew_status_issuer(autotls_renew_t *renew, const char *issu
 void autotls_renew_status_count(autotls_renew_t *renew, int result, unsigned requests,
                                 const char *account_url);
 
-/* Writes status/snapshot.json when an entry or a counter changed since the last write, at most
- * every AUTOTLS_STATUS_INTERVAL (scheduler thread, end of a tick). */
+/* Writes status/snapshot.json when an entry changed since the last write, at most every
+ * AUTOTLS_STATUS_INTERVAL, or when only counters did, at most every
+ * AUTOTLS_STATUS_COUNTER_INTERVAL; a failed write is tried again at the next tick (scheduler
+ * thread, end of a tick). */
 void autotls_renew_status_publish(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p);
 
 #endif

@@ -20,6 +20,7 @@
 #include "at_ari.h"
 #include "at_challenge.h"
 #include "at_core.h"
+#include "at_name.h"
 #include "at_issue.h"
 #include "activator.h"
 #include "log_glue.h"
@@ -96,17 +97,6 @@ static void task_withdraw_challenge(void *baton, const char *name, const char *t
     autotls_renew_t *renew = baton;
 
     at_store_remove(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, p);
-}
-
-static const char *task_join(apr_pool_t *p, const apr_array_header_t *names)
-{
-    const char *out = "";
-    int i;
-
-    for (i = 0; names != NULL && i < names->nelts; ++i) {
-        out = apr_pstrcat(p, out, i ? "," : "", APR_ARRAY_IDX(names, i, const char *), NULL);
-    }
-    return out;
 }
 
 /* A failure in one line: our status, and the CA's problem when it sent one. */
@@ -321,7 +311,7 @@ static void task_order_succeeded(autotls_renew_t *renew, autotls_renew_job_t *jo
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0602) "%s: new certificate staged for activation: names %s "
                                      "(reason: %s); next renewal around %s (%s)%s; %u CA requests",
-                 job->site->name, task_join(p, names), job->reason,
+                 job->site->name, at_name_list_text(p, names, ","), job->reason,
                  autotls_job_time_text(p, plan.at), at_renew_by_name(plan.by), missing,
                  at_acme_request_count(acme));
 }
@@ -408,7 +398,7 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, 
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0603) "%s: order failed (%s; names %s; reason: %s), attempt %d; "
                                      "next try in %" APR_TIME_T_FMT " s at %s%s",
-                 job->site->name, error, task_join(p, job->site->names), job->reason,
+                 job->site->name, error, at_name_list_text(p, job->site->names, ","), job->reason,
                  state->failures, apr_time_sec(delay), autotls_job_time_text(p, now + delay),
                  retry_after >= delay ? " (the CA's Retry-After)" : "");
     if (limit == AT_RATELIMIT_DOMAIN && subject != NULL) {

@@ -122,6 +122,8 @@ struct autotls_renew_t {
     int status_dirty;            /* a site's entry changed since the last write (scheduler only) */
     apr_time_t status_written;   /* when it was last written (scheduler only) */
     int status_counted;          /* a counter changed since the last write (under the lock) */
+    int status_account_new;      /* the account URL changed since the last write (under the lock) */
+    int status_save_failed;      /* the last write failed (logged once a streak; scheduler only) */
     apr_hash_t *issuers;         /* issuer CN -> the same, interned (scheduler only) */
     apr_array_header_t *orphans; /* char * (malloc): entries of job files of no site */
     apr_uint64_t orders_total[AT_STATUS_ORDER_RESULT_COUNT]; /* under the lock */

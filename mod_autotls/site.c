@@ -175,7 +175,8 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_
     ctx->main_server = main_server;
     ctx->sites = apr_array_make(pconf, 16, sizeof(autotls_site_t *));
     ctx->by_name = apr_hash_make(pconf);
-    ctx->store_dir = autotls_store_move(pconf, ptemp, main_server); /* AutoTLSStore or default */
+    autotls_acme_user_resolve(ctx, pconf); /* before the store moves: it owns groups there */
+    ctx->store_dir = autotls_store_move(ctx, pconf, ptemp); /* AutoTLSStore or default */
     ctx->ca_url = autotls_config_ca_url(main_server);
     ctx->ca_file = autotls_config_ca_cert_file(main_server);
     ctx->issuer_roots = autotls_config_issuer_roots(main_server);
@@ -189,7 +190,6 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_
     ctx->https_port = autotls_config_https_port(main_server);
     ctx->eab_kid = autotls_config_eab_kid(main_server);
     ctx->eab_hmac_file = autotls_config_eab_hmac_file(main_server);
-    autotls_acme_user_resolve(ctx, pconf);
     if ((rv = at_store_fs_open(&ctx->store, pconf, ctx->store_dir)) != APR_SUCCESS) {
         autotls_log_error(APLOG_MARK, APLOG_EMERG, rv, main_server,
                           AUTOTLS_LOGNO(0405) "cannot use %s as the AutoTLSStore", ctx->store_dir);

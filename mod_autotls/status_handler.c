@@ -7,8 +7,9 @@
  * The one idea: the children (User) know nothing of the schedule and must not: they read the
  * snapshot the renewal process publishes (status/snapshot.json, at_status.h), parse it once per
  * change (a per-child cache keyed by the item's version, size and modification time, from
- * at_store_stat) and render it. Nothing here contacts the CA or reads job state, so a scrape costs
- * a stat while nothing changes.
+ * at_store_stat) and render the JSON and the metrics once per version (again when a site's
+ * certificate becomes valid or expires). Nothing here contacts the CA or reads job state, so a
+ * scrape costs a stat while nothing changes.
  * Who may see the pages is the admin's to say with `Require`, as for server-status.
  */
 #include <string.h>
@@ -28,6 +29,7 @@
 #include <mod_status.h>
 
 #include "at_core.h"
+#include "at_name.h"
 #include "at_status.h"
 #include "autotls.h"
 #include "log_glue.h"
@@ -44,15 +46,20 @@ APLOG_USE_MODULE(autotls);
 
 /* ---- the per-child cache of the parsed snapshot --------------------------------------------- */
 
+/* The texts rendered once per snapshot (and per change of a site's validity in time). */
+typedef enum { STATUS_TEXT_JSON, STATUS_TEXT_METRICS, STATUS_TEXT_COUNT } status_text_e;
+
 /* One parsed version of the snapshot, in a pool of its own; freed once replaced and unused. */
 typedef struct {
-    apr_pool_t *pool;
+    apr_pool_t *pool;    /* after status_load: allocated from only under status_lock */
     at_status_t *status; /* NULL: the file did not load or parse (error says why) */
     const char *error;
     apr_uint64_t version;
     apr_off_t size;
     apr_time_t mtime;
     int refs;
+    const char *texts[STATUS_TEXT_COUNT]; /* rendered, or NULL (under status_lock) */
+    apr_time_t texts_from, texts_until;   /* the times the texts hold for (under status_lock) */
 } status_cache_t;
 
 static apr_thread_mutex_t *status_lock; /* made in child_init: the event MPM's threads share it */
@@ -112,14 +119,15 @@ static status_cache_t *status_load(autotls_ctx_t *ctx, const at_store_stat_t *st
 }
 
 /* The snapshot as it is now, parsed once per change; *error says why when NULL is returned.
- * The caller holds the entry until r's pool is cleared. */
-static const at_status_t *status_get(request_rec *r, const char **error)
+ * The caller holds the entry (*entry) until r's pool is cleared. */
+static const at_status_t *status_get(request_rec *r, const char **error, status_cache_t **entry)
 {
     autotls_ctx_t *ctx = autotls_ctx_get();
     status_cache_t *c = NULL, *fresh;
     at_store_stat_t st;
     apr_status_t rv;
 
+    *entry = NULL;
     *error = status_lock == NULL ? "the status cache of this child has no lock"
                                  : "mod_autotls manages no site in this server";
     if (status_lock == NULL || ctx == NULL || ctx->store == NULL) {
@@ -158,7 +166,73 @@ static const at_status_t *status_get(request_rec *r, const char **error)
     }
     apr_pool_cleanup_register(r->pool, c, status_release_cleanup, apr_pool_cleanup_null);
     *error = c->error;
+    *entry = c;
     return c->status;
+}
+
+/* The first moment after now when a site's certificate becomes valid or expires: what the pages
+ * say of a site changes then even when the snapshot does not. */
+static apr_time_t status_until(const at_status_t *status, apr_time_t now)
+{
+    apr_time_t until = APR_INT64_MAX;
+    int i;
+
+    for (i = 0; i < status->sites->nelts; ++i) {
+        const at_status_site_t *s = APR_ARRAY_IDX(status->sites, i, at_status_site_t *);
+
+        if (s->not_before > now && s->not_before < until) {
+            until = s->not_before;
+        }
+        if (s->not_after > now && s->not_after < until) {
+            until = s->not_after;
+        }
+    }
+    return until;
+}
+
+static const char *status_render(const at_status_t *status, status_text_e kind, apr_time_t now,
+                                 apr_pool_t *p)
+{
+    json_t *json;
+    char *text;
+    const char *out;
+
+    if (kind == STATUS_TEXT_METRICS) {
+        return at_status_metrics(status, now, p);
+    }
+    json = at_status_to_json(status, now, p);
+    text = json != NULL ? json_dumps(json, JSON_INDENT(1)) : NULL;
+    json_decref(json);
+    out = text != NULL ? apr_pstrcat(p, text, "\n", NULL) : NULL;
+    free(text);
+    return out;
+}
+
+/* The entry's text of kind for now: rendered once per snapshot while no site's validity changes
+ * (a scrape of 10,000 sites then costs a stat() and a copy), else rendered again. */
+static const char *status_text(status_cache_t *c, status_text_e kind, apr_time_t now, apr_pool_t *p)
+{
+    const char *text = NULL;
+
+    apr_thread_mutex_lock(status_lock);
+    if (now >= c->texts_from && now < c->texts_until) {
+        text = c->texts[kind];
+    }
+    apr_thread_mutex_unlock(status_lock);
+    if (text != NULL || (text = status_render(c->status, kind, now, p)) == NULL) {
+        return text;
+    }
+    apr_thread_mutex_lock(status_lock);
+    if (now < c->texts_from || now >= c->texts_until) {
+        memset(c->texts, 0, sizeof(c->texts));
+        c->texts_from = now;
+        c->texts_until = status_until(c->status, now);
+    }
+    if (c->texts[kind] == NULL) {
+        c->texts[kind] = apr_pstrdup(c->pool, text);
+    }
+    apr_thread_mutex_unlock(status_lock);
+    return text;
 }
 
 /* ---- rendering ------------------------------------------------------------------------------ */
@@ -166,17 +240,6 @@ static const at_status_t *status_get(request_rec *r, const char **error)
 static const char *status_time(apr_pool_t *p, apr_time_t t)
 {
     return t != 0 ? at_status_time_text(p, t) : "-";
-}
-
-static const char *status_join(apr_pool_t *p, const apr_array_header_t *names)
-{
-    const char *out = "";
-    int i;
-
-    for (i = 0; names != NULL && i < names->nelts; ++i) {
-        out = apr_pstrcat(p, out, i ? ", " : "", APR_ARRAY_IDX(names, i, const char *), NULL);
-    }
-    return out;
 }
 
 static const char *status_h(apr_pool_t *p, const char *text)
@@ -192,6 +255,7 @@ static const int status_rank[AT_STATUS_STATE_COUNT] = {
 
 typedef struct {
     int rank;
+    at_status_state_e state; /* at the time of the page */
     const at_status_site_t *site;
 } status_row_t;
 
@@ -222,19 +286,20 @@ static const char *status_error_text(apr_pool_t *p, const at_status_error_t *e)
                         at_status_time_text(p, e->at));
 }
 
-static void status_html_site(request_rec *r, const at_status_site_t *s, apr_time_t now)
+static void status_html_site(request_rec *r, const at_status_site_t *s, at_status_state_e state)
 {
     apr_pool_t *p = r->pool;
+    const char *state_name = at_status_state_name(state);
 
-    ap_rprintf(
-        r,
-        "<tr class=\"%s\"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-        "<td>%s</td><td>%s (%s)</td><td>%d</td><td>%s</td><td>%s</td></tr>\n",
-        at_status_state_name(at_status_state_at(s, now)), status_h(p, s->site),
-        at_status_state_name(at_status_state_at(s, now)), status_h(p, status_join(p, s->names)),
-        status_h(p, s->serial), status_h(p, s->issuer), status_time(p, s->not_after),
-        status_time(p, s->next_renewal), at_status_next_name(s->next_reason), s->failures,
-        status_h(p, status_error_text(p, &s->last_error)), status_h(p, status_join(p, s->missing)));
+    ap_rprintf(r,
+               "<tr class=\"%s\"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+               "<td>%s</td><td>%s (%s)</td><td>%d</td><td>%s</td><td>%s</td></tr>\n",
+               state_name, status_h(p, s->site), state_name,
+               status_h(p, at_name_list_text(p, s->names, ", ")), status_h(p, s->serial),
+               status_h(p, s->issuer), status_time(p, s->not_after),
+               status_time(p, s->next_renewal), at_status_next_name(s->next_reason), s->failures,
+               status_h(p, status_error_text(p, &s->last_error)),
+               status_h(p, at_name_list_text(p, s->missing, ", ")));
 }
 
 static void status_html(request_rec *r, const at_status_t *status, apr_time_t now)
@@ -242,10 +307,12 @@ static void status_html(request_rec *r, const at_status_t *status, apr_time_t no
     int n = status->sites->nelts, counts[AT_STATUS_STATE_COUNT], i;
     status_row_t *rows = apr_palloc(r->pool, sizeof(*rows) * (n > 0 ? n : 1));
 
-    status_count(status, now, counts);
+    memset(counts, 0, sizeof(counts));
     for (i = 0; i < n; ++i) {
         rows[i].site = APR_ARRAY_IDX(status->sites, i, at_status_site_t *);
-        rows[i].rank = status_rank[at_status_state_at(rows[i].site, now)];
+        rows[i].state = at_status_state_at(rows[i].site, now);
+        rows[i].rank = status_rank[rows[i].state];
+        ++counts[rows[i].state];
     }
     qsort(rows, n, sizeof(*rows), status_compare);
     ap_rputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>AutoTLS status</title>"
@@ -270,7 +337,7 @@ static void status_html(request_rec *r, const at_status_t *status, apr_time_t no
              "<th>names left out</th></tr>\n",
              r);
     for (i = 0; i < n; ++i) {
-        status_html_site(r, rows[i].site, now);
+        status_html_site(r, rows[i].site, rows[i].state);
     }
     ap_rputs("</table>\n</body></html>\n", r);
 }
@@ -313,16 +380,15 @@ static int status_accepts(request_rec *r, const char *handler, int *rc)
 static int autotls_status_handler(request_rec *r)
 {
     const at_status_t *status;
-    const char *error;
+    status_cache_t *entry;
+    const char *error, *text;
     apr_time_t now = apr_time_now();
-    char *text;
-    json_t *json;
     int rc;
 
     if (!status_accepts(r, STATUS_HANDLER, &rc)) {
         return rc;
     }
-    if ((status = status_get(r, &error)) == NULL) {
+    if ((status = status_get(r, &error, &entry)) == NULL) {
         return status_unavailable(r, error);
     }
     if (status_wants_html(r)) {
@@ -333,35 +399,32 @@ static int autotls_status_handler(request_rec *r)
         return OK;
     }
     ap_set_content_type(r, STATUS_TYPE_JSON);
-    json = at_status_to_json(status, now, r->pool);
-    text = json != NULL ? json_dumps(json, JSON_INDENT(1)) : NULL;
-    json_decref(json);
-    if (text == NULL) {
+    if (r->header_only) {
+        return OK; /* nothing of the body is built for a HEAD */
+    }
+    if ((text = status_text(entry, STATUS_TEXT_JSON, now, r->pool)) == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (!r->header_only) {
-        ap_rputs(text, r);
-        ap_rputs("\n", r);
-    }
-    free(text);
+    ap_rputs(text, r);
     return OK;
 }
 
 static int autotls_metrics_handler(request_rec *r)
 {
-    const at_status_t *status;
-    const char *error;
+    status_cache_t *entry;
+    const char *error, *text;
     int rc;
 
     if (!status_accepts(r, METRICS_HANDLER, &rc)) {
         return rc;
     }
-    if ((status = status_get(r, &error)) == NULL) {
+    if (status_get(r, &error, &entry) == NULL) {
         return status_unavailable(r, error);
     }
     ap_set_content_type(r, STATUS_TYPE_METRICS);
-    if (!r->header_only) {
-        ap_rputs(at_status_metrics(status, apr_time_now(), r->pool), r);
+    if (!r->header_only &&
+        (text = status_text(entry, STATUS_TEXT_METRICS, apr_time_now(), r->pool)) != NULL) {
+        ap_rputs(text, r);
     }
     return OK;
 }
@@ -440,13 +503,14 @@ static void status_section_html(request_rec *r, const at_status_t *status, apr_t
 static int autotls_status_section(request_rec *r, int flags)
 {
     const at_status_t *status;
+    status_cache_t *entry;
     const char *error;
     apr_time_t now = apr_time_now();
 
     if (autotls_ctx_get() == NULL || autotls_ctx_get()->sites->nelts == 0) {
         return OK;
     }
-    status = status_get(r, &error);
+    status = status_get(r, &error, &entry);
     if (flags & AP_STATUS_SHORT) {
         if (status == NULL) {
             ap_rputs("AutoTLSStatus: unavailable\n", r);

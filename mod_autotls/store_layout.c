@@ -176,3 +176,25 @@ apr_status_t autotls_store_layout_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     }
     return rv;
 }
+
+void autotls_store_layout_owners(const autotls_ctx_t *ctx, at_store_adopt_t *layout)
+{
+    const at_store_adopt_t root_only = {0, 0, AT_STORE_MODE_SECRET_DIR, 1, 1, 1};
+    apr_size_t i;
+    int g;
+
+    for (g = 0; g < AT_STORE_GROUP_COUNT; ++g) {
+        layout[g] = root_only; /* archive/: root's, like live/ */
+    }
+    for (i = 0; i < sizeof(layout_dirs) / sizeof(layout_dirs[0]); i++) {
+        const layout_dir_t *d = &layout_dirs[i];
+        at_store_adopt_t *own = &layout[d->group];
+
+        own->uid = d->acme_owned ? ctx->acme_uid : 0;
+        own->gid = d->acme_owned ? ctx->acme_gid : 0;
+        own->dir_mode = (int)d->mode;
+        own->secret = d->secret;
+        own->copy = d->adopt;
+        own->named = d->named;
+    }
+}

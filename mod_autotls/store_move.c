@@ -19,6 +19,7 @@
 #include "at_store_carry.h"
 #include "config.h"
 #include "log_glue.h"
+#include "store_layout.h"
 #include "store_move.h"
 
 APLOG_USE_MODULE(autotls);
@@ -44,8 +45,10 @@ static store_move_retained_t *store_move_retained(void)
     return r;
 }
 
-const char *autotls_store_move(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+const char *autotls_store_move(const autotls_ctx_t *ctx, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
+    at_store_adopt_t layout[AT_STORE_GROUP_COUNT];
+    server_rec *s = ctx->main_server;
     const char *given = autotls_config_store_dir_given(s);
     const char *new_dir = at_store_default_dir();
     const char *old_dir;
@@ -61,7 +64,8 @@ const char *autotls_store_move(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec 
         return apr_pstrdup(pconf, r->fallback);
     }
     old_dir = ap_server_root_relative(ptemp, AUTOTLS_STORE_OLD_DEFAULT);
-    rv = at_store_carry(&result, old_dir, new_dir, ptemp);
+    autotls_store_layout_owners(ctx, layout);
+    rv = at_store_carry(&result, old_dir, new_dir, layout, ptemp);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      AUTOTLS_LOGNO(0950) "store: cannot carry the store over from %s to %s; "

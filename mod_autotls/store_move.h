@@ -10,6 +10,8 @@
 
 #include <httpd.h>
 
+#include "autotls.h"
+
 /*
  * post_config, both passes, as root in the parent, before anything opens the store: AutoTLSStore
  * when given; else the default (at_store_default_dir), after carrying the store from the old
@@ -17,6 +19,6 @@
  * carry fails, the old place stays in use until a later start manages it: no certificate is
  * ordered again.
  */
-const char *autotls_store_move(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+const char *autotls_store_move(const autotls_ctx_t *ctx, apr_pool_t *pconf, apr_pool_t *ptemp);
 
 #endif

@@ -391,17 +391,6 @@ static apr_status_t cli_save_meta(at_store_t *store, const cli_args_t *args, con
     return at_certmeta_save(store, site, &meta, p);
 }
 
-static const char *cli_join(apr_pool_t *p, const apr_array_header_t *names, const char *sep)
-{
-    const char *out = "";
-    int i;
-
-    for (i = 0; i < names->nelts; ++i) {
-        out = apr_pstrcat(p, out, i ? sep : "", APR_ARRAY_IDX(names, i, const char *), NULL);
-    }
-    return out;
-}
-
 static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
 {
     at_acme_account_options_t account = {0};
@@ -482,8 +471,8 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
         return cli_fail(EXIT_LOCAL, "could not store the certificate for %s", site);
     }
     printf("issued %s: names %s; serial %s; expires %s; CA requests %u\n", site,
-           cli_join(p, info->names, ","), info->serial, at_rfc3339_format(p, info->not_after),
-           at_acme_request_count(acme));
+           at_name_list_text(p, info->names, ","), info->serial,
+           at_rfc3339_format(p, info->not_after), at_acme_request_count(acme));
     return EXIT_OK;
 }
 
@@ -625,7 +614,7 @@ static int cmd_show(const cli_args_t *args, apr_pool_t *p)
         json_decref(window_json);
         printf("%s\n  names:     %s\n  issuer:    %s\n  serial:    %s\n  not after: %s\n"
                "  key type:  %s\n",
-               site, cli_join(p, info->names, ", "), info->issuer_cn, info->serial,
+               site, at_name_list_text(p, info->names, ", "), info->issuer_cn, info->serial,
                at_rfc3339_format(p, info->not_after), info->key_type);
         if (window != NULL) {
             printf("  renewal window: %s\n", window);
@@ -884,7 +873,7 @@ static int cli_account_ca(const char **ca_name, const cli_args_t *args, at_store
     if (names->nelts != 1) {
         return cli_fail(EXIT_USAGE, "%s: give --ca URL (accounts for: %s)",
                         names->nelts == 0 ? "no account in the store" : "several CAs",
-                        names->nelts == 0 ? "none" : cli_join(p, names, ", "));
+                        names->nelts == 0 ? "none" : at_name_list_text(p, names, ", "));
     }
     *ca_name = APR_ARRAY_IDX(names, 0, const char *);
     return EXIT_OK;
@@ -909,7 +898,7 @@ static const char *cli_json_list(apr_pool_t *p, const json_t *list)
             APR_ARRAY_PUSH(items, const char *) = apr_pstrdup(p, json_string_value(item));
         }
     }
-    return items->nelts > 0 ? cli_join(p, items, ", ") : "(none)";
+    return items->nelts > 0 ? at_name_list_text(p, items, ", ") : "(none)";
 }
 
 static int cmd_account_show(const cli_args_t *args, at_store_t *store, const char *ca_name,

@@ -8,7 +8,8 @@
  * root, who can also read live/, adds what only the store shows: sites with a live certificate
  * that the server no longer manages (orphaned), and, when no server ever wrote a snapshot, the
  * live certificates themselves. The levels are the library's (at_status_site_check); nothing here
- * contacts the CA.
+ * contacts the CA. Every text of the snapshot is printed through at_printable: a CA's error
+ * detail or a site name holding an escape sequence must not drive the operator's terminal.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_printable.h"
 #include "at_status.h"
 #include "at_store.h"
 #include "at_store_carry.h"
@@ -95,16 +97,16 @@ static void status_print_text(const at_status_t *status, const int *levels, cons
         const at_status_site_t *s = APR_ARRAY_IDX(status->sites, i, at_status_site_t *);
 
         printf("%s %s: %s; expires %s; next renewal %s (%s)", status_level_names[levels[i]],
-               s->site, at_status_state_name(at_status_state_at(s, now)),
+               at_printable(p, s->site), at_status_state_name(at_status_state_at(s, now)),
                s->has_cert ? at_status_time_text(p, s->not_after) : "-",
                s->next_renewal != 0 ? at_status_time_text(p, s->next_renewal) : "-",
                at_status_next_name(s->next_reason));
         if (s->last_error.at != 0) {
             printf("; last error %s: %s%s%s", at_status_time_text(p, s->last_error.at),
-                   s->last_error.type, s->last_error.type[0] != '\0' ? ": " : "",
-                   s->last_error.detail);
+                   at_printable(p, s->last_error.type), s->last_error.type[0] != '\0' ? ": " : "",
+                   at_printable(p, s->last_error.detail));
         }
-        printf("%s%s\n", whys[i][0] != '\0' ? "; " : "", whys[i]);
+        printf("%s%s\n", whys[i][0] != '\0' ? "; " : "", at_printable(p, whys[i]));
     }
 }
 
@@ -129,12 +131,13 @@ static void status_print_json(const at_status_t *status, const int *levels, cons
     json_decref(out);
 }
 
-static int status_unknown(int json, const char *dir, const char *why)
+static int status_unknown(int json, const char *dir, const char *why, apr_pool_t *p)
 {
     if (json) {
         printf("{\"level\": \"UNKNOWN\", \"exit_code\": %d}\n", AT_STATUS_CHECK_UNKNOWN);
     } else {
-        printf("AUTOTLS UNKNOWN - cannot read the store %s: %s\n", dir, why);
+        printf("AUTOTLS UNKNOWN - cannot read the store %s: %s\n", at_printable(p, dir),
+               at_printable(p, why));
     }
     return AT_STATUS_CHECK_UNKNOWN;
 }
@@ -154,10 +157,10 @@ int autotls_cli_status(const char *dir, int json, apr_pool_t *p)
     dir = dir != NULL ? dir : at_store_default_dir();
     /* opening a filesystem store makes its directory: a check must not */
     if (apr_stat(&finfo, dir, APR_FINFO_TYPE, p) != APR_SUCCESS || finfo.filetype != APR_DIR) {
-        return status_unknown(json, dir, "no such directory");
+        return status_unknown(json, dir, "no such directory", p);
     }
     if (at_store_fs_open(&store, p, dir) != APR_SUCCESS) {
-        return status_unknown(json, dir, "no store there");
+        return status_unknown(json, dir, "no store there", p);
     }
     status_trust_writer(store, p);
     rv = at_store_load(store, AT_STORE_STATUS, NULL, AT_STATUS_ITEM, &text, &len, AT_STORE_PUBLIC,
@@ -166,7 +169,7 @@ int autotls_cli_status(const char *dir, int json, apr_pool_t *p)
         rv = at_status_parse(&status, text, len, p);
     }
     if (rv != APR_SUCCESS && rv != APR_ENOENT) {
-        return status_unknown(json, dir, at_strerror(p, rv));
+        return status_unknown(json, dir, at_strerror(p, rv), p);
     }
     if (status == NULL) {
         status = at_status_make(p);
@@ -175,7 +178,8 @@ int autotls_cli_status(const char *dir, int json, apr_pool_t *p)
     if (rv == APR_ENOENT && !listed) {
         return status_unknown(json, dir,
                               "no status snapshot (is the server running?) and live/ "
-                              "cannot be read (run as root)");
+                              "cannot be read (run as root)",
+                              p);
     }
     levels = apr_pcalloc(p, sizeof(*levels) * (status->sites->nelts + 1));
     whys = apr_pcalloc(p, sizeof(*whys) * (status->sites->nelts + 1));

@@ -200,13 +200,12 @@ apr_status_t at_event_post(at_store_t *store, const at_event_t *event, apr_pool_
     return at_store_save(store, AT_STORE_JOBS, NULL, item, text, strlen(text), AT_STORE_PUBLIC, p);
 }
 
-apr_status_t at_event_take(apr_array_header_t **events, int *refused, at_store_t *store,
-                           apr_pool_t *p)
+apr_status_t at_event_take(apr_array_header_t **events, at_store_t *store, apr_pool_t *p)
 {
-    return at_event_take_listed(events, refused, store, NULL, p);
+    return at_event_take_listed(events, store, NULL, p);
 }
 
-apr_status_t at_event_take_listed(apr_array_header_t **events, int *refused, at_store_t *store,
+apr_status_t at_event_take_listed(apr_array_header_t **events, at_store_t *store,
                                   const apr_array_header_t *listed, apr_pool_t *p)
 {
     apr_array_header_t *own;
@@ -218,7 +217,6 @@ apr_status_t at_event_take_listed(apr_array_header_t **events, int *refused, at_
     int i, taken = 0;
 
     *events = apr_array_make(p, 1, sizeof(at_event_t *));
-    *refused = 0;
     if (items == NULL) {
         if ((rv = at_store_list(store, AT_STORE_JOBS, NULL, &own, p)) != APR_SUCCESS) {
             return rv;
@@ -243,7 +241,6 @@ apr_status_t at_event_take_listed(apr_array_header_t **events, int *refused, at_
         if (rv != APR_SUCCESS) {
             at_log(AT_LOG_WARN, rv,
                    AT_LOGNO(1401) "jobs/%s is not a valid event file; removed, nothing run", item);
-            ++*refused;
             continue;
         }
         APR_ARRAY_PUSH(*events, at_event_t *) = event;

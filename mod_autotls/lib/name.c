@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include <apr_fnmatch.h>
+#include <apr_strings.h>
 #include <apr_lib.h>
 
 #include "at_name.h"
@@ -121,4 +122,30 @@ const char *at_name_excluded_by(const apr_array_header_t *patterns, const char *
         }
     }
     return NULL;
+}
+
+const char *at_name_list_text(apr_pool_t *p, const apr_array_header_t *names, const char *sep)
+{
+    apr_size_t total = 0, sep_len = strlen(sep), n;
+    char *out, *at;
+    int i;
+
+    if (names == NULL || names->nelts == 0) {
+        return "";
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        total += strlen(APR_ARRAY_IDX(names, i, const char *)) + sep_len;
+    }
+    out = at = apr_palloc(p, total + 1);
+    for (i = 0; i < names->nelts; ++i) {
+        if (i > 0) {
+            memcpy(at, sep, sep_len);
+            at += sep_len;
+        }
+        n = strlen(APR_ARRAY_IDX(names, i, const char *));
+        memcpy(at, APR_ARRAY_IDX(names, i, const char *), n);
+        at += n;
+    }
+    *at = '\0';
+    return out;
 }

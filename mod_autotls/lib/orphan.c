@@ -62,6 +62,9 @@ apr_status_t at_orphan_mark(apr_time_t *since, int *fresh, at_store_t *store, co
 
     *fresh = 0;
     rv = at_store_load_json(store, AT_STORE_JOBS, NULL, item, &job, p);
+    if (rv != APR_SUCCESS && rv != APR_ENOENT && rv != AT_EPROTO) {
+        return rv; /* refused by the store's rules (logged there): not ours to replace */
+    }
     if (rv != APR_SUCCESS || !json_is_object(job)) {
         json_decref(job);
         job = json_object(); /* none, or one that does not parse: the mark alone */
@@ -81,14 +84,18 @@ apr_status_t at_orphan_mark(apr_time_t *since, int *fresh, at_store_t *store, co
     return rv;
 }
 
-/* The event for what live/<site> holds (details left empty when it holds nothing readable). */
+/* The event for what live/<site> holds: its certificate, read before the set is archived
+ * (details left empty when it holds nothing readable). The key is not needed for it. */
 static at_event_t *orphan_event(at_store_t *store, const char *site, apr_time_t now, apr_pool_t *p)
 {
     at_event_t *event = at_event_make(p, AT_EVENT_ORPHANED, site, now);
     apr_array_header_t *chain;
-    EVP_PKEY *key;
+    apr_size_t len;
+    char *pem;
 
-    if (at_certset_load(&key, &chain, store, AT_STORE_LIVE, site, p) == APR_SUCCESS) {
+    if (at_store_load(store, AT_STORE_LIVE, site, AT_CERTSET_CHAIN, &pem, &len, AT_STORE_PUBLIC,
+                      p) == APR_SUCCESS &&
+        at_chain_from_pem(&chain, p, pem, len) == APR_SUCCESS && chain->nelts > 0) {
         at_event_set_cert(event, p, APR_ARRAY_IDX(chain, 0, X509 *));
     }
     return event;
@@ -97,7 +104,7 @@ static at_event_t *orphan_event(at_store_t *store, const char *site, apr_time_t 
 apr_status_t at_orphan_forget(at_store_t *store, const char *site, apr_time_t now, int post_event,
                               apr_pool_t *p)
 {
-    at_event_t *event = orphan_event(store, site, now, p);
+    at_event_t *event = post_event ? orphan_event(store, site, now, p) : NULL;
     apr_status_t rv;
 
     if ((rv = at_live_retire(store, site, now, p)) != APR_SUCCESS) {

@@ -58,6 +58,47 @@ static apr_status_t secret_wipe(void *data)
     return APR_SUCCESS;
 }
 
+/* The file opened as a secret is read: no link followed, never blocking on a FIFO; -1 with *rv
+ * and *why when it cannot be. */
+static int secret_file_open(apr_status_t *rv, const char **why, apr_pool_t *p, const char *path,
+                            const char *what)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0) {
+        *rv = APR_FROM_OS_ERROR(errno);
+        *why = apr_psprintf(p, "cannot open %s (%s): %pm%s", path, what, rv,
+                            errno == ELOOP ? " (a symbolic link: name the file itself)" : "");
+    }
+    return fd;
+}
+
+apr_status_t at_secret_file_owner_check(apr_uid_t *owner, const char **why, apr_pool_t *p,
+                                        const char *path, const char *what, apr_uid_t reader_uid)
+{
+    apr_status_t rv = APR_SUCCESS;
+    struct stat st;
+    int fd;
+
+    *owner = 0;
+    *why = NULL;
+    if ((fd = secret_file_open(&rv, why, p, path, what)) < 0) {
+        return rv;
+    }
+    if (fstat(fd, &st) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        *why = apr_psprintf(p, "cannot stat %s (%s): %pm", path, what, &rv);
+    } else if (st.st_uid != 0 && st.st_uid != reader_uid) {
+        *owner = st.st_uid;
+        *why =
+            apr_psprintf(p, "%s (%s) is owned by uid %ld, neither root nor uid %ld that reads it",
+                         path, what, (long)st.st_uid, (long)reader_uid);
+        rv = AT_EMODE;
+    }
+    close(fd);
+    return rv;
+}
+
 apr_status_t at_secret_file_read(char **data, apr_size_t *len, const char **why, apr_pool_t *p,
                                  const char *path, const char *what, apr_size_t max)
 {
@@ -70,11 +111,7 @@ apr_status_t at_secret_file_read(char **data, apr_size_t *len, const char **why,
     *data = NULL;
     *len = 0;
     *why = NULL;
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        *why = apr_psprintf(p, "cannot open %s (%s): %pm%s", path, what, &rv,
-                            errno == ELOOP ? " (a symbolic link: name the file itself)" : "");
+    if ((fd = secret_file_open(&rv, why, p, path, what)) < 0) {
         return rv;
     }
     if (fstat(fd, &st) != 0) {

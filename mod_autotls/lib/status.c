@@ -53,17 +53,6 @@ static int status_lookup(const char *const *names, int count, const char *name)
     return -1;
 }
 
-apr_status_t at_status_state_parse(at_status_state_e *state, const char *name)
-{
-    int i = status_lookup(status_state_names, AT_STATUS_STATE_COUNT, name);
-
-    if (i < 0) {
-        return APR_EINVAL;
-    }
-    *state = (at_status_state_e)i;
-    return APR_SUCCESS;
-}
-
 const char *at_status_next_name(at_status_next_e reason)
 {
     return (int)reason >= 0 && reason < AT_STATUS_NEXT_REASON_COUNT ? status_next_names[reason]
@@ -238,15 +227,6 @@ json_t *at_status_to_json(const at_status_t *status, apr_time_t now, apr_pool_t 
         json_array_append_new(sites, site);
     }
     return status_server_json(status, sites, p);
-}
-
-char *at_status_dumps(const at_status_t *status, apr_pool_t *p)
-{
-    json_t *json = at_status_to_json(status, 0, p);
-    char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
-
-    json_decref(json);
-    return text;
 }
 
 char *at_status_site_dumps(const at_status_site_t *site, apr_pool_t *p)

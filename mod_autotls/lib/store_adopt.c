@@ -8,13 +8,13 @@
  * nobody else can change it any more; then a fresh directory is made for the new owner and each
  * item that passes the store's rules (a regular file with one name, a valid item name, within the
  * size cap, at most one directory level deep) is copied into it with openat, O_EXCL and
- * O_NOFOLLOW. Nothing is deleted: the old directory stays aside, root-only, for the admin.
+ * O_NOFOLLOW (store_tree_copy.c, the walk a carry uses too). Nothing is deleted: the old directory
+ * stays aside, root-only, for the admin.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, openat, fdopendir */
+#define _GNU_SOURCE /* O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, openat */
 #endif
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,66 +28,20 @@
 
 #include "at_core.h"
 #include "at_store.h"
+#include "store_tree_copy.h"
 
 #define ADOPT_MODE_SECRET_FILE AT_STORE_MODE_SECRET_FILE
 #define ADOPT_MODE_PUBLIC_FILE AT_STORE_MODE_PUBLIC_FILE
 #define ADOPT_MODE_ASIDE_DIR 0700
 #define ADOPT_OTHERS_WRITE 0022
 #define ADOPT_ASIDE_FORMAT "%s.before-%s-%" APR_TIME_T_FMT /* group, owner, seconds */
-/* Bounds on what one adoption reads: entries per directory, and bytes copied at once. */
+/* Bounds on what one adoption reads: entries per directory; name directories' depth. */
 #define ADOPT_MAX_ENTRIES 100000
-#define ADOPT_COPY_CHUNK 65536
+#define ADOPT_NAMED_LEVELS 1 /* group/name/item */
 
 static apr_status_t adopt_os_status(void)
 {
     return APR_FROM_OS_ERROR(errno);
-}
-
-/* Copies one item from (sfd, name) into (dfd, name) if it follows the store's rules. */
-static int adopt_copy_item(int sfd, int dfd, const char *name, const char *where,
-                           const at_store_adopt_t *how)
-{
-    char buf[ADOPT_COPY_CHUNK];
-    struct stat st;
-    int in, out, ok = 0;
-    ssize_t n;
-
-    in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (in < 0) {
-        at_log(AT_LOG_WARN, adopt_os_status(), AT_LOGNO(1123) "store: not carrying over %s/%s",
-               where, name);
-        return 0;
-    }
-    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-        st.st_size > AT_STORE_MAX_ITEM) {
-        at_log(AT_LOG_WARN, AT_EMODE,
-               AT_LOGNO(1124) "store: not carrying over %s/%s: not a regular file with one name "
-                              "within %d bytes",
-               where, name, AT_STORE_MAX_ITEM);
-        close(in);
-        return 0;
-    }
-    out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                 how->secret ? ADOPT_MODE_SECRET_FILE : ADOPT_MODE_PUBLIC_FILE);
-    if (out >= 0 && fchown(out, how->uid, how->gid) == 0) {
-        ok = 1;
-        while (ok && (n = read(in, buf, sizeof(buf))) != 0) {
-            ok = n > 0 && write(out, buf, (size_t)n) == n;
-        }
-        ok = ok && fsync(out) == 0;
-    }
-    if (!ok) {
-        at_log(AT_LOG_ERR, adopt_os_status(), AT_LOGNO(1125) "store: cannot carry over %s/%s",
-               where, name);
-        if (out >= 0) {
-            unlinkat(dfd, name, 0);
-        }
-    }
-    if (out >= 0) {
-        close(out);
-    }
-    close(in);
-    return ok;
 }
 
 /* Makes (dfd, name) a fresh directory of the new owner and returns it open, or -1. */
@@ -106,55 +60,24 @@ static int adopt_make_dir(int dfd, const char *name, const at_store_adopt_t *how
     return fd;
 }
 
-/* Copies what (sfd) holds into (dfd): items, and at depth 0 of a group with name directories
- * those directories' items. Anything else (links, deeper trees, odd names) stays behind. */
-static void adopt_copy_dir(int sfd, int dfd, const char *where, int depth,
-                           const at_store_adopt_t *how, int *copied, int *skipped, apr_pool_t *p)
+/* Copies the items of the directory moved aside (and one level of name directories when the
+ * group has them) into the fresh one; anything else stays behind. */
+static void adopt_copy(int old, int fresh, const char *where, const at_store_adopt_t *how,
+                       at_store_adopt_result_t *result, apr_pool_t *p)
 {
-    struct dirent *e;
-    int entries = 0;
-    DIR *d;
-    int fd = dup(sfd);
+    at_store_tree_copy_t copy = {how->uid,
+                                 how->gid,
+                                 1,
+                                 (mode_t)how->dir_mode,
+                                 how->secret ? ADOPT_MODE_SECRET_FILE : ADOPT_MODE_PUBLIC_FILE,
+                                 how->named ? ADOPT_NAMED_LEVELS : 0,
+                                 ADOPT_MAX_ENTRIES,
+                                 0};
+    at_store_tree_count_t count = {0, 0};
 
-    if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        at_log(AT_LOG_ERR, adopt_os_status(), AT_LOGNO(1126) "store: cannot list %s", where);
-        return;
-    }
-    while ((e = readdir(d)) != NULL && entries++ < ADOPT_MAX_ENTRIES) {
-        struct stat st;
-
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-            continue;
-        }
-        if (!at_store_component_valid(e->d_name) ||
-            fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            ++*skipped;
-            continue;
-        }
-        if (S_ISDIR(st.st_mode) && depth == 0 && how->named) {
-            int sub = openat(sfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            int dsub = sub >= 0 ? adopt_make_dir(dfd, e->d_name, how) : -1;
-
-            if (dsub >= 0) {
-                adopt_copy_dir(sub, dsub, apr_pstrcat(p, where, "/", e->d_name, NULL), 1, how,
-                               copied, skipped, p);
-                close(dsub);
-            } else {
-                ++*skipped;
-            }
-            if (sub >= 0) {
-                close(sub);
-            }
-        } else if (S_ISREG(st.st_mode) && adopt_copy_item(sfd, dfd, e->d_name, where, how)) {
-            ++*copied;
-        } else {
-            ++*skipped;
-        }
-    }
-    closedir(d);
+    at_store_tree_copy_dir(old, fresh, where, &copy, &count, p);
+    result->copied = count.copied;
+    result->skipped = count.skipped;
 }
 
 apr_status_t at_store_fs_adopt(at_store_adopt_result_t *result, at_store_t *store,
@@ -206,8 +129,7 @@ apr_status_t at_store_fs_adopt(at_store_adopt_result_t *result, at_store_t *stor
         goto done;
     }
     if (old >= 0 && how->copy) {
-        adopt_copy_dir(old, fresh, apr_pstrcat(p, root, "/", result->aside, NULL), 0, how,
-                       &result->copied, &result->skipped, p);
+        adopt_copy(old, fresh, apr_pstrcat(p, root, "/", result->aside, NULL), how, result, p);
     }
     fsync(fresh);
     fsync(rfd);

@@ -10,7 +10,9 @@
  * the rename leaves no new store, and the next start removes the partial copy and begins again;
  * after it, the marker says the carry is done. The old tree may have been writable by User (a
  * release before the ACME account): it is read through descriptors only, never following a link,
- * and only regular files with one name are taken.
+ * and only regular files with one name are taken (store_tree_copy.c, the walk an adoption uses
+ * too), each given the owner and modes of its group in the new layout, never its old ones. A tree
+ * deeper or wider than the bounds fails the carry whole: no marker, nothing renamed in.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* secure_getenv, O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, openat, fdopendir */
@@ -33,6 +35,7 @@
 #include "at_core.h"
 #include "at_store.h"
 #include "at_store_carry.h"
+#include "store_tree_copy.h"
 
 /* configure --with-store-dir sets it; a build without configure gets Debian's place. */
 #ifndef AT_STORE_DEFAULT_DIR
@@ -42,18 +45,17 @@
 #define CARRY_MODE_TEMP_DIR 0700   /* the copy while it grows: root's alone */
 #define CARRY_MODE_PARENT_DIR 0755 /* a missing parent of the new store */
 #define CARRY_MODE_MARKER 0644
-#define CARRY_MODE_KEEP 0777      /* permission bits carried over (never set-id or sticky) */
-#define CARRY_MAX_DEPTH 6         /* store/group/name/item is 3; archive sets nest one more */
-#define CARRY_MAX_ENTRIES 1000000 /* per directory */
-#define CARRY_COPY_CHUNK 65536
+#define CARRY_MAX_DEPTH 6 /* store/group/name/item is 3; archive sets nest one more */
+#define CARRY_MAX_LEVELS (CARRY_MAX_DEPTH - 2) /* directory levels below a group */
+#define CARRY_MAX_ENTRIES 1000000              /* per directory */
 
 /* What makes a directory at the old location a store worth carrying. */
 static const at_store_group_e carry_evidence[] = {AT_STORE_LIVE, AT_STORE_ACCOUNTS};
 
 typedef struct {
-    int copied;
-    int skipped;
-    int root; /* running as root: owners are kept */
+    at_store_tree_count_t count;
+    int root; /* running as root: owners are those of the layout */
+    const at_store_adopt_t *layout;
 } carry_ctx_t;
 
 static apr_status_t carry_os_status(void)
@@ -75,94 +77,64 @@ static apr_status_t carry_sync_fd(int fd)
     return fsync(fd) == 0 || errno == EINVAL ? APR_SUCCESS : carry_os_status();
 }
 
-/* Gives a copied file or directory the owner and permission bits of its original. */
-static apr_status_t carry_keep_owner(int fd, const struct stat *st, const carry_ctx_t *c)
+/* The store group an entry of the old store's top names; AT_STORE_GROUP_COUNT for none. */
+static at_store_group_e carry_group(const char *name)
 {
-    if (c->root && fchown(fd, st->st_uid, st->st_gid) != 0) {
-        return carry_os_status();
-    }
-    return fchmod(fd, st->st_mode & CARRY_MODE_KEEP) == 0 ? APR_SUCCESS : carry_os_status();
-}
+    int g;
 
-/* Copies the regular file (sfd, name) into (dfd, name), synced; skips anything else. */
-static apr_status_t carry_file(int sfd, int dfd, const char *name, carry_ctx_t *c)
-{
-    char buf[CARRY_COPY_CHUNK];
-    struct stat st;
-    apr_status_t rv = APR_SUCCESS;
-    int in, out;
-    ssize_t n;
-
-    in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-        st.st_size > AT_STORE_MAX_ITEM) {
-        if (in >= 0) {
-            close(in);
-        }
-        ++c->skipped;
-        return APR_SUCCESS;
-    }
-    out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out < 0) {
-        rv = carry_os_status();
-        close(in);
-        return rv;
-    }
-    while (rv == APR_SUCCESS && (n = read(in, buf, sizeof(buf))) != 0) {
-        if (n < 0 || write(out, buf, (size_t)n) != n) {
-            rv = carry_os_status();
+    for (g = 0; g < AT_STORE_GROUP_COUNT; ++g) {
+        if (strcmp(name, at_store_group_name((at_store_group_e)g)) == 0) {
+            break;
         }
     }
-    if (rv == APR_SUCCESS && (rv = carry_keep_owner(out, &st, c)) == APR_SUCCESS) {
-        rv = carry_sync_fd(out);
-    }
-    close(out);
-    close(in);
-    if (rv == APR_SUCCESS) {
-        ++c->copied;
-    }
-    return rv;
+    return (at_store_group_e)g;
 }
 
-static apr_status_t carry_dir(int sfd, int dfd, int depth, carry_ctx_t *c);
-
-/* Makes (dfd, name) as a copy of the directory (sfd, name), contents first, owner last. */
-static apr_status_t carry_subdir(int sfd, int dfd, const char *name, int depth, carry_ctx_t *c)
+/* Copies the group directory (sfd, name) into (dfd, name) with the layout's owner and modes. */
+static apr_status_t carry_group_dir(int sfd, int dfd, const char *name, at_store_group_e group,
+                                    const char *old_dir, carry_ctx_t *c, apr_pool_t *p)
 {
-    struct stat st;
+    const at_store_adopt_t *own = &c->layout[group];
+    at_store_tree_copy_t how = {own->uid,
+                                own->gid,
+                                c->root,
+                                (mode_t)own->dir_mode,
+                                own->secret ? AT_STORE_MODE_SECRET_FILE : AT_STORE_MODE_PUBLIC_FILE,
+                                CARRY_MAX_LEVELS,
+                                CARRY_MAX_ENTRIES,
+                                1};
     apr_status_t rv;
     int in, out;
 
-    in = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0 || fstat(in, &st) != 0 || depth >= CARRY_MAX_DEPTH) {
-        if (in >= 0) {
-            close(in);
-        }
-        ++c->skipped;
+    if ((in = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        ++c->count.skipped; /* a link or something else in place of the group: left behind */
         return APR_SUCCESS;
     }
-    if (mkdirat(dfd, name, CARRY_MODE_TEMP_DIR) != 0 ||
+    if (mkdirat(dfd, name, how.dir_mode) != 0 ||
         (out = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
         rv = carry_os_status();
         close(in);
         return rv;
     }
-    rv = carry_dir(in, out, depth + 1, c);
-    if (rv == APR_SUCCESS && (rv = carry_keep_owner(out, &st, c)) == APR_SUCCESS) {
-        rv = carry_sync_fd(out);
+    if ((c->root && fchown(out, how.uid, how.gid) != 0) || fchmod(out, how.dir_mode) != 0) {
+        rv = carry_os_status();
+    } else {
+        rv = at_store_tree_copy_dir(in, out, apr_pstrcat(p, old_dir, "/", name, NULL), &how,
+                                    &c->count, p);
     }
     close(out);
     close(in);
     return rv;
 }
 
-/* Copies what (sfd) holds into (dfd): directories and regular files; links, special files and
- * the store's temp files stay behind. */
-static apr_status_t carry_dir(int sfd, int dfd, int depth, carry_ctx_t *c)
+/* Copies the store groups of the old store (sfd) into (dfd); anything else at the top stays
+ * behind. */
+static apr_status_t carry_groups(int sfd, int dfd, const char *old_dir, carry_ctx_t *c,
+                                 apr_pool_t *p)
 {
     apr_status_t rv = APR_SUCCESS;
+    at_store_group_e group;
     struct dirent *e;
-    struct stat st;
     int entries = 0, fd = dup(sfd);
     DIR *d;
 
@@ -173,19 +145,19 @@ static apr_status_t carry_dir(int sfd, int dfd, int depth, carry_ctx_t *c)
         }
         return rv;
     }
-    while (rv == APR_SUCCESS && (e = readdir(d)) != NULL && entries++ < CARRY_MAX_ENTRIES) {
+    while (rv == APR_SUCCESS && (e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
             continue;
         }
-        if (at_store_is_temp_name(e->d_name) || strcmp(e->d_name, AT_STORE_CARRY_MARKER) == 0 ||
-            fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            ++c->skipped;
-        } else if (S_ISDIR(st.st_mode)) {
-            rv = carry_subdir(sfd, dfd, e->d_name, depth, c);
-        } else if (S_ISREG(st.st_mode)) {
-            rv = carry_file(sfd, dfd, e->d_name, c);
+        if (++entries > CARRY_MAX_ENTRIES) {
+            at_log(AT_LOG_ERR, AT_ETOOLARGE,
+                   AT_LOGNO(1552) "store: not carrying over %s: more than %d entries", old_dir,
+                   CARRY_MAX_ENTRIES);
+            rv = AT_ETOOLARGE;
+        } else if ((group = carry_group(e->d_name)) == AT_STORE_GROUP_COUNT) {
+            ++c->count.skipped;
         } else {
-            ++c->skipped;
+            rv = carry_group_dir(sfd, dfd, e->d_name, group, old_dir, c, p);
         }
     }
     closedir(d);
@@ -288,27 +260,32 @@ static apr_status_t carry_write_marker(int dfd, const char *old_dir)
     return rv;
 }
 
-/* The copy of old_dir as <parent>/<temp>, complete with its marker and synced. */
-static apr_status_t carry_make_copy(int pfd, const char *temp, const char *old_dir, carry_ctx_t *c)
+/* The copy of old_dir as <parent>/<temp>, complete with its marker and synced. old_dir itself
+ * must not be a link (the last component; an admin's link is named in the error). */
+static apr_status_t carry_make_copy(int pfd, const char *temp, const char *old_dir, carry_ctx_t *c,
+                                    apr_pool_t *p)
 {
-    struct stat st;
     apr_status_t rv;
     int in, out;
 
-    if ((in = open(old_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+    if ((in = open(old_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
         return carry_os_status();
     }
-    if (fstat(in, &st) != 0 || mkdirat(pfd, temp, CARRY_MODE_TEMP_DIR) != 0 ||
+    if (mkdirat(pfd, temp, CARRY_MODE_TEMP_DIR) != 0 ||
         (out = openat(pfd, temp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
         rv = carry_os_status();
         close(in);
         return rv;
     }
-    rv = carry_dir(in, out, 1, c);
+    rv = carry_groups(in, out, old_dir, c, p);
     if (rv == APR_SUCCESS) {
         rv = carry_write_marker(out, old_dir);
     }
-    if (rv == APR_SUCCESS && (rv = carry_keep_owner(out, &st, c)) == APR_SUCCESS) {
+    if (rv == APR_SUCCESS &&
+        ((c->root && fchown(out, 0, 0) != 0) || fchmod(out, AT_STORE_MODE_ROOT_DIR) != 0)) {
+        rv = carry_os_status();
+    }
+    if (rv == APR_SUCCESS) {
         rv = carry_sync_fd(out);
     }
     close(out);
@@ -317,16 +294,16 @@ static apr_status_t carry_make_copy(int pfd, const char *temp, const char *old_d
 }
 
 apr_status_t at_store_carry(at_carry_result_t *result, const char *old_dir, const char *new_dir,
-                            apr_pool_t *p)
+                            const at_store_adopt_t *layout, apr_pool_t *p)
 {
-    carry_ctx_t c = {0, 0, geteuid() == 0};
+    carry_ctx_t c = {{0, 0}, geteuid() == 0, layout};
     char *parent, *base, *slash, *temp;
     struct stat so, sn;
     apr_status_t rv;
     int state, pfd;
 
     memset(result, 0, sizeof(*result));
-    if (old_dir == NULL || new_dir == NULL || new_dir[0] != '/') {
+    if (old_dir == NULL || new_dir == NULL || new_dir[0] != '/' || layout == NULL) {
         return APR_EINVAL;
     }
     if (!carry_old_has_store(old_dir, p) || strcmp(old_dir, new_dir) == 0 ||
@@ -358,7 +335,7 @@ apr_status_t at_store_carry(at_carry_result_t *result, const char *old_dir, cons
     temp = apr_pstrcat(p, base, AT_STORE_CARRY_TEMP_SUFFIX, NULL);
     rv = carry_remove_tree(pfd, temp, 0);
     if (rv == APR_SUCCESS) {
-        rv = carry_make_copy(pfd, temp, old_dir, &c);
+        rv = carry_make_copy(pfd, temp, old_dir, &c, p);
     }
     /* An empty new directory (made by a package, or by an earlier start with no sites) gives way
      * to the copy; then the rename is the commit. */
@@ -375,8 +352,8 @@ apr_status_t at_store_carry(at_carry_result_t *result, const char *old_dir, cons
         carry_remove_tree(pfd, temp, 0); /* the next start begins again either way */
     }
     close(pfd);
-    result->copied = c.copied;
-    result->skipped = c.skipped;
+    result->copied = c.count.copied;
+    result->skipped = c.count.skipped;
     result->outcome = rv == APR_SUCCESS ? AT_CARRY_CARRIED : AT_CARRY_NOTHING;
     return rv;
 }

@@ -136,6 +136,19 @@ def test_missing_acme_account_falls_back_to_user_with_a_warning(pebble):
         assert uid == WWW.pw_uid
 
 
+def test_user_named_as_acme_account_is_warned_about_with_what_it_gives_away():
+    site = Site("asuser.isolation.test")
+    with AutoTLSServer((site,), ca_url="https://127.0.0.1:9/dir",
+                       extra="AutoTLSUser %s" % WWW_USER) as server:
+        line = wait_for("the warning", lambda: re.search(
+            r"autotls-0852: AutoTLSUser %s is User \(uid %d\): .*read the ACME account key.*"
+            r"event files and forge the status snapshot" % (WWW_USER, WWW.pw_uid),
+            server.error_log()), 15.0, server, 0.1)
+        assert line
+        (comm, uid, _, _), = renewal_processes(server).values()
+        assert uid == WWW.pw_uid
+
+
 def test_root_as_acme_account_is_refused_at_config_check():
     site = Site("root.isolation.test")
     server = AutoTLSServer((site,), ca_url="https://127.0.0.1:9/dir", extra="AutoTLSUser root")

@@ -15,7 +15,7 @@ import re
 
 ID_RE = re.compile(r'\b(?:AUTOTLS_|AT_|SLOTS_)LOGNO\((\d{4})\)|"autotls-(\d{4}): ')
 LIBRARY_ID_RE = re.compile(r"\bAT_LOGNO\((\d{4})\)")
-LIBRARY_IDS = range(1000, 1500)  # at_core.h: the library's ids; the glue has 0001-0999
+LIBRARY_IDS = range(1000, 1600)  # at_core.h: the library's ids; the glue has 0001-0999
 GLUE_ID_RE = re.compile(r"\b(?:AUTOTLS_|SLOTS_)LOGNO\(\d{4}\)|^\"autotls-\d{4}: ")
 # The calls that write a line, and which of their arguments is the format (0-based).
 GLUE_LOG_CALLS = {"ap_log_error": 4, "ap_log_perror": 4, "ap_log_cerror": 4,

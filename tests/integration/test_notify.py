@@ -58,7 +58,13 @@ KILLED_RE = re.compile(r"autotls-0803: (?P<site>\S+): notification command \S+ (
 
 NOTIFY_SCRIPT = """#!/usr/bin/python3
 import fcntl, json, os, sys, time
-record = {"argv": sys.argv[1:], "uid": os.getuid(), "env": dict(os.environ)}
+fds = {}
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        fds[fd] = os.readlink("/proc/self/fd/" + fd)
+    except OSError:
+        pass  # the listing's own descriptor, closed by now
+record = {"argv": sys.argv[1:], "uid": os.getuid(), "env": dict(os.environ), "fds": fds}
 with open(%(out)r, "a") as f:
     fcntl.flock(f, fcntl.LOCK_EX)
     f.write(json.dumps(record) + "\\n")
@@ -67,7 +73,10 @@ sys.stdout.flush()
 if os.path.exists(%(hang)r):
     os.system("sleep 600 &")  # a child in its process group: killed with it
     time.sleep(600)
+if os.path.exists(%(detach)r):
+    os.system("sleep %(sleeper)d &")  # left behind holding the output pipe; the command exits
 """
+SLEEPER = 613  # seconds: the detached sleeper's argument, to find it by
 
 
 def wait_for(what, predicate, timeout, server):
@@ -93,9 +102,11 @@ class Notified:
         os.chown(self.dir, acme.pw_uid, acme.pw_gid)
         self.out = os.path.join(self.dir, "events.jsonl")
         self.hang = os.path.join(root, "hang")
+        self.detach = os.path.join(root, "detach")
         self.script = os.path.join(root, "notify.py")
         with open(self.script, "w") as f:
-            f.write(NOTIFY_SCRIPT % {"out": self.out, "hang": self.hang})
+            f.write(NOTIFY_SCRIPT % {"out": self.out, "hang": self.hang, "detach": self.detach,
+                                     "sleeper": SLEEPER})
         os.chmod(self.script, 0o755)
 
     def records(self):
@@ -161,6 +172,46 @@ def test_obtained_is_told_with_the_served_certificate_as_the_acme_account(setup)
         r"autotls-0802: %s: notification command \S+ obtained said: told of obtained %s"
         % (re.escape(GOOD.name), re.escape(GOOD.name)), server.error_log()), EVENT_TIMEOUT,
         server)
+
+
+def test_the_command_inherits_no_descriptor_but_stdin_stdout_and_stderr(setup):
+    server, notified = setup
+    record = notified.wait(server, "obtained", GOOD.name)
+    fds = record["fds"]
+    assert sorted(fds) == ["0", "1", "2"], "descriptors leaked into the command: %s" % fds
+    assert fds["0"] == "/dev/null" and fds["1"].startswith("pipe:"), fds
+
+
+def sleepers():
+    found = subprocess.run(["pgrep", "-x", "-f", "sleep %d" % SLEEPER], capture_output=True,
+                           text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def renewed_ends(server):
+    return re.findall(r"autotls-080[345]: %s: notification command \S+ renewed (?:killed|exited|"
+                      r"failed)" % re.escape(GOOD.name), server.error_log())
+
+
+def test_a_child_the_command_leaves_behind_is_killed_with_its_group(setup, autotls_cli):
+    server, notified = setup
+    old = served_serial(server, GOOD.name)
+    before = len(renewed_ends(server))
+    with open(notified.detach, "w"):
+        pass
+    try:
+        proc = run_cli(autotls_cli, "renew", "--store", server.store, GOOD.name)
+        assert proc.returncode == 0, explain(proc)
+        serial = new_serial(server, GOOD.name, old)
+        notified.wait(server, "renewed", GOOD.name, serial)
+        wait_for("the command's end logged", lambda: len(renewed_ends(server)) > before,
+                 EVENT_TIMEOUT, server)
+        left = sleepers()
+        assert not left, "the command's child escaped its group: %s" % left
+    finally:
+        os.unlink(notified.detach)
+        for pid in sleepers():  # started by this test's command
+            os.kill(pid, 9)
 
 
 def test_failed_is_told_with_the_ca_error(setup):

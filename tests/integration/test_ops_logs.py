@@ -11,6 +11,7 @@ binding refuses without AutoTLSEAB and accepts with it.
 """
 
 import os
+import pwd
 import re
 import shutil
 import time
@@ -40,6 +41,8 @@ ORDER_FAILED_RE = r"autotls-0603: %s: order failed .*attempt (\d+); next try in 
 CONFIG_CHANGED = "autotls-0914: %s: the configuration changed since the last failure"
 CONTACT_WARNING = "autotls-0910: "
 UNREADABLE_FILE = "autotls-0911: "
+FOREIGN_OWNER = "autotls-0912: "
+CHECK_SKIPPED = "autotls-0851: "
 NO_EAB = "requires external account binding: give its key id and key file with AutoTLSEAB"
 
 
@@ -205,6 +208,35 @@ def test_eab_key_file_others_may_read_is_refused_at_config_time():
         assert proc.returncode == 0, proc.stderr
     finally:
         shutil.rmtree(server.root, ignore_errors=True)
+
+
+def test_eab_key_file_owned_by_another_account_is_named_at_startup():
+    server = AutoTLSServer([Site("eabnobody.test")], ca_url=DEAD_CA)
+    key = eab_key_file(server.root, owner="root")
+    os.chown(key, pwd.getpwnam("nobody").pw_uid, 0)  # 0600: nobody could read the MAC key too
+    server.extra = "AutoTLSEAB %s %s" % (EAB_KID, key)
+    with server:
+        wait_for("the key file's owner named", lambda: lines_with(server, FOREIGN_OWNER),
+                 STARTUP_TIMEOUT, server)
+        owned = lines_with(server, FOREIGN_OWNER)
+    assert len(owned) == 1, owned
+    assert key in owned[0] and "uid %d" % pwd.getpwnam("nobody").pw_uid in owned[0], owned
+
+
+def test_graceful_restart_checks_the_key_file_again_only_when_it_changed():
+    server = AutoTLSServer([Site("eabgraceful.test")], ca_url=DEAD_CA)
+    key = eab_key_file(server.root)  # the ACME account's, 0600: the check passes
+    server.extra = "AutoTLSEAB %s %s" % (EAB_KID, key)
+    with server:
+        server.graceful()
+        wait_for("the unchanged check skipped", lambda: lines_with(server, CHECK_SKIPPED),
+                 STARTUP_TIMEOUT, server)
+        assert not lines_with(server, UNREADABLE_FILE)
+        shutil.chown(key, "root", "root")  # now the ACME account cannot read it
+        server.graceful()
+        wait_for("the changed key file checked again and named",
+                 lambda: lines_with(server, UNREADABLE_FILE), STARTUP_TIMEOUT, server)
+        assert len(lines_with(server, CHECK_SKIPPED)) == 1
 
 
 def test_eab_key_file_the_acme_account_cannot_read_is_named_at_startup():

@@ -83,6 +83,10 @@ WAIT = 30.0
 POLL = 0.1
 CGI_TIMEOUT = 30.0
 CLI_TIMEOUT = 30.0
+EVENT_PREFIX = "_event-"  # AT_EVENT_ITEM_PREFIX
+EVENT_ITEM = EVENT_PREFIX + "20261205T000000Z-0123456789ab.event"  # as at_event_post names them
+FORGED_EVENT = json.dumps({"event": "revoked", "site": VICTIM, "names": [VICTIM],
+                           "serial": "01", "not_after": 0, "time": 0, "error": ""})
 PICKUP_SECONDS = 3.0  # jobs/<site>.renew is looked for every 1 s tick: 3 ticks
 GATE_HOLD = 20.0  # seconds the gate holds pebble's validation request at most
 STORE_ITEM_MAX = 4 * 1024 * 1024  # AT_STORE_MAX_ITEM
@@ -547,15 +551,42 @@ def test_user_cannot_write_job_files(unchanged):
         {"path": job, "text": parked},
         {"path": os.path.join(jobs, VICTIM + ".renew"), "text": ""},
         {"path": os.path.join(jobs, TENANT + ".renew"), "text": ""},
-        {"path": os.path.join(jobs, "." + VICTIM + ".json.tmp.AAAAAA"), "text": parked}])
+        {"path": os.path.join(jobs, "." + VICTIM + ".json.tmp.AAAAAA"), "text": parked},
+        {"path": os.path.join(jobs, EVENT_ITEM), "text": FORGED_EVENT}])
     assert_denied(result, "writing jobs/")
     time.sleep(PICKUP_SECONDS)  # a .renew that got through would be taken and ordered by now
     assert job_files(jobs) == before, "jobs/ changed"
 
 
+def test_event_file_not_from_root_or_the_acme_account_is_refused_and_runs_nothing(unchanged):
+    """Were an event file of User's ever in jobs/ (an old release's leftovers, a mistaken chown),
+    the renewal process must refuse it by its owner, with a log line, and hand nothing on to the
+    notification command."""
+    world = unchanged
+    jobs = os.path.join(world.server.store, "jobs")
+    path = os.path.join(jobs, EVENT_ITEM)
+    offset = len(world.server.error_log())
+    with open(path, "w") as f:
+        f.write(FORGED_EVENT)
+    os.chmod(path, 0o644)
+    os.chown(path, WORKER.pw_uid, WORKER.pw_gid)
+    wait_log(world.server, r"autotls-1147: store: refusing \S*%s: file owned by uid %d"
+             % (re.escape(EVENT_ITEM), WORKER.pw_uid), offset)
+    wait_log(world.server, r"autotls-1401: jobs/%s is not a valid event file; removed, nothing run"
+             % re.escape(EVENT_ITEM), offset)
+    assert not os.path.exists(path), "the refused event file was left to be read again"
+    time.sleep(PICKUP_SECONDS)
+    handed = re.findall(r"autotls-0807: %s: event" % re.escape(VICTIM),
+                        world.server.error_log()[offset:])
+    assert not handed, "a User's event file was handed to the notification command"
+
+
 def job_files(jobs):
+    """jobs/ but the event files root posts meanwhile (the renewal process takes each within a
+    second: the activator's `renewed` of the fixture's set may still be there)."""
     return {n: (pathlib.Path(jobs, n).read_bytes() if os.path.isfile(os.path.join(jobs, n))
-                else "not a file") for n in os.listdir(jobs)}
+                else "not a file") for n in os.listdir(jobs)
+            if n == EVENT_ITEM or not n.startswith(EVENT_PREFIX)}
 
 
 # --- 6. processes ---------------------------------------------------------------------------------

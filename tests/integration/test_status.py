@@ -24,6 +24,7 @@ import time
 
 import pytest
 
+import autotls_server
 import httpd
 from autotls_server import ACME_USER, AutoTLSServer, Site, skip_unless_runnable
 
@@ -366,6 +367,78 @@ def test_cli_status_exit_codes_for_each_level(crafted, autotls_cli):
     assert proc.stdout.startswith("AUTOTLS UNKNOWN"), proc.stdout
     missing = os.path.join(tempfile.gettempdir(), "autotls-no-store-%d" % os.getpid())
     assert run_status(autotls_cli, missing).returncode == EXIT_UNKNOWN
+
+
+def test_cli_status_prints_escape_sequences_of_the_snapshot_written_out(crafted, autotls_cli):
+    """A CA's error detail (or a site name) holding a terminal escape sequence must not reach the
+    operator's terminal raw: it would recolour, move the cursor over earlier lines, retitle."""
+    doc, write, _ = crafted
+    sites = by_site(doc)
+    failing = dict(sites["fail.test"], site="fail\x1b]0;owned\x07.test", last_error={
+        "type": "urn:ietf:params:acme:error:connection\x1b[2J",
+        "detail": "\x1b[31mall is fine\x1b[0m \u009b1A", "time": "2026-01-01T00:00:00Z"})
+    doc["sites"] = [sites["a.test"], failing]
+    proc = run_status(autotls_cli, write(doc))
+    assert proc.returncode == EXIT_WARNING, proc.stdout + proc.stderr
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout, repr(proc.stdout)
+    assert "\u009b" not in proc.stdout, repr(proc.stdout)
+    assert "fail\\x1b]0;owned\\x07.test" in proc.stdout, proc.stdout
+    assert "\\x1b[31mall is fine\\x1b[0m \\u009b1A" in proc.stdout, proc.stdout
+    assert "connection\\x1b[2J" in proc.stdout, proc.stdout
+
+
+def test_an_older_releases_error_keeps_the_time_of_its_job_file():
+    """A job file of a release before last_error_at has an error and no time for it: the status
+    shows the file's time, not the moment it was looked at (which moved at every look)."""
+    acme = pwd.getpwnam(ACME_USER)
+    server = AutoTLSServer([Site("kept.test")], ca_url="https://127.0.0.1:9/dir", extra=EXTRA)
+    jobs = os.path.join(server.store, "jobs")
+    os.makedirs(jobs, mode=0o755)
+    os.chmod(server.store, 0o755)
+    os.chmod(jobs, 0o700)
+    os.chown(jobs, acme.pw_uid, acme.pw_gid)
+    job = os.path.join(jobs, "gone.test.json")
+    with open(job, "w") as f:
+        json.dump({"failures": 2, "next_try": 0, "last_error": "the CA said no"}, f)
+    os.chmod(job, 0o644)
+    os.chown(job, acme.pw_uid, acme.pw_gid)
+    written = calendar.timegm((2026, 1, 2, 3, 4, 5))
+    os.utime(job, (written, written))
+    snapshot = os.path.join(server.store, "status", "snapshot.json")
+    with server:
+        autotls_server.wait_for("the orphan in the snapshot", lambda: os.path.exists(snapshot)
+                                and "gone.test" in open(snapshot).read(), 15.0, server, POLL)
+        with open(snapshot) as f:
+            gone = by_site(json.load(f))["gone.test"]
+    assert gone["state"] == "orphaned", gone
+    assert gone["last_error"]["detail"] == "the CA said no", gone
+    assert gone["last_error"]["time"] == "2026-01-02T03:04:05Z", gone
+
+
+def test_a_snapshot_write_that_failed_is_made_again_once_it_can_be(autotls_cli):
+    """status/ unwritable while a site changes: one error line; writable again: the snapshot is
+    written at the next tick without waiting for another change, with one line saying so."""
+    site = Site("retry.test")
+    with AutoTLSServer([site], ca_url="https://127.0.0.1:9/dir", extra=EXTRA) as server:
+        status_dir = os.path.join(server.store, "status")
+        snapshot = os.path.join(status_dir, "snapshot.json")
+        autotls_server.wait_for("a first snapshot", lambda: os.path.exists(snapshot), 15.0,
+                                server, POLL)
+        os.chmod(status_dir, 0o555)  # its owner, the ACME account, can no longer write it
+        try:
+            proc = subprocess.run([autotls_cli, "renew", "--store", server.store, site.name],
+                                  capture_output=True, text=True, timeout=CLI_TIMEOUT)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            autotls_server.wait_for("the failed write logged", lambda: "autotls-0702" in
+                                    server.error_log(), 15.0, server, POLL)
+            time.sleep(3.0)  # the renewal is tried and fails meanwhile: nothing else changes
+        finally:
+            os.chmod(status_dir, 0o755)
+        restored = time.time()
+        autotls_server.wait_for("the snapshot written again", lambda: "autotls-0853" in
+                                server.error_log(), 5.0, server, POLL)
+        assert os.stat(snapshot).st_mtime >= restored - 1.0
+        assert server.error_log().count("autotls-0702") == 1, server.log_tail()
 
 
 def test_snapshot_is_readable_by_user_and_written_by_the_acme_account(world):

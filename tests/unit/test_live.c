@@ -476,12 +476,36 @@ END_TEST
 
 /* The orphan mark is set once and kept; forgetting archives, removes the job state and request,
  * and leaves an `orphaned` event with the certificate's serial. */
+/* A job file the store refuses to read (here: writable by others) is refused and left as it is,
+ * never overwritten by the mark; forgetting without an event reads nothing of the live set. */
+START_TEST(test_orphan_mark_leaves_a_job_file_it_refuses_untouched)
+{
+    static const char job[] = "{\"next_try\": 1}";
+    const char *path = store_path("jobs/" SITE ".json");
+    apr_time_t since = 0;
+    char buf[sizeof(job)] = {0};
+    FILE *f;
+    int fresh = 0;
+
+    ck_assert_int_eq(at_store_save(store, AT_STORE_JOBS, NULL, SITE ".json", job, strlen(job),
+                                   AT_STORE_PUBLIC, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(chmod(path, 0666), 0);
+    ck_assert_int_eq(at_orphan_mark(&since, &fresh, store, SITE, apr_time_now(), pool), AT_EMODE);
+    ck_assert(!fresh);
+    ck_assert_ptr_nonnull(f = fopen(path, "r"));
+    ck_assert_uint_eq(fread(buf, 1, sizeof(buf) - 1, f), strlen(job));
+    fclose(f);
+    ck_assert_str_eq(buf, job);
+}
+END_TEST
+
 START_TEST(test_orphan_mark_once_then_forget)
 {
     set_t set = good_set();
     apr_time_t since = 0, now = apr_time_now();
     apr_array_header_t *sites, *events;
-    int fresh = 0, refused = -1;
+    int fresh = 0;
 
     ck_assert_int_eq(
         at_live_promote(store, SITE, set.key, set.key_len, set.chain, set.chain_len, pool),
@@ -509,7 +533,7 @@ START_TEST(test_orphan_mark_once_then_forget)
     ck_assert(!item_exists(AT_STORE_LIVE, SITE, AT_CERTSET_CHAIN));
     ck_assert(!item_exists(AT_STORE_JOBS, NULL, SITE AT_JOB_SUFFIX));
     ck_assert(!item_exists(AT_STORE_JOBS, NULL, SITE AT_JOB_REQUEST_SUFFIX));
-    ck_assert_int_eq(at_event_take(&events, &refused, store, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_event_take(&events, store, pool), APR_SUCCESS);
     ck_assert_int_eq(events->nelts, 1);
     ck_assert_int_eq(APR_ARRAY_IDX(events, 0, at_event_t *)->kind, AT_EVENT_ORPHANED);
     ck_assert_str_ne(APR_ARRAY_IDX(events, 0, at_event_t *)->serial, "");
@@ -740,6 +764,7 @@ static Suite *live_suite(void)
     tcase_add_test(archive, test_retire_archives_then_empties_live);
     tcase_add_test(archive, test_purge_all_purges_every_sites_archive);
     tcase_add_test(archive, test_orphan_mark_once_then_forget);
+    tcase_add_test(archive, test_orphan_mark_leaves_a_job_file_it_refuses_untouched);
     suite_add_tcase(s, archive);
     tcase_add_checked_fixture(sweep, setup, teardown);
     tcase_add_test(sweep, test_temp_names_are_those_of_store_fs);
