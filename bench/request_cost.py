@@ -31,7 +31,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -80,42 +79,15 @@ def threads_ns(parent_pid):
     return out
 
 
-def run_requests(one, count):
-    """Calls one() `count` times from LOAD_THREADS threads (bounded by LOAD_SECONDS_MAX);
-    returns (successes, failures)."""
-    lock = threading.Lock()
-    counts = {"issued": 0, "ok": 0, "fail": 0}
-    deadline = time.monotonic() + LOAD_SECONDS_MAX
-
-    def worker():
-        while time.monotonic() < deadline:
-            with lock:
-                if counts["issued"] >= count:
-                    return
-                counts["issued"] += 1
-            try:
-                one()
-                key = "ok"
-            except OSError:
-                key = "fail"
-            with lock:
-                counts[key] += 1
-
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(LOAD_THREADS)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join(LOAD_SECONDS_MAX + vs_modmd.LOAD_TIMEOUT * 2)
-    return counts["ok"], counts["fail"]
-
-
 def measure(server, names, count):
     """(server CPU us per request, failed requests, threads ended) over `count` requests."""
     one = vs_modmd.http_fn(server.http_port, names)
-    run_requests(one, WARMUP)
+    vs_modmd.load(one, LOAD_SECONDS_MAX, WARMUP, LOAD_THREADS, warmup=0)
     parent = server.parent_pid()
     before = threads_ns(parent)
-    done, fails = run_requests(one, count)
+    counts = {}
+    vs_modmd.load(one, LOAD_SECONDS_MAX, count, LOAD_THREADS, warmup=0, counts=counts)
+    done, fails = counts["ok"], counts["fail"]
     after = threads_ns(parent)
     lost = len(set(before) - set(after))
     used = sum(after[k] - before.get(k, 0) for k in after)

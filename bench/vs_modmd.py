@@ -336,11 +336,13 @@ def run_with_retries(kind, n, rnd, pebble, mpm):
 # --- load generators ------------------------------------------------------------------------
 
 
-def load(one, seconds, max_count, threads):
-    """Calls one() from `threads` threads until `seconds` pass or max_count calls are made;
-    returns (successful calls per second, failures)."""
+def load(one, seconds, max_count, threads, warmup=WARMUP, counts=None):
+    """Calls one() from `threads` threads until `seconds` pass or max_count calls are made,
+    after `warmup` unmeasured calls; returns (successful calls per second, failures). counts, a
+    dict, receives "ok" and "fail" as well."""
     lock = threading.Lock()
-    counts = {"ok": 0, "fail": 0, "issued": 0}
+    counts = counts if counts is not None else {}
+    counts.update({"ok": 0, "fail": 0, "issued": 0})
 
     def worker():
         while time.monotonic() < deadline:
@@ -356,7 +358,7 @@ def load(one, seconds, max_count, threads):
             with lock:
                 counts[key] += 1
 
-    for _ in range(WARMUP):
+    for _ in range(warmup):
         try:
             one()
         except (OSError, ssl.SSLError):
