@@ -38,4 +38,9 @@ const char *at_job_rate_item(apr_pool_t *p, const char *ca_url);
 /* "_account-<ca-name>.json": the item holding the schedule of the account at the CA at ca_url. */
 const char *at_job_account_item(apr_pool_t *p, const char *ca_url);
 
+/* Keys of a site's job file that more than the renewal process reads: its last error, and the
+ * time of it (seconds; absent in files of releases before it, where the file's time stands in). */
+#define AT_JOB_LAST_ERROR "last_error"
+#define AT_JOB_LAST_ERROR_AT "last_error_at"
+
 #endif

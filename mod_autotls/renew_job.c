@@ -13,6 +13,7 @@
 
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_job.h"
 #include "at_renew.h"
 #include "renew_job.h"
 
@@ -210,10 +211,10 @@ apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char 
     job->failures = job_count(json_object_get(json, "failures"));
     job->next_try = job_wait(json_object_get(json, "next_try"));
     job->retry_after = job_wait(json_object_get(json, "retry_after"));
-    error = json_object_get(json, "last_error");
+    error = json_object_get(json, AT_JOB_LAST_ERROR);
     job_copy_text(job->last_error, sizeof(job->last_error),
                   json_is_string(error) ? json_string_value(error) : "");
-    job->last_error_at = job_time(json_object_get(json, "last_error_at"));
+    job->last_error_at = job_time(json_object_get(json, AT_JOB_LAST_ERROR_AT));
     if (job->last_error[0] != '\0' && job->last_error_at == 0) {
         job->last_error_at = job_file_time(store, item, p);
     }
@@ -250,7 +251,7 @@ apr_status_t autotls_job_save(const autotls_job_t *job, at_store_t *store, const
     if (ari != NULL) {
         json_object_set_new(json, "ari", ari);
     }
-    json_object_set_new(json, "last_error_at", job_seconds(job->last_error_at));
+    json_object_set_new(json, AT_JOB_LAST_ERROR_AT, job_seconds(job->last_error_at));
     json_object_set_new(json, "last_error_type", json_string(job->last_error_type));
     json_object_set_new(json, "pending_since", job_seconds(job->pending_since));
     if (job->config[0] != '\0') {

@@ -16,6 +16,7 @@
 #include "at_event.h"
 #include "at_issue.h"
 #include "at_live.h"
+#include "at_job.h"
 #include "at_orphan.h"
 
 static int orphan_cmp(const void *a, const void *b)
@@ -53,6 +54,21 @@ apr_status_t at_orphan_stored_sites(apr_array_header_t **sites, at_store_t *stor
     return APR_SUCCESS;
 }
 
+/* A job file of a release before last_error_at: the file's time is its error's time, and the
+ * mark is about to change it, so it is written down first. */
+static void orphan_keep_error_time(json_t *job, at_store_t *store, const char *item, apr_pool_t *p)
+{
+    const json_t *error = json_object_get(job, AT_JOB_LAST_ERROR);
+    at_store_stat_t st;
+
+    if (json_is_string(error) && json_string_length(error) > 0 &&
+        json_object_get(job, AT_JOB_LAST_ERROR_AT) == NULL &&
+        at_store_stat(store, AT_STORE_JOBS, NULL, item, &st, p) == APR_SUCCESS && st.exists &&
+        st.mtime > 0) {
+        json_object_set_new(job, AT_JOB_LAST_ERROR_AT, json_integer(apr_time_sec(st.mtime)));
+    }
+}
+
 apr_status_t at_orphan_mark(apr_time_t *since, int *fresh, at_store_t *store, const char *site,
                             apr_time_t now, apr_pool_t *p)
 {
@@ -78,6 +94,7 @@ apr_status_t at_orphan_mark(apr_time_t *since, int *fresh, at_store_t *store, co
     }
     *since = now;
     *fresh = 1;
+    orphan_keep_error_time(job, store, item, p);
     json_object_set_new(job, AT_ORPHAN_SINCE_KEY, json_integer(apr_time_sec(now)));
     rv = at_store_save_json(store, AT_STORE_JOBS, NULL, item, job, p);
     json_decref(job);
