@@ -45,6 +45,8 @@ APLOG_USE_MODULE(autotls);
 
 /* The activator may replace a live set while we read it: one more look before giving up. */
 #define CERTS_LIVE_ATTEMPTS 2
+/* A site's placeholder in the verdict cache: its name and this (no DNS name holds a space). */
+#define CERTS_PLACEHOLDER_KEY_SUFFIX " placeholder"
 
 /* What mod_ssl loads for one twin. key and chain are the parsed live set, or der its DER when
  * its verdict was remembered (at_verdict.h); either is valid only during the post_config call
@@ -277,22 +279,72 @@ static int certs_verdict_stands(certs_files_t *files, autotls_ctx_t *ctx,
     return 1;
 }
 
-/* Remembers that the set loaded for subject passed, when its files did not change meanwhile. */
+/* Remembers verdict under name when the files at key_path and cert_path are still those subject
+ * describes (a file replaced while it was being checked is checked again next time). */
+static void certs_remember(const char *name, const char *key_path, const char *cert_path,
+                           const at_verdict_subject_t *subject, const at_verdict_t *verdict)
+{
+    at_verdict_subject_t after = *subject;
+
+    if (certs_pass.cache == NULL || at_file_id_of(&after.key, key_path) != APR_SUCCESS ||
+        at_file_id_of(&after.chain, cert_path) != APR_SUCCESS ||
+        !at_file_id_same(&after.key, &subject->key) ||
+        !at_file_id_same(&after.chain, &subject->chain)) {
+        return;
+    }
+    at_verdict_store(certs_pass.cache, name, subject, verdict, apr_time_now());
+}
+
+/* Remembers that the live set loaded for subject passed. */
 static void certs_verdict_keep(const certs_files_t *files, const at_verdict_subject_t *subject,
                                apr_array_header_t *chain, int partial, apr_pool_t *ptemp)
 {
-    at_verdict_subject_t after = *subject;
     at_verdict_t verdict;
 
-    if (certs_pass.cache == NULL || at_file_id_of(&after.key, files->key_file) != APR_SUCCESS ||
-        at_file_id_of(&after.chain, files->cert_file) != APR_SUCCESS ||
-        !at_file_id_same(&after.key, &subject->key) ||
-        !at_file_id_same(&after.chain, &subject->chain) ||
-        at_verdict_of_leaf(&verdict, ptemp, APR_ARRAY_IDX(chain, 0, X509 *), partial) !=
-            APR_SUCCESS) {
-        return;
+    if (at_verdict_of_leaf(&verdict, ptemp, APR_ARRAY_IDX(chain, 0, X509 *), partial) ==
+        APR_SUCCESS) {
+        certs_remember(files->site->name, files->key_file, files->cert_file, subject, &verdict);
     }
-    at_verdict_store(certs_pass.cache, files->site->name, subject, &verdict, apr_time_now());
+}
+
+/* Whether the stored placeholder may be served again: remembered as covering the names while
+ * its files did not change and it has long enough left, else checked in full (placeholder.c). */
+static int certs_placeholder_usable(autotls_site_t *site, autotls_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    const char *name = apr_pstrcat(ptemp, site->name, CERTS_PLACEHOLDER_KEY_SUFFIX, NULL);
+    const char *key_path = NULL, *cert_path = NULL;
+    at_verdict_subject_t subject;
+    at_certset_check_t check;
+    const at_verdict_t *found;
+    at_verdict_t verdict;
+    apr_time_t now = apr_time_now();
+    int subject_ok;
+
+    memset(&subject, 0, sizeof(subject));
+    memset(&check, 0, sizeof(check));
+    check.names = site->names;
+    subject.policy = at_verdict_policy(ptemp, &check);
+    subject_ok = certs_pass.cache != NULL &&
+                 at_store_path(ctx->store, AT_STORE_LIVE, site->name, AUTOTLS_PLACEHOLDER_KEY,
+                               &key_path, ptemp) == APR_SUCCESS &&
+                 at_store_path(ctx->store, AT_STORE_LIVE, site->name, AUTOTLS_PLACEHOLDER_CERT,
+                               &cert_path, ptemp) == APR_SUCCESS &&
+                 at_file_id_of(&subject.key, key_path) == APR_SUCCESS &&
+                 at_file_id_of(&subject.chain, cert_path) == APR_SUCCESS && subject.key.present &&
+                 subject.chain.present;
+    if (subject_ok && (found = at_verdict_lookup(certs_pass.cache, name, &subject, now)) != NULL &&
+        autotls_placeholder_lasts(found->not_after, now)) {
+        certs_pass.count.placeholders_reused++;
+        return 1;
+    }
+    certs_pass.count.placeholders_checked++;
+    if (!autotls_placeholder_usable(site, ctx->store, &verdict, ptemp)) {
+        return 0;
+    }
+    if (subject_ok) {
+        certs_remember(name, key_path, cert_path, &subject, &verdict);
+    }
+    return 1;
 }
 
 /* Loads live/<site>/ into files when it is valid for the site now: from the verdict cache when
@@ -388,7 +440,7 @@ static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site,
                      AUTOTLS_LOGNO(0279) "%s: no valid certificate in the store; serving a "
                                          "placeholder until one is issued",
                      site->name);
-        if (!autotls_placeholder_usable(site, ctx->store, ptemp)) {
+        if (!certs_placeholder_usable(site, ctx, ptemp)) {
             /* A torn placeholder is made again at the next start: no fsyncs one by one, one
              * sync for all of them after the loop (thousands of sites on a first start). */
             at_store_fs_defer_sync(ctx->store, 1);

@@ -71,8 +71,10 @@ void autotls_verdicts_end(const autotls_ctx_t *ctx, const autotls_verdicts_count
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, ctx->main_server,
                  AUTOTLS_LOGNO(0100) "%s configuration pass: %d live set(s) checked in full, %d "
-                                     "unchanged since their last check (verdict kept); %d "
-                                     "verdict(s) kept for the next pass%s",
-                 pass, count->checked, count->reused, stats.entries,
+                                     "unchanged since their last check (verdict kept); "
+                                     "placeholders: %d checked, %d unchanged; %d verdict(s) "
+                                     "kept for the next pass%s",
+                 pass, count->checked, count->reused, count->placeholders_checked,
+                 count->placeholders_reused, stats.entries,
                  retained->cache == NULL ? " (no verdict cache: out of memory)" : "");
 }

@@ -13,8 +13,10 @@
 
 /* What one configuration pass did with the sets of its sites (counted by certs.c). */
 typedef struct {
-    int checked; /* sets parsed and checked in full */
-    int reused;  /* sets whose remembered verdict stood (files, names, roots all unchanged) */
+    int checked; /* live sets parsed and checked in full */
+    int reused;  /* live sets whose remembered verdict stood (files, names, roots unchanged) */
+    int placeholders_checked; /* stored placeholders parsed and checked in full */
+    int placeholders_reused;  /* ... whose remembered verdict stood */
 } autotls_verdicts_count_t;
 
 /* Starts a configuration pass; the cache, or NULL when it cannot be had (then every set is

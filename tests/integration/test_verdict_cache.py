@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from autotls_server import AutoTLSServer, Site, skip_unless_runnable
+from autotls_server import AutoTLSServer, Site, free_port, skip_unless_runnable
 
 MODULE = skip_unless_runnable()
 
@@ -32,12 +32,19 @@ OPENSSL_TIMEOUT = 30
 RACY_SECONDS = 1.0
 SETTLE_MARGIN = 0.2
 PASS_RE = re.compile(r"autotls-0100: (\w+) configuration pass: (\d+) live set\(s\) checked in "
-                     r"full, (\d+) unchanged since their last check")
+                     r"full, (\d+) unchanged since their last check \(verdict kept\); "
+                     r"placeholders: (\d+) checked, (\d+) unchanged")
 
 
 def passes(server):
-    """(pass, checked, reused) of every configuration pass the log reports, in order."""
+    """(pass, checked, reused) of live sets for every configuration pass the log reports."""
     return [(m.group(1), int(m.group(2)), int(m.group(3)))
+            for m in PASS_RE.finditer(server.error_log())]
+
+
+def placeholder_passes(server):
+    """(pass, checked, reused) of placeholders for every configuration pass the log reports."""
+    return [(m.group(1), int(m.group(4)), int(m.group(5)))
             for m in PASS_RE.finditer(server.error_log())]
 
 
@@ -135,3 +142,23 @@ def test_first_start_pass_checks_and_real_pass_reuses(pebble):
     finally:
         if server.stop() and not server.keep:
             shutil.rmtree(server.root, ignore_errors=True)
+
+
+def test_placeholders_are_checked_once_then_taken_as_they_stand():
+    """Sites without a certificate (the CA a closed port): the first start makes their
+    placeholders, and a graceful with nothing changed parses none of them again."""
+    sites = [Site("p%d.test" % i) for i in range(3)]
+    server = AutoTLSServer(sites, ca_url="https://127.0.0.1:%d/directory" % free_port())
+    with server:
+        time.sleep(RACY_SECONDS + SETTLE_MARGIN)  # the placeholders were just made
+        server.graceful()
+        assert placeholder_passes(server)[-1] == ("restart", 3, 0), server.log_tail()
+        server.graceful()
+        assert placeholder_passes(server)[-1] == ("restart", 0, 3), server.log_tail()
+        # a placeholder's file replaced: that one is checked again
+        path = live_file(server, sites[0], "placeholder.pem")
+        with open(path, "rb") as f:
+            replace_in_place(path, f.read())
+        server.graceful()
+        assert placeholder_passes(server)[-1] == ("restart", 1, 2), server.log_tail()
+        assert "Pebble" not in server.served_cert(sites[1].name).issuer
