@@ -18,7 +18,6 @@ import subprocess
 import tempfile
 import time
 
-import pytest
 
 from autotls_server import AutoTLSServer, Site, free_port, skip_unless_runnable
 
