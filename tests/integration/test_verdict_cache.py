@@ -18,7 +18,6 @@ import subprocess
 import tempfile
 import time
 
-
 from autotls_server import AutoTLSServer, Site, free_port, skip_unless_runnable
 
 MODULE = skip_unless_runnable()
