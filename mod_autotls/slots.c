@@ -849,6 +849,58 @@ apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool
     return APR_SUCCESS;
 }
 
+/* The leaf of a copied set into an object owned by p; the key is never decoded. */
+static apr_status_t slots_parse_leaf(const slots_copy_t *copy, apr_pool_t *p, X509 **leaf)
+{
+    const unsigned char *at = copy->data + copy->meta.key_len;
+    const unsigned char *end = copy->data + copy->meta.data_len;
+    const unsigned char *der;
+    apr_uint32_t len;
+    X509 *cert;
+
+    if (end - at < SLOTS_LEN_BYTES) {
+        return AT_EINVALID;
+    }
+    len = slots_get_len(at);
+    at += SLOTS_LEN_BYTES;
+    if (len == 0 || (apr_size_t)(end - at) < len) {
+        return AT_EINVALID;
+    }
+    der = at;
+    cert = d2i_X509(NULL, &der, (long)len);
+    if (cert == NULL || der != at + len) {
+        X509_free(cert);
+        ERR_clear_error();
+        return AT_EINVALID;
+    }
+    apr_pool_cleanup_register(p, cert, slots_free_cert, apr_pool_cleanup_null);
+    *leaf = cert;
+    return APR_SUCCESS;
+}
+
+apr_status_t autotls_slots_read_leaf(const autotls_slots_t *slots, int slot, apr_pool_t *p,
+                                     X509 **leaf, apr_uint32_t *generation)
+{
+    slots_copy_t copy;
+    apr_uint32_t gen = 0;
+    apr_status_t rv;
+
+    *leaf = NULL;
+    *generation = 0;
+    if (!slots_valid_index(slots, slot) || slots->reader == NULL) {
+        return AT_EARG;
+    }
+    copy.data = apr_palloc(p, AUTOTLS_SLOT_DATA_MAX);
+    rv = slots_copy(slots, slot, &copy, &gen);
+    if (rv == APR_SUCCESS) {
+        rv = slots_parse_leaf(&copy, p, leaf);
+    }
+    if (rv == APR_SUCCESS) {
+        *generation = gen;
+    }
+    return rv;
+}
+
 #ifdef AUTOTLS_SLOTS_TESTING
 void autotls_slots_test_corrupt(autotls_slots_t *slots, int slot, autotls_slots_test_field_e field,
                                 apr_uint32_t value)

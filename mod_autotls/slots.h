@@ -76,6 +76,13 @@ apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool
                                 EVP_PKEY **key, apr_array_header_t **chain,
                                 apr_uint32_t *generation);
 
+/* The leaf certificate of the slot's set only (what the renewal process looks at: its names,
+ * issuer and ARI id), parsed into an object owned by p, and its generation; the key is not
+ * decoded (an EC key costs far more to decode than a certificate, and the renewal process has
+ * no use for it). APR_ENOENT when nothing is published. */
+apr_status_t autotls_slots_read_leaf(const autotls_slots_t *slots, int slot, apr_pool_t *p,
+                                     X509 **leaf, apr_uint32_t *generation);
+
 /*
  * Lets the writer through the next fork (inherit 1) or keeps it from every fork (inherit 0, the
  * state after create). The parent brackets the activator's fork with 1 and 0, single-threaded,
