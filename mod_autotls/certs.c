@@ -208,6 +208,17 @@ static apr_status_t certs_subject(at_verdict_subject_t *subject, const certs_fil
                                                                                : APR_ENOENT;
 }
 
+/* Whether the files at key_path and cert_path are still those subject describes. */
+static int certs_files_unchanged(const char *key_path, const char *cert_path,
+                                 const at_verdict_subject_t *subject)
+{
+    at_file_id_t key, cert;
+
+    return at_file_id_of(&key, key_path) == APR_SUCCESS &&
+           at_file_id_of(&cert, cert_path) == APR_SUCCESS && at_file_id_same(&key, &subject->key) &&
+           at_file_id_same(&cert, &subject->chain);
+}
+
 /* The DER of the live set as it is now, when it is still the one subject describes: read, then
  * looked at again, so that bytes of a file replaced meanwhile are never taken for it. */
 static apr_status_t certs_read_der(autotls_slot_der_t **der, const certs_files_t *files,
@@ -215,8 +226,7 @@ static apr_status_t certs_read_der(autotls_slot_der_t **der, const certs_files_t
                                    const at_verdict_t *verdict, apr_pool_t *ptemp)
 {
     autotls_slot_der_t *set = apr_pcalloc(ptemp, sizeof(*set));
-    apr_array_header_t *keys;
-    at_verdict_subject_t after;
+    apr_array_header_t *keys, *certs;
     char *key_pem, *chain_pem;
     apr_size_t key_len, chain_len;
     apr_status_t rv;
@@ -227,10 +237,7 @@ static apr_status_t certs_read_der(autotls_slot_der_t **der, const certs_files_t
         rv = at_store_load(ctx->store, AT_STORE_LIVE, files->site->name, AT_CERTSET_CHAIN,
                            &chain_pem, &chain_len, AT_STORE_PUBLIC, ptemp);
     }
-    if (rv == APR_SUCCESS && (at_file_id_of(&after.key, files->key_file) != APR_SUCCESS ||
-                              at_file_id_of(&after.chain, files->cert_file) != APR_SUCCESS ||
-                              !at_file_id_same(&after.key, &subject->key) ||
-                              !at_file_id_same(&after.chain, &subject->chain))) {
+    if (rv == APR_SUCCESS && !certs_files_unchanged(files->key_file, files->cert_file, subject)) {
         rv = APR_EGENERAL; /* replaced while we read it */
     }
     if (rv == APR_SUCCESS &&
@@ -240,12 +247,12 @@ static apr_status_t certs_read_der(autotls_slot_der_t **der, const certs_files_t
         rv = AT_EINVALID;
     }
     if (rv == APR_SUCCESS) {
-        rv = at_pem_der_blocks((apr_array_header_t **)&set->certs, ptemp, chain_pem, chain_len,
-                               AT_PEM_LABEL_CERT);
+        rv = at_pem_der_blocks(&certs, ptemp, chain_pem, chain_len, AT_PEM_LABEL_CERT);
     }
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    set->certs = certs;
     set->key_der = APR_ARRAY_IDX(keys, 0, at_der_t).der;
     set->key_len = APR_ARRAY_IDX(keys, 0, at_der_t).len;
     set->not_before = verdict->not_before;
@@ -284,15 +291,9 @@ static int certs_verdict_stands(certs_files_t *files, autotls_ctx_t *ctx,
 static void certs_remember(const char *name, const char *key_path, const char *cert_path,
                            const at_verdict_subject_t *subject, const at_verdict_t *verdict)
 {
-    at_verdict_subject_t after = *subject;
-
-    if (certs_pass.cache == NULL || at_file_id_of(&after.key, key_path) != APR_SUCCESS ||
-        at_file_id_of(&after.chain, cert_path) != APR_SUCCESS ||
-        !at_file_id_same(&after.key, &subject->key) ||
-        !at_file_id_same(&after.chain, &subject->chain)) {
-        return;
+    if (certs_pass.cache != NULL && certs_files_unchanged(key_path, cert_path, subject)) {
+        at_verdict_store(certs_pass.cache, name, subject, verdict, apr_time_now());
     }
-    at_verdict_store(certs_pass.cache, name, subject, verdict, apr_time_now());
 }
 
 /* Remembers that the live set loaded for subject passed. */

@@ -766,6 +766,35 @@ static apr_status_t slots_free_cert(void *cert)
     return APR_SUCCESS;
 }
 
+/* The length-prefixed certificate at *at (before end) into an object owned by p; *at moves past
+ * it. Every length is checked against what is left. */
+static apr_status_t slots_parse_cert(const unsigned char **at, const unsigned char *end,
+                                     apr_pool_t *p, X509 **cert)
+{
+    const unsigned char *der;
+    apr_uint32_t len;
+
+    if (end - *at < SLOTS_LEN_BYTES) {
+        return AT_EINVALID;
+    }
+    len = slots_get_len(*at);
+    *at += SLOTS_LEN_BYTES;
+    if (len == 0 || (apr_size_t)(end - *at) < len) {
+        return AT_EINVALID;
+    }
+    der = *at;
+    *cert = d2i_X509(NULL, &der, (long)len);
+    if (*cert == NULL || der != *at + len) {
+        X509_free(*cert);
+        *cert = NULL;
+        ERR_clear_error();
+        return AT_EINVALID;
+    }
+    apr_pool_cleanup_register(p, *cert, slots_free_cert, apr_pool_cleanup_null);
+    *at += len;
+    return APR_SUCCESS;
+}
+
 /* Parses a copied set into objects owned by p; the lengths in copy->meta are sane already
  * (slots_meta_sane), and every certificate length is checked against what is left. */
 static apr_status_t slots_parse(const slots_copy_t *copy, apr_pool_t *p, EVP_PKEY **key,
@@ -787,30 +816,26 @@ static apr_status_t slots_parse(const slots_copy_t *copy, apr_pool_t *p, EVP_PKE
     *key = parsed;
     *chain = apr_array_make(p, (int)copy->meta.cert_count, sizeof(X509 *));
     for (i = 0; i < copy->meta.cert_count; i++) {
-        apr_uint32_t len;
-        const unsigned char *der;
         X509 *cert;
+        apr_status_t rv = slots_parse_cert(&at, end, p, &cert);
 
-        if (end - at < SLOTS_LEN_BYTES) {
-            return AT_EINVALID;
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
-        len = slots_get_len(at);
-        at += SLOTS_LEN_BYTES;
-        if (len == 0 || (apr_size_t)(end - at) < len) {
-            return AT_EINVALID;
-        }
-        der = at;
-        cert = d2i_X509(NULL, &der, (long)len);
-        if (cert == NULL || der != at + len) {
-            X509_free(cert);
-            ERR_clear_error();
-            return AT_EINVALID;
-        }
-        apr_pool_cleanup_register(p, cert, slots_free_cert, apr_pool_cleanup_null);
         APR_ARRAY_PUSH(*chain, X509 *) = cert;
-        at += len;
     }
     return at == end ? APR_SUCCESS : AT_EINVALID;
+}
+
+/* A consistent copy of slot's metadata and data, the data in p. */
+static apr_status_t slots_copy_set(const autotls_slots_t *slots, int slot, slots_copy_t *copy,
+                                   apr_uint32_t *gen, apr_pool_t *p)
+{
+    if (!slots_valid_index(slots, slot) || slots->reader == NULL) {
+        return AT_EARG;
+    }
+    copy->data = apr_palloc(p, AUTOTLS_SLOT_DATA_MAX);
+    return slots_copy(slots, slot, copy, gen);
 }
 
 apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool_t *p,
@@ -824,11 +849,7 @@ apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool
     *key = NULL;
     *chain = NULL;
     *generation = 0;
-    if (!slots_valid_index(slots, slot) || slots->reader == NULL) {
-        return AT_EARG;
-    }
-    copy.data = apr_palloc(p, AUTOTLS_SLOT_DATA_MAX);
-    rv = slots_copy(slots, slot, &copy, &gen);
+    rv = slots_copy_set(slots, slot, &copy, &gen, p);
     if (rv == APR_SUCCESS) {
         rv = slots_parse(&copy, p, key, chain);
     }
@@ -853,29 +874,8 @@ apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool
 static apr_status_t slots_parse_leaf(const slots_copy_t *copy, apr_pool_t *p, X509 **leaf)
 {
     const unsigned char *at = copy->data + copy->meta.key_len;
-    const unsigned char *end = copy->data + copy->meta.data_len;
-    const unsigned char *der;
-    apr_uint32_t len;
-    X509 *cert;
 
-    if (end - at < SLOTS_LEN_BYTES) {
-        return AT_EINVALID;
-    }
-    len = slots_get_len(at);
-    at += SLOTS_LEN_BYTES;
-    if (len == 0 || (apr_size_t)(end - at) < len) {
-        return AT_EINVALID;
-    }
-    der = at;
-    cert = d2i_X509(NULL, &der, (long)len);
-    if (cert == NULL || der != at + len) {
-        X509_free(cert);
-        ERR_clear_error();
-        return AT_EINVALID;
-    }
-    apr_pool_cleanup_register(p, cert, slots_free_cert, apr_pool_cleanup_null);
-    *leaf = cert;
-    return APR_SUCCESS;
+    return slots_parse_cert(&at, copy->data + copy->meta.data_len, p, leaf);
 }
 
 apr_status_t autotls_slots_read_leaf(const autotls_slots_t *slots, int slot, apr_pool_t *p,
@@ -887,11 +887,7 @@ apr_status_t autotls_slots_read_leaf(const autotls_slots_t *slots, int slot, apr
 
     *leaf = NULL;
     *generation = 0;
-    if (!slots_valid_index(slots, slot) || slots->reader == NULL) {
-        return AT_EARG;
-    }
-    copy.data = apr_palloc(p, AUTOTLS_SLOT_DATA_MAX);
-    rv = slots_copy(slots, slot, &copy, &gen);
+    rv = slots_copy_set(slots, slot, &copy, &gen, p);
     if (rv == APR_SUCCESS) {
         rv = slots_parse_leaf(&copy, p, leaf);
     }
