@@ -16,6 +16,9 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 
+#include <openssl/bn.h>
+#include <openssl/err.h>
+
 #include "at_core.h"
 #include "at_verdict.h"
 
@@ -79,21 +82,24 @@ const char *at_verdict_policy(apr_pool_t *p, const at_certset_check_t *check)
 
 apr_status_t at_verdict_of_leaf(at_verdict_t *verdict, apr_pool_t *p, X509 *leaf, int partial)
 {
-    at_cert_info_t *info;
-    apr_status_t rv;
+    /* The serial as at_cert_info spells it, without at_cert_info's names and key type: this
+     * runs for every site of a configuration pass. */
+    BIGNUM *bn = leaf == NULL ? NULL : ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
+    char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+    apr_status_t rv = AT_EINVALID;
 
     memset(verdict, 0, sizeof(*verdict));
-    if ((rv = at_cert_info(&info, p, leaf)) != APR_SUCCESS) {
-        return rv;
+    if (hex != NULL && strlen(hex) <= AT_VERDICT_SERIAL_MAX &&
+        at_asn1_time_to_apr(&verdict->not_before, X509_get0_notBefore(leaf)) == APR_SUCCESS &&
+        at_asn1_time_to_apr(&verdict->not_after, X509_get0_notAfter(leaf)) == APR_SUCCESS) {
+        apr_cpystrn(verdict->serial, hex, sizeof(verdict->serial));
+        verdict->partial = partial;
+        rv = APR_SUCCESS;
     }
-    if (strlen(info->serial) > AT_VERDICT_SERIAL_MAX) {
-        return AT_ETOOLARGE;
-    }
-    apr_cpystrn(verdict->serial, info->serial, sizeof(verdict->serial));
-    verdict->not_before = info->not_before;
-    verdict->not_after = info->not_after;
-    verdict->partial = partial;
-    return APR_SUCCESS;
+    OPENSSL_free(hex);
+    BN_free(bn);
+    ERR_clear_error();
+    return rv;
 }
 
 apr_status_t at_verdict_cache_create(at_verdict_cache_t **cache, apr_pool_t *parent)
