@@ -29,7 +29,9 @@
 #include "at_crypto.h"
 #include "at_issue.h"
 #include "at_live.h"
+#include "at_pem.h"
 #include "at_store.h"
+#include "at_verdict.h"
 #include "autotls.h"
 #include "certs.h"
 #include "log_glue.h"
@@ -37,14 +39,18 @@
 #include "recovery.h"
 #include "slots.h"
 #include "store_layout.h"
+#include "verdicts.h"
 
 APLOG_USE_MODULE(autotls);
 
 /* The activator may replace a live set while we read it: one more look before giving up. */
 #define CERTS_LIVE_ATTEMPTS 2
+/* A site's placeholder in the verdict cache: its name and this (no DNS name holds a space). */
+#define CERTS_PLACEHOLDER_KEY_SUFFIX " placeholder"
 
-/* What mod_ssl loads for one twin. key and chain are the parsed live set, valid only during
- * the post_config call that loaded them (they live in its ptemp). */
+/* What mod_ssl loads for one twin. key and chain are the parsed live set, or der its DER when
+ * its verdict was remembered (at_verdict.h); either is valid only during the post_config call
+ * that loaded it (it lives in its ptemp). */
 typedef struct {
     autotls_site_t *site;
     server_rec *twin; /* the hash key points here */
@@ -53,7 +59,19 @@ typedef struct {
     int live;
     EVP_PKEY *key;
     apr_array_header_t *chain;
+    autotls_slot_der_t *der;
 } certs_files_t;
+
+/* One configuration pass: the verdict cache (NULL: none), what it is compared against, whether
+ * this pass publishes (and so needs each set's bytes), and the counts autotls-0100 reports. */
+typedef struct {
+    at_verdict_cache_t *cache;
+    at_file_id_t roots; /* the issuer roots file's identity, taken once per pass */
+    int publish;
+    autotls_verdicts_count_t count;
+} certs_pass_t;
+
+static certs_pass_t certs_pass;
 
 /* Placeholders made in this post_config pass: synced once, after the last (parent only). */
 static int certs_placeholders_made;
@@ -73,6 +91,7 @@ static apr_status_t certs_forget_parsed(void *data)
 
     files->key = NULL;
     files->chain = NULL;
+    files->der = NULL;
     return APR_SUCCESS;
 }
 
@@ -124,15 +143,18 @@ static void certs_site_check(at_certset_check_t *check, const autotls_ctx_t *ctx
     check->now = apr_time_now();
 }
 
-/* Whether the set is valid for the site now: every name covered, or (a partial issuance) a part
- * of them and nothing but them. *why says what is wrong with the complete check. */
-static apr_status_t certs_check_live(const char **why, autotls_ctx_t *ctx, autotls_site_t *site,
-                                     EVP_PKEY *key, apr_array_header_t *chain, apr_pool_t *ptemp)
+/* Whether the set is valid for the site now: every name covered, or (a partial issuance, then
+ * *partial is set) a part of them and nothing but them. *why says what is wrong with the
+ * complete check. */
+static apr_status_t certs_check_live(const char **why, int *partial, autotls_ctx_t *ctx,
+                                     autotls_site_t *site, EVP_PKEY *key, apr_array_header_t *chain,
+                                     apr_pool_t *ptemp)
 {
     at_certset_check_t check;
     const char *partial_why;
     apr_status_t rv;
 
+    *partial = 0;
     certs_site_check(&check, ctx, site);
     if ((rv = at_certset_validate(why, ptemp, key, chain, &check)) == APR_SUCCESS) {
         return rv;
@@ -140,6 +162,7 @@ static apr_status_t certs_check_live(const char **why, autotls_ctx_t *ctx, autot
     check.allow_partial = 1;
     if (at_certset_validate(&partial_why, ptemp, key, chain, &check) == APR_SUCCESS) {
         *why = NULL;
+        *partial = 1;
         return APR_SUCCESS;
     }
     return rv;
@@ -168,35 +191,213 @@ static void certs_log_unused(autotls_site_t *site, apr_status_t rv, const char *
                       site->name, why != NULL ? why : "it cannot be read (see above)");
 }
 
-/* Loads live/<site>/ into files when it is valid for the site now. */
+/* What site's verdict depends on now: its live files as they are, its names, the roots. */
+static apr_status_t certs_subject(at_verdict_subject_t *subject, const certs_files_t *files,
+                                  autotls_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    at_certset_check_t check;
+    apr_status_t rv;
+
+    certs_site_check(&check, ctx, files->site);
+    subject->policy = at_verdict_policy(ptemp, &check);
+    subject->roots = certs_pass.roots;
+    if ((rv = at_file_id_of(&subject->key, files->key_file)) == APR_SUCCESS) {
+        rv = at_file_id_of(&subject->chain, files->cert_file);
+    }
+    return rv == APR_SUCCESS && subject->key.present && subject->chain.present ? APR_SUCCESS
+                                                                               : APR_ENOENT;
+}
+
+/* Whether the files at key_path and cert_path are still those subject describes. */
+static int certs_files_unchanged(const char *key_path, const char *cert_path,
+                                 const at_verdict_subject_t *subject)
+{
+    at_file_id_t key, cert;
+
+    return at_file_id_of(&key, key_path) == APR_SUCCESS &&
+           at_file_id_of(&cert, cert_path) == APR_SUCCESS && at_file_id_same(&key, &subject->key) &&
+           at_file_id_same(&cert, &subject->chain);
+}
+
+/* The DER of the live set as it is now, when it is still the one subject describes: read, then
+ * looked at again, so that bytes of a file replaced meanwhile are never taken for it. */
+static apr_status_t certs_read_der(autotls_slot_der_t **der, const certs_files_t *files,
+                                   autotls_ctx_t *ctx, const at_verdict_subject_t *subject,
+                                   const at_verdict_t *verdict, apr_pool_t *ptemp)
+{
+    autotls_slot_der_t *set = apr_pcalloc(ptemp, sizeof(*set));
+    apr_array_header_t *keys, *certs;
+    char *key_pem, *chain_pem;
+    apr_size_t key_len, chain_len;
+    apr_status_t rv;
+
+    rv = at_store_load(ctx->store, AT_STORE_LIVE, files->site->name, AT_CERTSET_KEY, &key_pem,
+                       &key_len, AT_STORE_SECRET, ptemp);
+    if (rv == APR_SUCCESS) {
+        rv = at_store_load(ctx->store, AT_STORE_LIVE, files->site->name, AT_CERTSET_CHAIN,
+                           &chain_pem, &chain_len, AT_STORE_PUBLIC, ptemp);
+    }
+    if (rv == APR_SUCCESS && !certs_files_unchanged(files->key_file, files->cert_file, subject)) {
+        rv = APR_EGENERAL; /* replaced while we read it */
+    }
+    if (rv == APR_SUCCESS &&
+        (rv = at_pem_der_blocks(&keys, ptemp, key_pem, key_len, AT_PEM_LABEL_PKCS8)) ==
+            APR_SUCCESS &&
+        keys->nelts != 1) {
+        rv = AT_EINVALID;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = at_pem_der_blocks(&certs, ptemp, chain_pem, chain_len, AT_PEM_LABEL_CERT);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    set->certs = certs;
+    set->key_der = APR_ARRAY_IDX(keys, 0, at_der_t).der;
+    set->key_len = APR_ARRAY_IDX(keys, 0, at_der_t).len;
+    set->not_before = verdict->not_before;
+    set->not_after = verdict->not_after;
+    set->serial = apr_pstrdup(ptemp, verdict->serial);
+    *der = set;
+    return APR_SUCCESS;
+}
+
+/* Whether site's live set passed its check before and nothing it depends on changed since; in
+ * the publishing pass its DER comes with it. Anything unexpected: 0, and the set is checked in
+ * full. */
+static int certs_verdict_stands(certs_files_t *files, autotls_ctx_t *ctx,
+                                const at_verdict_subject_t *subject, apr_pool_t *ptemp)
+{
+    const at_verdict_t *verdict;
+
+    if (certs_pass.cache == NULL) {
+        return 0;
+    }
+    verdict = at_verdict_lookup(certs_pass.cache, files->site->name, subject, apr_time_now());
+    if (verdict == NULL) {
+        return 0;
+    }
+    if (certs_pass.publish &&
+        certs_read_der(&files->der, files, ctx, subject, verdict, ptemp) != APR_SUCCESS) {
+        at_verdict_forget(certs_pass.cache, files->site->name);
+        files->der = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+/* Remembers verdict under name when the files at key_path and cert_path are still those subject
+ * describes (a file replaced while it was being checked is checked again next time). */
+static void certs_remember(const char *name, const char *key_path, const char *cert_path,
+                           const at_verdict_subject_t *subject, const at_verdict_t *verdict)
+{
+    if (certs_pass.cache != NULL && certs_files_unchanged(key_path, cert_path, subject)) {
+        at_verdict_store(certs_pass.cache, name, subject, verdict, apr_time_now());
+    }
+}
+
+/* Remembers that the live set loaded for subject passed. */
+static void certs_verdict_keep(const certs_files_t *files, const at_verdict_subject_t *subject,
+                               apr_array_header_t *chain, int partial, apr_pool_t *ptemp)
+{
+    at_verdict_t verdict;
+
+    if (at_verdict_of_leaf(&verdict, ptemp, APR_ARRAY_IDX(chain, 0, X509 *), partial) ==
+        APR_SUCCESS) {
+        certs_remember(files->site->name, files->key_file, files->cert_file, subject, &verdict);
+    }
+}
+
+/* Whether the stored placeholder may be served again: remembered as covering the names while
+ * its files did not change and it has long enough left, else checked in full (placeholder.c). */
+static int certs_placeholder_usable(autotls_site_t *site, autotls_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    const char *name = apr_pstrcat(ptemp, site->name, CERTS_PLACEHOLDER_KEY_SUFFIX, NULL);
+    const char *key_path = NULL, *cert_path = NULL;
+    at_verdict_subject_t subject;
+    at_certset_check_t check;
+    const at_verdict_t *found;
+    at_verdict_t verdict;
+    apr_time_t now = apr_time_now();
+    int subject_ok;
+
+    memset(&subject, 0, sizeof(subject));
+    memset(&check, 0, sizeof(check));
+    check.names = site->names;
+    subject.policy = at_verdict_policy(ptemp, &check);
+    subject_ok = certs_pass.cache != NULL &&
+                 at_store_path(ctx->store, AT_STORE_LIVE, site->name, AUTOTLS_PLACEHOLDER_KEY,
+                               &key_path, ptemp) == APR_SUCCESS &&
+                 at_store_path(ctx->store, AT_STORE_LIVE, site->name, AUTOTLS_PLACEHOLDER_CERT,
+                               &cert_path, ptemp) == APR_SUCCESS &&
+                 at_file_id_of(&subject.key, key_path) == APR_SUCCESS &&
+                 at_file_id_of(&subject.chain, cert_path) == APR_SUCCESS && subject.key.present &&
+                 subject.chain.present;
+    if (subject_ok && (found = at_verdict_lookup(certs_pass.cache, name, &subject, now)) != NULL &&
+        autotls_placeholder_lasts(found->not_after, now)) {
+        certs_pass.count.placeholders_reused++;
+        return 1;
+    }
+    certs_pass.count.placeholders_checked++;
+    if (!autotls_placeholder_usable(site, ctx->store, &verdict, ptemp)) {
+        return 0;
+    }
+    if (subject_ok) {
+        certs_remember(name, key_path, cert_path, &subject, &verdict);
+    }
+    return 1;
+}
+
+/* Loads live/<site>/ into files when it is valid for the site now: from the verdict cache when
+ * nothing changed since its last check, else parsed and checked in full. */
 static apr_status_t certs_load_live(certs_files_t *files, autotls_ctx_t *ctx, apr_pool_t *ptemp)
 {
     autotls_site_t *site = files->site;
+    at_verdict_subject_t subject;
     const char *why = NULL;
     EVP_PKEY *key = NULL;
     apr_array_header_t *chain = NULL;
     apr_status_t rv = APR_EGENERAL;
-    int attempt;
+    int attempt, subject_ok, partial = 0, checked = 0;
 
+    /* The paths mod_ssl will load, and whose identity the verdict cache compares. */
+    if (certs_paths(files, ctx, AT_CERTSET_KEY, AT_CERTSET_CHAIN) != APR_SUCCESS) {
+        files->key_file = files->cert_file = NULL;
+    }
     /* live/ changes only through the journal (at_live.h), whose recovery ran before: a second
      * look is for an activator of the previous generation that did not stop in time. */
     for (attempt = 0; attempt < CERTS_LIVE_ATTEMPTS; attempt++) {
+        subject_ok =
+            files->key_file != NULL && certs_subject(&subject, files, ctx, ptemp) == APR_SUCCESS;
+        if (subject_ok && certs_verdict_stands(files, ctx, &subject, ptemp)) {
+            certs_pass.count.reused++;
+            apr_pool_cleanup_register(ptemp, files, certs_forget_parsed, apr_pool_cleanup_null);
+            return APR_SUCCESS;
+        }
         chain = NULL;
         rv = at_certset_load(&key, &chain, ctx->store, AT_STORE_LIVE, site->name, ptemp);
         if (rv == APR_ENOENT) {
-            return rv;
+            break;
+        }
+        checked = 1;
+        if (rv == APR_SUCCESS) {
+            rv = certs_check_live(&why, &partial, ctx, site, key, chain, ptemp);
         }
         if (rv == APR_SUCCESS) {
-            rv = certs_check_live(&why, ctx, site, key, chain, ptemp);
-        }
-        if (rv == APR_SUCCESS) {
+            certs_pass.count.checked++;
+            if (subject_ok) {
+                certs_verdict_keep(files, &subject, chain, partial, ptemp);
+            }
             files->key = key;
             files->chain = chain;
             apr_pool_cleanup_register(ptemp, files, certs_forget_parsed, apr_pool_cleanup_null);
             return APR_SUCCESS;
         }
     }
-    certs_log_unused(site, rv, why, chain, ptemp);
+    certs_pass.count.checked += checked;
+    if (rv != APR_ENOENT) {
+        certs_log_unused(site, rv, why, chain, ptemp);
+    }
     return rv;
 }
 
@@ -240,7 +441,7 @@ static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site,
                      AUTOTLS_LOGNO(0279) "%s: no valid certificate in the store; serving a "
                                          "placeholder until one is issued",
                      site->name);
-        if (!autotls_placeholder_usable(site, ctx->store, ptemp)) {
+        if (!certs_placeholder_usable(site, ctx, ptemp)) {
             /* A torn placeholder is made again at the next start: no fsyncs one by one, one
              * sync for all of them after the loop (thousands of sites on a first start). */
             at_store_fs_defer_sync(ctx->store, 1);
@@ -260,6 +461,20 @@ static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site,
                       files->cert_file ? files->cert_file : "(nothing)",
                       files->key_file ? files->key_file : "(nothing)");
     return rv;
+}
+
+/* A pass begins: its verdict cache, the roots file's identity once for every site (a roots file
+ * that changed, or went, makes every verdict of the previous pass stale), and whether it
+ * publishes (the real pass; the first one only tells mod_ssl's trial run which files to load). */
+static void certs_pass_begin(autotls_ctx_t *ctx)
+{
+    memset(&certs_pass, 0, sizeof(certs_pass));
+    certs_pass.cache = autotls_verdicts_begin();
+    certs_pass.publish = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
+    if (ctx->issuer_roots != NULL &&
+        at_file_id_of(&certs_pass.roots, ctx->issuer_roots) != APR_SUCCESS) {
+        certs_pass.cache = NULL; /* cannot tell whether the roots changed: check every set */
+    }
 }
 
 apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
@@ -287,12 +502,14 @@ apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     certs_by_twin = apr_hash_make(ctx->pool);
     apr_pool_cleanup_register(ctx->pool, NULL, certs_forget, apr_pool_cleanup_null);
     certs_placeholders_made = 0;
+    certs_pass_begin(ctx);
     for (i = 0; i < ctx->sites->nelts; i++) {
         rv = certs_prepare_site(ctx, APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *), ptemp);
         if (rv != APR_SUCCESS) {
             return rv;
         }
     }
+    autotls_verdicts_end(ctx, &certs_pass.count);
     return certs_placeholders_made > 0 ? at_store_fs_sync(ctx->store) : APR_SUCCESS;
 }
 
@@ -314,11 +531,13 @@ apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp)
         certs_files_t *files = certs_files_of(site->twin);
 
         site->slot = i;
-        if (files == NULL || !files->live || files->key == NULL) {
+        if (files == NULL || !files->live || (files->key == NULL && files->der == NULL)) {
             continue; /* placeholder: the slot stays at generation 0 */
         }
         /* A set too large for a slot stays served by mod_ssl from the files until restart. */
-        if (autotls_slots_publish(ctx->slots, i, files->key, files->chain, 1) != APR_SUCCESS) {
+        rv = files->der != NULL ? autotls_slots_publish_der(ctx->slots, i, files->der, 1)
+                                : autotls_slots_publish(ctx->slots, i, files->key, files->chain, 1);
+        if (rv != APR_SUCCESS) {
             ap_log_error(
                 APLOG_MARK, APLOG_WARNING, 0, site->twin,
                 AUTOTLS_LOGNO(0274) "%s: the live certificate cannot be published to "

@@ -14,6 +14,7 @@
 
 #include "at_crypto.h"
 #include "at_store.h"
+#include "at_verdict.h"
 #include "autotls.h"
 #include "log_glue.h"
 #include "placeholder.h"
@@ -26,8 +27,14 @@ APLOG_USE_MODULE(autotls);
 #define PLACEHOLDER_MIN_LEFT apr_time_from_sec(30 * PLACEHOLDER_SECONDS_PER_DAY)
 #define PLACEHOLDER_KEY_TYPE AT_KEY_EC256
 
+int autotls_placeholder_lasts(apr_time_t not_after, apr_time_t now)
+{
+    return not_after - now > PLACEHOLDER_MIN_LEFT;
+}
+
 /* The stored placeholder when it still covers the names for long enough. */
-int autotls_placeholder_usable(autotls_site_t *site, at_store_t *store, apr_pool_t *ptemp)
+int autotls_placeholder_usable(autotls_site_t *site, at_store_t *store, at_verdict_t *verdict,
+                               apr_pool_t *ptemp)
 {
     char *pem;
     apr_size_t len;
@@ -48,9 +55,16 @@ int autotls_placeholder_usable(autotls_site_t *site, at_store_t *store, apr_pool
     memset(&check, 0, sizeof(check));
     check.names = site->names;
     check.now = apr_time_now();
-    return at_certset_validate(&why, ptemp, key, chain, &check) == APR_SUCCESS &&
-           at_cert_info(&info, ptemp, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS &&
-           info->not_after - check.now > PLACEHOLDER_MIN_LEFT;
+    if (at_certset_validate(&why, ptemp, key, chain, &check) != APR_SUCCESS ||
+        at_cert_info(&info, ptemp, APR_ARRAY_IDX(chain, 0, X509 *)) != APR_SUCCESS ||
+        !autotls_placeholder_lasts(info->not_after, check.now)) {
+        return 0;
+    }
+    if (verdict != NULL &&
+        at_verdict_of_leaf(verdict, ptemp, APR_ARRAY_IDX(chain, 0, X509 *), 0) != APR_SUCCESS) {
+        verdict->not_after = 0; /* nothing to remember: not_after 0 never lasts */
+    }
+    return 1;
 }
 
 apr_status_t autotls_placeholder_make(autotls_site_t *site, at_store_t *store, apr_pool_t *ptemp)

@@ -103,20 +103,17 @@ static void renew_job_requested(autotls_renew_t *renew, autotls_renew_job_t *job
 /* The served certificate's names and ARI identifier: what is missing, what a renewal replaces. */
 static void renew_served_details(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
 {
-    apr_array_header_t *chain;
     apr_uint32_t generation;
     at_cert_info_t *info = NULL;
     const char *cert_id;
-    EVP_PKEY *key;
     X509 *leaf;
 
-    if (autotls_slots_read(renew->ctx->slots, job->site->slot, p, &key, &chain, &generation) !=
+    if (autotls_slots_read_leaf(renew->ctx->slots, job->site->slot, p, &leaf, &generation) !=
             APR_SUCCESS ||
-        generation != job->generation || chain->nelts == 0) {
+        generation != job->generation) {
         job->served_known = 0; /* changed meanwhile: look again next tick */
         return;
     }
-    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
     if (at_cert_info(&info, p, leaf) == APR_SUCCESS &&
         autotls_job_missing_reconcile(&job->state, job->site->names, info->names) > 0) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,

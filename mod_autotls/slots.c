@@ -39,6 +39,7 @@
 
 #include "at_core.h"
 #include "at_crypto.h"
+#include "at_pem.h"
 #include "slots.h"
 
 /* Seals older C libraries do not name yet (Linux 5.1 added FUTURE_WRITE). */
@@ -521,20 +522,43 @@ static apr_status_t slots_describe(slots_slot_t *meta, X509 *leaf)
     return rv;
 }
 
-apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *key,
-                                   const apr_array_header_t *chain, int ca_issued)
+/* Makes staged (encoded into the half nobody reads) the slot's published set: the generation goes
+ * odd, the metadata and active half change, the generation goes even. Single writer. */
+static void slots_commit(slots_slot_t *meta, const slots_slot_t *staged, apr_uint32_t half,
+                         int ca_issued)
+{
+    apr_uint32_t gen, odd, next;
+
+    gen = __atomic_load_n(&meta->generation, __ATOMIC_RELAXED);
+    odd = (gen & 1u) ? gen : gen + 1; /* odd already: a writer died here; finish its work */
+    __atomic_store_n(&meta->generation, odd, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    meta->active = half;
+    meta->ca_issued = ca_issued ? 1 : 0;
+    meta->key_len = staged->key_len;
+    meta->data_len = staged->data_len;
+    meta->cert_count = staged->cert_count;
+    meta->not_before = staged->not_before;
+    meta->not_after = staged->not_after;
+    memcpy(meta->serial, staged->serial, sizeof(meta->serial));
+    next = odd + 1;
+    if (next == 0) {
+        next = 2; /* 0 means "never published"; wrapping after 2^31 publishes skips it */
+    }
+    __atomic_store_n(&meta->generation, next, __ATOMIC_RELEASE);
+}
+
+/* The writer of slot, or NULL with a log line: no such slot, nothing given, or not ours. */
+static unsigned char *slots_writer_for(autotls_slots_t *slots, int slot, int given)
 {
     unsigned char *writer = slots_writer(slots);
-    slots_slot_t staged, *meta;
-    apr_uint32_t gen, odd, next, half;
-    apr_status_t rv;
 
-    if (!slots_valid_index(slots, slot) || key == NULL || chain == NULL || chain->nelts == 0) {
+    if (!slots_valid_index(slots, slot) || !given) {
         at_log(AT_LOG_ERR, AT_EARG,
                SLOTS_LOGNO(0901) "slots: refusing to publish into slot %d: no such slot, or "
                                  "no key or certificate given",
                slot);
-        return AT_EARG;
+        return NULL;
     }
     if (writer == NULL) {
         at_log(AT_LOG_ERR, APR_EACCES,
@@ -542,48 +566,111 @@ apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *k
                                  "not hold the writable mapping (only the parent and the "
                                  "activator do)",
                slot);
-        return APR_EACCES;
+    }
+    return writer;
+}
+
+/* The one log line of a set that cannot be published; passes rv on. */
+static apr_status_t slots_refused(apr_status_t rv, int slot, int certs)
+{
+    if (rv == AT_ETOOLARGE) {
+        at_log(
+            AT_LOG_ERR, rv,
+            SLOTS_LOGNO(0902) "slots: refusing to publish into slot %d: the key and its chain of "
+                              "%d certificates exceed %d bytes of DER",
+            slot, certs, AUTOTLS_SLOT_DATA_MAX);
+    } else {
+        at_log(AT_LOG_ERR, rv,
+               SLOTS_LOGNO(0903) "slots: refusing to publish into slot %d: the key or a "
+                                 "certificate cannot be encoded",
+               slot);
+    }
+    return rv;
+}
+
+apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *key,
+                                   const apr_array_header_t *chain, int ca_issued)
+{
+    unsigned char *writer =
+        slots_writer_for(slots, slot, key != NULL && chain != NULL && chain->nelts > 0);
+    slots_slot_t staged, *meta;
+    apr_uint32_t half;
+    apr_status_t rv;
+
+    if (writer == NULL) {
+        return slots_valid_index(slots, slot) && key != NULL && chain != NULL && chain->nelts > 0
+                   ? APR_EACCES
+                   : AT_EARG;
     }
     meta = slots_meta_w(writer, slots, slot);
     memset(&staged, 0, sizeof(staged));
     /* Single writer: nobody else changes active or generation while we run. */
     half = meta->active == 0 ? 1 : 0;
     rv = slots_encode(&staged, slots_half_w(writer, slots, slot, half), key, chain);
-    if (rv == AT_ETOOLARGE) {
-        at_log(
-            AT_LOG_ERR, rv,
-            SLOTS_LOGNO(0902) "slots: refusing to publish into slot %d: the key and its chain of "
-                              "%d certificates exceed %d bytes of DER",
-            slot, chain->nelts, AUTOTLS_SLOT_DATA_MAX);
-        return rv;
-    }
     if (rv == APR_SUCCESS) {
         rv = slots_describe(&staged, APR_ARRAY_IDX(chain, 0, X509 *));
     }
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv,
-               SLOTS_LOGNO(0903) "slots: refusing to publish into slot %d: the key or a "
-                                 "certificate cannot be encoded",
-               slot);
-        return rv;
+        return slots_refused(rv, slot, chain->nelts);
     }
-    gen = __atomic_load_n(&meta->generation, __ATOMIC_RELAXED);
-    odd = (gen & 1u) ? gen : gen + 1; /* odd already: a writer died here; finish its work */
-    __atomic_store_n(&meta->generation, odd, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    meta->active = half;
-    meta->ca_issued = ca_issued ? 1 : 0;
-    meta->key_len = staged.key_len;
-    meta->data_len = staged.data_len;
-    meta->cert_count = staged.cert_count;
-    meta->not_before = staged.not_before;
-    meta->not_after = staged.not_after;
-    memcpy(meta->serial, staged.serial, sizeof(meta->serial));
-    next = odd + 1;
-    if (next == 0) {
-        next = 2; /* 0 means "never published"; wrapping after 2^31 publishes skips it */
+    slots_commit(meta, &staged, half, ca_issued);
+    return APR_SUCCESS;
+}
+
+/* A DER set into half (as slots_encode lays out objects); meta gets the lengths. */
+static apr_status_t slots_encode_der(slots_slot_t *meta, unsigned char *half,
+                                     const autotls_slot_der_t *set)
+{
+    apr_size_t used = set->key_len;
+    int i;
+
+    if (set->key_len == 0 || set->key_len > AUTOTLS_SLOT_DATA_MAX) {
+        return set->key_len == 0 ? AT_EINVALID : AT_ETOOLARGE;
     }
-    __atomic_store_n(&meta->generation, next, __ATOMIC_RELEASE);
+    memcpy(half, set->key_der, set->key_len);
+    for (i = 0; i < set->certs->nelts; i++) {
+        const at_der_t *cert = &APR_ARRAY_IDX(set->certs, i, at_der_t);
+
+        if (cert->len == 0 || cert->len > AUTOTLS_SLOT_DATA_MAX) {
+            return cert->len == 0 ? AT_EINVALID : AT_ETOOLARGE;
+        }
+        if (used + SLOTS_LEN_BYTES + cert->len > AUTOTLS_SLOT_DATA_MAX) {
+            return AT_ETOOLARGE;
+        }
+        slots_put_len(half + used, (apr_uint32_t)cert->len);
+        memcpy(half + used + SLOTS_LEN_BYTES, cert->der, cert->len);
+        used += SLOTS_LEN_BYTES + cert->len;
+    }
+    meta->key_len = (apr_uint32_t)set->key_len;
+    meta->data_len = (apr_uint32_t)used;
+    meta->cert_count = (apr_uint32_t)set->certs->nelts;
+    return APR_SUCCESS;
+}
+
+apr_status_t autotls_slots_publish_der(autotls_slots_t *slots, int slot,
+                                       const autotls_slot_der_t *set, int ca_issued)
+{
+    int given = set != NULL && set->key_der != NULL && set->certs != NULL &&
+                set->certs->nelts > 0 && set->serial != NULL;
+    unsigned char *writer = slots_writer_for(slots, slot, given);
+    slots_slot_t staged, *meta;
+    apr_uint32_t half;
+    apr_status_t rv;
+
+    if (writer == NULL) {
+        return slots_valid_index(slots, slot) && given ? APR_EACCES : AT_EARG;
+    }
+    meta = slots_meta_w(writer, slots, slot);
+    memset(&staged, 0, sizeof(staged));
+    half = meta->active == 0 ? 1 : 0;
+    rv = slots_encode_der(&staged, slots_half_w(writer, slots, slot, half), set);
+    if (rv != APR_SUCCESS) {
+        return slots_refused(rv, slot, set->certs->nelts);
+    }
+    strncpy(staged.serial, set->serial, sizeof(staged.serial) - 1);
+    staged.not_before = set->not_before;
+    staged.not_after = set->not_after;
+    slots_commit(meta, &staged, half, ca_issued);
     return APR_SUCCESS;
 }
 
@@ -679,6 +766,35 @@ static apr_status_t slots_free_cert(void *cert)
     return APR_SUCCESS;
 }
 
+/* The length-prefixed certificate at *at (before end) into an object owned by p; *at moves past
+ * it. Every length is checked against what is left. */
+static apr_status_t slots_parse_cert(const unsigned char **at, const unsigned char *end,
+                                     apr_pool_t *p, X509 **cert)
+{
+    const unsigned char *der;
+    apr_uint32_t len;
+
+    if (end - *at < SLOTS_LEN_BYTES) {
+        return AT_EINVALID;
+    }
+    len = slots_get_len(*at);
+    *at += SLOTS_LEN_BYTES;
+    if (len == 0 || (apr_size_t)(end - *at) < len) {
+        return AT_EINVALID;
+    }
+    der = *at;
+    *cert = d2i_X509(NULL, &der, (long)len);
+    if (*cert == NULL || der != *at + len) {
+        X509_free(*cert);
+        *cert = NULL;
+        ERR_clear_error();
+        return AT_EINVALID;
+    }
+    apr_pool_cleanup_register(p, *cert, slots_free_cert, apr_pool_cleanup_null);
+    *at += len;
+    return APR_SUCCESS;
+}
+
 /* Parses a copied set into objects owned by p; the lengths in copy->meta are sane already
  * (slots_meta_sane), and every certificate length is checked against what is left. */
 static apr_status_t slots_parse(const slots_copy_t *copy, apr_pool_t *p, EVP_PKEY **key,
@@ -700,30 +816,26 @@ static apr_status_t slots_parse(const slots_copy_t *copy, apr_pool_t *p, EVP_PKE
     *key = parsed;
     *chain = apr_array_make(p, (int)copy->meta.cert_count, sizeof(X509 *));
     for (i = 0; i < copy->meta.cert_count; i++) {
-        apr_uint32_t len;
-        const unsigned char *der;
         X509 *cert;
+        apr_status_t rv = slots_parse_cert(&at, end, p, &cert);
 
-        if (end - at < SLOTS_LEN_BYTES) {
-            return AT_EINVALID;
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
-        len = slots_get_len(at);
-        at += SLOTS_LEN_BYTES;
-        if (len == 0 || (apr_size_t)(end - at) < len) {
-            return AT_EINVALID;
-        }
-        der = at;
-        cert = d2i_X509(NULL, &der, (long)len);
-        if (cert == NULL || der != at + len) {
-            X509_free(cert);
-            ERR_clear_error();
-            return AT_EINVALID;
-        }
-        apr_pool_cleanup_register(p, cert, slots_free_cert, apr_pool_cleanup_null);
         APR_ARRAY_PUSH(*chain, X509 *) = cert;
-        at += len;
     }
     return at == end ? APR_SUCCESS : AT_EINVALID;
+}
+
+/* A consistent copy of slot's metadata and data, the data in p. */
+static apr_status_t slots_copy_set(const autotls_slots_t *slots, int slot, slots_copy_t *copy,
+                                   apr_uint32_t *gen, apr_pool_t *p)
+{
+    if (!slots_valid_index(slots, slot) || slots->reader == NULL) {
+        return AT_EARG;
+    }
+    copy->data = apr_palloc(p, AUTOTLS_SLOT_DATA_MAX);
+    return slots_copy(slots, slot, copy, gen);
 }
 
 apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool_t *p,
@@ -737,11 +849,7 @@ apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool
     *key = NULL;
     *chain = NULL;
     *generation = 0;
-    if (!slots_valid_index(slots, slot) || slots->reader == NULL) {
-        return AT_EARG;
-    }
-    copy.data = apr_palloc(p, AUTOTLS_SLOT_DATA_MAX);
-    rv = slots_copy(slots, slot, &copy, &gen);
+    rv = slots_copy_set(slots, slot, &copy, &gen, p);
     if (rv == APR_SUCCESS) {
         rv = slots_parse(&copy, p, key, chain);
     }
@@ -760,6 +868,33 @@ apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool
     }
     *generation = gen;
     return APR_SUCCESS;
+}
+
+/* The leaf of a copied set into an object owned by p; the key is never decoded. */
+static apr_status_t slots_parse_leaf(const slots_copy_t *copy, apr_pool_t *p, X509 **leaf)
+{
+    const unsigned char *at = copy->data + copy->meta.key_len;
+
+    return slots_parse_cert(&at, copy->data + copy->meta.data_len, p, leaf);
+}
+
+apr_status_t autotls_slots_read_leaf(const autotls_slots_t *slots, int slot, apr_pool_t *p,
+                                     X509 **leaf, apr_uint32_t *generation)
+{
+    slots_copy_t copy;
+    apr_uint32_t gen = 0;
+    apr_status_t rv;
+
+    *leaf = NULL;
+    *generation = 0;
+    rv = slots_copy_set(slots, slot, &copy, &gen, p);
+    if (rv == APR_SUCCESS) {
+        rv = slots_parse_leaf(&copy, p, leaf);
+    }
+    if (rv == APR_SUCCESS) {
+        *generation = gen;
+    }
+    return rv;
 }
 
 #ifdef AUTOTLS_SLOTS_TESTING

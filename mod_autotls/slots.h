@@ -48,6 +48,22 @@ apr_size_t autotls_slots_set_size(EVP_PKEY *key, const apr_array_header_t *chain
 apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *key,
                                    const apr_array_header_t *chain, int ca_issued);
 
+/* A set as DER (PKCS#8 key, certificates leaf first as at_der_t) and the leaf's metadata: what
+ * the parent publishes for a set whose verdict it remembers (at_verdict.h) without parsing it. */
+typedef struct {
+    const unsigned char *key_der;
+    apr_size_t key_len;
+    const apr_array_header_t *certs;
+    apr_time_t not_before;
+    apr_time_t not_after;
+    const char *serial;
+} autotls_slot_der_t;
+
+/* autotls_slots_publish for a set given as DER; the bytes are copied as they are (every child
+ * parses and matches them before serving, sslhook.c). */
+apr_status_t autotls_slots_publish_der(autotls_slots_t *slots, int slot,
+                                       const autotls_slot_der_t *set, int ca_issued);
+
 /* The slot's generation: one atomic load, for the handshake path. */
 apr_uint32_t autotls_slots_generation(const autotls_slots_t *slots, int slot);
 
@@ -59,6 +75,13 @@ apr_status_t autotls_slots_info(const autotls_slots_t *slots, int slot, autotls_
 apr_status_t autotls_slots_read(const autotls_slots_t *slots, int slot, apr_pool_t *p,
                                 EVP_PKEY **key, apr_array_header_t **chain,
                                 apr_uint32_t *generation);
+
+/* The leaf certificate of the slot's set only (what the renewal process looks at: its names,
+ * issuer and ARI id), parsed into an object owned by p, and its generation; the key is not
+ * decoded (an EC key costs far more to decode than a certificate, and the renewal process has
+ * no use for it). APR_ENOENT when nothing is published. */
+apr_status_t autotls_slots_read_leaf(const autotls_slots_t *slots, int slot, apr_pool_t *p,
+                                     X509 **leaf, apr_uint32_t *generation);
 
 /*
  * Lets the writer through the next fork (inherit 1) or keeps it from every fork (inherit 0, the

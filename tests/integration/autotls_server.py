@@ -519,7 +519,8 @@ def _add_pem(path, text):
     if text not in old:
         with open(path, "w") as f:
             f.write(old + text)
-    os.chmod(path, 0o644)
+    if os.stat(path).st_mode & 0o7777 != 0o644:
+        os.chmod(path, 0o644)  # only then: a chmod is a change (ctime) the module notices
 
 
 def challenge_answer(identifier, keyauth):

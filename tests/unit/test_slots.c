@@ -33,6 +33,7 @@
 #include "unit_main.h"
 #include "at_core.h"
 #include "at_crypto.h"
+#include "at_pem.h"
 #include "../../mod_autotls/slots.h"
 
 #define TEST_SLOTS 3
@@ -637,6 +638,91 @@ START_TEST(test_readers_never_see_a_torn_set)
 }
 END_TEST
 
+/* --- a set published from its DER (the parent's verdict cache) ----------------------------- */
+
+/* The DER of key (PKCS#8) and of each certificate of chain, as at_pem_der_blocks gives them. */
+static autotls_slot_der_t der_of(const test_set_t *set)
+{
+    autotls_slot_der_t der;
+    apr_array_header_t *certs = apr_array_make(pool, set->chain->nelts, sizeof(at_der_t));
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(set->key);
+    unsigned char *out = NULL;
+    at_cert_info_t *info;
+    int i, len;
+
+    ck_assert_ptr_nonnull(p8);
+    len = i2d_PKCS8_PRIV_KEY_INFO(p8, &out);
+    ck_assert_int_gt(len, 0);
+    der.key_der = apr_pmemdup(pool, out, (apr_size_t)len);
+    der.key_len = (apr_size_t)len;
+    OPENSSL_free(out);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    for (i = 0; i < set->chain->nelts; i++) {
+        at_der_t *block = apr_array_push(certs);
+
+        out = NULL;
+        len = i2d_X509(APR_ARRAY_IDX(set->chain, i, X509 *), &out);
+        ck_assert_int_gt(len, 0);
+        block->der = apr_pmemdup(pool, out, (apr_size_t)len);
+        block->len = (apr_size_t)len;
+        OPENSSL_free(out);
+    }
+    ck_assert_int_eq(at_cert_info(&info, pool, APR_ARRAY_IDX(set->chain, 0, X509 *)), APR_SUCCESS);
+    der.certs = certs;
+    der.serial = info->serial;
+    der.not_before = info->not_before;
+    der.not_after = info->not_after;
+    return der;
+}
+
+START_TEST(test_set_published_from_der_reads_back_like_one_from_objects)
+{
+    test_set_t set = make_set("der.example.org", AT_KEY_EC256);
+    autotls_slot_der_t der = der_of(&set);
+    autotls_slot_info_t by_der, by_objects;
+    EVP_PKEY *key;
+    apr_array_header_t *chain;
+    apr_uint32_t gen;
+    X509 *leaf;
+
+    ck_assert_int_eq(autotls_slots_publish_der(slots, 0, &der, 1), APR_SUCCESS);
+    ck_assert_int_eq(autotls_slots_publish(slots, 1, set.key, set.chain, 1), APR_SUCCESS);
+    ck_assert_int_eq(autotls_slots_read(slots, 0, pool, &key, &chain, &gen), APR_SUCCESS);
+    ck_assert_uint_eq(gen, 2);
+    ck_assert_int_eq(EVP_PKEY_eq(key, set.key), 1);
+    ck_assert(same_cert(APR_ARRAY_IDX(chain, 0, X509 *), APR_ARRAY_IDX(set.chain, 0, X509 *)));
+    ck_assert_int_eq(autotls_slots_info(slots, 0, &by_der), APR_SUCCESS);
+    ck_assert_int_eq(autotls_slots_info(slots, 1, &by_objects), APR_SUCCESS);
+    ck_assert_str_eq(by_der.serial, by_objects.serial);
+    ck_assert(by_der.not_after == by_objects.not_after);
+    ck_assert(by_der.not_before == by_objects.not_before);
+    ck_assert_int_eq(by_der.ca_issued, 1);
+    /* the leaf alone, as the renewal process reads it */
+    ck_assert_int_eq(autotls_slots_read_leaf(slots, 0, pool, &leaf, &gen), APR_SUCCESS);
+    ck_assert_uint_eq(gen, 2);
+    ck_assert(same_cert(leaf, APR_ARRAY_IDX(set.chain, 0, X509 *)));
+    ck_assert_int_eq(autotls_slots_read_leaf(slots, 2, pool, &leaf, &gen), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(test_oversized_der_set_is_refused_and_old_one_stays)
+{
+    test_set_t set = make_set("der-big.example.org", AT_KEY_EC256);
+    autotls_slot_der_t der = der_of(&set);
+    apr_array_header_t *big = apr_array_make(pool, 1, sizeof(at_der_t));
+    at_der_t *block = apr_array_push(big);
+
+    ck_assert_int_eq(autotls_slots_publish_der(slots, 0, &der, 1), APR_SUCCESS);
+    block->der = apr_pcalloc(pool, AUTOTLS_SLOT_DATA_MAX);
+    block->len = AUTOTLS_SLOT_DATA_MAX;
+    der.certs = big;
+    ck_assert_int_eq(autotls_slots_publish_der(slots, 0, &der, 1), AT_ETOOLARGE);
+    ck_assert_uint_eq(autotls_slots_generation(slots, 0), 2);
+    der.certs = NULL;
+    ck_assert_int_eq(autotls_slots_publish_der(slots, 0, &der, 1), AT_EARG);
+}
+END_TEST
+
 static Suite *slots_suite(void)
 {
     Suite *s = suite_create("slots");
@@ -649,6 +735,8 @@ static Suite *slots_suite(void)
     tcase_add_test(tc, test_republish_replaces_and_chain_order_is_kept);
     tcase_add_test(tc, test_oversized_set_is_refused_and_old_one_stays);
     tcase_add_test(tc, test_bad_arguments_are_refused);
+    tcase_add_test(tc, test_set_published_from_der_reads_back_like_one_from_objects);
+    tcase_add_test(tc, test_oversized_der_set_is_refused_and_old_one_stays);
     tcase_add_test(tc, test_forked_reader_sees_later_publish);
     tcase_add_test(tc, test_reader_cannot_be_made_writable_and_no_descriptor_stays_open);
     tcase_add_test(tc, test_forked_child_can_write_through_nothing);

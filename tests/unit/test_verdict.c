@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_verdict.c: the verdict cache (at_verdict.h) and the DER inside PEM text (at_pem.h).
+ *
+ * The one idea: a remembered verdict must never stand for bytes it was not given for. Every way
+ * a file can change (content of the same size with its mtime put back, `touch -r`; another inode
+ * renamed into place; size; a chmod), and every other input (names, roots file), must make the
+ * lookup miss, and so must the certificate's own expiry; the same files and inputs must hit.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+#include <check.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "unit_main.h"
+#include "at_core.h"
+#include "at_crypto.h"
+#include "at_pem.h"
+#include "at_verdict.h"
+#include "tiny_ca.h"
+
+#define SITE "example.org"
+#define DAY apr_time_from_sec(86400)
+/* Long enough for the kernel's file timestamps to move on (they advance by clock ticks). */
+#define TICK_USEC 30000
+/* Stored "later" than the files' last change, so that no file counts as just changed. */
+#define AFTER_RACY (AT_VERDICT_RACY + apr_time_from_sec(1))
+
+static apr_pool_t *pool;
+static char dir[] = "/tmp/test_verdict.XXXXXX";
+static const char *key_path, *chain_path, *roots_path;
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    strcpy(dir, "/tmp/test_verdict.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    key_path = apr_pstrcat(pool, dir, "/privkey.pem", NULL);
+    chain_path = apr_pstrcat(pool, dir, "/fullchain.pem", NULL);
+    roots_path = apr_pstrcat(pool, dir, "/roots.pem", NULL);
+    write_file(key_path, "key AAAA\n");
+    write_file(chain_path, "chain BBBB\n");
+    write_file(roots_path, "roots CCCC\n");
+}
+
+static void teardown(void)
+{
+    unlink(key_path);
+    unlink(chain_path);
+    unlink(roots_path);
+    unlink(apr_pstrcat(pool, dir, "/other", NULL));
+    rmdir(dir);
+    apr_pool_destroy(pool);
+}
+
+static at_certset_check_t check_for(const char *first_name, const char *roots)
+{
+    at_certset_check_t check;
+
+    memset(&check, 0, sizeof(check));
+    check.names = at_unit_names(pool, first_name, "www.example.org", NULL);
+    check.roots_file = roots;
+    return check;
+}
+
+/* The subject as the module takes it: the files as they are now. */
+static at_verdict_subject_t subject_now(const char *first_name)
+{
+    at_certset_check_t check = check_for(first_name, roots_path);
+    at_verdict_subject_t subject;
+
+    subject.policy = at_verdict_policy(pool, &check);
+    ck_assert_int_eq(at_file_id_of(&subject.key, key_path), APR_SUCCESS);
+    ck_assert_int_eq(at_file_id_of(&subject.chain, chain_path), APR_SUCCESS);
+    ck_assert_int_eq(at_file_id_of(&subject.roots, roots_path), APR_SUCCESS);
+    return subject;
+}
+
+static at_verdict_t verdict_valid_for(apr_time_t from, apr_time_t to)
+{
+    at_verdict_t verdict;
+
+    memset(&verdict, 0, sizeof(verdict));
+    verdict.not_before = from;
+    verdict.not_after = to;
+    strcpy(verdict.serial, "0A1B");
+    return verdict;
+}
+
+/* A cache holding a verdict on the files as they are now, valid from a day ago for 90 days. */
+static at_verdict_cache_t *cache_with_verdict(void)
+{
+    at_verdict_cache_t *cache;
+    at_verdict_subject_t subject = subject_now(SITE);
+    at_verdict_t verdict = verdict_valid_for(apr_time_now() - DAY, apr_time_now() + 90 * DAY);
+
+    ck_assert_int_eq(at_verdict_cache_create(&cache, pool), APR_SUCCESS);
+    at_verdict_cache_begin(cache);
+    ck_assert_int_eq(at_verdict_store(cache, SITE, &subject, &verdict, apr_time_now() + AFTER_RACY),
+                     APR_SUCCESS);
+    return cache;
+}
+
+static const at_verdict_t *lookup_now(at_verdict_cache_t *cache, const char *first_name)
+{
+    at_verdict_subject_t subject = subject_now(first_name);
+
+    return at_verdict_lookup(cache, SITE, &subject, apr_time_now());
+}
+
+/* The same content, same size, with the modification time put back: only ctime tells. */
+static void rewrite_keeping_mtime(const char *path, const char *text)
+{
+    struct stat st;
+    struct timespec times[2];
+
+    ck_assert_int_eq(stat(path, &st), 0);
+    usleep(TICK_USEC);
+    write_file(path, text);
+    times[0] = st.st_atim;
+    times[1] = st.st_mtim;
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+/* --- the cache -------------------------------------------------------------------------------- */
+
+START_TEST(test_same_files_names_and_roots_hit)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+    const at_verdict_t *found = lookup_now(cache, SITE);
+    at_verdict_stats_t stats;
+
+    ck_assert_ptr_nonnull(found);
+    ck_assert_str_eq(found->serial, "0A1B");
+    ck_assert_ptr_nonnull(lookup_now(cache, SITE)); /* and again */
+    at_verdict_cache_stats(cache, &stats);
+    ck_assert_int_eq(stats.lookups, 2);
+    ck_assert_int_eq(stats.hits, 2);
+    ck_assert_int_eq(stats.entries, 1);
+}
+END_TEST
+
+START_TEST(test_same_size_rewrite_with_mtime_put_back_misses)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+    struct stat before, after;
+
+    stat(chain_path, &before);
+    rewrite_keeping_mtime(chain_path, "chain XXXX\n"); /* what `touch -r` after a copy leaves */
+    stat(chain_path, &after);
+    ck_assert_int_eq(before.st_size, after.st_size);
+    ck_assert_int_eq(before.st_ino, after.st_ino);
+    ck_assert_int_eq(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+    ck_assert_ptr_null(lookup_now(cache, SITE));
+}
+END_TEST
+
+START_TEST(test_other_inode_renamed_into_place_misses)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+    const char *other = apr_pstrcat(pool, dir, "/other", NULL);
+    struct stat st;
+    struct timespec times[2];
+
+    /* the same bytes and the same mtime, but another file */
+    ck_assert_int_eq(stat(key_path, &st), 0);
+    write_file(other, "key AAAA\n");
+    times[0] = st.st_atim;
+    times[1] = st.st_mtim;
+    ck_assert_int_eq(utimensat(AT_FDCWD, other, times, 0), 0);
+    ck_assert_int_eq(rename(other, key_path), 0);
+    ck_assert_ptr_null(lookup_now(cache, SITE));
+}
+END_TEST
+
+START_TEST(test_size_change_misses)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+
+    usleep(TICK_USEC);
+    write_file(key_path, "key AAAAA\n");
+    ck_assert_ptr_null(lookup_now(cache, SITE));
+}
+END_TEST
+
+START_TEST(test_mtime_change_misses)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+    struct timespec times[2] = {{0, UTIME_OMIT}, {1000000000, 0}};
+
+    ck_assert_int_eq(utimensat(AT_FDCWD, chain_path, times, 0), 0);
+    ck_assert_ptr_null(lookup_now(cache, SITE));
+}
+END_TEST
+
+START_TEST(test_mode_change_misses)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+
+    ck_assert_int_eq(chmod(key_path, 0644), 0);
+    ck_assert_ptr_null(lookup_now(cache, SITE));
+}
+END_TEST
+
+START_TEST(test_other_names_miss)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+
+    ck_assert_ptr_null(lookup_now(cache, "example.net"));
+}
+END_TEST
+
+START_TEST(test_changed_or_other_roots_miss)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+    at_verdict_subject_t subject;
+    at_certset_check_t check = check_for(SITE, NULL);
+
+    rewrite_keeping_mtime(roots_path, "roots DDDD\n");
+    ck_assert_ptr_null(lookup_now(cache, SITE));
+
+    /* no roots file any more: another policy and another roots identity */
+    cache = cache_with_verdict();
+    subject = subject_now(SITE);
+    subject.policy = at_verdict_policy(pool, &check);
+    memset(&subject.roots, 0, sizeof(subject.roots));
+    ck_assert_ptr_null(at_verdict_lookup(cache, SITE, &subject, apr_time_now()));
+}
+END_TEST
+
+START_TEST(test_expired_verdict_is_not_used)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+    at_verdict_subject_t subject = subject_now(SITE);
+
+    /* the same files, but the certificate's notAfter has passed */
+    ck_assert_ptr_null(at_verdict_lookup(cache, SITE, &subject, apr_time_now() + 91 * DAY));
+    /* and the entry is gone: it does not come back at an earlier time either */
+    ck_assert_ptr_null(at_verdict_lookup(cache, SITE, &subject, apr_time_now()));
+}
+END_TEST
+
+START_TEST(test_not_yet_valid_verdict_is_not_used)
+{
+    at_verdict_cache_t *cache;
+    at_verdict_subject_t subject = subject_now(SITE);
+    at_verdict_t verdict = verdict_valid_for(apr_time_now() + DAY, apr_time_now() + 90 * DAY);
+
+    ck_assert_int_eq(at_verdict_cache_create(&cache, pool), APR_SUCCESS);
+    at_verdict_cache_begin(cache);
+    ck_assert_int_eq(at_verdict_store(cache, SITE, &subject, &verdict, apr_time_now() + AFTER_RACY),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(at_verdict_lookup(cache, SITE, &subject, apr_time_now()));
+}
+END_TEST
+
+START_TEST(test_just_changed_files_are_not_remembered)
+{
+    at_verdict_cache_t *cache;
+    at_verdict_subject_t subject = subject_now(SITE);
+    at_verdict_t verdict = verdict_valid_for(apr_time_now() - DAY, apr_time_now() + 90 * DAY);
+
+    ck_assert_int_eq(at_verdict_cache_create(&cache, pool), APR_SUCCESS);
+    at_verdict_cache_begin(cache);
+    ck_assert_int_eq(at_verdict_store(cache, SITE, &subject, &verdict, apr_time_now()), APR_EAGAIN);
+    ck_assert_ptr_null(at_verdict_lookup(cache, SITE, &subject, apr_time_now()));
+}
+END_TEST
+
+START_TEST(test_a_pass_drops_sites_it_did_not_touch)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+    at_verdict_subject_t subject = subject_now(SITE);
+    at_verdict_t verdict = verdict_valid_for(apr_time_now() - DAY, apr_time_now() + 90 * DAY);
+    at_verdict_stats_t stats;
+
+    ck_assert_int_eq(
+        at_verdict_store(cache, "gone.example", &subject, &verdict, apr_time_now() + AFTER_RACY),
+        APR_SUCCESS);
+    at_verdict_cache_end(cache);
+    at_verdict_cache_begin(cache); /* the next pass configures SITE only */
+    ck_assert_ptr_nonnull(lookup_now(cache, SITE));
+    at_verdict_cache_end(cache);
+    at_verdict_cache_stats(cache, &stats);
+    ck_assert_int_eq(stats.entries, 1);
+    ck_assert_int_eq(stats.dropped, 1);
+    ck_assert_ptr_null(at_verdict_lookup(cache, "gone.example", &subject, apr_time_now()));
+}
+END_TEST
+
+START_TEST(test_verdict_of_leaf_reads_serial_and_validity)
+{
+    tiny_ca_t ca;
+    at_verdict_t verdict;
+    at_cert_info_t *info;
+
+    tiny_ca_make(&ca, pool, "verdict root");
+    ck_assert_int_eq(at_verdict_of_leaf(&verdict, pool, ca.leaf, 1), APR_SUCCESS);
+    ck_assert_int_eq(at_cert_info(&info, pool, ca.leaf), APR_SUCCESS);
+    ck_assert_str_eq(verdict.serial, info->serial);
+    ck_assert_int_eq(verdict.not_before, info->not_before);
+    ck_assert_int_eq(verdict.not_after, info->not_after);
+    ck_assert_int_eq(verdict.partial, 1);
+}
+END_TEST
+
+/* --- DER inside PEM ----------------------------------------------------------------------------
+ */
+
+static const char *key_pem(EVP_PKEY *key)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    const char *pem;
+    long len;
+
+    ck_assert_int_eq(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), 1);
+    len = BIO_get_mem_data(bio, &data);
+    pem = apr_pstrmemdup(pool, data, (apr_size_t)len);
+    BIO_free(bio);
+    return pem;
+}
+
+START_TEST(test_der_of_a_chain_is_each_certificate)
+{
+    tiny_ca_t ca;
+    apr_array_header_t *blocks;
+    const char *pem;
+    unsigned char *der = NULL;
+    int len;
+
+    tiny_ca_make(&ca, pool, "der root");
+    pem = apr_pstrcat(pool, "leading text\n", tiny_ca_pem(pool, ca.leaf),
+                      tiny_ca_pem(pool, ca.inter), NULL);
+    ck_assert_int_eq(at_pem_der_blocks(&blocks, pool, pem, strlen(pem), AT_PEM_LABEL_CERT),
+                     APR_SUCCESS);
+    ck_assert_int_eq(blocks->nelts, 2);
+    len = i2d_X509(ca.inter, &der);
+    ck_assert_int_eq((int)APR_ARRAY_IDX(blocks, 1, at_der_t).len, len);
+    ck_assert_int_eq(memcmp(APR_ARRAY_IDX(blocks, 1, at_der_t).der, der, (size_t)len), 0);
+    OPENSSL_free(der);
+}
+END_TEST
+
+START_TEST(test_der_of_a_pkcs8_key_parses_back_to_the_key)
+{
+    tiny_ca_t ca;
+    apr_array_header_t *blocks;
+    const char *pem;
+    const unsigned char *at;
+    PKCS8_PRIV_KEY_INFO *p8;
+    EVP_PKEY *back;
+
+    tiny_ca_make(&ca, pool, "key root");
+    pem = key_pem(ca.leaf_key);
+    ck_assert_int_eq(at_pem_der_blocks(&blocks, pool, pem, strlen(pem), AT_PEM_LABEL_PKCS8),
+                     APR_SUCCESS);
+    ck_assert_int_eq(blocks->nelts, 1);
+    at = APR_ARRAY_IDX(blocks, 0, at_der_t).der;
+    p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &at, (long)APR_ARRAY_IDX(blocks, 0, at_der_t).len);
+    ck_assert_ptr_nonnull(p8);
+    back = EVP_PKCS82PKEY(p8);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_int_eq(EVP_PKEY_eq(back, ca.leaf_key), 1);
+    EVP_PKEY_free(back);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+}
+END_TEST
+
+START_TEST(test_der_refuses_other_labels_encryption_and_nothing)
+{
+    tiny_ca_t ca;
+    apr_array_header_t *blocks;
+    const char *cert = NULL, *mixed, *encrypted;
+
+    tiny_ca_make(&ca, pool, "refuse root");
+    cert = tiny_ca_pem(pool, ca.leaf);
+    ck_assert_int_eq(at_pem_der_blocks(&blocks, pool, cert, strlen(cert), AT_PEM_LABEL_PKCS8),
+                     AT_EINVALID);
+    mixed = apr_pstrcat(pool, cert, key_pem(ca.leaf_key), NULL);
+    ck_assert_int_eq(at_pem_der_blocks(&blocks, pool, mixed, strlen(mixed), AT_PEM_LABEL_CERT),
+                     AT_EINVALID);
+    encrypted = "-----BEGIN PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+                "DEK-Info: AES-128-CBC,00000000000000000000000000000000\n\nAAAA\n"
+                "-----END PRIVATE KEY-----\n";
+    ck_assert_int_eq(
+        at_pem_der_blocks(&blocks, pool, encrypted, strlen(encrypted), AT_PEM_LABEL_PKCS8),
+        AT_EINVALID);
+    ck_assert_int_eq(at_pem_der_blocks(&blocks, pool, "no pem here\n", 12, AT_PEM_LABEL_CERT),
+                     AT_EINVALID);
+}
+END_TEST
+
+static Suite *verdict_suite(void)
+{
+    Suite *s = suite_create("verdict");
+    TCase *tc = tcase_create("cache");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_same_files_names_and_roots_hit);
+    tcase_add_test(tc, test_same_size_rewrite_with_mtime_put_back_misses);
+    tcase_add_test(tc, test_other_inode_renamed_into_place_misses);
+    tcase_add_test(tc, test_size_change_misses);
+    tcase_add_test(tc, test_mtime_change_misses);
+    tcase_add_test(tc, test_mode_change_misses);
+    tcase_add_test(tc, test_other_names_miss);
+    tcase_add_test(tc, test_changed_or_other_roots_miss);
+    tcase_add_test(tc, test_expired_verdict_is_not_used);
+    tcase_add_test(tc, test_not_yet_valid_verdict_is_not_used);
+    tcase_add_test(tc, test_just_changed_files_are_not_remembered);
+    tcase_add_test(tc, test_a_pass_drops_sites_it_did_not_touch);
+    tcase_add_test(tc, test_verdict_of_leaf_reads_serial_and_validity);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("pem_der");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_der_of_a_chain_is_each_certificate);
+    tcase_add_test(tc, test_der_of_a_pkcs8_key_parses_back_to_the_key);
+    tcase_add_test(tc, test_der_refuses_other_labels_encryption_and_nothing);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+AT_UNIT_MAIN(verdict_suite)
