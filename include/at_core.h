@@ -34,8 +34,9 @@
 #define AT_EARG (APR_OS_START_USERERR + 10)      /* bad argument or configuration value */
 /* Store leases (at_store.h): */
 #define AT_EBUSY (APR_OS_START_USERERR + 11) /* another holder has the lease */
-#define AT_ELOST (APR_OS_START_USERERR + 12) /* the lease is ours no longer (expired, taken over)  \
-                                              */
+#define AT_ELOST                                                                                   \
+    (APR_OS_START_USERERR + 12) /* the lease is ours no longer (expired, taken over)               \
+                                 */
 /* A stored value that is not what the store wrote there (at_store_redis.h, at_store_seal.h): */
 #define AT_ECORRUPT (APR_OS_START_USERERR + 13) /* foreign, truncated or of an unknown format */
 

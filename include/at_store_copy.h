@@ -4,9 +4,10 @@
  * server's store into Redis so that it joins a fleet without ordering again, and back.
  *
  * Copied: the items of accounts/<ca>/ and staging/<site>/ (each set whole, at_store_save_set),
- * and the flat groups jobs/, challenges/ and status/. Never live/ and archive/: each node keeps its own. The
- * items the library saves as private keys (at_store_copy_item_is_secret) are loaded and saved as
- * secret, so a Redis destination seals them; so is any other item holding a PEM private key.
+ * and the flat groups jobs/, challenges/ and status/. Never live/ and archive/: each node keeps its
+ * own. The items the library saves as private keys (at_store_copy_item_is_secret) are loaded and
+ * saved as secret, so a Redis destination seals them; so is any other item holding a PEM private
+ * key.
  */
 #ifndef AT_STORE_COPY_H
 #define AT_STORE_COPY_H
