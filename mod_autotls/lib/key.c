@@ -204,6 +204,58 @@ leave:
     return rv;
 }
 
+/* The EVP type of a PKCS#8 key's algorithm, when it is one of the types of key_types; else
+ * EVP_PKEY_NONE. */
+static int key_pkcs8_type(const unsigned char *der, long len)
+{
+    const unsigned char *p = der;
+    PKCS8_PRIV_KEY_INFO *info = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
+    const ASN1_OBJECT *alg = NULL;
+    int nid = NID_undef;
+
+    if (info != NULL && PKCS8_pkey_get0(&alg, NULL, NULL, NULL, info) && alg != NULL) {
+        nid = OBJ_obj2nid(alg);
+    }
+    PKCS8_PRIV_KEY_INFO_free(info);
+    return nid == NID_X9_62_id_ecPublicKey ? EVP_PKEY_EC
+           : nid == NID_rsaEncryption      ? EVP_PKEY_RSA
+                                           : EVP_PKEY_NONE;
+}
+
+/*
+ * The store's own keys (unencrypted PKCS#8 "PRIVATE KEY" of an EC or RSA type) decoded with the
+ * type named: OpenSSL 3's generic reader (PEM_read_bio_PrivateKey) builds a decoder chain over
+ * every provider's decoders for each key, which made it a sixth of a cold `-k start` at
+ * thousands of sites (bench/README.md). NULL for anything else, which the caller hands to the
+ * generic reader. The DER is wiped before it is freed.
+ */
+static EVP_PKEY *key_from_pkcs8_pem(BIO *bio)
+{
+    char *label = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    EVP_PKEY *key = NULL;
+    long len = 0;
+    int type;
+
+    if (!PEM_read_bio(bio, &label, &header, &der, &len)) {
+        return NULL;
+    }
+    if (strcmp(label, PEM_STRING_PKCS8INF) == 0 && header[0] == '\0' &&
+        (type = key_pkcs8_type(der, len)) != EVP_PKEY_NONE) {
+        p = der;
+        key = d2i_PrivateKey_ex(type, NULL, &p, len, NULL, NULL);
+        if (key != NULL && p != der + len) { /* trailing bytes: not what we wrote */
+            EVP_PKEY_free(key);
+            key = NULL;
+        }
+    }
+    OPENSSL_free(label);
+    OPENSSL_free(header);
+    OPENSSL_clear_free(der, (size_t)len);
+    return key;
+}
+
 /* Passphrase callback that never asks: it notes that a passphrase was wanted and refuses. */
 static int key_no_passphrase(char *buf, int size, int rwflag, void *baton)
 {
@@ -239,7 +291,13 @@ apr_status_t at_key_from_pem(EVP_PKEY **key, apr_pool_t *p, const char *pem, apr
                at_crypto_reason(reason, sizeof(reason)));
         return AT_ECRYPTO;
     }
-    parsed = PEM_read_bio_PrivateKey(bio, NULL, key_no_passphrase, &asked);
+    parsed = key_from_pkcs8_pem(bio);
+    if (parsed == NULL) {
+        /* anything else (a traditional or an encrypted PEM, a type not ours): OpenSSL's way */
+        ERR_clear_error();
+        (void)BIO_reset(bio);
+        parsed = PEM_read_bio_PrivateKey(bio, NULL, key_no_passphrase, &asked);
+    }
     BIO_free(bio);
     if (parsed == NULL || asked) {
         at_crypto_reason(reason, sizeof(reason));

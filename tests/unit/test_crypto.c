@@ -123,6 +123,38 @@ START_TEST(test_every_key_type_generates_and_round_trips_through_pem)
 }
 END_TEST
 
+/* key.c reads the store's own PKCS#8 keys by their named type and everything else the generic
+ * way: an admin's key in OpenSSL's traditional form, or with trailing text, still reads. */
+START_TEST(test_traditional_and_pkcs8_with_trailing_text_keys_read_as_before)
+{
+    static const at_key_type_e types[] = {AT_KEY_EC256, AT_KEY_RSA2048};
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        EVP_PKEY *key = new_key(types[i]), *back = NULL;
+        BIO *bio = BIO_new(BIO_s_mem());
+        const char *pem = NULL;
+        char *data = NULL;
+        apr_size_t len = 0;
+
+        ck_assert_ptr_nonnull(bio);
+        ck_assert_int_eq(PEM_write_bio_PrivateKey_traditional(bio, key, NULL, NULL, 0, NULL, NULL),
+                         1);
+        len = (apr_size_t)BIO_get_mem_data(bio, &data);
+        ck_assert_msg(strstr(data, "BEGIN PRIVATE KEY") == NULL, "not traditional: %.40s", data);
+        ck_assert_int_eq(at_key_from_pem(&back, pool, apr_pstrmemdup(pool, data, len), len),
+                         APR_SUCCESS);
+        ck_assert_int_eq(EVP_PKEY_eq(key, back), 1);
+        BIO_free(bio);
+
+        ck_assert_int_eq(at_key_to_pem(&pem, &len, pool, key), APR_SUCCESS);
+        pem = apr_pstrcat(pool, pem, "# a comment after the key\n", NULL);
+        ck_assert_int_eq(at_key_from_pem(&back, pool, pem, strlen(pem)), APR_SUCCESS);
+        ck_assert_int_eq(EVP_PKEY_eq(key, back), 1);
+    }
+}
+END_TEST
+
 START_TEST(test_key_type_parse_accepts_the_five_names_and_rejects_others)
 {
     static const char *const good[] = {"ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"};
@@ -492,6 +524,7 @@ static Suite *crypto_suite(void)
     /* RSA 4096 generation under valgrind takes a while */
     tcase_set_timeout(tc, TEST_TIMEOUT_SECS);
     tcase_add_test(tc, test_every_key_type_generates_and_round_trips_through_pem);
+    tcase_add_test(tc, test_traditional_and_pkcs8_with_trailing_text_keys_read_as_before);
     tcase_add_test(tc, test_key_type_parse_accepts_the_five_names_and_rejects_others);
     tcase_add_test(tc, test_key_type_of_refuses_keys_outside_the_five_types);
     tcase_add_test(tc, test_encrypted_pem_key_is_rejected_without_prompting);
