@@ -172,7 +172,7 @@ typedef struct {
 typedef struct {
     const char *url;
     const char *status;                 /* pending, ready, processing, valid, invalid */
-    apr_array_header_t *identifiers;    /* const char * DNS names */
+    apr_array_header_t *identifiers;    /* const char *: DNS names and IP addresses */
     apr_array_header_t *authorizations; /* const char * URLs */
     const char *finalize;
     const char *certificate; /* when valid */
@@ -181,7 +181,8 @@ typedef struct {
     apr_interval_time_t retry_after; /* the CA's Retry-After on this answer, 0: none (at_poll.h) */
 } at_acme_order_t;
 
-/* newOrder for DNS names; replaces is the ARI certID of the certificate being renewed or NULL;
+/* newOrder for names: DNS names, and IP addresses in canonical text (at_name_ip) as identifiers
+ * of type "ip" (RFC 8738); replaces is the ARI certID of the certificate being renewed or NULL;
  * profile the name of one of the directory's profiles (at_acme_profile_choose) or NULL.
  * A refusal of an order with replaces is logged at debug level only: the caller logs it, as it
  * may order again without (at_issue_certificate does). */

@@ -19,13 +19,15 @@
 
 /* Longest encoded answer: both members at their limits fit with room to spare. */
 #define AT_CHALLENGE_ANSWER_MAX 1024
-/* Longest identifier: a DNS name in text form without the trailing dot (RFC 1035 §2.3.4). */
+/* Longest identifier: a DNS name in text form without the trailing dot (RFC 1035 §2.3.4); an IP
+ * address's text is shorter. */
 #define AT_CHALLENGE_IDENTIFIER_MAX 253
 /* Longest token: what the store takes as one item name. */
 #define AT_CHALLENGE_TOKEN_MAX 255
 
 typedef struct {
-    const char *identifier;        /* lower-case host name the answer was made for */
+    const char *identifier;        /* lower-case host name or canonical IP address (RFC 8738)
+                                      the answer was made for */
     const char *key_authorization; /* token "." base64url(SHA-256 JWK thumbprint) */
 } at_challenge_answer_t;
 
@@ -33,8 +35,9 @@ typedef struct {
  * The bytes of challenges/<token> for the answer key_authorization to the http-01 challenge of
  * identifier. The identifier is stored in lower case (DNS names compare case-insensitively).
  * AT_EARG, with *why saying which, when the decoder would refuse the result: an identifier that
- * is not a host name (no wildcard, IP address or trailing dot), a key authorization that is not
- * token "." thumbprint. data is NUL-terminated (not counted in len).
+ * is neither a host name (no wildcard or trailing dot) nor an IP address in canonical text
+ * (at_name_ip: what httpd's r->hostname holds for it), a key authorization that is not token "."
+ * thumbprint. data is NUL-terminated (not counted in len).
  */
 apr_status_t at_challenge_answer_encode(char **data, apr_size_t *len, const char **why,
                                         apr_pool_t *p, const char *identifier, const char *token,
@@ -52,7 +55,8 @@ apr_status_t at_challenge_answer_decode(at_challenge_answer_t *answer, const cha
                                         apr_size_t len);
 
 /* Whether name is a lower-case host name: dot-separated labels of 1 to 63 of [a-z0-9-], not
- * starting or ending with '-', at most AT_CHALLENGE_IDENTIFIER_MAX characters, no trailing dot. */
+ * starting or ending with '-', at most AT_CHALLENGE_IDENTIFIER_MAX characters, no trailing dot;
+ * or an IP address in its canonical text (at_name_ip). */
 int at_challenge_identifier_valid(const char *name);
 
 #endif

@@ -41,8 +41,8 @@ apr_status_t at_key_to_pem(const char **pem, apr_size_t *len, apr_pool_t *p, EVP
 /* Parses a PEM private key; an encrypted key or garbage gives AT_ECRYPTO (never a prompt). */
 apr_status_t at_key_from_pem(EVP_PKEY **key, apr_pool_t *p, const char *pem, apr_size_t len);
 
-/* DER-encoded PKCS#10 CSR for names (const char *), the first also as subject CN, all as SANs,
- * signed by key. */
+/* DER-encoded PKCS#10 CSR for names (const char *), the first also as subject CN (unless it is an
+ * IP address), all as SANs (iPAddress for IP addresses), signed by key. */
 apr_status_t at_csr_create(unsigned char **der, apr_size_t *der_len, apr_pool_t *p, EVP_PKEY *key,
                            const apr_array_header_t *names);
 
@@ -59,7 +59,8 @@ apr_status_t at_chain_to_pem(const char **pem, apr_size_t *len, apr_pool_t *p,
 apr_status_t at_cert_to_der(unsigned char **der, apr_size_t *len, apr_pool_t *p, X509 *cert);
 
 typedef struct {
-    apr_array_header_t *names; /* const char *: DNS SANs (lower case), else the subject CN */
+    apr_array_header_t *names; /* const char *: DNS SANs (lower case) and IP SANs (canonical
+                                  text, at_name_ip), else the subject CN */
     const char *subject;       /* one-line RFC 2253 text */
     const char *issuer;        /* one-line RFC 2253 text */
     const char *issuer_cn;     /* the issuer's commonName, or the full issuer when it has none */
@@ -74,7 +75,8 @@ apr_status_t at_cert_info(at_cert_info_t **info, apr_pool_t *p, X509 *cert);
 /* Whether the certificate's public key is the public half of key. */
 int at_cert_matches_key(X509 *cert, EVP_PKEY *key);
 
-/* Whether the certificate is valid for DNS name (SAN match, one-label wildcards honoured). */
+/* Whether the certificate is valid for DNS name (SAN match, one-label wildcards honoured), or
+ * for an IP address (at_name_ip): an iPAddress SAN of it, never a dNSName. */
 int at_cert_covers_name(X509 *cert, const char *name);
 
 /* Verifies chain[0] up through chain[1..] to a root in roots_file (PEM; NULL: the system

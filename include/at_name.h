@@ -4,7 +4,9 @@
  *
  * The one idea: the module (which vhosts get a twin, which aliases a site's certificate covers)
  * and the CLI (which names `autotls issue` orders) apply the same rule, so a name refused by one
- * is refused by the other, with the same reason.
+ * is refused by the other, with the same reason. An IP address (RFC 8738) is a name only where
+ * it is asked for explicitly (AutoTLS on in its own vhost, the CLI) and only in its canonical
+ * text, the one spelling the CA, the certificate check, httpd's Host matching and the store use.
  */
 #ifndef AT_NAME_H
 #define AT_NAME_H
@@ -15,12 +17,33 @@
 #define AT_NAME_MAX 253      /* a DNS name's length, without the root's trailing dot */
 #define AT_NAME_LABEL_MAX 63 /* a DNS label's length */
 
+#define AT_NAME_IP_TEXT_MAX 46 /* INET6_ADDRSTRLEN: the longest IP address text and its NUL */
+
 /* Whether name can get a publicly trusted certificate: a valid host name (letters, digits, '-'
  * and '.', labels of 1..63 characters not starting or ending in '-', 253 characters at most; one
  * trailing dot allowed), not a wildcard, not an IP address, not localhost or a name under it,
  * not a single label. When not, *why says which (a static text, "is ..."). Case is ignored. Pure
  * function; name may be NULL (ineligible: empty). */
 int at_name_eligible(const char *name, const char **why);
+
+/* What at_name_eligible_as accepts beyond host names. */
+#define AT_NAME_ALLOW_IP 0x1u /* IP addresses: asked for explicitly (AutoTLS on in the vhost) */
+#define AT_NAME_ALLOW_PRIVATE_IP                                                                   \
+    0x2u /* and private, loopback, link-local and documentation ones                               \
+            (AutoTLSAllowPrivateIP: a private CA, a lab, tests) */
+
+/* at_name_eligible, and with AT_NAME_ALLOW_IP an IP address in its canonical text (at_name_ip)
+ * that a server can be reached at: unicast, not unspecified, not IPv4-mapped; and unless
+ * AT_NAME_ALLOW_PRIVATE_IP also publicly routable. Without AT_NAME_ALLOW_IP an IP address is
+ * refused with the reason that it needs AutoTLS on in its own vhost. */
+int at_name_eligible_as(const char *name, unsigned allow, const char **why);
+
+/* Whether text is an IP address literal: IPv4 in dotted decimal, or IPv6 with or without
+ * brackets. When it is and canonical is not NULL, writes there (AT_NAME_IP_TEXT_MAX bytes) its
+ * canonical text: IPv4 as RFC 1123 §2.1, IPv6 as RFC 5952 §4 (lower case, longest run of zeros
+ * compressed), without brackets: the ACME identifier's value (RFC 8738 §3), what httpd makes of
+ * a Host header (r->hostname) and what a certificate's iPAddress SAN is compared with. */
+int at_name_ip(const char *text, char *canonical);
 
 /* Whether name is a wildcard that can get a publicly trusted certificate by dns-01: "*." and
  * an eligible name of at least two labels ("*.example.com"; not "*.com", not "a.*.example.com").

@@ -144,8 +144,9 @@ const char *at_store_group_name(at_store_group_e group);
  * (AT_STATUS_MAX_ITEM: about 5 MB at 10,000 sites). Saves and loads both hold to it. */
 apr_size_t at_store_item_max(at_store_group_e group);
 
-/* Whether a name or item is safe as one path component: [A-Za-z0-9._-], not "." or "..", not
- * starting with '.', at most 255 characters. Everything the store is given is checked with it. */
+/* Whether a name or item is safe as one path component: [A-Za-z0-9._:-] (':' for IPv6 site
+ * names), not "." or "..", not starting with '.', at most 255 characters. Everything the store is
+ * given is checked with it. */
 int at_store_component_valid(const char *component);
 
 /* Whether a directory entry is one of the store's temp names: ".<component>.tmp.XXXXXX", a file

@@ -26,11 +26,13 @@ const char *autotls_challenge_token(int is_get, const char *path, const char *ho
                                     autotls_challenge_host_fn *managed, const void *baton);
 
 /*
- * Whether an answer made for identifier (a lower-case host name, at_challenge_answer_decode())
- * is for the request's host: equal ignoring case, nothing else. host is as httpd hands it over
- * in r->hostname (port removed, lower case, one trailing dot removed: "a.test." is the same
- * DNS name as "a.test"); no other normalisation happens here, so a trailing dot that reaches
- * this function never matches. NULL on either side never matches.
+ * Whether an answer made for identifier (a lower-case host name or a canonical IP address,
+ * at_challenge_answer_decode()) is for the request's host: equal ignoring case, nothing else.
+ * host is as httpd hands it over in r->hostname (port removed, lower case, one trailing dot
+ * removed: "a.test." is the same DNS name as "a.test"; an IPv6 Host's brackets removed, so the
+ * CA's "Host: [2001:db8::1]" of RFC 8738 §7 arrives as "2001:db8::1"); no other normalisation
+ * happens here, so a trailing dot or an address spelled otherwise never matches. NULL on either
+ * side never matches.
  */
 int autotls_challenge_host_bound(const char *host, const char *identifier);
 

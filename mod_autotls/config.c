@@ -24,6 +24,7 @@
 #include "at_command.h"
 #include "at_core.h"
 #include "at_issue.h" /* at_account_eab_key_read */
+#include "at_name.h"
 #include "at_orphan.h"
 #include "config.h"
 #include "notify.h"
@@ -64,6 +65,7 @@ static const char *autotls_set_https_port(cmd_parms *cmd, void *dconf, const cha
 static const char *autotls_set_key_type(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_renew_window(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_redirect(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_allow_private_ip(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_add_exclude(cmd_parms *cmd, void *dconf, const char *args);
 static const char *autotls_set_orders_in_flight(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_ca_rate(cmd_parms *cmd, void *dconf, const char *arg);
@@ -104,6 +106,9 @@ const command_rec autotls_cmds[] = {
                   "on|off: redirect http to https once a certificate is live"),
     AP_INIT_RAW_ARGS("AutoTLSExclude", autotls_add_exclude, NULL, RSRC_CONF,
                      "host names or patterns never managed"),
+    AP_INIT_TAKE1("AutoTLSAllowPrivateIP", autotls_set_allow_private_ip, NULL, RSRC_CONF,
+                  "on|off (default off): IP-address vhosts (AutoTLS on in the vhost) may be "
+                  "private, loopback or link-local addresses, for a private CA or a lab"),
     AP_INIT_TAKE1("AutoTLSOrdersInFlight", autotls_set_orders_in_flight, NULL, RSRC_CONF,
                   "1..64: orders (and ARI polls) the renewal process runs at once; default 8"),
     AP_INIT_TAKE1("AutoTLSCARate", autotls_set_ca_rate, NULL, RSRC_CONF,
@@ -205,12 +210,27 @@ static const char *autotls_readable_file(cmd_parms *cmd, const char **path, cons
 }
 
 /* AutoTLS is acted on where pre_config reads the tree (twin_scan.c: which vhosts get a twin);
- * here it is only checked, so that `apachectl -t` refuses a bad value. */
+ * here it is checked, so that `apachectl -t` refuses a bad value, and a vhost's own kept: a twin
+ * has its vhost's (a copy of its lines), which decides whether its aliases may be IP addresses. */
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg)
 {
     int enabled;
+    const char *err = autotls_parse_flag_arg(cmd, &enabled, arg);
 
-    return autotls_parse_flag_arg(cmd, &enabled, arg);
+    if (err == NULL && cmd->server->is_virtual) {
+        autotls_conf_of(cmd->server)->own_autotls = enabled;
+    }
+    return err;
+}
+
+/* Acted on in pre_config too (twin_scan.c), like AutoTLS itself. */
+static const char *autotls_set_allow_private_ip(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = autotls_check_server_wide(cmd);
+
+    return err != NULL
+               ? err
+               : autotls_parse_flag_arg(cmd, &autotls_conf_of(cmd->server)->allow_private_ip, arg);
 }
 
 static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *arg)
@@ -641,6 +661,8 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
     conf->key_type = AUTOTLS_UNSET;
     conf->renew_window.kind = AUTOTLS_WINDOW_UNSET;
     conf->redirect = AUTOTLS_UNSET;
+    conf->own_autotls = AUTOTLS_UNSET;
+    conf->allow_private_ip = AUTOTLS_UNSET;
     conf->orders_in_flight = AUTOTLS_UNSET;
     conf->ca_rate_set = AUTOTLS_UNSET;
     conf->tls_policy = AUTOTLS_UNSET;
@@ -679,6 +701,8 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->ca_rate_set = autotls_pick_int(add->ca_rate_set, base->ca_rate_set);
     merged->ca_rate = add->ca_rate_set != AUTOTLS_UNSET ? add->ca_rate : base->ca_rate;
     merged->twin_origin = add->twin_origin; /* never inherited from the main server */
+    merged->own_autotls = add->own_autotls; /* the vhost's own, by definition */
+    merged->allow_private_ip = autotls_pick_int(add->allow_private_ip, base->allow_private_ip);
     merged->eab_kid = autotls_pick_str(add->eab_kid, base->eab_kid);
     merged->eab_hmac_file = autotls_pick_str(add->eab_hmac_file, base->eab_hmac_file);
     merged->notify_command = autotls_pick_str(add->notify_command, base->notify_command);
@@ -748,6 +772,21 @@ at_key_type_e autotls_config_key_type(const server_rec *s)
 autotls_window_t autotls_config_renew_window(const server_rec *s)
 {
     return autotls_conf_of(s)->renew_window;
+}
+
+unsigned autotls_config_name_allow(int vhost_autotls, int allow_private_ip)
+{
+    if (vhost_autotls != AUTOTLS_ON) {
+        return 0; /* the server-wide AutoTLS never manages an IP address */
+    }
+    return AT_NAME_ALLOW_IP | (allow_private_ip == AUTOTLS_ON ? AT_NAME_ALLOW_PRIVATE_IP : 0);
+}
+
+unsigned autotls_config_name_allow_of(const server_rec *s)
+{
+    const autotls_server_conf_t *conf = autotls_conf_of(s);
+
+    return autotls_config_name_allow(conf->own_autotls, conf->allow_private_ip);
 }
 
 int autotls_config_redirect(const server_rec *s)

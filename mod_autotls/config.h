@@ -47,6 +47,8 @@ typedef struct {
     int key_type;             /* AutoTLSKeyType: an at_key_type_e */
     autotls_window_t renew_window;
     int redirect;                /* AutoTLSRedirect */
+    int own_autotls;             /* a vhost's own AutoTLS (a twin: its vhost's); never inherited */
+    int allow_private_ip;        /* AutoTLSAllowPrivateIP (server-wide) */
     apr_array_header_t *exclude; /* AutoTLSExclude: const char *, lower case */
     int orders_in_flight;        /* AutoTLSOrdersInFlight */
     int ca_rate_set;             /* AutoTLSCARate given (AUTOTLS_ON), else the CA's default */
@@ -88,6 +90,12 @@ int autotls_config_https_port(const server_rec *s);
 at_key_type_e autotls_config_key_type(const server_rec *s);
 autotls_window_t autotls_config_renew_window(const server_rec *s);
 int autotls_config_redirect(const server_rec *s);
+/* Which names beyond host names a vhost may have managed (at_name_eligible_as's allow): IP
+ * addresses only where the vhost says AutoTLS on itself (vhost_autotls), private ones only with
+ * AutoTLSAllowPrivateIP on. The first from the values pre_config read (twin_scan.c), the second
+ * from a server's configuration (a twin has its vhost's lines). */
+unsigned autotls_config_name_allow(int vhost_autotls, int allow_private_ip);
+unsigned autotls_config_name_allow_of(const server_rec *s);
 const apr_array_header_t *autotls_config_exclude(const server_rec *s); /* never NULL */
 /* AutoTLSExclude's raw arguments read into patterns (lower case), for its directive handler and
  * for pre_config's scan of the tree alike; 0 at the first bad pattern, with *bad and *why. */

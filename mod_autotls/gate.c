@@ -66,9 +66,12 @@ static int gate_redirect(request_rec *r, const autotls_ctx_t *ctx)
     const char *port = ctx->https_port == AUTOTLS_HTTPS_PORT_DEFAULT
                            ? ""
                            : apr_psprintf(r->pool, ":%d", ctx->https_port);
+    /* httpd took an IPv6 Host's brackets off (RFC 8738 sites); a URL needs them back */
+    int v6 = strchr(r->hostname, ':') != NULL;
 
     apr_table_setn(r->headers_out, "Location",
-                   apr_pstrcat(r->pool, "https://", r->hostname, port, r->unparsed_uri, NULL));
+                   apr_pstrcat(r->pool, "https://", v6 ? "[" : "", r->hostname, v6 ? "]" : "", port,
+                               r->unparsed_uri, NULL));
     return r->method_number == M_GET ? HTTP_MOVED_PERMANENTLY : HTTP_PERMANENT_REDIRECT;
 }
 

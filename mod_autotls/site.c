@@ -82,7 +82,7 @@ static void site_add_name(autotls_ctx_t *ctx, autotls_site_t *site, const char *
                          AUTOTLS_LOGNO(0401) "%s: alias %s skipped: %s", site->name, name, why);
             return;
         }
-    } else if (!at_name_eligible(name, &why)) {
+    } else if (!at_name_eligible_as(name, autotls_config_name_allow_of(site->twin), &why)) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
                      AUTOTLS_LOGNO(0401) "%s: alias %s skipped: %s", site->name, name, why);
         return;

@@ -327,6 +327,24 @@ static void sslhook_maybe_sweep(sslhook_cache_t *cache)
     }
 }
 
+/* The site whose set a handshake gets: its vhost's (arg), except without SNI, which carries no
+ * IP address (RFC 6066 §3): a client of https://203.0.113.5/ sends none, and mod_ssl leaves it
+ * on the first vhost of the address it came in on, whichever site that is. When a managed site
+ * has the connection's local address as a name (RFC 8738), that site's set is served. */
+static const autotls_site_t *sslhook_site_of(const sslhook_cache_t *cache, SSL *ssl,
+                                             const autotls_site_t *site)
+{
+    const conn_rec *c;
+    const autotls_site_t *by_address;
+
+    if (SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) != NULL ||
+        (c = SSL_get_app_data(ssl)) == NULL || c->local_ip == NULL) {
+        return site; /* mod_ssl makes the connection the SSL's app data */
+    }
+    by_address = autotls_site_for_host(cache->ctx, c->local_ip);
+    return by_address != NULL ? by_address : site;
+}
+
 /* OpenSSL's cert_cb: always 1, so that the module never fails a handshake. */
 static int sslhook_cert_cb(SSL *ssl, void *arg)
 {
@@ -334,6 +352,9 @@ static int sslhook_cert_cb(SSL *ssl, void *arg)
     sslhook_cache_t *cache = sslhook_cache;
     apr_uint32_t seen;
 
+    if (cache != NULL && site != NULL) {
+        site = sslhook_site_of(cache, ssl, site);
+    }
     if (cache == NULL || site == NULL || site->slot < 0 || site->slot >= cache->count) {
         return 1;
     }

@@ -126,7 +126,8 @@ static const char *twin_skip_reason(const autotls_twin_ctx_t *ctx, const autotls
     if (v->name == NULL) {
         return "it has no ServerName";
     }
-    if (!at_name_eligible(v->name, &why)) {
+    if (!at_name_eligible_as(v->name, autotls_config_name_allow(v->autotls, ctx->allow_private_ip),
+                             &why)) {
         return apr_pstrcat(p, "its ServerName ", why, NULL);
     }
     if ((why = at_name_excluded_by(ctx->exclude, v->name)) != NULL) {
@@ -408,6 +409,7 @@ static int twin_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     ctx->ptemp = ptemp;
     ctx->global_autotls = AUTOTLS_UNSET;
     ctx->global_ssl = AUTOTLS_UNSET;
+    ctx->allow_private_ip = AUTOTLS_UNSET;
     ctx->policy = AUTOTLS_POLICY_DEFAULT;
     ctx->https_port = AUTOTLS_HTTPS_PORT_DEFAULT;
     ctx->exclude = apr_array_make(ptemp, 1, sizeof(const char *));

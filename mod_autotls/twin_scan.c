@@ -204,6 +204,8 @@ void autotls_twin_scan(autotls_twin_ctx_t *ctx)
                 APR_SUCCESS) {
                 ctx->policy = policy;
             }
+        } else if (autotls_twin_directive_is(d, "AutoTLSAllowPrivateIP")) {
+            ctx->allow_private_ip = twin_flag(ctx->ptemp, d->args, ctx->allow_private_ip);
         } else if (autotls_twin_directive_is(d, "AutoTLSExclude")) {
             const char *bad, *why; /* its directive handler refuses the configuration for them */
 

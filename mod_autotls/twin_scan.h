@@ -49,6 +49,7 @@ typedef struct {
     int https_port;              /* AutoTLSHTTPSPort, else the default */
     int global_ssl;              /* the last top-level SSLEngine */
     int policy;                  /* AutoTLSPolicy: an autotls_tls_policy_e (tls_policy.h) */
+    int allow_private_ip;        /* AutoTLSAllowPrivateIP: AUTOTLS_UNSET, _OFF or _ON */
     apr_array_header_t *exclude; /* const char *: AutoTLSExclude patterns */
     apr_array_header_t *listens; /* autotls_twin_addr_t: what Listen serves, ours included */
     apr_array_header_t *vhosts;  /* autotls_twin_vhost_t, in tree order */

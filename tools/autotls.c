@@ -56,6 +56,7 @@
 #define OPT_WAIT 269
 #define OPT_EAB_HMAC_FILE 270
 #define OPT_FORCE 271
+#define OPT_ALLOW_PRIVATE_IP 272
 
 #define REVOKE_REASON_MAX 10
 
@@ -82,7 +83,8 @@ static const char *const usage_issue =
     "                     (--webroot DIR | --standalone ADDR:PORT)\n"
     "                     [--key-type TYPE] [--contact EMAIL] [--eab-kid KID --eab-hmac-file "
     "FILE]\n"
-    "                     [--preferred-chain ISSUER] [--timeout SECONDS] [-v] NAME...\n"
+    "                     [--preferred-chain ISSUER] [--timeout SECONDS] [--allow-private-ip]\n"
+    "                     [-v] NAME...\n"
     "\n"
     "Obtains one certificate for all NAMEs (the first names the site) and stores it in\n"
     "DIR/live/<site>/ (" AT_CERTSET_KEY " 0600, " AT_CERTSET_CHAIN ", " AT_CERTSET_META
@@ -99,6 +101,8 @@ static const char *const usage_issue =
     "                        only; a key on the command line would show in /proc to anyone)\n"
     "  --preferred-chain CN  prefer the alternate chain whose top is issued by CN\n"
     "  --timeout SECONDS     give up after this long (default 300)\n"
+    "  --allow-private-ip    a NAME may be a private, loopback or link-local IP address (a\n"
+    "                        private CA; public ones validate public addresses only)\n"
     "  -v                    debug output, one line per request to the CA\n"
     "Prints: issued <site>: names <n,...>; serial <HEX>; expires <time>; CA requests <N>\n";
 
@@ -171,6 +175,7 @@ static const apr_getopt_option_t cli_options[] = {
     {"preferred-chain", OPT_CHAIN, 1, "preferred issuer"},
     {"wait", OPT_WAIT, 1, "seconds"},
     {"force", OPT_FORCE, 0, "even when still managed"},
+    {"allow-private-ip", OPT_ALLOW_PRIVATE_IP, 0, "private IP addresses too"},
     {"help", 'h', 0, "help"},
     {"verbose", 'v', 0, "debug output"},
     {NULL, 0, 0, NULL},
@@ -182,6 +187,7 @@ typedef struct {
     at_key_type_e key_type;
     apr_interval_time_t timeout, wait;
     int json, reason, verbose, help, force;
+    unsigned name_allow; /* at_name_eligible_as's allow for the NAMEs of issue */
     apr_array_header_t *names;
     apr_array_header_t *contacts; /* every --contact, in order */
 } cli_args_t;
@@ -217,14 +223,19 @@ static int cli_fail(int code, const char *fmt, ...)
     return code;
 }
 
-/* EXIT_OK when name can get a publicly trusted certificate (the rule the module applies to its
- * vhosts, at_name.h; such a name is also a valid store directory), else the usage error saying
- * why. */
-static int cli_check_name(const char *name)
+/* Names of a site the store may already hold: any address the module may manage. */
+#define CLI_NAME_ALLOW_ANY (AT_NAME_ALLOW_IP | AT_NAME_ALLOW_PRIVATE_IP)
+
+/* EXIT_OK when name can get a certificate (the rule the module applies to its vhosts, at_name.h,
+ * as for a vhost with its own AutoTLS on: IP addresses too, private ones with allow's
+ * AT_NAME_ALLOW_PRIVATE_IP; such a name is also a valid store directory), else the usage error
+ * saying why. */
+static int cli_check_name(const char *name, unsigned allow)
 {
     const char *why = NULL;
 
-    return at_name_eligible(name, &why) ? EXIT_OK : cli_fail(EXIT_USAGE, "\"%s\" %s", name, why);
+    return at_name_eligible_as(name, allow, &why) ? EXIT_OK
+                                                  : cli_fail(EXIT_USAGE, "\"%s\" %s", name, why);
 }
 
 /* Which exit code a library failure maps to: the CA's fault or ours. */
@@ -261,6 +272,7 @@ static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *cons
 
     memset(args, 0, sizeof(*args));
     args->key_type = AT_KEY_TYPE_DEFAULT;
+    args->name_allow = AT_NAME_ALLOW_IP; /* a NAME given on the command line is asked for */
     args->names = apr_array_make(p, 4, sizeof(const char *));
     args->contacts = apr_array_make(p, 1, sizeof(const char *));
     apr_getopt_init(&opt, p, argc, argv);
@@ -312,6 +324,9 @@ static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *cons
             break;
         case OPT_FORCE:
             args->force = 1;
+            break;
+        case OPT_ALLOW_PRIVATE_IP:
+            args->name_allow |= AT_NAME_ALLOW_PRIVATE_IP;
             break;
         case 'h':
             args->help = 1;
@@ -414,7 +429,8 @@ static int cmd_issue(const cli_args_t *args, apr_pool_t *p)
     }
     site = APR_ARRAY_IDX(args->names, 0, const char *);
     for (i = 0; i < args->names->nelts; ++i) {
-        if ((code = cli_check_name(APR_ARRAY_IDX(args->names, i, const char *))) != EXIT_OK) {
+        if ((code = cli_check_name(APR_ARRAY_IDX(args->names, i, const char *),
+                                   args->name_allow)) != EXIT_OK) {
             return code;
         }
     }
@@ -703,7 +719,7 @@ static int cmd_revoke(const cli_args_t *args, apr_pool_t *p)
         return EXIT_USAGE;
     }
     site = APR_ARRAY_IDX(args->names, 0, const char *);
-    if ((code = cli_check_name(site)) != EXIT_OK) {
+    if ((code = cli_check_name(site, CLI_NAME_ALLOW_ANY)) != EXIT_OK) {
         return code;
     }
     if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS ||
@@ -821,7 +837,7 @@ static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
     for (c = name; *c != '\0'; ++c) {
         *c = apr_tolower(*c); /* the server knows its names in lower case */
     }
-    if ((code = cli_check_name(name)) != EXIT_OK) {
+    if ((code = cli_check_name(name, CLI_NAME_ALLOW_ANY)) != EXIT_OK) {
         return code;
     }
     if (apr_stat(&finfo, args->store, APR_FINFO_TYPE, p) != APR_SUCCESS ||

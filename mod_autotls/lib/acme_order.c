@@ -17,7 +17,10 @@
 #include "at_b64url.h"
 #include "at_core.h"
 #include "at_jws.h"
+#include "at_name.h"
 
+#define ACME_IDENTIFIER_DNS "dns"
+#define ACME_IDENTIFIER_IP "ip" /* RFC 8738 */
 #define ACME_TOKEN_MAX 255 /* longest challenge token accepted: what the store holds as a name */
 #define HTTP_STATUS_CREATED 201
 #define HTTP_STATUS_OK 200
@@ -53,7 +56,7 @@ static apr_status_t order_identifiers(apr_array_header_t **names, apr_pool_t *p,
             (rv = acme_json_string(&value, p, item, "value", 1, what))) {
             return rv;
         }
-        if (strcmp(type, "dns") == 0) {
+        if (strcmp(type, ACME_IDENTIFIER_DNS) == 0 || strcmp(type, ACME_IDENTIFIER_IP) == 0) {
             APR_ARRAY_PUSH(*names, const char *) = value;
         }
     }
@@ -128,8 +131,13 @@ apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_poo
                        names->nelts > 1 ? " and others" : "", NULL);
     identifiers = json_array();
     for (i = 0; i < names->nelts; i++) {
-        json_array_append_new(identifiers, json_pack("{s:s, s:s}", "type", "dns", "value",
-                                                     APR_ARRAY_IDX(names, i, const char *)));
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+
+        /* an IP address is ordered as one (RFC 8738 §3): a "dns" identifier never holds one */
+        json_array_append_new(identifiers, json_pack("{s:s, s:s}", "type",
+                                                     at_name_ip(name, NULL) ? ACME_IDENTIFIER_IP
+                                                                            : ACME_IDENTIFIER_DNS,
+                                                     "value", name));
     }
     payload = json_pack("{s:o}", "identifiers", identifiers);
     if (replaces != NULL) {

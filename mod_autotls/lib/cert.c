@@ -10,6 +10,9 @@
 #include <limits.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/bio.h>
@@ -23,12 +26,15 @@
 
 #include "at_core.h"
 #include "at_crypto.h"
+#include "at_name.h"
 #include "crypto_int.h"
 
 #define CHAIN_MAX_BLOCKS 32        /* PEM blocks read from one text: more is not a chain */
 #define CERT_SERIAL_BYTES 16       /* 128-bit serials for self-signed certificates */
 #define CERT_SECONDS_PER_DAY 86400 /* ASN1_TIME_adj takes days and seconds apart */
 #define PEM_BEGIN_MARK "-----BEGIN "
+#define CERT_IPV4_BYTES 4  /* an iPAddress SAN of an IPv4 address */
+#define CERT_IPV6_BYTES 16 /* ... of an IPv6 address */
 
 static apr_status_t cert_cleanup(void *data)
 {
@@ -322,7 +328,21 @@ static char *cert_lower(char *text)
     return text;
 }
 
-/* The dNSName SANs of cert, lower-cased, pushed onto names. */
+/* The canonical text (at_name_ip) of an iPAddress SAN, or NULL when it is not 4 or 16 bytes. */
+static const char *cert_ip_text(apr_pool_t *p, const ASN1_OCTET_STRING *ip)
+{
+    char text[AT_NAME_IP_TEXT_MAX];
+    int len = ASN1_STRING_length(ip);
+    int family = len == CERT_IPV4_BYTES ? AF_INET : len == CERT_IPV6_BYTES ? AF_INET6 : AF_UNSPEC;
+
+    if (family == AF_UNSPEC ||
+        inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof(text)) == NULL) {
+        return NULL;
+    }
+    return apr_pstrdup(p, text);
+}
+
+/* The dNSName SANs of cert, lower-cased, and its iPAddress SANs as text, pushed onto names. */
 static void cert_dns_names(apr_array_header_t *names, apr_pool_t *p, X509 *cert)
 {
     GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
@@ -330,14 +350,16 @@ static void cert_dns_names(apr_array_header_t *names, apr_pool_t *p, X509 *cert)
 
     for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
         const GENERAL_NAME *gen = sk_GENERAL_NAME_value(gens, i);
-        const char *dns;
+        const char *name = NULL;
 
-        if (gen->type != GEN_DNS) {
-            continue;
+        if (gen->type == GEN_DNS) {
+            name = cert_asn1_utf8(p, gen->d.dNSName);
+            name = name != NULL ? cert_lower((char *)name) : NULL;
+        } else if (gen->type == GEN_IPADD) {
+            name = cert_ip_text(p, gen->d.iPAddress);
         }
-        dns = cert_asn1_utf8(p, gen->d.dNSName);
-        if (dns != NULL) {
-            APR_ARRAY_PUSH(names, const char *) = cert_lower((char *)dns);
+        if (name != NULL) {
+            APR_ARRAY_PUSH(names, const char *) = name;
         }
     }
     GENERAL_NAMES_free(gens);
@@ -413,14 +435,19 @@ int at_cert_matches_key(X509 *cert, EVP_PKEY *key)
 int at_cert_covers_name(X509 *cert, const char *name)
 {
     /* SANs only, as browsers do; "*" only as a whole left-most label, matching one label. A
-     * wildcard name ("*.example.org") is covered by the same wildcard SAN, compared as text. */
+     * wildcard name ("*.example.org") is covered by the same wildcard SAN, compared as text. An
+     * IP address only by an iPAddress SAN (RFC 8738 §3): a dNSName spelling it never counts. */
     unsigned int flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
     int covered;
 
     if (cert == NULL || name == NULL || name[0] == '\0') {
         return 0;
     }
-    covered = X509_check_host(cert, name, strlen(name), flags, NULL) == 1;
+    if (at_name_ip(name, NULL)) {
+        covered = X509_check_ip_asc(cert, name, 0) == 1;
+    } else {
+        covered = X509_check_host(cert, name, strlen(name), flags, NULL) == 1;
+    }
     ERR_clear_error();
     return covered;
 }
@@ -512,16 +539,16 @@ static int cert_set_validity(X509 *cert, apr_interval_time_t valid)
                          (long)(secs % CERT_SECONDS_PER_DAY)) != NULL;
 }
 
-/* Subject and issuer CN=first name (when it fits in a CN), basicConstraints CA:FALSE, SANs. */
+/* Subject and issuer CN=first name (when a CN takes it), basicConstraints CA:FALSE, SANs. */
 static int cert_set_names(X509 *cert, const apr_array_header_t *names)
 {
     const char *first = APR_ARRAY_IDX(names, 0, const char *);
     X509_NAME *subject = X509_get_subject_name(cert);
     BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
-    GENERAL_NAMES *gens = at_crypto_dns_names(names);
+    GENERAL_NAMES *gens = at_crypto_san_names(names);
     int ok = bc != NULL && gens != NULL;
 
-    if (ok && strlen(first) <= AT_CRYPTO_CN_MAX) {
+    if (ok && at_crypto_cn_takes(first)) {
         ok = X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)first,
                                         -1, -1, 0);
     }

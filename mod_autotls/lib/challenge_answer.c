@@ -17,6 +17,7 @@
 #include "at_b64url.h"
 #include "at_challenge.h"
 #include "at_core.h"
+#include "at_name.h"
 
 #define CHALLENGE_MEMBER_IDENTIFIER "identifier"
 #define CHALLENGE_MEMBER_KEYAUTH "keyAuthorization"
@@ -39,12 +40,23 @@ static void challenge_lower(char *name)
     }
 }
 
+/* Whether name is an IP address in its canonical text (RFC 8738: the identifier as ordered). */
+static int challenge_ip_canonical(const char *name)
+{
+    char canonical[AT_NAME_IP_TEXT_MAX];
+
+    return at_name_ip(name, canonical) && strcmp(name, canonical) == 0;
+}
+
 int at_challenge_identifier_valid(const char *name)
 {
     const char *label = name, *c;
 
     if (name == NULL || *name == '\0' || strlen(name) > AT_CHALLENGE_IDENTIFIER_MAX) {
         return 0;
+    }
+    if (challenge_ip_canonical(name)) {
+        return 1;
     }
     for (c = name;; ++c) {
         if (*c == '.' || *c == '\0') {
@@ -98,7 +110,7 @@ apr_status_t at_challenge_answer_encode(char **data, apr_size_t *len, const char
     name = apr_pstrdup(p, identifier);
     challenge_lower(name);
     if (!at_challenge_identifier_valid(name)) {
-        *why = "the identifier is not a host name";
+        *why = "the identifier is not a host name or an IP address in canonical text";
         return AT_EARG;
     }
     if ((*why = challenge_keyauth_problem(token, key_authorization)) != NULL) {
@@ -143,7 +155,7 @@ static apr_status_t challenge_decode_json(at_challenge_answer_t *answer, const c
         return AT_EPROTO;
     }
     if (!at_challenge_identifier_valid(identifier)) {
-        *why = "the identifier is not a lower-case host name";
+        *why = "the identifier is not a lower-case host name or a canonical IP address";
         return AT_EPROTO;
     }
     if ((*why = challenge_keyauth_problem(token, keyauth)) != NULL) {

@@ -22,8 +22,13 @@ const char *at_crypto_reason(char *buf, apr_size_t len);
  * strings. Defined in csr.c. */
 apr_status_t at_crypto_names_check(const apr_array_header_t *names, const char *what);
 
-/* A new GENERAL_NAMES with one dNSName per entry of names, in order; NULL when OpenSSL fails.
- * The caller frees it with GENERAL_NAMES_free. Defined in csr.c. */
-GENERAL_NAMES *at_crypto_dns_names(const apr_array_header_t *names);
+/* A new GENERAL_NAMES with one entry per name, in order: an iPAddress for an IP address in
+ * canonical text (at_name_ip), else a dNSName; NULL when OpenSSL fails. The caller frees it
+ * with GENERAL_NAMES_free. Defined in csr.c. */
+GENERAL_NAMES *at_crypto_san_names(const apr_array_header_t *names);
+
+/* Whether name may be a subject commonName: a host name of at most AT_CRYPTO_CN_MAX characters,
+ * not an IP address (RFC 8738 names those only as iPAddress SANs). Defined in csr.c. */
+int at_crypto_cn_takes(const char *name);
 
 #endif

@@ -3,9 +3,10 @@
  * csr.c: the PKCS#10 certificate request sent to the CA at finalization (RFC 8555 §7.4).
  *
  * The one idea: the CA issues for the names in the subjectAltName extension, so every name goes
- * there, built as structured dNSName entries (never through OpenSSL's "DNS:a,DNS:b" config
- * text, where a comma in a name would add another one). The first name is also the subject CN
- * for clients that still look at it.
+ * there, built as structured dNSName entries, or iPAddress ones for IP addresses (RFC 8738),
+ * never through OpenSSL's "DNS:a,DNS:b" config text, where a comma in a name would add another
+ * one. The first name is also the subject CN for clients that still look at it, unless it is an
+ * IP address: a CN is read as a host name, and CAs leave IP addresses out of it.
  */
 #include <limits.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "at_core.h"
 #include "at_crypto.h"
+#include "at_name.h"
 #include "crypto_int.h"
 
 apr_status_t at_crypto_names_check(const apr_array_header_t *names, const char *what)
@@ -39,23 +41,44 @@ apr_status_t at_crypto_names_check(const apr_array_header_t *names, const char *
     return APR_SUCCESS;
 }
 
-GENERAL_NAMES *at_crypto_dns_names(const apr_array_header_t *names)
+/* One SAN entry for name: an iPAddress (its 4 or 16 bytes) for an IP address, else a dNSName. */
+static GENERAL_NAME *csr_san_name(const char *name)
+{
+    GENERAL_NAME *gen = GENERAL_NAME_new();
+    ASN1_STRING *value;
+    int type = GEN_DNS;
+
+    if (at_name_ip(name, NULL)) {
+        type = GEN_IPADD;
+        value = a2i_IPADDRESS(name);
+    } else {
+        value = ASN1_IA5STRING_new();
+        if (value != NULL && !ASN1_STRING_set(value, name, (int)strlen(name))) {
+            ASN1_STRING_free(value);
+            value = NULL;
+        }
+    }
+    if (gen == NULL || value == NULL) {
+        ASN1_STRING_free(value);
+        GENERAL_NAME_free(gen);
+        return NULL;
+    }
+    GENERAL_NAME_set0_value(gen, type, value);
+    return gen;
+}
+
+GENERAL_NAMES *at_crypto_san_names(const apr_array_header_t *names)
 {
     GENERAL_NAMES *gens = GENERAL_NAMES_new();
     int i;
 
     for (i = 0; gens != NULL && i < names->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(names, i, const char *);
-        GENERAL_NAME *gen = GENERAL_NAME_new();
-        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+        GENERAL_NAME *gen = csr_san_name(APR_ARRAY_IDX(names, i, const char *));
 
-        if (gen == NULL || ia5 == NULL || !ASN1_STRING_set(ia5, name, (int)strlen(name))) {
-            ASN1_IA5STRING_free(ia5);
-            GENERAL_NAME_free(gen);
+        if (gen == NULL) {
             GENERAL_NAMES_free(gens);
             return NULL;
         }
-        GENERAL_NAME_set0_value(gen, GEN_DNS, ia5);
         if (!sk_GENERAL_NAME_push(gens, gen)) {
             GENERAL_NAME_free(gen);
             GENERAL_NAMES_free(gens);
@@ -69,7 +92,7 @@ GENERAL_NAMES *at_crypto_dns_names(const apr_array_header_t *names)
 static int csr_add_names(X509_REQ *req, const apr_array_header_t *names)
 {
     STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-    GENERAL_NAMES *gens = at_crypto_dns_names(names);
+    GENERAL_NAMES *gens = at_crypto_san_names(names);
     X509_EXTENSION *ext = NULL;
     int ok = 0;
 
@@ -89,14 +112,20 @@ leave:
     return ok;
 }
 
-/* Sets the subject to CN=first name; a name longer than a CN may be is left to the SANs. */
+int at_crypto_cn_takes(const char *name)
+{
+    return strlen(name) <= AT_CRYPTO_CN_MAX && !at_name_ip(name, NULL);
+}
+
+/* Sets the subject to CN=first name; a name longer than a CN may be, or an IP address, is left
+ * to the SANs. */
 static int csr_set_subject(X509_REQ *req, const char *first)
 {
     X509_NAME *subject = X509_REQ_get_subject_name(req);
 
-    if (strlen(first) > AT_CRYPTO_CN_MAX) {
+    if (!at_crypto_cn_takes(first)) {
         at_log(AT_LOG_DEBUG, APR_SUCCESS,
-               AT_LOGNO(1064) "csr: %s is longer than a commonName "
+               AT_LOGNO(1064) "csr: %s is an IP address or longer than a commonName "
                               "may be; the CSR names it only as a SAN",
                first);
         return 1;

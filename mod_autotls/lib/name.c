@@ -4,10 +4,15 @@
  *
  * The one idea: a name is refused with the first reason a reader would give, so the log line
  * or the CLI's error tells the admin what to change: a wildcard or an IP address before "not a
- * valid host name", localhost and single labels last.
+ * valid host name", localhost and single labels last. An IP address is judged by its range
+ * (IANA's special-purpose registries, RFC 6890): one no public CA validates is refused unless
+ * the admin says the CA is a private one.
  */
 #include <string.h>
 #include <strings.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <apr_fnmatch.h>
 #include <apr_strings.h>
@@ -16,6 +21,134 @@
 #include "at_name.h"
 
 #define NAME_LOCALHOST "localhost"
+#define NAME_IP6_BYTES 16
+#define NAME_BITS_PER_BYTE 8
+#define NAME_WHY_IP_VHOST "is an IP address: only with AutoTLS on in its vhost"
+#define NAME_WHY_IP_FORM                                                                           \
+    "is an IP address not in its canonical form (IPv4 dotted decimal; IPv6 as RFC 5952: lower "    \
+    "case, zeros compressed, no brackets)"
+#define NAME_WHY_PRIVATE_HINT                                                                      \
+    ": no public CA validates it (AutoTLSAllowPrivateIP on, or autotls issue --allow-private-ip, " \
+    "for a private CA)"
+
+/* An address range an IP name may not be in: always, or unless private addresses are allowed. */
+typedef struct {
+    int family;
+    unsigned char prefix[NAME_IP6_BYTES];
+    int bits;
+    int always; /* no server is reached there: refused even with AT_NAME_ALLOW_PRIVATE_IP */
+    const char *why;
+} name_ip_range_t;
+
+/* First match wins (::1 before ::/96). */
+static const name_ip_range_t name_ip_ranges[] = {
+    {AF_INET, {0}, 8, 1, "is in 0.0.0.0/8 (\"this network\"): not an address a server has"},
+    {AF_INET, {224}, 4, 1, "is a multicast address: not an address a server has"},
+    {AF_INET, {240}, 4, 1, "is a reserved or the broadcast address: not an address a server has"},
+    {AF_INET, {127}, 8, 0, "is a loopback address" NAME_WHY_PRIVATE_HINT},
+    {AF_INET, {10}, 8, 0, "is a private address (RFC 1918)" NAME_WHY_PRIVATE_HINT},
+    {AF_INET, {172, 16}, 12, 0, "is a private address (RFC 1918)" NAME_WHY_PRIVATE_HINT},
+    {AF_INET, {192, 168}, 16, 0, "is a private address (RFC 1918)" NAME_WHY_PRIVATE_HINT},
+    {AF_INET, {100, 64}, 10, 0, "is a shared address (RFC 6598)" NAME_WHY_PRIVATE_HINT},
+    {AF_INET, {169, 254}, 16, 0, "is a link-local address" NAME_WHY_PRIVATE_HINT},
+    {AF_INET, {192, 0, 0}, 24, 0, "is an IETF protocol address (RFC 6890)" NAME_WHY_PRIVATE_HINT},
+    {AF_INET, {192, 0, 2}, 24, 0, "is a documentation address (RFC 5737)" NAME_WHY_PRIVATE_HINT},
+    {AF_INET, {198, 51, 100}, 24, 0, "is a documentation address (RFC 5737)" NAME_WHY_PRIVATE_HINT},
+    {AF_INET, {203, 0, 113}, 24, 0, "is a documentation address (RFC 5737)" NAME_WHY_PRIVATE_HINT},
+    {AF_INET, {198, 18}, 15, 0, "is a benchmarking address (RFC 2544)" NAME_WHY_PRIVATE_HINT},
+    {AF_INET6,
+     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+     128,
+     0,
+     "is a loopback address" NAME_WHY_PRIVATE_HINT},
+    {AF_INET6,
+     {0},
+     96,
+     1,
+     "is the unspecified or an IPv4-compatible address: not an address a server has"},
+    {AF_INET6,
+     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff},
+     96,
+     1,
+     "is an IPv4-mapped IPv6 address: write the IPv4 address"},
+    {AF_INET6, {0xff}, 8, 1, "is a multicast address: not an address a server has"},
+    {AF_INET6, {0xfc}, 7, 0, "is a unique local address (RFC 4193)" NAME_WHY_PRIVATE_HINT},
+    {AF_INET6, {0xfe, 0x80}, 10, 0, "is a link-local address" NAME_WHY_PRIVATE_HINT},
+    {AF_INET6,
+     {0x20, 0x01, 0x0d, 0xb8},
+     32,
+     0,
+     "is a documentation address (RFC 3849)" NAME_WHY_PRIVATE_HINT},
+};
+
+int at_name_ip(const char *text, char *canonical)
+{
+    unsigned char addr[NAME_IP6_BYTES];
+    char bare[AT_NAME_IP_TEXT_MAX];
+    size_t len = text != NULL ? strlen(text) : 0;
+    int family = AF_INET;
+
+    if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
+        text++;
+        len -= 2;
+        family = AF_INET6; /* brackets hold IPv6 only (RFC 3986 §3.2.2) */
+    }
+    if (len == 0 || len >= sizeof(bare)) {
+        return 0;
+    }
+    memcpy(bare, text, len);
+    bare[len] = '\0';
+    if (memchr(bare, ':', len) != NULL) {
+        family = AF_INET6;
+    } else if (family == AF_INET6) {
+        return 0;
+    }
+    if (inet_pton(family, bare, addr) != 1) {
+        return 0;
+    }
+    return canonical == NULL || inet_ntop(family, addr, canonical, AT_NAME_IP_TEXT_MAX) != NULL;
+}
+
+/* Whether the first bits of addr are prefix's. */
+static int name_ip_in(const unsigned char *addr, const unsigned char *prefix, int bits)
+{
+    int whole = bits / NAME_BITS_PER_BYTE, rest = bits % NAME_BITS_PER_BYTE;
+    unsigned char mask = (unsigned char)(0xff << (NAME_BITS_PER_BYTE - rest));
+
+    return memcmp(addr, prefix, (size_t)whole) == 0 &&
+           (rest == 0 || (addr[whole] & mask) == (prefix[whole] & mask));
+}
+
+/* The IP literal name (canonical: its canonical text) under the allow flags of at_name_eligible_as.
+ */
+static int name_ip_eligible(const char *name, const char *canonical, unsigned allow,
+                            const char **why)
+{
+    unsigned char addr[NAME_IP6_BYTES];
+    int family = strchr(canonical, ':') != NULL ? AF_INET6 : AF_INET;
+    size_t i;
+
+    if (!(allow & AT_NAME_ALLOW_IP)) {
+        *why = NAME_WHY_IP_VHOST;
+        return 0;
+    }
+    if (strcasecmp(name, canonical) != 0 || inet_pton(family, canonical, addr) != 1) {
+        *why = NAME_WHY_IP_FORM;
+        return 0;
+    }
+    for (i = 0; i < sizeof(name_ip_ranges) / sizeof(name_ip_ranges[0]); i++) {
+        const name_ip_range_t *range = &name_ip_ranges[i];
+
+        if (range->family == family && name_ip_in(addr, range->prefix, range->bits)) {
+            if (range->always || !(allow & AT_NAME_ALLOW_PRIVATE_IP)) {
+                *why = range->why;
+                return 0;
+            }
+            return 1;
+        }
+    }
+    return 1;
+}
 
 /* Whether the name of len characters is localhost or a name under it. */
 static int name_is_localhost(const char *name, size_t len)
@@ -28,11 +161,20 @@ static int name_is_localhost(const char *name, size_t len)
 
 int at_name_eligible(const char *name, const char **why)
 {
+    return at_name_eligible_as(name, 0, why);
+}
+
+int at_name_eligible_as(const char *name, unsigned allow, const char **why)
+{
+    char canonical[AT_NAME_IP_TEXT_MAX];
     size_t len = name != NULL ? strlen(name) : 0;
     size_t label = 0, i;
     int labels = 1;
     int numeric = 1; /* the last label is all digits so far */
 
+    if (at_name_ip(name, canonical)) {
+        return name_ip_eligible(name, canonical, allow, why);
+    }
     if (len > 0 && name[len - 1] == '.') {
         len--; /* an absolute name: the root's empty label */
     }
@@ -45,7 +187,7 @@ int at_name_eligible(const char *name, const char **why)
         return 0;
     }
     if (name[0] == '[' || memchr(name, ':', len) != NULL) {
-        *why = "is an IP address: public CAs certify names only";
+        *why = NAME_WHY_IP_FORM; /* the brackets or colons of an IPv6 address that does not parse */
         return 0;
     }
     for (i = 0; i < len; i++) {
@@ -76,7 +218,7 @@ int at_name_eligible(const char *name, const char **why)
         return 0;
     }
     if (numeric) {
-        *why = "is an IP address: public CAs certify names only";
+        *why = NAME_WHY_IP_FORM; /* "192.0.2.1.", "10.1": a top-level domain is never all digits */
         return 0;
     }
     if (name_is_localhost(name, len)) {

@@ -47,10 +47,12 @@ apr_size_t at_store_item_max(at_store_group_e group)
     return group == AT_STORE_STATUS ? AT_STATUS_MAX_ITEM : AT_STORE_MAX_ITEM;
 }
 
+/* ':' is an IPv6 site's or name's (RFC 8738: "2001:db8::1"): one path component on a POSIX file
+ * system, and inside a Redis key it follows the key's own ':'-separated parts (never split). */
 static int component_char_ok(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
+           c == '_' || c == '-' || c == ':';
 }
 
 int at_store_component_valid(const char *component)
@@ -117,7 +119,7 @@ static apr_status_t check_component(at_store_group_e group, const char *what, co
         at_log(AT_LOG_ERR, AT_EARG,
                AT_LOGNO(1115) "store: refusing %s \"%.300s\" in %s: a component must be 1-255 "
                               "characters of "
-                              "[A-Za-z0-9._-] and must not start with '.'",
+                              "[A-Za-z0-9._:-] and must not start with '.'",
                what, component ? component : "(null)", at_store_group_name(group));
         return AT_EARG;
     }
@@ -290,7 +292,7 @@ static apr_status_t check_lease(at_store_t *store, const char *name, const char 
          (strlen(token) > AT_STORE_LEASE_TOKEN_MAX || !at_store_component_valid(token)))) {
         at_log(AT_LOG_ERR, AT_EARG,
                AT_LOGNO(1201) "store: refusing the lease token for %s: 1-%d characters of "
-                              "[A-Za-z0-9._-] (at_store_lease_token)",
+                              "[A-Za-z0-9._:-] (at_store_lease_token)",
                name, AT_STORE_LEASE_TOKEN_MAX);
         return AT_EARG;
     }

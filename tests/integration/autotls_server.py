@@ -58,13 +58,16 @@ LiveEvent = collections.namedtuple("LiveEvent", "when site serial names issuer")
 class Site:
     """One <VirtualHost> on the HTTP port: ServerName, ServerAliases, extra directives inside.
 
-    autotls: None leaves the vhost to the server-wide `AutoTLS on`; False writes `AutoTLS off`."""
+    autotls: None leaves the vhost to the server-wide `AutoTLS on`; False writes `AutoTLS off`.
+    address: the vhost's address (127.0.0.1 when None; "*" or another loopback address: the test
+    adds the Listen it needs)."""
 
-    def __init__(self, name, aliases=(), directives="", autotls=None):
+    def __init__(self, name, aliases=(), directives="", autotls=None, address=None):
         self.name = name
         self.aliases = tuple(aliases)
         self.directives = directives
         self.autotls = autotls
+        self.address = address or LOOPBACK
 
     @property
     def names(self):
@@ -156,7 +159,8 @@ class HTTPError(RuntimeError):
 class AutoTLSServer:
     """apache2 + mod_autotls in a temp ServerRoot.
 
-    sites: Site objects, one <VirtualHost 127.0.0.1:http_port> each, in this order.
+    sites: Site objects, one <VirtualHost address:http_port> each (address: 127.0.0.1 unless the
+    Site says), in this order.
     pebble: a started PebbleEnv (CA URL, its listener CA, its issuing root) or None.
     ca_url: AutoTLSCA when pebble is None (e.g. a port where nothing listens).
     http_port: the plain port (pebble's http01_port when pebble validates there).
@@ -282,7 +286,7 @@ class AutoTLSServer:
             "",
         ]
         for site in self.sites:
-            lines.append("<VirtualHost %s:%d>" % (LOOPBACK, self.http_port))
+            lines.append("<VirtualHost %s:%d>" % (site.address, self.http_port))
             lines.append("    ServerName %s" % site.name)
             if site.aliases:
                 lines.append("    ServerAlias %s" % " ".join(site.aliases))

@@ -479,7 +479,8 @@ def test_usage_error_exits_2(autotls_cli, tmp_path, args):
 # The module's name rule (at_name.h), applied by the CLI before anything is touched.
 INELIGIBLE = {
     "wildcard": ("*.cli.test", "is a wildcard"),
-    "ip_address": ("192.0.2.1", "is an IP address"),
+    # an IP address is a NAME (RFC 8738), in its canonical text only
+    "ip_address_not_canonical": ("2001:db8:0::1", "is an IP address not in its canonical form"),
     "localhost": ("app.localhost", "is localhost"),
     "single_label": ("intranet", "is a single label"),
     "bad_character": ("under_score.test", "is not a valid host name"),

@@ -128,7 +128,9 @@ static const char *const bad_identifiers[] = {
     "a.example:80",    /* a port */
     "a.example/x",     /* a path */
     "a example",       /* a space */
-    "[::1]",           /* an address literal */
+    "[::1]",           /* an address literal in brackets: httpd's r->hostname has none */
+    "2001:DB8::1",     /* an IPv6 address not in its canonical (lower-case) text */
+    "2001:db8:0::1",   /* ... nor with its zeros compressed */
     "a.example\\n",    /* JSON escape for a newline */
     "a\\u0000.b",      /* an embedded NUL */
     "\\u00e9.example", /* not ASCII */
@@ -336,6 +338,37 @@ START_TEST(test_answer_is_bound_to_its_host_exactly_ignoring_case)
 }
 END_TEST
 
+/* RFC 8738: an answer made for an IP address, stored in its canonical text, is served to the
+ * Host the CA sends: the address itself (IPv6: "[2001:db8::1]", which httpd hands over without
+ * its brackets), never to another address or a name. */
+START_TEST(test_answer_for_an_ip_address_round_trips_and_binds_to_that_host)
+{
+    static const char *const addresses[] = {"192.0.2.7", "2001:db8::1"};
+    at_challenge_answer_t answer = {0};
+    const char *why;
+    char *data;
+    apr_size_t len;
+    size_t i;
+
+    for (i = 0; i < sizeof(addresses) / sizeof(addresses[0]); ++i) {
+        ck_assert_int_eq(
+            at_challenge_answer_encode(&data, &len, &why, pool, addresses[i], TOKEN, KEYAUTH),
+            APR_SUCCESS);
+        ck_assert_int_eq(at_challenge_answer_decode(&answer, &why, pool, TOKEN, data, len),
+                         APR_SUCCESS);
+        ck_assert_str_eq(answer.identifier, addresses[i]);
+        ck_assert(autotls_challenge_host_bound(addresses[i], answer.identifier));
+    }
+    ck_assert_int_eq(
+        at_challenge_answer_encode(&data, &len, &why, pool, "2001:DB8::1", TOKEN, KEYAUTH),
+        APR_SUCCESS); /* stored in lower case, as names are */
+    ck_assert(strstr(data, "\"2001:db8::1\"") != NULL);
+    ck_assert(!autotls_challenge_host_bound("192.0.2.8", "192.0.2.7"));
+    ck_assert(!autotls_challenge_host_bound("[2001:db8::1]", "2001:db8::1"));
+    ck_assert(!autotls_challenge_host_bound("a.example", "192.0.2.7"));
+}
+END_TEST
+
 static Suite *challenge_suite(void)
 {
     Suite *s = suite_create("challenge");
@@ -361,6 +394,7 @@ static Suite *challenge_suite(void)
     tcase_add_test(tc, test_oversized_answer_is_refused_before_parsing);
     tcase_add_test(tc, test_longest_answer_fits_the_size_limit);
     tcase_add_test(tc, test_answer_is_bound_to_its_host_exactly_ignoring_case);
+    tcase_add_test(tc, test_answer_for_an_ip_address_round_trips_and_binds_to_that_host);
     suite_add_tcase(s, tc);
     return s;
 }

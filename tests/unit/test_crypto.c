@@ -335,6 +335,42 @@ START_TEST(test_csr_with_one_name_carries_it_as_cn_and_single_san)
 }
 END_TEST
 
+/* RFC 8738: an IP address is an iPAddress SAN of its 4 or 16 bytes, never a dNSName, and no CN. */
+START_TEST(test_csr_for_ip_addresses_has_ip_sans_and_no_cn)
+{
+    static const unsigned char v4[] = {192, 0, 2, 7};
+    static const unsigned char v6[] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    apr_array_header_t *names = at_unit_names(pool, "192.0.2.7", "2001:db8::1", "ip.example", NULL);
+    unsigned char *der = NULL;
+    apr_size_t der_len = 0;
+    STACK_OF(X509_EXTENSION) * exts;
+    GENERAL_NAMES *gens;
+    const GENERAL_NAME *gen;
+    X509_REQ *req;
+
+    ck_assert_int_eq(at_csr_create(&der, &der_len, pool, new_key(AT_KEY_EC256), names),
+                     APR_SUCCESS);
+    req = parse_csr(der, der_len);
+    ck_assert_int_eq(X509_NAME_entry_count(X509_REQ_get_subject_name(req)), 0);
+    exts = X509_REQ_get_extensions(req);
+    gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+    ck_assert_ptr_nonnull(gens);
+    ck_assert_int_eq(sk_GENERAL_NAME_num(gens), 3);
+    gen = sk_GENERAL_NAME_value(gens, 0);
+    ck_assert_int_eq(gen->type, GEN_IPADD);
+    ck_assert_int_eq(ASN1_STRING_length(gen->d.iPAddress), (int)sizeof(v4));
+    ck_assert_int_eq(memcmp(ASN1_STRING_get0_data(gen->d.iPAddress), v4, sizeof(v4)), 0);
+    gen = sk_GENERAL_NAME_value(gens, 1);
+    ck_assert_int_eq(gen->type, GEN_IPADD);
+    ck_assert_int_eq(ASN1_STRING_length(gen->d.iPAddress), (int)sizeof(v6));
+    ck_assert_int_eq(memcmp(ASN1_STRING_get0_data(gen->d.iPAddress), v6, sizeof(v6)), 0);
+    ck_assert_int_eq(sk_GENERAL_NAME_value(gens, 2)->type, GEN_DNS);
+    GENERAL_NAMES_free(gens);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    X509_REQ_free(req);
+}
+END_TEST
+
 START_TEST(test_csr_refuses_missing_or_empty_names)
 {
     EVP_PKEY *key = new_key(AT_KEY_EC256);
@@ -496,6 +532,46 @@ START_TEST(test_covers_name_is_case_insensitive_and_wildcards_match_one_whole_la
 }
 END_TEST
 
+/* An IP name is covered by an iPAddress SAN of it and by nothing else: not by a dNSName that
+ * spells it, not by the subject CN; cert_info lists it in canonical text. */
+START_TEST(test_covers_ip_only_by_an_ip_san)
+{
+    EVP_PKEY *ca_key = new_key(AT_KEY_EC256), *key = new_key(AT_KEY_EC256);
+    tiny_cert_spec_t ca_spec = {.key = ca_key,
+                                .cn = "IP Test CA",
+                                .from_secs = -TINY_CA_HOUR_SECS,
+                                .to_secs = TINY_CA_DAY_SECS};
+    X509 *ca = tiny_ca_cert(pool, &ca_spec);
+    tiny_cert_spec_t spec = {.key = key,
+                             .cn = "192.0.2.9",
+                             .san = "DNS:192.0.2.9,DNS:2001:db8::9",
+                             .issuer = ca,
+                             .issuer_key = ca_key,
+                             .eku = "serverAuth",
+                             .from_secs = -TINY_CA_HOUR_SECS,
+                             .to_secs = TINY_CA_DAY_SECS};
+    X509 *spelled = tiny_ca_cert(pool, &spec), *cert = NULL;
+    at_cert_info_t *info = NULL;
+
+    ck_assert_int_eq(at_cert_covers_name(spelled, "192.0.2.9"), 0);
+    ck_assert_int_eq(at_cert_covers_name(spelled, "2001:db8::9"), 0);
+    ck_assert_int_eq(at_cert_self_signed(&cert, pool, key,
+                                         at_unit_names(pool, "192.0.2.9", "2001:db8::9", NULL),
+                                         DAY),
+                     APR_SUCCESS);
+    ck_assert_int_eq(at_cert_covers_name(cert, "192.0.2.9"), 1);
+    ck_assert_int_eq(at_cert_covers_name(cert, "2001:db8::9"), 1);
+    ck_assert_int_eq(at_cert_covers_name(cert, "2001:db8:0::9"), 1); /* the same address */
+    ck_assert_int_eq(at_cert_covers_name(cert, "192.0.2.10"), 0);
+    ck_assert_int_eq(at_cert_covers_name(cert, "2001:db8::a"), 0);
+    ck_assert_int_eq(at_cert_info(&info, pool, cert), APR_SUCCESS);
+    ck_assert_int_eq(info->names->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(info->names, 0, const char *), "192.0.2.9");
+    ck_assert_str_eq(APR_ARRAY_IDX(info->names, 1, const char *), "2001:db8::9");
+    ck_assert_int_eq(X509_NAME_entry_count(X509_get_subject_name(cert)), 0);
+}
+END_TEST
+
 START_TEST(test_cert_matches_its_own_key_and_no_other)
 {
     EVP_PKEY *key = new_key(AT_KEY_EC256), *other = new_key(AT_KEY_EC256);
@@ -531,12 +607,14 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_garbage_or_empty_pem_key_is_rejected);
     tcase_add_test(tc, test_csr_has_first_name_as_cn_exactly_the_sans_and_verifies_with_public_key);
     tcase_add_test(tc, test_csr_with_one_name_carries_it_as_cn_and_single_san);
+    tcase_add_test(tc, test_csr_for_ip_addresses_has_ip_sans_and_no_cn);
     tcase_add_test(tc, test_csr_refuses_missing_or_empty_names);
     tcase_add_test(tc, test_self_signed_cert_info_has_names_serial_validity_and_issuer);
     tcase_add_test(tc, test_self_signed_refuses_no_names_and_no_lifetime);
     tcase_add_test(tc, test_cert_info_falls_back_to_cn_and_to_full_issuer);
     tcase_add_test(tc, test_asn1_time_converts_utc_and_generalized_time);
     tcase_add_test(tc, test_covers_name_is_case_insensitive_and_wildcards_match_one_whole_label);
+    tcase_add_test(tc, test_covers_ip_only_by_an_ip_san);
     tcase_add_test(tc, test_cert_matches_its_own_key_and_no_other);
     suite_add_tcase(s, tc);
     return s;

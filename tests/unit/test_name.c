@@ -25,10 +25,12 @@ static const struct {
     {"", "empty"},
     {".", "empty"},
     {"*.example.org", "wildcard"},
-    {"192.0.2.1", "IP address"},
-    {"192.0.2.1.", "IP address"},
-    {"[2001:db8::1]", "IP address"},
-    {"2001:db8::1", "IP address"},
+    {"192.0.2.1", "only with AutoTLS on in its vhost"},
+    {"192.0.2.1.", "canonical form"},
+    {"10.1", "canonical form"},
+    {"[2001:db8::1]", "only with AutoTLS on in its vhost"},
+    {"2001:db8::1", "only with AutoTLS on in its vhost"},
+    {"2001:db8::1::2", "canonical form"},
     {"localhost", "localhost"},
     {"LOCALHOST.", "localhost"},
     {"app.localhost", "localhost"},
@@ -148,6 +150,111 @@ START_TEST(test_excluded_by_names_the_first_matching_pattern)
 }
 END_TEST
 
+/* RFC 8738: an IP address where it is asked for (AutoTLS on in its vhost, the CLI), public ones
+ * only unless private ones are allowed, always in the canonical text. */
+static const char *const ip_public[] = {"8.8.8.8", "1.1.1.1", "2606:4700:4700::1111",
+                                        "2a00:1450:4001:81b::200e"};
+
+static const struct {
+    const char *name;
+    const char *why;
+} ip_private[] = {
+    {"127.0.0.1", "loopback"},
+    {"127.0.0.3", "loopback"},
+    {"::1", "loopback"},
+    {"10.0.0.1", "private"},
+    {"172.16.0.1", "private"},
+    {"172.31.255.255", "private"},
+    {"192.168.1.1", "private"},
+    {"100.64.0.1", "shared"},
+    {"169.254.1.1", "link-local"},
+    {"fe80::1", "link-local"},
+    {"fd00::1", "unique local"},
+    {"192.0.2.1", "documentation"},
+    {"198.51.100.5", "documentation"},
+    {"203.0.113.5", "documentation"},
+    {"2001:db8::5", "documentation"},
+    {"198.18.0.1", "benchmarking"},
+};
+
+static const struct {
+    const char *name;
+    const char *why;
+} ip_never[] = {
+    {"0.0.0.0", "this network"},
+    {"224.0.0.1", "multicast"},
+    {"255.255.255.255", "broadcast"},
+    {"::", "unspecified"},
+    {"::ffff:8.8.8.8", "IPv4-mapped"},
+    {"ff02::1", "multicast"},
+    {"[2606:4700:4700::1111]", "canonical form"},      /* brackets */
+    {"2606:4700:4700:0:0:0:0:1111", "canonical form"}, /* zeros not compressed */
+    {"2606:4700:4700::01111", "canonical form"},       /* not an address at all */
+    {"008.8.8.8", "canonical form"},                   /* leading zeros */
+};
+
+START_TEST(test_public_ip_addresses_are_eligible_where_asked_for)
+{
+    const char *why = NULL;
+
+    ck_assert_msg(at_name_eligible_as(ip_public[_i], AT_NAME_ALLOW_IP, &why), "%s refused: %s",
+                  ip_public[_i], why != NULL ? why : "");
+    ck_assert(!at_name_eligible_as(ip_public[_i], 0, &why));
+    ck_assert_str_eq(why, "is an IP address: only with AutoTLS on in its vhost");
+    ck_assert(!at_name_eligible(ip_public[_i], &why));
+}
+END_TEST
+
+START_TEST(test_private_ip_addresses_only_when_allowed)
+{
+    const char *why = NULL;
+
+    ck_assert_msg(!at_name_eligible_as(ip_private[_i].name, AT_NAME_ALLOW_IP, &why), "%s accepted",
+                  ip_private[_i].name);
+    ck_assert_msg(strstr(why, ip_private[_i].why) != NULL && strstr(why, "AutoTLSAllowPrivateIP"),
+                  "%s: \"%s\"", ip_private[_i].name, why);
+    ck_assert_msg(
+        at_name_eligible_as(ip_private[_i].name, AT_NAME_ALLOW_IP | AT_NAME_ALLOW_PRIVATE_IP, &why),
+        "%s refused: %s", ip_private[_i].name, why);
+}
+END_TEST
+
+START_TEST(test_unusable_or_misspelt_ip_addresses_are_never_eligible)
+{
+    const char *why = NULL;
+
+    ck_assert_msg(
+        !at_name_eligible_as(ip_never[_i].name, AT_NAME_ALLOW_IP | AT_NAME_ALLOW_PRIVATE_IP, &why),
+        "%s accepted", ip_never[_i].name);
+    ck_assert_msg(strstr(why, ip_never[_i].why) != NULL, "%s: \"%s\" does not say \"%s\"",
+                  ip_never[_i].name, why, ip_never[_i].why);
+}
+END_TEST
+
+START_TEST(test_ip_canonical_text_is_rfc5952_without_brackets)
+{
+    char text[AT_NAME_IP_TEXT_MAX];
+
+    ck_assert(at_name_ip("192.0.2.1", text));
+    ck_assert_str_eq(text, "192.0.2.1");
+    ck_assert(at_name_ip("[2001:DB8:0:0:0:0:0:1]", text));
+    ck_assert_str_eq(text, "2001:db8::1");
+    ck_assert(at_name_ip("2001:db8:0:0:1:0:0:1", text)); /* the first longest run of zeros */
+    ck_assert_str_eq(text, "2001:db8::1:0:0:1");
+    ck_assert(at_name_ip("2001:db8:0:1:1:1:1:1", text)); /* a single zero field stays */
+    ck_assert_str_eq(text, "2001:db8:0:1:1:1:1:1");
+    ck_assert(at_name_ip("::1", NULL));
+    ck_assert(!at_name_ip("[192.0.2.1]", text)); /* brackets hold IPv6 only */
+    ck_assert(!at_name_ip("192.0.2.1.", text));
+    ck_assert(!at_name_ip("192.0.2", text));
+    ck_assert(!at_name_ip("example.org", text));
+    ck_assert(!at_name_ip("[]", text));
+    ck_assert(!at_name_ip("", text));
+    ck_assert(!at_name_ip(NULL, text));
+    ck_assert(!at_name_ip("fe80::1%eth0", text)); /* a zone is no part of a certificate's name */
+}
+END_TEST
+
 static Suite *name_suite(void)
 {
     Suite *s = suite_create("name");
@@ -161,6 +268,13 @@ static Suite *name_suite(void)
     tcase_add_test(tc, test_length_limits_are_inclusive);
     tcase_add_test(tc, test_excluded_by_names_the_first_matching_pattern);
     tcase_add_test(tc, test_wildcards_for_dns01_are_a_star_over_an_eligible_name);
+    tcase_add_loop_test(tc, test_public_ip_addresses_are_eligible_where_asked_for, 0,
+                        (int)(sizeof(ip_public) / sizeof(ip_public[0])));
+    tcase_add_loop_test(tc, test_private_ip_addresses_only_when_allowed, 0,
+                        (int)(sizeof(ip_private) / sizeof(ip_private[0])));
+    tcase_add_loop_test(tc, test_unusable_or_misspelt_ip_addresses_are_never_eligible, 0,
+                        (int)(sizeof(ip_never) / sizeof(ip_never[0])));
+    tcase_add_test(tc, test_ip_canonical_text_is_rfc5952_without_brackets);
     suite_add_tcase(s, tc);
     return s;
 }

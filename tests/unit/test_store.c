@@ -504,6 +504,7 @@ START_TEST(test_component_validation)
     ck_assert(!at_store_component_valid(too_long));
     ck_assert(at_store_component_valid(long_ok));
     ck_assert(at_store_component_valid("www.example-1_2.org"));
+    ck_assert(at_store_component_valid("2001:db8::1")); /* an IPv6 site or name (RFC 8738) */
 }
 END_TEST
 
