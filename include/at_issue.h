@@ -162,8 +162,8 @@ typedef struct {
      * AT_CHALLENGE_*); NULL: http-01, then tls-alpn-01. A type is used only where the CA offers it
      * and its responder is set. When http-01 fails for a name because the CA could not connect
      * or was not answered (problem connection or unauthorized) and tls-alpn-01 comes later in the
-     * list, a new order follows at once with tls-alpn-01 first (RFC 8555 §7.5.1: the failed
-     * authorization stays invalid), once, with one WARNING line. */
+     * list, a new order follows at once with tls-alpn-01 first for such names (RFC 8555 §7.5.1:
+     * the failed authorization stays invalid), once, with one WARNING line per name. */
     const apr_array_header_t *challenges;
     const at_tlsalpn01_responder_t *tlsalpn01; /* NULL: tls-alpn-01 is not used */
     /* When set, an account the CA no longer knows is registered again and the order retried. */

@@ -45,7 +45,8 @@ typedef struct {
     const at_issue_request_t *request;
     const at_http01_responder_t *responder;
     const apr_array_header_t *types; /* const char *: the challenge types to use, in order */
-    int fallback;                    /* the order after http-01 failed: tls-alpn-01 first */
+    apr_array_header_t *fallback;    /* const char *: names whose http-01 failed for want of
+                                        port 80: tls-alpn-01 first for them from now on */
     apr_time_t deadline;
     const apr_array_header_t *names; /* const char *: the names of the current order */
     const char *replaces;            /* NULL once the CA refused it */
@@ -136,6 +137,18 @@ static const char *issue_authz_name(apr_pool_t *p, const at_acme_authz_t *authz)
     return authz->wildcard ? apr_pstrcat(p, "*.", authz->identifier, NULL) : authz->identifier;
 }
 
+static int issue_name_listed(const apr_array_header_t *names, const char *name)
+{
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        if (strcasecmp(APR_ARRAY_IDX(names, i, const char *), name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Whether we can answer authz's challenge of type: the CA offers it and a responder is there. */
 static int issue_type_usable(const issue_t *ctx, const at_acme_authz_t *authz, const char *type)
 {
@@ -152,8 +165,8 @@ static int issue_type_usable(const issue_t *ctx, const at_acme_authz_t *authz, c
 }
 
 /* The challenge type we answer for authz, or NULL when none can be: a wildcard only by dns-01
- * (RFC 8555 §7.1.3); any other name by the first type of the request's list that is usable, and
- * in the order after an http-01 failure (issue_fallback_start) by tls-alpn-01 first. */
+ * (RFC 8555 §7.1.3); any other name by the first type of the request's list that is usable, but
+ * a name whose http-01 failed for want of port 80 (issue_fallback_start) by tls-alpn-01 first. */
 static const char *issue_authz_type(const issue_t *ctx, const at_acme_authz_t *authz)
 {
     int i;
@@ -161,7 +174,8 @@ static const char *issue_authz_type(const issue_t *ctx, const at_acme_authz_t *a
     if (authz->wildcard) {
         return AT_CHALLENGE_DNS01;
     }
-    if (ctx->fallback && issue_type_usable(ctx, authz, AT_CHALLENGE_TLSALPN01)) {
+    if (issue_name_listed(ctx->fallback, authz->identifier) &&
+        issue_type_usable(ctx, authz, AT_CHALLENGE_TLSALPN01)) {
         return AT_CHALLENGE_TLSALPN01;
     }
     for (i = 0; i < ctx->types->nelts; ++i) {
@@ -198,18 +212,6 @@ static const char *issue_authz_reason(apr_pool_t *p, const at_acme_authz_t *auth
         return at_acme_problem_text(p, challenge->error);
     }
     return apr_pstrcat(p, "authorization ", authz->status, NULL);
-}
-
-static int issue_name_listed(const apr_array_header_t *names, const char *name)
-{
-    int i;
-
-    for (i = 0; i < names->nelts; ++i) {
-        if (strcasecmp(APR_ARRAY_IDX(names, i, const char *), name) == 0) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 static int issue_name_failed(const issue_t *ctx, const char *name)
@@ -716,10 +718,20 @@ static apr_status_t issue_order_validate(issue_t *ctx, at_acme_order_t **order)
     return rv;
 }
 
-/* The failed name that sends the order after it to tls-alpn-01 (issue_fallback_start), or NULL:
- * http-01 failed for it because the CA could not connect or did not get the answer (port 80
- * closed or elsewhere), and the request lists tls-alpn-01 after http-01. */
-static const at_issue_failed_t *issue_fallback_cause(const issue_t *ctx)
+/* Whether f is http-01 failing because the CA could not connect or got no answer (port 80
+ * closed, or answered elsewhere). */
+static int issue_failed_for_port80(const at_issue_failed_t *f)
+{
+    return f->challenge != NULL && strcmp(f->challenge, AT_CHALLENGE_HTTP01) == 0 &&
+           f->type != NULL &&
+           (strcmp(f->type, AT_ACME_PROBLEM_PREFIX "connection") == 0 ||
+            strcmp(f->type, AT_ACME_PROBLEM_PREFIX "unauthorized") == 0);
+}
+
+/* Whether the order that failed is followed by one with tls-alpn-01 (issue_fallback_start):
+ * once per issuance, when the request lists tls-alpn-01 after http-01 and a name failed
+ * http-01 for want of port 80. */
+static int issue_fallback_wanted(const issue_t *ctx)
 {
     int i, http = -1, alpn = -1;
 
@@ -729,39 +741,35 @@ static const at_issue_failed_t *issue_fallback_cause(const issue_t *ctx)
         http = strcmp(type, AT_CHALLENGE_HTTP01) == 0 ? i : http;
         alpn = strcmp(type, AT_CHALLENGE_TLSALPN01) == 0 ? i : alpn;
     }
-    if (ctx->fallback || http < 0 || alpn < http || ctx->request->tlsalpn01 == NULL) {
-        return NULL;
+    if (ctx->fallback->nelts > 0 || http < 0 || alpn < http || ctx->request->tlsalpn01 == NULL) {
+        return 0;
     }
     for (i = 0; i < ctx->failed->nelts; ++i) {
-        const at_issue_failed_t *f = &APR_ARRAY_IDX(ctx->failed, i, at_issue_failed_t);
-
-        if (f->challenge != NULL && strcmp(f->challenge, AT_CHALLENGE_HTTP01) == 0 &&
-            f->type != NULL &&
-            (strcmp(f->type, AT_ACME_PROBLEM_PREFIX "connection") == 0 ||
-             strcmp(f->type, AT_ACME_PROBLEM_PREFIX "unauthorized") == 0)) {
-            return f;
+        if (issue_failed_for_port80(&APR_ARRAY_IDX(ctx->failed, i, at_issue_failed_t))) {
+            return 1;
         }
     }
-    return NULL;
-}
-
-static int issue_fallback_wanted(const issue_t *ctx)
-{
-    return issue_fallback_cause(ctx) != NULL;
+    return 0;
 }
 
 /* RFC 8555 §7.5.1: a failed challenge makes its authorization invalid for good, so the other
- * type is tried in a new order, right away and once: every name not yet valid is then answered
- * by tls-alpn-01 where the CA offers it (a closed port 80 is the host's, not one name's). */
+ * type is tried in a new order, right away and once, for the names whose http-01 failed for
+ * want of port 80 (one WARNING each); the other names keep the request's order of types. */
 static void issue_fallback_start(issue_t *ctx)
 {
-    const at_issue_failed_t *cause = issue_fallback_cause(ctx);
+    int i;
 
-    at_log(AT_LOG_WARN, AT_ECHALLENGE,
-           AT_LOGNO(1420) "%s: http-01 validation of %s failed at %s (%s); ordering again with "
-                          "tls-alpn-01",
-           ctx->request->site, cause->name, at_acme_url(ctx->acme), cause->reason);
-    ctx->fallback = 1;
+    for (i = 0; i < ctx->failed->nelts; ++i) {
+        const at_issue_failed_t *f = &APR_ARRAY_IDX(ctx->failed, i, at_issue_failed_t);
+
+        if (issue_failed_for_port80(f)) {
+            at_log(AT_LOG_WARN, AT_ECHALLENGE,
+                   AT_LOGNO(1420) "%s: http-01 validation of %s failed at %s (%s); ordering "
+                                  "again with tls-alpn-01",
+                   ctx->request->site, f->name, at_acme_url(ctx->acme), f->reason);
+            APR_ARRAY_PUSH(ctx->fallback, const char *) = f->name;
+        }
+    }
     ctx->names = ctx->request->names;
     ctx->partial = ctx->request->allow_partial;
     apr_array_clear(ctx->failed);
@@ -829,6 +837,7 @@ apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, a
     ctx.p = p;
     ctx.request = request;
     ctx.responder = responder;
+    ctx.fallback = apr_array_make(p, 1, sizeof(const char *));
     ctx.types = request->challenges != NULL ? request->challenges : at_issue_challenges_default(p);
     ctx.deadline =
         apr_time_now() + (request->timeout > 0 ? request->timeout : AT_ISSUE_TIMEOUT_DEFAULT);
