@@ -226,6 +226,12 @@ apr_status_t at_acme_key_authorization(const char **keyauth, at_acme_t *acme, ap
 apr_status_t at_acme_dns01_record(const char **fqdn, const char **value, apr_pool_t *p,
                                   const char *name, const char *keyauth);
 
+/* SHA-256 of a key authorization, the digest both dns-01 (base64url, in the TXT record) and
+ * tls-alpn-01 (RFC 8737 §3: in the acmeIdentifier extension) prove. AT_EARG for NULL. */
+#define AT_ACME_KEYAUTH_DIGEST_LEN 32
+apr_status_t at_acme_keyauth_digest(unsigned char digest[AT_ACME_KEYAUTH_DIGEST_LEN],
+                                    const char *keyauth);
+
 /* Tells the CA to validate the challenge (POST {}). */
 apr_status_t at_acme_challenge_respond(at_acme_challenge_t **updated, at_acme_t *acme,
                                        apr_pool_t *p, const at_acme_challenge_t *challenge);

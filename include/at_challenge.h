@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * at_challenge.h: the stored http-01 answer, challenges/<token>, bound to the name it was made
- * for (RFC 8555 §8.3).
+ * for (RFC 8555 §8.3), and the stored tls-alpn-01 answer (RFC 8737), below.
  *
  * The renewal process encodes an answer when it publishes a challenge; the responder decodes it
  * for a request and serves the key authorization only for the Host the answer names. This is
@@ -16,6 +16,8 @@
 #define AT_CHALLENGE_H
 
 #include <apr_pools.h>
+
+#include "at_acme.h"
 
 /* Longest encoded answer: both members at their limits fit with room to spare. */
 #define AT_CHALLENGE_ANSWER_MAX 1024
@@ -53,6 +55,39 @@ apr_status_t at_challenge_answer_encode(char **data, apr_size_t *len, const char
 apr_status_t at_challenge_answer_decode(at_challenge_answer_t *answer, const char **why,
                                         apr_pool_t *p, const char *token, const void *data,
                                         apr_size_t len);
+
+/*
+ * tls-alpn-01 (RFC 8737): the stored answer, challenges/<AT_CHALLENGE_TLSALPN_PREFIX><name>:
+ *   {"identifier":"a.example","acmeIdentifier":"<base64url SHA-256 of the key authorization>"}
+ * Only the name and the digest, never a key: each child mints the validation certificate with a
+ * key of its own (at_cert_tlsalpn), so nothing in challenges/ can serve as a certificate key. The
+ * item is named for the identifier, which the child looks up by the handshake's SNI; the decoder
+ * also wants the identifier inside to be the one asked for, so an item renamed to another name
+ * validates nothing. Tokens (http-01 items) never contain '.', so the two kinds never meet.
+ */
+#define AT_CHALLENGE_TLSALPN_PREFIX "tls-alpn-01."
+
+typedef struct {
+    const char *identifier;                           /* lower-case host name */
+    unsigned char digest[AT_ACME_KEYAUTH_DIGEST_LEN]; /* SHA-256 of the key authorization */
+} at_challenge_tlsalpn_t;
+
+/* The item name of identifier's tls-alpn-01 answer (lower case), or NULL when identifier is not
+ * a host name or the item would be longer than a store item name may be. */
+const char *at_challenge_tlsalpn_item(apr_pool_t *p, const char *identifier);
+
+/* The bytes of identifier's tls-alpn-01 answer to key_authorization (the digest is computed
+ * here). AT_EARG with *why, as at_challenge_answer_encode. data is NUL-terminated. */
+apr_status_t at_challenge_tlsalpn_encode(char **data, apr_size_t *len, const char **why,
+                                         apr_pool_t *p, const char *identifier,
+                                         const char *key_authorization);
+
+/* Reads the tls-alpn-01 answer for identifier (the lower-case name the item was looked up for)
+ * from len bytes at data: AT_ETOOLARGE over AT_CHALLENGE_ANSWER_MAX, AT_EPROTO for anything the
+ * encoder does not produce or an answer made for another identifier; *why as for http-01. */
+apr_status_t at_challenge_tlsalpn_decode(at_challenge_tlsalpn_t *answer, const char **why,
+                                         apr_pool_t *p, const char *identifier, const void *data,
+                                         apr_size_t len);
 
 /* Whether name is a lower-case host name: dot-separated labels of 1 to 63 of [a-z0-9-], not
  * starting or ending with '-', at most AT_CHALLENGE_IDENTIFIER_MAX characters, no trailing dot;

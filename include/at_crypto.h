@@ -107,6 +107,15 @@ apr_status_t at_certset_validate(const char **why, apr_pool_t *p, EVP_PKEY *key,
 apr_status_t at_cert_self_signed(X509 **cert, apr_pool_t *p, EVP_PKEY *key,
                                  const apr_array_header_t *names, apr_interval_time_t valid);
 
+/* The tls-alpn-01 validation certificate (RFC 8737 §3): self-signed by key, name as its only
+ * dNSName, and the critical acmeIdentifier extension holding digest, the SHA-256 of the key
+ * authorization (at_acme_keyauth_digest; 32 bytes). Valid from now for `valid`. */
+apr_status_t at_cert_tlsalpn(X509 **cert, apr_pool_t *p, EVP_PKEY *key, const char *name,
+                             const unsigned char *digest, apr_interval_time_t valid);
+
+/* Whether cert carries the acmeIdentifier extension (a tls-alpn-01 validation certificate). */
+int at_cert_is_tlsalpn(X509 *cert);
+
 /* apr_time_t of an ASN1_TIME. */
 apr_status_t at_asn1_time_to_apr(apr_time_t *t, const ASN1_TIME *asn1);
 

@@ -48,6 +48,20 @@ typedef struct {
     void *baton;
 } at_http01_responder_t;
 
+/* Challenge types (RFC 8555 §8.3, §8.4; RFC 8737), as the CA and AutoTLSChallenge spell them. */
+#define AT_CHALLENGE_HTTP01 "http-01"
+#define AT_CHALLENGE_TLSALPN01 "tls-alpn-01"
+#define AT_CHALLENGE_DNS01 "dns-01"
+
+/* tls-alpn-01 (RFC 8737) has the shape of http-01's responder: setup makes the server answer a
+ * TLS handshake with SNI name and ALPN acme-tls/1 by a certificate proving keyauth's digest;
+ * teardown stops that. */
+typedef at_http01_responder_t at_tlsalpn01_responder_t;
+
+/* The challenge types used when none are given (AutoTLSChallenge's default): http-01, then
+ * tls-alpn-01 (const char *, in p). */
+const apr_array_header_t *at_issue_challenges_default(apr_pool_t *p);
+
 /* dns-01 (RFC 8555 §8.4): makes the TXT record fqdn ("_acme-challenge.<name>.") hold value, and
  * removes that value again (a name and its wildcard share one fqdn: their values coexist).
  * present returns once the record is set at the DNS provider; the issuance then waits
@@ -144,6 +158,14 @@ typedef struct {
     const char *preferred_chain;       /* issuer CN of the top of the chain to prefer, or NULL */
     const char *profile;               /* newOrder's profile (at_acme_profile_choose), or NULL */
     const at_dns01_responder_t *dns01; /* for wildcard names; NULL: they cannot be validated */
+    /* The challenge types names other than wildcards may use, in order (const char *:
+     * AT_CHALLENGE_*); NULL: http-01, then tls-alpn-01. A type is used only where the CA offers it
+     * and its responder is set. When http-01 fails for a name because the CA could not connect
+     * or was not answered (problem connection or unauthorized) and tls-alpn-01 comes later in the
+     * list, a new order follows at once with tls-alpn-01 first for such names (RFC 8555 §7.5.1:
+     * the failed authorization stays invalid), once, with one WARNING line per name. */
+    const apr_array_header_t *challenges;
+    const at_tlsalpn01_responder_t *tlsalpn01; /* NULL: tls-alpn-01 is not used */
     /* When set, an account the CA no longer knows is registered again and the order retried. */
     at_store_t *account_store;
     const at_acme_account_options_t *account_options;
@@ -156,7 +178,8 @@ typedef struct {
 typedef struct {
     const char *name;
     const char *reason;
-    const char *type; /* the CA's problem type (full URN), or NULL when it sent none */
+    const char *type;      /* the CA's problem type (full URN), or NULL when it sent none */
+    const char *challenge; /* the challenge type that failed (AT_CHALLENGE_*), or NULL */
 } at_issue_failed_t;
 
 typedef struct {

@@ -33,6 +33,7 @@ typedef struct {
     autotls_window_t renew_window; /* AutoTLSRenewWindow; kind UNSET: the default policy */
     const char *profile;           /* AutoTLSProfile: the CA profile to ask for, or NULL */
     int profile_required;          /* its "required": no order when the CA does not offer it */
+    const apr_array_header_t *challenges; /* AutoTLSChallenge: const char *, AT_CHALLENGE_* */
 } autotls_site_t;
 
 /* The module's state for one configuration generation (lives in pconf). */

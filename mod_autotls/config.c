@@ -80,6 +80,8 @@ static const char *autotls_set_hsts(cmd_parms *cmd, void *dconf, int argc, char 
 static const char *autotls_set_policy(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_profile(cmd_parms *cmd, void *dconf, const char *name,
                                        const char *required);
+static const char *autotls_set_challenges(cmd_parms *cmd, void *dconf, int argc,
+                                          char *const argv[]);
 
 const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLS", autotls_set_enabled, NULL, RSRC_CONF,
@@ -135,6 +137,10 @@ const command_rec autotls_cmds[] = {
                    "NAME [required] or none: the CA's certificate profile to ask for "
                    "(draft-ietf-acme-profiles, e.g. tlsserver, shortlived); without required, "
                    "a CA that does not offer it is asked without a profile"),
+    AP_INIT_TAKE_ARGV("AutoTLSChallenge", autotls_set_challenges, NULL, RSRC_CONF,
+                      "http-01|tls-alpn-01|dns-01 ...: the challenge types a site may be "
+                      "validated by, in order (default http-01 tls-alpn-01; wildcards always "
+                      "use dns-01)"),
     AP_INIT_TAKE12("AutoTLSDNSCommand", autotls_set_dns_command, NULL, RSRC_CONF,
                    "/path/to/command [timeout=DURATION]: dns-01 for wildcard aliases, run as "
                    "the ACME account as COMMAND present|cleanup FQDN VALUE (lego's exec "
@@ -214,7 +220,7 @@ static const char *autotls_readable_file(cmd_parms *cmd, const char **path, cons
  * has its vhost's (a copy of its lines), which decides whether its aliases may be IP addresses. */
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    int enabled;
+    int enabled = AUTOTLS_UNSET;
     const char *err = autotls_parse_flag_arg(cmd, &enabled, arg);
 
     if (err == NULL && cmd->server->is_virtual) {
@@ -653,6 +659,21 @@ static const char *autotls_set_profile(cmd_parms *cmd, void *dconf, const char *
     return NULL;
 }
 
+static const char *autotls_set_challenges(cmd_parms *cmd, void *dconf, int argc, char *const argv[])
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    apr_array_header_t *types;
+    const char *bad, *why;
+
+    if (autotls_parse_challenges(&types, &bad, &why, cmd->pool, argc, argv) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, bad, why,
+                                 "expected one or more of http-01, tls-alpn-01, dns-01, each "
+                                 "once, in the order to try them");
+    }
+    conf->challenges = types;
+    return NULL;
+}
+
 void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
 {
     autotls_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
@@ -716,6 +737,7 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
         add->dns_propagation != 0 ? add->dns_propagation : base->dns_propagation;
     merged->tls_policy = autotls_pick_int(add->tls_policy, base->tls_policy);
     merged->profile = autotls_pick_str(add->profile, base->profile);
+    merged->challenges = add->challenges != NULL ? add->challenges : base->challenges;
     merged->profile_required =
         add->profile != NULL ? add->profile_required : base->profile_required;
     return merged;
@@ -856,6 +878,13 @@ const char *autotls_config_hsts(const server_rec *s)
 int autotls_config_tls_policy(const server_rec *s)
 {
     return autotls_pick_int(autotls_conf_of(s)->tls_policy, AUTOTLS_POLICY_DEFAULT);
+}
+
+const apr_array_header_t *autotls_config_challenges(apr_pool_t *p, const server_rec *s)
+{
+    const apr_array_header_t *given = autotls_conf_of(s)->challenges;
+
+    return given != NULL ? given : at_issue_challenges_default(p);
 }
 
 const char *autotls_config_profile(const server_rec *s, int *required)

@@ -67,8 +67,9 @@ typedef struct {
     const char *dns_command;             /* absolute */
     apr_interval_time_t dns_timeout;     /* its timeout=, 0: unset */
     apr_interval_time_t dns_propagation; /* 0: unset (no wait) */
-    const char *profile;  /* AutoTLSProfile's name; "" for none (AutoTLSProfile none) */
-    int profile_required; /* its "required" */
+    const char *profile; /* AutoTLSProfile's name; "" for none (AutoTLSProfile none) */
+    const apr_array_header_t *challenges; /* AutoTLSChallenge: const char *, AT_CHALLENGE_* */
+    int profile_required;                 /* its "required" */
 } autotls_server_conf_t;
 
 extern module AP_MODULE_DECLARE_DATA autotls_module;
@@ -125,6 +126,9 @@ apr_interval_time_t autotls_config_dns_timeout(const server_rec *s);
 apr_interval_time_t autotls_config_dns_propagation(const server_rec *s);
 /* AutoTLSProfile: the CA profile to ask for (NULL: none) and whether it is required. */
 const char *autotls_config_profile(const server_rec *s, int *required);
+/* AutoTLSChallenge, else http-01 tls-alpn-01: the challenge types, in order (const char *). */
+const apr_array_header_t *autotls_config_challenges(apr_pool_t *p, const server_rec *s);
+
 /* AutoTLSPolicy, else intermediate: an autotls_tls_policy_e (tls_policy.h). */
 int autotls_config_tls_policy(const server_rec *s);
 

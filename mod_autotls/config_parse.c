@@ -15,6 +15,7 @@
 
 #include "at_core.h"
 #include "at_ca.h"
+#include "at_issue.h" /* AT_CHALLENGE_* */
 #include "config_parse.h"
 
 #define AUTOTLS_DECIMAL_BASE 10
@@ -382,6 +383,42 @@ static char *autotls_hsts_next(apr_pool_t *p, const char **text)
         end--;
     }
     return apr_pstrmemdup(p, start, (apr_size_t)(end - start));
+}
+
+apr_status_t autotls_parse_challenges(apr_array_header_t **types, const char **bad,
+                                      const char **why, apr_pool_t *p, int argc, char *const argv[])
+{
+    static const char *const known[] = {AT_CHALLENGE_HTTP01, AT_CHALLENGE_TLSALPN01,
+                                        AT_CHALLENGE_DNS01};
+    apr_array_header_t *out = apr_array_make(p, argc > 0 ? argc : 1, sizeof(const char *));
+    int i, j, k;
+
+    *bad = "";
+    if (argc < 1) {
+        *why = "names no challenge type";
+        return AT_EARG;
+    }
+    for (i = 0; i < argc; i++) {
+        *bad = argv[i];
+        for (j = 0; j < (int)(sizeof(known) / sizeof(known[0])); j++) {
+            if (strcasecmp(argv[i], known[j]) == 0) {
+                break;
+            }
+        }
+        if (j == (int)(sizeof(known) / sizeof(known[0]))) {
+            *why = "is no challenge type";
+            return AT_EARG;
+        }
+        for (k = 0; k < out->nelts; k++) {
+            if (APR_ARRAY_IDX(out, k, const char *) == known[j]) {
+                *why = "is listed twice";
+                return AT_EARG;
+            }
+        }
+        APR_ARRAY_PUSH(out, const char *) = known[j];
+    }
+    *types = out;
+    return APR_SUCCESS;
 }
 
 apr_status_t autotls_parse_hsts(const char **header, const char **why, apr_pool_t *p,

@@ -57,6 +57,15 @@ apr_status_t autotls_parse_window(autotls_window_t *window, const char **why, co
 apr_status_t autotls_parse_hsts(const char **header, const char **why, apr_pool_t *p,
                                 const char *text);
 
+/*
+ * AutoTLSChallenge's words into *types (const char *: AT_CHALLENGE_* of at_issue.h, in the order
+ * given, in p): http-01, tls-alpn-01 and dns-01 in any case, each at most once, at least one. On
+ * failure AT_EARG with *bad the word and *why a static text.
+ */
+apr_status_t autotls_parse_challenges(apr_array_header_t **types, const char **bad,
+                                      const char **why, apr_pool_t *p, int argc,
+                                      char *const argv[]);
+
 /* "on" or "off" in any case into *on (1 or 0); AT_EARG for anything else. */
 apr_status_t autotls_parse_flag(int *on, const char *text);
 

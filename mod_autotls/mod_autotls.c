@@ -11,6 +11,7 @@
 #include <http_core.h>
 
 #include "activator.h"
+#include "alpn.h"
 #include "autotls.h"
 #include "certs.h"
 #include "challenge.h"
@@ -102,6 +103,7 @@ static void autotls_register_hooks(apr_pool_t *p)
     autotls_certs_register_hooks(p);     /* mod_ssl: the files each twin loads (certs.c) */
     autotls_sslhook_register_hooks(p);   /* mod_ssl: per-context callback, child_init (sslhook.c) */
     autotls_challenge_register_hooks(p); /* post_read_request: http-01 (challenge.c) */
+    autotls_alpn_register_hooks(p);      /* ALPN hooks, ssl_answer_challenge: tls-alpn-01 */
     autotls_gate_register_hooks(p);      /* post_read_request: 503 / redirect (gate.c) */
     autotls_status_register_hooks(p);    /* handlers, server-status (status_handler.c) */
 }

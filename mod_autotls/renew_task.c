@@ -99,6 +99,41 @@ static void task_withdraw_challenge(void *baton, const char *name, const char *t
     at_store_remove(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, p);
 }
 
+/* tls-alpn-01: the answer is named for the identifier (alpn.c looks it up by the handshake's
+ * SNI) and holds only the digest of keyauth; each child mints the certificate with its own key,
+ * so no key ever lands in challenges/. */
+static apr_status_t task_publish_tlsalpn(void *baton, const char *name, const char *token,
+                                         const char *keyauth, apr_pool_t *p)
+{
+    autotls_renew_t *renew = baton;
+    const char *item = at_challenge_tlsalpn_item(p, name);
+    const char *why;
+    char *answer;
+    apr_size_t len;
+    apr_status_t rv;
+
+    rv = at_challenge_tlsalpn_encode(&answer, &len, &why, p, name, keyauth);
+    if (rv != APR_SUCCESS || item == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0140) "%s: cannot publish the tls-alpn-01 response for token "
+                                         "%s: %s",
+                     name, token, why != NULL ? why : "no store item name for it");
+        return rv != APR_SUCCESS ? rv : AT_EARG;
+    }
+    return at_store_save(renew->ctx->store, AT_STORE_CHALLENGES, NULL, item, answer, len,
+                         AT_STORE_PUBLIC, p);
+}
+
+static void task_withdraw_tlsalpn(void *baton, const char *name, const char *token, apr_pool_t *p)
+{
+    autotls_renew_t *renew = baton;
+    const char *item = at_challenge_tlsalpn_item(p, name);
+
+    if (item != NULL) {
+        at_store_remove(renew->ctx->store, AT_STORE_CHALLENGES, NULL, item, p);
+    }
+}
+
 /* A failure in one line: our status, and the CA's problem when it sent one. */
 static const char *task_error_text(apr_pool_t *p, at_acme_t *acme, apr_status_t rv)
 {
@@ -238,6 +273,7 @@ static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
 {
     autotls_ctx_t *ctx = renew->ctx;
     at_http01_responder_t responder = {task_publish_challenge, task_withdraw_challenge, renew};
+    at_tlsalpn01_responder_t tlsalpn = {task_publish_tlsalpn, task_withdraw_tlsalpn, renew};
     at_acme_account_options_t account = {0};
     at_issue_request_t request = {0};
     const at_acme_directory_t *directory;
@@ -254,6 +290,8 @@ static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
     request.timeout = AUTOTLS_ORDER_TIMEOUT;
     request.allow_partial = job->allow_partial;
     request.dns01 = autotls_renew_dns01(ctx, p);
+    request.challenges = job->site->challenges;
+    request.tlsalpn01 = &tlsalpn;
     request.account_store = ctx->store;
     request.account_options = &account;
     if ((rv = autotls_renew_acme(acme, renew, p)) != APR_SUCCESS ||

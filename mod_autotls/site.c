@@ -151,6 +151,7 @@ static void site_add(autotls_ctx_t *ctx, server_rec *twin, apr_hash_t *plain)
     site->redirect = autotls_config_redirect(twin);
     site->renew_window = autotls_config_renew_window(twin);
     site->profile = autotls_config_profile(twin, &site->profile_required);
+    site->challenges = autotls_config_challenges(ctx->pool, twin);
     site->names = apr_array_make(ctx->pool, 4, sizeof(const char *));
     APR_ARRAY_PUSH(site->names, const char *) = site->name;
     apr_hash_set(ctx->by_name, site->name, APR_HASH_KEY_STRING, site);

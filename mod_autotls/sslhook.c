@@ -21,6 +21,7 @@
  * cert_cb later replaces ours on that vhost (its certificate wins, ours is never served there).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include <apr_hooks.h>
 #include <apr_optional_hooks.h>
@@ -35,7 +36,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "alpn.h"
 #include "at_core.h"
+#include "at_crypto.h"
 #include "autotls.h"
 #include "certs.h"
 #include "log_glue.h"
@@ -345,6 +348,41 @@ static const autotls_site_t *sslhook_site_of(const sslhook_cache_t *cache, SSL *
     return by_address != NULL ? by_address : site;
 }
 
+/* Whether the handshake is a tls-alpn-01 validation: OpenSSL chose ALPN (and mod_ssl installed
+ * the validation certificate, alpn.c) before this callback runs; replacing it would fail it. */
+static int sslhook_alpn_validation(const SSL *ssl)
+{
+    const unsigned char *selected = NULL;
+    unsigned int len = 0;
+
+    SSL_get0_alpn_selected(ssl, &selected, &len);
+    return selected != NULL && len == strlen(AUTOTLS_ALPN_PROTOCOL) &&
+           memcmp(selected, AUTOTLS_ALPN_PROTOCOL, len) == 0;
+}
+
+/* A tls-alpn-01 handshake: mod_ssl set the validation certificate (alpn.c) last, so it is the
+ * current one; every other certificate goes, so that a site's RSA certificate loaded beside it
+ * can never be chosen instead by the client's signature algorithms. */
+static void sslhook_alpn_keep_only_validation(SSL *ssl)
+{
+    X509 *cert = SSL_get_certificate(ssl);
+    EVP_PKEY *key = SSL_get_privatekey(ssl);
+
+    if (cert == NULL || key == NULL || !at_cert_is_tlsalpn(cert) || !X509_up_ref(cert)) {
+        return;
+    }
+    if (!EVP_PKEY_up_ref(key)) {
+        X509_free(cert);
+        return;
+    }
+    SSL_certs_clear(ssl);
+    if (SSL_use_cert_and_key(ssl, cert, key, NULL, 1) != 1) {
+        ERR_clear_error(); /* the validation fails; nothing else was ever to be served here */
+    }
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
 /* OpenSSL's cert_cb: always 1, so that the module never fails a handshake. */
 static int sslhook_cert_cb(SSL *ssl, void *arg)
 {
@@ -352,6 +390,10 @@ static int sslhook_cert_cb(SSL *ssl, void *arg)
     sslhook_cache_t *cache = sslhook_cache;
     apr_uint32_t seen;
 
+    if (sslhook_alpn_validation(ssl)) {
+        sslhook_alpn_keep_only_validation(ssl);
+        return 1;
+    }
     if (cache != NULL && site != NULL) {
         site = sslhook_site_of(cache, ssl, site);
     }

@@ -4,8 +4,9 @@
  * httpd has parsed the whole configuration into ap_conftree (Include, IfModule, IfDefine already
  * expanded in place) and not processed any of it yet; next to each eligible <VirtualHost addr:80>
  * we insert a twin <VirtualHost addr:HTTPSPORT>: a deep copy of its children, the ServerName's port
- * stripped, the AutoTLSTwin marker first, AutoTLSPolicy's TLS settings (tls_policy.h) and
- * `SSLEngine on` last; plus `Listen addr:HTTPSPORT https` where no Listen serves that port yet.
+ * stripped, the AutoTLSTwin marker first, AutoTLSPolicy's TLS settings (tls_policy.h), Protocols
+ * with acme-tls/1 added (tls-alpn-01) and `SSLEngine on` last; plus `Listen addr:HTTPSPORT https`
+ * where no Listen serves that port yet.
  *
  * The one idea: we only read and edit the parsed tree, leniently (the directive handlers validate
  * later); after that, twins are ordinary vhosts to httpd, mod_ssl and the rest of this module.
@@ -21,8 +22,10 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_protocol.h>
 #include <util_cfgtree.h>
 
+#include "alpn.h"
 #include "at_name.h"
 #include "config.h"
 #include "log_glue.h"
@@ -244,6 +247,19 @@ static apr_array_header_t *twin_addrs(autotls_twin_ctx_t *ctx, const autotls_twi
     return out;
 }
 
+/* The arguments of the twin's Protocols line, which adds acme-tls/1 (tls-alpn-01, alpn.c).
+ * Protocols lines add up within a vhost, so one after the vhost's own adds to them; but a vhost
+ * with a list of its own no longer inherits the server's, so a twin without one repeats the
+ * server-wide list (Debian's http2.conf: h2 h2c http/1.1), or httpd's default http/1.1, first. */
+static const char *twin_protocols(const autotls_twin_ctx_t *ctx, const autotls_twin_vhost_t *v)
+{
+    if (v->has_protocols) {
+        return AUTOTLS_ALPN_PROTOCOL;
+    }
+    return apr_pstrcat(ctx->pconf, ctx->protocols != NULL ? ctx->protocols : AP_PROTOCOL_HTTP1,
+                       " " AUTOTLS_ALPN_PROTOCOL, NULL);
+}
+
 /* Builds v's twin and links it into the tree right after v. */
 static void twin_insert(autotls_twin_ctx_t *ctx, autotls_twin_vhost_t *v)
 {
@@ -274,6 +290,8 @@ static void twin_insert(autotls_twin_ctx_t *ctx, autotls_twin_vhost_t *v)
         *tail = twin_node(ctx, twin, line->directive, line->args);
         tail = &(*tail)->next;
     }
+    *tail = twin_node(ctx, twin, "Protocols", twin_protocols(ctx, v));
+    tail = &(*tail)->next;
     *tail = twin_node(ctx, twin, "SSLEngine", "on"); /* last: it wins over any SSLEngine off */
     twin->next = v->node->next;
     v->node->next = twin;

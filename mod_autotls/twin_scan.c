@@ -156,6 +156,8 @@ static void twin_scan_vhost(autotls_twin_ctx_t *ctx, ap_directive_t *node)
             v->ssl_engine = twin_flag(ctx->ptemp, d->args, AUTOTLS_ON);
         } else if (autotls_twin_directive_is(d, "SSLCertificateFile")) {
             v->has_cert = 1;
+        } else if (autotls_twin_directive_is(d, "Protocols")) {
+            v->has_protocols = 1;
         }
     }
     ctx->any_on = ctx->any_on || v->autotls == AUTOTLS_ON;
@@ -214,6 +216,11 @@ void autotls_twin_scan(autotls_twin_ctx_t *ctx)
             twin_scan_listen(ctx, d);
         } else if (autotls_twin_directive_is(d, "SSLEngine")) {
             ctx->global_ssl = twin_flag(ctx->ptemp, d->args, AUTOTLS_ON);
+        } else if (autotls_twin_directive_is(d, "Protocols") && d->args != NULL) {
+            /* each Protocols line adds to the list (httpd's core) */
+            ctx->protocols = ctx->protocols == NULL
+                                 ? d->args
+                                 : apr_pstrcat(ctx->ptemp, ctx->protocols, " ", d->args, NULL);
         }
     }
     ctx->any_on = ctx->any_on || ctx->global_autotls == AUTOTLS_ON;

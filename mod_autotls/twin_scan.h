@@ -37,6 +37,7 @@ typedef struct {
     int autotls;                 /* its own AutoTLS: AUTOTLS_UNSET, AUTOTLS_OFF or AUTOTLS_ON */
     int ssl_engine;              /* its own SSLEngine: AUTOTLS_UNSET, AUTOTLS_OFF or AUTOTLS_ON */
     int has_cert;                /* it has its own SSLCertificateFile */
+    int has_protocols;           /* it has its own Protocols (then the server's do not apply) */
     ap_directive_t *twin;        /* the twin inserted after it, or NULL */
 } autotls_twin_vhost_t;
 
@@ -50,6 +51,7 @@ typedef struct {
     int global_ssl;              /* the last top-level SSLEngine */
     int policy;                  /* AutoTLSPolicy: an autotls_tls_policy_e (tls_policy.h) */
     int allow_private_ip;        /* AutoTLSAllowPrivateIP: AUTOTLS_UNSET, _OFF or _ON */
+    const char *protocols;       /* the top-level Protocols' words joined by ' ', or NULL */
     apr_array_header_t *exclude; /* const char *: AutoTLSExclude patterns */
     apr_array_header_t *listens; /* autotls_twin_addr_t: what Listen serves, ours included */
     apr_array_header_t *vhosts;  /* autotls_twin_vhost_t, in tree order */

@@ -308,13 +308,22 @@ apr_status_t at_acme_key_authorization(const char **keyauth, at_acme_t *acme, ap
     return APR_SUCCESS;
 }
 
+apr_status_t at_acme_keyauth_digest(unsigned char digest[AT_ACME_KEYAUTH_DIGEST_LEN],
+                                    const char *keyauth)
+{
+    if (keyauth == NULL ||
+        SHA256((const unsigned char *)keyauth, strlen(keyauth), digest) == NULL) {
+        return AT_EARG;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t at_acme_dns01_record(const char **fqdn, const char **value, apr_pool_t *p,
                                   const char *name, const char *keyauth)
 {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
+    unsigned char digest[AT_ACME_KEYAUTH_DIGEST_LEN];
 
-    if (name == NULL || keyauth == NULL ||
-        SHA256((const unsigned char *)keyauth, strlen(keyauth), digest) == NULL) {
+    if (name == NULL || at_acme_keyauth_digest(digest, keyauth) != APR_SUCCESS) {
         return AT_EARG;
     }
     *fqdn = apr_pstrcat(p, AT_DNS01_LABEL, name, ".", NULL);

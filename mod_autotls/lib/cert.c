@@ -24,6 +24,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "at_acme.h"
 #include "at_core.h"
 #include "at_crypto.h"
 #include "at_name.h"
@@ -32,6 +33,10 @@
 #define CHAIN_MAX_BLOCKS 32        /* PEM blocks read from one text: more is not a chain */
 #define CERT_SERIAL_BYTES 16       /* 128-bit serials for self-signed certificates */
 #define CERT_SECONDS_PER_DAY 86400 /* ASN1_TIME_adj takes days and seconds apart */
+/* RFC 8737 §6.1: id-pe-acmeIdentifier; its value is the DER of an OCTET STRING of 32 bytes. */
+#define CERT_ACME_ID_OID "1.3.6.1.5.5.7.1.31"
+#define CERT_DER_HEADER_LEN 2 /* tag and short-form length */
+#define CERT_ACME_ID_DER_LEN (CERT_DER_HEADER_LEN + AT_ACME_KEYAUTH_DIGEST_LEN)
 #define PEM_BEGIN_MARK "-----BEGIN "
 #define CERT_IPV4_BYTES 4  /* an iPAddress SAN of an IPv4 address */
 #define CERT_IPV6_BYTES 16 /* ... of an IPv6 address */
@@ -563,8 +568,32 @@ static int cert_set_names(X509 *cert, const apr_array_header_t *names)
     return ok;
 }
 
-apr_status_t at_cert_self_signed(X509 **cert, apr_pool_t *p, EVP_PKEY *key,
-                                 const apr_array_header_t *names, apr_interval_time_t valid)
+/* RFC 8737 §3: the critical acmeIdentifier extension, an OCTET STRING of the digest inside the
+ * extension's own OCTET STRING (an extension's value is DER, as for every extension). */
+static int cert_add_acme_identifier(X509 *cert, const unsigned char *digest)
+{
+    unsigned char der[CERT_ACME_ID_DER_LEN];
+    ASN1_OBJECT *oid = OBJ_txt2obj(CERT_ACME_ID_OID, 1);
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    X509_EXTENSION *ext = NULL;
+    int ok;
+
+    der[0] = V_ASN1_OCTET_STRING;
+    der[1] = AT_ACME_KEYAUTH_DIGEST_LEN;
+    memcpy(der + CERT_DER_HEADER_LEN, digest, AT_ACME_KEYAUTH_DIGEST_LEN);
+    ok = oid != NULL && value != NULL && ASN1_OCTET_STRING_set(value, der, sizeof(der)) &&
+         (ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 1, value)) != NULL &&
+         X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OBJECT_free(oid);
+    return ok;
+}
+
+/* The one builder of self-signed certificates; digest: tls-alpn-01's, or NULL. */
+static apr_status_t cert_self_signed(X509 **cert, apr_pool_t *p, EVP_PKEY *key,
+                                     const apr_array_header_t *names, apr_interval_time_t valid,
+                                     const unsigned char *digest)
 {
     char reason[AT_CRYPTO_REASON_LEN];
     apr_status_t rv;
@@ -584,6 +613,7 @@ apr_status_t at_cert_self_signed(X509 **cert, apr_pool_t *p, EVP_PKEY *key,
     made = X509_new();
     if (made == NULL || !X509_set_version(made, X509_VERSION_3) || !cert_set_random_serial(made) ||
         !cert_set_validity(made, valid) || !cert_set_names(made, names) ||
+        (digest != NULL && !cert_add_acme_identifier(made, digest)) ||
         !X509_set_pubkey(made, key) || X509_sign(made, key, EVP_sha256()) <= 0) {
         at_log(AT_LOG_ERR, AT_ECRYPTO,
                AT_LOGNO(1060) "cert: making a self-signed certificate for %s failed: %s",
@@ -594,4 +624,31 @@ apr_status_t at_cert_self_signed(X509 **cert, apr_pool_t *p, EVP_PKEY *key,
     cert_track(p, made);
     *cert = made;
     return APR_SUCCESS;
+}
+
+apr_status_t at_cert_self_signed(X509 **cert, apr_pool_t *p, EVP_PKEY *key,
+                                 const apr_array_header_t *names, apr_interval_time_t valid)
+{
+    return cert_self_signed(cert, p, key, names, valid, NULL);
+}
+
+apr_status_t at_cert_tlsalpn(X509 **cert, apr_pool_t *p, EVP_PKEY *key, const char *name,
+                             const unsigned char *digest, apr_interval_time_t valid)
+{
+    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
+
+    if (digest == NULL) {
+        return AT_EARG;
+    }
+    APR_ARRAY_PUSH(names, const char *) = name;
+    return cert_self_signed(cert, p, key, names, valid, digest);
+}
+
+int at_cert_is_tlsalpn(X509 *cert)
+{
+    ASN1_OBJECT *oid = OBJ_txt2obj(CERT_ACME_ID_OID, 1);
+    int found = cert != NULL && oid != NULL && X509_get_ext_by_OBJ(cert, oid, -1) >= 0;
+
+    ASN1_OBJECT_free(oid);
+    return found;
 }

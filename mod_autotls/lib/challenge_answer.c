@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * challenge_answer.c: the format of a stored http-01 answer (see at_challenge.h).
+ * challenge_answer.c: the formats of the stored http-01 and tls-alpn-01 answers (at_challenge.h).
  *
  * The one idea: an answer is only as good as the name bound to it. Whatever decodes here is
  * served for exactly one Host, so decoding accepts no answer the encoder would refuse to write
@@ -18,9 +18,11 @@
 #include "at_challenge.h"
 #include "at_core.h"
 #include "at_name.h"
+#include "at_store.h"
 
 #define CHALLENGE_MEMBER_IDENTIFIER "identifier"
 #define CHALLENGE_MEMBER_KEYAUTH "keyAuthorization"
+#define CHALLENGE_MEMBER_ACME_ID "acmeIdentifier"
 #define CHALLENGE_MEMBERS 2
 #define CHALLENGE_LABEL_MAX 63 /* RFC 1035 §2.3.4 */
 /* base64url of a SHA-256 digest without padding: the JWK thumbprint of RFC 8555 §8.1. */
@@ -95,11 +97,28 @@ static const char *challenge_keyauth_problem(const char *token, const char *key_
     return NULL;
 }
 
+/* The stored bytes of an answer; takes json's reference. */
+static apr_status_t challenge_dump(char **data, apr_size_t *len, const char **why, apr_pool_t *p,
+                                   json_t *json)
+{
+    char *dumped = json != NULL ? json_dumps(json, CHALLENGE_DUMP_FLAGS) : NULL;
+
+    json_decref(json);
+    if (dumped == NULL) {
+        *why = "out of memory";
+        return APR_ENOMEM;
+    }
+    *len = strlen(dumped);
+    *data = apr_pstrmemdup(p, dumped, *len);
+    free(dumped);
+    return APR_SUCCESS;
+}
+
 apr_status_t at_challenge_answer_encode(char **data, apr_size_t *len, const char **why,
                                         apr_pool_t *p, const char *identifier, const char *token,
                                         const char *key_authorization)
 {
-    char *name, *dumped;
+    char *name;
     json_t *json;
 
     *why = NULL;
@@ -118,16 +137,7 @@ apr_status_t at_challenge_answer_encode(char **data, apr_size_t *len, const char
     }
     json = json_pack("{s:s, s:s}", CHALLENGE_MEMBER_IDENTIFIER, name, CHALLENGE_MEMBER_KEYAUTH,
                      key_authorization);
-    dumped = json != NULL ? json_dumps(json, CHALLENGE_DUMP_FLAGS) : NULL;
-    json_decref(json);
-    if (dumped == NULL) {
-        *why = "out of memory";
-        return APR_ENOMEM;
-    }
-    *len = strlen(dumped);
-    *data = apr_pstrmemdup(p, dumped, *len);
-    free(dumped);
-    return APR_SUCCESS;
+    return challenge_dump(data, len, why, p, json);
 }
 
 /* The string member key of json, or NULL when it is missing or not a string without NULs. */
@@ -139,44 +149,21 @@ static const char *challenge_member(const json_t *json, const char *key)
     return text != NULL && strlen(text) == json_string_length(value) ? text : NULL;
 }
 
-static apr_status_t challenge_decode_json(at_challenge_answer_t *answer, const char **why,
-                                          apr_pool_t *p, const char *token, const json_t *json)
+/* What both kinds of answer share: len bytes at data hold a JSON object of exactly the string
+ * members identifier (a lower-case host name or IP address) and value_key; copies of both into p. */
+static apr_status_t challenge_decode_json(const char **identifier, const char **value,
+                                          const char **why, apr_pool_t *p, const char *value_key,
+                                          const void *data, apr_size_t len)
 {
-    const char *identifier, *keyauth;
-
-    if (!json_is_object(json)) {
-        *why = "not a JSON object (a bare key authorization from an older version?)";
-        return AT_EPROTO;
-    }
-    identifier = challenge_member(json, CHALLENGE_MEMBER_IDENTIFIER);
-    keyauth = challenge_member(json, CHALLENGE_MEMBER_KEYAUTH);
-    if (identifier == NULL || keyauth == NULL || json_object_size(json) != CHALLENGE_MEMBERS) {
-        *why = "not exactly the string members identifier and keyAuthorization";
-        return AT_EPROTO;
-    }
-    if (!at_challenge_identifier_valid(identifier)) {
-        *why = "the identifier is not a lower-case host name or a canonical IP address";
-        return AT_EPROTO;
-    }
-    if ((*why = challenge_keyauth_problem(token, keyauth)) != NULL) {
-        return AT_EPROTO;
-    }
-    answer->identifier = apr_pstrdup(p, identifier);
-    answer->key_authorization = apr_pstrdup(p, keyauth);
-    return APR_SUCCESS;
-}
-
-apr_status_t at_challenge_answer_decode(at_challenge_answer_t *answer, const char **why,
-                                        apr_pool_t *p, const char *token, const void *data,
-                                        apr_size_t len)
-{
+    const char *bare = "not a JSON object (a bare key authorization from an older version?)";
+    const char *id, *val;
     json_error_t error;
     json_t *json;
-    apr_status_t rv;
+    apr_status_t rv = AT_EPROTO;
 
     *why = NULL;
-    if (token == NULL || data == NULL) {
-        *why = "no token or no data";
+    if (data == NULL) {
+        *why = "no data";
         return AT_EPROTO;
     }
     if (len > AT_CHALLENGE_ANSWER_MAX) {
@@ -185,12 +172,116 @@ apr_status_t at_challenge_answer_decode(at_challenge_answer_t *answer, const cha
     }
     /* jansson's error text quotes the input: the reason stays ours */
     if ((json = json_loadb(data, len, CHALLENGE_JSON_FLAGS, &error)) == NULL) {
-        *why = json_error_code(&error) == json_error_duplicate_key
-                   ? "a member appears twice"
-                   : "not a JSON object (a bare key authorization from an older version?)";
+        *why =
+            json_error_code(&error) == json_error_duplicate_key ? "a member appears twice" : bare;
         return AT_EPROTO;
     }
-    rv = challenge_decode_json(answer, why, p, token, json);
+    id = challenge_member(json, CHALLENGE_MEMBER_IDENTIFIER);
+    val = challenge_member(json, value_key);
+    if (!json_is_object(json)) {
+        *why = bare;
+    } else if (id == NULL || val == NULL || json_object_size(json) != CHALLENGE_MEMBERS) {
+        *why = apr_pstrcat(p, "not exactly the string members identifier and ", value_key, NULL);
+    } else if (!at_challenge_identifier_valid(id)) {
+        *why = "the identifier is not a lower-case host name or a canonical IP address";
+    } else {
+        *identifier = apr_pstrdup(p, id);
+        *value = apr_pstrdup(p, val);
+        rv = APR_SUCCESS;
+    }
     json_decref(json);
     return rv;
+}
+
+apr_status_t at_challenge_answer_decode(at_challenge_answer_t *answer, const char **why,
+                                        apr_pool_t *p, const char *token, const void *data,
+                                        apr_size_t len)
+{
+    const char *identifier, *keyauth;
+    apr_status_t rv;
+
+    *why = NULL;
+    if (token == NULL || data == NULL) {
+        *why = "no token or no data";
+        return AT_EPROTO;
+    }
+    rv = challenge_decode_json(&identifier, &keyauth, why, p, CHALLENGE_MEMBER_KEYAUTH, data, len);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if ((*why = challenge_keyauth_problem(token, keyauth)) != NULL) {
+        return AT_EPROTO;
+    }
+    answer->identifier = identifier;
+    answer->key_authorization = keyauth;
+    return APR_SUCCESS;
+}
+
+/* ---- tls-alpn-01 ------------------------------------------------------------------------ */
+
+const char *at_challenge_tlsalpn_item(apr_pool_t *p, const char *identifier)
+{
+    char *name;
+    const char *item;
+
+    if (identifier == NULL) {
+        return NULL;
+    }
+    name = apr_pstrdup(p, identifier);
+    challenge_lower(name);
+    if (!at_challenge_identifier_valid(name)) {
+        return NULL;
+    }
+    item = apr_pstrcat(p, AT_CHALLENGE_TLSALPN_PREFIX, name, NULL);
+    return at_store_component_valid(item) ? item : NULL;
+}
+
+apr_status_t at_challenge_tlsalpn_encode(char **data, apr_size_t *len, const char **why,
+                                         apr_pool_t *p, const char *identifier,
+                                         const char *key_authorization)
+{
+    unsigned char digest[AT_ACME_KEYAUTH_DIGEST_LEN];
+    json_t *json;
+
+    *why = NULL;
+    if (at_challenge_tlsalpn_item(p, identifier) == NULL) {
+        *why = "the identifier is not a host name of a storable length";
+        return AT_EARG;
+    }
+    if (at_acme_keyauth_digest(digest, key_authorization) != APR_SUCCESS) {
+        *why = "no key authorization";
+        return AT_EARG;
+    }
+    json = json_pack("{s:s, s:s}", CHALLENGE_MEMBER_IDENTIFIER,
+                     at_challenge_tlsalpn_item(p, identifier) + strlen(AT_CHALLENGE_TLSALPN_PREFIX),
+                     CHALLENGE_MEMBER_ACME_ID, at_b64url_encode(p, digest, sizeof(digest)));
+    return challenge_dump(data, len, why, p, json);
+}
+
+apr_status_t at_challenge_tlsalpn_decode(at_challenge_tlsalpn_t *answer, const char **why,
+                                         apr_pool_t *p, const char *identifier, const void *data,
+                                         apr_size_t len)
+{
+    const char *name, *value;
+    unsigned char *digest;
+    apr_size_t digest_len;
+    apr_status_t rv;
+
+    rv = challenge_decode_json(&name, &value, why, p, CHALLENGE_MEMBER_ACME_ID, data, len);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (identifier == NULL || strcmp(name, identifier) != 0) {
+        *why = "it was made for another identifier";
+        return AT_EPROTO;
+    }
+    if (!at_b64url_is_token(value, CHALLENGE_THUMBPRINT_LEN) ||
+        at_b64url_decode(&digest, &digest_len, p, value) != APR_SUCCESS ||
+        digest_len != AT_ACME_KEYAUTH_DIGEST_LEN) {
+        *why = "the acmeIdentifier is not base64url of 32 bytes";
+        return AT_EPROTO;
+    }
+    answer->identifier = name;
+    memcpy(answer->digest, digest, AT_ACME_KEYAUTH_DIGEST_LEN);
+    return APR_SUCCESS;
 }

@@ -21,10 +21,9 @@
 
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_name.h"
 #include "at_poll.h"
 
-#define AT_CHALLENGE_HTTP01 "http-01"
-#define AT_CHALLENGE_DNS01 "dns-01"
 #define HTTP_STATUS_CLIENT_ERROR_MIN 400
 #define HTTP_STATUS_CLIENT_ERROR_MAX 499
 #define HTTP_STATUS_TOO_MANY_REQUESTS 429
@@ -35,9 +34,9 @@
 #define ISSUE_STOP_POLL apr_time_from_msec(100)
 
 typedef struct {
-    const char *name;  /* http-01: the identifier; dns-01: the record's fqdn */
-    const char *token; /* http-01: the token; dns-01: the record's value */
-    int dns;           /* published through the dns-01 responder */
+    const char *name;  /* http-01, tls-alpn-01: the identifier; dns-01: the record's fqdn */
+    const char *token; /* http-01, tls-alpn-01: the token; dns-01: the record's value */
+    const char *type;  /* AT_CHALLENGE_*: whose responder withdraws it */
 } issue_challenge_t;
 
 typedef struct {
@@ -45,6 +44,9 @@ typedef struct {
     apr_pool_t *p;
     const at_issue_request_t *request;
     const at_http01_responder_t *responder;
+    const apr_array_header_t *types; /* const char *: the challenge types to use, in order */
+    apr_array_header_t *fallback;    /* const char *: names whose http-01 failed for want of
+                                        port 80: tls-alpn-01 first for them from now on */
     apr_time_t deadline;
     const apr_array_header_t *names; /* const char *: the names of the current order */
     const char *replaces;            /* NULL once the CA refused it */
@@ -135,24 +137,6 @@ static const char *issue_authz_name(apr_pool_t *p, const at_acme_authz_t *authz)
     return authz->wildcard ? apr_pstrcat(p, "*.", authz->identifier, NULL) : authz->identifier;
 }
 
-/* The challenge type we answer for authz: a wildcard can only be validated by dns-01 (RFC 8555
- * §7.1.3), every other name by http-01. */
-static const char *issue_authz_type(const at_acme_authz_t *authz)
-{
-    return authz->wildcard ? AT_CHALLENGE_DNS01 : AT_CHALLENGE_HTTP01;
-}
-
-/* Why the CA did not validate authz: its challenge's problem, one line. */
-static const char *issue_authz_reason(apr_pool_t *p, const at_acme_authz_t *authz)
-{
-    const at_acme_challenge_t *challenge = at_acme_authz_challenge(authz, issue_authz_type(authz));
-
-    if (challenge != NULL && challenge->error != NULL) {
-        return at_acme_problem_text(p, challenge->error);
-    }
-    return apr_pstrcat(p, "authorization ", authz->status, NULL);
-}
-
 static int issue_name_listed(const apr_array_header_t *names, const char *name)
 {
     int i;
@@ -163,6 +147,71 @@ static int issue_name_listed(const apr_array_header_t *names, const char *name)
         }
     }
     return 0;
+}
+
+/* Whether we can answer authz's challenge of type: the CA offers it and a responder is there. */
+static int issue_type_usable(const issue_t *ctx, const at_acme_authz_t *authz, const char *type)
+{
+    const void *responder = NULL;
+
+    if (strcmp(type, AT_CHALLENGE_HTTP01) == 0) {
+        responder = ctx->responder;
+    } else if (strcmp(type, AT_CHALLENGE_TLSALPN01) == 0) {
+        responder = ctx->request->tlsalpn01;
+    } else if (strcmp(type, AT_CHALLENGE_DNS01) == 0) {
+        responder = ctx->request->dns01;
+    }
+    return responder != NULL && at_acme_authz_challenge(authz, type) != NULL;
+}
+
+/* The challenge type we answer for authz, or NULL when none can be: a wildcard only by dns-01
+ * (RFC 8555 §7.1.3); any other name by the first type of the request's list that is usable, but
+ * a name whose http-01 failed for want of port 80 (issue_fallback_start) by tls-alpn-01 first. */
+static const char *issue_authz_type(const issue_t *ctx, const at_acme_authz_t *authz)
+{
+    int i;
+
+    if (authz->wildcard) {
+        return AT_CHALLENGE_DNS01;
+    }
+    if (issue_name_listed(ctx->fallback, authz->identifier) &&
+        issue_type_usable(ctx, authz, AT_CHALLENGE_TLSALPN01)) {
+        return AT_CHALLENGE_TLSALPN01;
+    }
+    for (i = 0; i < ctx->types->nelts; ++i) {
+        const char *type = APR_ARRAY_IDX(ctx->types, i, const char *);
+
+        if (issue_type_usable(ctx, authz, type)) {
+            return type;
+        }
+    }
+    return NULL;
+}
+
+/* The challenge of authz that the CA found wrong (it carries the problem), or NULL. */
+static const at_acme_challenge_t *issue_authz_failed_challenge(const at_acme_authz_t *authz)
+{
+    int i;
+
+    for (i = 0; authz->challenges != NULL && i < authz->challenges->nelts; ++i) {
+        const at_acme_challenge_t *c = APR_ARRAY_IDX(authz->challenges, i, at_acme_challenge_t *);
+
+        if (c->error != NULL) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Why the CA did not validate authz: its challenge's problem, one line. */
+static const char *issue_authz_reason(apr_pool_t *p, const at_acme_authz_t *authz)
+{
+    const at_acme_challenge_t *challenge = issue_authz_failed_challenge(authz);
+
+    if (challenge != NULL) {
+        return at_acme_problem_text(p, challenge->error);
+    }
+    return apr_pstrcat(p, "authorization ", authz->status, NULL);
 }
 
 static int issue_name_failed(const issue_t *ctx, const char *name)
@@ -177,17 +226,10 @@ static int issue_name_failed(const issue_t *ctx, const char *name)
     return 0;
 }
 
-/* The problem type of authz's failed challenge, or NULL. */
-static const char *issue_authz_problem_type(const at_acme_authz_t *authz)
-{
-    const at_acme_challenge_t *challenge = at_acme_authz_challenge(authz, issue_authz_type(authz));
-
-    return challenge != NULL && challenge->error != NULL ? challenge->error->type : NULL;
-}
-
 /* Leaves the name of authz out of the certificate (allow_partial), with reason (NULL: the CA's). */
 static void issue_failed_add(issue_t *ctx, const at_acme_authz_t *authz, const char *reason)
 {
+    const at_acme_challenge_t *challenge;
     at_issue_failed_t *failed;
     const char *name = issue_authz_name(ctx->p, authz);
 
@@ -197,7 +239,12 @@ static void issue_failed_add(issue_t *ctx, const at_acme_authz_t *authz, const c
     failed = apr_array_push(ctx->failed);
     failed->name = name;
     failed->reason = reason != NULL ? reason : issue_authz_reason(ctx->p, authz);
-    failed->type = issue_authz_problem_type(authz);
+    failed->type = NULL;
+    failed->challenge = NULL;
+    if ((challenge = issue_authz_failed_challenge(authz)) != NULL) {
+        failed->type = challenge->error->type;
+        failed->challenge = challenge->type;
+    }
 }
 
 /* Refuses one authorization's name: left out when names may be (allow_partial), else the error. */
@@ -234,19 +281,19 @@ static apr_status_t issue_dns_start(issue_t *ctx, at_acme_authz_t *authz,
     published = apr_array_push(ctx->published);
     published->name = fqdn;
     published->token = value;
-    published->dns = 1;
+    published->type = AT_CHALLENGE_DNS01;
     if (status_is(challenge->status, "pending")) {
         APR_ARRAY_PUSH(ctx->dns_waiting, at_acme_challenge_t *) = challenge;
     }
     return APR_SUCCESS;
 }
 
-/* Publishes the response of one pending authorization (http-01, or dns-01 for a wildcard) and,
- * for http-01, tells the CA to look. */
+/* Publishes the response of one pending authorization (its type: issue_authz_type) and, but
+ * for dns-01 (issue_dns_respond), tells the CA to look. */
 static apr_status_t issue_authz_start(issue_t *ctx, at_acme_authz_t *authz)
 {
-    const at_http01_responder_t *responder = ctx->responder;
-    const char *type = issue_authz_type(authz);
+    const char *type = issue_authz_type(ctx, authz);
+    const at_http01_responder_t *responder;
     at_acme_challenge_t *challenge, *updated;
     issue_challenge_t *published;
     const char *keyauth;
@@ -259,31 +306,38 @@ static apr_status_t issue_authz_start(issue_t *ctx, at_acme_authz_t *authz)
                ctx->request->site, at_acme_url(ctx->acme), issue_authz_name(ctx->p, authz));
         return AT_EPROTO;
     }
-    challenge = at_acme_authz_challenge(authz, type);
-    if (challenge == NULL) {
-        return issue_authz_refuse(ctx, authz,
-                                  apr_pstrcat(ctx->p, "no ", type, " challenge offered", NULL));
-    }
     if (authz->wildcard && ctx->request->dns01 == NULL) {
         return issue_authz_refuse(ctx, authz,
                                   "a wildcard needs dns-01, and no DNS command is configured");
+    }
+    challenge = type != NULL ? at_acme_authz_challenge(authz, type) : NULL;
+    if (challenge == NULL) {
+        return issue_authz_refuse(ctx, authz,
+                                  apr_pstrcat(ctx->p, "the CA offers none of the challenge types ",
+                                              authz->wildcard
+                                                  ? AT_CHALLENGE_DNS01
+                                                  : at_name_list_text(ctx->p, ctx->types, " "),
+                                              " that can be answered here", NULL));
     }
     rv = at_acme_key_authorization(&keyauth, ctx->acme, ctx->p, challenge->token);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (authz->wildcard) {
+    if (strcmp(type, AT_CHALLENGE_DNS01) == 0) {
         return issue_dns_start(ctx, authz, challenge, keyauth);
     }
+    responder =
+        strcmp(type, AT_CHALLENGE_TLSALPN01) == 0 ? ctx->request->tlsalpn01 : ctx->responder;
     rv = responder->setup(responder->baton, authz->identifier, challenge->token, keyauth, ctx->p);
     if (rv != APR_SUCCESS) {
-        at_log(AT_LOG_ERR, rv, AT_LOGNO(1082) "%s: could not publish the http-01 response for %s",
-               ctx->request->site, authz->identifier);
+        at_log(AT_LOG_ERR, rv, AT_LOGNO(1082) "%s: could not publish the %s response for %s",
+               ctx->request->site, type, authz->identifier);
         return rv;
     }
     published = apr_array_push(ctx->published);
     published->name = authz->identifier;
     published->token = challenge->token;
+    published->type = type;
     if (!status_is(challenge->status, "pending")) {
         /* Already being processed (a retry of an earlier attempt): just poll. */
         return APR_SUCCESS;
@@ -328,17 +382,19 @@ static apr_status_t issue_dns_respond(issue_t *ctx)
 
 static void issue_withdraw_challenges(issue_t *ctx)
 {
-    const at_http01_responder_t *responder = ctx->responder;
-    int i;
-
     const at_dns01_responder_t *dns = ctx->request->dns01;
+    int i;
 
     for (i = 0; i < ctx->published->nelts; ++i) {
         issue_challenge_t *c = &APR_ARRAY_IDX(ctx->published, i, issue_challenge_t);
+        const at_http01_responder_t *responder =
+            strcmp(c->type, AT_CHALLENGE_TLSALPN01) == 0 ? ctx->request->tlsalpn01 : ctx->responder;
 
-        if (c->dns && dns != NULL && dns->cleanup != NULL) {
-            dns->cleanup(dns->baton, c->name, c->token, ctx->p);
-        } else if (!c->dns && responder->teardown != NULL) {
+        if (strcmp(c->type, AT_CHALLENGE_DNS01) == 0) {
+            if (dns != NULL && dns->cleanup != NULL) {
+                dns->cleanup(dns->baton, c->name, c->token, ctx->p);
+            }
+        } else if (responder->teardown != NULL) {
             responder->teardown(responder->baton, c->name, c->token, ctx->p);
         }
     }
@@ -662,6 +718,64 @@ static apr_status_t issue_order_validate(issue_t *ctx, at_acme_order_t **order)
     return rv;
 }
 
+/* Whether f is http-01 failing because the CA could not connect or got no answer (port 80
+ * closed, or answered elsewhere). */
+static int issue_failed_for_port80(const at_issue_failed_t *f)
+{
+    return f->challenge != NULL && strcmp(f->challenge, AT_CHALLENGE_HTTP01) == 0 &&
+           f->type != NULL &&
+           (strcmp(f->type, AT_ACME_PROBLEM_PREFIX "connection") == 0 ||
+            strcmp(f->type, AT_ACME_PROBLEM_PREFIX "unauthorized") == 0);
+}
+
+/* Whether the order that failed is followed by one with tls-alpn-01 (issue_fallback_start):
+ * once per issuance, when the request lists tls-alpn-01 after http-01 and a name failed
+ * http-01 for want of port 80. */
+static int issue_fallback_wanted(const issue_t *ctx)
+{
+    int i, http = -1, alpn = -1;
+
+    for (i = 0; i < ctx->types->nelts; ++i) {
+        const char *type = APR_ARRAY_IDX(ctx->types, i, const char *);
+
+        http = strcmp(type, AT_CHALLENGE_HTTP01) == 0 ? i : http;
+        alpn = strcmp(type, AT_CHALLENGE_TLSALPN01) == 0 ? i : alpn;
+    }
+    if (ctx->fallback->nelts > 0 || http < 0 || alpn < http || ctx->request->tlsalpn01 == NULL) {
+        return 0;
+    }
+    for (i = 0; i < ctx->failed->nelts; ++i) {
+        if (issue_failed_for_port80(&APR_ARRAY_IDX(ctx->failed, i, at_issue_failed_t))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* RFC 8555 §7.5.1: a failed challenge makes its authorization invalid for good, so the other
+ * type is tried in a new order, right away and once, for the names whose http-01 failed for
+ * want of port 80 (one WARNING each); the other names keep the request's order of types. */
+static void issue_fallback_start(issue_t *ctx)
+{
+    int i;
+
+    for (i = 0; i < ctx->failed->nelts; ++i) {
+        const at_issue_failed_t *f = &APR_ARRAY_IDX(ctx->failed, i, at_issue_failed_t);
+
+        if (issue_failed_for_port80(f)) {
+            at_log(AT_LOG_WARN, AT_ECHALLENGE,
+                   AT_LOGNO(1420) "%s: http-01 validation of %s failed at %s (%s); ordering "
+                                  "again with tls-alpn-01",
+                   ctx->request->site, f->name, at_acme_url(ctx->acme), f->reason);
+            APR_ARRAY_PUSH(ctx->fallback, const char *) = f->name;
+        }
+    }
+    ctx->names = ctx->request->names;
+    ctx->partial = ctx->request->allow_partial;
+    apr_array_clear(ctx->failed);
+    apr_array_clear(ctx->covered);
+}
+
 /* Order, validation, finalization and download: everything after the request was checked. */
 static apr_status_t issue_run(issue_t *ctx, at_issue_result_t *res)
 {
@@ -670,6 +784,10 @@ static apr_status_t issue_run(issue_t *ctx, at_issue_result_t *res)
     apr_status_t rv;
 
     rv = issue_order_validate(ctx, &order);
+    if ((rv == AT_ECHALLENGE || rv == ISSUE_PARTIAL) && issue_fallback_wanted(ctx)) {
+        issue_fallback_start(ctx);
+        rv = issue_order_validate(ctx, &order);
+    }
     if (rv == ISSUE_PARTIAL) {
         /* once only: a name failing now fails the certificate */
         ctx->names = ctx->covered;
@@ -693,6 +811,15 @@ static apr_status_t issue_run(issue_t *ctx, at_issue_result_t *res)
     return issue_check_result(ctx, res, key);
 }
 
+const apr_array_header_t *at_issue_challenges_default(apr_pool_t *p)
+{
+    apr_array_header_t *types = apr_array_make(p, 2, sizeof(const char *));
+
+    APR_ARRAY_PUSH(types, const char *) = AT_CHALLENGE_HTTP01;
+    APR_ARRAY_PUSH(types, const char *) = AT_CHALLENGE_TLSALPN01;
+    return types;
+}
+
 apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, apr_pool_t *p,
                                   const at_issue_request_t *request,
                                   const at_http01_responder_t *responder)
@@ -710,6 +837,8 @@ apr_status_t at_issue_certificate(at_issue_result_t **result, at_acme_t *acme, a
     ctx.p = p;
     ctx.request = request;
     ctx.responder = responder;
+    ctx.fallback = apr_array_make(p, 1, sizeof(const char *));
+    ctx.types = request->challenges != NULL ? request->challenges : at_issue_challenges_default(p);
     ctx.deadline =
         apr_time_now() + (request->timeout > 0 ? request->timeout : AT_ISSUE_TIMEOUT_DEFAULT);
     ctx.names = request->names;

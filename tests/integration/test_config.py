@@ -335,5 +335,5 @@ def test_shipped_conf_parses_as_shipped_and_with_every_example_uncommented(serve
     examples = examples.replace(NOTIFY_EXAMPLE, str(server_root / "notify"))
     examples = examples.replace(DNS_EXAMPLE, str(server_root / "notify"))
     directives = set(re.findall(r"^\s*(AutoTLS\w*)\s", examples, re.M))
-    assert len(directives) == 22, sorted(directives)
+    assert len(directives) == 23, sorted(directives)
     assert_ok(check(server_root, examples))

@@ -242,7 +242,10 @@ def test_twin_tree_copies_children_strips_port_and_ends_with_sslengine(server):
     # then AutoTLSPolicy's settings (intermediate by default: tests/integration/test_tls_policy.py)
     assert [ln.split()[0] for ln in lines[7:]] == ["SSLProtocol", "SSLCipherSuite",
                                                     "SSLHonorCipherOrder", "SSLOpenSSLConfCmd",
-                                                    "SSLSessionTickets", "SSLEngine"], lines
+                                                    "SSLSessionTickets", "Protocols",
+                                                    "SSLEngine"], lines
+    # acme-tls/1 (tls-alpn-01) added to httpd's default list: no Protocols anywhere else
+    assert lines[-2] == "Protocols http/1.1 acme-tls/1", lines
     assert lines[-1] == "SSLEngine on"
     assert "ServerName www.example.org:80" in tree  # the original keeps its own
     assert re.search(r"^Listen %d https$" % server.https, tree, re.M), tree
@@ -420,3 +423,18 @@ def test_real_start_serves_each_twin_over_tls_and_survives_graceful(server, docr
         assert fetch(server.https, "b.example.org", True)[0] == "HTTP/1.1 503 Service Unavailable"
     finally:
         stop(server, pidfile)
+
+
+def test_twin_protocols_add_acme_tls_to_what_the_admin_configured(server):
+    """tls-alpn-01 needs acme-tls/1 in the twin's Protocols; a vhost's own list replaces the
+    server's, so a twin repeats the server-wide one (Debian's http2.conf) before adding it."""
+    server.write("AutoTLS on\nProtocols h2 h2c http/1.1\n" + vhost("a.example.org")
+                 + vhost("b.example.org", extra="    Protocols http/1.1\n"), info=True)
+    tree, _ = server.dump_config()
+    twins = re.findall(r"^<VirtualHost \*:%d>\n(.*?)^</VirtualHost>" % server.https, tree,
+                       re.M | re.S)
+    assert len(twins) == 2, tree
+    protocols = [[ln.strip() for ln in t.splitlines() if ln.strip().startswith("Protocols")]
+                 for t in twins]
+    assert protocols[0] == ["Protocols h2 h2c http/1.1 acme-tls/1"], protocols
+    assert protocols[1] == ["Protocols http/1.1", "Protocols acme-tls/1"], protocols

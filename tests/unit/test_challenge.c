@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_challenge.c: the stored http-01 answer (at_challenge.h) and the Host it is served for
- * (challenge_match.c).
+ * (challenge_match.c); the stored tls-alpn-01 answer and the validation certificate made from it.
  *
  * The one idea: an answer decodes only as exactly what the encoder writes for one identifier and
  * one token, and is then served only to that identifier's Host; anything else (a bare key
@@ -16,7 +16,10 @@
 #include "unit_main.h"
 #include "at_challenge.h"
 #include "at_core.h"
+#include "at_crypto.h"
 #include "challenge_match.h"
+
+#include <openssl/x509v3.h>
 
 #define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define OTHER_TOKEN "Kx1qXcJ7mD0aQx_2b8yT3PwV9nR4sL6eZ5uH-oIjk0w"
@@ -369,6 +372,116 @@ START_TEST(test_answer_for_an_ip_address_round_trips_and_binds_to_that_host)
 }
 END_TEST
 
+/* ---- tls-alpn-01 (RFC 8737) ------------------------------------------------------------- */
+
+#define ACME_ID_OID "1.3.6.1.5.5.7.1.31"
+
+START_TEST(test_tlsalpn_answer_holds_name_and_digest_and_decodes_for_that_name_only)
+{
+    unsigned char digest[AT_ACME_KEYAUTH_DIGEST_LEN];
+    at_challenge_tlsalpn_t answer;
+    const char *why = "unset";
+    char *data;
+    apr_size_t len;
+
+    ck_assert_str_eq(at_challenge_tlsalpn_item(pool, "A.Example"), "tls-alpn-01.a.example");
+    ck_assert_int_eq(at_challenge_tlsalpn_encode(&data, &len, &why, pool, "A.Example", KEYAUTH),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(strstr(data, "PRIVATE"));
+    ck_assert_ptr_null(strstr(data, TOKEN)); /* neither the key authorization nor its token */
+    ck_assert_int_eq(at_challenge_tlsalpn_decode(&answer, &why, pool, NAME, data, len),
+                     APR_SUCCESS);
+    ck_assert_str_eq(answer.identifier, NAME);
+    ck_assert_int_eq(at_acme_keyauth_digest(digest, KEYAUTH), APR_SUCCESS);
+    ck_assert_mem_eq(answer.digest, digest, sizeof(digest));
+    /* renamed to another site's item: validates nothing there */
+    ck_assert_int_eq(at_challenge_tlsalpn_decode(&answer, &why, pool, "b.example", data, len),
+                     AT_EPROTO);
+    ck_assert_ptr_nonnull(strstr(why, "another identifier"));
+}
+END_TEST
+
+START_TEST(test_tlsalpn_item_exists_only_for_host_names_of_storable_length)
+{
+    char *long_name = apr_pstrcat(pool, apr_psprintf(pool, "%0*d", LABEL_MAX, 0), ".",
+                                  apr_psprintf(pool, "%0*d", LABEL_MAX, 0), ".",
+                                  apr_psprintf(pool, "%0*d", LABEL_MAX, 0), ".",
+                                  apr_psprintf(pool, "%0*d", LABEL_MAX - 10, 0), NULL);
+
+    ck_assert_ptr_null(at_challenge_tlsalpn_item(pool, "../a.example"));
+    ck_assert_ptr_null(at_challenge_tlsalpn_item(pool, "a/b.example"));
+    ck_assert_ptr_null(at_challenge_tlsalpn_item(pool, "*.a.example"));
+    ck_assert_ptr_null(at_challenge_tlsalpn_item(pool, ""));
+    ck_assert_ptr_null(at_challenge_tlsalpn_item(pool, NULL));
+    ck_assert_ptr_null(at_challenge_tlsalpn_item(pool, long_name)); /* a host name, too long */
+}
+END_TEST
+
+START_TEST(test_tlsalpn_garbage_is_refused_with_a_reason)
+{
+    static const char *const bad[] = {
+        "{\"identifier\":\"a.example\",\"acmeIdentifier\":\"abc\"}",
+        "{\"identifier\":\"a.example\",\"keyAuthorization\":\"" KEYAUTH "\"}",
+        "{\"identifier\":\"a.example\",\"acmeIdentifier\":\"" THUMBPRINT "\",\"x\":\"y\"}",
+        "-----BEGIN PRIVATE KEY-----",
+    };
+    at_challenge_tlsalpn_t answer;
+    const char *why;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        ck_assert_int_eq(
+            at_challenge_tlsalpn_decode(&answer, &why, pool, NAME, bad[i], strlen(bad[i])),
+            AT_EPROTO);
+        ck_assert_ptr_nonnull(why);
+    }
+}
+END_TEST
+
+START_TEST(test_tlsalpn_certificate_names_only_the_name_and_proves_the_digest)
+{
+    unsigned char digest[AT_ACME_KEYAUTH_DIGEST_LEN];
+    ASN1_OBJECT *oid = OBJ_txt2obj(ACME_ID_OID, 1);
+    const ASN1_OCTET_STRING *value;
+    GENERAL_NAMES *sans;
+    const GENERAL_NAME *san;
+    apr_array_header_t *names;
+    X509_EXTENSION *ext;
+    EVP_PKEY *key;
+    X509 *cert, *plain;
+    int at;
+
+    ck_assert_int_eq(at_acme_keyauth_digest(digest, KEYAUTH), APR_SUCCESS);
+    ck_assert_int_eq(at_key_generate(&key, pool, AT_KEY_EC256), APR_SUCCESS);
+    ck_assert_int_eq(at_cert_tlsalpn(&cert, pool, key, NAME, digest, apr_time_from_sec(3600)),
+                     APR_SUCCESS);
+    sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    ck_assert_int_eq(sk_GENERAL_NAME_num(sans), 1);
+    san = sk_GENERAL_NAME_value(sans, 0);
+    ck_assert_int_eq(san->type, GEN_DNS);
+    ck_assert_str_eq((const char *)ASN1_STRING_get0_data(san->d.dNSName), NAME);
+    GENERAL_NAMES_free(sans);
+    at = X509_get_ext_by_OBJ(cert, oid, -1);
+    ck_assert_int_ge(at, 0);
+    ext = X509_get_ext(cert, at);
+    ck_assert_int_eq(X509_EXTENSION_get_critical(ext), 1);
+    value = X509_EXTENSION_get_data(ext);
+    ck_assert_int_eq(ASN1_STRING_length(value), 2 + AT_ACME_KEYAUTH_DIGEST_LEN);
+    ck_assert_int_eq(ASN1_STRING_get0_data(value)[0], V_ASN1_OCTET_STRING);
+    ck_assert_int_eq(ASN1_STRING_get0_data(value)[1], AT_ACME_KEYAUTH_DIGEST_LEN);
+    ck_assert_mem_eq(ASN1_STRING_get0_data(value) + 2, digest, sizeof(digest));
+    ck_assert_int_eq(X509_verify(cert, key), 1); /* self-signed by the child's key */
+    ck_assert(at_cert_is_tlsalpn(cert));
+    names = apr_array_make(pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(names, const char *) = NAME;
+    ck_assert_int_eq(at_cert_self_signed(&plain, pool, key, names, apr_time_from_sec(3600)),
+                     APR_SUCCESS);
+    ck_assert(!at_cert_is_tlsalpn(plain)); /* a placeholder is no validation certificate */
+    ASN1_OBJECT_free(oid);
+}
+END_TEST
+
 static Suite *challenge_suite(void)
 {
     Suite *s = suite_create("challenge");
@@ -395,6 +508,10 @@ static Suite *challenge_suite(void)
     tcase_add_test(tc, test_longest_answer_fits_the_size_limit);
     tcase_add_test(tc, test_answer_is_bound_to_its_host_exactly_ignoring_case);
     tcase_add_test(tc, test_answer_for_an_ip_address_round_trips_and_binds_to_that_host);
+    tcase_add_test(tc, test_tlsalpn_answer_holds_name_and_digest_and_decodes_for_that_name_only);
+    tcase_add_test(tc, test_tlsalpn_item_exists_only_for_host_names_of_storable_length);
+    tcase_add_test(tc, test_tlsalpn_garbage_is_refused_with_a_reason);
+    tcase_add_test(tc, test_tlsalpn_certificate_names_only_the_name_and_proves_the_digest);
     suite_add_tcase(s, tc);
     return s;
 }

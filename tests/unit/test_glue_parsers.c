@@ -234,6 +234,28 @@ START_TEST(test_ca_rate_reads_n_per_duration_and_none)
 }
 END_TEST
 
+START_TEST(test_challenge_types_keep_their_order_and_refuse_unknown_and_repeated_ones)
+{
+    char *const good[] = {"TLS-ALPN-01", "http-01", "dns-01"};
+    char *const unknown[] = {"http-01", "tls-sni-01"};
+    char *const twice[] = {"http-01", "HTTP-01"};
+    apr_array_header_t *types = NULL;
+    const char *bad, *why;
+
+    ck_assert_int_eq(autotls_parse_challenges(&types, &bad, &why, pool, 3, good), APR_SUCCESS);
+    ck_assert_int_eq(types->nelts, 3);
+    ck_assert_str_eq(APR_ARRAY_IDX(types, 0, const char *), "tls-alpn-01");
+    ck_assert_str_eq(APR_ARRAY_IDX(types, 1, const char *), "http-01");
+    ck_assert_str_eq(APR_ARRAY_IDX(types, 2, const char *), "dns-01");
+    ck_assert_int_eq(autotls_parse_challenges(&types, &bad, &why, pool, 2, unknown), AT_EARG);
+    ck_assert_str_eq(bad, "tls-sni-01");
+    ck_assert_str_eq(why, "is no challenge type");
+    ck_assert_int_eq(autotls_parse_challenges(&types, &bad, &why, pool, 2, twice), AT_EARG);
+    ck_assert_str_eq(why, "is listed twice");
+    ck_assert_int_eq(autotls_parse_challenges(&types, &bad, &why, pool, 0, good), AT_EARG);
+}
+END_TEST
+
 START_TEST(test_hsts_reads_max_age_subdomains_and_preload_and_names_what_is_wrong)
 {
     const char *header = "untouched", *why = NULL;
@@ -288,6 +310,7 @@ static Suite *glue_parsers_suite(void)
     tcase_add_test(tc, test_orders_in_flight_accepts_1_to_64);
     tcase_add_test(tc, test_ca_rate_reads_n_per_duration_and_none);
     tcase_add_test(tc, test_hsts_reads_max_age_subdomains_and_preload_and_names_what_is_wrong);
+    tcase_add_test(tc, test_challenge_types_keep_their_order_and_refuse_unknown_and_repeated_ones);
     suite_add_tcase(s, tc);
     return s;
 }
