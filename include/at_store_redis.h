@@ -69,6 +69,16 @@ apr_status_t at_store_redis_url_parse(at_store_redis_url_t *url, const char **wh
 apr_status_t at_store_redis_open(at_store_t **store, apr_pool_t *p,
                                  const at_store_redis_conf_t *conf);
 
+/* Another store on the same Redis with the same key, password and prefix (already read: the
+ * files are not opened again, so a process that read them as root before it dropped its rights
+ * can give each of its threads a connection of its own). It does not connect; it lives in p, which
+ * like's pool must outlive (the key and password stay there). AT_EARG when like is no Redis
+ * store. */
+apr_status_t at_store_redis_clone(at_store_t **store, apr_pool_t *p, const at_store_t *like);
+
+/* Whether store is a Redis store. */
+int at_store_redis_is(const at_store_t *store);
+
 /* Connects now if needed and checks the connection (PING): APR_SUCCESS, or the failure. */
 apr_status_t at_store_redis_ping(at_store_t *store);
 

@@ -59,6 +59,7 @@
 #include "helper_proc.h"
 #include "log_glue.h"
 #include "slots.h"
+#include "store_shared.h"
 
 APLOG_USE_MODULE(autotls);
 
@@ -76,6 +77,9 @@ APLOG_USE_MODULE(autotls);
 #define ACTIVATOR_NSEC_PER_MSEC 1000000L
 /* Every archive is purged this often (an orphan's has no promotion left to purge it). */
 #define ACTIVATOR_PURGE_INTERVAL apr_time_from_sec(3600)
+/* A fleet's staged set stays for the other nodes: one this node refused (or took) is looked at
+ * again only when another set replaces it, or after this. */
+#define ACTIVATOR_FLEET_SEEN_WAIT apr_time_from_sec(3600)
 
 /* A set waiting for its retry: when, and which set it was (a new one is not kept waiting). */
 typedef struct {
@@ -87,7 +91,11 @@ typedef struct {
 /* The child's working state. */
 typedef struct {
     autotls_ctx_t *ctx;
-    at_store_t *stage;    /* the store, also trusting items of the ACME account (staging/ only) */
+    at_store_t *stage;    /* the store, also trusting items of the ACME account (staging/ only);
+                           * in a fleet the shared store (Redis, store_shared.h) */
+    at_store_t *local;    /* the node's own store trusting the ACME account (challenges/, temp
+                           * files): stage itself without a fleet */
+    int fleet;            /* staging/ is shared: sets stay, each node takes what is newer */
     apr_hash_t *sites;    /* site name -> autotls_site_t * */
     apr_hash_t *retry_at; /* site name -> activator_retry_t *: do not look again before then */
     apr_time_t list_retry_at;
@@ -302,7 +310,8 @@ static void activator_record(activator_child_t *ch, const autotls_site_t *site, 
                               : AT_EVENT_OBTAINED,
                           site->name, apr_time_now());
     at_event_set_cert(event, p, leaf);
-    if ((rv = at_event_post(ch->ctx->store, event, p)) != APR_SUCCESS) {
+    /* jobs/ of the shared store in a fleet: where the renewal process looks for events */
+    if ((rv = at_event_post(ch->stage, event, p)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ch->ctx->main_server,
                      AUTOTLS_LOGNO(0814) "%s: cannot hand the %s event to the renewal process",
                      site->name, at_event_kind_name(event->kind));
@@ -353,7 +362,17 @@ static void activator_log_live(activator_child_t *ch, const autotls_site_t *site
 static void activator_drop_staged(activator_child_t *ch, const autotls_site_t *site,
                                   const at_store_stat_t *set, apr_time_t now, apr_pool_t *p)
 {
-    apr_status_t rv = at_sweep_remove_set(ch->stage, site->name, AUTOTLS_STAGING_READY, p);
+    activator_retry_t *seen;
+    apr_status_t rv;
+
+    if (ch->fleet) {
+        /* The other nodes take it too: it stays, and this node does not look at it again. */
+        activator_retry_later(ch, site->name, set, now);
+        seen = apr_hash_get(ch->retry_at, site->name, APR_HASH_KEY_STRING);
+        seen->when = now + ACTIVATOR_FLEET_SEEN_WAIT;
+        return;
+    }
+    rv = at_sweep_remove_set(ch->stage, site->name, AUTOTLS_STAGING_READY, p);
 
     if (rv != APR_SUCCESS) {
         autotls_log_error(
@@ -378,6 +397,10 @@ static void activator_take(activator_child_t *ch, const autotls_site_t *site, ap
     apr_status_t rv;
 
     rv = activator_accept(&why, &key, &chain, ch, site, set_rv, set, now, p);
+    if (rv != APR_SUCCESS && ch->fleet && !autotls_store_shared_up(ch->ctx)) {
+        activator_retry_later(ch, site->name, set, now); /* Redis away (said once): no verdict */
+        return;
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ch->ctx->main_server,
                      AUTOTLS_LOGNO(0314) "%s: refused staged certificate: %s", site->name,
@@ -495,6 +518,23 @@ static int activator_is_ready(activator_child_t *ch, const char *site, apr_pool_
     return (rv == APR_SUCCESS && st.exists) || rv == AT_EMODE;
 }
 
+/* In a fleet, whether the staged set of site is newer than the one this node serves
+ * (store_shared.h): an older one, or the one served, is not taken. One whose chain cannot be
+ * read is taken, to be refused with a line. */
+static int activator_fleet_wanted(activator_child_t *ch, const autotls_site_t *site,
+                                  apr_pool_t *p)
+{
+    autotls_slot_info_t served;
+    at_cert_info_t *staged;
+    apr_time_t mtime;
+
+    if (!ch->fleet || (staged = autotls_staged_leaf(ch->stage, site->name, &mtime, p)) == NULL ||
+        autotls_slots_info(ch->ctx->slots, site->slot, &served) != APR_SUCCESS) {
+        return 1;
+    }
+    return autotls_staged_newer(staged, served.ca_issued, served.serial, served.not_before);
+}
+
 /* Takes staging/<name> when it is a `ready` set of one of our sites not waiting for a retry (a
  * set other than the one that waits is new: it is taken at once). A set the store refuses is
  * taken too: to be refused with a line and removed. */
@@ -521,7 +561,8 @@ static void activator_consider(activator_child_t *ch, const char *name, apr_time
         }
         retry->when = 0;
     }
-    if (rv == APR_SUCCESS && !activator_is_ready(ch, name, p)) {
+    if (rv == APR_SUCCESS &&
+        (!activator_is_ready(ch, name, p) || !activator_fleet_wanted(ch, site, p))) {
         return;
     }
     activator_take(ch, site, rv, &set, p);
@@ -534,15 +575,19 @@ static void activator_rescan(activator_child_t *ch, apr_pool_t *p)
     apr_time_t now = apr_time_now();
     apr_array_header_t *entries;
     apr_uint64_t gen = 0;
+    apr_status_t rv;
     int i;
 
     ch->rescan_at = now + (ch->watchless ? ACTIVATOR_POLL_INTERVAL : ACTIVATOR_RESCAN_INTERVAL);
     if (now < ch->list_retry_at) {
         return;
     }
-    if (at_store_generation(ch->stage, AT_STORE_STAGING, &gen, p) == APR_SUCCESS && gen != 0 &&
-        gen == ch->seen && !ch->full_look) {
+    rv = at_store_generation(ch->stage, AT_STORE_STAGING, &gen, p);
+    if (rv == APR_SUCCESS && gen != 0 && gen == ch->seen && !ch->full_look) {
         return; /* nothing saved, removed, arrived or gone since the last look */
+    }
+    if (rv != APR_SUCCESS && ch->fleet) {
+        return; /* Redis is away: it said so once; the next poll tries again */
     }
     if (at_store_list(ch->stage, AT_STORE_STAGING, NULL, &entries, p) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ch->ctx->main_server,
@@ -678,8 +723,8 @@ static void activator_sweep(activator_child_t *ch, apr_pool_t *p)
     ch->sweep_at = now + AUTOTLS_SWEEP_INTERVAL;
     at_sweep_staging(ch->stage, NULL, AUTOTLS_STAGING_READY, AUTOTLS_STAGING_MAX_AGE, now, &sets,
                      p);
-    at_sweep_challenges(ch->stage, AUTOTLS_CHALLENGE_MAX_AGE, now, &challenges, p);
-    at_sweep_temp_files(ch->stage, AUTOTLS_TEMP_MAX_AGE, now, &temps, p);
+    at_sweep_challenges(ch->local, AUTOTLS_CHALLENGE_MAX_AGE, now, &challenges, p);
+    at_sweep_temp_files(ch->local, AUTOTLS_TEMP_MAX_AGE, now, &temps, p);
     activator_orphans(ch, p);
     activator_purge_archives(ch, now, p);
     if (sets + challenges + temps > 0) {
@@ -737,9 +782,14 @@ static apr_status_t activator_child_init(activator_child_t *ch, autotls_ctx_t *c
 
         apr_hash_set(ch->sites, site->name, APR_HASH_KEY_STRING, site);
     }
-    rv = at_store_fs_open(&ch->stage, pool, ctx->store_dir);
+    rv = at_store_fs_open(&ch->local, pool, ctx->store_dir);
     if (rv == APR_SUCCESS) {
-        at_store_fs_trust_owner(ch->stage, activator_trusted_uid(ch));
+        at_store_fs_trust_owner(ch->local, activator_trusted_uid(ch));
+    }
+    ch->stage = ch->local;
+    ch->fleet = autotls_store_fleet(ctx);
+    if (rv == APR_SUCCESS && ch->fleet && (rv = autotls_store_shared_open(ctx, pool)) == APR_SUCCESS) {
+        ch->stage = ctx->shared;
     }
     return rv;
 }

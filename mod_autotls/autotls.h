@@ -17,6 +17,7 @@
 
 #include "at_crypto.h"
 #include "at_store.h"
+#include "at_store_redis.h"
 #include "config.h"
 
 typedef struct autotls_slots_t autotls_slots_t;
@@ -42,8 +43,13 @@ typedef struct {
     server_rec *main_server;
     apr_array_header_t *sites; /* autotls_site_t * */
     apr_hash_t *by_name;       /* every managed name, lower case -> autotls_site_t * */
-    const char *store_dir;
-    at_store_t *store;
+    const char *store_dir; /* the node's local directory (AutoTLSStore DIR, AutoTLSStoreLocal) */
+    at_store_t *store;     /* its fs store: live/, archive/, challenges/, status/ (store_shared.h) */
+    /* accounts/, jobs/, staging/, leases/: ctx->store without Redis; with AutoTLSStore redis://
+     * (redis set) NULL except in the renewal process's and the activator's own copy of the
+     * context, where store_shared.c opened it (a thread of their own clones it) */
+    at_store_t *shared;
+    const at_store_redis_conf_t *redis;
     autotls_slots_t *slots;
     const char *ca_url;
     const char *ca_file;      /* roots for HTTPS to the CA, or NULL */

@@ -26,6 +26,8 @@
 #include "at_issue.h" /* at_account_eab_key_read */
 #include "at_name.h"
 #include "at_orphan.h"
+#include "at_secret_file.h"
+#include "at_store_seal.h"
 #include "config.h"
 #include "notify.h"
 #include "tls_policy.h"
@@ -35,7 +37,13 @@
 #define AUTOTLS_EXPECT_CA "use " AT_CA_SHORTHANDS " or the https:// URL of an ACME directory"
 #define AUTOTLS_EXPECT_PEM "give a readable PEM file of CA certificates"
 #define AUTOTLS_EXPECT_CONTACT "use an e-mail address such as admin@example.com or a mailto: URI"
-#define AUTOTLS_EXPECT_STORE "give a directory, or a path where one can be created"
+#define AUTOTLS_EXPECT_STORE                                                                       \
+    "give a directory, or a path where one can be created, or redis://[user@]host:port[/db]"
+#define AUTOTLS_EXPECT_LOCAL "give the directory of this node's own files (live/, archive/, ...)"
+#define AUTOTLS_EXPECT_SECRET                                                                      \
+    "give a file readable by its owner only (chmod 600), owned by root or the ACME account"
+#define AUTOTLS_EXPECT_PREFIX "use 1-100 printable characters without spaces, e.g. autotls:"
+#define AUTOTLS_PREFIX_MAX 100
 #define AUTOTLS_EXPECT_PORT "use a port number from 1 to 65535"
 #define AUTOTLS_EXPECT_KEY_TYPE "use one of ec256, ec384, rsa2048, rsa3072, rsa4096"
 #define AUTOTLS_EXPECT_WINDOW "use N% (1..99) or a duration with a unit d, h, m or s, e.g. 30d, 12h"
@@ -60,6 +68,10 @@ static const char *autotls_set_ca_cert_file(cmd_parms *cmd, void *dconf, const c
 static const char *autotls_set_issuer_roots(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_contact(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_store(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_store_local(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_store_key_file(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_store_password_file(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_store_prefix(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_acme_user(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_https_port(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_key_type(cmd_parms *cmd, void *dconf, const char *arg);
@@ -95,7 +107,19 @@ const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLSContact", autotls_set_contact, NULL, RSRC_CONF,
                   "e-mail address of the ACME account"),
     AP_INIT_TAKE1("AutoTLSStore", autotls_set_store, NULL, RSRC_CONF,
-                  "directory for accounts, certificates and job state"),
+                  "directory for accounts, certificates and job state, or "
+                  "redis://[user@]host:port[/db]: a store shared by a fleet of servers"),
+    AP_INIT_TAKE1("AutoTLSStoreLocal", autotls_set_store_local, NULL, RSRC_CONF,
+                  "with a redis:// AutoTLSStore: this node's own directory (live/, archive/, "
+                  "challenges/, status/); default /var/lib/apache2/autotls"),
+    AP_INIT_TAKE1("AutoTLSStoreKeyFile", autotls_set_store_key_file, NULL, RSRC_CONF,
+                  "32 random bytes sealing the private keys kept in a redis:// store; readable "
+                  "by root and the ACME account only"),
+    AP_INIT_TAKE1("AutoTLSStorePasswordFile", autotls_set_store_password_file, NULL, RSRC_CONF,
+                  "the Redis password (AUTH) of a redis:// store; readable by root and the "
+                  "ACME account only"),
+    AP_INIT_TAKE1("AutoTLSStorePrefix", autotls_set_store_prefix, NULL, RSRC_CONF,
+                  "the prefix of every key of a redis:// store; default autotls:"),
     AP_INIT_TAKE1("AutoTLSUser", autotls_set_acme_user, NULL, RSRC_CONF,
                   "system account the ACME client (renewal process) runs as; default autotls"),
     AP_INIT_TAKE1("AutoTLSHTTPSPort", autotls_set_https_port, NULL, RSRC_CONF,
@@ -286,31 +310,117 @@ static const char *autotls_set_contact(cmd_parms *cmd, void *dconf, const char *
     return NULL;
 }
 
+/* The directory form of AutoTLSStore and AutoTLSStoreLocal: the node's own files. */
+static const char *autotls_store_dir_arg(cmd_parms *cmd, const char *arg, const char *expected)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *full;
+    apr_finfo_t finfo;
+    apr_status_t rv;
+
+    full = *arg != '\0' ? ap_server_root_relative(cmd->pool, arg) : NULL;
+    if (full == NULL) {
+        return autotls_bad_value(cmd, arg, "is not a valid path", expected);
+    }
+    if (conf->store_dir != NULL) {
+        return autotls_bad_value(cmd, arg,
+                                 "is a second local store (AutoTLSStore DIR and AutoTLSStoreLocal "
+                                 "name the same directory)",
+                                 "give it once");
+    }
+    rv = apr_stat(&finfo, full, APR_FINFO_TYPE, cmd->temp_pool);
+    if (rv == APR_SUCCESS && finfo.filetype != APR_DIR) {
+        return autotls_bad_value(cmd, full, "exists and is not a directory", expected);
+    }
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+        return autotls_bad_value(cmd, full,
+                                 apr_psprintf(cmd->temp_pool, "cannot be used (%pm)", &rv),
+                                 expected);
+    }
+    conf->store_dir = full;
+    return NULL;
+}
+
 static const char *autotls_set_store(cmd_parms *cmd, void *dconf, const char *arg)
 {
     autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
     const char *err = autotls_check_server_wide(cmd);
-    const char *full;
-    apr_finfo_t finfo;
+    at_store_redis_url_t url;
+    const char *why = NULL;
+
+    if (err != NULL) {
+        return err;
+    }
+    if (!at_store_redis_url_is_redis(arg)) {
+        return autotls_store_dir_arg(cmd, arg, AUTOTLS_EXPECT_STORE);
+    }
+    if (at_store_redis_url_parse(&url, &why, cmd->temp_pool, arg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, why);
+    }
+    conf->store_url = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *autotls_set_store_local(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = autotls_check_server_wide(cmd);
+
+    return err != NULL ? err : autotls_store_dir_arg(cmd, arg, AUTOTLS_EXPECT_LOCAL);
+}
+
+/* The key and password files are read here only to refuse a bad one at the line that names it;
+ * they are not kept: the renewal process and the activator read them again (store_shared.c),
+ * and who owns them is checked in check_config (store_shared.c), once the ACME account is
+ * known. */
+static const char *autotls_secret_file_arg(cmd_parms *cmd, const char **out, const char *arg,
+                                           int is_key)
+{
+    const char *err = autotls_check_server_wide(cmd), *full, *why = NULL;
+    at_store_seal_key_t *key;
+    apr_size_t len;
+    char *data;
     apr_status_t rv;
 
     if (err != NULL) {
         return err;
     }
-    full = *arg != '\0' ? ap_server_root_relative(cmd->pool, arg) : NULL;
-    if (full == NULL) {
-        return autotls_bad_value(cmd, arg, "is not a valid path", AUTOTLS_EXPECT_STORE);
+    if ((full = ap_server_root_relative(cmd->pool, arg)) == NULL) {
+        return autotls_bad_value(cmd, arg, "is not a valid path", AUTOTLS_EXPECT_SECRET);
     }
-    rv = apr_stat(&finfo, full, APR_FINFO_TYPE, cmd->temp_pool);
-    if (rv == APR_SUCCESS && finfo.filetype != APR_DIR) {
-        return autotls_bad_value(cmd, full, "exists and is not a directory", AUTOTLS_EXPECT_STORE);
+    rv = is_key ? at_store_seal_key_read(&key, &why, cmd->temp_pool, full)
+                : at_secret_file_read(&data, &len, &why, cmd->temp_pool, full,
+                                      "the Redis password", AT_STORE_REDIS_PASSWORD_MAX);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, why);
     }
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
-        return autotls_bad_value(cmd, full,
-                                 apr_psprintf(cmd->temp_pool, "cannot be used (%pm)", &rv),
-                                 AUTOTLS_EXPECT_STORE);
+    *out = full;
+    return NULL;
+}
+
+static const char *autotls_set_store_key_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return autotls_secret_file_arg(cmd, &autotls_conf_of(cmd->server)->store_key_file, arg, 1);
+}
+
+static const char *autotls_set_store_password_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return autotls_secret_file_arg(cmd, &autotls_conf_of(cmd->server)->store_password_file, arg,
+                                   0);
+}
+
+static const char *autotls_set_store_prefix(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = autotls_check_server_wide(cmd), *c;
+
+    if (err != NULL) {
+        return err;
     }
-    conf->store_dir = full;
+    for (c = arg; *c != '\0' && apr_isgraph(*c); c++) {
+    }
+    if (*arg == '\0' || *c != '\0' || c - arg > AUTOTLS_PREFIX_MAX) {
+        return autotls_bad_value(cmd, arg, "is no key prefix", AUTOTLS_EXPECT_PREFIX);
+    }
+    autotls_conf_of(cmd->server)->store_prefix = arg;
     return NULL;
 }
 
@@ -711,6 +821,11 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->issuer_roots = autotls_pick_str(add->issuer_roots, base->issuer_roots);
     merged->contact = autotls_pick_str(add->contact, base->contact);
     merged->store_dir = autotls_pick_str(add->store_dir, base->store_dir);
+    merged->store_url = autotls_pick_str(add->store_url, base->store_url);
+    merged->store_key_file = autotls_pick_str(add->store_key_file, base->store_key_file);
+    merged->store_password_file =
+        autotls_pick_str(add->store_password_file, base->store_password_file);
+    merged->store_prefix = autotls_pick_str(add->store_prefix, base->store_prefix);
     merged->acme_user = autotls_pick_str(add->acme_user, base->acme_user);
     merged->https_port = autotls_pick_int(add->https_port, base->https_port);
     merged->key_type = autotls_pick_int(add->key_type, base->key_type);
@@ -772,6 +887,22 @@ const char *autotls_config_contact(apr_pool_t *p, const server_rec *s)
 const char *autotls_config_store_dir_given(const server_rec *s)
 {
     return autotls_conf_of(s)->store_dir;
+}
+
+const at_store_redis_conf_t *autotls_config_store_redis(apr_pool_t *p, const server_rec *s)
+{
+    const autotls_server_conf_t *conf = autotls_conf_of(s);
+    at_store_redis_conf_t *redis;
+
+    if (conf->store_url == NULL) {
+        return NULL;
+    }
+    redis = apr_pcalloc(p, sizeof(*redis));
+    redis->url = conf->store_url;
+    redis->key_file = conf->store_key_file;
+    redis->password_file = conf->store_password_file;
+    redis->prefix = conf->store_prefix;
+    return redis;
 }
 
 const char *autotls_config_acme_user(const server_rec *s)

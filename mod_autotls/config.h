@@ -18,6 +18,7 @@
 #include <http_config.h>
 
 #include "at_crypto.h"
+#include "at_store_redis.h"
 #include "config_parse.h" /* the pure parsers and the renew window type */
 
 #define AUTOTLS_UNSET (-1) /* an int setting nobody wrote */
@@ -41,7 +42,13 @@ typedef struct {
     const char *ca_cert_file; /* AutoTLSCACertificateFile, absolute */
     const char *issuer_roots; /* AutoTLSIssuerRoots, absolute */
     const char *contact;      /* AutoTLSContact, as a mailto: URI */
-    const char *store_dir;    /* AutoTLSStore, absolute */
+    const char *store_dir;    /* AutoTLSStore DIR or AutoTLSStoreLocal DIR, absolute */
+    /* AutoTLSStore redis://... (issue 13): the fleet's shared store; store_dir stays the node's
+     * local one (live/, archive/, challenges/, status/) */
+    const char *store_url;           /* as given; parsed once by at_store_redis_url_parse */
+    const char *store_key_file;      /* AutoTLSStoreKeyFile, absolute */
+    const char *store_password_file; /* AutoTLSStorePasswordFile, absolute */
+    const char *store_prefix;        /* AutoTLSStorePrefix */
     const char *acme_user;    /* AutoTLSUser: the renewal process's account name */
     int https_port;           /* AutoTLSHTTPSPort */
     int key_type;             /* AutoTLSKeyType: an at_key_type_e */
@@ -86,6 +93,9 @@ const char *autotls_config_issuer_roots(const server_rec *s); /* NULL: the syste
 const char *autotls_config_contact(apr_pool_t *p, const server_rec *s);
 /* AutoTLSStore as given (absolute), NULL when unset: the store's place is store_move.c's. */
 const char *autotls_config_store_dir_given(const server_rec *s);
+/* AutoTLSStore redis://... with its key file, password file and prefix, as the library opens it
+ * (at_store_redis_open), or NULL when the store is a directory (no fleet). */
+const at_store_redis_conf_t *autotls_config_store_redis(apr_pool_t *p, const server_rec *s);
 const char *autotls_config_acme_user(const server_rec *s); /* AutoTLSUser, else "autotls" */
 int autotls_config_https_port(const server_rec *s);
 at_key_type_e autotls_config_key_type(const server_rec *s);

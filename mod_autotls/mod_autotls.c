@@ -23,6 +23,7 @@
 #include "helper_proc.h"
 #include "preflight.h"
 #include "status_handler.h"
+#include "store_shared.h"
 #include "mpm_common.h" /* ap_hook_monitor */
 #include "twin.h"
 
@@ -106,6 +107,7 @@ static void autotls_register_hooks(apr_pool_t *p)
     autotls_alpn_register_hooks(p);      /* ALPN hooks, ssl_answer_challenge: tls-alpn-01 */
     autotls_gate_register_hooks(p);      /* post_read_request: 503 / redirect (gate.c) */
     autotls_status_register_hooks(p);    /* handlers, server-status (status_handler.c) */
+    autotls_store_shared_register_hooks(p); /* check_config: a fleet's key files */
 }
 
 AP_DECLARE_MODULE(autotls) = {

@@ -263,7 +263,7 @@ void autotls_notify_take_files(autotls_notify_t *n, autotls_ctx_t *ctx,
     apr_array_header_t *events;
     int i;
 
-    if (at_event_take_listed(&events, ctx->store, listed, p) != APR_SUCCESS) {
+    if (at_event_take_listed(&events, ctx->shared, listed, p) != APR_SUCCESS) {
         return;
     }
     for (i = 0; i < events->nelts; ++i) {

@@ -43,6 +43,7 @@
 #include "renew_status.h"
 #include "renew_task.h"
 #include "slots.h"
+#include "store_shared.h"
 
 APLOG_USE_MODULE(autotls);
 
@@ -61,7 +62,7 @@ APLOG_USE_MODULE(autotls);
 
 static void renew_job_save(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
 {
-    autotls_job_save(&job->state, renew->ctx->store, job->item, p);
+    autotls_job_save(&job->state, renew->ctx->shared, job->item, p);
 }
 
 /* ---- the queues (renew_queue.h) ------------------------------------------------------------- */
@@ -165,6 +166,18 @@ static void renew_served_refresh(autotls_renew_t *renew, autotls_renew_job_t *jo
 /* ---- staging/ ----------------------------------------------------------------------------------
  */
 
+/* A fleet's staging/ keeps each site's latest set for every node (store_shared.h): a set waits
+ * for this node's activator when it is newer than what this node serves, and young enough that
+ * a set every activator refuses does not hold the site for ever. */
+static int renew_fleet_staged(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
+{
+    apr_time_t mtime;
+    at_cert_info_t *staged = autotls_staged_leaf(renew->ctx->shared, job->site->name, &mtime, p);
+
+    return staged != NULL && apr_time_now() - mtime <= AUTOTLS_FLEET_STAGED_FRESH &&
+           autotls_staged_newer(staged, job->ca_issued, job->serial, job->not_before);
+}
+
 /* Whether a finished set waits for the activator. A set without its ready marker is the remains
  * of an order that died (we are the only writer and no task runs for the site): removed. */
 static int renew_staging_busy(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
@@ -172,7 +185,10 @@ static int renew_staging_busy(autotls_renew_t *renew, autotls_renew_job_t *job, 
     apr_array_header_t *items;
     int i;
 
-    if (at_store_list(renew->ctx->store, AT_STORE_STAGING, job->site->name, &items, p) !=
+    if (autotls_store_fleet(renew->ctx)) {
+        return renew_fleet_staged(renew, job, p);
+    }
+    if (at_store_list(renew->ctx->shared, AT_STORE_STAGING, job->site->name, &items, p) !=
             APR_SUCCESS ||
         items->nelts == 0) {
         return 0;
@@ -185,7 +201,7 @@ static int renew_staging_busy(autotls_renew_t *renew, autotls_renew_job_t *job, 
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0610) "%s: removing an unfinished set from staging/",
                  job->site->name);
-    at_sweep_remove_set(renew->ctx->store, job->site->name, AUTOTLS_STAGING_READY, p);
+    at_sweep_remove_set(renew->ctx->shared, job->site->name, AUTOTLS_STAGING_READY, p);
     return 0;
 }
 
@@ -226,13 +242,13 @@ static apr_uint64_t renew_requests_generation(autotls_renew_t *renew, apr_pool_t
 {
     apr_uint64_t gen;
 
-    return at_store_generation(renew->ctx->store, AT_STORE_JOBS, &gen, p) == APR_SUCCESS ? gen : 0;
+    return at_store_generation(renew->ctx->shared, AT_STORE_JOBS, &gen, p) == APR_SUCCESS ? gen : 0;
 }
 
 /* Lists jobs/ for <site>.renew files when it changed since the last look. */
 static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
 {
-    at_store_t *store = renew->ctx->store;
+    at_store_t *store = renew->ctx->shared;
     apr_uint64_t gen = renew_requests_generation(renew, p);
     apr_array_header_t *items;
     autotls_renew_job_t *job;
@@ -261,6 +277,9 @@ static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool
         }
         site = autotls_site_for_host(renew->ctx, name);
         job = site != NULL ? apr_hash_get(renew->by_site, site->name, APR_HASH_KEY_STRING) : NULL;
+        if (job == NULL && autotls_store_fleet(renew->ctx)) {
+            continue; /* a fleet's request: another node may manage that site */
+        }
         if (job == NULL) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
                          AUTOTLS_LOGNO(0614) "%s asks to renew %s, which is no managed site; "
@@ -288,7 +307,7 @@ static void renew_request_take(autotls_renew_t *renew, autotls_renew_job_t *job,
     apr_status_t rv;
 
     job->request_pending = 0;
-    rv = at_store_remove(renew->ctx->store, AT_STORE_JOBS, NULL, job->request_item, p);
+    rv = at_store_remove(renew->ctx->shared, AT_STORE_JOBS, NULL, job->request_item, p);
     if (rv != APR_SUCCESS) {
         return; /* one log line from the store; taken again at the next listing */
     }
@@ -798,6 +817,11 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
     if (renew->ready.count + renew->ready_exempt.count == 0 || renew_threads_free(renew) <= 0) {
         return 0;
     }
+    /* A fleet places no order while its shared store is away (Redis logged the change once): the
+     * waiting orders go when it answers again. */
+    if (!autotls_store_shared_up(renew->ctx)) {
+        return 0;
+    }
     if (renew_account_ready(renew, p) != APR_SUCCESS) {
         if (!autotls_renew_account_busy(renew)) {
             renew_ready_park(renew, now);
@@ -843,7 +867,7 @@ static void renew_rate_save(autotls_renew_t *renew, apr_pool_t *p)
     }
     apr_thread_mutex_unlock(renew->lock);
     if (json != NULL) {
-        at_store_save_json(renew->ctx->store, AT_STORE_JOBS, NULL, renew->rate_item, json, p);
+        at_store_save_json(renew->ctx->shared, AT_STORE_JOBS, NULL, renew->rate_item, json, p);
         json_decref(json);
     }
 }
@@ -868,6 +892,7 @@ void autotls_renew_tick(autotls_renew_t *renew, apr_pool_t *p)
     apr_time_t now = apr_time_now();
     int handed;
 
+    autotls_renew_leases_keep(renew, now, p); /* the fleet's per-tick step (store_shared.h) */
     autotls_renew_account_tick(renew, p);
     renew_requests_scan(renew, now, p);
     renew_take_back(renew, now);
@@ -894,7 +919,7 @@ static void renew_rate_load(autotls_renew_t *renew)
 
     renew->rate_item = at_job_rate_item(renew->pool, ctx->ca_url);
     at_bucket_init(&renew->bucket, autotls_config_ca_rate(ctx->main_server), now);
-    if (at_store_load_json(ctx->store, AT_STORE_JOBS, NULL, renew->rate_item, &json, renew->pool) ==
+    if (at_store_load_json(ctx->shared, AT_STORE_JOBS, NULL, renew->rate_item, &json, renew->pool) ==
         APR_SUCCESS) {
         at_bucket_from_json(&renew->bucket, json, now);
         json_decref(json);
@@ -906,7 +931,7 @@ static void renew_rate_load(autotls_renew_t *renew)
  * schedule this process has not read. */
 static void renew_load(autotls_renew_t *renew)
 {
-    at_store_t *store = renew->ctx->store;
+    at_store_t *store = renew->ctx->shared;
     apr_pool_t *load;
     int i;
 

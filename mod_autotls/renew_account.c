@@ -43,7 +43,7 @@ static struct {
 static int account_still_quiet(const autotls_renew_t *renew, apr_uint64_t *jobs,
                                apr_uint64_t *accounts, apr_pool_t *p)
 {
-    at_store_t *store = renew->ctx->store;
+    at_store_t *store = renew->ctx->shared;
 
     if (at_store_generation(store, AT_STORE_JOBS, jobs, p) != APR_SUCCESS ||
         at_store_generation(store, AT_STORE_ACCOUNTS, accounts, p) != APR_SUCCESS) {
@@ -138,7 +138,7 @@ apr_status_t autotls_renew_account_ensure(autotls_renew_t *renew, apr_pool_t *p)
     }
     autotls_renew_account_options(&options, renew, p);
     if ((rv = autotls_renew_acme(&acme, renew, p)) == APR_SUCCESS) {
-        rv = at_account_ensure(acme, ctx->store, p, &options);
+        rv = at_account_ensure(acme, ctx->shared, p, &options);
         autotls_renew_status_count(renew, -1, at_acme_request_count(acme),
                                    rv == APR_SUCCESS ? at_acme_account_url(acme) : NULL);
     }
@@ -147,14 +147,14 @@ apr_status_t autotls_renew_account_ensure(autotls_renew_t *renew, apr_pool_t *p)
         account_state.contacts_applied = 1;
         if (renew->account.failures > 0) {
             autotls_job_reset(&renew->account, 0);
-            at_store_remove(ctx->store, AT_STORE_JOBS, NULL, renew->account_item, p);
+            at_store_remove(ctx->shared, AT_STORE_JOBS, NULL, renew->account_item, p);
         }
         return APR_SUCCESS;
     }
     delay = autotls_job_failed(&renew->account, now, autotls_renew_random(),
                                acme != NULL ? at_acme_retry_after(acme) : 0,
                                account_failure_text(acme, &options, p, rv));
-    autotls_job_save(&renew->account, ctx->store, renew->account_item, p);
+    autotls_job_save(&renew->account, ctx->shared, renew->account_item, p);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->main_server,
                  AUTOTLS_LOGNO(0604) "no ACME account at %s yet (%s), attempt %d; next try "
                                      "in %" APR_TIME_T_FMT " s",
@@ -186,7 +186,7 @@ static void account_retry_failed_sites(autotls_renew_t *renew, apr_pool_t *p)
 
         if (!job->running && job->state.failures > 0) {
             autotls_job_reset(&job->state, 0);
-            autotls_job_save(&job->state, renew->ctx->store, job->item, p);
+            autotls_job_save(&job->state, renew->ctx->shared, job->item, p);
             autotls_renew_job_wake(renew, job);
         }
     }
@@ -257,7 +257,7 @@ static void account_request_run(autotls_renew_t *renew, at_account_request_e kin
         return;
     }
     if ((rv = autotls_renew_acme(&acme, renew, p)) != APR_SUCCESS ||
-        (rv = at_account_load(acme, ctx->store, p)) != APR_SUCCESS) {
+        (rv = at_account_load(acme, ctx->shared, p)) != APR_SUCCESS) {
         json_object_set_new(result, "detail", json_string(account_error_text(acme, p, rv)));
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ctx->main_server,
                      AUTOTLS_LOGNO(0655) "account %s at %s: no account to change (%s)",
@@ -265,7 +265,7 @@ static void account_request_run(autotls_renew_t *renew, at_account_request_e kin
         return;
     }
     if (kind == AT_ACCOUNT_REQUEST_ROLLOVER) {
-        rv = at_account_rollover(&thumbprint, acme, ctx->store, p);
+        rv = at_account_rollover(&thumbprint, acme, ctx->shared, p);
         if (rv == APR_SUCCESS) {
             json_object_set_new(result, "ok", json_true());
             json_object_set_new(result, "thumbprint", json_string(thumbprint));
@@ -282,7 +282,7 @@ static void account_request_run(autotls_renew_t *renew, at_account_request_e kin
                      at_acme_account_url(acme), ctx->ca_url, account_error_text(acme, p, rv));
         return;
     }
-    rv = at_account_update_contacts(&account, acme, ctx->store, p, contacts);
+    rv = at_account_update_contacts(&account, acme, ctx->shared, p, contacts);
     if (rv == APR_SUCCESS) {
         json_object_set_new(result, "ok", json_true());
         json_object_set_new(result, "contact", json_deep_copy(json_object_get(request, "contact")));
@@ -303,7 +303,7 @@ static void account_request_run(autotls_renew_t *renew, at_account_request_e kin
 static void account_request_take(autotls_renew_t *renew, at_account_request_e kind,
                                  const char *item, const json_t *request, apr_pool_t *p)
 {
-    at_store_t *store = renew->ctx->store;
+    at_store_t *store = renew->ctx->shared;
     const char *ca_name = at_store_ca_name(p, renew->ctx->ca_url);
     const json_t *id = json_object_get(request, "id");
     json_t *result;
@@ -351,14 +351,14 @@ void autotls_renew_account_tick(autotls_renew_t *renew, apr_pool_t *p)
     account_state.quiet = 0;
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); ++i) {
         items[i] = at_account_request_item(p, ca_name, kinds[i]);
-        rv = at_store_load_json(ctx->store, AT_STORE_JOBS, NULL, items[i], &requests[i], p);
+        rv = at_store_load_json(ctx->shared, AT_STORE_JOBS, NULL, items[i], &requests[i], p);
         present[i] = rv != APR_ENOENT;
         pending += present[i];
     }
     autotls_renew_account_options(&options, renew, p);
     options.update_contacts = !account_state.contacts_applied;
-    stale = at_account_stale(ctx->store, ctx->ca_url, p, &options);
-    repaired = stale && at_account_stale(ctx->store, ctx->ca_url, p, NULL);
+    stale = at_account_stale(ctx->shared, ctx->ca_url, p, &options);
+    repaired = stale && at_account_stale(ctx->shared, ctx->ca_url, p, NULL);
     account_state.busy = pending > 0 || stale;
     if (!account_state.busy && jobs_gen != 0) {
         account_state.quiet = 1;

@@ -24,6 +24,7 @@
 #include "renew.h"
 #include "renew_task.h"
 #include "slots.h"
+#include "store_shared.h"
 
 APLOG_USE_MODULE(autotls);
 
@@ -108,7 +109,9 @@ static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *
     int first = 1;
 
     autotls_helper_enter(parent_pid, AUTOTLS_RENEW_TITLE, renew_on_stop);
+    /* The shared store first, as root: its key and password files may be root's alone. */
     if (autotls_slots_child_init(ctx->slots) != APR_SUCCESS ||
+        autotls_store_shared_open(ctx, pconf) != APR_SUCCESS ||
         autotls_acme_user_become(ctx) != APR_SUCCESS) {
         _exit(AUTOTLS_RENEW_EXIT_FAILURE);
     }

@@ -173,7 +173,7 @@ void autotls_renew_status_begin(autotls_renew_t *renew, apr_pool_t *p)
 
     renew->orphans = apr_array_make(renew->pool, 0, sizeof(char *));
     renew->status_dirty = 1; /* a new process: its snapshot replaces the last one's */
-    if (at_store_list(renew->ctx->store, AT_STORE_JOBS, NULL, &items, p) != APR_SUCCESS) {
+    if (at_store_list(renew->ctx->shared, AT_STORE_JOBS, NULL, &items, p) != APR_SUCCESS) {
         return;
     }
     for (i = 0; i < items->nelts && renew->orphans->nelts < STATUS_ORPHANS_MAX; ++i) {
@@ -184,7 +184,7 @@ void autotls_renew_status_begin(autotls_renew_t *renew, apr_pool_t *p)
             continue;
         }
         autotls_job_init(&state);
-        if (autotls_job_load(&state, renew->ctx->store, item, p) == APR_SUCCESS &&
+        if (autotls_job_load(&state, renew->ctx->shared, item, p) == APR_SUCCESS &&
             (text = status_orphan_text(site, &state, p)) != NULL) {
             APR_ARRAY_PUSH(renew->orphans, char *) = text;
         }

@@ -27,12 +27,21 @@
 #include "renew_status.h"
 #include "renew_dns.h"
 #include "renew_task.h"
+#include "store_shared.h"
 
 APLOG_USE_MODULE(autotls);
 
 #define AUTOTLS_PERCENT 100.0
 /* After an ARI poll that failed, the next one; the lifetime rule decides meanwhile. */
 #define AUTOTLS_ARI_RETRY apr_time_from_sec(3600)
+
+/* One task: its job, and the store of the shared groups this thread uses (a Redis connection of
+ * its own in a fleet, store_shared.h). */
+typedef struct {
+    autotls_renew_t *renew;
+    autotls_renew_job_t *job;
+    at_store_t *store;
+} task_t;
 
 apr_uint32_t autotls_renew_random(void)
 {
@@ -70,11 +79,17 @@ apr_status_t autotls_renew_acme(at_acme_t **acme, autotls_renew_t *renew, apr_po
 }
 
 /* The responder (challenge.c) serves the answer only for the Host it names: name is the
- * identifier of the authorization (lib/issue.c), one call per name of the order. */
+ * identifier of the authorization (lib/issue.c), one call per name of the order.
+ *
+ * The fleet's seam (issue 13): the answer goes into this node's challenges/ (its children read
+ * it) and, with a shared store, into the shared challenges/ as well, the one place the other
+ * nodes' renewal processes mirror answers from (renew_fleet.c). Waiting for their acknowledgement
+ * before the CA validates belongs here too, after both writes. */
 static apr_status_t task_publish_challenge(void *baton, const char *name, const char *token,
                                            const char *keyauth, apr_pool_t *p)
 {
-    autotls_renew_t *renew = baton;
+    task_t *task = baton;
+    autotls_renew_t *renew = task->renew;
     const char *why;
     char *answer;
     apr_size_t len;
@@ -88,15 +103,23 @@ static apr_status_t task_publish_challenge(void *baton, const char *name, const 
                      name, token, why);
         return rv;
     }
-    return at_store_save(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, answer, len,
-                         AT_STORE_PUBLIC, p);
+    rv = at_store_save(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, answer, len,
+                       AT_STORE_PUBLIC, p);
+    if (rv == APR_SUCCESS && task->store != renew->ctx->store) {
+        rv = at_store_save(task->store, AT_STORE_CHALLENGES, NULL, token, answer, len,
+                           AT_STORE_PUBLIC, p);
+    }
+    return rv;
 }
 
 static void task_withdraw_challenge(void *baton, const char *name, const char *token, apr_pool_t *p)
 {
-    autotls_renew_t *renew = baton;
+    task_t *task = baton;
 
-    at_store_remove(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, p);
+    at_store_remove(task->renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, p);
+    if (task->store != task->renew->ctx->store) {
+        at_store_remove(task->store, AT_STORE_CHALLENGES, NULL, token, p);
+    }
 }
 
 /* tls-alpn-01: the answer is named for the identifier (alpn.c looks it up by the handshake's
@@ -198,9 +221,12 @@ static void task_reach_result(autotls_renew_t *renew, autotls_renew_job_t *job, 
 
 /* ---- orders ---------------------------------------------------------------------------------- */
 
-static apr_status_t task_stage(autotls_renew_t *renew, const autotls_site_t *site,
+static apr_status_t task_stage(task_t *task, const autotls_site_t *site,
                                const at_issue_result_t *result, apr_pool_t *p)
 {
+    static const char *const set_items[] = {AT_CERTSET_KEY, AT_CERTSET_CHAIN,
+                                            AUTOTLS_STAGING_READY};
+    autotls_renew_t *renew = task->renew;
     const at_store_item_t items[] = {
         {AT_CERTSET_KEY, result->key_pem, result->key_len, AT_STORE_SECRET},
         {AT_CERTSET_CHAIN, result->chain_pem, result->chain_len, AT_STORE_PUBLIC},
@@ -208,8 +234,14 @@ static apr_status_t task_stage(autotls_renew_t *renew, const autotls_site_t *sit
     };
     apr_status_t rv;
 
+    /* A fleet's staged set stays for every node's activator until the next one replaces it
+     * (under the lease: nobody else writes it now). */
+    if (autotls_store_fleet(renew->ctx)) {
+        at_store_purge_items(task->store, AT_STORE_STAGING, site->name, set_items,
+                             (int)(sizeof(set_items) / sizeof(set_items[0])), p);
+    }
     /* The whole set appears at once (the rename is the commit) and wakes the activator. */
-    rv = at_store_save_set(renew->ctx->store, AT_STORE_STAGING, site->name, items,
+    rv = at_store_save_set(task->store, AT_STORE_STAGING, site->name, items,
                            (int)(sizeof(items) / sizeof(items[0])), p);
     if (rv != APR_SUCCESS) {
         autotls_log_error(APLOG_MARK, APLOG_ERR, rv, renew->ctx->main_server,
@@ -269,10 +301,12 @@ static apr_status_t task_profile(const char **profile, const char **why, autotls
 }
 
 static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme, const char **why,
-                                   autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
+                                   task_t *task, apr_pool_t *p)
 {
+    autotls_renew_t *renew = task->renew;
+    autotls_renew_job_t *job = task->job;
     autotls_ctx_t *ctx = renew->ctx;
-    at_http01_responder_t responder = {task_publish_challenge, task_withdraw_challenge, renew};
+    at_http01_responder_t responder = {task_publish_challenge, task_withdraw_challenge, task};
     at_tlsalpn01_responder_t tlsalpn = {task_publish_tlsalpn, task_withdraw_tlsalpn, renew};
     at_acme_account_options_t account = {0};
     at_issue_request_t request = {0};
@@ -292,10 +326,10 @@ static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
     request.dns01 = autotls_renew_dns01(ctx, p);
     request.challenges = job->site->challenges;
     request.tlsalpn01 = &tlsalpn;
-    request.account_store = ctx->store;
+    request.account_store = task->store;
     request.account_options = &account;
     if ((rv = autotls_renew_acme(acme, renew, p)) != APR_SUCCESS ||
-        (rv = at_account_load(*acme, ctx->store, p)) != APR_SUCCESS) {
+        (rv = at_account_load(*acme, task->store, p)) != APR_SUCCESS) {
         return rv;
     }
     /* RFC 9773: name the certificate this one replaces, where the CA knows what that means. */
@@ -307,7 +341,7 @@ static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
         (rv = at_issue_certificate(result, *acme, p, &request, &responder)) != APR_SUCCESS) {
         return rv;
     }
-    return task_stage(renew, job->site, *result, p);
+    return task_stage(task, job->site, *result, p);
 }
 
 /* When the new certificate is due for renewal, as far as known before the CA says otherwise. */
@@ -476,14 +510,135 @@ static at_status_order_e task_order_result(apr_status_t rv, const at_issue_resul
     return AT_STATUS_ORDER_FAILED;
 }
 
-static void task_order(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
+/* ---- the fleet's lease around an order (store_shared.h) --------------------------------------- */
+
+/* Not this time: another node orders the site, its set is on the way, or the shared store is
+ * away. The site is looked at again soon; its job file stays the lease holder's. */
+static void task_fleet_later(task_t *task, apr_pool_t *p)
 {
+    task->job->state.next_try = apr_time_now() + AUTOTLS_FLEET_RETRY;
+}
+
+/* Takes the site's lease in a fleet; 1 when the order may go on (always without a fleet). */
+static int task_lease_take(task_t *task, apr_pool_t *p)
+{
+    autotls_renew_t *renew = task->renew;
+    autotls_renew_job_t *job = task->job;
+    char *token = NULL;
+    apr_status_t rv;
+
+    if (!autotls_store_fleet(renew->ctx)) {
+        return 1;
+    }
+    if ((rv = at_store_lease_token(&token, p)) == APR_SUCCESS) {
+        rv = at_store_lease_take(task->store, job->site->name, token, autotls_store_lease_ttl(),
+                                 p);
+    }
+    if (rv == AT_EBUSY) {
+        job->requested = 0; /* the holder's order answers an operator's request as well */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
+                     AUTOTLS_LOGNO(0115) "%s: another node of the fleet orders it now (its "
+                                         "lease); looking again in %d s",
+                     job->site->name, (int)apr_time_sec(AUTOTLS_FLEET_RETRY));
+    }
+    if (rv != APR_SUCCESS) {
+        task_fleet_later(task, p); /* Redis away: its line said so once */
+        return 0;
+    }
+    apr_thread_mutex_lock(renew->lock);
+    apr_cpystrn(job->lease_token, token, sizeof(job->lease_token));
+    job->lease_renewed = apr_time_now();
+    ++renew->leases_held;
+    apr_thread_mutex_unlock(renew->lock);
+    return 1;
+}
+
+static void task_lease_release(task_t *task, apr_pool_t *p)
+{
+    autotls_renew_t *renew = task->renew;
+    autotls_renew_job_t *job = task->job;
+    char token[sizeof(job->lease_token)];
+
+    apr_thread_mutex_lock(renew->lock);
+    apr_cpystrn(token, job->lease_token, sizeof(token));
+    if (token[0] != '\0') {
+        job->lease_token[0] = '\0';
+        --renew->leases_held;
+    }
+    apr_thread_mutex_unlock(renew->lock);
+    if (token[0] != '\0') {
+        at_store_lease_release(task->store, job->site->name, token, p);
+    }
+}
+
+/* Under the lease: a set another node staged meanwhile, newer than ours, is taken by our
+ * activator instead of ordering again (an operator's request orders anyway). */
+static int task_fleet_staged(task_t *task, apr_pool_t *p)
+{
+    autotls_renew_job_t *job = task->job;
+    at_cert_info_t *staged;
+    apr_time_t mtime;
+
+    if (!autotls_store_fleet(task->renew->ctx) || job->requested ||
+        (staged = autotls_staged_leaf(task->store, job->site->name, &mtime, p)) == NULL ||
+        apr_time_now() - mtime > AUTOTLS_FLEET_STAGED_FRESH ||
+        !autotls_staged_newer(staged, job->ca_issued, job->serial, job->not_before)) {
+        return 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, task->renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0116) "%s: another node of the fleet staged certificate %s; "
+                                     "this node's activator takes it instead of a new order",
+                 job->site->name, staged->serial);
+    task_fleet_later(task, p);
+    return 1;
+}
+
+void autotls_renew_leases_keep(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
+{
+    apr_interval_time_t ttl = autotls_store_lease_ttl();
+    char token[AT_STORE_LEASE_TOKEN_MAX + 1];
+    int i, held;
+
+    apr_thread_mutex_lock(renew->lock);
+    held = renew->leases_held;
+    apr_thread_mutex_unlock(renew->lock);
+    for (i = 0; held > 0 && i < renew->ctx->sites->nelts; i++) {
+        autotls_renew_job_t *job = &renew->jobs[i];
+
+        apr_thread_mutex_lock(renew->lock);
+        token[0] = '\0';
+        if (job->lease_token[0] != '\0' &&
+            now - job->lease_renewed >= ttl / AUTOTLS_LEASE_RENEW_SHARE) {
+            apr_cpystrn(token, job->lease_token, sizeof(token));
+            job->lease_renewed = now;
+        }
+        apr_thread_mutex_unlock(renew->lock);
+        if (token[0] != '\0' &&
+            at_store_lease_renew(renew->ctx->shared, job->site->name, token, ttl, p) == AT_ELOST) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                         AUTOTLS_LOGNO(0114) "%s: the order's lease expired before it could be "
+                                             "renewed (the shared store was away longer than "
+                                             "%d s); another node may order the site too",
+                         job->site->name, (int)apr_time_sec(ttl));
+        }
+    }
+}
+
+/* An order, under the site's lease in a fleet; 0 when none was placed (the job file is then the
+ * lease holder's to write, not ours). */
+static int task_order(task_t *task, apr_pool_t *p)
+{
+    autotls_renew_t *renew = task->renew;
+    autotls_renew_job_t *job = task->job;
     at_issue_result_t *result = NULL;
     at_acme_t *acme = NULL;
     const char *why = NULL; /* a failure the library's status and the CA's problem do not tell */
     apr_status_t rv;
 
-    rv = task_order_run(&result, &acme, &why, renew, job, p);
+    if (!task_lease_take(task, p) || task_fleet_staged(task, p)) {
+        return 0;
+    }
+    rv = task_order_run(&result, &acme, &why, task, p);
     job->requested = 0; /* an operator's request is answered by this attempt, whatever it gave */
     task_reach_result(renew, job, rv, "order", p);
     if (rv == APR_SUCCESS) {
@@ -495,6 +650,7 @@ static void task_order(autotls_renew_t *renew, autotls_renew_job_t *job, apr_poo
     autotls_renew_status_count(renew, task_order_result(rv, result, acme),
                                acme != NULL ? at_acme_request_count(acme) : 0,
                                acme != NULL ? at_acme_account_url(acme) : NULL);
+    return 1;
 }
 
 /* ---- ARI ---------------------------------------------------------------------------------------
@@ -582,15 +738,24 @@ static void *APR_THREAD_FUNC task_thread(apr_thread_t *thread, void *data)
 {
     autotls_renew_job_t *job = data;
     autotls_renew_t *renew = job->renew;
+    task_t task = {renew, job, NULL};
     apr_pool_t *p;
+    int save = 1;
 
     if (apr_pool_create(&p, NULL) == APR_SUCCESS) {
-        if (job->task == AUTOTLS_TASK_ORDER) {
-            task_order(renew, job, p);
+        if (autotls_store_shared_clone(&task.store, renew->ctx, p) != APR_SUCCESS) {
+            task_fleet_later(&task, p);
+        } else if (job->task == AUTOTLS_TASK_ORDER) {
+            save = task_order(&task, p);
         } else {
             task_ari(renew, job, p);
         }
-        autotls_job_save(&job->state, renew->ctx->store, job->item, p);
+        if (save && task.store != NULL) {
+            autotls_job_save(&job->state, task.store, job->item, p);
+        }
+        if (task.store != NULL) {
+            task_lease_release(&task, p); /* after the job file: the next holder reads it */
+        }
         apr_pool_destroy(p);
     }
     apr_thread_mutex_lock(renew->lock);

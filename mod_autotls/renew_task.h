@@ -81,6 +81,10 @@ typedef struct autotls_renew_job_t {
     char serial[AUTOTLS_SLOT_SERIAL_MAX]; /* of the served certificate */
     const char *issuer;                   /* its issuer's CN (interned in renew->pool), or NULL */
     char *status_text;                    /* the site's entry as last built (malloc), or NULL */
+    /* the fleet's lease around an order (store_shared.h; under the lock: the task takes and
+     * releases it, the scheduler renews it) */
+    char lease_token[AT_STORE_LEASE_TOKEN_MAX + 1]; /* "" while none is held */
+    apr_time_t lease_renewed;
 } autotls_renew_job_t;
 
 struct autotls_renew_t {
@@ -130,6 +134,7 @@ struct autotls_renew_t {
     apr_uint64_t ca_requests_total;                          /* under the lock */
     char account_url[AUTOTLS_JOB_ERROR_MAX];                 /* under the lock; "" unknown */
     autotls_notify_t *notify; /* AutoTLSNotifyCommand's runners, or NULL */
+    int leases_held;          /* jobs holding a lease now (under the lock) */
 };
 
 /* The scheduler's tick: it also runs at once when a task is done (renew->wake). */
@@ -140,6 +145,10 @@ struct autotls_renew_t {
 apr_status_t autotls_renew_begin(autotls_renew_t *renew);
 void autotls_renew_tick(autotls_renew_t *renew, apr_pool_t *p);
 void autotls_renew_end(autotls_renew_t *renew);
+
+/* Renews the leases the running orders hold (a fleet's shared store), each when a third of its
+ * TTL has passed. Scheduler thread only (it uses ctx->shared). */
+void autotls_renew_leases_keep(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p);
 
 /* Hands the job's task to the pool; the caller set job->task and job->running. */
 apr_status_t autotls_renew_task_push(autotls_renew_t *renew, autotls_renew_job_t *job);

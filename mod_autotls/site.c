@@ -197,6 +197,8 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_
         return rv;
     }
     at_store_fs_trust_owner(ctx->store, ctx->acme_uid); /* never the reader's own uid */
+    ctx->redis = autotls_config_store_redis(pconf, main_server);
+    ctx->shared = ctx->redis == NULL ? ctx->store : NULL; /* Redis: store_shared.c opens it */
     plain = site_plain_by_name(main_server, ptemp);
     for (s = main_server->next; s != NULL; s = s->next) {
         if (autotls_twin_is(s)) {

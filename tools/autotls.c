@@ -30,6 +30,7 @@
 #include "at_live.h"
 #include "at_orphan.h"
 #include "at_store_carry.h"
+#include "at_store_redis.h"
 #include "standalone.h"
 #include "status.h"
 #include "store_copy.h"
@@ -57,6 +58,9 @@
 #define OPT_EAB_HMAC_FILE 270
 #define OPT_FORCE 271
 #define OPT_ALLOW_PRIVATE_IP 272
+#define OPT_KEY_FILE 273
+#define OPT_PASSWORD_FILE 274
+#define OPT_PREFIX 275
 
 #define REVOKE_REASON_MAX 10
 
@@ -134,6 +138,8 @@ static const char *const usage_forget =
 
 static const char *const usage_renew =
     "usage: autotls renew [--store DIR] NAME\n"
+    "       autotls renew --store redis://[user@]host:port[/db] --key-file FILE\n"
+    "                     [--password-file FILE] [--prefix PREFIX] NAME\n"
     "\n"
     "Asks the server whose AutoTLSStore is DIR to renew the certificate of site NAME now, even\n"
     "while it is still valid, and clears the site's backoff after failed attempts. The server's\n"
@@ -141,7 +147,9 @@ static const char *const usage_renew =
     "when it does and one when the order ends; the new certificate is served as soon as it is\n"
     "issued. NAME is the site's ServerName (as `autotls show` lists it) or one of its aliases.\n"
     "Run it as root or as the server's User. Exit codes: 0 requested, 2 usage error or no such\n"
-    "site in the store, 3 the store cannot be written.\n";
+    "site in the store, 3 the store cannot be written.\n"
+    "A fleet's store (AutoTLSStore redis://...) takes the request for every node: one of them\n"
+    "orders, and every node's activator takes the new certificate from the shared store.\n";
 
 static const char *const usage_account =
     "usage: autotls account show [--store DIR] [--ca URL] [--ca-cert FILE]\n"
@@ -176,6 +184,9 @@ static const apr_getopt_option_t cli_options[] = {
     {"wait", OPT_WAIT, 1, "seconds"},
     {"force", OPT_FORCE, 0, "even when still managed"},
     {"allow-private-ip", OPT_ALLOW_PRIVATE_IP, 0, "private IP addresses too"},
+    {"key-file", OPT_KEY_FILE, 1, "AutoTLSStoreKeyFile of a redis:// store"},
+    {"password-file", OPT_PASSWORD_FILE, 1, "AutoTLSStorePasswordFile of a redis:// store"},
+    {"prefix", OPT_PREFIX, 1, "AutoTLSStorePrefix of a redis:// store"},
     {"help", 'h', 0, "help"},
     {"verbose", 'v', 0, "debug output"},
     {NULL, 0, 0, NULL},
@@ -184,6 +195,7 @@ static const apr_getopt_option_t cli_options[] = {
 typedef struct {
     const char *ca, *ca_cert, *store, *webroot, *standalone, *contact, *eab_kid, *eab_hmac_file;
     const char *preferred_chain;
+    const char *key_file, *password_file, *prefix; /* a redis:// --store (renew) */
     at_key_type_e key_type;
     apr_interval_time_t timeout, wait;
     int json, reason, verbose, help, force;
@@ -321,6 +333,15 @@ static int cli_parse(cli_args_t *args, apr_pool_t *p, int argc, const char *cons
             break;
         case OPT_JSON:
             args->json = 1;
+            break;
+        case OPT_KEY_FILE:
+            args->key_file = arg;
+            break;
+        case OPT_PASSWORD_FILE:
+            args->password_file = arg;
+            break;
+        case OPT_PREFIX:
+            args->prefix = arg;
             break;
         case OPT_FORCE:
             args->force = 1;
@@ -840,11 +861,22 @@ static int cmd_renew(const cli_args_t *args, apr_pool_t *p)
     if ((code = cli_check_name(name, CLI_NAME_ALLOW_ANY)) != EXIT_OK) {
         return code;
     }
-    if (apr_stat(&finfo, args->store, APR_FINFO_TYPE, p) != APR_SUCCESS ||
-        finfo.filetype != APR_DIR) {
+    if (at_store_redis_url_is_redis(args->store)) {
+        at_store_redis_conf_t conf = {0};
+
+        conf.url = args->store;
+        conf.key_file = args->key_file;
+        conf.password_file = args->password_file;
+        conf.prefix = args->prefix;
+        if (at_store_redis_open(&store, p, &conf) != APR_SUCCESS ||
+            at_store_redis_ping(store) != APR_SUCCESS) {
+            return cli_fail(EXIT_LOCAL, "cannot use the store %s (see the line before)",
+                            args->store);
+        }
+    } else if (apr_stat(&finfo, args->store, APR_FINFO_TYPE, p) != APR_SUCCESS ||
+               finfo.filetype != APR_DIR) {
         return cli_fail(EXIT_USAGE, "no store at %s: give the server's AutoTLSStore", args->store);
-    }
-    if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS) {
+    } else if (at_store_fs_open(&store, p, args->store) != APR_SUCCESS) {
         return cli_fail(EXIT_LOCAL, "cannot open the store %s", args->store);
     }
     if (!cli_site_known(store, name, p)) {

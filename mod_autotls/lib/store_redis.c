@@ -782,6 +782,36 @@ apr_status_t at_store_redis_open(at_store_t **store, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
+apr_status_t at_store_redis_clone(at_store_t **store, apr_pool_t *p, const at_store_t *like)
+{
+    const redis_store_t *from;
+    redis_store_t *rs;
+
+    *store = NULL;
+    if (like == NULL || like->vt != &redis_vtable) {
+        return AT_EARG;
+    }
+    from = like->impl;
+    rs = apr_pcalloc(p, sizeof(*rs));
+    rs->url = from->url;
+    rs->address = from->address;
+    rs->password = from->password;
+    rs->password_len = from->password_len;
+    rs->key = from->key;
+    rs->prefix = from->prefix;
+    rs->timeout = from->timeout;
+    apr_pool_cleanup_register(p, rs, redis_disconnect, apr_pool_cleanup_null);
+    *store = apr_pcalloc(p, sizeof(**store));
+    (*store)->vt = &redis_vtable;
+    (*store)->impl = rs;
+    return APR_SUCCESS;
+}
+
+int at_store_redis_is(const at_store_t *store)
+{
+    return store != NULL && store->vt == &redis_vtable;
+}
+
 apr_status_t at_store_redis_ping(at_store_t *store)
 {
     redis_store_t *rs = store->impl;

@@ -59,7 +59,7 @@ class Site:
     """One <VirtualHost> on the HTTP port: ServerName, ServerAliases, extra directives inside.
 
     autotls: None leaves the vhost to the server-wide `AutoTLS on`; False writes `AutoTLS off`.
-    address: the vhost's address (127.0.0.1 when None; "*" or another loopback address: the test
+    address: the vhost's address (the server's when None; "*" or another loopback address: the test
     adds the Listen it needs)."""
 
     def __init__(self, name, aliases=(), directives="", autotls=None, address=None):
@@ -67,7 +67,7 @@ class Site:
         self.aliases = tuple(aliases)
         self.directives = directives
         self.autotls = autotls
-        self.address = address or LOOPBACK
+        self.address = address
 
     @property
     def names(self):
@@ -166,10 +166,12 @@ class AutoTLSServer:
     http_port: the plain port (pebble's http01_port when pebble validates there).
     mpm: "event" or "prefork".
     extra: server-wide directives appended after the AutoTLS ones.
+    address: the loopback address it listens on (default 127.0.0.1; a fleet's second node
+    127.0.0.2, which pebble's VA never reaches).
     """
 
     def __init__(self, sites, pebble=None, ca_url=None, http_port=None, https_port=None,
-                 mpm="event", extra="", module=None, root=None):
+                 mpm="event", extra="", module=None, root=None, address=None):
         if mpm not in MPMS:
             raise ValueError("mpm must be one of %s" % (MPMS,))
         self.sites = list(sites)
@@ -178,6 +180,7 @@ class AutoTLSServer:
         self.http_port = int(http_port or (pebble.http01_port if pebble else free_port()))
         self.https_port = int(https_port or free_port())
         self.mpm = mpm
+        self.address = address or LOOPBACK
         self.extra = extra
         self.module = str(module or httpd.module_path())
         self.keep = bool(os.environ.get("AUTOTLS_KEEP_TMP"))
@@ -254,7 +257,7 @@ class AutoTLSServer:
             lines += ["User %s" % WWW_USER, "Group %s" % WWW_USER]
         lines += [
             "ServerName localhost",
-            "Listen %s:%d" % (LOOPBACK, self.http_port),
+            "Listen %s:%d" % (self.address, self.http_port),
             'DefaultRuntimeDir "%s/run"' % root,
             'PidFile "%s"' % self.pid_file,
             'ErrorLog "%s"' % self.error_log_path,
@@ -286,7 +289,7 @@ class AutoTLSServer:
             "",
         ]
         for site in self.sites:
-            lines.append("<VirtualHost %s:%d>" % (site.address, self.http_port))
+            lines.append("<VirtualHost %s:%d>" % (site.address or self.address, self.http_port))
             lines.append("    ServerName %s" % site.name)
             if site.aliases:
                 lines.append("    ServerAlias %s" % " ".join(site.aliases))
@@ -393,10 +396,9 @@ class AutoTLSServer:
         except (OSError, ValueError):
             return None
 
-    @staticmethod
-    def _port_answers(port):
+    def _port_answers(self, port):
         try:
-            with socket.create_connection((LOOPBACK, port), timeout=1.0):
+            with socket.create_connection((self.address, port), timeout=1.0):
                 return True
         except OSError:
             return False
@@ -443,7 +445,7 @@ class AutoTLSServer:
         if verify and self._verify_ctx is None:
             raise ValueError("verification needs a pebble")
         ctx = self._verify_ctx if verify else self._noverify_ctx
-        sock = socket.create_connection((LOOPBACK, self.https_port), timeout=timeout)
+        sock = socket.create_connection((self.address, self.https_port), timeout=timeout)
         try:
             return ctx.wrap_socket(sock, server_hostname=name)
         except BaseException:
@@ -480,7 +482,7 @@ class AutoTLSServer:
         port = self.https_port if https else self.http_port
         conn = http.client.HTTPConnection(name, port, timeout=timeout)
         sock = (self.tls_connect(name, verify=verify, timeout=timeout) if https
-                else socket.create_connection((LOOPBACK, port), timeout=timeout))
+                else socket.create_connection((self.address, port), timeout=timeout))
         conn.sock = sock
         try:
             conn.request(method, path, body=body, headers=headers or {})

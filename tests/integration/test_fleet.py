@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A fleet of nodes on one Redis store (issue 13): what each node serves, what pebble was asked.
+
+Real redis-server (redis_server.py, a loopback port of its own), real pebble behind a counting
+proxy (ari_proxy.py: every newOrder pebble created), real httpd nodes: A on 127.0.0.1 (pebble's
+VA reaches it: its http-01 port), B on 127.0.0.2 (never reached by the VA). Until the challenge
+mirror lands (issue 13 item 4), only A can validate, so B starts after A or is paused where it
+would have to order; B must still take every set from Redis and serve the same certificate.
+Each test uses a key prefix of its own, so the tests share one Redis and one pebble.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import redis_server
+from ari_proxy import AriProxy
+from autotls_server import AutoTLSServer, Site, skip_unless_runnable, wait_for
+from pebble import free_port
+
+skip_unless_runnable()
+if not redis_server.available():
+    pytest.skip("redis-server and redis-cli are needed (apt-get install redis-server)",
+                allow_module_level=True)
+
+NODE_B = "127.0.0.2"
+KEY_BYTES = 32
+SERVE_TIMEOUT = 180.0  # seconds until every site is served (a loaded 2-core machine)
+LEASE_TTL = 10  # seconds (AUTOTLS_TEST_LEASE_TTL): a killed node's leases expire quickly
+OUTAGE_WATCH = 8.0  # seconds both nodes are watched while Redis is away
+UNREACHABLE = "autotls-1300:"
+STORES_PER_NODE = 4  # Redis connections a node may hold at once (scheduler, activator, tasks)  # the library's line when Redis cannot be reached
+REACHABLE = "autotls-1303:"
+LEASE_BUSY = "autotls-0115:"
+CLI_TIMEOUT = 30
+METRICS = os.environ.get("AUTOTLS_FLEET_METRICS")  # a file the measurements are appended to
+
+
+@pytest.fixture(scope="module")
+def redis():
+    with redis_server.RedisServer() as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def proxy(pebble):
+    with AriProxy(pebble, ari=False) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def key_file(tmp_path_factory):
+    """The fleet's seal key: 32 random bytes, root's, 0600 (the renewal process reads it as root
+    before it becomes the ACME account)."""
+    d = tmp_path_factory.mktemp("fleetkey")
+    os.chmod(str(d), 0o755)
+    path = d / "store.key"
+    path.write_bytes(os.urandom(KEY_BYTES))
+    path.chmod(0o600)
+    return str(path)
+
+
+def fleet_extra(redis, key_file, prefix):
+    return ("AutoTLSStore %s\nAutoTLSStoreKeyFile \"%s\"\nAutoTLSStorePrefix %s\n"
+            % (redis.url(), key_file, prefix))
+
+
+def node(sites, pebble, proxy, redis, key_file, prefix, address=None):
+    kwargs = {}
+    if address is not None:  # B: ports of its own on its own address
+        kwargs = dict(address=address, http_port=free_port())
+    return AutoTLSServer(sites, pebble=pebble, ca_url=proxy.directory_url,
+                         extra=fleet_extra(redis, key_file, prefix), **kwargs)
+
+
+def served_all(server, sites, timeout=SERVE_TIMEOUT):
+    """{site: ServedCert}, each verified against pebble's roots with its names."""
+    out = {}
+    for site in sites:
+        server.wait_until_served(site.name, timeout=timeout)
+        out[site.name] = server.served_cert(site.name, verify=True)
+        assert site.name in out[site.name].sans
+    return out
+
+
+def orders(proxy):
+    """newOrders pebble created through the proxy (a resend after badNonce counts once)."""
+    return len(proxy.orders)
+
+
+def note(text):
+    if METRICS:
+        with open(METRICS, "a") as f:
+            f.write(text + "\n")
+
+
+def kill_group(server):
+    pid = server.parent_pid()
+    os.killpg(os.getpgid(pid), signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    server.pid = None
+
+
+def test_one_node_on_redis_serves_pebble_certificates_with_sealed_keys(
+        pebble, proxy, redis, key_file, autotls_cli, tmp_path_factory):
+    sites = [Site("one%d.fleet.test" % i) for i in range(3)]
+    prefix = "fa:"
+    with node(sites, pebble, proxy, redis, key_file, prefix) as a:
+        served_all(a, sites)
+        for site in sites:
+            key = "%sitem:staging/%s/privkey.pem" % (prefix, site.name)
+            sealed = redis.get(key)
+            assert sealed is not None and sealed.startswith(b"ATSL"), key
+            assert b"PRIVATE KEY" not in sealed and b"-----BEGIN" not in sealed
+        # The node's own files stay local: live/ is never in Redis.
+        assert redis.keys(prefix + "item:live/*") == []
+        assert os.path.isfile(os.path.join(a.store, "live", sites[0].name, "privkey.pem"))
+    # Without the fleet's key nothing opens: a copy out of Redis with another key fails and
+    # names the sealed key; with the right key it gives the PEM back.
+    d = tmp_path_factory.mktemp("copyout")
+    other = d / "other.key"
+    other.write_bytes(os.urandom(KEY_BYTES))
+    other.chmod(0o600)
+    wrong = subprocess.run([autotls_cli, "store", "copy", "--from", redis.url(), "--to",
+                            str(d / "wrong"), "--key-file", str(other), "--prefix", prefix],
+                           capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False)
+    assert wrong.returncode == 3, wrong.stdout + wrong.stderr
+    assert "refusing the value of Redis key %sitem:" % prefix in wrong.stderr, wrong.stderr
+    assert "BEGIN" not in wrong.stdout + wrong.stderr
+    right = subprocess.run([autotls_cli, "store", "copy", "--from", redis.url(), "--to",
+                            str(d / "right"), "--key-file", key_file, "--prefix", prefix],
+                           capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False)
+    assert right.returncode == 0, right.stdout + right.stderr
+    with open(os.path.join(str(d / "right"), "staging", sites[0].name, "privkey.pem")) as f:
+        assert "PRIVATE KEY" in f.read()
+
+
+def test_apachectl_t_refuses_a_redis_store_without_or_with_an_open_key_file(
+        redis, key_file, tmp_path_factory):
+    sites = [Site("conf.fleet.test")]
+    server = AutoTLSServer(sites, ca_url="https://127.0.0.1:1/dir",
+                           extra="AutoTLSStore %s\n" % redis.url())
+    server.write_config()
+    proc = server.apache2("-t")
+    assert proc.returncode != 0
+    assert "autotls-0112:" in proc.stderr and "AutoTLSStoreKeyFile" in proc.stderr
+    d = tmp_path_factory.mktemp("openkey")
+    os.chmod(str(d), 0o755)
+    open_key = d / "open.key"
+    open_key.write_bytes(os.urandom(KEY_BYTES))
+    open_key.chmod(0o640)
+    server.extra = fleet_extra(redis, str(open_key), "fc:")
+    server.write_config()
+    proc = server.apache2("-t")
+    assert proc.returncode != 0
+    assert "AutoTLSStoreKeyFile" in proc.stderr and "0640" in proc.stderr
+    server.extra = fleet_extra(redis, key_file, "fc:")
+    server.write_config()
+    proc = server.apache2("-t")
+    assert proc.returncode == 0, proc.stderr
+    assert "autotls-0113:" in proc.stderr or "Syntax OK" in proc.stderr
+
+
+def test_a_node_killed_mid_order_loses_its_leases_and_the_other_finishes(
+        pebble, proxy, redis, key_file, monkeypatch):
+    sites = [Site("kill%d.fleet.test" % i) for i in range(2)]
+    prefix = "fk:"
+    monkeypatch.setenv("AUTOTLS_TEST_LEASE_TTL", str(LEASE_TTL))
+    b = node(sites, pebble, proxy, redis, key_file, prefix, address=NODE_B)
+    a = node(sites, pebble, proxy, redis, key_file, prefix)
+    proxy.delay("/order-plz", 8)  # B's orders hang at newOrder while it holds the leases
+    try:
+        b.start()
+        wait_for("B holds a lease per site",
+                 lambda: len(redis.keys(prefix + "lease:*")) == len(sites), 60, b)
+        kill_group(b)
+        proxy.delay("/order-plz", 0)
+        assert len(redis.keys(prefix + "lease:*")) == len(sites)  # B's, until they expire
+        a.start()
+        served_all(a, sites)
+        # A waited for B's leases (at least one site found one held) and then ordered itself.
+        assert a.count(LEASE_BUSY) >= 1, a.log_tail()
+        assert a.count("new certificate staged") == len(sites)
+    finally:
+        proxy.delay("/order-plz", 0)
+        a.stop()
+        b.stop()
+
+
+@pytest.fixture(scope="module")
+def two_nodes(pebble, proxy, redis, key_file):
+    """A then B on one Redis prefix, the same 5 sites; B starts once A serves them all."""
+    sites = [Site("two%d.fleet.test" % i) for i in range(5)]
+    prefix = "fb:"
+    before_memory = redis.used_memory()
+    before_orders = orders(proxy)
+    a = node(sites, pebble, proxy, redis, key_file, prefix)
+    b = node(sites, pebble, proxy, redis, key_file, prefix, address=NODE_B)
+    start = time.monotonic()
+    try:
+        a.start()
+        on_a = served_all(a, sites)
+        b.start()
+        on_b = served_all(b, sites)
+        elapsed = time.monotonic() - start
+        per_site = (redis.used_memory() - before_memory) / len(sites)
+        note("fleet: %d sites, %d orders at pebble, both nodes serving %.1f s after A's start; "
+             "Redis used_memory %.0f bytes per site"
+             % (len(sites), orders(proxy) - before_orders, elapsed, per_site))
+        yield dict(a=a, b=b, sites=sites, prefix=prefix, on_a=on_a, on_b=on_b,
+                   orders=orders(proxy) - before_orders)
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_two_nodes_one_order_per_site_same_serial_on_both(two_nodes):
+    sites = two_nodes["sites"]
+    assert two_nodes["orders"] == len(sites)  # exactly one order per site across the fleet
+    for site in sites:
+        assert two_nodes["on_a"][site.name].serial == two_nodes["on_b"][site.name].serial
+    # B ordered nothing: it took A's sets from Redis.
+    assert two_nodes["b"].count("new certificate staged") == 0
+    assert len(two_nodes["b"].live_events()) == len(sites)
+
+
+def test_redis_away_both_serve_no_order_then_renew_reaches_both(two_nodes, redis, proxy,
+                                                              key_file, autotls_cli):
+    a, b, sites, prefix = two_nodes["a"], two_nodes["b"], two_nodes["sites"], two_nodes["prefix"]
+    first = sites[0].name
+    before = {n.conf: n.served_cert(first).serial for n in (a, b)}
+    orders_before = orders(proxy)
+    redis.stop(keep=True)
+    try:
+        time.sleep(2.0)
+        lines = {n.conf: n.count(UNREACHABLE) for n in (a, b)}
+        time.sleep(OUTAGE_WATCH)
+        for n in (a, b):
+            for site in sites:
+                assert "Pebble" in n.served_cert(site.name).issuer
+            # said when it went away (once per Redis connection), none more while it lasts
+            assert n.count(UNREACHABLE) == lines[n.conf] >= 1, n.log_tail()
+        assert orders(proxy) == orders_before
+    finally:
+        redis.start()
+    wait_for("A's renewal process reaches Redis again", lambda: a.count(REACHABLE) >= 1, 30, a)
+    # Only A validates until the challenge mirror lands: B's renewal process is paused so that
+    # A takes the request; B's activator must still take the new set from Redis.
+    renew_pid = int(subprocess.run(["pgrep", "-s", str(os.getsid(b.parent_pid())), "-x",
+                                    "autotls-renew"], capture_output=True, text=True,
+                                   check=False).stdout.split()[0])
+    os.kill(renew_pid, signal.SIGSTOP)
+    try:
+        proc = subprocess.run([autotls_cli, "renew", "--store", redis.url(), "--key-file",
+                               key_file, "--prefix", prefix, first], capture_output=True,
+                              text=True, timeout=CLI_TIMEOUT, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        for n in (a, b):
+            wait_for("a new serial on %s" % n.address,
+                     lambda n=n: n.served_cert(first).serial != before[n.conf], SERVE_TIMEOUT, n)
+        assert a.served_cert(first).serial == b.served_cert(first).serial
+        assert orders(proxy) == orders_before + 1
+    finally:
+        os.kill(renew_pid, signal.SIGCONT)
