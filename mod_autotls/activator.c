@@ -521,8 +521,7 @@ static int activator_is_ready(activator_child_t *ch, const char *site, apr_pool_
 /* In a fleet, whether the staged set of site is newer than the one this node serves
  * (store_shared.h): an older one, or the one served, is not taken. One whose chain cannot be
  * read is taken, to be refused with a line. */
-static int activator_fleet_wanted(activator_child_t *ch, const autotls_site_t *site,
-                                  apr_pool_t *p)
+static int activator_fleet_wanted(activator_child_t *ch, const autotls_site_t *site, apr_pool_t *p)
 {
     autotls_slot_info_t served;
     at_cert_info_t *staged;
@@ -788,7 +787,8 @@ static apr_status_t activator_child_init(activator_child_t *ch, autotls_ctx_t *c
     }
     ch->stage = ch->local;
     ch->fleet = autotls_store_fleet(ctx);
-    if (rv == APR_SUCCESS && ch->fleet && (rv = autotls_store_shared_open(ctx, pool)) == APR_SUCCESS) {
+    if (rv == APR_SUCCESS && ch->fleet &&
+        (rv = autotls_store_shared_open(ctx, pool)) == APR_SUCCESS) {
         ch->stage = ctx->shared;
     }
     return rv;

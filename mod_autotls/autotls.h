@@ -44,7 +44,7 @@ typedef struct {
     apr_array_header_t *sites; /* autotls_site_t * */
     apr_hash_t *by_name;       /* every managed name, lower case -> autotls_site_t * */
     const char *store_dir; /* the node's local directory (AutoTLSStore DIR, AutoTLSStoreLocal) */
-    at_store_t *store;     /* its fs store: live/, archive/, challenges/, status/ (store_shared.h) */
+    at_store_t *store; /* its fs store: live/, archive/, challenges/, status/ (store_shared.h) */
     /* accounts/, jobs/, staging/, leases/: ctx->store without Redis; with AutoTLSStore redis://
      * (redis set) NULL except in the renewal process's and the activator's own copy of the
      * context, where store_shared.c opened it (a thread of their own clones it) */

@@ -333,9 +333,8 @@ static const char *autotls_store_dir_arg(cmd_parms *cmd, const char *arg, const 
         return autotls_bad_value(cmd, full, "exists and is not a directory", expected);
     }
     if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
-        return autotls_bad_value(cmd, full,
-                                 apr_psprintf(cmd->temp_pool, "cannot be used (%pm)", &rv),
-                                 expected);
+        return autotls_bad_value(
+            cmd, full, apr_psprintf(cmd->temp_pool, "cannot be used (%pm)", &rv), expected);
     }
     conf->store_dir = full;
     return NULL;
@@ -388,8 +387,8 @@ static const char *autotls_secret_file_arg(cmd_parms *cmd, const char **out, con
         return autotls_bad_value(cmd, arg, "is not a valid path", AUTOTLS_EXPECT_SECRET);
     }
     rv = is_key ? at_store_seal_key_read(&key, &why, cmd->temp_pool, full)
-                : at_secret_file_read(&data, &len, &why, cmd->temp_pool, full,
-                                      "the Redis password", AT_STORE_REDIS_PASSWORD_MAX);
+                : at_secret_file_read(&data, &len, &why, cmd->temp_pool, full, "the Redis password",
+                                      AT_STORE_REDIS_PASSWORD_MAX);
     if (rv != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, why);
     }
@@ -404,8 +403,7 @@ static const char *autotls_set_store_key_file(cmd_parms *cmd, void *dconf, const
 
 static const char *autotls_set_store_password_file(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    return autotls_secret_file_arg(cmd, &autotls_conf_of(cmd->server)->store_password_file, arg,
-                                   0);
+    return autotls_secret_file_arg(cmd, &autotls_conf_of(cmd->server)->store_password_file, arg, 0);
 }
 
 static const char *autotls_set_store_prefix(cmd_parms *cmd, void *dconf, const char *arg)

@@ -49,9 +49,9 @@ typedef struct {
     const char *store_key_file;      /* AutoTLSStoreKeyFile, absolute */
     const char *store_password_file; /* AutoTLSStorePasswordFile, absolute */
     const char *store_prefix;        /* AutoTLSStorePrefix */
-    const char *acme_user;    /* AutoTLSUser: the renewal process's account name */
-    int https_port;           /* AutoTLSHTTPSPort */
-    int key_type;             /* AutoTLSKeyType: an at_key_type_e */
+    const char *acme_user;           /* AutoTLSUser: the renewal process's account name */
+    int https_port;                  /* AutoTLSHTTPSPort */
+    int key_type;                    /* AutoTLSKeyType: an at_key_type_e */
     autotls_window_t renew_window;
     int redirect;                /* AutoTLSRedirect */
     int own_autotls;             /* a vhost's own AutoTLS (a twin: its vhost's); never inherited */

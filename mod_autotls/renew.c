@@ -919,8 +919,8 @@ static void renew_rate_load(autotls_renew_t *renew)
 
     renew->rate_item = at_job_rate_item(renew->pool, ctx->ca_url);
     at_bucket_init(&renew->bucket, autotls_config_ca_rate(ctx->main_server), now);
-    if (at_store_load_json(ctx->shared, AT_STORE_JOBS, NULL, renew->rate_item, &json, renew->pool) ==
-        APR_SUCCESS) {
+    if (at_store_load_json(ctx->shared, AT_STORE_JOBS, NULL, renew->rate_item, &json,
+                           renew->pool) == APR_SUCCESS) {
         at_bucket_from_json(&renew->bucket, json, now);
         json_decref(json);
     }

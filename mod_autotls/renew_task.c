@@ -510,7 +510,8 @@ static at_status_order_e task_order_result(apr_status_t rv, const at_issue_resul
     return AT_STATUS_ORDER_FAILED;
 }
 
-/* ---- the fleet's lease around an order (store_shared.h) --------------------------------------- */
+/* ---- the fleet's lease around an order (store_shared.h) ---------------------------------------
+ */
 
 /* Not this time: another node orders the site, its set is on the way, or the shared store is
  * away. The site is looked at again soon; its job file stays the lease holder's. */
@@ -531,8 +532,7 @@ static int task_lease_take(task_t *task, apr_pool_t *p)
         return 1;
     }
     if ((rv = at_store_lease_token(&token, p)) == APR_SUCCESS) {
-        rv = at_store_lease_take(task->store, job->site->name, token, autotls_store_lease_ttl(),
-                                 p);
+        rv = at_store_lease_take(task->store, job->site->name, token, autotls_store_lease_ttl(), p);
     }
     if (rv == AT_EBUSY) {
         job->requested = 0; /* the holder's order answers an operator's request as well */

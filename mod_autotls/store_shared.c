@@ -54,8 +54,7 @@ apr_status_t autotls_store_shared_open(autotls_ctx_t *ctx, apr_pool_t *p)
     return rv;
 }
 
-apr_status_t autotls_store_shared_clone(at_store_t **store, const autotls_ctx_t *ctx,
-                                        apr_pool_t *p)
+apr_status_t autotls_store_shared_clone(at_store_t **store, const autotls_ctx_t *ctx, apr_pool_t *p)
 {
     if (!at_store_redis_is(ctx->shared)) {
         *store = ctx->shared;
@@ -88,8 +87,8 @@ at_cert_info_t *autotls_staged_leaf(at_store_t *store, const char *site, apr_tim
 
     *mtime = 0;
     if (at_store_stat(store, AT_STORE_STAGING, site, NULL, &st, p) != APR_SUCCESS || !st.exists ||
-        at_store_load(store, AT_STORE_STAGING, site, AT_CERTSET_CHAIN, &pem, &len,
-                      AT_STORE_PUBLIC, p) != APR_SUCCESS ||
+        at_store_load(store, AT_STORE_STAGING, site, AT_CERTSET_CHAIN, &pem, &len, AT_STORE_PUBLIC,
+                      p) != APR_SUCCESS ||
         at_chain_from_pem(&chain, p, pem, len) != APR_SUCCESS || chain->nelts == 0 ||
         at_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)) != APR_SUCCESS) {
         return NULL;

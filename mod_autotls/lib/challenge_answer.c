@@ -150,7 +150,8 @@ static const char *challenge_member(const json_t *json, const char *key)
 }
 
 /* What both kinds of answer share: len bytes at data hold a JSON object of exactly the string
- * members identifier (a lower-case host name or IP address) and value_key; copies of both into p. */
+ * members identifier (a lower-case host name or IP address) and value_key; copies of both into p.
+ */
 static apr_status_t challenge_decode_json(const char **identifier, const char **value,
                                           const char **why, apr_pool_t *p, const char *value_key,
                                           const void *data, apr_size_t len)

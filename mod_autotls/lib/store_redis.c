@@ -829,6 +829,12 @@ apr_status_t at_store_redis_ping(at_store_t *store)
     return rv;
 }
 
+/* The Redis store behind store, or NULL for another backend (store_redis_internal.h). */
+redis_store_t *redis_store_of(at_store_t *store)
+{
+    return store != NULL && store->vt == &redis_vtable ? store->impl : NULL;
+}
+
 const char *at_store_redis_item_key(at_store_t *store, at_store_group_e group, const char *name,
                                     const char *item, apr_pool_t *p)
 {

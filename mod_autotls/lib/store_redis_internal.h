@@ -30,6 +30,10 @@ typedef struct {
     int renewing;        /* inside the renewal of those locks */
 } redis_store_t;
 
+/* The Redis store behind store, or NULL when store is another backend (for the fleet calls,
+ * fleet_node.c, which speak to Redis directly). */
+redis_store_t *redis_store_of(at_store_t *store);
+
 /* Runs one command: argv[0..argc-1] (lengths argvlen, or NULL for C strings). On success *reply
  * is freed when p is cleared. A reply of type ERROR is a failure too (logged with what and the
  * Redis key given as `key`); so is anything that does not reach Redis. */

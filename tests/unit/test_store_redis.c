@@ -29,15 +29,13 @@
 #include <apr_strings.h>
 #include <hiredis/hiredis.h>
 
+#include "redis_fixture.h"
 #include "unit_main.h"
 #include "at_core.h"
 #include "at_store.h"
 #include "at_store_redis.h"
 #include "at_store_seal.h"
 
-#define REDIS_BIN "redis-server"
-#define REDIS_START_WAIT_MS 5000
-#define REDIS_POLL_MS 20
 #define TEST_LOG_MAX (64 * 1024)
 #define TEST_TIMEOUT_SHORT apr_time_from_msec(300)
 #define FAST_FAILURE apr_time_from_msec(1500)
@@ -48,10 +46,8 @@
     "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----\n"
 #define PEM_CERT "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n"
 
-/* The shared server, started once by main (the tests fork from it). */
-static char server_dir[256];
+/* The shared server's port, started once by main (the tests fork from it). */
 static int server_port;
-static pid_t server_pid;
 
 static apr_pool_t *pool;
 static char tmpdir[256];
@@ -60,103 +56,7 @@ static at_store_t *store;
 static char log_text[TEST_LOG_MAX];
 static int log_lines;
 
-/* ---- redis-server, started and stopped by pid -------------------------------------------- */
-
-static int free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        abort();
-    }
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static int redis_answers(int port)
-{
-    struct timeval tv = {0, 200000};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
-    int ok = r != NULL; /* PONG, or NOAUTH from a server with a password: up either way */
-
-    if (r) {
-        freeReplyObject(r);
-    }
-    if (c) {
-        redisFree(c);
-    }
-    return ok;
-}
-
-/* Starts redis-server on port with dir as its working dir; extra: one more "--opt value" pair
- * (or NULL). Returns its pid once it answers PING. */
-static pid_t redis_start(int port, const char *dir, const char *opt, const char *value)
-{
-    char port_text[16];
-    pid_t pid;
-    int waited;
-
-    snprintf(port_text, sizeof(port_text), "%d", port);
-    pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-
-        dup2(null, STDOUT_FILENO);
-        dup2(null, STDERR_FILENO);
-        execlp(REDIS_BIN, REDIS_BIN, "--port", port_text, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", dir, "--daemonize", "no", opt ? opt : "--loglevel",
-               opt ? value : "warning", (char *)NULL);
-        _exit(127);
-    }
-    for (waited = 0; waited < REDIS_START_WAIT_MS; waited += REDIS_POLL_MS) {
-        if (redis_answers(port)) {
-            return pid;
-        }
-        usleep(REDIS_POLL_MS * 1000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
-static void redis_stop(pid_t pid)
-{
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
-}
-
-static int redis_installed(void)
-{
-    return system("command -v " REDIS_BIN " >/dev/null 2>&1") == 0;
-}
-
 /* ---- raw access, around the store ---------------------------------------------------------- */
-
-static redisReply *raw(int port, const char *fmt, ...)
-{
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    redisReply *r;
-    va_list ap;
-
-    ck_assert(c != NULL && !c->err);
-    va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    redisFree(c);
-    ck_assert_ptr_nonnull(r);
-    return r;
-}
 
 static void raw_ok(const char *fmt, const char *a, const char *b, apr_size_t blen)
 {
@@ -954,31 +854,7 @@ static Suite *store_redis_suite(void)
     return s;
 }
 
-/* Exit status the automake harness reports as SKIP. */
-#define EXIT_SKIP 77
-
 int main(void)
 {
-    int rv;
-
-    if (!redis_installed()) {
-        printf("SKIP: %s is not installed (apt-get install redis-server): the Redis store is "
-               "not tested\n",
-               REDIS_BIN);
-        return EXIT_SKIP;
-    }
-    snprintf(server_dir, sizeof(server_dir), "/tmp/test_store_redis_server.XXXXXX");
-    if (mkdtemp(server_dir) == NULL) {
-        return EXIT_FAILURE;
-    }
-    server_port = free_port();
-    server_pid = redis_start(server_port, server_dir, NULL, NULL);
-    if (server_pid < 0) {
-        printf("FAIL: %s did not start on 127.0.0.1:%d\n", REDIS_BIN, server_port);
-        return EXIT_FAILURE;
-    }
-    rv = at_unit_run(store_redis_suite());
-    redis_stop(server_pid);
-    rmdir(server_dir);
-    return rv;
+    return redis_fixture_main(store_redis_suite, &server_port, "the Redis store is");
 }
