@@ -16,7 +16,7 @@ static int fuzz_plain_component(const char *c)
     if (*c == '\0' || *c == '.' || strlen(c) > 255) {
         return 0;
     }
-    return strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+    return strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-:") ==
            strlen(c);
 }
 
