@@ -46,6 +46,9 @@
 #define AT_FLEET_ACK_TTL apr_time_from_sec(900)
 /* Writes and removals one mirror call makes at most; the rest waits for the next call. */
 #define AT_FLEET_MIRROR_MAX 64
+/* A local answer is a leftover of an earlier process when written this long before the mirror
+ * was created (file times come from a coarse kernel clock, a few milliseconds behind). */
+#define AT_FLEET_LEFTOVER_SLACK apr_time_from_sec(1)
 /* Longest node id; most nodes a listing takes. */
 #define AT_FLEET_NODE_MAX 64
 #define AT_FLEET_NODES_MAX 256
@@ -114,9 +117,13 @@ apr_status_t at_fleet_mirror_create(at_fleet_mirror_t **mirror, apr_pool_t *p,
 /* Makes the local challenges/ equal to the fleet's: answers new to this node are decoded
  * (at_challenge_answer_decode: one bound to its token and a host name, else refused with its key
  * named), written again in their canonical form and acked; local answers the fleet no longer has
- * are removed. At most AT_FLEET_MIRROR_MAX writes and removals per call (result->more: call
- * again). One read (the group's generation) when nothing changed since the last complete call.
- * scratch is used for this call only. */
+ * are removed when the mirror owns them: it mirrored them, or they are older than the mirror
+ * (leftovers of an earlier process, by AT_FLEET_LEFTOVER_SLACK); an answer this node's own order
+ * wrote meanwhile stays (the order removes it). tls-alpn-01 answers are left alone on both sides:
+ * they stay on the node that ordered (a fleet validates tls-alpn-01 only where the CA's connection
+ * lands). At most AT_FLEET_MIRROR_MAX writes and removals per call (result->more: call again). One
+ * read (the group's generation) when nothing changed since the last complete call. scratch is used
+ * for this call only. */
 apr_status_t at_fleet_mirror_run(at_fleet_mirror_result_t *result, at_fleet_mirror_t *mirror,
                                  apr_pool_t *scratch);
 

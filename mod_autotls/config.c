@@ -23,6 +23,7 @@
 #include "at_ca.h"
 #include "at_command.h"
 #include "at_core.h"
+#include "at_fleet.h"
 #include "at_issue.h" /* at_account_eab_key_read */
 #include "at_name.h"
 #include "at_orphan.h"
@@ -42,6 +43,7 @@
 #define AUTOTLS_EXPECT_LOCAL "give the directory of this node's own files (live/, archive/, ...)"
 #define AUTOTLS_EXPECT_SECRET                                                                      \
     "give a file readable by its owner only (chmod 600), owned by root or the ACME account"
+#define AUTOTLS_EXPECT_NODE "use 1-64 of A-Z a-z 0-9 . _ - not starting with '.', e.g. web1"
 #define AUTOTLS_EXPECT_PREFIX "use 1-100 printable characters without spaces, e.g. autotls:"
 #define AUTOTLS_PREFIX_MAX 100
 #define AUTOTLS_EXPECT_PORT "use a port number from 1 to 65535"
@@ -72,6 +74,7 @@ static const char *autotls_set_store_local(cmd_parms *cmd, void *dconf, const ch
 static const char *autotls_set_store_key_file(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_store_password_file(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_store_prefix(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_node_name(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_acme_user(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_https_port(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_key_type(cmd_parms *cmd, void *dconf, const char *arg);
@@ -120,6 +123,8 @@ const command_rec autotls_cmds[] = {
                   "ACME account only"),
     AP_INIT_TAKE1("AutoTLSStorePrefix", autotls_set_store_prefix, NULL, RSRC_CONF,
                   "the prefix of every key of a redis:// store; default autotls:"),
+    AP_INIT_TAKE1("AutoTLSNodeName", autotls_set_node_name, NULL, RSRC_CONF,
+                  "this server's id in a fleet on a redis:// store; default the host name"),
     AP_INIT_TAKE1("AutoTLSUser", autotls_set_acme_user, NULL, RSRC_CONF,
                   "system account the ACME client (renewal process) runs as; default autotls"),
     AP_INIT_TAKE1("AutoTLSHTTPSPort", autotls_set_https_port, NULL, RSRC_CONF,
@@ -419,6 +424,20 @@ static const char *autotls_set_store_prefix(cmd_parms *cmd, void *dconf, const c
         return autotls_bad_value(cmd, arg, "is no key prefix", AUTOTLS_EXPECT_PREFIX);
     }
     autotls_conf_of(cmd->server)->store_prefix = arg;
+    return NULL;
+}
+
+static const char *autotls_set_node_name(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = autotls_check_server_wide(cmd);
+
+    if (err != NULL) {
+        return err;
+    }
+    if (!at_fleet_node_valid(arg)) {
+        return autotls_bad_value(cmd, arg, "is no node id", AUTOTLS_EXPECT_NODE);
+    }
+    autotls_conf_of(cmd->server)->node_name = arg;
     return NULL;
 }
 
@@ -824,6 +843,7 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->store_password_file =
         autotls_pick_str(add->store_password_file, base->store_password_file);
     merged->store_prefix = autotls_pick_str(add->store_prefix, base->store_prefix);
+    merged->node_name = autotls_pick_str(add->node_name, base->node_name);
     merged->acme_user = autotls_pick_str(add->acme_user, base->acme_user);
     merged->https_port = autotls_pick_int(add->https_port, base->https_port);
     merged->key_type = autotls_pick_int(add->key_type, base->key_type);
@@ -901,6 +921,11 @@ const at_store_redis_conf_t *autotls_config_store_redis(apr_pool_t *p, const ser
     redis->password_file = conf->store_password_file;
     redis->prefix = conf->store_prefix;
     return redis;
+}
+
+const char *autotls_config_node_name(const server_rec *s)
+{
+    return autotls_conf_of(s)->node_name;
 }
 
 const char *autotls_config_acme_user(const server_rec *s)

@@ -49,6 +49,7 @@ typedef struct {
     const char *store_key_file;      /* AutoTLSStoreKeyFile, absolute */
     const char *store_password_file; /* AutoTLSStorePasswordFile, absolute */
     const char *store_prefix;        /* AutoTLSStorePrefix */
+    const char *node_name;           /* AutoTLSNodeName: this node's id in the fleet */
     const char *acme_user;           /* AutoTLSUser: the renewal process's account name */
     int https_port;                  /* AutoTLSHTTPSPort */
     int key_type;                    /* AutoTLSKeyType: an at_key_type_e */
@@ -96,6 +97,9 @@ const char *autotls_config_store_dir_given(const server_rec *s);
 /* AutoTLSStore redis://... with its key file, password file and prefix, as the library opens it
  * (at_store_redis_open), or NULL when the store is a directory (no fleet). */
 const at_store_redis_conf_t *autotls_config_store_redis(apr_pool_t *p, const server_rec *s);
+
+/* AutoTLSNodeName (a valid node id, at_fleet.h), or NULL: the host name is the id. */
+const char *autotls_config_node_name(const server_rec *s);
 const char *autotls_config_acme_user(const server_rec *s); /* AutoTLSUser, else "autotls" */
 int autotls_config_https_port(const server_rec *s);
 at_key_type_e autotls_config_key_type(const server_rec *s);

@@ -22,6 +22,7 @@
 #include "helper_proc.h"
 #include "log_glue.h"
 #include "renew.h"
+#include "renew_fleet.h"
 #include "renew_task.h"
 #include "slots.h"
 #include "store_shared.h"
@@ -125,7 +126,8 @@ static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *
         apr_allocator_owner_set(allocator, pool);
     }
     if (rv != APR_SUCCESS || (rv = apr_pool_create(&tick, pool)) != APR_SUCCESS ||
-        (rv = renew_lock_store(ctx, pool)) != APR_SUCCESS || (rv = autotls_renew_begin(renew))) {
+        (rv = renew_lock_store(ctx, pool)) != APR_SUCCESS || (rv = autotls_renew_begin(renew)) ||
+        (rv = autotls_renew_fleet_start(&renew->fleet, ctx, pool)) != APR_SUCCESS) {
         if (renew_stop_requested) {
             _exit(0);
         }
@@ -154,6 +156,7 @@ static void renew_process_run(autotls_ctx_t *ctx, pid_t parent_pid, apr_pool_t *
                                      "in flight (at most %d s)",
                  (long)getpid(), renew_in_flight(renew), AUTOTLS_RENEW_DRAIN_SECONDS);
     autotls_renew_end(renew);
+    autotls_renew_fleet_stop(renew->fleet); /* after the orders: theirs may wait for our acks */
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
                  AUTOTLS_LOGNO(0623) "renewal process stopped, pid %ld", (long)getpid());
     _exit(0);

@@ -26,6 +26,7 @@
 #include "log_glue.h"
 #include "renew_status.h"
 #include "renew_dns.h"
+#include "renew_fleet.h"
 #include "renew_task.h"
 #include "store_shared.h"
 
@@ -103,11 +104,17 @@ static apr_status_t task_publish_challenge(void *baton, const char *name, const 
                      name, token, why);
         return rv;
     }
-    rv = at_store_save(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, answer, len,
-                       AT_STORE_PUBLIC, p);
-    if (rv == APR_SUCCESS && task->store != renew->ctx->store) {
+    /* the fleet's store first: a local answer the fleet lacks is one the mirror may remove */
+    if (task->store != renew->ctx->store) {
         rv = at_store_save(task->store, AT_STORE_CHALLENGES, NULL, token, answer, len,
                            AT_STORE_PUBLIC, p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = at_store_save(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, answer, len,
+                           AT_STORE_PUBLIC, p);
+    }
+    if (rv == APR_SUCCESS) {
+        autotls_renew_fleet_await(renew->fleet, task->store, name, token, p);
     }
     return rv;
 }

@@ -135,6 +135,9 @@ struct autotls_renew_t {
     char account_url[AUTOTLS_JOB_ERROR_MAX];                 /* under the lock; "" unknown */
     autotls_notify_t *notify; /* AutoTLSNotifyCommand's runners, or NULL */
     int leases_held;          /* jobs holding a lease now (under the lock) */
+    /* the fleet's mirror thread and node id (renew_fleet.h), or NULL without Redis; set before
+     * the first tick, read by the tasks */
+    struct autotls_renew_fleet_t *fleet;
 };
 
 /* The scheduler's tick: it also runs at once when a task is done (renew->wake). */

@@ -25,6 +25,7 @@
 #include "at_store_redis.h"
 #include "config.h"
 #include "log_glue.h"
+#include "renew_fleet.h"
 #include "store_shared.h"
 
 APLOG_USE_MODULE(autotls);
@@ -147,7 +148,7 @@ static int store_shared_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
                                      server_rec *s)
 {
     const at_store_redis_conf_t *redis = autotls_config_store_redis(ptemp, s);
-    const char *local = autotls_config_store_dir_given(s);
+    const char *local = autotls_config_store_dir_given(s), *node = "?";
     apr_uid_t acme_uid;
 
     if (local == NULL) {
@@ -173,14 +174,16 @@ static int store_shared_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     }
     if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL ||
         ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        autotls_fleet_node_id(&node, s, ptemp);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      AUTOTLS_LOGNO(0113) "AutoTLSStore: accounts, job state, staged sets and "
                                          "leases in Redis %s (prefix %s, private keys sealed "
-                                         "with %s); this node's live/, archive/, challenges/ "
-                                         "and status/ in %s",
+                                         "with %s); this node (%s%s)'s live/, archive/, "
+                                         "challenges/ and status/ in %s",
                      redis->url,
                      redis->prefix != NULL ? redis->prefix : AT_STORE_REDIS_PREFIX_DEFAULT,
-                     redis->key_file, local);
+                     redis->key_file, node,
+                     autotls_config_node_name(s) != NULL ? "" : ", the host name", local);
     }
     return OK;
 }

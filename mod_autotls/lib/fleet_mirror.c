@@ -25,7 +25,15 @@ struct at_fleet_mirror_t {
     apr_uint64_t gen;    /* the fleet's challenges/ generation at the last complete call */
     int synced;          /* gen is meaningful */
     apr_pool_t *known_p; /* holds the keys of known; replaced when known is rebuilt */
+    apr_time_t created;  /* local answers older than this are leftovers of an earlier process */
 };
+
+/* Whether a challenges/ item is an http-01 answer (named by its token): tls-alpn-01 answers
+ * (AT_CHALLENGE_TLSALPN_PREFIX) stay on the node that ordered, and the mirror leaves them be. */
+static int mirror_http01_item(const char *name)
+{
+    return strncmp(name, AT_CHALLENGE_TLSALPN_PREFIX, strlen(AT_CHALLENGE_TLSALPN_PREFIX)) != 0;
+}
 
 apr_status_t at_fleet_mirror_create(at_fleet_mirror_t **mirror, apr_pool_t *p,
                                     const at_fleet_t *fleet)
@@ -42,6 +50,7 @@ apr_status_t at_fleet_mirror_create(at_fleet_mirror_t **mirror, apr_pool_t *p,
     m->pool = p;
     m->fleet = *fleet;
     m->fleet.node = apr_pstrdup(p, fleet->node);
+    m->created = apr_time_now();
     if ((rv = apr_pool_create(&m->known_p, p)) != APR_SUCCESS) {
         return rv;
     }
@@ -117,6 +126,9 @@ static void mirror_add(at_fleet_mirror_result_t *result, at_fleet_mirror_t *m,
         const char *token = APR_ARRAY_IDX(fleet_names, i, const char *);
         apr_status_t rv;
 
+        if (!mirror_http01_item(token)) {
+            continue;
+        }
         if (apr_hash_get(m->known, token, APR_HASH_KEY_STRING) != NULL &&
             mirror_listed(local, token)) {
             apr_hash_set(known, apr_pstrdup(apr_hash_pool_get(known), token), APR_HASH_KEY_STRING,
@@ -146,7 +158,26 @@ static void mirror_add(at_fleet_mirror_result_t *result, at_fleet_mirror_t *m,
     }
 }
 
-/* Removes local answers the fleet no longer has (bounded by *budget). */
+/* Whether the local answer token, which the fleet does not have, is the mirror's to remove: one
+ * it mirrored (the fleet withdrew it), or a leftover of an earlier process (written before this
+ * mirror existed). An answer this node's own order wrote meanwhile is not: the order writes it
+ * into the fleet's store first, but between the mirror's two listings it can be in the local
+ * store alone, and removing it would fail the order's validation. */
+static int mirror_owns(const at_fleet_mirror_t *m, const char *token, apr_pool_t *p)
+{
+    at_store_stat_t st;
+
+    if (!mirror_http01_item(token)) {
+        return 0;
+    }
+    if (apr_hash_get(m->known, token, APR_HASH_KEY_STRING) != NULL) {
+        return 1;
+    }
+    return at_store_stat(m->fleet.local, AT_STORE_CHALLENGES, NULL, token, &st, p) == APR_SUCCESS &&
+           st.exists && st.mtime < m->created - AT_FLEET_LEFTOVER_SLACK;
+}
+
+/* Removes local answers the fleet no longer has and the mirror owns (bounded by *budget). */
 static void mirror_drop(at_fleet_mirror_result_t *result, at_fleet_mirror_t *m,
                         const apr_array_header_t *fleet_names, const apr_array_header_t *local,
                         int *budget, apr_pool_t *p)
@@ -156,7 +187,7 @@ static void mirror_drop(at_fleet_mirror_result_t *result, at_fleet_mirror_t *m,
     for (i = 0; i < local->nelts; i++) {
         const char *token = APR_ARRAY_IDX(local, i, const char *);
 
-        if (mirror_listed(fleet_names, token)) {
+        if (mirror_listed(fleet_names, token) || !mirror_owns(m, token, p)) {
             continue;
         }
         if (*budget <= 0) {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -37,6 +38,7 @@
 #define SHORT_WAIT apr_time_from_msec(500)
 #define LATE_MIRROR apr_time_from_msec(400)
 #define OVER_BOUND 5
+#define LEFTOVER_TIME 1000000000 /* 2001: long before any mirror */
 #define TOKEN_LEN 43
 #define THUMBPRINT "Zq0bN4tjK6b8yh3c4hYq9a6p2e5M8xR1vS7uW3kL0dE"
 #define PREFIX "autotls:"
@@ -301,6 +303,37 @@ START_TEST(test_mirror_restores_a_local_answer_removed_behind_its_back)
 }
 END_TEST
 
+START_TEST(test_mirror_removes_only_answers_it_owns)
+{
+    at_fleet_mirror_t *mirror_b;
+    const char *old = token_n(1), *own = token_n(2);
+    const char *alpn = apr_pstrcat(pool, AT_CHALLENGE_TLSALPN_PREFIX, "a.example", NULL);
+    apr_size_t len;
+    const char *data = answer_for("a.example", old, &len);
+
+    /* a leftover of an earlier process, and a tls-alpn-01 answer of this node's own */
+    ck_assert_int_eq(at_store_save(node_b.local, AT_STORE_CHALLENGES, NULL, old, data, len,
+                                   AT_STORE_PUBLIC, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(at_store_save(node_b.local, AT_STORE_CHALLENGES, NULL, alpn, "{}", 2,
+                                   AT_STORE_PUBLIC, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(
+        utime(local_path(&node_b, old), &(struct utimbuf){LEFTOVER_TIME, LEFTOVER_TIME}), 0);
+    mirror_b = mirror_of(&node_b);
+    /* node b's own order writes its answer locally between the mirror's two listings */
+    data = answer_for("b.example", own, &len);
+    ck_assert_int_eq(at_store_save(node_b.local, AT_STORE_CHALLENGES, NULL, own, data, len,
+                                   AT_STORE_PUBLIC, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(mirror_once(mirror_b).removed, 1);
+    ck_assert_ptr_null(local_answer(&node_b, old));
+    ck_assert_ptr_nonnull(local_answer(&node_b, own));
+    ck_assert_ptr_nonnull(local_answer(&node_b, alpn));
+    ck_assert_int_eq(log_count("autotls-1484"), 0);
+}
+END_TEST
+
 START_TEST(test_mirror_is_bounded_per_call_and_finishes_on_the_next)
 {
     at_fleet_mirror_t *mirror_b = mirror_of(&node_b);
@@ -524,6 +557,7 @@ static Suite *fleet_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_mirror_writes_new_answers_0644_and_removes_vanished_ones);
     tcase_add_test(tc, test_mirror_restores_a_local_answer_removed_behind_its_back);
+    tcase_add_test(tc, test_mirror_removes_only_answers_it_owns);
     tcase_add_test(tc, test_mirror_is_bounded_per_call_and_finishes_on_the_next);
     tcase_add_test(tc, test_heartbeat_makes_a_node_live_until_its_ttl_expires);
     tcase_add_test(tc, test_ack_wait_returns_once_every_live_node_acked);

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * renew_fleet.c: the mirror thread and the wait for the fleet's acks (renew_fleet.h).
+ */
+#include <apr_atomic.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+
+#include "config.h"
+#include "log_glue.h"
+#include "renew_fleet.h"
+#include "store_shared.h"
+
+struct autotls_renew_fleet_t {
+    autotls_ctx_t *ctx;
+    apr_pool_t *pool;          /* the thread's: its scratch pool is a child */
+    at_fleet_t fleet;          /* shared: the thread's own connection; local: ctx->store */
+    at_fleet_mirror_t *mirror; /* used by the thread alone once it runs */
+    apr_thread_t *thread;
+    volatile apr_uint32_t stop; /* set by autotls_renew_fleet_stop */
+    apr_time_t beat_next;
+};
+
+apr_status_t autotls_fleet_node_id(const char **node, const server_rec *s, apr_pool_t *p)
+{
+    const char *given = autotls_config_node_name(s);
+
+    if (given != NULL) {
+        *node = given;
+        return APR_SUCCESS;
+    }
+    return at_fleet_node_default(node, p);
+}
+
+/* The fleet's answers into challenges/ until the bound is done, then the heartbeat (only after
+ * a complete mirror: a node that counts as live has every answer the fleet had). */
+static void fleet_step(autotls_renew_fleet_t *f, apr_pool_t *scratch)
+{
+    at_fleet_mirror_result_t result;
+    apr_time_t now;
+
+    do {
+        if (at_fleet_mirror_run(&result, f->mirror, scratch) != APR_SUCCESS) {
+            return; /* the store logged the change of reachability once */
+        }
+        apr_pool_clear(scratch);
+    } while (result.more && !apr_atomic_read32(&f->stop));
+    now = apr_time_now();
+    if (!result.more && now >= f->beat_next &&
+        at_fleet_heartbeat(&f->fleet, AT_FLEET_HEARTBEAT_TTL, scratch) == APR_SUCCESS) {
+        f->beat_next = now + AUTOTLS_FLEET_BEAT_STEP;
+    }
+    apr_pool_clear(scratch);
+}
+
+static void *APR_THREAD_FUNC fleet_thread(apr_thread_t *thread, void *data)
+{
+    autotls_renew_fleet_t *f = data;
+    apr_pool_t *scratch;
+
+    if (apr_pool_create(&scratch, f->pool) == APR_SUCCESS) {
+        while (!apr_atomic_read32(&f->stop)) {
+            fleet_step(f, scratch);
+            apr_sleep(AUTOTLS_FLEET_MIRROR_STEP);
+        }
+        apr_pool_destroy(scratch);
+    }
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+apr_status_t autotls_renew_fleet_start(autotls_renew_fleet_t **fleet, autotls_ctx_t *ctx,
+                                       apr_pool_t *p)
+{
+    autotls_renew_fleet_t *f;
+    apr_pool_t *scratch = NULL;
+    apr_status_t rv;
+
+    *fleet = NULL;
+    if (!autotls_store_fleet(ctx)) {
+        return APR_SUCCESS;
+    }
+    f = apr_pcalloc(p, sizeof(*f));
+    f->ctx = ctx;
+    f->pool = p;
+    f->fleet.local = ctx->store;
+    if ((rv = autotls_fleet_node_id(&f->fleet.node, ctx->main_server, p)) == APR_SUCCESS &&
+        (rv = autotls_store_shared_clone(&f->fleet.shared, ctx, p)) == APR_SUCCESS &&
+        (rv = at_fleet_mirror_create(&f->mirror, p, &f->fleet)) == APR_SUCCESS &&
+        (rv = apr_pool_create(&scratch, p)) == APR_SUCCESS) {
+        /* once before any order of this process: what it leaves behind is the earlier one's */
+        fleet_step(f, scratch);
+        apr_pool_destroy(scratch);
+        rv = apr_thread_create(&f->thread, NULL, fleet_thread, f, p);
+    }
+    if (rv != APR_SUCCESS) {
+        autotls_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
+                          AUTOTLS_LOGNO(0118) "fleet: cannot start this node's challenge mirror "
+                                              "(node %s): other nodes' orders cannot validate "
+                                              "here",
+                          f->fleet.node != NULL ? f->fleet.node : "(no id)");
+        return rv;
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ctx->main_server,
+                 AUTOTLS_LOGNO(0117) "fleet: node %s mirrors the fleet's http-01 answers into %s "
+                                     "and beats its heartbeat every %d s",
+                 f->fleet.node, ctx->store_dir, (int)apr_time_sec(AUTOTLS_FLEET_BEAT_STEP));
+    *fleet = f;
+    return APR_SUCCESS;
+}
+
+void autotls_renew_fleet_stop(autotls_renew_fleet_t *f)
+{
+    apr_status_t trv;
+    apr_pool_t *scratch;
+
+    if (f == NULL) {
+        return;
+    }
+    apr_atomic_set32(&f->stop, 1);
+    apr_thread_join(&trv, f->thread);
+    if (apr_pool_create(&scratch, f->pool) == APR_SUCCESS) {
+        at_fleet_leave(&f->fleet, scratch);
+        apr_pool_destroy(scratch);
+    }
+}
+
+void autotls_renew_fleet_await(const autotls_renew_fleet_t *f, at_store_t *task_store,
+                               const char *site, const char *token, apr_pool_t *p)
+{
+    at_fleet_t task_fleet;
+    const char *missing;
+
+    if (f == NULL) {
+        return;
+    }
+    task_fleet = f->fleet;
+    task_fleet.shared = task_store;
+    if (at_fleet_ack(task_store, token, task_fleet.node, p) == APR_SUCCESS) {
+        at_fleet_acks_wait(&missing, &task_fleet, site, token, AT_FLEET_ACK_WAIT, p);
+    }
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * renew_fleet.h: the renewal process's part in a fleet (issue 13 item 4): any node answers any
+ * http-01 challenge.
+ *
+ * The one idea: a thread of the renewal process (a Redis connection of its own) copies the
+ * fleet's answers into this node's local challenges/ every AUTOTLS_FLEET_MIRROR_STEP and beats
+ * the node's heartbeat after it (at_fleet.h), so the children answer what any node ordered,
+ * reading local files as on a single server; an order of this node publishes its answer into
+ * both stores and, before the CA is told to validate, waits (bounded) until every live node has
+ * it. Nothing here runs without a Redis store. Who writes what: the thread and the tasks write
+ * challenges/ as the ACME account (the renewal process's identity); the heartbeat and ack keys
+ * live in Redis under the store's prefix.
+ */
+#ifndef AUTOTLS_RENEW_FLEET_H
+#define AUTOTLS_RENEW_FLEET_H
+
+#include <apr_pools.h>
+
+#include <httpd.h>
+
+#include "at_fleet.h"
+#include "autotls.h"
+
+/* How often the thread looks at the fleet's challenges/ (one Redis read when nothing changed). */
+#define AUTOTLS_FLEET_MIRROR_STEP apr_time_from_msec(100)
+/* How often it beats the heartbeat (well inside AT_FLEET_HEARTBEAT_TTL). */
+#define AUTOTLS_FLEET_BEAT_STEP apr_time_from_sec(1)
+
+typedef struct autotls_renew_fleet_t autotls_renew_fleet_t;
+
+/* The node's id: AutoTLSNodeName, else the host name (at_fleet_node_default). */
+apr_status_t autotls_fleet_node_id(const char **node, const server_rec *s, apr_pool_t *p);
+
+/* In the renewal process, once it holds the scheduler lock (no order of its own is in flight):
+ * with a Redis store, mirrors once and starts the thread (one NOTICE naming the node); *fleet
+ * NULL without Redis. The thread and its connection live in p. */
+apr_status_t autotls_renew_fleet_start(autotls_renew_fleet_t **fleet, autotls_ctx_t *ctx,
+                                       apr_pool_t *p);
+
+/* After the orders in flight are done: ends the thread and drops the heartbeat, so no order of
+ * another node waits for this one. */
+void autotls_renew_fleet_stop(autotls_renew_fleet_t *fleet);
+
+/* From a task (its own shared store: a connection of the task's thread), once token's answer is
+ * in both stores: acks it for this node and waits until every live node did (at most
+ * AT_FLEET_ACK_WAIT; the library logs who did not). Always returns: the order goes on. */
+void autotls_renew_fleet_await(const autotls_renew_fleet_t *fleet, at_store_t *task_store,
+                               const char *site, const char *token, apr_pool_t *p);
+
+#endif
