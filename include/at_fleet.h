@@ -69,6 +69,13 @@ int at_fleet_node_valid(const char *node);
  * unique must each set AutoTLSNodeName). */
 apr_status_t at_fleet_node_default(const char **node, apr_pool_t *p);
 
+/* A lease token (at_store_lease_take) that names its holder: at_store_lease_token's random part,
+ * '.', node; so any node can tell who holds a site's lease (at_store_lease_holder). */
+apr_status_t at_fleet_lease_token(char **token, const char *node, apr_pool_t *p);
+
+/* The node a lease token names (at_fleet_lease_token), or NULL for a token of another form. */
+const char *at_fleet_lease_node(const char *token);
+
 /* Whether store holds fleet state: a Redis store (the node calls work on it). */
 int at_fleet_store_shared(at_store_t *store);
 

@@ -92,6 +92,21 @@ typedef struct {
     apr_time_t pending_since;    /* without a certificate since; 0 when it has one */
 } at_status_site_t;
 
+/* A site's lease in a fleet, as this node knows it: held by this node's order, or found held
+ * by another node when this one wanted to order. */
+typedef struct {
+    const char *site;
+    const char *node; /* the holder's node id */
+    apr_time_t until; /* when it expires unless its holder renews it */
+} at_status_lease_t;
+
+/* A node's view of its fleet (issue 13 item 8); absent without a Redis store. */
+typedef struct {
+    const char *node;               /* this node's id */
+    apr_array_header_t *nodes_live; /* const char *: the ids whose heartbeat is alive, sorted */
+    apr_array_header_t *leases;     /* at_status_lease_t *, by site */
+} at_status_fleet_t;
+
 /* The server part. */
 typedef struct {
     const char *version; /* the module's (AT_VERSION) */
@@ -101,8 +116,16 @@ typedef struct {
     int orders_in_flight;
     apr_uint64_t orders_total[AT_STATUS_ORDER_RESULT_COUNT];
     apr_uint64_t ca_requests_total;
+    at_status_fleet_t *fleet;  /* NULL: not part of a fleet (the "fleet" member is null) */
     apr_array_header_t *sites; /* at_status_site_t * */
 } at_status_t;
+
+/* A new, empty fleet part for node (status->fleet). */
+at_status_fleet_t *at_status_fleet_make(at_status_t *status, const char *node, apr_pool_t *p);
+
+/* The leases of fleet still held at now (until in the future); a reader shows only these. */
+apr_array_header_t *at_status_leases_at(const at_status_fleet_t *fleet, apr_time_t now,
+                                        apr_pool_t *p);
 
 /* "valid", "pending", ...; NULL out of range. */
 const char *at_status_state_name(at_status_state_e state);

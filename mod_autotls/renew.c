@@ -155,6 +155,12 @@ static void renew_served_refresh(autotls_renew_t *renew, autotls_renew_job_t *jo
     job->issuer = NULL;
     job->notified_expiring = 0;
     job->notified_expired = 0;
+    apr_thread_mutex_lock(renew->lock);
+    if (job->lease_seen_until != 0) { /* another node's order is over: its certificate is here */
+        job->lease_seen_until = 0;
+        renew->status_fleet_new = 1;
+    }
+    apr_thread_mutex_unlock(renew->lock);
     if (info.ca_issued) {
         renew_served_details(renew, job, p);
     }

@@ -2,6 +2,9 @@
 /*
  * renew_fleet.c: the mirror thread and the wait for the fleet's acks (renew_fleet.h).
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -19,6 +22,10 @@ struct autotls_renew_fleet_t {
     apr_thread_t *thread;
     volatile apr_uint32_t stop; /* set by autotls_renew_fleet_stop */
     apr_time_t beat_next;
+    apr_time_t nodes_next;
+    apr_thread_mutex_t *lock; /* guards the two below: the thread writes, the status reads */
+    char *nodes_live;         /* the live ids joined by ',' (malloc), or NULL before a listing */
+    int nodes_changed;        /* nodes_live changed since the status last read it */
 };
 
 apr_status_t autotls_fleet_node_id(const char **node, const server_rec *s, apr_pool_t *p)
@@ -30,6 +37,25 @@ apr_status_t autotls_fleet_node_id(const char **node, const server_rec *s, apr_p
         return APR_SUCCESS;
     }
     return at_fleet_node_default(node, p);
+}
+
+/* The live nodes, kept for the status. */
+static void fleet_list_nodes(autotls_renew_fleet_t *f, apr_pool_t *scratch)
+{
+    apr_array_header_t *nodes;
+    const char *text;
+
+    if (at_fleet_nodes_live(&nodes, f->fleet.shared, scratch) != APR_SUCCESS) {
+        return;
+    }
+    text = apr_array_pstrcat(scratch, nodes, ',');
+    apr_thread_mutex_lock(f->lock);
+    if (f->nodes_live == NULL || strcmp(f->nodes_live, text) != 0) {
+        free(f->nodes_live);
+        f->nodes_live = strdup(text);
+        f->nodes_changed = 1;
+    }
+    apr_thread_mutex_unlock(f->lock);
 }
 
 /* The fleet's answers into challenges/ until the bound is done, then the heartbeat (only after
@@ -49,6 +75,10 @@ static void fleet_step(autotls_renew_fleet_t *f, apr_pool_t *scratch)
     if (!result.more && now >= f->beat_next &&
         at_fleet_heartbeat(&f->fleet, AT_FLEET_HEARTBEAT_TTL, scratch) == APR_SUCCESS) {
         f->beat_next = now + AUTOTLS_FLEET_BEAT_STEP;
+    }
+    if (now >= f->nodes_next) {
+        f->nodes_next = now + AUTOTLS_FLEET_NODES_STEP;
+        fleet_list_nodes(f, scratch);
     }
     apr_pool_clear(scratch);
 }
@@ -84,7 +114,8 @@ apr_status_t autotls_renew_fleet_start(autotls_renew_fleet_t **fleet, autotls_ct
     f->ctx = ctx;
     f->pool = p;
     f->fleet.local = ctx->store;
-    if ((rv = autotls_fleet_node_id(&f->fleet.node, ctx->main_server, p)) == APR_SUCCESS &&
+    if ((rv = apr_thread_mutex_create(&f->lock, APR_THREAD_MUTEX_DEFAULT, p)) == APR_SUCCESS &&
+        (rv = autotls_fleet_node_id(&f->fleet.node, ctx->main_server, p)) == APR_SUCCESS &&
         (rv = autotls_store_shared_clone(&f->fleet.shared, ctx, p)) == APR_SUCCESS &&
         (rv = at_fleet_mirror_create(&f->mirror, p, &f->fleet)) == APR_SUCCESS &&
         (rv = apr_pool_create(&scratch, p)) == APR_SUCCESS) {
@@ -122,6 +153,71 @@ void autotls_renew_fleet_stop(autotls_renew_fleet_t *f)
     if (apr_pool_create(&scratch, f->pool) == APR_SUCCESS) {
         at_fleet_leave(&f->fleet, scratch);
         apr_pool_destroy(scratch);
+    }
+    free(f->nodes_live);
+    f->nodes_live = NULL;
+}
+
+int autotls_renew_fleet_nodes_changed(autotls_renew_fleet_t *f)
+{
+    int changed;
+
+    if (f == NULL) {
+        return 0;
+    }
+    apr_thread_mutex_lock(f->lock);
+    changed = f->nodes_changed;
+    apr_thread_mutex_unlock(f->lock);
+    return changed;
+}
+
+const char *autotls_renew_fleet_node(const autotls_renew_fleet_t *f)
+{
+    return f != NULL ? f->fleet.node : NULL;
+}
+
+static void fleet_status_lease(at_status_fleet_t *out, const char *site, const char *node,
+                               apr_time_t until, apr_pool_t *p)
+{
+    at_status_lease_t *lease = apr_pcalloc(p, sizeof(*lease));
+
+    lease->site = site;
+    lease->node = apr_pstrdup(p, node);
+    lease->until = until;
+    APR_ARRAY_PUSH(out->leases, at_status_lease_t *) = lease;
+}
+
+void autotls_renew_fleet_status(at_status_t *status, int *changed, autotls_renew_fleet_t *f,
+                                const autotls_renew_job_t *jobs, int count, apr_pool_t *p)
+{
+    apr_interval_time_t ttl = autotls_store_lease_ttl();
+    apr_time_t now = apr_time_now();
+    at_status_fleet_t *out;
+    char *ids, *id, *last;
+    int i;
+
+    *changed = 0;
+    if (f == NULL) {
+        return;
+    }
+    out = at_status_fleet_make(status, f->fleet.node, p);
+    apr_thread_mutex_lock(f->lock);
+    ids = f->nodes_live != NULL ? apr_pstrdup(p, f->nodes_live) : "";
+    *changed = f->nodes_changed;
+    f->nodes_changed = 0;
+    apr_thread_mutex_unlock(f->lock);
+    for (id = apr_strtok(ids, ",", &last); id != NULL; id = apr_strtok(NULL, ",", &last)) {
+        APR_ARRAY_PUSH(out->nodes_live, const char *) = id;
+    }
+    for (i = 0; i < count; i++) {
+        const autotls_renew_job_t *job = &jobs[i];
+
+        if (job->lease_token[0] != '\0') {
+            fleet_status_lease(out, job->site->name, f->fleet.node, job->lease_renewed + ttl, p);
+        } else if (job->lease_seen_until > now) {
+            fleet_status_lease(out, job->site->name, job->lease_seen_node, job->lease_seen_until,
+                               p);
+        }
     }
 }
 

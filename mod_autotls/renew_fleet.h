@@ -20,12 +20,16 @@
 #include <httpd.h>
 
 #include "at_fleet.h"
+#include "at_status.h"
 #include "autotls.h"
+#include "renew_task.h"
 
 /* How often the thread looks at the fleet's challenges/ (one Redis read when nothing changed). */
 #define AUTOTLS_FLEET_MIRROR_STEP apr_time_from_msec(100)
 /* How often it beats the heartbeat (well inside AT_FLEET_HEARTBEAT_TTL). */
 #define AUTOTLS_FLEET_BEAT_STEP apr_time_from_sec(1)
+/* How often it lists the live nodes for the status. */
+#define AUTOTLS_FLEET_NODES_STEP apr_time_from_sec(5)
 
 typedef struct autotls_renew_fleet_t autotls_renew_fleet_t;
 
@@ -37,6 +41,19 @@ apr_status_t autotls_fleet_node_id(const char **node, const server_rec *s, apr_p
  * NULL without Redis. The thread and its connection live in p. */
 apr_status_t autotls_renew_fleet_start(autotls_renew_fleet_t **fleet, autotls_ctx_t *ctx,
                                        apr_pool_t *p);
+
+/* This node's id (the fleet's: NULL without one). */
+const char *autotls_renew_fleet_node(const autotls_renew_fleet_t *fleet);
+
+/* The status snapshot's fleet part (at_status.h) as this node sees it: its id, the live nodes as
+ * the thread last listed them (every AUTOTLS_FLEET_NODES_STEP), and the leases jobs know (the
+ * caller holds renew->lock for the jobs). *changed: the live nodes differ from the last call. */
+void autotls_renew_fleet_status(at_status_t *status, int *changed, autotls_renew_fleet_t *fleet,
+                                const autotls_renew_job_t *jobs, int count, apr_pool_t *p);
+
+/* Whether the live nodes changed since autotls_renew_fleet_status last read them (0 without a
+ * fleet). */
+int autotls_renew_fleet_nodes_changed(autotls_renew_fleet_t *fleet);
 
 /* After the orders in flight are done: ends the thread and drops the heartbeat, so no order of
  * another node waits for this one. */

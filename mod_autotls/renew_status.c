@@ -24,6 +24,7 @@
 #include "at_issue.h"
 #include "log_glue.h"
 #include "at_job.h"
+#include "renew_fleet.h"
 #include "renew_status.h"
 
 APLOG_USE_MODULE(autotls);
@@ -234,9 +235,14 @@ void autotls_renew_status_count(autotls_renew_t *renew, int result, unsigned req
 static void status_server(at_status_t *status, autotls_renew_t *renew, apr_time_t now,
                           apr_pool_t *p)
 {
+    int changed;
+
     status->ca = renew->ctx->ca_url;
     status->generated = now;
     apr_thread_mutex_lock(renew->lock);
+    autotls_renew_fleet_status(status, &changed, renew->fleet, renew->jobs,
+                               renew->ctx->sites->nelts, p);
+    renew->status_fleet_new = 0;
     memcpy(status->orders_total, renew->orders_total, sizeof(status->orders_total));
     status->ca_requests_total = renew->ca_requests_total;
     status->account = apr_pstrdup(p, renew->account_url);
@@ -257,7 +263,8 @@ void autotls_renew_status_publish(autotls_renew_t *renew, apr_time_t now, apr_po
 
     apr_thread_mutex_lock(renew->lock);
     counted = renew->status_counted;
-    dirty = renew->status_dirty || renew->status_account_new;
+    dirty = renew->status_dirty || renew->status_account_new || renew->status_fleet_new ||
+            autotls_renew_fleet_nodes_changed(renew->fleet);
     apr_thread_mutex_unlock(renew->lock);
     if (dirty ? now - renew->status_written < AUTOTLS_STATUS_INTERVAL
               : !counted || now - renew->status_written < AUTOTLS_STATUS_COUNTER_INTERVAL) {

@@ -527,6 +527,26 @@ static void task_fleet_later(task_t *task, apr_pool_t *p)
     task->job->state.next_try = apr_time_now() + AUTOTLS_FLEET_RETRY;
 }
 
+/* Who holds the lease this task could not take, for the status (a token of an older release
+ * names no node: "?"). */
+static void task_lease_seen(task_t *task, apr_pool_t *p)
+{
+    autotls_renew_job_t *job = task->job;
+    apr_time_t expires = 0;
+    const char *node;
+    char *token;
+
+    if (at_store_lease_holder(task->store, job->site->name, &token, &expires, p) != APR_SUCCESS) {
+        return;
+    }
+    node = at_fleet_lease_node(token);
+    apr_thread_mutex_lock(task->renew->lock);
+    apr_cpystrn(job->lease_seen_node, node != NULL ? node : "?", sizeof(job->lease_seen_node));
+    job->lease_seen_until = expires;
+    task->renew->status_fleet_new = 1;
+    apr_thread_mutex_unlock(task->renew->lock);
+}
+
 /* Takes the site's lease in a fleet; 1 when the order may go on (always without a fleet). */
 static int task_lease_take(task_t *task, apr_pool_t *p)
 {
@@ -538,11 +558,13 @@ static int task_lease_take(task_t *task, apr_pool_t *p)
     if (!autotls_store_fleet(renew->ctx)) {
         return 1;
     }
-    if ((rv = at_store_lease_token(&token, p)) == APR_SUCCESS) {
+    if ((rv = at_fleet_lease_token(&token, autotls_renew_fleet_node(renew->fleet), p)) ==
+        APR_SUCCESS) {
         rv = at_store_lease_take(task->store, job->site->name, token, autotls_store_lease_ttl(), p);
     }
     if (rv == AT_EBUSY) {
         job->requested = 0; /* the holder's order answers an operator's request as well */
+        task_lease_seen(task, p);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
                      AUTOTLS_LOGNO(0115) "%s: another node of the fleet orders it now (its "
                                          "lease); looking again in %d s",
@@ -555,7 +577,9 @@ static int task_lease_take(task_t *task, apr_pool_t *p)
     apr_thread_mutex_lock(renew->lock);
     apr_cpystrn(job->lease_token, token, sizeof(job->lease_token));
     job->lease_renewed = apr_time_now();
+    job->lease_seen_until = 0;
     ++renew->leases_held;
+    renew->status_fleet_new = 1;
     apr_thread_mutex_unlock(renew->lock);
     return 1;
 }
@@ -571,6 +595,7 @@ static void task_lease_release(task_t *task, apr_pool_t *p)
     if (token[0] != '\0') {
         job->lease_token[0] = '\0';
         --renew->leases_held;
+        renew->status_fleet_new = 1;
     }
     apr_thread_mutex_unlock(renew->lock);
     if (token[0] != '\0') {

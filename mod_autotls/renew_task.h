@@ -18,6 +18,7 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_pool.h>
 
+#include "at_fleet.h"
 #include "at_ratelimit.h"
 #include "at_event.h"
 #include "at_renew.h"
@@ -85,6 +86,9 @@ typedef struct autotls_renew_job_t {
      * releases it, the scheduler renews it) */
     char lease_token[AT_STORE_LEASE_TOKEN_MAX + 1]; /* "" while none is held */
     apr_time_t lease_renewed;
+    /* another node's lease, found when this one wanted to order (the status shows it) */
+    char lease_seen_node[AT_FLEET_NODE_MAX + 1];
+    apr_time_t lease_seen_until;
 } autotls_renew_job_t;
 
 struct autotls_renew_t {
@@ -135,6 +139,7 @@ struct autotls_renew_t {
     char account_url[AUTOTLS_JOB_ERROR_MAX];                 /* under the lock; "" unknown */
     autotls_notify_t *notify; /* AutoTLSNotifyCommand's runners, or NULL */
     int leases_held;          /* jobs holding a lease now (under the lock) */
+    int status_fleet_new;     /* a lease was taken, released or seen (under the lock) */
     /* the fleet's mirror thread and node id (renew_fleet.h), or NULL without Redis; set before
      * the first tick, read by the tasks */
     struct autotls_renew_fleet_t *fleet;

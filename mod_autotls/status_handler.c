@@ -187,6 +187,13 @@ static apr_time_t status_until(const at_status_t *status, apr_time_t now)
             until = s->not_after;
         }
     }
+    for (i = 0; status->fleet != NULL && i < status->fleet->leases->nelts; ++i) {
+        const at_status_lease_t *l = APR_ARRAY_IDX(status->fleet->leases, i, at_status_lease_t *);
+
+        if (l->until > now && l->until < until) {
+            until = l->until;
+        }
+    }
     return until;
 }
 
@@ -302,6 +309,29 @@ static void status_html_site(request_rec *r, const at_status_site_t *s, at_statu
                status_h(p, at_name_list_text(p, s->missing, ", ")));
 }
 
+/* This node's view of its fleet: its id, the live nodes, the leases held now. */
+static void status_html_fleet(request_rec *r, const at_status_t *status, apr_time_t now)
+{
+    apr_array_header_t *leases;
+    int i;
+
+    if (status->fleet == NULL) {
+        return;
+    }
+    leases = at_status_leases_at(status->fleet, now, r->pool);
+    ap_rprintf(r, "<p class=\"fleet\">Node %s of a fleet; live nodes: %s; %d lease(s) held",
+               status_h(r->pool, status->fleet->node),
+               status_h(r->pool, at_name_list_text(r->pool, status->fleet->nodes_live, ", ")),
+               leases->nelts);
+    for (i = 0; i < leases->nelts; ++i) {
+        const at_status_lease_t *l = APR_ARRAY_IDX(leases, i, at_status_lease_t *);
+
+        ap_rprintf(r, "%s%s by %s until %s", i == 0 ? ": " : ", ", status_h(r->pool, l->site),
+                   status_h(r->pool, l->node), status_time(r->pool, l->until));
+    }
+    ap_rputs("</p>\n", r);
+}
+
 static void status_html(request_rec *r, const at_status_t *status, apr_time_t now)
 {
     int n = status->sites->nelts, counts[AT_STATUS_STATE_COUNT], i;
@@ -323,6 +353,7 @@ static void status_html(request_rec *r, const at_status_t *status, apr_time_t no
                status_h(r->pool, status->version), status_h(r->pool, status->ca),
                status_h(r->pool, status->account[0] != '\0' ? status->account : "not yet known"),
                status->orders_in_flight, status_time(r->pool, status->generated));
+    status_html_fleet(r, status, now);
     ap_rputs("<table class=\"states\"><tr>", r);
     for (i = 0; i < AT_STATUS_STATE_COUNT; ++i) {
         ap_rprintf(r, "<th>%s</th>", at_status_state_name((at_status_state_e)i));

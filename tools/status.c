@@ -21,6 +21,7 @@
 
 #include "at_core.h"
 #include "at_issue.h"
+#include "at_name.h"
 #include "at_printable.h"
 #include "at_status.h"
 #include "at_store.h"
@@ -76,6 +77,27 @@ static void status_add_live(at_status_t *status, at_store_t *store, int orphaned
     }
 }
 
+/* This node's view of its fleet, one line (none without a fleet). */
+static void status_print_fleet(const at_status_t *status, apr_time_t now, apr_pool_t *p)
+{
+    apr_array_header_t *leases;
+    int i;
+
+    if (status->fleet == NULL) {
+        return;
+    }
+    leases = at_status_leases_at(status->fleet, now, p);
+    printf("fleet: node %s; live nodes: %s; %d lease(s) held", at_printable(p, status->fleet->node),
+           at_printable(p, at_name_list_text(p, status->fleet->nodes_live, ", ")), leases->nelts);
+    for (i = 0; i < leases->nelts; ++i) {
+        const at_status_lease_t *l = APR_ARRAY_IDX(leases, i, at_status_lease_t *);
+
+        printf("%s%s by %s until %s", i == 0 ? ": " : ", ", at_printable(p, l->site),
+               at_printable(p, l->node), at_status_time_text(p, l->until));
+    }
+    printf("\n");
+}
+
 static void status_print_text(const at_status_t *status, const int *levels, const char **whys,
                               int worst, apr_time_t now, apr_pool_t *p)
 {
@@ -93,6 +115,7 @@ static void status_print_text(const at_status_t *status, const int *levels, cons
     }
     printf("AUTOTLS %s - %d site(s)%s%s\n", status_level_names[worst], status->sites->nelts,
            summary[0] != '\0' ? ": " : "", summary);
+    status_print_fleet(status, now, p);
     for (i = 0; i < status->sites->nelts; ++i) {
         const at_status_site_t *s = APR_ARRAY_IDX(status->sites, i, at_status_site_t *);
 

@@ -24,6 +24,8 @@
 #define FLEET_NODE "node:"
 #define FLEET_ACK "ack:"
 #define FLEET_HOSTNAME_MAX 256
+/* Between a lease token's random part (hex digits, never a '.') and its holder's node id. */
+#define FLEET_LEASE_NODE_SEP "."
 /* The id of a node whose host name cannot be read (AutoTLSNodeName should name it then). */
 #define FLEET_NODE_FALLBACK "node"
 
@@ -55,6 +57,28 @@ static const char fleet_ack_script[] = "redis.call('SADD', KEYS[1], ARGV[1]) "
 int at_fleet_node_valid(const char *node)
 {
     return node != NULL && strlen(node) <= AT_FLEET_NODE_MAX && at_store_component_valid(node);
+}
+
+apr_status_t at_fleet_lease_token(char **token, const char *node, apr_pool_t *p)
+{
+    char *random;
+    apr_status_t rv;
+
+    if (!at_fleet_node_valid(node)) {
+        return AT_EARG;
+    }
+    if ((rv = at_store_lease_token(&random, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    *token = apr_pstrcat(p, random, FLEET_LEASE_NODE_SEP, node, NULL);
+    return APR_SUCCESS;
+}
+
+const char *at_fleet_lease_node(const char *token)
+{
+    const char *sep = token != NULL ? strchr(token, FLEET_LEASE_NODE_SEP[0]) : NULL;
+
+    return sep != NULL && at_fleet_node_valid(sep + 1) ? sep + 1 : NULL;
 }
 
 apr_status_t at_fleet_node_default(const char **node, apr_pool_t *p)

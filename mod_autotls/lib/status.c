@@ -81,6 +81,33 @@ at_status_t *at_status_make(apr_pool_t *p)
     return status;
 }
 
+at_status_fleet_t *at_status_fleet_make(at_status_t *status, const char *node, apr_pool_t *p)
+{
+    at_status_fleet_t *fleet = apr_pcalloc(p, sizeof(*fleet));
+
+    fleet->node = node;
+    fleet->nodes_live = apr_array_make(p, STATUS_LIST_INITIAL, sizeof(const char *));
+    fleet->leases = apr_array_make(p, STATUS_LIST_INITIAL, sizeof(at_status_lease_t *));
+    status->fleet = fleet;
+    return fleet;
+}
+
+apr_array_header_t *at_status_leases_at(const at_status_fleet_t *fleet, apr_time_t now,
+                                        apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, STATUS_LIST_INITIAL, sizeof(at_status_lease_t *));
+    int i;
+
+    for (i = 0; fleet != NULL && i < fleet->leases->nelts; ++i) {
+        at_status_lease_t *lease = APR_ARRAY_IDX(fleet->leases, i, at_status_lease_t *);
+
+        if (lease->until > now) {
+            APR_ARRAY_PUSH(out, at_status_lease_t *) = lease;
+        }
+    }
+    return out;
+}
+
 at_status_site_t *at_status_site_add(at_status_t *status, const char *site, apr_pool_t *p)
 {
     at_status_site_t *s = apr_pcalloc(p, sizeof(*s));
@@ -194,8 +221,31 @@ static json_t *status_site_json(const at_status_site_t *s, at_status_state_e sta
                      status_time_json(p, s->pending_since));
 }
 
+/* The fleet part: null without a fleet; now 0: every lease as recorded, else those held at now. */
+static json_t *status_fleet_json(const at_status_fleet_t *fleet, apr_time_t now, apr_pool_t *p)
+{
+    const apr_array_header_t *held;
+    json_t *leases;
+    int i;
+
+    if (fleet == NULL) {
+        return json_null();
+    }
+    held = now != 0 ? at_status_leases_at(fleet, now, p) : fleet->leases;
+    leases = json_array();
+    for (i = 0; i < held->nelts; ++i) {
+        const at_status_lease_t *l = APR_ARRAY_IDX(held, i, at_status_lease_t *);
+
+        json_array_append_new(leases, json_pack("{s:s, s:s, s:o}", "site", l->site, "node", l->node,
+                                                "until", status_time_json(p, l->until)));
+    }
+    return json_pack("{s:s, s:o, s:o}", "node", fleet->node, "nodes_live",
+                     status_names_json(fleet->nodes_live), "leases", leases);
+}
+
 /* The server part, with sites as given. */
-static json_t *status_server_json(const at_status_t *status, json_t *sites, apr_pool_t *p)
+static json_t *status_server_json(const at_status_t *status, json_t *sites, apr_time_t now,
+                                  apr_pool_t *p)
 {
     json_t *orders = json_object();
     int i;
@@ -204,12 +254,13 @@ static json_t *status_server_json(const at_status_t *status, json_t *sites, apr_
         json_object_set_new(orders, status_order_names[i],
                             json_integer((json_int_t)status->orders_total[i]));
     }
-    return json_pack("{s:i, s:s, s:o, s:s, s:s, s:i, s:{s:o, s:I}, s:o}", "format",
+    return json_pack("{s:i, s:s, s:o, s:s, s:s, s:i, s:{s:o, s:I}, s:o, s:o}", "format",
                      AT_STATUS_FORMAT, "version", status->version, "generated",
                      status_time_json(p, status->generated), "ca", status->ca, "account",
                      status->account, "orders_in_flight", status->orders_in_flight, "counters",
                      "orders_total", orders, "ca_requests_total",
-                     (json_int_t)status->ca_requests_total, "sites", sites);
+                     (json_int_t)status->ca_requests_total, "fleet",
+                     status_fleet_json(status->fleet, now, p), "sites", sites);
 }
 
 json_t *at_status_to_json(const at_status_t *status, apr_time_t now, apr_pool_t *p)
@@ -226,7 +277,7 @@ json_t *at_status_to_json(const at_status_t *status, apr_time_t now, apr_pool_t 
         }
         json_array_append_new(sites, site);
     }
-    return status_server_json(status, sites, p);
+    return status_server_json(status, sites, now, p);
 }
 
 char *at_status_site_dumps(const at_status_site_t *site, apr_pool_t *p)
@@ -245,7 +296,7 @@ char *at_status_site_dumps(const at_status_site_t *site, apr_pool_t *p)
 char *at_status_join(const at_status_t *status, const char *const *site_texts, int count,
                      apr_size_t *len, apr_pool_t *p)
 {
-    json_t *json = status_server_json(status, json_array(), p);
+    json_t *json = status_server_json(status, json_array(), 0, p);
     char *head = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL, *out, *at;
     apr_size_t head_len, total, tail = strlen(STATUS_EMPTY_SITES_TAIL);
     int i;
@@ -482,6 +533,60 @@ static apr_status_t status_read_counters(status_reader_t *r, at_status_t *status
     return status_get_count(r, counters, "ca_requests_total", &status->ca_requests_total);
 }
 
+static apr_status_t status_read_lease(status_reader_t *r, at_status_fleet_t *fleet,
+                                      const json_t *json)
+{
+    at_status_lease_t *lease = apr_pcalloc(r->p, sizeof(*lease));
+    apr_status_t rv;
+
+    r->where = "fleet.leases[]";
+    if (!json_is_object(json)) {
+        return status_bad(r, "holds something that is no object");
+    }
+    if ((rv = status_get_string(r, json, "site", &lease->site)) != APR_SUCCESS ||
+        (rv = status_get_string(r, json, "node", &lease->node)) != APR_SUCCESS ||
+        (rv = status_get_time(r, json, "until", &lease->until)) != APR_SUCCESS) {
+        return rv;
+    }
+    APR_ARRAY_PUSH(fleet->leases, at_status_lease_t *) = lease;
+    return APR_SUCCESS;
+}
+
+/* The fleet part: absent (a snapshot of an older release) or null without a fleet. */
+static apr_status_t status_read_fleet(status_reader_t *r, at_status_t *status, const json_t *json)
+{
+    const json_t *fleet = json_object_get(json, "fleet"), *leases, *lease;
+    const char *node;
+    apr_status_t rv;
+    size_t i;
+
+    if (fleet == NULL || json_is_null(fleet)) {
+        return APR_SUCCESS;
+    }
+    r->where = "fleet";
+    if (!json_is_object(fleet)) {
+        return status_bad(r, "has the wrong type");
+    }
+    if ((rv = status_get_string(r, fleet, "node", &node)) != APR_SUCCESS) {
+        return rv;
+    }
+    at_status_fleet_make(status, node, r->p);
+    if ((rv = status_get_names(r, fleet, "nodes_live", status->fleet->nodes_live)) != APR_SUCCESS ||
+        (rv = status_get(r, fleet, "leases", JSON_ARRAY, &leases)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (json_array_size(leases) > STATUS_SITES_MAX) {
+        return status_bad(r, "holds too many leases");
+    }
+    json_array_foreach(leases, i, lease)
+    {
+        if ((rv = status_read_lease(r, status->fleet, lease)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t status_read(status_reader_t *r, at_status_t *status, const json_t *json)
 {
     const json_t *format, *sites, *site;
@@ -506,6 +611,7 @@ static apr_status_t status_read(status_reader_t *r, at_status_t *status, const j
         (rv = status_get_int(r, json, "orders_in_flight", &status->orders_in_flight)) !=
             APR_SUCCESS ||
         (rv = status_read_counters(r, status, json)) != APR_SUCCESS ||
+        (rv = status_read_fleet(r, status, json)) != APR_SUCCESS ||
         (rv = status_get(r, json, "sites", JSON_ARRAY, &sites)) != APR_SUCCESS) {
         return rv;
     }

@@ -157,11 +157,39 @@ static void metrics_server(metrics_t *m, const at_status_t *status, apr_time_t n
                                 (apr_int64_t)apr_time_sec(status->generated)));
 }
 
+/* A fleet's view of this node: which nodes are alive, who holds which lease (none without one). */
+static void metrics_fleet(metrics_t *m, const at_status_t *status, apr_time_t now)
+{
+    apr_array_header_t *leases;
+    int i;
+
+    if (status->fleet == NULL) {
+        return;
+    }
+    metrics_family(m, "autotls_fleet_node_live", "gauge",
+                   "1 for each node of the fleet whose heartbeat this node saw alive.");
+    for (i = 0; i < status->fleet->nodes_live->nelts; ++i) {
+        metrics_sample(m, "autotls_fleet_node_live", "node",
+                       APR_ARRAY_IDX(status->fleet->nodes_live, i, const char *), 1);
+    }
+    metrics_family(m, "autotls_fleet_lease", "gauge",
+                   "1 for each site whose lease (an order running) a node holds, as this node "
+                   "knows it.");
+    leases = at_status_leases_at(status->fleet, now, m->p);
+    for (i = 0; i < leases->nelts; ++i) {
+        const at_status_lease_t *l = APR_ARRAY_IDX(leases, i, at_status_lease_t *);
+
+        metrics_put(m, apr_psprintf(m->p, "autotls_fleet_lease{site=\"%s\",node=\"%s\"} 1\n",
+                                    metrics_escape(m->p, l->site), metrics_escape(m->p, l->node)));
+    }
+}
+
 const char *at_status_metrics(const at_status_t *status, apr_time_t now, apr_pool_t *p)
 {
     metrics_t m = {p, apr_array_make(p, METRICS_BUF_INITIAL, sizeof(const char *))};
 
     metrics_sites(&m, status, now);
     metrics_server(&m, status, now);
+    metrics_fleet(&m, status, now);
     return apr_array_pstrcat(p, m.out, 0);
 }

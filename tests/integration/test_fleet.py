@@ -10,6 +10,7 @@ an AutoTLSNodeName (they share a host name here). Each test uses a key prefix of
 tests share one Redis and one pebble.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -99,6 +100,22 @@ def note(text):
     if METRICS:
         with open(METRICS, "a") as f:
             f.write(text + "\n")
+
+
+def snapshot(server):
+    """The node's status snapshot as its children and `autotls status` read it."""
+    try:
+        with open(os.path.join(server.store, "status", "snapshot.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+
+
+def fleet_settled(fleet):
+    """The fleet part once both nodes are seen alive and no lease is held, else None."""
+    if fleet and fleet["nodes_live"] == ["node-a", "node-b"] and fleet["leases"] == []:
+        return fleet
+    return None
 
 
 def kill_group(server):
@@ -199,6 +216,10 @@ def test_a_node_killed_mid_order_loses_its_leases_and_the_other_finishes(
         proxy.delay("/order-plz", 0)
         assert len(redis.keys(prefix + "lease:*")) == len(sites)  # B's, until they expire
         a.start()
+        # A's status names the node that holds each lease it found taken, until it expires
+        wait_for("A's status shows B's leases", lambda: {
+            (l["site"], l["node"]) for l in (snapshot(a).get("fleet") or {}).get("leases", [])
+        } == {(s.name, "node-b") for s in sites}, LEASE_TTL, a)
         served_all(a, sites)
         # A waited for B's leases (at least one site found one held) and then ordered itself.
         assert a.count(LEASE_BUSY) >= 1, a.log_tail()
@@ -250,6 +271,11 @@ def test_two_nodes_one_order_per_site_same_serial_on_both(two_nodes):
     assert a.count("fleet: node node-a mirrors") == 1 and b.count("fleet: node node-b") == 1
     assert a.count("autotls-1483:") == 0 and b.count("autotls-1483:") == 0  # no ack wait ran out
     assert len(b.live_events()) == len(sites) and len(a.live_events()) == len(sites)
+    # each node's status: its id, both nodes alive, no lease left once every order is done
+    for n, me in ((a, "node-a"), (b, "node-b")):
+        fleet = wait_for("%s's status: both nodes, no lease" % me,
+                         lambda n=n: fleet_settled(snapshot(n).get("fleet")), 30, n)
+        assert fleet["node"] == me, fleet
 
 
 def test_redis_away_both_serve_no_order_then_renew_reaches_both(two_nodes, redis, proxy,

@@ -533,6 +533,25 @@ START_TEST(test_garbage_answers_in_redis_are_refused_with_the_key_named_and_not_
 }
 END_TEST
 
+START_TEST(test_lease_tokens_name_their_node_for_any_other_node)
+{
+    char *token, *held;
+    apr_time_t expires;
+
+    ck_assert_int_eq(at_fleet_lease_token(&token, "web-1.dc2", pool), APR_SUCCESS);
+    ck_assert_str_eq(at_fleet_lease_node(token), "web-1.dc2");
+    ck_assert_int_eq(at_store_lease_take(node_a.shared, "a.example", token, LONG_TTL, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(at_store_lease_holder(node_b.shared, "a.example", &held, &expires, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(at_fleet_lease_node(held), "web-1.dc2");
+    ck_assert_int_eq(at_fleet_lease_token(&token, ".hidden", pool), AT_EARG);
+    ck_assert_ptr_null(at_fleet_lease_node("0123456789abcdef")); /* an older release's */
+    ck_assert_ptr_null(at_fleet_lease_node("0123.bad node"));
+    ck_assert_ptr_null(at_fleet_lease_node(NULL));
+}
+END_TEST
+
 START_TEST(test_node_ids_and_the_default_from_the_host_name)
 {
     const char *node;
@@ -566,6 +585,7 @@ static Suite *fleet_suite(void)
     tcase_add_test(tc, test_garbage_node_ids_heartbeats_and_acks_are_refused_with_the_key_named);
     tcase_add_test(tc, test_garbage_answers_in_redis_are_refused_with_the_key_named_and_not_acked);
     tcase_add_test(tc, test_node_ids_and_the_default_from_the_host_name);
+    tcase_add_test(tc, test_lease_tokens_name_their_node_for_any_other_node);
     suite_add_tcase(s, tc);
     return s;
 }

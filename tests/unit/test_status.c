@@ -17,12 +17,14 @@
 #include <apr_strings.h>
 
 #include "at_core.h"
+#include "at_name.h"
 #include "at_renew.h"
 #include "at_status.h"
 #include "at_store.h"
 #include "unit_main.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
+#define MINUTE apr_time_from_sec(60)
 #define HOUR apr_time_from_sec(3600)
 #define NOW apr_time_from_sec(1800000000)
 
@@ -337,6 +339,89 @@ START_TEST(test_metrics_have_help_type_and_escaped_labels)
 }
 END_TEST
 
+/* ---- a fleet's view (issue 13 item 8) ----------------------------------------------------------
+ */
+
+static at_status_t *fleet_sample(void)
+{
+    at_status_t *status = sample();
+    at_status_fleet_t *fleet = at_status_fleet_make(status, "node-a", pool);
+    at_status_lease_t *mine = apr_pcalloc(pool, sizeof(*mine)), *theirs;
+
+    APR_ARRAY_PUSH(fleet->nodes_live, const char *) = "node-a";
+    APR_ARRAY_PUSH(fleet->nodes_live, const char *) = "node-b";
+    mine->site = "a.example";
+    mine->node = "node-a";
+    mine->until = NOW + 2 * MINUTE;
+    theirs = apr_pcalloc(pool, sizeof(*theirs));
+    theirs->site = "b.example";
+    theirs->node = "no\"de-b";
+    theirs->until = NOW + MINUTE;
+    APR_ARRAY_PUSH(fleet->leases, at_status_lease_t *) = mine;
+    APR_ARRAY_PUSH(fleet->leases, at_status_lease_t *) = theirs;
+    return status;
+}
+
+START_TEST(test_fleet_part_round_trips_and_leases_end_at_their_time)
+{
+    char *text = status_dumps(fleet_sample());
+    const at_status_lease_t *l;
+    apr_array_header_t *held;
+    at_status_t *got;
+
+    ck_assert_int_eq(at_status_parse(&got, text, strlen(text), pool), APR_SUCCESS);
+    free(text);
+    assert_sample(got);
+    ck_assert_ptr_nonnull(got->fleet);
+    ck_assert_str_eq(got->fleet->node, "node-a");
+    ck_assert_str_eq(at_name_list_text(pool, got->fleet->nodes_live, ","), "node-a,node-b");
+    ck_assert_int_eq(got->fleet->leases->nelts, 2);
+    l = APR_ARRAY_IDX(got->fleet->leases, 1, at_status_lease_t *);
+    ck_assert_str_eq(l->site, "b.example");
+    ck_assert_str_eq(l->node, "no\"de-b");
+    ck_assert_int_eq(l->until, NOW + MINUTE);
+    /* a reader shows only the leases still held */
+    ck_assert_int_eq(at_status_leases_at(got->fleet, NOW, pool)->nelts, 2);
+    held = at_status_leases_at(got->fleet, NOW + MINUTE, pool);
+    ck_assert_int_eq(held->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(held, 0, at_status_lease_t *)->node, "node-a");
+    text = at_status_metrics(got, NOW + MINUTE, pool);
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE autotls_fleet_node_live gauge\n"));
+    ck_assert_ptr_nonnull(strstr(text, "autotls_fleet_node_live{node=\"node-b\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "autotls_fleet_lease{site=\"a.example\",node=\"node-a\"} 1\n"));
+    ck_assert_ptr_null(strstr(text, "b.example\",node="));
+    /* without a fleet: "fleet" is null, no fleet family; a snapshot without the member (an
+     * older release's) reads as no fleet */
+    text = status_dumps(sample());
+    ck_assert_ptr_nonnull(strstr(text, "\"fleet\":null"));
+    ck_assert_int_eq(at_status_parse(&got, text, strlen(text), pool), APR_SUCCESS);
+    ck_assert_ptr_null(got->fleet);
+    ck_assert_ptr_null(strstr(at_status_metrics(got, NOW, pool), "autotls_fleet"));
+    memmove(strstr(text, "\"fleet\":null,"),
+            strstr(text, "\"fleet\":null,") + strlen("\"fleet\":null,"),
+            strlen(strstr(text, "\"fleet\":null,") + strlen("\"fleet\":null,")) + 1);
+    ck_assert_ptr_null(strstr(text, "fleet"));
+    ck_assert_int_eq(at_status_parse(&got, text, strlen(text), pool), APR_SUCCESS);
+    ck_assert_ptr_null(got->fleet);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_reader_refuses_a_damaged_fleet_part)
+{
+    ck_assert_int_eq(parse_altered("\"fleet\":null", "\"fleet\":[]"), AT_EPROTO);
+    ck_assert_int_eq(parse_altered("\"fleet\":null", "\"fleet\":{\"node\":\"a\"}"), AT_EPROTO);
+    ck_assert_int_eq(parse_altered("\"fleet\":null", "\"fleet\":{\"node\":\"a\",\"nodes_live\":[1],"
+                                                     "\"leases\":[]}"),
+                     AT_EPROTO);
+    ck_assert_int_eq(parse_altered("\"fleet\":null", "\"fleet\":{\"node\":\"a\",\"nodes_live\":[],"
+                                                     "\"leases\":[{\"site\":\"x\",\"node\":\"b\","
+                                                     "\"until\":\"soon\"}]}"),
+                     AT_EPROTO);
+}
+END_TEST
+
 /* ---- the store's cap ------------------------------------------------------------------------ */
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -396,6 +481,8 @@ static Suite *status_suite(void)
     tcase_add_test(tc, test_snapshot_joined_from_pieces_reads_the_same);
     tcase_add_test(tc, test_reader_refuses_what_the_writer_does_not_write);
     tcase_add_test(tc, test_metrics_have_help_type_and_escaped_labels);
+    tcase_add_test(tc, test_fleet_part_round_trips_and_leases_end_at_their_time);
+    tcase_add_test(tc, test_reader_refuses_a_damaged_fleet_part);
     tcase_add_test(tc, test_store_takes_a_snapshot_beyond_the_item_cap_and_nothing_else);
     suite_add_tcase(s, tc);
     return s;
