@@ -24,8 +24,10 @@
 #include "at_issue.h"
 #include "log_glue.h"
 #include "at_job.h"
+#include "at_orphan.h"
 #include "renew_fleet.h"
 #include "renew_status.h"
+#include "store_shared.h"
 
 APLOG_USE_MODULE(autotls);
 
@@ -164,6 +166,31 @@ static char *status_orphan_text(const char *site, const autotls_job_t *state, ap
     return at_status_site_dumps(s, p);
 }
 
+/* The job items of sites that may be orphaned. Orphaned is decided per node: on a single server
+ * every job file; in a fleet only the sites this node holds itself (its own live/ and the marks
+ * its activator keeps in its local jobs/), never the fleet's job state for sites other nodes
+ * serve. */
+static apr_status_t status_orphan_candidates(apr_array_header_t **items, autotls_renew_t *renew,
+                                             apr_pool_t *p)
+{
+    apr_array_header_t *sites;
+    apr_status_t rv;
+    int i;
+
+    if (!autotls_store_fleet(renew->ctx)) {
+        return at_store_list(renew->ctx->shared, AT_STORE_JOBS, NULL, items, p);
+    }
+    if ((rv = at_orphan_stored_sites(&sites, renew->ctx->store, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    *items = apr_array_make(p, sites->nelts, sizeof(const char *));
+    for (i = 0; i < sites->nelts; ++i) {
+        APR_ARRAY_PUSH(*items, const char *) =
+            at_job_item(p, APR_ARRAY_IDX(sites, i, const char *));
+    }
+    return APR_SUCCESS;
+}
+
 void autotls_renew_status_begin(autotls_renew_t *renew, apr_pool_t *p)
 {
     apr_array_header_t *items;
@@ -174,7 +201,7 @@ void autotls_renew_status_begin(autotls_renew_t *renew, apr_pool_t *p)
 
     renew->orphans = apr_array_make(renew->pool, 0, sizeof(char *));
     renew->status_dirty = 1; /* a new process: its snapshot replaces the last one's */
-    if (at_store_list(renew->ctx->shared, AT_STORE_JOBS, NULL, &items, p) != APR_SUCCESS) {
+    if (status_orphan_candidates(&items, renew, p) != APR_SUCCESS) {
         return;
     }
     for (i = 0; i < items->nelts && renew->orphans->nelts < STATUS_ORPHANS_MAX; ++i) {

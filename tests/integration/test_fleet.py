@@ -145,6 +145,13 @@ def test_one_node_on_redis_serves_pebble_certificates_with_sealed_keys(
         # The node's own files stay local: live/ is never in Redis.
         assert redis.keys(prefix + "item:live/*") == []
         assert os.path.isfile(os.path.join(a.store, "live", sites[0].name, "privkey.pem"))
+        # A node that serves one of these sites takes A's set, and the fleet's other sites are
+        # not orphans of its own: orphaned is decided per node.
+        with node(sites[:1], pebble, proxy, redis, key_file, prefix, address=NODE_B) as b:
+            served_all(b, sites[:1])
+            doc = wait_for("B's status", lambda: snapshot(b).get("sites"), 30, b)
+            assert [s["site"] for s in doc] == [sites[0].name], doc
+            assert b.count("orphaned") == 0, b.log_tail()
     # Without the fleet's key nothing opens: a copy out of Redis with another key fails and
     # names the sealed key; with the right key it gives the PEM back.
     d = tmp_path_factory.mktemp("copyout")
