@@ -40,6 +40,7 @@
 #include "renew.h"
 #include "renew_account.h"
 #include "renew_fingerprint.h"
+#include "renew_fleet.h"
 #include "renew_status.h"
 #include "renew_task.h"
 #include "slots.h"
@@ -784,15 +785,20 @@ static autotls_renew_job_t *renew_next_order(autotls_renew_t *renew, apr_time_t 
     return exempt != NULL ? autotls_queue_pop(&renew->ready_exempt) : NULL;
 }
 
-/* Spends the order's token; 0 (the job back in line) when a 429 emptied the bucket meanwhile. */
-static int renew_pay(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now)
+/* Spends the order's token (a fleet's from the bucket every node spends); 0 (the job back in
+ * line) when a 429 or another node emptied the bucket meanwhile. */
+static int renew_pay(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
+                     apr_pool_t *p)
 {
     int paid;
 
-    apr_thread_mutex_lock(renew->lock);
-    paid = at_bucket_take(&renew->bucket, now, 0);
-    renew->bucket_dirty |= paid;
-    apr_thread_mutex_unlock(renew->lock);
+    if (autotls_renew_fleet_bucket(&paid, renew, renew->ctx->shared, AUTOTLS_FLEET_BUCKET_TAKE, now,
+                                   0, p) == APR_ENOTIMPL) {
+        apr_thread_mutex_lock(renew->lock);
+        paid = at_bucket_take(&renew->bucket, now, 0);
+        renew->bucket_dirty |= paid;
+        apr_thread_mutex_unlock(renew->lock);
+    }
     if (!paid) {
         renew_make_ready(renew, job);
     }
@@ -818,7 +824,7 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
     autotls_renew_job_t *job;
     const char *domain = NULL;
     apr_time_t held, wait;
-    int handed = 0, paying;
+    int handed = 0, paying, read;
 
     if (renew->ready.count + renew->ready_exempt.count == 0 || renew_threads_free(renew) <= 0) {
         return 0;
@@ -834,6 +840,9 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
         }
         return 0; /* nothing can be ordered without an account; it backs off */
     }
+    /* what the other nodes spent: the fleet's bucket decides whether an order may go */
+    autotls_renew_fleet_bucket(&read, renew, renew->ctx->shared, AUTOTLS_FLEET_BUCKET_READ, now, 0,
+                               p);
     while (renew_threads_free(renew) > 0 &&
            (job = renew_next_order(renew, now, &paying, p)) != NULL) {
         if ((held = renew_held_until(renew, job->site, now, &domain)) > 0) {
@@ -852,20 +861,25 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
             continue;
         }
         job->ca_wait_since = 0;
-        if (paying && !renew_pay(renew, job, now)) {
+        if (paying && !renew_pay(renew, job, now, p)) {
             break;
         }
         job->rate_told = 0;
+        job->paid = paying;
         handed += renew_hand(renew, job);
     }
     return handed;
 }
 
-/* The bucket is kept in jobs/ at most once a tick, so a restart does not refill it. */
+/* The bucket is kept in jobs/ at most once a tick, so a restart does not refill it (a fleet's
+ * is written by every spend, renew_fleet.c: a copy written here would undo other nodes'). */
 static void renew_rate_save(autotls_renew_t *renew, apr_pool_t *p)
 {
     json_t *json = NULL;
 
+    if (renew->fleet != NULL) {
+        return;
+    }
     apr_thread_mutex_lock(renew->lock);
     if (renew->bucket_dirty) {
         json = at_bucket_to_json(&renew->bucket);

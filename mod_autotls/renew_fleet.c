@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
+#include "at_core.h"
 #include "config.h"
 #include "log_glue.h"
 #include "renew_fleet.h"
@@ -235,4 +236,81 @@ void autotls_renew_fleet_await(const autotls_renew_fleet_t *f, at_store_t *task_
     if (at_fleet_ack(task_store, token, task_fleet.node, p) == APR_SUCCESS) {
         at_fleet_acks_wait(&missing, &task_fleet, site, token, AT_FLEET_ACK_WAIT, p);
     }
+}
+
+/* The bucket's lease, tried a few times: another node holds it only for one read-change-write. */
+static apr_status_t fleet_bucket_lease(at_store_t *store, const char *name, const char *token,
+                                       apr_pool_t *p)
+{
+    apr_status_t rv = AT_EBUSY;
+    int i;
+
+    for (i = 0; i < AUTOTLS_FLEET_BUCKET_TRIES && rv == AT_EBUSY; i++) {
+        if (i > 0) {
+            apr_sleep(AUTOTLS_FLEET_BUCKET_STEP);
+        }
+        rv = at_store_lease_take(store, name, token, AUTOTLS_FLEET_BUCKET_TTL, p);
+    }
+    return rv;
+}
+
+/* The fleet's bucket into renew->bucket (its rate stays this node's AutoTLSCARate); none stored
+ * yet: the local one stands. */
+static apr_status_t fleet_bucket_read(autotls_renew_t *renew, at_store_t *store, apr_time_t now,
+                                      apr_pool_t *p)
+{
+    json_t *json;
+    apr_status_t rv = at_store_load_json(store, AT_STORE_JOBS, NULL, renew->rate_item, &json, p);
+
+    if (rv == APR_ENOENT) {
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_thread_mutex_lock(renew->lock);
+    at_bucket_from_json(&renew->bucket, json, now);
+    apr_thread_mutex_unlock(renew->lock);
+    json_decref(json);
+    return APR_SUCCESS;
+}
+
+apr_status_t autotls_renew_fleet_bucket(int *paid, autotls_renew_t *renew, at_store_t *store,
+                                        autotls_fleet_bucket_e op, apr_time_t now,
+                                        apr_interval_time_t retry_after, apr_pool_t *p)
+{
+    const char *name = renew->rate_item;
+    json_t *json;
+    char *token;
+    apr_status_t rv;
+    int spent = 0;
+
+    *paid = 0;
+    if (renew->fleet == NULL) {
+        return APR_ENOTIMPL;
+    }
+    if (op == AUTOTLS_FLEET_BUCKET_READ) {
+        return fleet_bucket_read(renew, store, now, p);
+    }
+    if ((rv = at_fleet_lease_token(&token, renew->fleet->fleet.node, p)) != APR_SUCCESS ||
+        (rv = fleet_bucket_lease(store, name, token, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = fleet_bucket_read(renew, store, now, p)) == APR_SUCCESS) {
+        apr_thread_mutex_lock(renew->lock);
+        if (op == AUTOTLS_FLEET_BUCKET_TAKE) {
+            spent = at_bucket_take(&renew->bucket, now, 0);
+        } else if (op == AUTOTLS_FLEET_BUCKET_REFUND) {
+            at_bucket_refund(&renew->bucket, now);
+        } else {
+            at_bucket_drain(&renew->bucket, now, retry_after);
+        }
+        json = at_bucket_to_json(&renew->bucket);
+        apr_thread_mutex_unlock(renew->lock);
+        rv = at_store_save_json(store, AT_STORE_JOBS, NULL, name, json, p);
+        json_decref(json);
+    }
+    at_store_lease_release(store, name, token, p);
+    *paid = rv == APR_SUCCESS && spent; /* a spend the fleet did not record places no order */
+    return rv;
 }

@@ -30,6 +30,10 @@
 #define AUTOTLS_FLEET_BEAT_STEP apr_time_from_sec(1)
 /* How often it lists the live nodes for the status. */
 #define AUTOTLS_FLEET_NODES_STEP apr_time_from_sec(5)
+/* The bucket's lease: held for one read-change-write; tried this often, this far apart. */
+#define AUTOTLS_FLEET_BUCKET_TTL apr_time_from_sec(10)
+#define AUTOTLS_FLEET_BUCKET_TRIES 20
+#define AUTOTLS_FLEET_BUCKET_STEP apr_time_from_msec(5)
 
 typedef struct autotls_renew_fleet_t autotls_renew_fleet_t;
 
@@ -54,6 +58,25 @@ void autotls_renew_fleet_status(at_status_t *status, int *changed, autotls_renew
 /* Whether the live nodes changed since autotls_renew_fleet_status last read them (0 without a
  * fleet). */
 int autotls_renew_fleet_nodes_changed(autotls_renew_fleet_t *fleet);
+
+/* The CA's order bucket (AutoTLSCARate) is the fleet's: one bucket in Redis (jobs/<rate item>)
+ * that every node spends from. A spend or a drain reads it, changes it and writes it back under
+ * a short lease of its own (the item's name, AUTOTLS_FLEET_BUCKET_TTL), so that two nodes never
+ * both spend the last token; a read refreshes this node's copy (renew->bucket, under renew->lock),
+ * which the scheduler looks at to decide whether an order may go. */
+typedef enum {
+    AUTOTLS_FLEET_BUCKET_READ,   /* refresh the local copy */
+    AUTOTLS_FLEET_BUCKET_TAKE,   /* spend a token for a new order: *paid says whether it could */
+    AUTOTLS_FLEET_BUCKET_DRAIN,  /* an account-wide 429: empty until retry_after */
+    AUTOTLS_FLEET_BUCKET_REFUND, /* a token spent for an order another node placed */
+} autotls_fleet_bucket_e;
+
+/* Without a fleet: APR_ENOTIMPL (the caller keeps its own bucket). With one: the operation on
+ * the fleet's bucket, through store (the calling thread's connection). A failure (Redis away,
+ * the bucket's lease held too long by another node) spends nothing: *paid stays 0. */
+apr_status_t autotls_renew_fleet_bucket(int *paid, autotls_renew_t *renew, at_store_t *store,
+                                        autotls_fleet_bucket_e op, apr_time_t now,
+                                        apr_interval_time_t retry_after, apr_pool_t *p);
 
 /* After the orders in flight are done: ends the thread and drops the heartbeat, so no order of
  * another node waits for this one. */

@@ -397,11 +397,16 @@ static void task_order_succeeded(autotls_renew_t *renew, autotls_renew_job_t *jo
 
 /* An account-wide limit: the bucket is empty until the CA's Retry-After; the site did not fail
  * (no failure counted, no backoff of its own) and is first in line when orders resume. */
-static void task_account_limited(autotls_renew_t *renew, autotls_renew_job_t *job,
-                                 apr_interval_time_t retry_after, const char *error, apr_pool_t *p)
+static void task_account_limited(autotls_renew_t *renew, at_store_t *store,
+                                 autotls_renew_job_t *job, apr_interval_time_t retry_after,
+                                 const char *error, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now(), until;
+    int paid;
 
+    /* a fleet's bucket empties for every node; this node's copy empties whatever happens */
+    autotls_renew_fleet_bucket(&paid, renew, store, AUTOTLS_FLEET_BUCKET_DRAIN, now, retry_after,
+                               p);
     apr_thread_mutex_lock(renew->lock);
     at_bucket_drain(&renew->bucket, now, retry_after);
     renew->bucket_dirty = 1;
@@ -441,8 +446,8 @@ static void task_domain_limited(autotls_renew_t *renew, autotls_renew_job_t *job
                  job->site->name, domain, autotls_job_time_text(p, until));
 }
 
-static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, apr_status_t rv,
-                              const char *why, at_acme_t *acme, apr_pool_t *p)
+static void task_order_failed(autotls_renew_t *renew, at_store_t *store, autotls_renew_job_t *job,
+                              apr_status_t rv, const char *why, at_acme_t *acme, apr_pool_t *p)
 {
     autotls_job_t *state = &job->state;
     apr_interval_time_t retry_after = acme != NULL ? at_acme_retry_after(acme) : 0;
@@ -456,7 +461,7 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_job_t *job, 
         limit = at_ratelimit_classify(at_acme_last_problem(acme), &subject, p);
     }
     if (limit == AT_RATELIMIT_ACCOUNT) {
-        task_account_limited(renew, job, retry_after, error, p);
+        task_account_limited(renew, store, job, retry_after, error, p);
         return;
     }
     if (strcmp(job->reason, AUTOTLS_RENEW_BY_MISSING) == 0) {
@@ -656,6 +661,19 @@ void autotls_renew_leases_keep(autotls_renew_t *renew, apr_time_t now, apr_pool_
     }
 }
 
+/* No order was placed (another node orders the site, or did): the token spent for it goes back
+ * to the fleet's bucket, so a fleet of nodes with the same sites keeps the CA's whole pace. */
+static void task_refund(task_t *task, apr_pool_t *p)
+{
+    int unused;
+
+    if (task->job->paid) {
+        task->job->paid = 0;
+        autotls_renew_fleet_bucket(&unused, task->renew, task->store, AUTOTLS_FLEET_BUCKET_REFUND,
+                                   apr_time_now(), 0, p);
+    }
+}
+
 /* An order, under the site's lease in a fleet; 0 when none was placed (the job file is then the
  * lease holder's to write, not ours). */
 static int task_order(task_t *task, apr_pool_t *p)
@@ -668,6 +686,7 @@ static int task_order(task_t *task, apr_pool_t *p)
     apr_status_t rv;
 
     if (!task_lease_take(task, p) || task_fleet_staged(task, p)) {
+        task_refund(task, p);
         return 0;
     }
     rv = task_order_run(&result, &acme, &why, task, p);
@@ -676,7 +695,7 @@ static int task_order(task_t *task, apr_pool_t *p)
     if (rv == APR_SUCCESS) {
         task_order_succeeded(renew, job, result, acme, p);
     } else {
-        task_order_failed(renew, job, rv, why, acme, p);
+        task_order_failed(renew, task->store, job, rv, why, acme, p);
         task_order_failed_names(job, rv, result, p);
     }
     autotls_renew_status_count(renew, task_order_result(rv, result, acme),

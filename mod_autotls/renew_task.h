@@ -73,6 +73,7 @@ typedef struct autotls_renew_job_t {
     int due_pos;   /* position in renew->due, or AUTOTLS_QUEUE_OUT */
     int ready_pos; /* position in renew->ready or renew->ready_exempt, or AUTOTLS_QUEUE_OUT */
     int exempt;    /* the order renews with `replaces`: the CA spends no token on it */
+    int paid;      /* a token was spent for the order handed over (the task may give it back) */
     int rate_told; /* "waiting for the CA's order rate" was logged for this wait */
     apr_time_t hold_told;     /* the end of the CA's limit on its names last logged */
     apr_time_t ca_wait_since; /* its order waits for the CA to answer at all, since then; or 0 */

@@ -134,6 +134,17 @@ int at_bucket_take(at_bucket_t *bucket, apr_time_t now, int exempt)
     return 1;
 }
 
+void at_bucket_refund(at_bucket_t *bucket, apr_time_t now)
+{
+    if (bucket->rate.burst <= 0) {
+        return;
+    }
+    bucket_refill(bucket, now);
+    if (bucket->tokens < bucket->rate.burst) {
+        ++bucket->tokens;
+    }
+}
+
 apr_time_t at_bucket_next(const at_bucket_t *bucket, apr_time_t now, int exempt)
 {
     at_bucket_t copy = *bucket;

@@ -97,6 +97,7 @@ class AriProxy:
     Attributes read by tests (lists of the proxy's own, appended to under a lock):
       requests       (method, path) of every request received, in order
       replaces_seen  the `replaces` value of each newOrder that carried one (refused ones too)
+      order_times    when each of orders came (time.monotonic())
       orders         the `replaces` value of every newOrder refused here or created by pebble,
                      None when it carried none (a resend after badNonce is not counted twice)
       ari_requests   the certID of every renewalInfo GET
@@ -112,6 +113,7 @@ class AriProxy:
         self.requests = []
         self.replaces_seen = []
         self.orders = []
+        self.order_times = []  # time.monotonic() of each entry of orders
         self.ari_requests = []
         self.rate_limited = []
         self.profiles_seen = []
@@ -286,6 +288,7 @@ class AriProxy:
         """Records an order refused here or created by pebble (a badNonce resend is not one)."""
         with self._lock:
             self.orders.append(replaces)
+            self.order_times.append(time.monotonic())
             if replaces is not None:
                 self.replaces_seen.append(replaces)
 

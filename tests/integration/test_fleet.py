@@ -38,6 +38,7 @@ STORES_PER_NODE = 4  # Redis connections a node may hold at once (scheduler, act
 REACHABLE = "autotls-1303:"
 LEASE_BUSY = "autotls-0115:"
 CLI_TIMEOUT = 30
+START_HOLD = 2  # seconds pebble's newOrder is held while two nodes start
 METRICS = os.environ.get("AUTOTLS_FLEET_METRICS")  # a file the measurements are appended to
 
 
@@ -71,14 +72,17 @@ def fleet_extra(redis, key_file, prefix, name=None):
             + ("AutoTLSNodeName %s\n" % name if name else ""))
 
 
-def node(sites, pebble, proxy, redis, key_file, prefix, address=None):
+def node(sites, pebble, proxy, redis, key_file, prefix, address=None, more="", validated=False):
+    """A node; B (address given) on a plain port of its own, or on pebble's http-01 port at its
+    own address when validated (its sites then resolve to it)."""
     kwargs = {}
     name = "node-a"
-    if address is not None:  # B: ports of its own on its own address
-        kwargs = dict(address=address, http_port=free_port())
+    if address is not None:
+        kwargs = dict(address=address) if validated else dict(address=address,
+                                                               http_port=free_port())
         name = "node-b"
     return AutoTLSServer(sites, pebble=pebble, ca_url=proxy.directory_url,
-                         extra=fleet_extra(redis, key_file, prefix, name), **kwargs)
+                         extra=fleet_extra(redis, key_file, prefix, name) + more, **kwargs)
 
 
 def served_all(server, sites, timeout=SERVE_TIMEOUT):
@@ -237,6 +241,53 @@ def test_a_node_killed_mid_order_loses_its_leases_and_the_other_finishes(
         b.stop()
 
 
+RATE_BURST = 3
+RATE_PERIOD = 15  # seconds: AutoTLSCARate 3/15s, one token back every 5 s, for the whole fleet
+RATE_STEP = RATE_PERIOD / RATE_BURST
+RATE_SLACK = 0.5  # seconds: the proxy is sampled every 50 ms, the schedulers tick every second
+
+
+def order_times(proxy, before, count, timeout, server):
+    """When the proxy's newOrders before + 1, ... before + count came (the proxy's own clock)."""
+    wait_for("%d orders" % count, lambda: orders(proxy) - before >= count, timeout, server)
+    return proxy.order_times[before:before + count]
+
+
+def test_the_ca_rate_is_the_fleets_not_each_nodes(pebble, proxy, redis, key_file):
+    # (before two_nodes: its node A, kept for the module, holds pebble's http-01 port)
+    """Two nodes with sites of their own (each site's name resolves to its node), started at
+    once, on one account: they spend from one bucket, so the CA sees the rate once, not once per
+    node."""
+    sites = [Site("rate%d.fleet.test" % i) for i in range(8)]
+    on_a, on_b = sites[:4], sites[4:]
+    prefix = "fr:"
+    rate = "AutoTLSCARate %d/%ds\nAutoTLSOrdersInFlight 4\n" % (RATE_BURST, RATE_PERIOD)
+    before = orders(proxy)
+    for site in on_b:
+        pebble.set_a(site.name, NODE_B)
+    a = node(on_a, pebble, proxy, redis, key_file, prefix, more=rate)
+    b = node(on_b, pebble, proxy, redis, key_file, prefix, address=NODE_B, more=rate,
+             validated=True)
+    try:
+        b.start()
+        a.start()
+        times = order_times(proxy, before, len(sites), SERVE_TIMEOUT, a)
+        first = times[0]
+        for k, at in enumerate(times, start=1):
+            earliest = max(0, k - RATE_BURST) * RATE_STEP - RATE_SLACK
+            assert at - first >= earliest, (
+                "order %d came %.2f s after the first; the fleet's bucket allows it after %.1f s"
+                % (k, at - first, earliest + RATE_SLACK), [round(t - first, 2) for t in times])
+        served_all(a, on_a)
+        served_all(b, on_b)
+        assert orders(proxy) - before == len(sites)
+    finally:
+        b.stop()
+        a.stop()
+        for site in on_b:
+            pebble.clear_a(site.name)
+
+
 @pytest.fixture(scope="module")
 def two_nodes(pebble, proxy, redis, key_file):
     """A and B started at once on one Redis prefix, the same 10 sites."""
@@ -247,9 +298,13 @@ def two_nodes(pebble, proxy, redis, key_file):
     a = node(sites, pebble, proxy, redis, key_file, prefix)
     b = node(sites, pebble, proxy, redis, key_file, prefix, address=NODE_B)
     start = time.monotonic()
+    # B starts first, so that both order; pebble holds newOrders for a moment so that none is
+    # validated before A (which the validations reach) listens.
+    proxy.delay("/order-plz", START_HOLD)
     try:
         b.start()
         a.start()
+        proxy.delay("/order-plz", 0)
         on_a = served_all(a, sites)
         on_b = served_all(b, sites)
         elapsed = time.monotonic() - start
@@ -260,6 +315,7 @@ def two_nodes(pebble, proxy, redis, key_file):
         yield dict(a=a, b=b, sites=sites, prefix=prefix, on_a=on_a, on_b=on_b,
                    orders=orders(proxy) - before_orders)
     finally:
+        proxy.delay("/order-plz", 0)
         b.stop()
         a.stop()
 
@@ -316,3 +372,4 @@ def test_redis_away_both_serve_no_order_then_renew_reaches_both(two_nodes, redis
                  lambda n=n: n.served_cert(first).serial != before[n.conf], SERVE_TIMEOUT, n)
     assert a.served_cert(first).serial == b.served_cert(first).serial
     assert orders(proxy) == orders_before + 1
+

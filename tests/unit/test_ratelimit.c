@@ -73,6 +73,24 @@ START_TEST(test_bucket_refill_of_a_full_bucket_starts_at_the_first_take)
 }
 END_TEST
 
+START_TEST(test_a_refund_gives_back_one_token_never_beyond_the_burst)
+{
+    at_bucket_t b;
+
+    at_bucket_init(&b, at_rate_make(2, SEC(10)), T0);
+    at_bucket_refund(&b, T0);
+    ck_assert_int_eq(at_bucket_tokens(&b, T0), 2);
+    ck_assert(at_bucket_take(&b, T0, 0));
+    ck_assert(at_bucket_take(&b, T0, 0));
+    ck_assert(!at_bucket_take(&b, T0 + SEC(1), 0));
+    at_bucket_refund(&b, T0 + SEC(1));
+    ck_assert(at_bucket_take(&b, T0 + SEC(1), 0));
+    ck_assert(!at_bucket_take(&b, T0 + SEC(1), 0));
+    /* the refill that was running goes on: the next token still comes at T0 + 5 s */
+    ck_assert(at_bucket_take(&b, T0 + SEC(5), 0));
+}
+END_TEST
+
 START_TEST(test_letsencrypt_default_is_300_per_3h_and_others_unlimited)
 {
     at_rate_t le = at_rate_default(AT_CA_LETSENCRYPT);
@@ -340,6 +358,7 @@ static Suite *ratelimit_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_bucket_gives_its_burst_then_one_token_per_refill_step);
     tcase_add_test(tc, test_bucket_refill_of_a_full_bucket_starts_at_the_first_take);
+    tcase_add_test(tc, test_a_refund_gives_back_one_token_never_beyond_the_burst);
     tcase_add_test(tc, test_letsencrypt_default_is_300_per_3h_and_others_unlimited);
     tcase_add_test(tc, test_account_429_drains_the_bucket_until_the_retry_after);
     tcase_add_test(tc, test_account_429_holds_an_unlimited_bucket_and_exempt_renewals_too);
