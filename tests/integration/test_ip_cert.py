@@ -262,9 +262,12 @@ class OrdinaryClients:
         return self
 
     def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def stop(self):
         self._stop.set()
         self._thread.join()
-        return False
 
     def _run(self):
         while not self._stop.is_set():
@@ -291,9 +294,11 @@ def test_ip_site_gets_its_certificate_by_tls_alpn_when_port_80_is_closed_to_the_
         server = AutoTLSServer([site], pebble=env, http_port=free_port(), https_port=env.tls_port,
                                extra="AutoTLSAllowPrivateIP on")
         server.extra += "\nListen %s:%d\n" % (IP, server.http_port)
-        with server:
-            with OrdinaryClients(server) as clients:
-                der = wait_for_ip_cert(server, IP, IP)
+        # the clients start before the server (entering it starts it): the order takes
+        # milliseconds
+        with OrdinaryClients(server) as clients, server:
+            der = wait_for_ip_cert(server, IP, IP)
+            clients.stop()
             assert clients.handshakes > 0
             assert clients.leaked == [], clients.leaked
             assert sans_of(der) == ((IP,), ())
