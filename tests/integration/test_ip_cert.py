@@ -15,6 +15,7 @@ both refusals.
 import base64
 import hashlib
 import http.client
+import ipaddress
 import json
 import re
 import secrets
@@ -48,7 +49,9 @@ SKIP_PRIVATE = "%s: skipped: its ServerName is a loopback address: no public CA 
 ACME_TLS = "acme-tls/1"
 ACME_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.1.31")
 REVERSE = "3.0.0.127.in-addr.arpa"  # IP's reverse-DNS name, as pebble's VA sends it
-ALPN_ITEM = "tls-alpn-01." + IP
+IP6 = "::1"  # an IPv6 address goes in a ServerAlias (httpd's ServerName cannot hold one)
+V6_HOST = "v6.ip-cert.test"
+REVERSE6 = "1." + "0." * 31 + "ip6.arpa"  # ::1's 32 nibbles, the last first
 ANSWERED_LOG = "autotls-0145: %s: answering tls-alpn-01" % IP
 FALLBACK_LOG = "ordering again with tls-alpn-01"
 # what an ordinary client offers; acme-tls/1 beside another protocol is no validation either
@@ -236,12 +239,12 @@ def serial_of(der):
     return normalize_serial("%X" % x509.load_der_x509_certificate(der).serial_number)
 
 
-def plant_ip_answer(server, keyauth):
-    """challenges/tls-alpn-01.<IP> as the renewal process writes it; the digest it holds."""
+def plant_ip_answer(server, keyauth, ip=IP):
+    """challenges/tls-alpn-01.<ip> as the renewal process writes it; the digest it holds."""
     digest = hashlib.sha256(keyauth.encode()).digest()
     value = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    write_challenge(server, ALPN_ITEM, json.dumps({"identifier": IP, "acmeIdentifier": value},
-                                                  separators=(",", ":")))
+    write_challenge(server, "tls-alpn-01." + ip, json.dumps(
+        {"identifier": ip, "acmeIdentifier": value}, separators=(",", ":")))
     return digest
 
 
@@ -322,11 +325,13 @@ def ip_placeholder_server():
     placeholders (no CA listens); the host-name site's twin is first on *:https, so a
     reverse-DNS SNI stays on it."""
     sites = [Site(HOST, address="*"),
-             Site(IP, autotls=True, address="*", directives="AutoTLSChallenge tls-alpn-01")]
+             Site(IP, autotls=True, address="*", directives="AutoTLSChallenge tls-alpn-01"),
+             Site(V6_HOST, aliases=(IP6,), autotls=True, address="*",
+                  directives="AutoTLSChallenge tls-alpn-01")]
     server = AutoTLSServer(sites, ca_url="https://127.0.0.1:%d/directory" % httpd.free_port(),
                            extra="AutoTLSAllowPrivateIP on\nProtocols h2 h2c http/1.1")
-    server.extra += "\nListen %s:%d https\nListen %s:%d https\n" % (
-        LOOPBACK, server.https_port, IP, server.https_port)
+    server.extra += "\nListen %s:%d https\nListen %s:%d https\nListen [%s]:%d https\n" % (
+        LOOPBACK, server.https_port, IP, server.https_port, IP6, server.https_port)
     with server:
         server.start()
         yield server
@@ -354,6 +359,22 @@ def test_reverse_dns_sni_gets_the_ip_validation_certificate_and_nothing_else_doe
         assert acme_identifier(der) == b"\x04\x20" + digest
         assert sans_of(der) == ((IP,), ())  # an iPAddress SAN, never a dNSName
     assert ANSWERED_LOG in server.error_log()
+
+
+def test_ip6_reverse_name_of_32_nibbles_gets_the_ipv6_validation_certificate(
+        ip_placeholder_server):
+    server = ip_placeholder_server
+    digest = plant_ip_answer(server, "k6.%s" % secrets.token_urlsafe(32), ip=IP6)
+    selected, der = alpn_handshake(server, IP6, REVERSE6, [ACME_TLS])
+    assert selected == ACME_TLS
+    assert acme_identifier(der) == b"\x04\x20" + digest
+    ips, dns = sans_of(der)  # the openssl command prints IPv6 uncompressed
+    assert [ipaddress.ip_address(a) for a in ips] == [ipaddress.ip_address(IP6)] and dns == ()
+    assert "autotls-0145: %s: answering tls-alpn-01" % IP6 in server.error_log()
+    # no SNI, a trailing dot, 33 nibbles: refused
+    for sni in (None, REVERSE6 + ".", "0." + REVERSE6):
+        with pytest.raises((ssl.SSLError, ConnectionResetError)):
+            alpn_handshake(server, IP6, sni, [ACME_TLS])
 
 
 def test_acme_tls_without_sni_or_with_a_malformed_reverse_name_is_refused(ip_placeholder_server):
