@@ -61,19 +61,21 @@ apr_status_t at_challenge_answer_decode(at_challenge_answer_t *answer, const cha
  *   {"identifier":"a.example","acmeIdentifier":"<base64url SHA-256 of the key authorization>"}
  * Only the name and the digest, never a key: each child mints the validation certificate with a
  * key of its own (at_cert_tlsalpn), so nothing in challenges/ can serve as a certificate key. The
- * item is named for the identifier, which the child looks up by the handshake's SNI; the decoder
- * also wants the identifier inside to be the one asked for, so an item renamed to another name
- * validates nothing. Tokens (http-01 items) never contain '.', so the two kinds never meet.
+ * item is named for the identifier, which the child looks up by the handshake's SNI (for an IP
+ * address, RFC 8738 §6, by the address its reverse-DNS SNI stands for: at_name_reverse_ip); the
+ * decoder also wants the identifier inside to be the one asked for, so an item renamed to another
+ * name validates nothing. Tokens (http-01 items) never contain '.', so the two kinds never meet.
  */
 #define AT_CHALLENGE_TLSALPN_PREFIX "tls-alpn-01."
 
 typedef struct {
-    const char *identifier;                           /* lower-case host name */
+    const char *identifier; /* lower-case host name, or IP address in canonical text */
     unsigned char digest[AT_ACME_KEYAUTH_DIGEST_LEN]; /* SHA-256 of the key authorization */
 } at_challenge_tlsalpn_t;
 
-/* The item name of identifier's tls-alpn-01 answer (lower case), or NULL when identifier is not
- * a host name or the item would be longer than a store item name may be. */
+/* The item name of identifier's tls-alpn-01 answer (lower case), or NULL when identifier is
+ * neither a host name nor an IP address in canonical text (at_challenge_identifier_valid), or the
+ * item would be longer than a store item name may be. */
 const char *at_challenge_tlsalpn_item(apr_pool_t *p, const char *identifier);
 
 /* The bytes of identifier's tls-alpn-01 answer to key_authorization (the digest is computed

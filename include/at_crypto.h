@@ -108,8 +108,10 @@ apr_status_t at_cert_self_signed(X509 **cert, apr_pool_t *p, EVP_PKEY *key,
                                  const apr_array_header_t *names, apr_interval_time_t valid);
 
 /* The tls-alpn-01 validation certificate (RFC 8737 §3): self-signed by key, name as its only
- * dNSName, and the critical acmeIdentifier extension holding digest, the SHA-256 of the key
- * authorization (at_acme_keyauth_digest; 32 bytes). Valid from now for `valid`. */
+ * SAN (a dNSName; for an IP address in canonical text, at_name_ip, an iPAddress, RFC 8738 §6,
+ * with an empty subject and so a critical SAN), and the critical acmeIdentifier extension holding
+ * digest, the SHA-256 of the key authorization (at_acme_keyauth_digest; 32 bytes). Valid from
+ * now for `valid`. */
 apr_status_t at_cert_tlsalpn(X509 **cert, apr_pool_t *p, EVP_PKEY *key, const char *name,
                              const unsigned char *digest, apr_interval_time_t valid);
 

@@ -45,6 +45,21 @@ int at_name_eligible_as(const char *name, unsigned allow, const char **why);
  * a Host header (r->hostname) and what a certificate's iPAddress SAN is compared with. */
 int at_name_ip(const char *text, char *canonical);
 
+/* The reverse-DNS names of IP addresses (RFC 1035 §3.5, RFC 3596 §2.5): what a CA sends as SNI
+ * when it validates an IP identifier by tls-alpn-01 (RFC 8738 §6), since SNI carries no address
+ * (RFC 6066 §3). */
+#define AT_NAME_REVERSE_IP4_SUFFIX ".in-addr.arpa"
+#define AT_NAME_REVERSE_IP6_SUFFIX ".ip6.arpa"
+
+/* Whether name is the reverse-DNS name of an IP address, parsed strictly: exactly four decimal
+ * labels of 0..255 without leading zeros, the address's bytes in reverse order, then
+ * "in-addr.arpa" ("1.0.0.127.in-addr.arpa" is 127.0.0.1); or exactly 32 labels of one hex digit,
+ * the address's nibbles from the last, then "ip6.arpa". Letters in any case (DNS names compare
+ * case-insensitively); no trailing dot (an SNI carries none, RFC 6066 §3); anything else is no
+ * address. When it is and canonical is not NULL, writes there (AT_NAME_IP_TEXT_MAX bytes) the
+ * address's canonical text (at_name_ip). Pure function; name may be NULL (not one). */
+int at_name_reverse_ip(const char *name, char *canonical);
+
 /* Whether name is a wildcard that can get a publicly trusted certificate by dns-01: "*." and
  * an eligible name of at least two labels ("*.example.com"; not "*.com", not "a.*.example.com").
  * When not, *why says which. */

@@ -9,7 +9,10 @@
  * switches protocol (our protocol_switch) and asks ssl_answer_challenge for a certificate. The
  * switch is where we decide: the SNI name must belong to that site and have an answer in
  * challenges/ made for that very name (at_challenge.h); otherwise we decline, mod_ssl ends the
- * handshake with a fatal alert, and a probe gets no certificate at all.
+ * handshake with a fatal alert, and a probe gets no certificate at all. An IP address has no SNI
+ * of its own: the CA sends its reverse-DNS name (RFC 8738 §6), which selects no vhost, so the
+ * handshake stays on the first vhost of the address; the name is mapped back to the address
+ * (at_name_reverse_ip) and the IP site answers from any managed twin there.
  *
  * The one idea: the stored answer holds only the name and the digest of the key authorization.
  * Each child mints the validation certificate itself with a P-256 key made once per process and
@@ -71,9 +74,10 @@ typedef struct {
     int next; /* the slot the next new entry takes (oldest first) */
 } alpn_child_t;
 
-/* A connection switched to acme-tls/1: the name and the certificate it gets. */
+/* A connection switched to acme-tls/1: its SNI, the identifier validated and the certificate. */
 typedef struct {
-    const char *name;
+    const char *sni;
+    const char *identifier; /* the SNI, or the IP address its reverse-DNS name stands for */
     const char *cert_pem;
 } alpn_conn_t;
 
@@ -106,11 +110,64 @@ int autotls_alpn_offers_only_acme(const apr_array_header_t *offers)
            strcmp(APR_ARRAY_IDX(offers, 0, const char *), AUTOTLS_ALPN_PROTOCOL) == 0;
 }
 
+/* The SNI name of c's handshake, lower case, or NULL. */
+static const char *alpn_sni(conn_rec *c, server_rec *s)
+{
+    const char *sni = ap_ssl_var_lookup(c->pool, s, c, NULL, ALPN_SNI_VAR);
+    char *lower;
+
+    if (sni == NULL || *sni == '\0') {
+        return NULL;
+    }
+    lower = apr_pstrdup(c->pool, sni);
+    ap_str_tolower(lower);
+    return lower;
+}
+
+/* The site an acme-tls/1 handshake with SNI sni on vhost s would validate, and in *identifier
+ * what for: the SNI name itself, which must belong to s's site (mod_ssl chose s by it); or the
+ * IP address a reverse-DNS SNI stands for (RFC 8738 §6), whose site answers from any managed twin
+ * (mod_ssl left the handshake on the address's first vhost, which no SNI of an address can
+ * select; a twin has acme-tls/1 in its Protocols and our certificate callback). NULL when the
+ * site does not list tls-alpn-01, or without SNI. */
+static const autotls_site_t *alpn_target(conn_rec *c, const autotls_ctx_t *ctx, server_rec *s,
+                                         const char *sni, const char **identifier)
+{
+    char ip[AT_NAME_IP_TEXT_MAX];
+    const autotls_site_t *site;
+
+    *identifier = NULL;
+    if (sni == NULL) {
+        return NULL;
+    }
+    if (at_name_reverse_ip(sni, ip)) {
+        site = autotls_site_for_host(ctx, ip);
+        if (autotls_certs_site_of_twin(s) == NULL || !alpn_site_listed(site)) {
+            return NULL;
+        }
+        *identifier = apr_pstrdup(c->pool, ip);
+        return site;
+    }
+    site = alpn_site(s);
+    if (site == NULL || autotls_site_for_host(ctx, sni) != site) {
+        return NULL;
+    }
+    *identifier = sni;
+    return site;
+}
+
 static int alpn_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
                                  const apr_array_header_t *offers, apr_array_header_t *proposals)
 {
-    if (r != NULL || alpn_child == NULL || !autotls_alpn_offers_only_acme(offers) ||
-        alpn_site(s) == NULL) {
+    autotls_ctx_t *ctx = autotls_ctx_get();
+    const char *identifier;
+
+    if (r != NULL || ctx == NULL || alpn_child == NULL || !autotls_alpn_offers_only_acme(offers)) {
+        return DECLINED;
+    }
+    /* a twin of a tls-alpn-01 site, or any twin for an IP site's reverse-DNS SNI: what the
+     * switch then refuses (no answer, another site's name) ends the handshake there */
+    if (alpn_site(s) == NULL && alpn_target(c, ctx, s, alpn_sni(c, s), &identifier) == NULL) {
         return DECLINED;
     }
     APR_ARRAY_PUSH(proposals, const char *) = AUTOTLS_ALPN_PROTOCOL;
@@ -229,36 +286,25 @@ static const char *alpn_cert_for(conn_rec *c, alpn_child_t *child,
     return pem;
 }
 
-/* The SNI name of c's handshake, lower case, or NULL. */
-static const char *alpn_sni(conn_rec *c, server_rec *s)
-{
-    const char *sni = ap_ssl_var_lookup(c->pool, s, c, NULL, ALPN_SNI_VAR);
-    char *lower;
-
-    if (sni == NULL || *sni == '\0') {
-        return NULL;
-    }
-    lower = apr_pstrdup(c->pool, sni);
-    ap_str_tolower(lower);
-    return lower;
-}
-
 /* Declining makes mod_ssl end the handshake with a fatal alert: no certificate is sent. */
 static int alpn_protocol_switch(conn_rec *c, request_rec *r, server_rec *s, const char *protocol)
 {
     autotls_ctx_t *ctx = autotls_ctx_get();
-    const autotls_site_t *site;
     const at_challenge_tlsalpn_t *answer = NULL;
-    const char *name, *pem = NULL;
+    const char *sni, *identifier = NULL, *pem = NULL;
     alpn_conn_t *state;
 
     if (r != NULL || protocol == NULL || strcmp(protocol, AUTOTLS_ALPN_PROTOCOL) != 0 ||
-        ctx == NULL || alpn_child == NULL || (site = alpn_site(s)) == NULL) {
+        ctx == NULL || alpn_child == NULL) {
         return DECLINED;
     }
-    name = alpn_sni(c, s);
-    if (name != NULL && autotls_site_for_host(ctx, name) == site) {
-        answer = alpn_answer_load(c, ctx, name);
+    sni = alpn_sni(c, s);
+    if (alpn_site(s) == NULL &&
+        (autotls_certs_site_of_twin(s) == NULL || !at_name_reverse_ip(sni, NULL))) {
+        return DECLINED; /* not ours to answer: another module's acme-tls/1, or no site's */
+    }
+    if (alpn_target(c, ctx, s, sni, &identifier) != NULL) {
+        answer = alpn_answer_load(c, ctx, identifier);
     }
     if (answer != NULL) {
         pem = alpn_cert_for(c, alpn_child, answer);
@@ -267,11 +313,12 @@ static int alpn_protocol_switch(conn_rec *c, request_rec *r, server_rec *s, cons
         ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c,
                       AUTOTLS_LOGNO(0144) "%s: an %s handshake for a name without a tls-alpn-01 "
                                           "response is refused",
-                      name != NULL ? name : "(no SNI)", AUTOTLS_ALPN_PROTOCOL);
+                      sni != NULL ? sni : "(no SNI)", AUTOTLS_ALPN_PROTOCOL);
         return DECLINED;
     }
     state = apr_pcalloc(c->pool, sizeof(*state));
-    state->name = name;
+    state->sni = sni;
+    state->identifier = identifier;
     state->cert_pem = pem;
     ap_set_module_config(c->conn_config, &autotls_module, state);
     c->keepalive = AP_CONN_CLOSE;
@@ -290,16 +337,16 @@ static int alpn_answer_challenge(conn_rec *c, const char *server_name, const cha
 {
     const alpn_conn_t *state = ap_get_module_config(c->conn_config, &autotls_module);
 
-    /* state->name is the handshake's SNI already; mod_ssl's view of it must not differ */
+    /* state->sni is the handshake's SNI already; mod_ssl's view of it must not differ */
     if (state == NULL || alpn_child == NULL ||
-        (server_name != NULL && strcasecmp(server_name, state->name) != 0)) {
+        (server_name != NULL && strcasecmp(server_name, state->sni) != 0)) {
         return DECLINED;
     }
     *pcert_pem = state->cert_pem;
     *pkey_pem = alpn_child->key_pem;
     ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c,
                   AUTOTLS_LOGNO(0145) "%s: answering tls-alpn-01 with a validation certificate",
-                  state->name);
+                  state->identifier);
     return OK;
 }
 

@@ -544,16 +544,17 @@ static int cert_set_validity(X509 *cert, apr_interval_time_t valid)
                          (long)(secs % CERT_SECONDS_PER_DAY)) != NULL;
 }
 
-/* Subject and issuer CN=first name (when a CN takes it), basicConstraints CA:FALSE, SANs. */
+/* Subject and issuer CN=first name (when a CN takes it), basicConstraints CA:FALSE, SANs; the
+ * SANs critical when the subject stays empty (an IP address: RFC 5280 §4.2.1.6). */
 static int cert_set_names(X509 *cert, const apr_array_header_t *names)
 {
     const char *first = APR_ARRAY_IDX(names, 0, const char *);
     X509_NAME *subject = X509_get_subject_name(cert);
     BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
     GENERAL_NAMES *gens = at_crypto_san_names(names);
-    int ok = bc != NULL && gens != NULL;
+    int ok = bc != NULL && gens != NULL, cn = at_crypto_cn_takes(first);
 
-    if (ok && at_crypto_cn_takes(first)) {
+    if (ok && cn) {
         ok = X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)first,
                                         -1, -1, 0);
     }
@@ -561,7 +562,7 @@ static int cert_set_names(X509 *cert, const apr_array_header_t *names)
     if (ok) {
         bc->ca = 0;
         ok = X509_add1_ext_i2d(cert, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT) == 1 &&
-             X509_add1_ext_i2d(cert, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1;
+             X509_add1_ext_i2d(cert, NID_subject_alt_name, gens, !cn, X509V3_ADD_DEFAULT) == 1;
     }
     BASIC_CONSTRAINTS_free(bc);
     GENERAL_NAMES_free(gens);

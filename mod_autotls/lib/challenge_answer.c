@@ -246,7 +246,8 @@ apr_status_t at_challenge_tlsalpn_encode(char **data, apr_size_t *len, const cha
 
     *why = NULL;
     if (at_challenge_tlsalpn_item(p, identifier) == NULL) {
-        *why = "the identifier is not a host name of a storable length";
+        *why = "the identifier is neither a host name of a storable length nor an IP address in "
+               "canonical text";
         return AT_EARG;
     }
     if (at_acme_keyauth_digest(digest, key_authorization) != APR_SUCCESS) {

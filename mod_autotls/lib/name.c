@@ -21,7 +21,13 @@
 #include "at_name.h"
 
 #define NAME_LOCALHOST "localhost"
+#define NAME_IP4_BYTES 4
 #define NAME_IP6_BYTES 16
+#define NAME_IP4_OCTET_MAX 255
+#define NAME_IP4_OCTET_DIGITS 3 /* "255" */
+#define NAME_DECIMAL 10
+#define NAME_NIBBLE_BITS 4
+#define NAME_NIBBLES_PER_BYTE 2
 #define NAME_BITS_PER_BYTE 8
 #define NAME_WHY_IP_VHOST "is an IP address: only with AutoTLS on in its vhost"
 #define NAME_WHY_IP_FORM                                                                           \
@@ -104,6 +110,93 @@ int at_name_ip(const char *text, char *canonical)
         return 0;
     }
     if (inet_pton(family, bare, addr) != 1) {
+        return 0;
+    }
+    return canonical == NULL || inet_ntop(family, addr, canonical, AT_NAME_IP_TEXT_MAX) != NULL;
+}
+
+/* Whether name ends in suffix (case ignored) with at least one character before it; the length
+ * of what comes before it. */
+static int name_strip_suffix(const char *name, size_t len, const char *suffix, size_t *head)
+{
+    size_t n = strlen(suffix);
+
+    if (len <= n || strcasecmp(name + len - n, suffix) != 0) {
+        return 0;
+    }
+    *head = len - n;
+    return 1;
+}
+
+/* The four decimal labels of an in-addr.arpa name's head (len characters), last byte first. */
+static int name_reverse_ip4(const char *head, size_t len, unsigned char *addr)
+{
+    size_t i = 0;
+    int labels = 0;
+
+    while (labels < NAME_IP4_BYTES) {
+        unsigned value = 0;
+        size_t digits = 0;
+
+        while (i < len && apr_isdigit(head[i])) {
+            if (++digits > NAME_IP4_OCTET_DIGITS || (digits == 2 && value == 0)) {
+                return 0; /* a leading zero, or too long for an octet */
+            }
+            value = value * NAME_DECIMAL + (unsigned)(head[i++] - '0');
+        }
+        if (digits == 0 || value > NAME_IP4_OCTET_MAX) {
+            return 0;
+        }
+        addr[NAME_IP4_BYTES - 1 - labels++] = (unsigned char)value;
+        if (labels < NAME_IP4_BYTES && (i >= len || head[i++] != '.')) {
+            return 0;
+        }
+    }
+    return i == len;
+}
+
+/* The 32 one-nibble labels of an ip6.arpa name's head (len characters), last nibble first. */
+static int name_reverse_ip6(const char *head, size_t len, unsigned char *addr)
+{
+    size_t i;
+
+    if (len != NAME_IP6_BYTES * NAME_NIBBLES_PER_BYTE * 2 - 1) {
+        return 0; /* "n.n. ... .n": one character and one dot per nibble, the last dot the suffix's
+                   */
+    }
+    memset(addr, 0, NAME_IP6_BYTES);
+    for (i = 0; i < NAME_IP6_BYTES * NAME_NIBBLES_PER_BYTE; i++) {
+        char c = head[2 * i];
+        unsigned nibble;
+
+        if (!apr_isxdigit(c) || (2 * i + 1 < len && head[2 * i + 1] != '.')) {
+            return 0;
+        }
+        nibble =
+            apr_isdigit(c) ? (unsigned)(c - '0') : (unsigned)(apr_tolower(c) - 'a' + NAME_DECIMAL);
+        addr[NAME_IP6_BYTES - 1 - i / NAME_NIBBLES_PER_BYTE] |=
+            (unsigned char)(nibble << (NAME_NIBBLE_BITS * (i % NAME_NIBBLES_PER_BYTE)));
+    }
+    return 1;
+}
+
+int at_name_reverse_ip(const char *name, char *canonical)
+{
+    unsigned char addr[NAME_IP6_BYTES];
+    size_t len = name != NULL ? strlen(name) : 0, head;
+    int family;
+
+    if (name_strip_suffix(name, len, AT_NAME_REVERSE_IP4_SUFFIX, &head)) {
+        family = AF_INET;
+        if (!name_reverse_ip4(name, head, addr)) {
+            return 0;
+        }
+    } else if (name_strip_suffix(name, len, AT_NAME_REVERSE_IP6_SUFFIX, &head)) {
+        family = AF_INET6;
+        if (!name_reverse_ip6(name, head, addr)) {
+            return 0;
+        }
+    } else {
         return 0;
     }
     return canonical == NULL || inet_ntop(family, addr, canonical, AT_NAME_IP_TEXT_MAX) != NULL;

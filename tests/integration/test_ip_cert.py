@@ -12,17 +12,28 @@ that vhost, and a loopback one only with AutoTLSAllowPrivateIP on: what `apache2
 both refusals.
 """
 
+import base64
+import hashlib
 import http.client
+import ipaddress
+import json
 import re
+import secrets
 import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ObjectIdentifier
 
-from autotls_server import CONNECT_TIMEOUT, LOOPBACK, AutoTLSServer, Site, skip_unless_runnable
+import httpd
+from autotls_server import (CONNECT_TIMEOUT, LOOPBACK, AutoTLSServer, Site, normalize_serial,
+                            skip_unless_runnable, write_challenge)
+from pebble import PebbleEnv, free_port
 
 MODULE = skip_unless_runnable()
 
@@ -34,6 +45,18 @@ ISSUED_TIMEOUT = 90.0
 POLL_INTERVAL = 0.2
 SKIP_VHOST = "%s: skipped: its ServerName is an IP address: only with AutoTLS on in its vhost"
 SKIP_PRIVATE = "%s: skipped: its ServerName is a loopback address: no public CA validates it"
+# tls-alpn-01 for an IP address (RFC 8738 §6): the CA's SNI is the address's reverse-DNS name
+ACME_TLS = "acme-tls/1"
+ACME_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.1.31")
+REVERSE = "3.0.0.127.in-addr.arpa"  # IP's reverse-DNS name, as pebble's VA sends it
+IP6 = "::1"  # an IPv6 address goes in a ServerAlias (httpd's ServerName cannot hold one)
+V6_HOST = "v6.ip-cert.test"
+REVERSE6 = "1." + "0." * 31 + "ip6.arpa"  # ::1's 32 nibbles, the last first
+ANSWERED_LOG = "autotls-0145: %s: answering tls-alpn-01" % IP
+FALLBACK_LOG = "ordering again with tls-alpn-01"
+# what an ordinary client offers; acme-tls/1 beside another protocol is no validation either
+ORDINARY_OFFERS = ([], ["http/1.1"], ["h2", "http/1.1"], [ACME_TLS, "http/1.1"])
+PROBE_INTERVAL = 0.05  # seconds between an ordinary client's handshakes while the order runs
 
 
 def ip_server(pebble, sites, extra=""):
@@ -183,3 +206,187 @@ def test_private_ip_needs_allow_private_ip():
     assert "AutoTLSAllowPrivateIP on" in out
     out = config_test([Site(IP, autotls=True, address=IP)], extra="AutoTLSAllowPrivateIP on")
     assert "%s: managed" % IP in out
+
+
+# --- tls-alpn-01 for an IP address (RFC 8738 §6, issue 14 item 4) ----------------------------
+
+
+def alpn_handshake(server, address, sni, protocols):
+    """(selected ALPN protocol, DER served) of one handshake to address:https_port; raises
+    ssl.SSLError (or a reset) when the server ends it."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if protocols:
+        ctx.set_alpn_protocols(list(protocols))
+    with socket.create_connection((address, server.https_port), timeout=CONNECT_TIMEOUT) as sock:
+        with ctx.wrap_socket(sock, server_hostname=sni) as tls:
+            return tls.selected_alpn_protocol(), tls.getpeercert(binary_form=True)
+
+
+def acme_identifier(der):
+    """The value of the certificate's acmeIdentifier extension (critical), or None."""
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        ext = cert.extensions.get_extension_for_oid(ACME_IDENTIFIER)
+    except x509.ExtensionNotFound:
+        return None
+    assert ext.critical
+    return ext.value.value
+
+
+def serial_of(der):
+    return normalize_serial("%X" % x509.load_der_x509_certificate(der).serial_number)
+
+
+def plant_ip_answer(server, keyauth, ip=IP):
+    """challenges/tls-alpn-01.<ip> as the renewal process writes it; the digest it holds."""
+    digest = hashlib.sha256(keyauth.encode()).digest()
+    value = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    write_challenge(server, "tls-alpn-01." + ip, json.dumps(
+        {"identifier": ip, "acmeIdentifier": value}, separators=(",", ":")))
+    return digest
+
+
+class OrdinaryClients:
+    """Handshakes to IP as ordinary clients make them (no SNI, or the reverse-DNS name, with the
+    offers of ORDINARY_OFFERS), over and over while an order runs: every certificate they got
+    that carries acmeIdentifier is kept in leaked."""
+
+    def __init__(self, server):
+        self.server = server
+        self.leaked = []
+        self.handshakes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for sni in (None, REVERSE):
+                for offer in ORDINARY_OFFERS:
+                    try:
+                        selected, der = alpn_handshake(self.server, IP, sni, offer)
+                    except (OSError, ssl.SSLError):
+                        continue
+                    self.handshakes += 1
+                    if selected == ACME_TLS or acme_identifier(der) is not None:
+                        self.leaked.append((sni, offer, selected))
+            time.sleep(PROBE_INTERVAL)
+
+
+def test_ip_site_gets_its_certificate_by_tls_alpn_when_port_80_is_closed_to_the_ca():
+    """pebble's http-01 port has no listener; its tlsPort is the twins' HTTPS port. The IP site
+    lists tls-alpn-01 alone: pebble connects to the address with SNI = its reverse-DNS name and
+    ALPN acme-tls/1, gets the validation certificate (iPAddress SAN), and issues; a client
+    without SNI then gets the issued certificate. Ordinary clients of the address never saw the
+    validation certificate meanwhile."""
+    site = Site(IP, autotls=True, address=IP, directives="AutoTLSChallenge tls-alpn-01")
+    with PebbleEnv(http01_port=free_port(), tls_port=free_port()) as env:
+        server = AutoTLSServer([site], pebble=env, http_port=free_port(), https_port=env.tls_port,
+                               extra="AutoTLSAllowPrivateIP on")
+        server.extra += "\nListen %s:%d\n" % (IP, server.http_port)
+        # the clients start before the server (entering it starts it): the order takes
+        # milliseconds
+        with OrdinaryClients(server) as clients, server:
+            der = wait_for_ip_cert(server, IP, IP)
+            clients.stop()
+            assert clients.handshakes > 0
+            assert clients.leaked == [], clients.leaked
+            assert sans_of(der) == ((IP,), ())
+            assert "Pebble Intermediate" in issuer_of(der)
+            live = [e for e in server.live_events() if e.site == IP]
+            assert live and live[-1].names == (IP,), live
+            assert serial_of(der) == live[-1].serial
+            assert acme_identifier(der) is None
+            assert verify_ip_with_openssl(server, IP) == "0 (ok)"
+            log = server.error_log()
+            assert ANSWERED_LOG in log, server.log_tail()
+            assert FALLBACK_LOG not in log  # tls-alpn-01 alone: never tried http-01
+            # the answer is withdrawn after the order; a no-SNI acme-tls/1 offer is refused
+            with pytest.raises((ssl.SSLError, ConnectionResetError)):
+                alpn_handshake(server, IP, None, [ACME_TLS])
+
+
+@pytest.fixture(scope="module")
+def ip_placeholder_server():
+    """An IP site (tls-alpn-01 listed) and a host-name site on one address, both keeping their
+    placeholders (no CA listens); the host-name site's twin is first on *:https, so a
+    reverse-DNS SNI stays on it."""
+    sites = [Site(HOST, address="*"),
+             Site(IP, autotls=True, address="*", directives="AutoTLSChallenge tls-alpn-01"),
+             Site(V6_HOST, aliases=(IP6,), autotls=True, address="*",
+                  directives="AutoTLSChallenge tls-alpn-01")]
+    server = AutoTLSServer(sites, ca_url="https://127.0.0.1:%d/directory" % httpd.free_port(),
+                           extra="AutoTLSAllowPrivateIP on\nProtocols h2 h2c http/1.1")
+    server.extra += "\nListen %s:%d https\nListen %s:%d https\nListen [%s]:%d https\n" % (
+        LOOPBACK, server.https_port, IP, server.https_port, IP6, server.https_port)
+    with server:
+        server.start()
+        yield server
+
+
+def test_reverse_dns_sni_gets_the_ip_validation_certificate_and_nothing_else_does(
+        ip_placeholder_server):
+    server = ip_placeholder_server
+    digest = plant_ip_answer(server, "%s.%s" % (secrets.token_urlsafe(32),
+                                                secrets.token_urlsafe(32)))
+    _, placeholder = alpn_handshake(server, IP, None, ["http/1.1"])
+    assert acme_identifier(placeholder) is None
+    for sni in (None, REVERSE, HOST):
+        for offer in ORDINARY_OFFERS:
+            try:
+                selected, der = alpn_handshake(server, IP, sni, offer)
+            except ssl.SSLError:
+                assert "http/1.1" not in offer, (sni, offer)  # h2 alone: httpd has no h2 here
+                continue
+            assert selected != ACME_TLS and acme_identifier(der) is None, (sni, offer)
+    # the CA's handshake, on the IP's address and on the other one (the name picks the site)
+    for address in (IP, LOOPBACK):
+        selected, der = alpn_handshake(server, address, REVERSE, [ACME_TLS])
+        assert selected == ACME_TLS
+        assert acme_identifier(der) == b"\x04\x20" + digest
+        assert sans_of(der) == ((IP,), ())  # an iPAddress SAN, never a dNSName
+    assert ANSWERED_LOG in server.error_log()
+
+
+def test_ip6_reverse_name_of_32_nibbles_gets_the_ipv6_validation_certificate(
+        ip_placeholder_server):
+    server = ip_placeholder_server
+    digest = plant_ip_answer(server, "k6.%s" % secrets.token_urlsafe(32), ip=IP6)
+    selected, der = alpn_handshake(server, IP6, REVERSE6, [ACME_TLS])
+    assert selected == ACME_TLS
+    assert acme_identifier(der) == b"\x04\x20" + digest
+    ips, dns = sans_of(der)  # the openssl command prints IPv6 uncompressed
+    assert [ipaddress.ip_address(a) for a in ips] == [ipaddress.ip_address(IP6)] and dns == ()
+    assert "autotls-0145: %s: answering tls-alpn-01" % IP6 in server.error_log()
+    # no SNI, a trailing dot, 33 nibbles: refused
+    for sni in (None, REVERSE6 + ".", "0." + REVERSE6):
+        with pytest.raises((ssl.SSLError, ConnectionResetError)):
+            alpn_handshake(server, IP6, sni, [ACME_TLS])
+
+
+def test_acme_tls_without_sni_or_with_a_malformed_reverse_name_is_refused(ip_placeholder_server):
+    server = ip_placeholder_server
+    plant_ip_answer(server, "k.%s" % secrets.token_urlsafe(32))
+    for sni in (None,                          # no SNI: which name would it be? refused as ever
+                "03.0.0.127.in-addr.arpa",     # leading zero
+                "3.0.0.0.127.in-addr.arpa",    # five labels
+                "0.0.127.in-addr.arpa",        # three labels
+                "259.0.0.127.in-addr.arpa",    # not an octet
+                "4.0.0.127.in-addr.arpa",      # another address, no site there
+                IP + ".in-addr.arpa"):         # not reversed: 1.0.0.127... is not IP
+        with pytest.raises((ssl.SSLError, ConnectionResetError)):
+            alpn_handshake(server, IP, sni, [ACME_TLS])
+    assert re.search(r"autotls-0144: \(no SNI\): an acme-tls/1 handshake", server.error_log())

@@ -137,10 +137,11 @@ class ChallengeWatch:
 def test_site_with_only_tls_alpn_gets_a_certificate_while_port_80_is_closed_to_the_ca(
         closed_port80_pebble):
     site = Site("alpn-only.test", directives="AutoTLSChallenge tls-alpn-01")
-    with alpn_server([site], closed_port80_pebble) as server:
-        with ChallengeWatch(server) as watch:
-            server.start()
-            served = server.wait_until_served(site.name, ISSUER, SERVED_TIMEOUT)
+    server = alpn_server([site], closed_port80_pebble)
+    # the watch runs before the server starts (entering the server starts it): the whole order
+    # may take less than 100 ms, the answer's life a few
+    with ChallengeWatch(server) as watch, server:
+        served = server.wait_until_served(site.name, ISSUER, SERVED_TIMEOUT)
         assert served.sans == (site.name,)
         verified = server.served_cert(site.name, verify=True)
         assert verified.serial == served.serial

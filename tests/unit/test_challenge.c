@@ -10,6 +10,8 @@
  */
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include <apr_strings.h>
 #include <check.h>
 
@@ -17,6 +19,7 @@
 #include "at_challenge.h"
 #include "at_core.h"
 #include "at_crypto.h"
+#include "at_name.h"
 #include "challenge_match.h"
 
 #include <openssl/x509v3.h>
@@ -482,6 +485,77 @@ START_TEST(test_tlsalpn_certificate_names_only_the_name_and_proves_the_digest)
 }
 END_TEST
 
+START_TEST(test_tlsalpn_answer_for_an_ip_address_is_named_and_bound_by_the_address)
+{
+    static const char *const ips[] = {"127.0.0.3", "203.0.113.5", "2001:db8::5"};
+    at_challenge_tlsalpn_t answer;
+    const char *why = "unset";
+    char *data;
+    apr_size_t len;
+    size_t i;
+
+    for (i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+        ck_assert_str_eq(at_challenge_tlsalpn_item(pool, ips[i]),
+                         apr_pstrcat(pool, AT_CHALLENGE_TLSALPN_PREFIX, ips[i], NULL));
+        ck_assert_int_eq(at_challenge_tlsalpn_encode(&data, &len, &why, pool, ips[i], KEYAUTH),
+                         APR_SUCCESS);
+        ck_assert_int_eq(at_challenge_tlsalpn_decode(&answer, &why, pool, ips[i], data, len),
+                         APR_SUCCESS);
+        ck_assert_str_eq(answer.identifier, ips[i]);
+        /* the reverse-DNS name is what alpn.c maps back to the address, never an item name */
+        ck_assert_int_eq(
+            at_challenge_tlsalpn_decode(&answer, &why, pool, "3.0.0.127.in-addr.arpa", data, len),
+            AT_EPROTO);
+    }
+    /* an address only in its canonical text, as it was ordered (RFC 8738 §3) */
+    ck_assert_ptr_null(at_challenge_tlsalpn_item(pool, "2001:db8:0:0::5"));
+    ck_assert_ptr_null(at_challenge_tlsalpn_item(pool, "[2001:db8::5]"));
+    ck_assert_int_eq(
+        at_challenge_tlsalpn_encode(&data, &len, &why, pool, "2001:db8:0:0::5", KEYAUTH), AT_EARG);
+}
+END_TEST
+
+START_TEST(test_tlsalpn_certificate_for_an_ip_address_names_it_as_ip_address_only)
+{
+    static const struct {
+        const char *ip;
+        int bytes;
+    } ips[] = {{"127.0.0.3", 4}, {"2001:db8::5", 16}};
+    unsigned char digest[AT_ACME_KEYAUTH_DIGEST_LEN];
+    char text[AT_NAME_IP_TEXT_MAX];
+    GENERAL_NAMES *sans;
+    const GENERAL_NAME *san;
+    EVP_PKEY *key;
+    X509 *cert;
+    int critical;
+    size_t i;
+
+    ck_assert_int_eq(at_acme_keyauth_digest(digest, KEYAUTH), APR_SUCCESS);
+    ck_assert_int_eq(at_key_generate(&key, pool, AT_KEY_EC256), APR_SUCCESS);
+    for (i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+        ck_assert_int_eq(
+            at_cert_tlsalpn(&cert, pool, key, ips[i].ip, digest, apr_time_from_sec(3600)),
+            APR_SUCCESS);
+        sans = X509_get_ext_d2i(cert, NID_subject_alt_name, &critical, NULL);
+        ck_assert_int_eq(sk_GENERAL_NAME_num(sans), 1); /* RFC 8738 §6: the address alone */
+        san = sk_GENERAL_NAME_value(sans, 0);
+        ck_assert_int_eq(san->type, GEN_IPADD);
+        ck_assert_int_eq(ASN1_STRING_length(san->d.iPAddress), ips[i].bytes);
+        ck_assert(inet_ntop(ips[i].bytes == 4 ? AF_INET : AF_INET6,
+                            ASN1_STRING_get0_data(san->d.iPAddress), text, sizeof(text)));
+        ck_assert_str_eq(text, ips[i].ip);
+        GENERAL_NAMES_free(sans);
+        /* no commonName holds an address: the subject is empty, so the SAN is critical
+         * (RFC 5280 §4.2.1.6) */
+        ck_assert_int_eq(X509_NAME_entry_count(X509_get_subject_name(cert)), 0);
+        ck_assert_int_eq(critical, 1);
+        ck_assert(at_cert_is_tlsalpn(cert));
+        ck_assert_int_eq(X509_check_ip_asc(cert, ips[i].ip, 0), 1);
+        ck_assert_int_eq(X509_verify(cert, key), 1);
+    }
+}
+END_TEST
+
 static Suite *challenge_suite(void)
 {
     Suite *s = suite_create("challenge");
@@ -512,6 +586,8 @@ static Suite *challenge_suite(void)
     tcase_add_test(tc, test_tlsalpn_item_exists_only_for_host_names_of_storable_length);
     tcase_add_test(tc, test_tlsalpn_garbage_is_refused_with_a_reason);
     tcase_add_test(tc, test_tlsalpn_certificate_names_only_the_name_and_proves_the_digest);
+    tcase_add_test(tc, test_tlsalpn_answer_for_an_ip_address_is_named_and_bound_by_the_address);
+    tcase_add_test(tc, test_tlsalpn_certificate_for_an_ip_address_names_it_as_ip_address_only);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -255,6 +255,89 @@ START_TEST(test_ip_canonical_text_is_rfc5952_without_brackets)
 }
 END_TEST
 
+/* 2001:db8::567:89ab's reverse-DNS name, its 32 nibbles from the last (RFC 3596 §2.5). */
+#define REVERSE_IP6_NIBBLES "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2"
+
+static const struct {
+    const char *name;
+    const char *ip; /* its canonical text */
+} reverse_good[] = {
+    {"1.0.0.127.in-addr.arpa", "127.0.0.1"},
+    {"3.0.0.127.in-addr.arpa", "127.0.0.3"},
+    {"5.113.0.203.in-addr.arpa", "203.0.113.5"},
+    {"0.0.0.0.in-addr.arpa", "0.0.0.0"}, /* an address; whether a site has it is another matter */
+    {"255.255.255.255.in-addr.arpa", "255.255.255.255"},
+    {"1.0.0.127.IN-ADDR.ARPA", "127.0.0.1"}, /* DNS names compare case-insensitively */
+    {"1.0.0.127.In-Addr.Arpa", "127.0.0.1"},
+    {REVERSE_IP6_NIBBLES ".ip6.arpa", "2001:db8::567:89ab"},
+    {"B.A.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.B.D.0.1.0.0.2.IP6.ARPA",
+     "2001:db8::567:89ab"},
+    {"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa", "::1"},
+};
+
+static const char *const reverse_bad[] = {
+    "",
+    "in-addr.arpa",
+    ".in-addr.arpa",
+    "ip6.arpa",
+    ".ip6.arpa",
+    "1.0.0.127.in-addr.arpa.",  /* a trailing dot: no SNI carries one */
+    "01.0.0.127.in-addr.arpa",  /* leading zeros */
+    "1.00.0.127.in-addr.arpa",  /* leading zeros */
+    "1.0.0.0127.in-addr.arpa",  /* leading zeros */
+    "256.0.0.127.in-addr.arpa", /* not an octet */
+    "1.0.0.1000.in-addr.arpa",
+    "99999999999.0.0.127.in-addr.arpa",
+    "0.0.127.in-addr.arpa",       /* too few labels */
+    "127.in-addr.arpa",           /* too few labels */
+    "1.1.0.0.127.in-addr.arpa",   /* too many labels */
+    "1..0.127.in-addr.arpa",      /* an empty label */
+    ".1.0.0.127.in-addr.arpa",    /* an empty label */
+    "+1.0.0.127.in-addr.arpa",    /* a sign */
+    "-1.0.0.127.in-addr.arpa",    /* a sign */
+    "0x1.0.0.127.in-addr.arpa",   /* not decimal */
+    "a.0.0.127.in-addr.arpa",     /* not decimal */
+    "1 .0.0.127.in-addr.arpa",    /* a space */
+    "1.0.0.127.in-addr.arpa.com", /* another name under it */
+    "1.0.0.127.in-addr-arpa",
+    "1.0.0.127",          /* the address itself is no reverse-DNS name */
+    "1.0.0.127.ip6.arpa", /* IPv4 labels under ip6.arpa */
+    "127.0.0.1",
+    "example.org",
+    /* IPv6: 31 and 33 nibbles, a two-digit label, a non-hex digit, a trailing dot, no dots */
+    "a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+    "0." REVERSE_IP6_NIBBLES ".ip6.arpa",
+    "ba.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+    "g.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+    REVERSE_IP6_NIBBLES ".ip6.arpa.",
+    REVERSE_IP6_NIBBLES ".in-addr.arpa",
+    "ba98765000000000000000008bd01002.ip6.arpa",
+    "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0..2.ip6.arpa",
+    "b:a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+};
+
+START_TEST(test_reverse_dns_names_give_their_ip_address)
+{
+    char text[AT_NAME_IP_TEXT_MAX];
+
+    ck_assert_msg(at_name_reverse_ip(reverse_good[_i].name, text), "%s refused",
+                  reverse_good[_i].name);
+    ck_assert_str_eq(text, reverse_good[_i].ip);
+    ck_assert(at_name_reverse_ip(reverse_good[_i].name, NULL));
+}
+END_TEST
+
+START_TEST(test_anything_else_is_no_reverse_dns_name)
+{
+    char text[AT_NAME_IP_TEXT_MAX] = "untouched";
+
+    ck_assert_msg(!at_name_reverse_ip(reverse_bad[_i], text), "%s accepted", reverse_bad[_i]);
+    ck_assert(!at_name_reverse_ip(reverse_bad[_i], NULL));
+    ck_assert_str_eq(text, "untouched");
+    ck_assert(!at_name_reverse_ip(NULL, text));
+}
+END_TEST
+
 static Suite *name_suite(void)
 {
     Suite *s = suite_create("name");
@@ -275,6 +358,10 @@ static Suite *name_suite(void)
     tcase_add_loop_test(tc, test_unusable_or_misspelt_ip_addresses_are_never_eligible, 0,
                         (int)(sizeof(ip_never) / sizeof(ip_never[0])));
     tcase_add_test(tc, test_ip_canonical_text_is_rfc5952_without_brackets);
+    tcase_add_loop_test(tc, test_reverse_dns_names_give_their_ip_address, 0,
+                        (int)(sizeof(reverse_good) / sizeof(reverse_good[0])));
+    tcase_add_loop_test(tc, test_anything_else_is_no_reverse_dns_name, 0,
+                        (int)(sizeof(reverse_bad) / sizeof(reverse_bad[0])));
     suite_add_tcase(s, tc);
     return s;
 }
