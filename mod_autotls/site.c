@@ -180,6 +180,8 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_
     ctx->store_dir = autotls_store_move(ctx, pconf, ptemp); /* AutoTLSStore or default */
     ctx->ca_url = autotls_config_ca_url(main_server);
     ctx->ca_file = autotls_config_ca_cert_file(main_server);
+    ctx->cas = autotls_config_cas(pconf, main_server);
+    ctx->ca_failover = autotls_config_ca_failover(main_server);
     ctx->issuer_roots = autotls_config_issuer_roots(main_server);
     ctx->notify_command = autotls_config_notify_command(main_server);
     ctx->notify_timeout = autotls_config_notify_timeout(main_server);
