@@ -94,4 +94,12 @@ int at_ca_same_url(const char *a, const char *b);
  * the library does not know them: AutoTLSIssuerRoots can be checked against them at startup. */
 const char *const *at_ca_known_roots(const char *url);
 
+/* AutoTLSIssuerRoots against a CA at startup: *missing is the CN of a root the CA is known to
+ * issue under (at_ca_known_roots: every one of them) that no self-signed certificate of
+ * roots_file names as its subject, or NULL when all are there or the CA's roots are not known
+ * before it issues (then only the activator's chain check can tell). An error when roots_file
+ * cannot be read. */
+apr_status_t at_ca_roots_missing(const char **missing, apr_pool_t *p, const char *url,
+                                 const char *roots_file);
+
 #endif

@@ -13,6 +13,8 @@
 
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "at_acme.h"
 #include "at_ca.h"
@@ -176,4 +178,53 @@ const char *const *at_ca_known_roots(const char *url)
         return ca_roots_letsencrypt_staging;
     }
     return NULL;
+}
+
+/* Whether cert is a root (its own issuer) whose subject CN is cn. */
+static int ca_root_named(X509 *cert, const char *cn)
+{
+    char text[256];
+    int len;
+
+    if (X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) != 0) {
+        return 0;
+    }
+    len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, text,
+                                    (int)sizeof(text));
+    return len > 0 && (size_t)len < sizeof(text) && strcmp(text, cn) == 0;
+}
+
+apr_status_t at_ca_roots_missing(const char **missing, apr_pool_t *p, const char *url,
+                                 const char *roots_file)
+{
+    const char *const *known = at_ca_known_roots(url);
+    STACK_OF(X509) * roots;
+    X509 *cert;
+    BIO *bio;
+    int found, i;
+
+    *missing = NULL;
+    if (known == NULL || roots_file == NULL) {
+        return APR_SUCCESS;
+    }
+    if ((bio = BIO_new_file(roots_file, "r")) == NULL || (roots = sk_X509_new_null()) == NULL) {
+        BIO_free(bio);
+        return APR_ENOENT;
+    }
+    while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (!sk_X509_push(roots, cert)) {
+            X509_free(cert);
+        }
+    }
+    BIO_free(bio);
+    for (; *known != NULL && *missing == NULL; known++) {
+        for (i = 0, found = 0; i < sk_X509_num(roots) && !found; i++) {
+            found = ca_root_named(sk_X509_value(roots, i), *known);
+        }
+        if (!found) {
+            *missing = apr_pstrdup(p, *known);
+        }
+    }
+    sk_X509_pop_free(roots, X509_free);
+    return APR_SUCCESS;
 }
