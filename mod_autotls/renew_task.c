@@ -307,6 +307,19 @@ static apr_status_t task_profile(const char **profile, const char **why, autotls
     return APR_SUCCESS;
 }
 
+/* The serial of the new certificate (upper-case hex, as the slots give it), or NULL. */
+static const char *task_new_serial(const at_issue_result_t *result, apr_pool_t *p)
+{
+    apr_array_header_t *chain;
+    at_cert_info_t *info;
+
+    if (at_chain_from_pem(&chain, p, result->chain_pem, result->chain_len) == APR_SUCCESS &&
+        at_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS) {
+        return info->serial;
+    }
+    return NULL;
+}
+
 static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme, const char **why,
                                    task_t *task, apr_pool_t *p)
 {
@@ -351,6 +364,11 @@ static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
         (rv = at_issue_certificate(result, *acme, p, &request, &responder)) != APR_SUCCESS) {
         return rv;
     }
+    /* ARI and `replaces` for this certificate go to this CA, and the next renewal starts at the
+     * first CA again; recorded before the set is staged, since the activator reads it there to
+     * name the CA in meta.json */
+    autotls_job_issued(&job->state, ctx->cas, task->ca->index, task_new_serial(*result, p));
+    autotls_job_save(&job->state, task->store, job->item, p);
     return task_stage(task, job->site, *result, p);
 }
 
@@ -368,19 +386,6 @@ static at_renew_plan_t task_next_plan(const autotls_renew_job_t *job,
         plan = at_renew_plan(info->not_before, info->not_after, &window, 0);
     }
     return plan;
-}
-
-/* The serial of the new certificate (upper-case hex, as the slots give it), or NULL. */
-static const char *task_new_serial(const at_issue_result_t *result, apr_pool_t *p)
-{
-    apr_array_header_t *chain;
-    at_cert_info_t *info;
-
-    if (at_chain_from_pem(&chain, p, result->chain_pem, result->chain_len) == APR_SUCCESS &&
-        at_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS) {
-        return info->serial;
-    }
-    return NULL;
 }
 
 static void task_order_succeeded(autotls_renew_t *renew, autotls_renew_ca_t *ca,
@@ -405,12 +410,9 @@ static void task_order_succeeded(autotls_renew_t *renew, autotls_renew_ca_t *ca,
     job->staged = 1;
     job->staged_generation = job->generation;
     job->staged_ca = ca->index;
-    /* ARI and `replaces` for this certificate go to this CA; the next renewal starts at the
-     * first CA again */
-    autotls_job_issued(state, renew->ctx->cas, ca->index, task_new_serial(result, p));
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0602) "%s: new certificate staged for activation: names %s "
-                                     "(reason: %s; CA %s); next renewal around %s (%s)%s; %u CA "
+                                     "(reason: %s) from %s; next renewal around %s (%s)%s; %u CA "
                                      "requests",
                  job->site->name, at_name_list_text(p, names, ","), job->reason, ca->spec->url,
                  autotls_job_time_text(p, plan.at), at_renew_by_name(plan.by), missing,

@@ -69,6 +69,11 @@ def read_job(server):
         return None
 
 
+def read_meta(server):
+    with open(os.path.join(server.store, "live", SITE.name, "meta.json")) as f:
+        return json.load(f)
+
+
 def snapshot_site(server):
     try:
         with open(os.path.join(server.store, "status", "snapshot.json")) as f:
@@ -144,6 +149,8 @@ def test_site_fails_over_to_the_second_ca_and_returns_to_the_first(server, ca1, 
     assert job["issued_ca"] == pebble.directory_url, job
     assert normalize_serial(job["issued_serial"]) == cert.serial, (job, cert.serial)
     assert job.get("ca", "") == "" and job.get("ca_failures", 0) == 0, job  # next: CA 1 again
+    # what `autotls revoke` will ask: the CA that issued the live certificate
+    assert read_meta(server)["ca"] == pebble.directory_url, read_meta(server)
     accounts = sorted(os.path.basename(d) for d in glob.glob(os.path.join(server.store,
                                                                           "accounts", "*")))
     assert len(accounts) == 2, accounts  # one account per CA
@@ -167,6 +174,7 @@ def test_site_fails_over_to_the_second_ca_and_returns_to_the_first(server, ca1, 
                    lambda: (lambda j: j if j and j.get("issued_ca") == ca1.directory_url
                             else None)(read_job(server)), PICKUP_TIMEOUT, server)
     assert normalize_serial(job["issued_serial"]) == renewed.serial, (job, renewed.serial)
+    assert read_meta(server)["ca"] == ca1.directory_url, read_meta(server)
     # and now CA 1 is the one asked about its own certificate
     wait_for("CA 1's renewal-info poll", lambda: ca1.ari_requests, PICKUP_TIMEOUT, server)
     with capsys.disabled():
