@@ -810,9 +810,8 @@ static autotls_renew_job_t *renew_next_order(autotls_renew_t *renew, apr_time_t 
 /* Spends the order's token; 0 (the job back in line) when a 429 emptied the bucket meanwhile. */
 static int renew_pay(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now)
 {
-    int paid;
-
     autotls_renew_ca_t *ca = autotls_renew_job_ca(renew, job);
+    int paid;
 
     apr_thread_mutex_lock(renew->lock);
     paid = at_bucket_take(&ca->bucket, now, 0);
@@ -824,14 +823,38 @@ static int renew_pay(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_
     return paid;
 }
 
+/* With several CAs, an account that cannot be made at the CA a site is on (a CA requiring EAB
+ * it was not given, say) counts as a failed order of the site there, once per attempt of the
+ * account, so that the site moves on instead of waiting on that account for ever. Returns when
+ * the job is due again. */
+static apr_time_t renew_account_failed_site(autotls_renew_t *renew, autotls_renew_job_t *job,
+                                            autotls_renew_ca_t *ca, apr_time_t now, apr_pool_t *p)
+{
+    const char *error =
+        apr_psprintf(p, "no ACME account at %s: %s", ca->spec->url, ca->account.last_error);
+    apr_interval_time_t delay;
+
+    delay = autotls_job_failed(&job->state, now, autotls_renew_random(), 0, error);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0153) "%s: no order at %s: its account cannot be made (%s), "
+                                     "attempt %d",
+                 job->site->name, ca->spec->url, ca->account.last_error, job->state.failures);
+    autotls_renew_ca_failed(renew, job, ca->index, error, &delay, p);
+    renew_job_save(renew, job, p);
+    autotls_renew_notify(renew, job, AT_EVENT_FAILED, error, p);
+    return delay == 0 ? now + AUTOTLS_RENEW_TICK
+                      : renew_max(ca->account.next_try, job->state.next_try);
+}
+
 /* Hands waiting orders to free threads, by priority, within the CA's pace. */
 static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
 {
     autotls_renew_job_t *job;
     autotls_renew_ca_t *ca;
     const char *domain = NULL;
-    apr_time_t held, wait;
+    apr_time_t held, wait, at;
     int handed = 0, paying;
+    apr_status_t rv;
 
     if (renew->ready.count + renew->ready_exempt.count == 0 || renew_threads_free(renew) <= 0) {
         return 0;
@@ -847,10 +870,14 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
     while (renew_threads_free(renew) > 0 &&
            (job = renew_next_order(renew, now, &paying, p)) != NULL) {
         ca = autotls_renew_job_ca(renew, job);
-        if (renew_account_ready(renew, ca, p) != APR_SUCCESS) {
+        if ((rv = renew_account_ready(renew, ca, p)) != APR_SUCCESS) {
             /* no account at its CA (on its backoff): the order sleeps until the account's next
              * try instead of being looked at every tick */
-            renew_due_at(renew, job, renew_max(ca->account.next_try, now + AUTOTLS_RENEW_TICK));
+            at = renew_max(ca->account.next_try, now + AUTOTLS_RENEW_TICK);
+            if (rv != APR_EAGAIN && renew->ca_count > 1) {
+                at = renew_account_failed_site(renew, job, ca, now, p);
+            }
+            renew_due_at(renew, job, at);
             continue;
         }
         if ((held = renew_held_until(renew, ca, job->site, now, &domain)) > 0) {

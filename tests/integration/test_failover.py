@@ -125,8 +125,11 @@ def test_site_fails_over_to_the_second_ca_and_returns_to_the_first(server, ca1, 
     # 1. the first order fails at CA 1; the site stays there (1 of 2 failures)
     wait_for("the first failed order", lambda: failed_attempts(server) == [1], FAIL_TIMEOUT,
              server)
-    job = read_job(server)
-    assert job is not None and job.get("ca_failures") == 1, job
+    # the task writes the job file after its log line
+    job = wait_for("the failure in the job file",
+                   lambda: (lambda j: j if j and j.get("ca_failures") else None)(read_job(server)),
+                   PICKUP_TIMEOUT, server)
+    assert job["ca_failures"] == 1, job
     assert job.get("ca", "") == "", job  # still the first CA
     assert not FAILOVER_RE.search(server.error_log()), server.log_tail()
 
@@ -181,3 +184,33 @@ def test_site_fails_over_to_the_second_ca_and_returns_to_the_first(server, ca1, 
         print("\n[failover] %s: 2 failures at %s, certificate %s from %s, renewed at %s (%s)"
               % (SITE.name, ca1.directory_url, cert.serial, pebble.directory_url,
                  ca1.directory_url, renewed.serial))
+
+
+WRAP_RE = re.compile(r"autotls-0150: (?P<site>\S+): 1 failed orders in a row at (?P<old>\S+) "
+                     r"\(last: [^\n]*\); the next order goes to (?P<new>\S+) \(the first CA again")
+
+
+def test_a_second_ca_without_an_account_sends_the_site_back_to_the_first(pebble, ca1):
+    """The last CA of the list cannot even make an account (nothing listens there): that counts
+    as a failed order of the site at that CA, so with AutoTLSCAFailover 1 the site wraps back to
+    the first CA, on its backoff, instead of waiting on that account for ever."""
+    dead = "https://127.0.0.1:%d/dir" % autotls_server.free_port()
+    extra = "AutoTLSCA %s cafile=%s\nAutoTLSCAFailover 1" % (dead, pebble.ca_cert)
+    with AutoTLSServer((SITE,), pebble=pebble, ca_url=ca1.directory_url, extra=extra) as server:
+        wait_for("the wrap back to the first CA",
+                 lambda: WRAP_RE.search(server.error_log()), FAIL_TIMEOUT, server)
+        log = server.error_log()
+        assert re.search(r"autotls-0150: %s: 1 failed orders in a row at %s \(last: [^\n]*"
+                         r"serverInternal[^\n]*\); the next order goes to %s, at once"
+                         % (re.escape(SITE.name), re.escape(ca1.directory_url),
+                            re.escape(dead)), log), server.log_tail()
+        assert re.search(r"autotls-0153: %s: no order at %s: its account cannot be made"
+                         % (re.escape(SITE.name), re.escape(dead)), log), server.log_tail()
+        wrap = WRAP_RE.search(log)
+        assert wrap.group("old") == dead and wrap.group("new") == ca1.directory_url, wrap.group(0)
+        job = wait_for("the job file back at the first CA",
+                       lambda: (lambda j: j if j and j.get("failures") == 2 else None)(
+                           read_job(server)), PICKUP_TIMEOUT, server)
+        assert job.get("ca", "") == "" and job.get("ca_failures", 0) == 0, job
+        assert job["next_try"] > time.time() + 60, job  # the wrap waits the site's backoff
+        assert len(ca1.failed_orders) == 1, ca1.failed_orders
