@@ -473,7 +473,7 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_ca_t *ca,
     autotls_job_t *state = &job->state;
     apr_interval_time_t retry_after = acme != NULL ? at_acme_retry_after(acme) : 0;
     const char *error = why != NULL ? why : task_error_text(p, acme, rv);
-    apr_time_t now = apr_time_now(), next;
+    apr_time_t now = apr_time_now(), next, held;
     apr_interval_time_t delay;
     const char *subject = NULL;
     at_ratelimit_e limit = AT_RATELIMIT_NONE;
@@ -500,6 +500,7 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_ca_t *ca,
     if (rv == AT_EPROBLEM && acme != NULL && at_acme_last_problem(acme) != NULL) {
         autotls_job_set_error_detail(state, at_acme_last_problem(acme)->type, now);
     }
+    held = now + delay; /* a limit on the domain holds at this CA, wherever the site goes next */
     autotls_renew_ca_failed(renew, job, ca->index, error, &delay, p);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0603) "%s: order failed (%s; names %s; reason: %s), attempt %d; "
@@ -508,7 +509,7 @@ static void task_order_failed(autotls_renew_t *renew, autotls_renew_ca_t *ca,
                  state->failures, apr_time_sec(delay), autotls_job_time_text(p, now + delay),
                  retry_after > 0 && retry_after >= delay ? " (the CA's Retry-After)" : "");
     if (limit == AT_RATELIMIT_DOMAIN && subject != NULL) {
-        task_domain_limited(renew, ca, job, subject, now + delay, p);
+        task_domain_limited(renew, ca, job, subject, held, p);
     }
     autotls_renew_notify(renew, job, AT_EVENT_FAILED, error, p); /* one per backoff step */
 }
