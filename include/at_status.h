@@ -90,6 +90,7 @@ typedef struct {
     at_status_error_t last_error;
     apr_array_header_t *missing; /* const char *: names a partial certificate left out */
     apr_time_t pending_since;    /* without a certificate since; 0 when it has one */
+    const char *ca;              /* the CA (directory URL) its next order goes to (AutoTLSCA) */
 } at_status_site_t;
 
 /* A site's lease in a fleet, as this node knows it: held by this node's order, or found held
@@ -110,7 +111,7 @@ typedef struct {
 /* The server part. */
 typedef struct {
     const char *version; /* the module's (AT_VERSION) */
-    const char *ca;      /* the ACME directory URL */
+    const char *ca;      /* the ACME directory URL (the first CA of the list) */
     const char *account; /* the account URL, "" before it is known */
     apr_time_t generated;
     int orders_in_flight;

@@ -50,6 +50,7 @@
 #include "at_crypto.h"
 #include "at_event.h"
 #include "at_issue.h"
+#include "at_job.h"
 #include "at_live.h"
 #include "at_orphan.h"
 #include "at_store.h"
@@ -58,6 +59,7 @@
 #include "autotls.h"
 #include "helper_proc.h"
 #include "log_glue.h"
+#include "renew_job.h"
 #include "slots.h"
 #include "store_shared.h"
 
@@ -281,10 +283,31 @@ static apr_status_t activator_promote(activator_child_t *ch, const autotls_site_
     return at_live_promote(ch->ctx->store, site->name, key_pem, key_len, chain_pem, chain_len, p);
 }
 
-/* What the new live set records (meta.json: the CA of this configuration, whose issuer roots the
- * chain just verified to; never what staging/ says) and the event it is for the notification
- * command (obtained, or renewed when a CA-issued set was served before). Failures are logged
- * and change nothing else. */
+/* The CA of this configuration that issued leaf: the one the site's job file names for this very
+ * serial (several AutoTLSCA, renew_job.h), else the first. Only a CA of the list, never a URL
+ * from the store: at worst `autotls revoke` asks another configured CA, which refuses. */
+static const at_ca_spec_t *activator_issuer(activator_child_t *ch, const autotls_site_t *site,
+                                            X509 *leaf, apr_pool_t *p)
+{
+    const apr_array_header_t *cas = ch->ctx->cas;
+    at_cert_info_t *info;
+    autotls_job_t job;
+    int index = -1;
+
+    if (cas->nelts > 1 && at_cert_info(&info, p, leaf) == APR_SUCCESS) {
+        autotls_job_init(&job);
+        if (autotls_job_load(&job, ch->stage, at_job_item(p, site->name), p) == APR_SUCCESS) {
+            index = autotls_job_issuer(&job, cas, info->serial);
+        }
+        autotls_job_clear(&job);
+    }
+    return &APR_ARRAY_IDX(cas, index > 0 ? index : 0, at_ca_spec_t);
+}
+
+/* What the new live set records (meta.json: the CA of this configuration that issued it, whose
+ * issuer roots the chain just verified to; never a URL staging/ says) and the event it is for
+ * the notification command (obtained, or renewed when a CA-issued set was served before).
+ * Failures are logged and change nothing else. */
 static void activator_record(activator_child_t *ch, const autotls_site_t *site, X509 *leaf,
                              apr_pool_t *p)
 {
@@ -292,9 +315,10 @@ static void activator_record(activator_child_t *ch, const autotls_site_t *site, 
     at_certmeta_t meta = {0};
     at_event_t *event;
     apr_status_t rv;
+    const at_ca_spec_t *issuer = activator_issuer(ch, site, leaf, p);
 
-    meta.ca = ch->ctx->ca_url;
-    meta.ca_cert = ch->ctx->ca_file;
+    meta.ca = issuer->url;
+    meta.ca_cert = issuer->ca_file;
     meta.names = site->names;
     meta.issued_by = AT_CERTMETA_BY_MODULE;
     if ((rv = at_certmeta_save(ch->ctx->store, site->name, &meta, p)) != APR_SUCCESS) {

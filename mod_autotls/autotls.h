@@ -51,12 +51,14 @@ typedef struct {
     at_store_t *shared;
     const at_store_redis_conf_t *redis;
     autotls_slots_t *slots;
-    const char *ca_url;
-    const char *ca_file;      /* roots for HTTPS to the CA, or NULL */
-    const char *issuer_roots; /* roots an issued chain must verify to, or NULL: system store */
-    const char *contact;      /* account contact, or NULL */
-    const char *acme_user;    /* the account the renewal process runs as (acme_user.h) */
-    apr_uid_t acme_uid;       /* owner of accounts/, jobs/, staging/, challenges/ */
+    const char *ca_url;  /* the first CA's (AutoTLSCA): the one of a one-CA configuration */
+    const char *ca_file; /* its roots for HTTPS, or NULL */
+    const apr_array_header_t *cas; /* every CA in failover order (at_ca_spec_t), ca_url first */
+    int ca_failover;               /* AutoTLSCAFailover */
+    const char *issuer_roots;      /* roots an issued chain must verify to, or NULL: system store */
+    const char *contact;           /* account contact, or NULL */
+    const char *acme_user;         /* the account the renewal process runs as (acme_user.h) */
+    apr_uid_t acme_uid;            /* owner of accounts/, jobs/, staging/, challenges/ */
     apr_gid_t acme_gid;
     int https_port;
     const char *eab_kid;       /* AutoTLSEAB key id, or NULL */

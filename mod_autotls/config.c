@@ -8,6 +8,7 @@
  * What a value means is decided by the pure parsers in config_parse.c; this file adds the context
  * (server-wide or not, ServerRoot, the file system) and the wording of the error.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -36,6 +37,9 @@
 
 #define AUTOTLS_EXPECT_FLAG "use on or off"
 #define AUTOTLS_EXPECT_CA "use " AT_CA_SHORTHANDS " or the https:// URL of an ACME directory"
+#define AUTOTLS_EXPECT_CA_OPTIONS                                                                  \
+    "a CA's options are " AT_CA_OPTIONS " (the key file owned by root or the ACME account, "       \
+    "mode 0600)"
 #define AUTOTLS_EXPECT_PEM "give a readable PEM file of CA certificates"
 #define AUTOTLS_EXPECT_CONTACT "use an e-mail address such as admin@example.com or a mailto: URI"
 #define AUTOTLS_EXPECT_STORE                                                                       \
@@ -65,7 +69,8 @@
     "keep it owned by root, mode 755, in root's directories (e.g. /usr/local/bin)"
 
 static const char *autotls_set_enabled(cmd_parms *cmd, void *dconf, const char *arg);
-static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *args);
+static const char *autotls_set_ca_failover(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_ca_cert_file(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_issuer_roots(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_contact(cmd_parms *cmd, void *dconf, const char *arg);
@@ -101,8 +106,12 @@ static const char *autotls_set_challenges(cmd_parms *cmd, void *dconf, int argc,
 const command_rec autotls_cmds[] = {
     AP_INIT_TAKE1("AutoTLS", autotls_set_enabled, NULL, RSRC_CONF,
                   "on|off: manage every eligible vhost (server) or this vhost"),
-    AP_INIT_TAKE1("AutoTLSCA", autotls_set_ca, NULL, RSRC_CONF,
-                  AT_CA_SHORTHANDS " or the URL of the ACME directory"),
+    AP_INIT_RAW_ARGS("AutoTLSCA", autotls_set_ca, NULL, RSRC_CONF,
+                     AT_CA_SHORTHANDS " or the URL of the ACME directory, then this CA's own "
+                                      "[" AT_CA_OPTIONS "]; repeat the directive for the next CA "
+                                      "in failover order"),
+    AP_INIT_TAKE1("AutoTLSCAFailover", autotls_set_ca_failover, NULL, RSRC_CONF,
+                  "N: failed orders in a row at one CA before a site tries the next AutoTLSCA"),
     AP_INIT_TAKE1("AutoTLSCACertificateFile", autotls_set_ca_cert_file, NULL, RSRC_CONF,
                   "PEM file of the roots trusted for HTTPS to the CA"),
     AP_INIT_TAKE1("AutoTLSIssuerRoots", autotls_set_issuer_roots, NULL, RSRC_CONF,
@@ -268,18 +277,88 @@ static const char *autotls_set_allow_private_ip(cmd_parms *cmd, void *dconf, con
                : autotls_parse_flag_arg(cmd, &autotls_conf_of(cmd->server)->allow_private_ip, arg);
 }
 
-static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *arg)
+/* AutoTLSCA URL [cafile=FILE] [eab=KID:HMAC-FILE] [profile=NAME]: each line adds the next CA of
+ * the failover list (at_ca.h). Files are checked here, at the line that names them. */
+static const char *autotls_ca_option_files(cmd_parms *cmd, at_ca_spec_t *spec)
+{
+    const char *err, *full, *key = NULL, *why = NULL;
+
+    if (spec->ca_file != NULL &&
+        (err = autotls_readable_file(cmd, &spec->ca_file, spec->ca_file)) != NULL) {
+        return err;
+    }
+    if (spec->eab_hmac_file == NULL) {
+        return NULL;
+    }
+    if ((full = ap_server_root_relative(cmd->pool, spec->eab_hmac_file)) == NULL) {
+        return autotls_bad_value(cmd, spec->eab_hmac_file, "is not a valid path",
+                                 AUTOTLS_EXPECT_CA_OPTIONS);
+    }
+    if (at_account_eab_key_read(&key, &why, cmd->temp_pool, full) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, full,
+                                 apr_pstrcat(cmd->temp_pool, "cannot be the key file: ", why, NULL),
+                                 AUTOTLS_EXPECT_CA_OPTIONS);
+    }
+    spec->eab_hmac_file = full;
+    return NULL;
+}
+
+static const char *autotls_set_ca(cmd_parms *cmd, void *dconf, const char *args)
 {
     autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
     const char *err = autotls_check_server_wide(cmd);
-    const char *why = NULL;
+    const char *why = NULL, *word;
+    at_ca_spec_t *spec;
 
     if (err != NULL) {
         return err;
     }
-    if (autotls_parse_ca(&conf->ca_url, &why, cmd->pool, arg) != APR_SUCCESS) {
-        return autotls_bad_value(cmd, arg, why, AUTOTLS_EXPECT_CA);
+    word = ap_getword_conf(cmd->temp_pool, &args);
+    if (*word == '\0') {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name,
+                           " takes one argument, the CA, then its own options: ", AUTOTLS_EXPECT_CA,
+                           "; then [" AT_CA_OPTIONS "]", NULL);
     }
+    if (conf->cas == NULL) {
+        conf->cas = apr_array_make(cmd->pool, 2, sizeof(at_ca_spec_t));
+    }
+    spec = apr_array_push(conf->cas);
+    memset(spec, 0, sizeof(*spec));
+    if (autotls_parse_ca(&spec->url, &why, cmd->pool, word) != APR_SUCCESS) {
+        return autotls_bad_value(cmd, word, why, AUTOTLS_EXPECT_CA);
+    }
+    if (at_ca_index(conf->cas, spec->url) < conf->cas->nelts - 1) {
+        return autotls_bad_value(cmd, word, "is listed twice (each CA once, in failover order)",
+                                 AUTOTLS_EXPECT_CA);
+    }
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args)) != '\0') {
+        if (at_ca_spec_option(spec, &why, cmd->pool, word) != APR_SUCCESS) {
+            return autotls_bad_value(cmd, word, why, AUTOTLS_EXPECT_CA_OPTIONS);
+        }
+    }
+    if ((err = autotls_ca_option_files(cmd, spec)) != NULL) {
+        return err;
+    }
+    conf->ca_url = APR_ARRAY_IDX(conf->cas, 0, at_ca_spec_t).url;
+    return NULL;
+}
+
+static const char *autotls_set_ca_failover(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
+    const char *err = autotls_check_server_wide(cmd);
+    char *end;
+    long n;
+
+    if (err != NULL) {
+        return err;
+    }
+    n = strtol(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0' || n < 1 || n > AT_CA_FAILOVER_MAX) {
+        return autotls_bad_value(cmd, arg, "is no count of failed orders",
+                                 apr_psprintf(cmd->temp_pool, "use 1..%d", AT_CA_FAILOVER_MAX));
+    }
+    conf->ca_failover = (int)n;
     return NULL;
 }
 
@@ -813,6 +892,7 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
     conf->allow_private_ip = AUTOTLS_UNSET;
     conf->orders_in_flight = AUTOTLS_UNSET;
     conf->ca_rate_set = AUTOTLS_UNSET;
+    conf->ca_failover = AUTOTLS_UNSET;
     conf->tls_policy = AUTOTLS_UNSET;
     return conf;
 }
@@ -834,6 +914,8 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     autotls_server_conf_t *merged = apr_pcalloc(p, sizeof(*merged));
 
     merged->ca_url = autotls_pick_str(add->ca_url, base->ca_url);
+    merged->cas = add->cas != NULL ? add->cas : base->cas;
+    merged->ca_failover = autotls_pick_int(add->ca_failover, base->ca_failover);
     merged->ca_cert_file = autotls_pick_str(add->ca_cert_file, base->ca_cert_file);
     merged->issuer_roots = autotls_pick_str(add->issuer_roots, base->issuer_roots);
     merged->contact = autotls_pick_str(add->contact, base->contact);
@@ -879,6 +961,40 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
 const char *autotls_config_ca_url(const server_rec *s)
 {
     return autotls_pick_str(autotls_conf_of(s)->ca_url, AUTOTLS_CA_DEFAULT);
+}
+
+const apr_array_header_t *autotls_config_cas(apr_pool_t *p, const server_rec *s)
+{
+    const autotls_server_conf_t *conf = autotls_conf_of(s);
+    apr_array_header_t *cas = apr_array_make(p, 2, sizeof(at_ca_spec_t));
+    at_ca_spec_t *first;
+    int i;
+
+    for (i = 0; conf->cas != NULL && i < conf->cas->nelts; i++) {
+        APR_ARRAY_PUSH(cas, at_ca_spec_t) = APR_ARRAY_IDX(conf->cas, i, at_ca_spec_t);
+    }
+    if (cas->nelts == 0) {
+        first = apr_array_push(cas);
+        memset(first, 0, sizeof(*first));
+        first->url = AUTOTLS_CA_DEFAULT;
+    }
+    /* The first CA is "the CA" of the one-CA directives, unless its own options say otherwise. */
+    first = &APR_ARRAY_IDX(cas, 0, at_ca_spec_t);
+    if (first->ca_file == NULL) {
+        first->ca_file = conf->ca_cert_file;
+    }
+    if (first->eab_kid == NULL) {
+        first->eab_kid = conf->eab_kid;
+        first->eab_hmac_file = conf->eab_hmac_file;
+    }
+    return cas;
+}
+
+int autotls_config_ca_failover(const server_rec *s)
+{
+    int n = autotls_conf_of(s)->ca_failover;
+
+    return n != AUTOTLS_UNSET ? n : AT_CA_FAILOVER_DEFAULT;
 }
 
 const char *autotls_config_ca_cert_file(const server_rec *s)

@@ -17,6 +17,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "at_ca.h"
 #include "at_crypto.h"
 #include "at_store_redis.h"
 #include "config_parse.h" /* the pure parsers and the renew window type */
@@ -38,7 +39,9 @@
 
 /* One per server_rec. Pointers are NULL and ints AUTOTLS_UNSET until a directive sets them. */
 typedef struct {
-    const char *ca_url;       /* AutoTLSCA, keywords already expanded */
+    const char *ca_url;       /* the first AutoTLSCA, keywords already expanded */
+    apr_array_header_t *cas;  /* every AutoTLSCA in order: at_ca_spec_t, files absolute */
+    int ca_failover;          /* AutoTLSCAFailover */
     const char *ca_cert_file; /* AutoTLSCACertificateFile, absolute */
     const char *issuer_roots; /* AutoTLSIssuerRoots, absolute */
     const char *contact;      /* AutoTLSContact, as a mailto: URI */
@@ -87,7 +90,13 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s);
 void *autotls_config_merge_server(apr_pool_t *p, void *base, void *add);
 
 /* Effective values for a server (main or vhost), defaults applied. */
-const char *autotls_config_ca_url(const server_rec *s);
+const char *autotls_config_ca_url(const server_rec *s); /* the first CA's */
+/* Every CA in failover order (at_ca_spec_t; one: letsencrypt when AutoTLSCA is unset). The first
+ * takes AutoTLSCACertificateFile and AutoTLSEAB where its own cafile= and eab= do not say; the
+ * others have only their own options. */
+const apr_array_header_t *autotls_config_cas(apr_pool_t *p, const server_rec *s);
+/* AutoTLSCAFailover, else AT_CA_FAILOVER_DEFAULT. */
+int autotls_config_ca_failover(const server_rec *s);
 const char *autotls_config_ca_cert_file(const server_rec *s); /* NULL: the system store */
 const char *autotls_config_issuer_roots(const server_rec *s); /* NULL: the system store */
 /* AutoTLSContact, else ServerAdmin when it is an e-mail address, else NULL; as a mailto: URI. */

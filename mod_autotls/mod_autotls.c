@@ -13,6 +13,7 @@
 #include "activator.h"
 #include "alpn.h"
 #include "autotls.h"
+#include "ca_check.h"
 #include "certs.h"
 #include "challenge.h"
 #include "config.h"
@@ -108,6 +109,7 @@ static void autotls_register_hooks(apr_pool_t *p)
     autotls_gate_register_hooks(p);      /* post_read_request: 503 / redirect (gate.c) */
     autotls_status_register_hooks(p);    /* handlers, server-status (status_handler.c) */
     autotls_store_shared_register_hooks(p); /* check_config: a fleet's key files */
+    autotls_ca_check_register_hooks(p);     /* check_config: the CAs' roots (ca_check.c) */
 }
 
 AP_DECLARE_MODULE(autotls) = {

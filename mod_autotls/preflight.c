@@ -263,16 +263,30 @@ void autotls_preflight(const autotls_ctx_t *ctx, apr_pool_t *ptemp)
 {
     unsigned char seen[APR_MD5_DIGESTSIZE];
     preflight_retained_t *r = preflight_retained();
-    preflight_file_t files[2];
-    int count = 0;
+    /* each CA of the list: its roots for HTTPS and its EAB key (the first CA's may come from
+     * AutoTLSCACertificateFile and AutoTLSEAB) */
+    preflight_file_t *files = apr_pcalloc(ptemp, sizeof(*files) * 2 * (apr_size_t)ctx->cas->nelts);
+    int count = 0, i;
 
     preflight_contact(ctx);
-    if (ctx->ca_file != NULL) {
-        files[count++] = (preflight_file_t){"AutoTLSCACertificateFile", ctx->ca_file, 0};
-    }
-    if (ctx->eab_hmac_file != NULL) {
-        preflight_eab_owner(ctx, ctx->eab_hmac_file, ptemp);
-        files[count++] = (preflight_file_t){"AutoTLSEAB", ctx->eab_hmac_file, 1};
+    for (i = 0; i < ctx->cas->nelts; i++) {
+        const at_ca_spec_t *ca = &APR_ARRAY_IDX(ctx->cas, i, at_ca_spec_t);
+
+        if (ca->ca_file != NULL) {
+            files[count++] =
+                (preflight_file_t){ca->ca_file == autotls_config_ca_cert_file(ctx->main_server)
+                                       ? "AutoTLSCACertificateFile"
+                                       : "AutoTLSCA cafile=",
+                                   ca->ca_file, 0};
+        }
+        if (ca->eab_hmac_file != NULL) {
+            preflight_eab_owner(ctx, ca->eab_hmac_file, ptemp);
+            files[count++] = (preflight_file_t){
+                ca->eab_hmac_file == autotls_config_eab_hmac_file(ctx->main_server)
+                    ? "AutoTLSEAB"
+                    : "AutoTLSCA eab=",
+                ca->eab_hmac_file, 1};
+        }
     }
     if (count == 0) {
         return;

@@ -232,6 +232,7 @@ static int renew_staged_wait(autotls_renew_t *renew, autotls_renew_job_t *job, a
     }
     delay = autotls_job_failed(&job->state, now, autotls_renew_random(), 0,
                                "the activator refused the new certificate (see its log line)");
+    autotls_renew_ca_failed(renew, job, job->staged_ca, job->state.last_error, &delay, p);
     renew_job_save(renew, job, p);
     autotls_renew_notify(renew, job, AT_EVENT_FAILED, job->state.last_error, p);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
@@ -369,7 +370,8 @@ static void renew_notify_expiry(autotls_renew_t *renew, autotls_renew_job_t *job
 static void renew_warn(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
                        apr_pool_t *p)
 {
-    const autotls_job_t *state = job->state.failures > 0 ? &job->state : &renew->account;
+    const autotls_job_t *state =
+        job->state.failures > 0 ? &job->state : &autotls_renew_job_ca(renew, job)->account;
     int expired = now >= job->not_after;
 
     if (state->failures == 0 && job->ca_wait_since != 0) {
@@ -429,16 +431,13 @@ static int renew_want(autotls_renew_job_t *job, autotls_task_e task, const char 
 /* Whether the served certificate's ARI window must be fetched (first, or again) before deciding. */
 static int renew_ari_due(autotls_renew_t *renew, const autotls_renew_job_t *job, apr_time_t now)
 {
-    int absent;
+    autotls_renew_ca_t *issuer = autotls_renew_job_issuer(renew, job);
 
-    if (job->cert_id[0] == '\0' ||
+    if (job->cert_id[0] == '\0' || issuer == NULL ||
         now >= at_renew_emergency_time(job->not_before, job->not_after)) {
         return 0;
     }
-    apr_thread_mutex_lock(renew->lock);
-    absent = renew->ari_absent;
-    apr_thread_mutex_unlock(renew->lock);
-    return !absent &&
+    return !autotls_renew_ca_ari_absent(renew, issuer) &&
            (strcmp(job->state.ari.cert_id, job->cert_id) != 0 || now >= job->state.ari.next_poll);
 }
 
@@ -493,12 +492,13 @@ static int renew_decide(autotls_renew_t *renew, autotls_renew_job_t *job, apr_ti
 
 /* Orders wait while the account is being changed (renew_account.c); else it is made once,
  * before orders run in parallel, so that they never race for it. */
-static apr_status_t renew_account_ready(autotls_renew_t *renew, apr_pool_t *p)
+static apr_status_t renew_account_ready(autotls_renew_t *renew, autotls_renew_ca_t *ca,
+                                        apr_pool_t *p)
 {
     if (autotls_renew_account_busy(renew)) {
         return APR_EAGAIN;
     }
-    return autotls_renew_account_ensure(renew, p);
+    return autotls_renew_account_ensure(renew, ca, p);
 }
 
 /* ---- the tick ----------------------------------------------------------------------------------
@@ -552,7 +552,7 @@ static apr_time_t renew_next_due(autotls_renew_t *renew, const autotls_renew_job
     const autotls_job_t *state = &job->state;
     apr_time_t next = now + AUTOTLS_RENEW_TICK, due, emergency;
     at_renew_plan_t plan;
-    int absent;
+    autotls_renew_ca_t *issuer;
 
     if (!job->served_known || job->staged || job->request_pending || job->requested) {
         return next;
@@ -566,17 +566,15 @@ static apr_time_t renew_next_due(autotls_renew_t *renew, const autotls_renew_job
     if (autotls_job_missing_count(state) > 0) {
         due = renew_min(due, renew_max(state->next_try, autotls_job_missing_next_try(state)));
     }
-    if (job->cert_id[0] != '\0' && now < emergency) {
-        apr_thread_mutex_lock(renew->lock);
-        absent = renew->ari_absent;
-        apr_thread_mutex_unlock(renew->lock);
-        if (!absent) {
+    issuer = autotls_renew_job_issuer(renew, job);
+    if (job->cert_id[0] != '\0' && now < emergency && issuer != NULL) {
+        if (!autotls_renew_ca_ari_absent(renew, issuer)) {
             due = renew_min(due, strcmp(state->ari.cert_id, job->cert_id) != 0
                                      ? now
                                      : renew_min(state->ari.next_poll, emergency));
         }
     }
-    if (state->failures > 0 || renew->account.failures > 0) {
+    if (state->failures > 0 || autotls_renew_job_ca(renew, job)->account.failures > 0) {
         due = renew_min(due, renew_warn_due(job));
     }
     return renew_max(due, next);
@@ -654,13 +652,13 @@ static void renew_take_back(autotls_renew_t *renew, apr_time_t now)
 static void renew_make_ready(autotls_renew_t *renew, autotls_renew_job_t *job)
 {
     apr_int64_t cls = AUTOTLS_READY_RENEWAL, tie = job->not_after;
-    int absent;
+    autotls_renew_ca_t *issuer = autotls_renew_job_issuer(renew, job);
 
-    apr_thread_mutex_lock(renew->lock);
-    absent = renew->ari_absent;
-    apr_thread_mutex_unlock(renew->lock);
-    /* renew_task.c sends `replaces` exactly then: the CA spends no token on such an order */
-    job->exempt = job->ca_issued && job->cert_id[0] != '\0' && !absent;
+    /* renew_task.c sends `replaces` exactly then (to the CA that issued the certificate, when the
+     * order goes there): the CA spends no token on such an order */
+    job->exempt = job->ca_issued && job->cert_id[0] != '\0' && issuer != NULL &&
+                  issuer == autotls_renew_job_ca(renew, job) &&
+                  !autotls_renew_ca_ari_absent(renew, issuer);
     if (job->requested) {
         cls = AUTOTLS_READY_OPERATOR;
         tie = job->index;
@@ -695,7 +693,10 @@ static void renew_look_due(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p
         } else if (job->task == AUTOTLS_TASK_ARI) {
             if (renew_threads_free(renew) <= 0) {
                 renew_due_at(renew, job, now + AUTOTLS_RENEW_TICK);
-            } else if (!autotls_renew_reach_take(renew, now, &wait)) {
+            } else if (autotls_renew_job_issuer(renew, job) == NULL) {
+                renew_due_at(renew, job, now + AUTOTLS_RENEW_TICK); /* changed meanwhile */
+            } else if (!autotls_renew_reach_take(renew, autotls_renew_job_issuer(renew, job), now,
+                                                 &wait)) {
                 renew_park_for_ca(renew, job, now, wait);
             } else {
                 renew_hand(renew, job); /* refused: due again at the next tick */
@@ -711,15 +712,15 @@ static void renew_look_due(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p
 }
 
 /* When a CA's limit on a registered domain holds one of the site's names: its end, else 0. */
-static apr_time_t renew_held_until(autotls_renew_t *renew, const autotls_site_t *site,
-                                   apr_time_t now, const char **domain)
+static apr_time_t renew_held_until(autotls_renew_t *renew, autotls_renew_ca_t *ca,
+                                   const autotls_site_t *site, apr_time_t now, const char **domain)
 {
     apr_hash_index_t *hi;
     apr_time_t until = 0;
     int i;
 
     apr_thread_mutex_lock(renew->lock);
-    for (hi = apr_hash_first(NULL, renew->holds); hi != NULL; hi = apr_hash_next(hi)) {
+    for (hi = apr_hash_first(NULL, ca->holds); hi != NULL; hi = apr_hash_next(hi)) {
         const char *held = apr_hash_this_key(hi);
         apr_time_t end = *(apr_time_t *)apr_hash_this_val(hi);
 
@@ -736,8 +737,9 @@ static apr_time_t renew_held_until(autotls_renew_t *renew, const autotls_site_t 
 
 /* Once per wait: the site first in line waits for the CA's order rate. */
 static void renew_rate_tell(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
-                            apr_pool_t *p)
+                            int waiting, apr_pool_t *p)
 {
+    autotls_renew_ca_t *ca = autotls_renew_job_ca(renew, job);
     at_bucket_t bucket;
 
     if (job->rate_told) {
@@ -745,15 +747,47 @@ static void renew_rate_tell(autotls_renew_t *renew, autotls_renew_job_t *job, ap
     }
     job->rate_told = 1;
     apr_thread_mutex_lock(renew->lock);
-    bucket = renew->bucket;
+    bucket = ca->bucket;
     apr_thread_mutex_unlock(renew->lock);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0633) "%s: next in line for a new order; waiting for the CA's "
                                      "order rate (%s%s) until %s; %d site(s) waiting",
                  job->site->name, at_rate_text(p, bucket.rate),
                  now < bucket.blocked_until ? ", emptied by the CA's 429" : "",
-                 autotls_job_time_text(p, at_bucket_next(&bucket, now, 0)),
-                 renew->ready.count + renew->ready_exempt.count);
+                 autotls_job_time_text(p, at_bucket_next(&bucket, now, 0)), waiting);
+}
+
+/* Whether the job's CA has a token for it now (exempt: an order the CA spends none on). */
+static int renew_rate_ok(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
+                         int exempt)
+{
+    autotls_renew_ca_t *ca = autotls_renew_job_ca(renew, job);
+    int ok;
+
+    apr_thread_mutex_lock(renew->lock);
+    ok = at_bucket_next(&ca->bucket, now, exempt) <= now;
+    apr_thread_mutex_unlock(renew->lock);
+    return ok;
+}
+
+/* The first job of a ready queue whose CA may take its order now. The jobs before it (their CA's
+ * bucket is empty) go into skipped, out of the queue; the caller puts them back. The first of
+ * them is told the wait once (the line's first site, as with one CA). */
+static autotls_renew_job_t *renew_ready_top(autotls_renew_t *renew, autotls_queue_t *queue,
+                                            int exempt, apr_time_t now, apr_array_header_t *skipped,
+                                            apr_pool_t *p)
+{
+    int waiting = renew->ready.count + renew->ready_exempt.count;
+    autotls_renew_job_t *top;
+
+    while ((top = autotls_queue_top(queue, NULL, NULL)) != NULL &&
+           !renew_rate_ok(renew, top, now, exempt)) {
+        if (!exempt && skipped->nelts == 0) {
+            renew_rate_tell(renew, top, now, waiting, p);
+        }
+        APR_ARRAY_PUSH(skipped, autotls_renew_job_t *) = autotls_queue_pop(queue);
+    }
+    return top;
 }
 
 /* The next order to hand over by priority, taken out of its ready queue; NULL when none may go
@@ -761,28 +795,23 @@ static void renew_rate_tell(autotls_renew_t *renew, autotls_renew_job_t *job, ap
 static autotls_renew_job_t *renew_next_order(autotls_renew_t *renew, apr_time_t now, int *paying,
                                              apr_pool_t *p)
 {
-    autotls_renew_job_t *top, *exempt;
+    apr_array_header_t *skipped = apr_array_make(p, 4, sizeof(autotls_renew_job_t *));
+    autotls_renew_job_t *top, *exempt, *next;
     apr_int64_t pk = 0, pt = 0, ek = 0, et = 0;
-    int rate_ok, exempt_ok;
+    int i;
 
+    renew_ready_top(renew, &renew->ready, 0, now, skipped, p);
+    renew_ready_top(renew, &renew->ready_exempt, 1, now, skipped, p);
     top = autotls_queue_top(&renew->ready, &pk, &pt);
     exempt = autotls_queue_top(&renew->ready_exempt, &ek, &et);
-    apr_thread_mutex_lock(renew->lock);
-    rate_ok = at_bucket_next(&renew->bucket, now, 0) <= now;
-    exempt_ok = at_bucket_next(&renew->bucket, now, 1) <= now;
-    apr_thread_mutex_unlock(renew->lock);
-    if (top != NULL && !rate_ok) {
-        renew_rate_tell(renew, top, now, p);
-        top = NULL;
-    }
-    if (exempt != NULL && !exempt_ok) {
-        exempt = NULL;
-    }
     *paying = top != NULL && (exempt == NULL || pk < ek || (pk == ek && pt <= et));
-    if (*paying) {
-        return autotls_queue_pop(&renew->ready);
+    next = *paying          ? autotls_queue_pop(&renew->ready)
+           : exempt != NULL ? autotls_queue_pop(&renew->ready_exempt)
+                            : NULL;
+    for (i = 0; i < skipped->nelts; i++) { /* back in line, where they were */
+        renew_make_ready(renew, APR_ARRAY_IDX(skipped, i, autotls_renew_job_t *));
     }
-    return exempt != NULL ? autotls_queue_pop(&renew->ready_exempt) : NULL;
+    return next;
 }
 
 /* Spends the order's token (a fleet's from the bucket every node spends); 0 (the job back in
@@ -790,13 +819,14 @@ static autotls_renew_job_t *renew_next_order(autotls_renew_t *renew, apr_time_t 
 static int renew_pay(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_t now,
                      apr_pool_t *p)
 {
+    autotls_renew_ca_t *ca = autotls_renew_job_ca(renew, job);
     int paid;
 
-    if (autotls_renew_fleet_bucket(&paid, renew, renew->ctx->shared, AUTOTLS_FLEET_BUCKET_TAKE, now,
-                                   0, p) == APR_ENOTIMPL) {
+    if (autotls_renew_fleet_bucket(&paid, renew, ca, renew->ctx->shared, AUTOTLS_FLEET_BUCKET_TAKE,
+                                   now, 0, p) == APR_ENOTIMPL) {
         apr_thread_mutex_lock(renew->lock);
-        paid = at_bucket_take(&renew->bucket, now, 0);
-        renew->bucket_dirty |= paid;
+        paid = at_bucket_take(&ca->bucket, now, 0);
+        ca->bucket_dirty |= paid;
         apr_thread_mutex_unlock(renew->lock);
     }
     if (!paid) {
@@ -805,26 +835,38 @@ static int renew_pay(autotls_renew_t *renew, autotls_renew_job_t *job, apr_time_
     return paid;
 }
 
-/* No account (on its backoff): the waiting orders sleep until its next try instead of being
- * looked at every tick. */
-static void renew_ready_park(autotls_renew_t *renew, apr_time_t now)
+/* With several CAs, an account that cannot be made at the CA a site is on (a CA requiring EAB
+ * it was not given, say) counts as a failed order of the site there, once per attempt of the
+ * account, so that the site moves on instead of waiting on that account for ever. Returns when
+ * the job is due again. */
+static apr_time_t renew_account_failed_site(autotls_renew_t *renew, autotls_renew_job_t *job,
+                                            autotls_renew_ca_t *ca, apr_time_t now, apr_pool_t *p)
 {
-    apr_time_t at = renew_max(renew->account.next_try, now + AUTOTLS_RENEW_TICK);
-    autotls_renew_job_t *job;
+    const char *error =
+        apr_psprintf(p, "no ACME account at %s: %s", ca->spec->url, ca->account.last_error);
+    apr_interval_time_t delay;
 
-    while ((job = autotls_queue_pop(&renew->ready)) != NULL ||
-           (job = autotls_queue_pop(&renew->ready_exempt)) != NULL) {
-        renew_due_at(renew, job, at);
-    }
+    delay = autotls_job_failed(&job->state, now, autotls_renew_random(), 0, error);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
+                 AUTOTLS_LOGNO(0153) "%s: no order at %s: its account cannot be made (%s), "
+                                     "attempt %d",
+                 job->site->name, ca->spec->url, ca->account.last_error, job->state.failures);
+    autotls_renew_ca_failed(renew, job, ca->index, error, &delay, p);
+    renew_job_save(renew, job, p);
+    autotls_renew_notify(renew, job, AT_EVENT_FAILED, error, p);
+    return delay == 0 ? now + AUTOTLS_RENEW_TICK
+                      : renew_max(ca->account.next_try, job->state.next_try);
 }
 
 /* Hands waiting orders to free threads, by priority, within the CA's pace. */
 static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
 {
     autotls_renew_job_t *job;
+    autotls_renew_ca_t *ca;
     const char *domain = NULL;
-    apr_time_t held, wait;
-    int handed = 0, paying, read;
+    apr_time_t held, wait, at;
+    int handed = 0, paying;
+    apr_status_t rv;
 
     if (renew->ready.count + renew->ready_exempt.count == 0 || renew_threads_free(renew) <= 0) {
         return 0;
@@ -834,18 +876,25 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
     if (!autotls_store_shared_up(renew->ctx)) {
         return 0;
     }
-    if (renew_account_ready(renew, p) != APR_SUCCESS) {
-        if (!autotls_renew_account_busy(renew)) {
-            renew_ready_park(renew, now);
-        }
-        return 0; /* nothing can be ordered without an account; it backs off */
+    if (autotls_renew_account_busy(renew)) {
+        return 0; /* the account is being changed (renew_account.c): orders wait */
     }
-    /* what the other nodes spent: the fleet's bucket decides whether an order may go */
-    autotls_renew_fleet_bucket(&read, renew, renew->ctx->shared, AUTOTLS_FLEET_BUCKET_READ, now, 0,
-                               p);
+    /* what the other nodes spent: the fleet's buckets decide whether an order may go */
+    autotls_renew_fleet_buckets_read(renew, renew->ctx->shared, now, p);
     while (renew_threads_free(renew) > 0 &&
            (job = renew_next_order(renew, now, &paying, p)) != NULL) {
-        if ((held = renew_held_until(renew, job->site, now, &domain)) > 0) {
+        ca = autotls_renew_job_ca(renew, job);
+        if ((rv = renew_account_ready(renew, ca, p)) != APR_SUCCESS) {
+            /* no account at its CA (on its backoff): the order sleeps until the account's next
+             * try instead of being looked at every tick */
+            at = renew_max(ca->account.next_try, now + AUTOTLS_RENEW_TICK);
+            if (rv != APR_EAGAIN && renew->ca_count > 1) {
+                at = renew_account_failed_site(renew, job, ca, now, p);
+            }
+            renew_due_at(renew, job, at);
+            continue;
+        }
+        if ((held = renew_held_until(renew, ca, job->site, now, &domain)) > 0) {
             if (job->hold_told != held) {
                 job->hold_told = held;
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
@@ -856,7 +905,7 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
             renew_due_at(renew, job, held);
             continue;
         }
-        if (!job->requested && !autotls_renew_reach_take(renew, now, &wait)) {
+        if (!job->requested && !autotls_renew_reach_take(renew, ca, now, &wait)) {
             renew_park_for_ca(renew, job, now, wait);
             continue;
         }
@@ -871,35 +920,16 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
     return handed;
 }
 
-/* The bucket is kept in jobs/ at most once a tick, so a restart does not refill it (a fleet's
- * is written by every spend, renew_fleet.c: a copy written here would undo other nodes'). */
-static void renew_rate_save(autotls_renew_t *renew, apr_pool_t *p)
-{
-    json_t *json = NULL;
-
-    if (renew->fleet != NULL) {
-        return;
-    }
-    apr_thread_mutex_lock(renew->lock);
-    if (renew->bucket_dirty) {
-        json = at_bucket_to_json(&renew->bucket);
-        renew->bucket_dirty = 0;
-    }
-    apr_thread_mutex_unlock(renew->lock);
-    if (json != NULL) {
-        at_store_save_json(renew->ctx->shared, AT_STORE_JOBS, NULL, renew->rate_item, json, p);
-        json_decref(json);
-    }
-}
-
 /* The CA answers again: every job that waited for it is looked at now, not at its next probe. */
 static void renew_reach_wake(autotls_renew_t *renew)
 {
-    int i, back;
+    int i, back = 0;
 
     apr_thread_mutex_lock(renew->lock);
-    back = renew->reach_back;
-    renew->reach_back = 0;
+    for (i = 0; i < renew->ca_count; i++) {
+        back |= renew->cas[i].reach_back;
+        renew->cas[i].reach_back = 0;
+    }
     apr_thread_mutex_unlock(renew->lock);
     for (i = 0; back && i < renew->ctx->sites->nelts; i++) {
         autotls_renew_job_wake(renew, &renew->jobs[i]);
@@ -919,7 +949,7 @@ void autotls_renew_tick(autotls_renew_t *renew, apr_pool_t *p)
     renew_reach_wake(renew);
     renew_look_due(renew, now, p);
     handed = renew_dispatch(renew, now, p);
-    renew_rate_save(renew, p);
+    autotls_renew_cas_rate_save(renew, p); /* at most once a tick: a restart does not refill */
     autotls_renew_status_publish(renew, now, p);
     if (handed > 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, renew->ctx->main_server,
@@ -930,23 +960,6 @@ void autotls_renew_tick(autotls_renew_t *renew, apr_pool_t *p)
 /* ---- start and stop -----------------------------------------------------------------------------
  */
 
-/* The CA's order bucket as the last process left it: a restart does not refill it. */
-static void renew_rate_load(autotls_renew_t *renew)
-{
-    autotls_ctx_t *ctx = renew->ctx;
-    apr_time_t now = apr_time_now();
-    json_t *json;
-
-    renew->rate_item = at_job_rate_item(renew->pool, ctx->ca_url);
-    at_bucket_init(&renew->bucket, autotls_config_ca_rate(ctx->main_server), now);
-    if (at_store_load_json(ctx->shared, AT_STORE_JOBS, NULL, renew->rate_item, &json,
-                           renew->pool) == APR_SUCCESS) {
-        at_bucket_from_json(&renew->bucket, json, now);
-        json_decref(json);
-    }
-    renew->holds = apr_hash_make(renew->holds_pool);
-}
-
 /* Every job's state comes from disk before anything else happens: no CA is contacted on a
  * schedule this process has not read. */
 static void renew_load(autotls_renew_t *renew)
@@ -955,10 +968,7 @@ static void renew_load(autotls_renew_t *renew)
     apr_pool_t *load;
     int i;
 
-    renew->account_item = at_job_account_item(renew->pool, renew->ctx->ca_url);
-    autotls_job_init(&renew->account);
-    autotls_job_load(&renew->account, store, renew->account_item, renew->pool);
-    autotls_renew_fingerprint_apply(&renew->account, renew->ctx, NULL, renew->pool);
+    autotls_renew_cas_load(renew);
     renew->jobs = apr_pcalloc(renew->pool, sizeof(autotls_renew_job_t) * renew->ctx->sites->nelts);
     renew->by_site = apr_hash_make(renew->pool);
     autotls_queue_init(&renew->due, renew->pool, renew->ctx->sites->nelts);
@@ -988,7 +998,6 @@ static void renew_load(autotls_renew_t *renew)
         apr_hash_set(renew->by_site, job->site->name, APR_HASH_KEY_STRING, job);
         renew_due_at(renew, job, 0); /* every site is looked at in the first tick */
     }
-    renew_rate_load(renew);
     autotls_renew_status_begin(renew, load);
 }
 
@@ -1021,9 +1030,9 @@ apr_status_t autotls_renew_begin(autotls_renew_t *renew)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0634) "orders: at most %d at once; new orders at %s paced at %s "
                                      "(%d token(s) now; kept in jobs/%s)",
-                 renew->tasks_max, renew->ctx->ca_url,
-                 at_rate_text(renew->pool, renew->bucket.rate),
-                 at_bucket_tokens(&renew->bucket, apr_time_now()), renew->rate_item);
+                 renew->tasks_max, renew->cas[0].spec->url,
+                 at_rate_text(renew->pool, renew->cas[0].bucket.rate),
+                 at_bucket_tokens(&renew->cas[0].bucket, apr_time_now()), renew->cas[0].rate_item);
     return APR_SUCCESS;
 }
 
@@ -1058,9 +1067,7 @@ void autotls_renew_end(autotls_renew_t *renew)
         autotls_job_clear(&renew->jobs[i].state);
     }
     autotls_renew_status_end(renew);
-    autotls_job_clear(&renew->account);
-    free(renew->directory_text);
-    renew->directory_text = NULL;
+    autotls_renew_cas_end(renew);
     apr_pool_destroy(renew->pool);
     renew->pool = NULL;
 }

@@ -66,22 +66,23 @@ static void account_state_for(const autotls_renew_t *renew)
 /* AutoTLSEAB: the key is read here, in the renewal process (as the ACME account), each time
  * the account is registered: it is never kept in memory any other process shares. */
 static void account_eab_options(at_acme_account_options_t *options, const autotls_renew_t *renew,
-                                apr_pool_t *p)
+                                const autotls_renew_ca_t *ca, apr_pool_t *p)
 {
     const autotls_ctx_t *ctx = renew->ctx;
     const char *why = NULL;
 
-    if (ctx->eab_kid == NULL) {
+    if (ca->spec->eab_kid == NULL) {
         return;
     }
-    if (at_account_eab_key_read(&options->eab_hmac, &why, p, ctx->eab_hmac_file) != APR_SUCCESS) {
+    if (at_account_eab_key_read(&options->eab_hmac, &why, p, ca->spec->eab_hmac_file) !=
+        APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ctx->main_server,
-                     AUTOTLS_LOGNO(0904) "AutoTLSEAB: %s (read as %s); the account is "
+                     AUTOTLS_LOGNO(0904) "AutoTLSEAB: %s (read as %s); the account at %s is "
                                          "registered without external account binding",
-                     why, ctx->acme_user);
+                     why, ctx->acme_user, ca->spec->url);
         return;
     }
-    options->eab_kid = ctx->eab_kid;
+    options->eab_kid = ca->spec->eab_kid;
 }
 
 /* What a failed registration is recorded as: a CA requiring EAB while none is configured is
@@ -101,7 +102,7 @@ static const char *account_failure_text(at_acme_t *acme, const at_acme_account_o
 }
 
 void autotls_renew_account_options(at_acme_account_options_t *options, const autotls_renew_t *renew,
-                                   apr_pool_t *p)
+                                   const autotls_renew_ca_t *ca, apr_pool_t *p)
 {
     memset(options, 0, sizeof(*options));
     options->agree_tos = 1;
@@ -110,7 +111,7 @@ void autotls_renew_account_options(at_acme_account_options_t *options, const aut
         options->contacts = apr_array_make(p, 1, sizeof(const char *));
         APR_ARRAY_PUSH(options->contacts, const char *) = renew->ctx->contact;
     }
-    account_eab_options(options, renew, p);
+    account_eab_options(options, renew, ca, p);
 }
 
 int autotls_renew_account_busy(const autotls_renew_t *renew)
@@ -120,7 +121,8 @@ int autotls_renew_account_busy(const autotls_renew_t *renew)
 
 /* The account is made once, before orders run in parallel, so that they never race for it. Its
  * backoff is kept in jobs/ like a site's: a restart during an outage does not ask again. */
-apr_status_t autotls_renew_account_ensure(autotls_renew_t *renew, apr_pool_t *p)
+apr_status_t autotls_renew_account_ensure(autotls_renew_t *renew, autotls_renew_ca_t *ca,
+                                          apr_pool_t *p)
 {
     autotls_ctx_t *ctx = renew->ctx;
     at_acme_account_options_t options;
@@ -130,36 +132,37 @@ apr_status_t autotls_renew_account_ensure(autotls_renew_t *renew, apr_pool_t *p)
     apr_status_t rv;
 
     account_state_for(renew);
-    if (renew->account_ready) {
+    if (ca->account_ready) {
         return APR_SUCCESS;
     }
-    if (now < renew->account.next_try) {
+    if (now < ca->account.next_try) {
         return APR_EAGAIN;
     }
-    autotls_renew_account_options(&options, renew, p);
-    if ((rv = autotls_renew_acme(&acme, renew, p)) == APR_SUCCESS) {
+    autotls_renew_account_options(&options, renew, ca, p);
+    if ((rv = autotls_renew_acme(&acme, ca, p)) == APR_SUCCESS) {
         rv = at_account_ensure(acme, ctx->shared, p, &options);
         autotls_renew_status_count(renew, -1, at_acme_request_count(acme),
                                    rv == APR_SUCCESS ? at_acme_account_url(acme) : NULL);
     }
     if (rv == APR_SUCCESS) {
-        renew->account_ready = 1;
-        account_state.contacts_applied = 1;
-        if (renew->account.failures > 0) {
-            autotls_job_reset(&renew->account, 0);
-            at_store_remove(ctx->shared, AT_STORE_JOBS, NULL, renew->account_item, p);
+        ca->account_ready = 1;
+        if (ca->index == 0) {
+            account_state.contacts_applied = 1;
+        }
+        if (ca->account.failures > 0) {
+            autotls_job_reset(&ca->account, 0);
+            at_store_remove(ctx->shared, AT_STORE_JOBS, NULL, ca->account_item, p);
         }
         return APR_SUCCESS;
     }
-    delay = autotls_job_failed(&renew->account, now, autotls_renew_random(),
+    delay = autotls_job_failed(&ca->account, now, autotls_renew_random(),
                                acme != NULL ? at_acme_retry_after(acme) : 0,
                                account_failure_text(acme, &options, p, rv));
-    autotls_job_save(&renew->account, ctx->shared, renew->account_item, p);
+    autotls_job_save(&ca->account, ctx->shared, ca->account_item, p);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->main_server,
                  AUTOTLS_LOGNO(0604) "no ACME account at %s yet (%s), attempt %d; next try "
                                      "in %" APR_TIME_T_FMT " s",
-                 ctx->ca_url, renew->account.last_error, renew->account.failures,
-                 apr_time_sec(delay));
+                 ca->spec->url, ca->account.last_error, ca->account.failures, apr_time_sec(delay));
     return rv;
 }
 
@@ -256,7 +259,7 @@ static void account_request_run(autotls_renew_t *renew, at_account_request_e kin
                      ctx->ca_url);
         return;
     }
-    if ((rv = autotls_renew_acme(&acme, renew, p)) != APR_SUCCESS ||
+    if ((rv = autotls_renew_acme(&acme, &renew->cas[0], p)) != APR_SUCCESS ||
         (rv = at_account_load(acme, ctx->shared, p)) != APR_SUCCESS) {
         json_object_set_new(result, "detail", json_string(account_error_text(acme, p, rv)));
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ctx->main_server,
@@ -316,7 +319,7 @@ static void account_request_take(autotls_renew_t *renew, at_account_request_e ki
     } else {
         json_object_set_new(result, "detail", json_string("malformed request (not JSON)"));
     }
-    renew->account_ready = 0; /* the next order loads the account as it is now */
+    renew->cas[0].account_ready = 0; /* the next order loads the account as it is now */
     if (at_store_save_json(store, AT_STORE_JOBS, NULL, at_account_result_item(p, ca_name), result,
                            p) != APR_SUCCESS ||
         at_store_remove(store, AT_STORE_JOBS, NULL, item, p) != APR_SUCCESS) {
@@ -355,7 +358,7 @@ void autotls_renew_account_tick(autotls_renew_t *renew, apr_pool_t *p)
         present[i] = rv != APR_ENOENT;
         pending += present[i];
     }
-    autotls_renew_account_options(&options, renew, p);
+    autotls_renew_account_options(&options, renew, &renew->cas[0], p);
     options.update_contacts = !account_state.contacts_applied;
     stale = at_account_stale(ctx->shared, ctx->ca_url, p, &options);
     repaired = stale && at_account_stale(ctx->shared, ctx->ca_url, p, NULL);
@@ -370,9 +373,9 @@ void autotls_renew_account_tick(autotls_renew_t *renew, apr_pool_t *p)
         goto leave; /* orders finish first; none starts while busy */
     }
     if (stale) {
-        renew->account_ready = 0; /* the stored account changes: drop what was loaded */
+        renew->cas[0].account_ready = 0; /* the stored account changes: drop what was loaded */
     }
-    if (autotls_renew_account_ensure(renew, p) != APR_SUCCESS) {
+    if (autotls_renew_account_ensure(renew, &renew->cas[0], p) != APR_SUCCESS) {
         goto leave; /* on the account's backoff; logged there */
     }
     if (repaired) {

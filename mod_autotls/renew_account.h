@@ -17,18 +17,22 @@
 
 /* Once per tick, before any site is looked at: takes the operator's account requests, finishes
  * an interrupted rollover, replaces an account marked deactivated, applies a changed
- * AutoTLSContact. Waits (the request stays) while an order runs. */
+ * AutoTLSContact. Waits (the request stays) while an order runs. This care is for the first
+ * CA's account (the one `autotls account` addresses); the accounts at the other CAs of the list
+ * are made when a site's order first goes there (autotls_renew_account_ensure). */
 void autotls_renew_account_tick(autotls_renew_t *renew, apr_pool_t *p);
 
 /* Whether orders must wait this tick: account work is pending. */
 int autotls_renew_account_busy(const autotls_renew_t *renew);
 
-/* Makes sure the account exists (at_account_ensure), on the account's backoff (kept in jobs/
- * like a site's): APR_EAGAIN while it waits. */
-apr_status_t autotls_renew_account_ensure(autotls_renew_t *renew, apr_pool_t *p);
+/* Makes sure the account at ca exists (at_account_ensure), on that account's backoff (kept in
+ * jobs/ like a site's): APR_EAGAIN while it waits. */
+apr_status_t autotls_renew_account_ensure(autotls_renew_t *renew, autotls_renew_ca_t *ca,
+                                          apr_pool_t *p);
 
-/* The options the server registers with: terms agreed, AutoTLSContact, kept current. */
+/* The options the server registers with at ca: terms agreed, AutoTLSContact kept current, the
+ * CA's own EAB. */
 void autotls_renew_account_options(at_acme_account_options_t *options, const autotls_renew_t *renew,
-                                   apr_pool_t *p);
+                                   const autotls_renew_ca_t *ca, apr_pool_t *p);
 
 #endif

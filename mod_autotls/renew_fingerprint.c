@@ -76,7 +76,26 @@ static const fingerprint_shared_t *fingerprint_shared_of(const autotls_ctx_t *ct
     return &fingerprint_shared;
 }
 
-static void fingerprint_common(apr_array_header_t *parts, const autotls_ctx_t *ctx)
+/* The CAs after the first and AutoTLSCAFailover, only when there are any: a configuration of one
+ * CA keeps the fingerprint it had before several were possible. */
+static void fingerprint_more_cas(apr_array_header_t *parts, const autotls_ctx_t *ctx, apr_pool_t *p)
+{
+    int i;
+
+    for (i = 1; i < ctx->cas->nelts; i++) {
+        const at_ca_spec_t *ca = &APR_ARRAY_IDX(ctx->cas, i, at_ca_spec_t);
+
+        APR_ARRAY_PUSH(parts, const char *) = apr_psprintf(
+            p, "ca%d=%s %s %s %s %s", i, ca->url, fingerprint_file(p, ca->ca_file),
+            ca->eab_kid != NULL ? ca->eab_kid : "", fingerprint_file(p, ca->eab_hmac_file),
+            ca->profile != NULL ? ca->profile : "");
+    }
+    if (ctx->cas->nelts > 1) {
+        APR_ARRAY_PUSH(parts, const char *) = apr_psprintf(p, "failover=%d", ctx->ca_failover);
+    }
+}
+
+static void fingerprint_common(apr_array_header_t *parts, const autotls_ctx_t *ctx, apr_pool_t *p)
 {
     const fingerprint_shared_t *shared = fingerprint_shared_of(ctx);
 
@@ -84,6 +103,7 @@ static void fingerprint_common(apr_array_header_t *parts, const autotls_ctx_t *c
     APR_ARRAY_PUSH(parts, const char *) = shared->ca_file;
     APR_ARRAY_PUSH(parts, const char *) = ctx->eab_kid;
     APR_ARRAY_PUSH(parts, const char *) = shared->eab_hmac_file;
+    fingerprint_more_cas(parts, ctx, p);
 }
 
 static const char *fingerprint_site(const autotls_ctx_t *ctx, const autotls_site_t *site,
@@ -93,7 +113,7 @@ static const char *fingerprint_site(const autotls_ctx_t *ctx, const autotls_site
     int i;
 
     APR_ARRAY_PUSH(parts, const char *) = FINGERPRINT_SITE_V;
-    fingerprint_common(parts, ctx);
+    fingerprint_common(parts, ctx, p);
     APR_ARRAY_PUSH(parts, const char *) = fingerprint_shared_of(ctx)->issuer_roots;
     APR_ARRAY_PUSH(parts, const char *) = at_key_type_name(site->key_type);
     for (i = 0; i < site->names->nelts; ++i) {
@@ -120,7 +140,7 @@ static const char *fingerprint_account(const autotls_ctx_t *ctx, apr_pool_t *p)
     apr_array_header_t *parts = apr_array_make(p, 6, sizeof(const char *));
 
     APR_ARRAY_PUSH(parts, const char *) = FINGERPRINT_ACCOUNT_V;
-    fingerprint_common(parts, ctx);
+    fingerprint_common(parts, ctx, p);
     APR_ARRAY_PUSH(parts, const char *) = ctx->contact;
     return at_fingerprint(p, parts);
 }

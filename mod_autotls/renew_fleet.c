@@ -254,13 +254,13 @@ static apr_status_t fleet_bucket_lease(at_store_t *store, const char *name, cons
     return rv;
 }
 
-/* The fleet's bucket into renew->bucket (its rate stays this node's AutoTLSCARate); none stored
- * yet: the local one stands. */
-static apr_status_t fleet_bucket_read(autotls_renew_t *renew, at_store_t *store, apr_time_t now,
-                                      apr_pool_t *p)
+/* The fleet's bucket of ca into ca->bucket (its rate stays this node's); none stored yet: the
+ * local one stands. */
+static apr_status_t fleet_bucket_read(autotls_renew_t *renew, autotls_renew_ca_t *ca,
+                                      at_store_t *store, apr_time_t now, apr_pool_t *p)
 {
     json_t *json;
-    apr_status_t rv = at_store_load_json(store, AT_STORE_JOBS, NULL, renew->rate_item, &json, p);
+    apr_status_t rv = at_store_load_json(store, AT_STORE_JOBS, NULL, ca->rate_item, &json, p);
 
     if (rv == APR_ENOENT) {
         return APR_SUCCESS;
@@ -269,17 +269,28 @@ static apr_status_t fleet_bucket_read(autotls_renew_t *renew, at_store_t *store,
         return rv;
     }
     apr_thread_mutex_lock(renew->lock);
-    at_bucket_from_json(&renew->bucket, json, now);
+    at_bucket_from_json(&ca->bucket, json, now);
     apr_thread_mutex_unlock(renew->lock);
     json_decref(json);
     return APR_SUCCESS;
 }
 
-apr_status_t autotls_renew_fleet_bucket(int *paid, autotls_renew_t *renew, at_store_t *store,
-                                        autotls_fleet_bucket_e op, apr_time_t now,
-                                        apr_interval_time_t retry_after, apr_pool_t *p)
+void autotls_renew_fleet_buckets_read(autotls_renew_t *renew, at_store_t *store, apr_time_t now,
+                                      apr_pool_t *p)
 {
-    const char *name = renew->rate_item;
+    int i;
+
+    for (i = 0; renew->fleet != NULL && i < renew->ca_count; i++) {
+        fleet_bucket_read(renew, &renew->cas[i], store, now, p);
+    }
+}
+
+apr_status_t autotls_renew_fleet_bucket(int *paid, autotls_renew_t *renew, autotls_renew_ca_t *ca,
+                                        at_store_t *store, autotls_fleet_bucket_e op,
+                                        apr_time_t now, apr_interval_time_t retry_after,
+                                        apr_pool_t *p)
+{
+    const char *name = ca->rate_item;
     json_t *json;
     char *token;
     apr_status_t rv;
@@ -290,22 +301,22 @@ apr_status_t autotls_renew_fleet_bucket(int *paid, autotls_renew_t *renew, at_st
         return APR_ENOTIMPL;
     }
     if (op == AUTOTLS_FLEET_BUCKET_READ) {
-        return fleet_bucket_read(renew, store, now, p);
+        return fleet_bucket_read(renew, ca, store, now, p);
     }
     if ((rv = at_fleet_lease_token(&token, renew->fleet->fleet.node, p)) != APR_SUCCESS ||
         (rv = fleet_bucket_lease(store, name, token, p)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = fleet_bucket_read(renew, store, now, p)) == APR_SUCCESS) {
+    if ((rv = fleet_bucket_read(renew, ca, store, now, p)) == APR_SUCCESS) {
         apr_thread_mutex_lock(renew->lock);
         if (op == AUTOTLS_FLEET_BUCKET_TAKE) {
-            spent = at_bucket_take(&renew->bucket, now, 0);
+            spent = at_bucket_take(&ca->bucket, now, 0);
         } else if (op == AUTOTLS_FLEET_BUCKET_REFUND) {
-            at_bucket_refund(&renew->bucket, now);
+            at_bucket_refund(&ca->bucket, now);
         } else {
-            at_bucket_drain(&renew->bucket, now, retry_after);
+            at_bucket_drain(&ca->bucket, now, retry_after);
         }
-        json = at_bucket_to_json(&renew->bucket);
+        json = at_bucket_to_json(&ca->bucket);
         apr_thread_mutex_unlock(renew->lock);
         rv = at_store_save_json(store, AT_STORE_JOBS, NULL, name, json, p);
         json_decref(json);

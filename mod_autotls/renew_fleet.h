@@ -59,11 +59,12 @@ void autotls_renew_fleet_status(at_status_t *status, int *changed, autotls_renew
  * fleet). */
 int autotls_renew_fleet_nodes_changed(autotls_renew_fleet_t *fleet);
 
-/* The CA's order bucket (AutoTLSCARate) is the fleet's: one bucket in Redis (jobs/<rate item>)
- * that every node spends from. A spend or a drain reads it, changes it and writes it back under
- * a short lease of its own (the item's name, AUTOTLS_FLEET_BUCKET_TTL), so that two nodes never
- * both spend the last token; a read refreshes this node's copy (renew->bucket, under renew->lock),
- * which the scheduler looks at to decide whether an order may go. */
+/* Each CA's order bucket (AutoTLSCARate, renew_ca.c) is the fleet's: one bucket per CA in Redis
+ * (jobs/<the CA's rate item>) that every node spends from. A spend, a drain or a refund reads it,
+ * changes it and writes it back under a short lease of its own (the item's name,
+ * AUTOTLS_FLEET_BUCKET_TTL), so that two nodes never both spend the last token; a read refreshes
+ * this node's copy (ca->bucket, under renew->lock), which the scheduler looks at to decide
+ * whether an order may go. */
 typedef enum {
     AUTOTLS_FLEET_BUCKET_READ,   /* refresh the local copy */
     AUTOTLS_FLEET_BUCKET_TAKE,   /* spend a token for a new order: *paid says whether it could */
@@ -72,11 +73,16 @@ typedef enum {
 } autotls_fleet_bucket_e;
 
 /* Without a fleet: APR_ENOTIMPL (the caller keeps its own bucket). With one: the operation on
- * the fleet's bucket, through store (the calling thread's connection). A failure (Redis away,
- * the bucket's lease held too long by another node) spends nothing: *paid stays 0. */
-apr_status_t autotls_renew_fleet_bucket(int *paid, autotls_renew_t *renew, at_store_t *store,
-                                        autotls_fleet_bucket_e op, apr_time_t now,
-                                        apr_interval_time_t retry_after, apr_pool_t *p);
+ * the fleet's bucket of ca, through store (the calling thread's connection). A failure (Redis
+ * away, the bucket's lease held too long by another node) spends nothing: *paid stays 0. */
+apr_status_t autotls_renew_fleet_bucket(int *paid, autotls_renew_t *renew, autotls_renew_ca_t *ca,
+                                        at_store_t *store, autotls_fleet_bucket_e op,
+                                        apr_time_t now, apr_interval_time_t retry_after,
+                                        apr_pool_t *p);
+
+/* Every CA's bucket read from the fleet (nothing without one). */
+void autotls_renew_fleet_buckets_read(autotls_renew_t *renew, at_store_t *store, apr_time_t now,
+                                      apr_pool_t *p);
 
 /* After the orders in flight are done: ends the thread and drops the heartbeat, so no order of
  * another node waits for this one. */

@@ -173,11 +173,26 @@ static void job_load_missing(autotls_job_t *job, const json_t *missing)
     }
 }
 
+/* A text field that fits dst, else "" (a cut URL or serial would name something else). */
+static void job_load_text(char *dst, apr_size_t size, const json_t *value)
+{
+    if (json_is_string(value) && json_string_length(value) < size) {
+        job_copy_text(dst, size, json_string_value(value));
+    }
+}
+
 static void job_load_config(autotls_job_t *job, const json_t *config)
 {
-    if (json_is_string(config) && json_string_length(config) < sizeof(job->config)) {
-        job_copy_text(job->config, sizeof(job->config), json_string_value(config));
-    }
+    job_load_text(job->config, sizeof(job->config), config);
+}
+
+static void job_load_cas(autotls_job_t *job, const json_t *json)
+{
+    job_load_text(job->ca, sizeof(job->ca), json_object_get(json, "ca"));
+    job->ca_failures = job_count(json_object_get(json, "ca_failures"));
+    job_load_text(job->issued_ca, sizeof(job->issued_ca), json_object_get(json, "issued_ca"));
+    job_load_text(job->issued_serial, sizeof(job->issued_serial),
+                  json_object_get(json, "issued_serial"));
 }
 
 /* When the job file was last written: the time of an error an older release recorded without
@@ -226,6 +241,7 @@ apr_status_t autotls_job_load(autotls_job_t *job, at_store_t *store, const char 
     job_load_ari(job, json_object_get(json, "ari"));
     job_load_missing(job, json_object_get(json, "missing"));
     job_load_config(job, json_object_get(json, "config"));
+    job_load_cas(job, json);
     json_decref(json);
     return APR_SUCCESS;
 }
@@ -257,9 +273,69 @@ apr_status_t autotls_job_save(const autotls_job_t *job, at_store_t *store, const
     if (job->config[0] != '\0') {
         json_object_set_new(json, "config", json_string(job->config));
     }
+    if (job->ca[0] != '\0' || job->ca_failures > 0) {
+        json_object_set_new(json, "ca", json_string(job->ca));
+        json_object_set_new(json, "ca_failures", json_integer(job->ca_failures));
+    }
+    if (job->issued_ca[0] != '\0') {
+        json_object_set_new(json, "issued_ca", json_string(job->issued_ca));
+        json_object_set_new(json, "issued_serial", json_string(job->issued_serial));
+    }
     rv = at_store_save_json(store, AT_STORE_JOBS, NULL, item, json, p);
     json_decref(json);
     return rv;
+}
+
+at_ca_position_t autotls_job_ca_position(const autotls_job_t *job, const apr_array_header_t *cas)
+{
+    at_ca_position_t pos = {0, 0};
+    int index = at_ca_index(cas, job->ca);
+
+    if (job->ca[0] == '\0' || index >= 0) {
+        pos.index = index > 0 ? index : 0;
+        pos.failures = job->ca_failures;
+    }
+    return pos;
+}
+
+void autotls_job_ca_set(autotls_job_t *job, const apr_array_header_t *cas, at_ca_position_t pos)
+{
+    const char *url = "";
+
+    if (pos.index > 0 && pos.index < cas->nelts) {
+        url = APR_ARRAY_IDX(cas, pos.index, at_ca_spec_t).url;
+    }
+    job_copy_text(job->ca, sizeof(job->ca), strlen(url) < sizeof(job->ca) ? url : "");
+    job->ca_failures = pos.failures;
+}
+
+void autotls_job_issued(autotls_job_t *job, const apr_array_header_t *cas, int index,
+                        const char *serial)
+{
+    const char *url =
+        index >= 0 && index < cas->nelts ? APR_ARRAY_IDX(cas, index, at_ca_spec_t).url : "";
+    at_ca_position_t first = {0, 0};
+
+    if (strlen(url) >= sizeof(job->issued_ca) || serial == NULL ||
+        strlen(serial) >= sizeof(job->issued_serial)) {
+        url = serial = "";
+    }
+    job_copy_text(job->issued_ca, sizeof(job->issued_ca), url);
+    job_copy_text(job->issued_serial, sizeof(job->issued_serial), serial);
+    autotls_job_ca_set(job, cas, first);
+}
+
+int autotls_job_issuer(const autotls_job_t *job, const apr_array_header_t *cas,
+                       const char *served_serial)
+{
+    /* unknown: with one CA, as before there were several (that CA's) */
+    int unknown = cas->nelts == 1 ? 0 : -1;
+
+    if (job->issued_ca[0] == '\0' || served_serial == NULL ||
+        strcasecmp(job->issued_serial, served_serial) != 0) {
+        return unknown;
+    }
+    return at_ca_index(cas, job->issued_ca);
 }
 
 void autotls_job_set_error(autotls_job_t *job, const char *error)

@@ -17,11 +17,16 @@
  *    "missing": [{"name": "www.example.org", "failures": 2, "next_try": 1700000600,
  *                 "last_error": "..."}],
  *    "last_error_at": 1700000000, "last_error_type": "urn:ietf:params:acme:error:...",
- *    "pending_since": 1699990000, "config": "q1Xa...43 characters"}
+ *    "pending_since": 1699990000, "config": "q1Xa...43 characters",
+ *    "ca": "https://ca2.example/dir", "ca_failures": 1,
+ *    "issued_ca": "https://ca2.example/dir", "issued_serial": "04F3..."}
  * (last_error_at, last_error_type and pending_since for the status snapshot: when the last error
  * came, the CA's problem type, and since when the site has had no certificate from the CA;
  * config is the fingerprint (at_fingerprint.h) of the configuration the schedule was decided
- * under (renew_fingerprint.h): a different one at load lifts the backoff.)
+ * under (renew_fingerprint.h): a different one at load lifts the backoff. ca and ca_failures:
+ * the CA of the AutoTLSCA list the site's orders go to now and the orders that failed there in a
+ * row (at_ca_failover_failed; absent: the first CA); issued_ca and issued_serial: which CA issued
+ * which certificate, so that ARI and `replaces` go to that CA only.)
  * Times are seconds since the epoch; 0 means none.
  */
 #ifndef AUTOTLS_RENEW_JOB_H
@@ -32,13 +37,16 @@
 #include <apr_time.h>
 #include <jansson.h>
 
+#include "at_ca.h"
 #include "at_orphan.h"
 #include "at_store.h"
 
 /* last_error texts are cut to this; certIDs longer than this are not used for ARI. */
 #define AUTOTLS_JOB_ERROR_MAX 512
 #define AUTOTLS_JOB_CERT_ID_MAX 192
-#define AUTOTLS_JOB_CONFIG_MAX 64 /* an at_fingerprint text (43) fits */
+#define AUTOTLS_JOB_CONFIG_MAX 64  /* an at_fingerprint text (43) fits */
+#define AUTOTLS_JOB_URL_MAX 512    /* a CA's directory URL; a longer one reads as none */
+#define AUTOTLS_JOB_SERIAL_MAX 130 /* a serial in hex: 20 bytes (RFC 5280) fit with room */
 
 /* The CA's renewal window for one certificate (RFC 9773). */
 typedef struct {
@@ -63,6 +71,11 @@ typedef struct {
     json_t *missing;           /* array of {name, failures, next_try, last_error}: names a partial
                                 * certificate lacks, each retried on its own backoff */
     char config[AUTOTLS_JOB_CONFIG_MAX]; /* fingerprint of the configuration; "" unknown */
+    /* several CAs (AutoTLSCA, at_ca.h) */
+    char ca[AUTOTLS_JOB_URL_MAX];        /* the CA orders go to now; "": the first of the list */
+    int ca_failures;                     /* failed orders in a row there */
+    char issued_ca[AUTOTLS_JOB_URL_MAX]; /* the CA of the last certificate ordered, or "" */
+    char issued_serial[AUTOTLS_JOB_SERIAL_MAX]; /* that certificate's serial (upper-case hex) */
 } autotls_job_t;
 
 /* An empty state (no failures, nothing missing); autotls_job_clear releases it. */
@@ -99,6 +112,25 @@ void autotls_job_reset(autotls_job_t *job, int all);
  * a missing name's), the backoff is lifted: the admin changed something, perhaps the cause. A
  * Retry-After the CA set still holds. Returns whether a backoff was lifted. */
 int autotls_job_config_changed(autotls_job_t *job, const char *fingerprint, apr_time_t now);
+
+/* --- several CAs (AutoTLSCA: cas is the list, at_ca_spec_t) -------------------------------- */
+
+/* Where the site's orders go: its CA (the first when the one recorded is not in the list any
+ * more) and the failures there in a row. */
+at_ca_position_t autotls_job_ca_position(const autotls_job_t *job, const apr_array_header_t *cas);
+void autotls_job_ca_set(autotls_job_t *job, const apr_array_header_t *cas, at_ca_position_t pos);
+
+/* After an order at cas[index] gave a certificate with serial: it is recorded as that CA's, and
+ * the next order (the next renewal) starts again at the first CA. */
+void autotls_job_issued(autotls_job_t *job, const apr_array_header_t *cas, int index,
+                        const char *serial);
+
+/* The CA (index into cas) that issued the served certificate with serial served_serial, -1 when
+ * not known (no record for this certificate) or no longer listed. With one CA listed, a
+ * certificate without a record is that CA's, as before there were several. ARI and `replaces`
+ * go to that CA alone. */
+int autotls_job_issuer(const autotls_job_t *job, const apr_array_header_t *cas,
+                       const char *served_serial);
 
 /* --- names missing from a partial certificate -------------------------------------------- */
 

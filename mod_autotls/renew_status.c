@@ -91,6 +91,7 @@ static char *status_site_text(autotls_renew_t *renew, const autotls_renew_job_t 
 {
     at_status_t *status = at_status_make(p);
     at_status_site_t *s = at_status_site_add(status, job->site->name, p);
+    const autotls_job_t *account;
     int i;
 
     for (i = 0; i < job->site->names->nelts; ++i) {
@@ -104,11 +105,13 @@ static char *status_site_text(autotls_renew_t *renew, const autotls_renew_job_t 
         s->not_after = job->not_after;
     }
     /* the account's failure holds every site without a failure of its own */
-    s->failures = job->state.failures > 0 ? job->state.failures : renew->account.failures;
-    status_error(s, job->state.failures > 0 ? &job->state : &renew->account);
+    account = &autotls_renew_job_ca(renew, job)->account;
+    s->failures = job->state.failures > 0 ? job->state.failures : account->failures;
+    status_error(s, job->state.failures > 0 ? &job->state : account);
     status_next(s, job);
     status_missing(s, &job->state, p);
     s->pending_since = s->has_cert ? 0 : job->state.pending_since;
+    s->ca = autotls_renew_job_ca(renew, job)->spec->url; /* where its next order goes */
     s->state = at_status_derive(s, 0, ordering || job->staged || job->requested, now);
     return at_status_site_dumps(s, p);
 }

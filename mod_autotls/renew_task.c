@@ -42,6 +42,7 @@ typedef struct {
     autotls_renew_t *renew;
     autotls_renew_job_t *job;
     at_store_t *store;
+    autotls_renew_ca_t *ca; /* the CA the order goes to (its place in the failover list) */
 } task_t;
 
 apr_uint32_t autotls_renew_random(void)
@@ -66,17 +67,17 @@ at_renew_window_t autotls_renew_window(const autotls_site_t *site)
     return window;
 }
 
-apr_status_t autotls_renew_acme(at_acme_t **acme, autotls_renew_t *renew, apr_pool_t *p)
+apr_status_t autotls_renew_acme(at_acme_t **acme, const autotls_renew_ca_t *ca, apr_pool_t *p)
 {
     at_http_options_t http_options = {0};
     at_http_t *http;
     apr_status_t rv;
 
-    http_options.ca_file = renew->ctx->ca_file;
+    http_options.ca_file = ca->spec->ca_file;
     if ((rv = at_http_create(&http, p, &http_options)) != APR_SUCCESS) {
         return rv;
     }
-    return at_acme_create(acme, p, renew->ctx->ca_url, http);
+    return at_acme_create(acme, p, ca->spec->url, http);
 }
 
 /* The responder (challenge.c) serves the answer only for the Host it names: name is the
@@ -177,13 +178,14 @@ static const char *task_error_text(apr_pool_t *p, at_acme_t *acme, apr_status_t 
 
 /* ---- whether the CA answers ------------------------------------------------------------------ */
 
-int autotls_renew_reach_take(autotls_renew_t *renew, apr_time_t now, apr_time_t *wait)
+int autotls_renew_reach_take(autotls_renew_t *renew, autotls_renew_ca_t *ca, apr_time_t now,
+                             apr_time_t *wait)
 {
     int may;
 
     apr_thread_mutex_lock(renew->lock);
-    may = at_reach_take(&renew->reach, now);
-    *wait = at_reach_next(&renew->reach);
+    may = at_reach_take(&ca->reach, now);
+    *wait = at_reach_next(&ca->reach);
     apr_thread_mutex_unlock(renew->lock);
     return may;
 }
@@ -191,8 +193,9 @@ int autotls_renew_reach_take(autotls_renew_t *renew, apr_time_t now, apr_time_t 
 /* Records what a request to the CA showed: a transport failure closes the gate (one WARNING when
  * it was open), an answer of any kind opens it (one NOTICE when it was closed). what: "order" or
  * "renewal window (ARI) poll". */
-static void task_reach_result(autotls_renew_t *renew, autotls_renew_job_t *job, apr_status_t rv,
-                              const char *what, apr_pool_t *p)
+static void task_reach_result(autotls_renew_t *renew, autotls_renew_ca_t *ca,
+                              autotls_renew_job_t *job, apr_status_t rv, const char *what,
+                              apr_pool_t *p)
 {
     apr_time_t now = apr_time_now(), since = 0, next = 0;
     int changed = 0, down;
@@ -202,12 +205,12 @@ static void task_reach_result(autotls_renew_t *renew, autotls_renew_job_t *job, 
         return; /* failed before anything reached the CA: says nothing about it */
     }
     apr_thread_mutex_lock(renew->lock);
-    since = renew->reach.down_since;
+    since = ca->reach.down_since;
     if (down) {
-        changed = at_reach_failed(&renew->reach, now);
-        next = at_reach_next(&renew->reach);
-    } else if ((changed = at_reach_answered(&renew->reach)) != 0) {
-        renew->reach_back = 1;
+        changed = at_reach_failed(&ca->reach, now);
+        next = at_reach_next(&ca->reach);
+    } else if ((changed = at_reach_answered(&ca->reach)) != 0) {
+        ca->reach_back = 1;
         apr_thread_cond_signal(renew->wake);
     }
     apr_thread_mutex_unlock(renew->lock);
@@ -216,13 +219,13 @@ static void task_reach_result(autotls_renew_t *renew, autotls_renew_job_t *job, 
                      AUTOTLS_LOGNO(0640) "the CA %s cannot be reached (%s: %s for %s, see the line "
                                          "before): renewal window polls and new orders wait; one "
                                          "try at %s, then at most every %d min until it answers",
-                     renew->ctx->ca_url, at_strerror(p, rv), what, job->site->name,
+                     ca->spec->url, at_strerror(p, rv), what, job->site->name,
                      autotls_job_time_text(p, next), (int)(apr_time_sec(AT_REACH_STEP_MAX) / 60));
     } else if (changed) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, renew->ctx->main_server,
                      AUTOTLS_LOGNO(0641) "the CA %s answers again (down since %s); the sites "
                                          "that waited go on",
-                     renew->ctx->ca_url, autotls_job_time_text(p, since));
+                     ca->spec->url, autotls_job_time_text(p, since));
     }
 }
 
@@ -261,38 +264,42 @@ static apr_status_t task_stage(task_t *task, const autotls_site_t *site,
  * not list is told once per renewal process (not once per site); a required one it does not list
  * fails the site's order, *why saying so. */
 static apr_status_t task_profile(const char **profile, const char **why, autotls_renew_t *renew,
-                                 const autotls_site_t *site, at_acme_t *acme, apr_pool_t *p)
+                                 autotls_renew_ca_t *ca, const autotls_site_t *site,
+                                 at_acme_t *acme, apr_pool_t *p)
 {
     const at_acme_directory_t *directory;
+    /* a CA's own profile= wins over the site's AutoTLSProfile for orders at that CA */
+    const char *wanted = ca->spec->profile != NULL ? ca->spec->profile : site->profile;
+    int required = ca->spec->profile != NULL ? 0 : site->profile_required;
     const char *offered;
     int unlisted, warn = 0;
     apr_status_t rv;
 
     *profile = NULL;
-    if (site->profile == NULL || (rv = at_acme_directory(&directory, acme)) != APR_SUCCESS) {
-        return site->profile == NULL ? APR_SUCCESS : rv;
+    if (wanted == NULL || (rv = at_acme_directory(&directory, acme)) != APR_SUCCESS) {
+        return wanted == NULL ? APR_SUCCESS : rv;
     }
-    rv = at_acme_profile_choose(profile, &unlisted, &offered, p, directory, site->profile,
-                                site->profile_required);
+    rv = at_acme_profile_choose(profile, &unlisted, &offered, p, directory, wanted, required);
     offered = *offered != '\0' ? offered : "none";
     if (rv != APR_SUCCESS) {
         *why = apr_psprintf(p,
                             "the CA does not offer profile %s (it offers: %s), which "
                             "AutoTLSProfile requires",
-                            site->profile, offered);
+                            wanted, offered);
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, renew->ctx->main_server,
                      AUTOTLS_LOGNO(0660) "%s: %s does not offer profile %s (it offers: %s) and "
                                          "AutoTLSProfile requires it: no order",
-                     site->name, renew->ctx->ca_url, site->profile, offered);
+                     site->name, ca->spec->url, wanted, offered);
         return rv;
     }
     if (unlisted) {
         apr_thread_mutex_lock(renew->lock);
-        if (renew->profiles_told == NULL) {
-            renew->profiles_told = apr_hash_make(renew->holds_pool);
+        if (ca->profiles_told == NULL) {
+            ca->profiles_told = apr_hash_make(renew->holds_pool);
         }
-        if (apr_hash_get(renew->profiles_told, site->profile, APR_HASH_KEY_STRING) == NULL) {
-            apr_hash_set(renew->profiles_told, site->profile, APR_HASH_KEY_STRING, site->profile);
+        if (apr_hash_get(ca->profiles_told, wanted, APR_HASH_KEY_STRING) == NULL) {
+            apr_hash_set(ca->profiles_told, apr_pstrdup(renew->holds_pool, wanted),
+                         APR_HASH_KEY_STRING, "");
             warn = 1;
         }
         apr_thread_mutex_unlock(renew->lock);
@@ -302,9 +309,22 @@ static apr_status_t task_profile(const char **profile, const char **why, autotls
                      AUTOTLS_LOGNO(0661) "%s does not offer profile %s (it offers: %s): sites "
                                          "that ask for it are ordered without a profile "
                                          "(AutoTLSProfile %s required refuses instead)",
-                     renew->ctx->ca_url, site->profile, offered, site->profile);
+                     ca->spec->url, wanted, offered, wanted);
     }
     return APR_SUCCESS;
+}
+
+/* The serial of the new certificate (upper-case hex, as the slots give it), or NULL. */
+static const char *task_new_serial(const at_issue_result_t *result, apr_pool_t *p)
+{
+    apr_array_header_t *chain;
+    at_cert_info_t *info;
+
+    if (at_chain_from_pem(&chain, p, result->chain_pem, result->chain_len) == APR_SUCCESS &&
+        at_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS) {
+        return info->serial;
+    }
+    return NULL;
 }
 
 static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme, const char **why,
@@ -335,19 +355,27 @@ static apr_status_t task_order_run(at_issue_result_t **result, at_acme_t **acme,
     request.tlsalpn01 = &tlsalpn;
     request.account_store = task->store;
     request.account_options = &account;
-    if ((rv = autotls_renew_acme(acme, renew, p)) != APR_SUCCESS ||
+    if ((rv = autotls_renew_acme(acme, task->ca, p)) != APR_SUCCESS ||
         (rv = at_account_load(*acme, task->store, p)) != APR_SUCCESS) {
         return rv;
     }
-    /* RFC 9773: name the certificate this one replaces, where the CA knows what that means. */
+    /* RFC 9773: name the certificate this one replaces, where the CA knows what that means: the
+     * CA that issued it, never another one of the list. */
     if (job->ca_issued && job->cert_id[0] != '\0' &&
+        autotls_renew_job_issuer(renew, job) == task->ca &&
         at_acme_directory(&directory, *acme) == APR_SUCCESS && directory->renewal_info != NULL) {
         request.replaces = apr_pstrdup(p, job->cert_id);
     }
-    if ((rv = task_profile(&request.profile, why, renew, job->site, *acme, p)) != APR_SUCCESS ||
+    if ((rv = task_profile(&request.profile, why, renew, task->ca, job->site, *acme, p)) !=
+            APR_SUCCESS ||
         (rv = at_issue_certificate(result, *acme, p, &request, &responder)) != APR_SUCCESS) {
         return rv;
     }
+    /* ARI and `replaces` for this certificate go to this CA, and the next renewal starts at the
+     * first CA again; recorded before the set is staged, since the activator reads it there to
+     * name the CA in meta.json */
+    autotls_job_issued(&job->state, ctx->cas, task->ca->index, task_new_serial(*result, p));
+    autotls_job_save(&job->state, task->store, job->item, p);
     return task_stage(task, job->site, *result, p);
 }
 
@@ -367,8 +395,9 @@ static at_renew_plan_t task_next_plan(const autotls_renew_job_t *job,
     return plan;
 }
 
-static void task_order_succeeded(autotls_renew_t *renew, autotls_renew_job_t *job,
-                                 const at_issue_result_t *result, at_acme_t *acme, apr_pool_t *p)
+static void task_order_succeeded(autotls_renew_t *renew, autotls_renew_ca_t *ca,
+                                 autotls_renew_job_t *job, const at_issue_result_t *result,
+                                 at_acme_t *acme, apr_pool_t *p)
 {
     autotls_job_t *state = &job->state;
     const apr_array_header_t *names = result->names != NULL ? result->names : job->site->names;
@@ -387,17 +416,19 @@ static void task_order_succeeded(autotls_renew_t *renew, autotls_renew_job_t *jo
     }
     job->staged = 1;
     job->staged_generation = job->generation;
+    job->staged_ca = ca->index;
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0602) "%s: new certificate staged for activation: names %s "
-                                     "(reason: %s); next renewal around %s (%s)%s; %u CA requests",
-                 job->site->name, at_name_list_text(p, names, ","), job->reason,
+                                     "(reason: %s) from %s; next renewal around %s (%s)%s; %u CA "
+                                     "requests",
+                 job->site->name, at_name_list_text(p, names, ","), job->reason, ca->spec->url,
                  autotls_job_time_text(p, plan.at), at_renew_by_name(plan.by), missing,
                  at_acme_request_count(acme));
 }
 
 /* An account-wide limit: the bucket is empty until the CA's Retry-After; the site did not fail
  * (no failure counted, no backoff of its own) and is first in line when orders resume. */
-static void task_account_limited(autotls_renew_t *renew, at_store_t *store,
+static void task_account_limited(autotls_renew_t *renew, autotls_renew_ca_t *ca, at_store_t *store,
                                  autotls_renew_job_t *job, apr_interval_time_t retry_after,
                                  const char *error, apr_pool_t *p)
 {
@@ -405,12 +436,12 @@ static void task_account_limited(autotls_renew_t *renew, at_store_t *store,
     int paid;
 
     /* a fleet's bucket empties for every node; this node's copy empties whatever happens */
-    autotls_renew_fleet_bucket(&paid, renew, store, AUTOTLS_FLEET_BUCKET_DRAIN, now, retry_after,
-                               p);
+    autotls_renew_fleet_bucket(&paid, renew, ca, store, AUTOTLS_FLEET_BUCKET_DRAIN, now,
+                               retry_after, p);
     apr_thread_mutex_lock(renew->lock);
-    at_bucket_drain(&renew->bucket, now, retry_after);
-    renew->bucket_dirty = 1;
-    until = renew->bucket.blocked_until;
+    at_bucket_drain(&ca->bucket, now, retry_after);
+    ca->bucket_dirty = 1;
+    until = ca->bucket.blocked_until;
     apr_thread_mutex_unlock(renew->lock);
     autotls_job_set_error(&job->state, error);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
@@ -423,18 +454,18 @@ static void task_account_limited(autotls_renew_t *renew, at_store_t *store,
 
 /* A limit on a registered domain: every site with a name under it waits until the site's own
  * next try (the CA's Retry-After when it sent one), not only the site whose order it was. */
-static void task_domain_limited(autotls_renew_t *renew, autotls_renew_job_t *job,
-                                const char *domain, apr_time_t until, apr_pool_t *p)
+static void task_domain_limited(autotls_renew_t *renew, autotls_renew_ca_t *ca,
+                                autotls_renew_job_t *job, const char *domain, apr_time_t until,
+                                apr_pool_t *p)
 {
     apr_time_t *held;
 
     apr_thread_mutex_lock(renew->lock);
-    held = apr_hash_get(renew->holds, domain, APR_HASH_KEY_STRING);
+    held = apr_hash_get(ca->holds, domain, APR_HASH_KEY_STRING);
     if (held == NULL) {
         held = apr_palloc(renew->holds_pool, sizeof(*held));
         *held = 0;
-        apr_hash_set(renew->holds, apr_pstrdup(renew->holds_pool, domain), APR_HASH_KEY_STRING,
-                     held);
+        apr_hash_set(ca->holds, apr_pstrdup(renew->holds_pool, domain), APR_HASH_KEY_STRING, held);
     }
     if (until > *held) {
         *held = until;
@@ -446,13 +477,14 @@ static void task_domain_limited(autotls_renew_t *renew, autotls_renew_job_t *job
                  job->site->name, domain, autotls_job_time_text(p, until));
 }
 
-static void task_order_failed(autotls_renew_t *renew, at_store_t *store, autotls_renew_job_t *job,
-                              apr_status_t rv, const char *why, at_acme_t *acme, apr_pool_t *p)
+static void task_order_failed(autotls_renew_t *renew, autotls_renew_ca_t *ca, at_store_t *store,
+                              autotls_renew_job_t *job, apr_status_t rv, const char *why,
+                              at_acme_t *acme, apr_pool_t *p)
 {
     autotls_job_t *state = &job->state;
     apr_interval_time_t retry_after = acme != NULL ? at_acme_retry_after(acme) : 0;
     const char *error = why != NULL ? why : task_error_text(p, acme, rv);
-    apr_time_t now = apr_time_now(), next;
+    apr_time_t now = apr_time_now(), next, held;
     apr_interval_time_t delay;
     const char *subject = NULL;
     at_ratelimit_e limit = AT_RATELIMIT_NONE;
@@ -461,7 +493,7 @@ static void task_order_failed(autotls_renew_t *renew, at_store_t *store, autotls
         limit = at_ratelimit_classify(at_acme_last_problem(acme), &subject, p);
     }
     if (limit == AT_RATELIMIT_ACCOUNT) {
-        task_account_limited(renew, store, job, retry_after, error, p);
+        task_account_limited(renew, ca, store, job, retry_after, error, p);
         return;
     }
     if (strcmp(job->reason, AUTOTLS_RENEW_BY_MISSING) == 0) {
@@ -479,14 +511,16 @@ static void task_order_failed(autotls_renew_t *renew, at_store_t *store, autotls
     if (rv == AT_EPROBLEM && acme != NULL && at_acme_last_problem(acme) != NULL) {
         autotls_job_set_error_detail(state, at_acme_last_problem(acme)->type, now);
     }
+    held = now + delay; /* a limit on the domain holds at this CA, wherever the site goes next */
+    autotls_renew_ca_failed(renew, job, ca->index, error, &delay, p);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, renew->ctx->main_server,
                  AUTOTLS_LOGNO(0603) "%s: order failed (%s; names %s; reason: %s), attempt %d; "
                                      "next try in %" APR_TIME_T_FMT " s at %s%s",
                  job->site->name, error, at_name_list_text(p, job->site->names, ","), job->reason,
                  state->failures, apr_time_sec(delay), autotls_job_time_text(p, now + delay),
-                 retry_after >= delay ? " (the CA's Retry-After)" : "");
+                 retry_after > 0 && retry_after >= delay ? " (the CA's Retry-After)" : "");
     if (limit == AT_RATELIMIT_DOMAIN && subject != NULL) {
-        task_domain_limited(renew, job, subject, now + delay, p);
+        task_domain_limited(renew, ca, job, subject, held, p);
     }
     autotls_renew_notify(renew, job, AT_EVENT_FAILED, error, p); /* one per backoff step */
 }
@@ -669,8 +703,9 @@ static void task_refund(task_t *task, apr_pool_t *p)
 
     if (task->job->paid) {
         task->job->paid = 0;
-        autotls_renew_fleet_bucket(&unused, task->renew, task->store, AUTOTLS_FLEET_BUCKET_REFUND,
-                                   apr_time_now(), 0, p);
+        autotls_renew_fleet_bucket(&unused, task->renew,
+                                   autotls_renew_job_ca(task->renew, task->job), task->store,
+                                   AUTOTLS_FLEET_BUCKET_REFUND, apr_time_now(), 0, p);
     }
 }
 
@@ -689,13 +724,14 @@ static int task_order(task_t *task, apr_pool_t *p)
         task_refund(task, p);
         return 0;
     }
+    task->ca = autotls_renew_job_ca(renew, job);
     rv = task_order_run(&result, &acme, &why, task, p);
     job->requested = 0; /* an operator's request is answered by this attempt, whatever it gave */
-    task_reach_result(renew, job, rv, "order", p);
+    task_reach_result(renew, task->ca, job, rv, "order", p);
     if (rv == APR_SUCCESS) {
-        task_order_succeeded(renew, job, result, acme, p);
+        task_order_succeeded(renew, task->ca, job, result, acme, p);
     } else {
-        task_order_failed(renew, task->store, job, rv, why, acme, p);
+        task_order_failed(renew, task->ca, task->store, job, rv, why, acme, p);
         task_order_failed_names(job, rv, result, p);
     }
     autotls_renew_status_count(renew, task_order_result(rv, result, acme),
@@ -709,18 +745,18 @@ static int task_order(task_t *task, apr_pool_t *p)
 
 /* Fetches the window with a client that reuses the directory every poll shares. */
 static apr_status_t task_ari_fetch(at_ari_window_t *window, autotls_renew_t *renew,
-                                   const char *cert_id, apr_pool_t *p)
+                                   autotls_renew_ca_t *ca, const char *cert_id, apr_pool_t *p)
 {
     const char *fetched;
     at_acme_t *acme;
     char *kept;
     apr_status_t rv;
 
-    if ((rv = autotls_renew_acme(&acme, renew, p)) != APR_SUCCESS) {
+    if ((rv = autotls_renew_acme(&acme, ca, p)) != APR_SUCCESS) {
         return rv;
     }
     apr_thread_mutex_lock(renew->lock);
-    kept = renew->directory_text != NULL ? apr_pstrdup(p, renew->directory_text) : NULL;
+    kept = ca->directory_text != NULL ? apr_pstrdup(p, ca->directory_text) : NULL;
     apr_thread_mutex_unlock(renew->lock);
     if (kept != NULL) {
         at_acme_directory_preset(acme, kept, strlen(kept));
@@ -730,10 +766,10 @@ static apr_status_t task_ari_fetch(at_ari_window_t *window, autotls_renew_t *ren
     fetched = at_acme_directory_text(acme);
     apr_thread_mutex_lock(renew->lock);
     if (rv == APR_ENOTIMPL) {
-        renew->ari_absent = 1;
+        ca->ari_absent = 1;
     }
-    if (fetched != NULL && renew->directory_text == NULL) {
-        renew->directory_text = strdup(fetched);
+    if (fetched != NULL && ca->directory_text == NULL) {
+        ca->directory_text = strdup(fetched);
     }
     apr_thread_mutex_unlock(renew->lock);
     return rv;
@@ -742,13 +778,19 @@ static apr_status_t task_ari_fetch(at_ari_window_t *window, autotls_renew_t *ren
 static void task_ari(autotls_renew_t *renew, autotls_renew_job_t *job, apr_pool_t *p)
 {
     autotls_job_ari_t *ari = &job->state.ari;
+    /* only the CA that issued the certificate is asked about it (the scheduler checked) */
+    autotls_renew_ca_t *issuer = autotls_renew_job_issuer(renew, job);
     at_ari_window_t window;
     apr_time_t now;
     apr_status_t rv;
     int changed;
 
-    rv = task_ari_fetch(&window, renew, job->cert_id, p);
-    task_reach_result(renew, job, rv, "renewal window (ARI) poll", p);
+    if (issuer == NULL) {
+        ari->next_poll = apr_time_now() + AUTOTLS_ARI_RETRY;
+        return;
+    }
+    rv = task_ari_fetch(&window, renew, issuer, job->cert_id, p);
+    task_reach_result(renew, issuer, job, rv, "renewal window (ARI) poll", p);
     now = apr_time_now();
     changed = strcmp(ari->cert_id, job->cert_id) != 0;
     if (changed) {
@@ -789,7 +831,7 @@ static void *APR_THREAD_FUNC task_thread(apr_thread_t *thread, void *data)
 {
     autotls_renew_job_t *job = data;
     autotls_renew_t *renew = job->renew;
-    task_t task = {renew, job, NULL};
+    task_t task = {renew, job, NULL, NULL};
     apr_pool_t *p;
     int save = 1;
 

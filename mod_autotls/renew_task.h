@@ -41,6 +41,30 @@ typedef enum {
 
 typedef struct autotls_renew_t autotls_renew_t;
 
+/* One CA of the AutoTLSCA list, as the renewal process deals with it: each has its own account,
+ * order bucket, reachability and ARI support; nothing of one CA is ever used for another. */
+typedef struct {
+    const at_ca_spec_t *spec; /* its URL and own settings (ctx->cas) */
+    int index;                /* in ctx->cas */
+    /* the account (scheduler only) */
+    int account_ready;
+    autotls_job_t account; /* backoff of registering the account, persisted like a site's */
+    const char *account_item;
+    /* ARI (under the lock) */
+    int ari_absent;       /* the CA's directory has no renewalInfo: never ask again */
+    char *directory_text; /* the directory as fetched (malloc), reused by every ARI poll */
+    /* the CA's pace (under the lock: tasks drain the bucket, add holds) */
+    at_bucket_t bucket;    /* AutoTLSCARate (the first CA) or its default, in jobs/<rate_item> */
+    int bucket_dirty;      /* changed since it was last saved */
+    const char *rate_item; /* "_rate-<ca>.json" */
+    apr_hash_t *holds;     /* names it limits (a registered domain) -> apr_time_t * until */
+    apr_hash_t *profiles_told; /* AutoTLSProfile names it does not list, already logged */
+    /* whether it answers (under the lock): while it does not, ARI polls and new orders wait for
+     * one probe a step (at_reach_t) instead of failing site after site */
+    at_reach_t reach;
+    int reach_back; /* it answers again: the scheduler wakes every waiting job */
+} autotls_renew_ca_t;
+
 typedef struct autotls_renew_job_t {
     autotls_renew_t *renew;
     autotls_site_t *site;
@@ -64,6 +88,7 @@ typedef struct autotls_renew_job_t {
     int requested;            /* the operator asked for a renewal now */
     int staged;               /* a set went to staging/: wait for the activator to take it */
     apr_uint32_t staged_generation;
+    int staged_ca;                /* the CA (index) whose set it is: a refusal counts there */
     apr_time_t warned;            /* when the last expiry warning was logged */
     int warned_expired;           /* whether that one said the certificate had expired */
     apr_time_t notified_expiring; /* when `expiring` was last posted (daily) */
@@ -106,24 +131,10 @@ struct autotls_renew_t {
     autotls_queue_t ready_exempt; /* jobs wanting an order the CA exempts */
     autotls_renew_job_t *jobs;    /* one per site, in ctx->sites order */
     apr_hash_t *by_site;          /* site name -> autotls_renew_job_t * */
-    /* the account (scheduler only) */
-    int account_ready;
-    autotls_job_t account; /* backoff of registering the account, persisted like a site's */
-    const char *account_item;
-    /* ARI (under the lock) */
-    int ari_absent;       /* the CA's directory has no renewalInfo: never ask again */
-    char *directory_text; /* the directory as fetched (malloc), reused by every ARI poll */
-    /* the CA's pace (under the lock: tasks drain the bucket, add holds) */
-    at_bucket_t bucket;    /* AutoTLSCARate for the CA, persisted in jobs/<rate_item> */
-    int bucket_dirty;      /* changed since it was last saved */
-    const char *rate_item; /* "_rate-<ca>.json" */
+    /* the CAs in failover order (ctx->cas); holds_pool keeps what their hashes hold */
+    autotls_renew_ca_t *cas;
+    int ca_count;
     apr_pool_t *holds_pool;
-    apr_hash_t *holds;         /* names the CA limits (a registered domain) -> apr_time_t * until */
-    apr_hash_t *profiles_told; /* AutoTLSProfile names the CA does not list, already logged */
-    /* whether the CA answers (under the lock): while it does not, ARI polls and new orders wait
-     * for one probe a step (at_reach_t) instead of failing site after site */
-    at_reach_t reach;
-    int reach_back; /* it answers again: the scheduler wakes every waiting job */
     /* operator requests (scheduler only) */
     apr_uint64_t requests_seen; /* at_store_generation of jobs/ at the last listing */
     apr_time_t requests_listed;
@@ -181,11 +192,34 @@ void autotls_renew_notify(autotls_renew_t *renew, const autotls_renew_job_t *job
 /* A uniformly random 32-bit value (backoff jitter, ARI picks). */
 apr_uint32_t autotls_renew_random(void);
 
-/* Whether a job that wants to talk to the CA may go now (the CA answers, or this job takes the
- * probe); else *wait is when to ask again. Scheduler thread. */
-int autotls_renew_reach_take(autotls_renew_t *renew, apr_time_t now, apr_time_t *wait);
+/* Whether a job that wants to talk to ca may go now (it answers, or this job takes the probe);
+ * else *wait is when to ask again. Scheduler thread. */
+int autotls_renew_reach_take(autotls_renew_t *renew, autotls_renew_ca_t *ca, apr_time_t now,
+                             apr_time_t *wait);
 
-/* A client for the site's CA: libcurl with the configured roots. */
-apr_status_t autotls_renew_acme(at_acme_t **acme, autotls_renew_t *renew, apr_pool_t *p);
+/* A client for ca: libcurl with its roots (cafile=, or AutoTLSCACertificateFile for the first). */
+apr_status_t autotls_renew_acme(at_acme_t **acme, const autotls_renew_ca_t *ca, apr_pool_t *p);
+
+/* The CA the job's next order goes to (its place in the failover list). */
+autotls_renew_ca_t *autotls_renew_job_ca(autotls_renew_t *renew, const autotls_renew_job_t *job);
+/* The CA that issued the served certificate, or NULL when not known: only it is asked for the
+ * renewal window (ARI) and only its orders carry `replaces`. */
+autotls_renew_ca_t *autotls_renew_job_issuer(autotls_renew_t *renew,
+                                             const autotls_renew_job_t *job);
+/* Whether ca's directory lacks renewalInfo (under the lock). */
+int autotls_renew_ca_ari_absent(autotls_renew_t *renew, autotls_renew_ca_t *ca);
+
+/* The CAs' state from the store (accounts' backoff, order buckets), their buckets kept in jobs/
+ * when they changed (at most once a tick), and their memory freed (renew_ca.c). */
+void autotls_renew_cas_load(autotls_renew_t *renew);
+void autotls_renew_cas_rate_save(autotls_renew_t *renew, apr_pool_t *p);
+void autotls_renew_cas_end(autotls_renew_t *renew);
+
+/* Counts a failed order of the job at the CA it went to (at_ca_failover_failed,
+ * AutoTLSCAFailover): when that moves the site to the next CA, one WARNING names both and error,
+ * and the next order goes there at once (*delay becomes 0); after the last CA it goes back to the
+ * first on the site's backoff. Whoever owns the job. */
+void autotls_renew_ca_failed(autotls_renew_t *renew, autotls_renew_job_t *job, int at,
+                             const char *error, apr_interval_time_t *delay, apr_pool_t *p);
 
 #endif

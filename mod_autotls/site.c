@@ -179,7 +179,8 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_
     autotls_acme_user_resolve(ctx, pconf); /* before the store moves: it owns groups there */
     ctx->store_dir = autotls_store_move(ctx, pconf, ptemp); /* AutoTLSStore or default */
     ctx->ca_url = autotls_config_ca_url(main_server);
-    ctx->ca_file = autotls_config_ca_cert_file(main_server);
+    ctx->cas = autotls_config_cas(pconf, main_server);
+    ctx->ca_failover = autotls_config_ca_failover(main_server);
     ctx->issuer_roots = autotls_config_issuer_roots(main_server);
     ctx->notify_command = autotls_config_notify_command(main_server);
     ctx->notify_timeout = autotls_config_notify_timeout(main_server);
@@ -189,8 +190,10 @@ apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_
     ctx->orphan_keep = autotls_config_orphan_keep(main_server);
     ctx->contact = autotls_config_contact(pconf, main_server);
     ctx->https_port = autotls_config_https_port(main_server);
-    ctx->eab_kid = autotls_config_eab_kid(main_server);
-    ctx->eab_hmac_file = autotls_config_eab_hmac_file(main_server);
+    /* the first CA's effective settings: its own options, else the one-CA directives */
+    ctx->ca_file = APR_ARRAY_IDX(ctx->cas, 0, at_ca_spec_t).ca_file;
+    ctx->eab_kid = APR_ARRAY_IDX(ctx->cas, 0, at_ca_spec_t).eab_kid;
+    ctx->eab_hmac_file = APR_ARRAY_IDX(ctx->cas, 0, at_ca_spec_t).eab_hmac_file;
     if ((rv = at_store_fs_open(&ctx->store, pconf, ctx->store_dir)) != APR_SUCCESS) {
         autotls_log_error(APLOG_MARK, APLOG_EMERG, rv, main_server,
                           AUTOTLS_LOGNO(0405) "cannot use %s as the AutoTLSStore", ctx->store_dir);

@@ -129,6 +129,9 @@ static void status_print_text(const at_status_t *status, const int *levels, cons
                    at_printable(p, s->last_error.type), s->last_error.type[0] != '\0' ? ": " : "",
                    at_printable(p, s->last_error.detail));
         }
+        if (s->ca[0] != '\0' && status->ca != NULL && strcmp(s->ca, status->ca) != 0) {
+            printf("; on CA %s", at_printable(p, s->ca)); /* failed over (AutoTLSCA list) */
+        }
         printf("%s%s\n", whys[i][0] != '\0' ? "; " : "", at_printable(p, whys[i]));
     }
 }

@@ -115,7 +115,7 @@ at_status_site_t *at_status_site_add(at_status_t *status, const char *site, apr_
     s->site = site;
     s->names = apr_array_make(p, STATUS_LIST_INITIAL, sizeof(const char *));
     s->missing = apr_array_make(p, 0, sizeof(const char *));
-    s->serial = s->issuer = "";
+    s->serial = s->issuer = s->ca = "";
     s->last_error.type = s->last_error.detail = "";
     APR_ARRAY_PUSH(status->sites, at_status_site_t *) = s;
     return s;
@@ -204,13 +204,13 @@ static json_t *status_names_json(const apr_array_header_t *names)
 
 static json_t *status_site_json(const at_status_site_t *s, at_status_state_e state, apr_pool_t *p)
 {
-    json_t *error = json_null();
+    json_t *error = json_null(), *json;
 
     if (s->last_error.at != 0) {
         error = json_pack("{s:s, s:s, s:o}", "type", s->last_error.type, "detail",
                           s->last_error.detail, "time", status_time_json(p, s->last_error.at));
     }
-    return json_pack("{s:s, s:o, s:s, s:b, s:s, s:s, s:o, s:o, s:o, s:s, s:i, s:o, s:o, s:o}",
+    json = json_pack("{s:s, s:o, s:s, s:b, s:s, s:s, s:o, s:o, s:o, s:s, s:i, s:o, s:o, s:o}",
                      "site", s->site, "names", status_names_json(s->names), "state",
                      at_status_state_name(state), "has_cert", s->has_cert, "serial", s->serial,
                      "issuer", s->issuer, "not_before", status_time_json(p, s->not_before),
@@ -219,6 +219,10 @@ static json_t *status_site_json(const at_status_site_t *s, at_status_state_e sta
                      at_status_next_name(s->next_reason), "failures", s->failures, "last_error",
                      error, "missing", status_names_json(s->missing), "pending_since",
                      status_time_json(p, s->pending_since));
+    if (json != NULL) {
+        json_object_set_new(json, "ca", json_string(s->ca));
+    }
+    return json;
 }
 
 /* The fleet part: null without a fleet; now 0: every lease as recorded, else those held at now. */
@@ -505,6 +509,10 @@ static apr_status_t status_read_site(status_reader_t *r, at_status_t *status, co
         (rv = status_read_error(r, site, s)) != APR_SUCCESS ||
         (rv = status_get_names(r, site, "missing", s->missing)) != APR_SUCCESS ||
         (rv = status_get_time(r, site, "pending_since", &s->pending_since)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (json_object_get(site, "ca") != NULL && /* absent in a snapshot before several CAs */
+        (rv = status_get_string(r, site, "ca", &s->ca)) != APR_SUCCESS) {
         return rv;
     }
     s->state = (at_status_state_e)state;

@@ -10,7 +10,9 @@ test set, a record of the `replaces` field of every newOrder, and on demand a re
 that carry `replaces`. It also plays a CA with certificate profiles (draft-ietf-acme-profiles,
 which pebble 2.4.0 lacks too): set_profiles() lists them in the directory's meta.profiles, every
 newOrder's `profile` is recorded, and refuse_profile() answers orders asking for one with the
-draft's invalidProfile problem; pebble itself ignores the field and issues as usual.
+draft's invalidProfile problem; pebble itself ignores the field and issues as usual. And it
+plays a CA in trouble (CA failover tests): fail_orders() answers the next newOrders with a 500
+serverInternal problem, as a CA whose order backend is down would.
 
 Standard library only. Bounded: one thread per connection up to MAX_CONNECTIONS, socket
 timeouts on both sides, a body size cap, and stop() closes every open connection.
@@ -52,6 +54,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
 PROBLEM_TYPE_ALREADY_REPLACED = "urn:ietf:params:acme:error:alreadyReplaced"
 PROBLEM_TYPE_RATE_LIMITED = "urn:ietf:params:acme:error:rateLimited"
 PROBLEM_TYPE_INVALID_PROFILE = "urn:ietf:params:acme:error:invalidProfile"
+PROBLEM_TYPE_SERVER_INTERNAL = "urn:ietf:params:acme:error:serverInternal"
+HTTP_INTERNAL_ERROR = 500
 HTTP_BAD_REQUEST = 400
 HTTP_TOO_MANY_REQUESTS = 429
 
@@ -104,6 +108,7 @@ class AriProxy:
       rate_limited   the identifiers of every newOrder refused with a 429 (rate_limit)
       profiles_seen  the `profile` of every newOrder received, None when it carried none
                      (a resend after badNonce counts again)
+      failed_orders  the `replaces` value (None: none) of every newOrder fail_orders() failed
     """
 
     def __init__(self, pebble, ari=True):
@@ -117,6 +122,8 @@ class AriProxy:
         self.ari_requests = []
         self.rate_limited = []
         self.profiles_seen = []
+        self.failed_orders = []
+        self._failing = 0  # newOrders still to fail with serverInternal (fail_orders)
         self._profiles = None  # name -> description for meta.profiles, None: not listed
         self._refused_profiles = set()
         self._rate_limits = []  # [(retry_after, detail, names)] for the next matching newOrders
@@ -214,6 +221,21 @@ class AriProxy:
         document whose detail is detail (word it as the CA would)."""
         with self._lock:
             self._rate_limits.extend([(int(retry_after), detail, names)] * int(n))
+
+    def fail_orders(self, n, detail="the order backend is down"):
+        """Answers the next n newOrders with 500 and a serverInternal problem (0: stop)."""
+        with self._lock:
+            self._failing = int(n)
+            self._failing_detail = detail
+
+    def _order_fails(self, replaces):
+        with self._lock:
+            if self._failing <= 0:
+                return None
+            self._failing -= 1
+            self.failed_orders.append(replaces)
+            self.orders.append(replaces)
+            return self._failing_detail
 
     def set_profiles(self, profiles):
         """Lists profiles (name -> description) in the directory's meta.profiles; None: none."""
@@ -383,6 +405,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         new_order = self.command == "POST" and path == proxy._new_order_path
         if new_order:
             replaces, refusal = proxy._order_seen(body)
+            failing = proxy._order_fails(replaces)
+            if failing is not None:
+                self._problem(HTTP_INTERNAL_ERROR, PROBLEM_TYPE_SERVER_INTERNAL, failing)
+                return
             if proxy._profile_refused(body):
                 proxy._order_done(replaces)
                 self._problem(HTTP_BAD_REQUEST, PROBLEM_TYPE_INVALID_PROFILE,

@@ -10,6 +10,7 @@ relative file name only resolves when the module resolves it against ServerRoot.
 import pathlib
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -77,6 +78,11 @@ GOOD = [
     "AutoTLSCA letsencrypt-staging",
     "AutoTLSCA https://127.0.0.1:14000/dir",
     "AutoTLSCA http://localhost:4001/directory",
+    "AutoTLSCA letsencrypt\nAutoTLSCA https://127.0.0.1:14000/dir cafile=roots.pem",
+    "AutoTLSCA https://127.0.0.1:14000/dir cafile={root}/roots.pem eab=kid-1:eab.key "
+    "profile=tlsserver\nAutoTLSCA letsencrypt-staging profile=shortlived",
+    "AutoTLSCAFailover 1",
+    "AutoTLSCAFailover 100",
     "AutoTLSCACertificateFile roots.pem",
     "AutoTLSCACertificateFile {root}/roots.pem",
     "AutoTLSIssuerRoots roots.pem",
@@ -141,6 +147,9 @@ BAD = [
     ("AutoTLSCA", "https://"),
     ("AutoTLSCA", "https:///directory"),
     ("AutoTLSCA", "acme-v02.api.letsencrypt.org/directory"),
+    ("AutoTLSCAFailover", "0"),
+    ("AutoTLSCAFailover", "101"),
+    ("AutoTLSCAFailover", "two"),
     ("AutoTLSCACertificateFile", "missing.pem"),
     ("AutoTLSCACertificateFile", "adir"),
     ("AutoTLSIssuerRoots", "missing.pem"),
@@ -216,6 +225,48 @@ def test_refusal_says_what_is_expected(server_root):
             "use one of ec256, ec384, rsa2048, rsa3072, rsa4096") in output
 
 
+CA_OPTION_BAD = [
+    ("rate=300/3h", "is no option of a CA"),
+    ("cafile=missing.pem", "cannot be read"),
+    ("eab=kid-1", "is not KID:HMAC-FILE"),
+    ("eab=kid-1:missing.key", "cannot be the key file"),
+    ("profile=short/lived", "is no profile name"),
+    ("cafile=roots.pem cafile=roots.pem", "repeats cafile="),
+]
+
+
+@pytest.mark.parametrize("options,why", CA_OPTION_BAD, ids=[c[0] for c in CA_OPTION_BAD])
+def test_bad_ca_option_is_refused_naming_the_option(server_root, options, why):
+    output = assert_refused(check(server_root, "AutoTLSCA https://127.0.0.1:14000/dir " + options),
+                            why)
+    assert re.search(r"^AutoTLSCA: \"[^\n]*\" %s" % re.escape(why), output, re.M), output
+
+
+def test_the_same_ca_twice_is_refused(server_root):
+    assert_refused(check(server_root, "AutoTLSCA letsencrypt\n"
+                                      "AutoTLSCA https://acme-v02.api.letsencrypt.org/directory/"),
+                   "is listed twice")
+
+
+def test_issuer_roots_without_a_known_cas_root_stop_the_start(server_root):
+    """AutoTLSIssuerRoots must cover every CA whose roots are known before it issues (Let's
+    Encrypt: ISRG Root X1 and X2); a CA known only by URL is checked by the activator later."""
+    own = server_root / "own-roots.pem"  # a private CA's root only
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(server_root / "own.key"),
+                    "-out", str(own), "-subj", "/CN=Own Root", "-days", "1"],
+                   check=True, capture_output=True)
+    assert_refused(check(server_root, "AutoTLSCA https://127.0.0.1:14000/dir\n"
+                                      "AutoTLSCA letsencrypt\nAutoTLSIssuerRoots %s" % own),
+                   "autotls-0151", "lacks ISRG Root X1",
+                   "https://acme-v02.api.letsencrypt.org/directory (CA 2")
+    assert_ok(check(server_root, "AutoTLSCA https://127.0.0.1:14000/dir\n"
+                                 "AutoTLSIssuerRoots %s" % own))
+    if SYSTEM_ROOTS.is_file():  # Debian's bundle holds both ISRG roots
+        assert_ok(check(server_root, "AutoTLSCA letsencrypt\nAutoTLSIssuerRoots %s"
+                        % SYSTEM_ROOTS))
+
+
 def test_relative_file_is_resolved_against_server_root(server_root):
     output = assert_refused(check(server_root, "AutoTLSIssuerRoots no-such-roots.pem"))
     assert str(server_root / "no-such-roots.pem") in output
@@ -232,10 +283,13 @@ def test_exclude_without_patterns_is_refused(server_root):
 
 def test_missing_argument_is_refused(server_root):
     assert_refused(check(server_root, "AutoTLSCA"), "AutoTLSCA takes one argument")
+    assert_refused(check(server_root, "AutoTLSCAFailover"), "AutoTLSCAFailover takes one argument")
 
 
 SERVER_WIDE = [
     "AutoTLSCA letsencrypt",
+    "AutoTLSCA https://127.0.0.1:14000/dir cafile=roots.pem",
+    "AutoTLSCAFailover 2",
     "AutoTLSCACertificateFile roots.pem",
     "AutoTLSIssuerRoots roots.pem",
     "AutoTLSContact admin@example.com",
@@ -335,5 +389,5 @@ def test_shipped_conf_parses_as_shipped_and_with_every_example_uncommented(serve
     examples = examples.replace(NOTIFY_EXAMPLE, str(server_root / "notify"))
     examples = examples.replace(DNS_EXAMPLE, str(server_root / "notify"))
     directives = set(re.findall(r"^\s*(AutoTLS\w*)\s", examples, re.M))
-    assert len(directives) == 23, sorted(directives)
+    assert len(directives) == 24, sorted(directives)
     assert_ok(check(server_root, examples))

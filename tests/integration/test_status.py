@@ -330,6 +330,22 @@ def crafted(world):
     shutil.rmtree(root)
 
 
+def test_cli_status_names_the_ca_of_a_site_that_failed_over(crafted, autotls_cli):
+    """Every entry has `ca`, the CA its next order goes to (AutoTLSCA, in failover order); the
+    CLI names it only for a site that is not on the first CA."""
+    doc, write, server = crafted
+    sites = by_site(doc)
+    assert all(s["ca"] == doc["ca"] for s in doc["sites"]), doc["sites"]
+    proc = run_status(autotls_cli, write(doc))
+    assert " on CA " not in proc.stdout, proc.stdout
+    second = "https://ca2.example/dir"
+    doc["sites"] = [sites["a.test"], dict(sites["b.test"], ca=second)]
+    proc = run_status(autotls_cli, write(doc))
+    line = next(l for l in proc.stdout.splitlines() if " b.test: " in l)
+    assert "; on CA %s" % second in line, proc.stdout
+    assert " on CA " not in next(l for l in proc.stdout.splitlines() if " a.test: " in l)
+
+
 def test_cli_status_exit_codes_for_each_level(crafted, autotls_cli):
     doc, write, server = crafted
     sites = by_site(doc)

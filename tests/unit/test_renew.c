@@ -16,6 +16,7 @@
 
 #include <apr_strings.h>
 
+#include "at_ca.h"
 #include "at_core.h"
 #include "at_issue.h"
 #include "at_job.h"
@@ -476,6 +477,97 @@ START_TEST(test_time_text_is_rfc3339_utc_and_parses_back)
 }
 END_TEST
 
+/* Two CAs for the failover tests: a list as autotls_config_cas gives it. */
+static apr_array_header_t *two_cas(void)
+{
+    apr_array_header_t *cas = apr_array_make(pool, 2, sizeof(at_ca_spec_t));
+    at_ca_spec_t *a = apr_array_push(cas), *b = apr_array_push(cas);
+
+    memset(a, 0, sizeof(*a));
+    memset(b, 0, sizeof(*b));
+    a->url = "https://ca1.test/dir";
+    b->url = "https://ca2.test/dir";
+    return cas;
+}
+
+START_TEST(test_job_ca_position_survives_a_restart_and_issuance_returns_to_the_first)
+{
+    apr_array_header_t *cas = two_cas();
+    at_ca_position_t pos = {1, 1};
+    autotls_job_t job, back;
+
+    autotls_job_init(&job);
+    pos = autotls_job_ca_position(&job, cas); /* a new site: the first CA */
+    ck_assert_int_eq(pos.index, 0);
+    ck_assert_int_eq(pos.failures, 0);
+    pos.index = 1;
+    pos.failures = 1;
+    autotls_job_ca_set(&job, cas, pos);
+    ck_assert_int_eq(autotls_job_save(&job, store, "a.test.json", pool), APR_SUCCESS);
+    autotls_job_init(&back);
+    ck_assert_int_eq(autotls_job_load(&back, store, "a.test.json", pool), APR_SUCCESS);
+    ck_assert_str_eq(back.ca, "https://ca2.test/dir");
+    pos = autotls_job_ca_position(&back, cas);
+    ck_assert_int_eq(pos.index, 1);
+    ck_assert_int_eq(pos.failures, 1);
+
+    autotls_job_issued(&back, cas, 1, "0A1B");
+    ck_assert_str_eq(back.issued_ca, "https://ca2.test/dir");
+    pos = autotls_job_ca_position(&back, cas); /* the next renewal: the first CA again */
+    ck_assert_int_eq(pos.index, 0);
+    ck_assert_int_eq(pos.failures, 0);
+    ck_assert_int_eq(autotls_job_save(&back, store, "a.test.json", pool), APR_SUCCESS);
+    autotls_job_clear(&job);
+    autotls_job_init(&job);
+    ck_assert_int_eq(autotls_job_load(&job, store, "a.test.json", pool), APR_SUCCESS);
+    ck_assert_str_eq(job.issued_ca, "https://ca2.test/dir");
+    ck_assert_str_eq(job.issued_serial, "0A1B");
+    ck_assert_str_eq(job.ca, "");
+    autotls_job_clear(&job);
+    autotls_job_clear(&back);
+}
+END_TEST
+
+START_TEST(test_job_issuer_is_known_only_for_the_certificate_it_issued)
+{
+    apr_array_header_t *cas = two_cas(), *one = apr_array_make(pool, 1, sizeof(at_ca_spec_t));
+    autotls_job_t job;
+
+    APR_ARRAY_PUSH(one, at_ca_spec_t) = APR_ARRAY_IDX(cas, 0, at_ca_spec_t);
+    autotls_job_init(&job);
+    /* no record (a job file from before several CAs): the only CA's, else nobody's */
+    ck_assert_int_eq(autotls_job_issuer(&job, one, "0A1B"), 0);
+    ck_assert_int_eq(autotls_job_issuer(&job, cas, "0A1B"), -1);
+    autotls_job_issued(&job, cas, 1, "0A1B");
+    ck_assert_int_eq(autotls_job_issuer(&job, cas, "0a1b"), 1);
+    /* another certificate is served (the activator refused the new one): not known */
+    ck_assert_int_eq(autotls_job_issuer(&job, cas, "FFFF"), -1);
+    ck_assert_int_eq(autotls_job_issuer(&job, cas, NULL), -1);
+    /* the CA that issued it is no longer listed: nobody is asked about it */
+    ck_assert_int_eq(autotls_job_issuer(&job, one, "0A1B"), -1);
+    autotls_job_clear(&job);
+}
+END_TEST
+
+START_TEST(test_job_ca_of_a_list_that_changed_is_the_first)
+{
+    apr_array_header_t *cas = two_cas();
+    at_ca_position_t pos;
+    autotls_job_t job;
+
+    write_job_file("a.test.json", "{\"ca\": \"https://gone.test/dir\", \"ca_failures\": 7, "
+                                  "\"issued_ca\": 5, \"issued_serial\": [1]}");
+    autotls_job_init(&job);
+    ck_assert_int_eq(autotls_job_load(&job, store, "a.test.json", pool), APR_SUCCESS);
+    pos = autotls_job_ca_position(&job, cas);
+    ck_assert_int_eq(pos.index, 0);
+    ck_assert_int_eq(pos.failures, 0);
+    ck_assert_str_eq(job.issued_ca, ""); /* wrong types read as none */
+    ck_assert_str_eq(job.issued_serial, "");
+    autotls_job_clear(&job);
+}
+END_TEST
+
 static Suite *renew_suite(void)
 {
     Suite *s = suite_create("renew");
@@ -509,6 +601,9 @@ static Suite *renew_suite(void)
     tcase_add_test(tc, test_job_operator_reset_clears_every_backoff);
     tcase_add_test(tc, test_job_request_items_name_their_site);
     tcase_add_test(tc, test_job_texts_for_log_lines);
+    tcase_add_test(tc, test_job_ca_position_survives_a_restart_and_issuance_returns_to_the_first);
+    tcase_add_test(tc, test_job_issuer_is_known_only_for_the_certificate_it_issued);
+    tcase_add_test(tc, test_job_ca_of_a_list_that_changed_is_the_first);
     tcase_add_test(tc, test_time_text_is_rfc3339_utc_and_parses_back);
     suite_add_tcase(s, tc);
     return s;

@@ -185,6 +185,7 @@ static at_status_t *sample(void)
     s->next_renewal = NOW + HOUR;
     s->next_reason = AT_STATUS_NEXT_BACKOFF;
     s->pending_since = NOW - 2 * HOUR;
+    s->ca = "https://ca2.example/dir"; /* failed over to the second CA of the list */
     s->state = at_status_derive(s, 0, 0, NOW);
     return status;
 }
@@ -222,6 +223,8 @@ static void assert_sample(const at_status_t *got)
     ck_assert_int_eq(b->last_error.at, NOW - HOUR);
     ck_assert_int_eq(b->next_reason, AT_STATUS_NEXT_BACKOFF);
     ck_assert_int_eq(b->pending_since, NOW - 2 * HOUR);
+    ck_assert_str_eq(b->ca, "https://ca2.example/dir");
+    ck_assert_str_eq(a->ca, ""); /* none set: "" */
 }
 
 START_TEST(test_snapshot_round_trips)
