@@ -19,7 +19,7 @@ CONFIGURE_ARGS=${AUTOTLS_CONFIGURE_ARGS:-}
 CONFIGURE_STAMP=.autotls-configure-args  # in the build dir: the words it was configured with
 LOG_TAIL_LINES=60
 PACKAGES=(apache2 apache2-dev libssl-dev libjansson-dev libcurl4-openssl-dev check pebble
-          python3-pytest autoconf automake libtool pkg-config openssl curl valgrind
+          python3-pytest autoconf automake libtool pkg-config openssl curl ca-certificates valgrind
           libasan8 libubsan1 clang libclang-rt-14-dev  # sanitizer build; fuzz targets
           apache2-ssl-dev debhelper dpkg-dev lintian man-db)  # the Debian package and its test
 # promtool (Debian ships it in prometheus): tests/integration/test_status.py checks the metrics
