@@ -253,4 +253,8 @@ apr_status_t at_acme_revoke(at_acme_t *acme, apr_pool_t *p, const unsigned char 
 /* Requests sent through this client's at_http_t so far. */
 unsigned at_acme_request_count(const at_acme_t *acme);
 
+/* New orders the CA created for this client so far (a CA's limit on new orders counts each: one
+ * issuance may place more than one, at_issue_certificate's tls-alpn-01 and partial re-orders). */
+unsigned at_acme_order_count(const at_acme_t *acme);
+
 #endif

@@ -709,6 +709,27 @@ static void task_refund(task_t *task, apr_pool_t *p)
     }
 }
 
+/* The CA counted every new order this issuance placed: those beyond the first (the tls-alpn-01
+ * fallback, the partial re-order) spend a token each too, as far as any is left (they ran
+ * already), so the bucket keeps mirroring the CA's. An exempt renewal spends none. */
+static void task_charge_reorders(task_t *task, const at_acme_t *acme, apr_pool_t *p)
+{
+    autotls_renew_t *renew = task->renew;
+    autotls_renew_ca_t *ca = task->ca;
+    unsigned n = acme != NULL ? at_acme_order_count(acme) : 0, i;
+    apr_time_t now = apr_time_now();
+    int paid;
+
+    for (i = 1; task->job->paid && i < n; i++) {
+        if (autotls_renew_fleet_bucket(&paid, renew, ca, task->store, AUTOTLS_FLEET_BUCKET_TAKE,
+                                       now, 0, p) == APR_ENOTIMPL) {
+            apr_thread_mutex_lock(renew->lock);
+            ca->bucket_dirty |= at_bucket_take(&ca->bucket, now, 0);
+            apr_thread_mutex_unlock(renew->lock);
+        }
+    }
+}
+
 /* An order, under the site's lease in a fleet; 0 when none was placed (the job file is then the
  * lease holder's to write, not ours). */
 static int task_order(task_t *task, apr_pool_t *p)
@@ -726,6 +747,7 @@ static int task_order(task_t *task, apr_pool_t *p)
     }
     task->ca = autotls_renew_job_ca(renew, job);
     rv = task_order_run(&result, &acme, &why, task, p);
+    task_charge_reorders(task, acme, p);
     job->requested = 0; /* an operator's request is answered by this attempt, whatever it gave */
     task_reach_result(renew, task->ca, job, rv, "order", p);
     if (rv == APR_SUCCESS) {

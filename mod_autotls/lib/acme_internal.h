@@ -31,6 +31,7 @@ struct at_acme_t {
     apr_pool_t *problem_pool; /* holds last_problem; cleared at every signed request */
     at_acme_problem_t *last_problem;
     apr_interval_time_t retry_after; /* of the last response, when it was a 429 or 503 */
+    unsigned orders_created;         /* newOrders the CA answered with an order */
 };
 
 /* quiet_type for acme_post that matches every problem. */

@@ -153,11 +153,17 @@ apr_status_t at_acme_order_new(at_acme_order_t **order, at_acme_t *acme, apr_poo
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    ++acme->orders_created; /* the CA counts it, whatever we make of its answer */
     if ((rv = acme_location(&location, acme, p, what, response)) == APR_SUCCESS) {
         rv = acme_order_parse(order, p, json, location, response, what);
     }
     json_decref(json);
     return rv;
+}
+
+unsigned at_acme_order_count(const at_acme_t *acme)
+{
+    return acme->orders_created;
 }
 
 apr_status_t at_acme_order_get(at_acme_order_t **order, at_acme_t *acme, apr_pool_t *p,

@@ -43,6 +43,8 @@ ITEM_PREFIX = "tls-alpn-01."
 FALLBACK_LOG = r"http-01 validation of %s failed at .*; ordering again with tls-alpn-01"
 ANSWERED_LOG = r"autotls-0145: %s: answering tls-alpn-01"
 REFUSED_LOG = r"autotls-0144: %s: an acme-tls/1 handshake for a name without a tls-alpn-01"
+FALLBACK_BURST = 10
+FALLBACK_RATE = "AutoTLSCARate %d/1h\n" % FALLBACK_BURST
 WATCH_POLL = 0.002  # seconds between looks at challenges/ while an order runs
 HANDSHAKE_TIMEOUT = 5.0
 
@@ -53,6 +55,15 @@ def closed_port80_pebble():
     HTTPS port the test servers use."""
     with PebbleEnv(http01_port=free_port(), tls_port=free_port()) as env:
         yield env
+
+
+def rate_tokens(server):
+    """The tokens of the CA's order bucket as the renewal process last saved it, or None."""
+    for name in os.listdir(os.path.join(server.store, "jobs")):
+        if name.startswith("_rate-"):
+            with open(os.path.join(server.store, "jobs", name)) as f:
+                return json.load(f)["tokens"]
+    return None
 
 
 def alpn_server(sites, env, extra=""):
@@ -170,13 +181,17 @@ def test_site_with_only_tls_alpn_gets_a_certificate_while_port_80_is_closed_to_t
 def test_default_list_falls_back_to_tls_alpn_when_the_ca_cannot_connect_to_port_80(
         closed_port80_pebble):
     site = Site("fallback.test")
-    with alpn_server([site], closed_port80_pebble) as server:
+    with alpn_server([site], closed_port80_pebble, extra=FALLBACK_RATE) as server:
         server.start()
         served = server.wait_until_served(site.name, ISSUER, SERVED_TIMEOUT)
         assert served.sans == (site.name,)
         log = server.error_log()
         assert re.search(FALLBACK_LOG % re.escape(site.name), log), server.log_tail()
         assert re.search(ANSWERED_LOG % re.escape(site.name), log), server.log_tail()
+        # Two new orders at the CA (the failed http-01 one and the fallback): two tokens spent,
+        # as the CA counts them; the bucket is saved within a tick.
+        wait_for("the bucket saved with two tokens spent",
+                 lambda: rate_tokens(server) == FALLBACK_BURST - 2, 5, server)
 
 
 @pytest.fixture(scope="module")
