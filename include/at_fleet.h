@@ -13,13 +13,13 @@
  * renew_task.c), acks it (at_fleet_ack) and waits (at_fleet_acks_wait).
  *
  * Nodes: each has an id (AutoTLSNodeName, default the host name) and a heartbeat key with a TTL,
- * refreshed every tick of its renewal process (after its mirror, so a node that counts as live
- * has mirrored at least once). A live node is one whose heartbeat key has not expired: expiry is
- * Redis' own clock, so nodes' clocks need not agree. Keys, under the store's prefix:
- *   <prefix>fleet:node:<id>     the heartbeat: the id, with a TTL (AT_FLEET_HEARTBEAT_TTL)
- *   <prefix>fleet:nodes         a set of node ids that ever beat (pruned when their key is gone)
- *   <prefix>fleet:ack:<token>   a set of node ids that mirrored token, with a TTL
- * (AT_FLEET_ACK_TTL)
+ * refreshed every second by its renewal process's mirror thread (after a complete pass, so a
+ * node that counts as live has every answer the fleet had). A live node is one whose heartbeat key
+ * has not expired: expiry is Redis' own clock, so nodes' clocks need not agree. Keys, under the
+ * store's prefix: <prefix>fleet:node:<id>     the heartbeat: the id, with a TTL
+ * (AT_FLEET_HEARTBEAT_TTL) <prefix>fleet:nodes         a set of node ids that ever beat (pruned
+ * when their key is gone) <prefix>fleet:ack:<token>   a set of node ids that mirrored token, with a
+ * TTL (AT_FLEET_ACK_TTL)
  *
  * Why not on the store interface alone: a heartbeat and an ack need keys that expire by the
  * shared store's clock, and a filesystem store has neither a shared clock nor anyone to share
@@ -35,8 +35,8 @@
 
 #include "at_store.h"
 
-/* A node whose heartbeat is older than this is not waited for (the tick refreshes it every
- * second; a node slower than this to tick is as good as gone for an order in flight). */
+/* A node whose heartbeat is older than this is not waited for (the mirror thread refreshes it
+ * every second; a node slower than this to tick is as good as gone for an order in flight). */
 #define AT_FLEET_HEARTBEAT_TTL apr_time_from_sec(20)
 /* How long the ordering node waits for every live node's ack before it asks the CA anyway. */
 #define AT_FLEET_ACK_WAIT apr_time_from_sec(10)
@@ -46,6 +46,14 @@
 #define AT_FLEET_ACK_TTL apr_time_from_sec(900)
 /* Writes and removals one mirror call makes at most; the rest waits for the next call. */
 #define AT_FLEET_MIRROR_MAX 64
+/* How an answer is kept in the fleet's store: sealed under the fleet's key (at_store_seal.h), so
+ * that whoever can write to Redis without the key cannot make every node answer a challenge of
+ * theirs (and get a certificate for the fleet's names); the local copy the children read is
+ * public, as on a single server. */
+#define AT_FLEET_ANSWER_ACCESS AT_STORE_SECRET
+/* Answers in the fleet's store older than this are left over by a node that died mid-order (no
+ * order lives longer: issue.c's timeout) and go (at_fleet_answers_sweep). */
+#define AT_FLEET_ANSWER_MAX_AGE AT_FLEET_ACK_TTL
 /* A local answer is a leftover of an earlier process when written this long before the mirror
  * was created (file times come from a coarse kernel clock, a few milliseconds behind). */
 #define AT_FLEET_LEFTOVER_SLACK apr_time_from_sec(1)
@@ -86,8 +94,10 @@ apr_status_t at_fleet_heartbeat(const at_fleet_t *fleet, apr_interval_time_t ttl
 apr_status_t at_fleet_leave(const at_fleet_t *fleet, apr_pool_t *p);
 
 /* The ids (const char *, sorted) of the live nodes. An id or heartbeat value the fleet calls did
- * not write is refused with its Redis key named (one ERROR line) and left out. */
-apr_status_t at_fleet_nodes_live(apr_array_header_t **nodes, at_store_t *shared, apr_pool_t *p);
+ * not write is left out, and refused with its Redis key named (one ERROR line) when tell (a
+ * caller that lists every few seconds says it through at_fleet_acks_wait instead). */
+apr_status_t at_fleet_nodes_live(apr_array_header_t **nodes, at_store_t *shared, int tell,
+                                 apr_pool_t *p);
 
 /* Records that node has token's answer in its challenges/ (the set lives AT_FLEET_ACK_TTL). */
 apr_status_t at_fleet_ack(at_store_t *shared, const char *token, const char *node, apr_pool_t *p);
@@ -105,6 +115,11 @@ apr_status_t at_fleet_acks(apr_array_header_t **nodes, at_store_t *shared, const
 apr_status_t at_fleet_acks_wait(const char **missing, const at_fleet_t *fleet, const char *site,
                                 const char *token, apr_interval_time_t timeout, apr_pool_t *p);
 
+/* Removes the fleet's http-01 answers older than max_age (by the store's clock) from shared;
+ * *removed: how many. Any node may run it: a removal twice is harmless. */
+apr_status_t at_fleet_answers_sweep(int *removed, at_store_t *shared, apr_interval_time_t max_age,
+                                    apr_pool_t *p);
+
 /* ---- the mirror ------------------------------------------------------------------------------ */
 
 typedef struct at_fleet_mirror_t at_fleet_mirror_t;
@@ -114,6 +129,7 @@ typedef struct {
     int removed; /* local answers removed (no longer in the fleet's) */
     int refused; /* fleet answers refused (not an answer for its token: logged, never written) */
     int more;    /* work left over (the bound, or a failure): the next call goes on */
+    int failed;  /* a store failure: calling again at once would only fail again */
 } at_fleet_mirror_result_t;
 
 /* A mirror of fleet->shared's challenges/ into fleet->local's, living in p (the stores and the

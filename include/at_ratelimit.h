@@ -57,7 +57,8 @@ void at_bucket_init(at_bucket_t *bucket, at_rate_t rate, apr_time_t now);
 int at_bucket_take(at_bucket_t *bucket, apr_time_t now, int exempt);
 
 /* Gives back a token at_bucket_take spent for an order that was not placed after all (in a
- * fleet: another node held the site's lease); never beyond the burst. */
+ * fleet: another node held the site's lease); never beyond the burst, never while a 429 holds
+ * the bucket (at_bucket_drain). */
 void at_bucket_refund(at_bucket_t *bucket, apr_time_t now);
 
 /* The earliest time at_bucket_take could succeed (now when it would now). */

@@ -17,16 +17,19 @@
 
 struct autotls_renew_fleet_t {
     autotls_ctx_t *ctx;
-    apr_pool_t *pool;          /* the thread's: its scratch pool is a child */
-    at_fleet_t fleet;          /* shared: the thread's own connection; local: ctx->store */
+    apr_pool_t *pool; /* the thread's, on an allocator of its own (the renewal process's pools
+                       * have no mutex): the connection, the mirror, its scratch pools */
+    at_fleet_t fleet; /* shared: the thread's own connection; local: ctx->store */
     at_fleet_mirror_t *mirror; /* used by the thread alone once it runs */
     apr_thread_t *thread;
     volatile apr_uint32_t stop; /* set by autotls_renew_fleet_stop */
     apr_time_t beat_next;
     apr_time_t nodes_next;
+    apr_time_t sweep_next;
     apr_thread_mutex_t *lock; /* guards the two below: the thread writes, the status reads */
     char *nodes_live;         /* the live ids joined by ',' (malloc), or NULL before a listing */
     int nodes_changed;        /* nodes_live changed since the status last read it */
+    volatile apr_uint32_t bucket_busy_told; /* "the bucket's lease is held" said for this streak */
 };
 
 apr_status_t autotls_fleet_node_id(const char **node, const server_rec *s, apr_pool_t *p)
@@ -46,7 +49,7 @@ static void fleet_list_nodes(autotls_renew_fleet_t *f, apr_pool_t *scratch)
     apr_array_header_t *nodes;
     const char *text;
 
-    if (at_fleet_nodes_live(&nodes, f->fleet.shared, scratch) != APR_SUCCESS) {
+    if (at_fleet_nodes_live(&nodes, f->fleet.shared, 0, scratch) != APR_SUCCESS) {
         return;
     }
     text = apr_array_pstrcat(scratch, nodes, ',');
@@ -65,13 +68,18 @@ static void fleet_step(autotls_renew_fleet_t *f, apr_pool_t *scratch)
 {
     at_fleet_mirror_result_t result;
     apr_time_t now;
+    apr_status_t rv;
+    int passes = 0, removed;
 
+    /* again at once only while the bound cut a pass short: a failure waits for the next step */
     do {
-        if (at_fleet_mirror_run(&result, f->mirror, scratch) != APR_SUCCESS) {
+        rv = at_fleet_mirror_run(&result, f->mirror, scratch);
+        apr_pool_clear(scratch);
+        if (rv != APR_SUCCESS) {
             return; /* the store logged the change of reachability once */
         }
-        apr_pool_clear(scratch);
-    } while (result.more && !apr_atomic_read32(&f->stop));
+    } while (result.more && !result.failed && ++passes < AUTOTLS_FLEET_MIRROR_PASSES &&
+             !apr_atomic_read32(&f->stop));
     now = apr_time_now();
     if (!result.more && now >= f->beat_next &&
         at_fleet_heartbeat(&f->fleet, AT_FLEET_HEARTBEAT_TTL, scratch) == APR_SUCCESS) {
@@ -81,7 +89,36 @@ static void fleet_step(autotls_renew_fleet_t *f, apr_pool_t *scratch)
         f->nodes_next = now + AUTOTLS_FLEET_NODES_STEP;
         fleet_list_nodes(f, scratch);
     }
+    if (now >= f->sweep_next) {
+        f->sweep_next = now + AUTOTLS_FLEET_SWEEP_STEP;
+        if (at_fleet_answers_sweep(&removed, f->fleet.shared, AT_FLEET_ANSWER_MAX_AGE, scratch) ==
+                APR_SUCCESS &&
+            removed > 0) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, f->ctx->main_server,
+                         AUTOTLS_LOGNO(0119) "fleet: removed %d http-01 answer(s) older than %d "
+                                             "s from the fleet's store (left by a node that "
+                                             "stopped mid-order)",
+                         removed, (int)apr_time_sec(AT_FLEET_ANSWER_MAX_AGE));
+        }
+    }
     apr_pool_clear(scratch);
+}
+
+/* A root pool on an allocator of its own, for the mirror thread. */
+static apr_status_t fleet_pool(apr_pool_t **pool)
+{
+    apr_allocator_t *allocator;
+    apr_status_t rv;
+
+    if ((rv = apr_allocator_create(&allocator)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = apr_pool_create_ex(pool, NULL, NULL, allocator)) != APR_SUCCESS) {
+        apr_allocator_destroy(allocator);
+        return rv;
+    }
+    apr_allocator_owner_set(allocator, *pool);
+    return APR_SUCCESS;
 }
 
 static void *APR_THREAD_FUNC fleet_thread(apr_thread_t *thread, void *data)
@@ -113,17 +150,17 @@ apr_status_t autotls_renew_fleet_start(autotls_renew_fleet_t **fleet, autotls_ct
     }
     f = apr_pcalloc(p, sizeof(*f));
     f->ctx = ctx;
-    f->pool = p;
     f->fleet.local = ctx->store;
-    if ((rv = apr_thread_mutex_create(&f->lock, APR_THREAD_MUTEX_DEFAULT, p)) == APR_SUCCESS &&
+    if ((rv = fleet_pool(&f->pool)) == APR_SUCCESS &&
+        (rv = apr_thread_mutex_create(&f->lock, APR_THREAD_MUTEX_DEFAULT, p)) == APR_SUCCESS &&
         (rv = autotls_fleet_node_id(&f->fleet.node, ctx->main_server, p)) == APR_SUCCESS &&
-        (rv = autotls_store_shared_clone(&f->fleet.shared, ctx, p)) == APR_SUCCESS &&
-        (rv = at_fleet_mirror_create(&f->mirror, p, &f->fleet)) == APR_SUCCESS &&
-        (rv = apr_pool_create(&scratch, p)) == APR_SUCCESS) {
+        (rv = autotls_store_shared_clone(&f->fleet.shared, ctx, f->pool)) == APR_SUCCESS &&
+        (rv = at_fleet_mirror_create(&f->mirror, f->pool, &f->fleet)) == APR_SUCCESS &&
+        (rv = apr_pool_create(&scratch, f->pool)) == APR_SUCCESS) {
         /* once before any order of this process: what it leaves behind is the earlier one's */
         fleet_step(f, scratch);
         apr_pool_destroy(scratch);
-        rv = apr_thread_create(&f->thread, NULL, fleet_thread, f, p);
+        rv = apr_thread_create(&f->thread, NULL, fleet_thread, f, f->pool);
     }
     if (rv != APR_SUCCESS) {
         autotls_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
@@ -150,13 +187,17 @@ void autotls_renew_fleet_stop(autotls_renew_fleet_t *f)
         return;
     }
     apr_atomic_set32(&f->stop, 1);
-    apr_thread_join(&trv, f->thread);
+    if (f->thread != NULL) {
+        apr_thread_join(&trv, f->thread);
+    }
     if (apr_pool_create(&scratch, f->pool) == APR_SUCCESS) {
         at_fleet_leave(&f->fleet, scratch);
         apr_pool_destroy(scratch);
     }
     free(f->nodes_live);
     f->nodes_live = NULL;
+    apr_pool_destroy(f->pool);
+    f->pool = NULL;
 }
 
 int autotls_renew_fleet_nodes_changed(autotls_renew_fleet_t *f)
@@ -254,12 +295,36 @@ static apr_status_t fleet_bucket_lease(at_store_t *store, const char *name, cons
     return rv;
 }
 
+/* Once a streak: the bucket's lease could not be had, so no new order goes (naming who holds
+ * it: a node that died holding it blocks orders until the lease's TTL). */
+static void fleet_bucket_busy(autotls_renew_t *renew, autotls_renew_ca_t *ca, at_store_t *store,
+                              apr_status_t rv, apr_pool_t *p)
+{
+    const char *holder = NULL;
+    apr_time_t expires;
+    char *token;
+
+    if (apr_atomic_cas32(&renew->fleet->bucket_busy_told, 1, 0) != 0) {
+        return;
+    }
+    if (rv == AT_EBUSY &&
+        at_store_lease_holder(store, ca->rate_item, &token, &expires, p) == APR_SUCCESS) {
+        holder = at_fleet_lease_node(token);
+    }
+    autotls_log_error(APLOG_MARK, APLOG_WARNING, rv, renew->ctx->main_server,
+                      AUTOTLS_LOGNO(0120) "fleet: the order bucket of %s (%s) cannot be taken "
+                                          "now%s%s; new orders wait (said once until it can)",
+                      ca->spec->url, ca->rate_item, holder != NULL ? ": held by node " : "",
+                      holder != NULL ? holder : "");
+}
+
 /* The fleet's bucket of ca into ca->bucket (its rate stays this node's); none stored yet: the
  * local one stands. */
 static apr_status_t fleet_bucket_read(autotls_renew_t *renew, autotls_renew_ca_t *ca,
                                       at_store_t *store, apr_time_t now, apr_pool_t *p)
 {
     json_t *json;
+    apr_time_t blocked;
     apr_status_t rv = at_store_load_json(store, AT_STORE_JOBS, NULL, ca->rate_item, &json, p);
 
     if (rv == APR_ENOENT) {
@@ -269,7 +334,12 @@ static apr_status_t fleet_bucket_read(autotls_renew_t *renew, autotls_renew_ca_t
         return rv;
     }
     apr_thread_mutex_lock(renew->lock);
+    /* a 429 this node saw and could not write to the fleet (Redis away) still holds it here */
+    blocked = ca->bucket.blocked_until;
     at_bucket_from_json(&ca->bucket, json, now);
+    if (blocked > ca->bucket.blocked_until && blocked > now) {
+        ca->bucket.blocked_until = blocked;
+    }
     apr_thread_mutex_unlock(renew->lock);
     json_decref(json);
     return APR_SUCCESS;
@@ -305,8 +375,10 @@ apr_status_t autotls_renew_fleet_bucket(int *paid, autotls_renew_t *renew, autot
     }
     if ((rv = at_fleet_lease_token(&token, renew->fleet->fleet.node, p)) != APR_SUCCESS ||
         (rv = fleet_bucket_lease(store, name, token, p)) != APR_SUCCESS) {
+        fleet_bucket_busy(renew, ca, store, rv, p);
         return rv;
     }
+    apr_atomic_set32(&renew->fleet->bucket_busy_told, 0);
     if ((rv = fleet_bucket_read(renew, ca, store, now, p)) == APR_SUCCESS) {
         apr_thread_mutex_lock(renew->lock);
         if (op == AUTOTLS_FLEET_BUCKET_TAKE) {

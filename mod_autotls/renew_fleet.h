@@ -28,6 +28,10 @@
 #define AUTOTLS_FLEET_MIRROR_STEP apr_time_from_msec(100)
 /* How often it beats the heartbeat (well inside AT_FLEET_HEARTBEAT_TTL). */
 #define AUTOTLS_FLEET_BEAT_STEP apr_time_from_sec(1)
+/* Passes of the mirror one step makes at most while its bound cuts them short. */
+#define AUTOTLS_FLEET_MIRROR_PASSES 16
+/* How often it sweeps answers left in the fleet's store by a node that died mid-order. */
+#define AUTOTLS_FLEET_SWEEP_STEP apr_time_from_sec(60)
 /* How often it lists the live nodes for the status. */
 #define AUTOTLS_FLEET_NODES_STEP apr_time_from_sec(5)
 /* The bucket's lease: held for one read-change-write; tried this often, this far apart. */

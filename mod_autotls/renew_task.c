@@ -105,14 +105,19 @@ static apr_status_t task_publish_challenge(void *baton, const char *name, const 
                      name, token, why);
         return rv;
     }
-    /* the fleet's store first: a local answer the fleet lacks is one the mirror may remove */
+    /* the fleet's store first (sealed: at_fleet.h): a local answer the fleet lacks is one the
+     * mirror may remove */
     if (task->store != renew->ctx->store) {
         rv = at_store_save(task->store, AT_STORE_CHALLENGES, NULL, token, answer, len,
-                           AT_STORE_PUBLIC, p);
+                           AT_FLEET_ANSWER_ACCESS, p);
     }
     if (rv == APR_SUCCESS) {
         rv = at_store_save(renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, answer, len,
                            AT_STORE_PUBLIC, p);
+        if (rv != APR_SUCCESS && task->store != renew->ctx->store) {
+            /* never withdrawn (issue.c withdraws what was published): out of the fleet now */
+            at_store_remove(task->store, AT_STORE_CHALLENGES, NULL, token, p);
+        }
     }
     if (rv == APR_SUCCESS) {
         autotls_renew_fleet_await(renew->fleet, task->store, name, token, p);
@@ -124,10 +129,11 @@ static void task_withdraw_challenge(void *baton, const char *name, const char *t
 {
     task_t *task = baton;
 
-    at_store_remove(task->renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, p);
+    /* the fleet's first, so that the mirror never writes the local one back */
     if (task->store != task->renew->ctx->store) {
         at_store_remove(task->store, AT_STORE_CHALLENGES, NULL, token, p);
     }
+    at_store_remove(task->renew->ctx->store, AT_STORE_CHALLENGES, NULL, token, p);
 }
 
 /* tls-alpn-01: the answer is named for the identifier (alpn.c looks it up by the handshake's

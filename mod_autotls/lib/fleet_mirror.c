@@ -22,6 +22,7 @@ struct at_fleet_mirror_t {
     apr_pool_t *pool;
     at_fleet_t fleet;
     apr_hash_t *known;   /* token -> "": mirrored (in the local store, acked) */
+    apr_hash_t *refused; /* token -> "": refused once (said once, not read again while listed) */
     apr_uint64_t gen;    /* the fleet's challenges/ generation at the last complete call */
     int synced;          /* gen is meaningful */
     apr_pool_t *known_p; /* holds the keys of known; replaced when known is rebuilt */
@@ -55,6 +56,7 @@ apr_status_t at_fleet_mirror_create(at_fleet_mirror_t **mirror, apr_pool_t *p,
         return rv;
     }
     m->known = apr_hash_make(m->known_p);
+    m->refused = apr_hash_make(m->known_p);
     *mirror = m;
     return APR_SUCCESS;
 }
@@ -80,7 +82,7 @@ static apr_status_t mirror_copy(const at_fleet_t *fleet, const char *token, apr_
     apr_status_t rv;
 
     rv = at_store_load(fleet->shared, AT_STORE_CHALLENGES, NULL, token, &data, &len,
-                       AT_STORE_PUBLIC, p);
+                       AT_FLEET_ANSWER_ACCESS, p);
     if (rv == AT_ECORRUPT || rv == AT_ETOOLARGE) {
         return AT_EPROTO; /* refused by the store, with its key named */
     }
@@ -115,10 +117,17 @@ static int mirror_listed(const apr_array_header_t *names, const char *name)
     return 0;
 }
 
-/* Writes the fleet's answers this node has not mirrored yet (bounded by *budget). */
+/* Keeps token in set (a hash of the call's new pool). */
+static void mirror_keep(apr_hash_t *set, const char *token)
+{
+    apr_hash_set(set, apr_pstrdup(apr_hash_pool_get(set), token), APR_HASH_KEY_STRING, "");
+}
+
+/* Writes the fleet's answers this node has not mirrored yet (bounded by *budget); what it knew
+ * and did not reach stays known, so that it is still removed when the fleet drops it. */
 static void mirror_add(at_fleet_mirror_result_t *result, at_fleet_mirror_t *m,
                        const apr_array_header_t *fleet_names, const apr_array_header_t *local,
-                       apr_hash_t *known, int *budget, apr_pool_t *p)
+                       apr_hash_t *known, apr_hash_t *refused, int *budget, apr_pool_t *p)
 {
     int i;
 
@@ -129,31 +138,36 @@ static void mirror_add(at_fleet_mirror_result_t *result, at_fleet_mirror_t *m,
         if (!mirror_http01_item(token)) {
             continue;
         }
+        if (apr_hash_get(m->refused, token, APR_HASH_KEY_STRING) != NULL) {
+            mirror_keep(refused, token); /* said once: not read again while the fleet lists it */
+            continue;
+        }
         if (apr_hash_get(m->known, token, APR_HASH_KEY_STRING) != NULL &&
-            mirror_listed(local, token)) {
-            apr_hash_set(known, apr_pstrdup(apr_hash_pool_get(known), token), APR_HASH_KEY_STRING,
-                         "");
+            (mirror_listed(local, token) || *budget <= 0)) {
+            mirror_keep(known, token);
+            result->more |= !mirror_listed(local, token);
             continue;
         }
         if (*budget <= 0) {
             result->more = 1;
-            return;
+            continue;
         }
         --*budget;
         rv = mirror_copy(&m->fleet, token, p);
         if (rv == AT_EPROTO) {
             result->refused++;
-            continue; /* said once; looked at again when the fleet's challenges/ changes */
+            mirror_keep(refused, token);
+            continue;
         }
         if (rv == APR_SUCCESS) {
             result->written++;
             rv = at_fleet_ack(m->fleet.shared, token, m->fleet.node, p);
         }
         if (rv == APR_SUCCESS) {
-            apr_hash_set(known, apr_pstrdup(apr_hash_pool_get(known), token), APR_HASH_KEY_STRING,
-                         "");
+            mirror_keep(known, token);
         } else if (rv != APR_ENOENT) {
             result->more = 1; /* a store failure: the next call tries again */
+            result->failed = 1;
         }
     }
 }
@@ -199,6 +213,7 @@ static void mirror_drop(at_fleet_mirror_result_t *result, at_fleet_mirror_t *m,
             result->removed++;
         } else {
             result->more = 1;
+            result->failed = 1;
         }
     }
 }
@@ -208,7 +223,7 @@ apr_status_t at_fleet_mirror_run(at_fleet_mirror_result_t *result, at_fleet_mirr
 {
     apr_array_header_t *fleet_names, *local;
     apr_pool_t *known_p;
-    apr_hash_t *known;
+    apr_hash_t *known, *refused;
     apr_uint64_t gen;
     apr_status_t rv;
     int budget = AT_FLEET_MIRROR_MAX;
@@ -230,14 +245,42 @@ apr_status_t at_fleet_mirror_run(at_fleet_mirror_result_t *result, at_fleet_mirr
         result->more = 1;
         return rv;
     }
-    /* known is rebuilt from what is still in the fleet, so it never outgrows it */
+    /* known and refused are rebuilt from what is still in the fleet: they never outgrow it */
     known = apr_hash_make(known_p);
-    mirror_add(result, m, fleet_names, local, known, &budget, scratch);
+    refused = apr_hash_make(known_p);
+    mirror_add(result, m, fleet_names, local, known, refused, &budget, scratch);
     mirror_drop(result, m, fleet_names, local, &budget, scratch);
     apr_pool_destroy(m->known_p);
     m->known_p = known_p;
     m->known = known;
+    m->refused = refused;
     m->gen = gen;
     m->synced = !result->more;
+    return APR_SUCCESS;
+}
+
+apr_status_t at_fleet_answers_sweep(int *removed, at_store_t *shared, apr_interval_time_t max_age,
+                                    apr_pool_t *p)
+{
+    apr_array_header_t *names;
+    at_store_stat_t st;
+    apr_time_t now = apr_time_now();
+    apr_status_t rv;
+    int i;
+
+    *removed = 0;
+    if ((rv = at_store_list(shared, AT_STORE_CHALLENGES, NULL, &names, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < names->nelts; i++) {
+        const char *token = APR_ARRAY_IDX(names, i, const char *);
+
+        if (mirror_http01_item(token) &&
+            at_store_stat(shared, AT_STORE_CHALLENGES, NULL, token, &st, p) == APR_SUCCESS &&
+            st.exists && now - st.mtime > max_age &&
+            at_store_remove(shared, AT_STORE_CHALLENGES, NULL, token, p) == APR_SUCCESS) {
+            ++*removed;
+        }
+    }
     return APR_SUCCESS;
 }

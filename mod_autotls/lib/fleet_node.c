@@ -250,9 +250,10 @@ static apr_status_t fleet_live(apr_array_header_t **nodes, at_store_t *shared, a
     return APR_SUCCESS;
 }
 
-apr_status_t at_fleet_nodes_live(apr_array_header_t **nodes, at_store_t *shared, apr_pool_t *p)
+apr_status_t at_fleet_nodes_live(apr_array_header_t **nodes, at_store_t *shared, int tell,
+                                 apr_pool_t *p)
 {
-    return fleet_live(nodes, shared, p, 1);
+    return fleet_live(nodes, shared, p, tell);
 }
 
 /* The ack set's key of token, or NULL (AT_EARG) for a token no store could hold. */

@@ -21,6 +21,7 @@
 
 #define RATE_HTTP_TOO_MANY_REQUESTS 429
 #define RATE_SUBJECT_MAX 253 /* the longest DNS name */
+#define RATE_MSEC_PER_SEC 1000
 #define RATE_SECONDS_PER_MINUTE 60
 #define RATE_SECONDS_PER_HOUR 3600
 #define RATE_SECONDS_PER_DAY (24 * 3600)
@@ -136,8 +137,8 @@ int at_bucket_take(at_bucket_t *bucket, apr_time_t now, int exempt)
 
 void at_bucket_refund(at_bucket_t *bucket, apr_time_t now)
 {
-    if (bucket->rate.burst <= 0) {
-        return;
+    if (bucket->rate.burst <= 0 || now < bucket->blocked_until) {
+        return; /* a 429 emptied it since: what comes back after is the drain's to say */
     }
     bucket_refill(bucket, now);
     if (bucket->tokens < bucket->rate.burst) {
@@ -173,9 +174,20 @@ void at_bucket_drain(at_bucket_t *bucket, apr_time_t now, apr_interval_time_t re
 
 json_t *at_bucket_to_json(const at_bucket_t *bucket)
 {
-    return json_pack("{s:i, s:I, s:I}", "tokens", bucket->tokens, "stamp",
-                     (json_int_t)apr_time_sec(bucket->stamp), "blocked_until",
+    return json_pack("{s:i, s:I, s:I, s:I}", "tokens", bucket->tokens, "stamp",
+                     (json_int_t)apr_time_sec(bucket->stamp), "stamp_ms",
+                     (json_int_t)apr_time_as_msec(bucket->stamp), "blocked_until",
                      (json_int_t)apr_time_sec(bucket->blocked_until));
+}
+
+/* Milliseconds since the epoch -> apr_time_t; 0 for anything else. */
+static apr_time_t bucket_time_ms(const json_t *value)
+{
+    json_int_t ms = json_is_integer(value) ? json_integer_value(value) : 0;
+
+    return ms > 0 && ms < APR_INT64_MAX / (APR_USEC_PER_SEC / RATE_MSEC_PER_SEC)
+               ? apr_time_from_msec(ms)
+               : 0;
 }
 
 /* Seconds since the epoch -> apr_time_t; 0 for anything else. */
@@ -190,9 +202,15 @@ void at_bucket_from_json(at_bucket_t *bucket, const json_t *json, apr_time_t now
 {
     const json_t *tokens = json_object_get(json, "tokens");
     apr_time_t stamp = bucket_time(json_object_get(json, "stamp"));
+    apr_time_t stamp_ms = bucket_time_ms(json_object_get(json, "stamp_ms"));
     apr_time_t blocked = bucket_time(json_object_get(json, "blocked_until"));
     json_int_t n;
 
+    /* the precise stamp when it agrees with the whole second (a fleet's bucket goes through
+     * JSON at every spend: whole seconds would bring each token up to a second early) */
+    if (stamp_ms != 0 && apr_time_sec(stamp_ms) == apr_time_sec(stamp)) {
+        stamp = stamp_ms;
+    }
     if (!json_is_integer(tokens) || stamp == 0) {
         return; /* nothing usable: the bucket stays as it was made */
     }

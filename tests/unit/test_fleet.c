@@ -38,6 +38,7 @@
 #define SHORT_WAIT apr_time_from_msec(500)
 #define LATE_MIRROR apr_time_from_msec(400)
 #define OVER_BOUND 5
+#define SWEEP_AGE apr_time_from_msec(400)
 #define LEFTOVER_TIME 1000000000 /* 2001: long before any mirror */
 #define TOKEN_LEN 43
 #define THUMBPRINT "Zq0bN4tjK6b8yh3c4hYq9a6p2e5M8xR1vS7uW3kL0dE"
@@ -174,7 +175,7 @@ static void publish(const at_fleet_t *node, const char *host, const char *token)
     const char *data = answer_for(host, token, &len);
 
     ck_assert_int_eq(at_store_save(node->shared, AT_STORE_CHALLENGES, NULL, token, data, len,
-                                   AT_STORE_PUBLIC, pool),
+                                   AT_FLEET_ANSWER_ACCESS, pool),
                      APR_SUCCESS);
     ck_assert_int_eq(at_store_save(node->local, AT_STORE_CHALLENGES, NULL, token, data, len,
                                    AT_STORE_PUBLIC, pool),
@@ -234,7 +235,7 @@ static const char *live_nodes(void)
 {
     apr_array_header_t *nodes;
 
-    ck_assert_int_eq(at_fleet_nodes_live(&nodes, node_a.shared, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_nodes_live(&nodes, node_a.shared, 1, pool), APR_SUCCESS);
     return joined(nodes);
 }
 
@@ -477,7 +478,7 @@ START_TEST(test_garbage_node_ids_heartbeats_and_acks_are_refused_with_the_key_na
     {
         apr_array_header_t *nodes;
 
-        ck_assert_int_ne(at_fleet_nodes_live(&nodes, node_a.shared, pool), APR_SUCCESS);
+        ck_assert_int_ne(at_fleet_nodes_live(&nodes, node_a.shared, 1, pool), APR_SUCCESS);
         ck_assert_int_eq(nodes->nelts, 0);
     }
     ck_assert_ptr_nonnull(strstr(log_text, PREFIX "fleet:nodes"));
@@ -489,18 +490,25 @@ START_TEST(test_garbage_answers_in_redis_are_refused_with_the_key_named_and_not_
     at_fleet_mirror_t *mirror_b = mirror_of(&node_b);
     at_fleet_mirror_result_t result;
     const char *bare = token_n(1), *other = token_n(2), *foreign = token_n(3), *good = token_n(4);
-    const char *other_answer;
-    apr_size_t len;
+    const char *unsealed = token_n(5), *other_answer, *plain;
+    apr_size_t len, plain_len;
 
     /* a bare key authorization (no host bound to it) */
     ck_assert_int_eq(at_store_save(node_a.shared, AT_STORE_CHALLENGES, NULL, bare,
                                    apr_pstrcat(pool, bare, ".", THUMBPRINT, NULL),
-                                   TOKEN_LEN + 1 + strlen(THUMBPRINT), AT_STORE_PUBLIC, pool),
+                                   TOKEN_LEN + 1 + strlen(THUMBPRINT), AT_FLEET_ANSWER_ACCESS,
+                                   pool),
                      APR_SUCCESS);
     /* another token's answer under this token */
     other_answer = answer_for("a.example", good, &len);
     ck_assert_int_eq(at_store_save(node_a.shared, AT_STORE_CHALLENGES, NULL, other, other_answer,
-                                   len, AT_STORE_PUBLIC, pool),
+                                   len, AT_FLEET_ANSWER_ACCESS, pool),
+                     APR_SUCCESS);
+    /* a well-formed answer, but not sealed with the fleet's key: what a writer to Redis without
+     * the key can plant (framed public items need no key) */
+    plain = answer_for("a.example", unsealed, &plain_len);
+    ck_assert_int_eq(at_store_save(node_a.shared, AT_STORE_CHALLENGES, NULL, unsealed, plain,
+                                   plain_len, AT_STORE_PUBLIC, pool),
                      APR_SUCCESS);
     /* a value the store never framed */
     publish(&node_a, "a.example", foreign);
@@ -510,8 +518,10 @@ START_TEST(test_garbage_answers_in_redis_are_refused_with_the_key_named_and_not_
     publish(&node_a, "a.example", good);
 
     result = mirror_once(mirror_b);
-    ck_assert_int_eq(result.refused, 3);
+    ck_assert_int_eq(result.refused, 4);
     ck_assert_int_eq(result.written, 1);
+    ck_assert_ptr_null(local_answer(&node_b, unsealed));
+    ck_assert_str_eq(acks_of(unsealed), "");
     ck_assert_ptr_null(local_answer(&node_b, bare));
     ck_assert_ptr_null(local_answer(&node_b, other));
     ck_assert_ptr_null(local_answer(&node_b, foreign));
@@ -525,11 +535,32 @@ START_TEST(test_garbage_answers_in_redis_are_refused_with_the_key_named_and_not_
     ck_assert_str_eq(acks_of(bare), "");
     ck_assert_str_eq(acks_of(other), "");
     ck_assert_str_eq(acks_of(good), "a,b");
-    /* said once: the next call (nothing changed) says nothing again */
+    /* said once: the next call (nothing changed) says nothing again, nor one after the fleet
+     * changed (the refused answers are not read again while the fleet lists them) */
     log_text[0] = '\0';
     result = mirror_once(mirror_b);
     ck_assert_int_eq(result.refused, 0);
+    publish(&node_a, "b.example", token_n(6));
+    result = mirror_once(mirror_b);
+    ck_assert_int_eq(result.refused, 0);
+    ck_assert_int_eq(result.written, 1);
     ck_assert_str_eq(log_text, "");
+}
+END_TEST
+
+START_TEST(test_answers_left_in_the_fleet_are_swept_by_age)
+{
+    const char *old = token_n(1), *fresh = token_n(2);
+    int removed;
+
+    publish(&node_a, "a.example", old);
+    apr_sleep(SWEEP_AGE + SWEEP_AGE / 2);
+    publish(&node_a, "b.example", fresh);
+    ck_assert_int_eq(at_fleet_answers_sweep(&removed, node_b.shared, SWEEP_AGE, pool), APR_SUCCESS);
+    ck_assert_int_eq(removed, 1);
+    ck_assert_int_eq(mirror_once(mirror_of(&node_b)).written, 1);
+    ck_assert_ptr_null(local_answer(&node_b, old));
+    ck_assert_ptr_nonnull(local_answer(&node_b, fresh));
 }
 END_TEST
 
@@ -586,6 +617,7 @@ static Suite *fleet_suite(void)
     tcase_add_test(tc, test_garbage_answers_in_redis_are_refused_with_the_key_named_and_not_acked);
     tcase_add_test(tc, test_node_ids_and_the_default_from_the_host_name);
     tcase_add_test(tc, test_lease_tokens_name_their_node_for_any_other_node);
+    tcase_add_test(tc, test_answers_left_in_the_fleet_are_swept_by_age);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -73,6 +73,25 @@ START_TEST(test_bucket_refill_of_a_full_bucket_starts_at_the_first_take)
 }
 END_TEST
 
+START_TEST(test_bucket_state_keeps_its_stamp_to_the_millisecond)
+{
+    at_bucket_t b, c;
+    json_t *json;
+
+    at_bucket_init(&b, at_rate_make(3, SEC(15)), T0 + apr_time_from_msec(900));
+    ck_assert(at_bucket_take(&b, T0 + apr_time_from_msec(900), 0));
+    json = at_bucket_to_json(&b);
+    at_bucket_init(&c, at_rate_make(3, SEC(15)), T0);
+    at_bucket_from_json(&c, json, T0 + SEC(1));
+    json_decref(json);
+    ck_assert(c.stamp == T0 + apr_time_from_msec(900));
+    /* the next token comes 5 s after the take, not 5 s after its whole second */
+    ck_assert(at_bucket_next(&c, T0 + SEC(2), 0) == T0 + SEC(2));
+    ck_assert(at_bucket_take(&c, T0 + SEC(2), 0) && at_bucket_take(&c, T0 + SEC(2), 0));
+    ck_assert(at_bucket_next(&c, T0 + SEC(2), 0) == T0 + apr_time_from_msec(5900));
+}
+END_TEST
+
 START_TEST(test_a_refund_gives_back_one_token_never_beyond_the_burst)
 {
     at_bucket_t b;
@@ -88,6 +107,10 @@ START_TEST(test_a_refund_gives_back_one_token_never_beyond_the_burst)
     ck_assert(!at_bucket_take(&b, T0 + SEC(1), 0));
     /* the refill that was running goes on: the next token still comes at T0 + 5 s */
     ck_assert(at_bucket_take(&b, T0 + SEC(5), 0));
+    /* while a 429 holds the bucket, a refund adds nothing to what the drain allows after it */
+    at_bucket_drain(&b, T0 + SEC(6), SEC(60));
+    at_bucket_refund(&b, T0 + SEC(7));
+    ck_assert_int_eq(at_bucket_tokens(&b, T0 + SEC(66)), 1);
 }
 END_TEST
 
@@ -359,6 +382,7 @@ static Suite *ratelimit_suite(void)
     tcase_add_test(tc, test_bucket_gives_its_burst_then_one_token_per_refill_step);
     tcase_add_test(tc, test_bucket_refill_of_a_full_bucket_starts_at_the_first_take);
     tcase_add_test(tc, test_a_refund_gives_back_one_token_never_beyond_the_burst);
+    tcase_add_test(tc, test_bucket_state_keeps_its_stamp_to_the_millisecond);
     tcase_add_test(tc, test_letsencrypt_default_is_300_per_3h_and_others_unlimited);
     tcase_add_test(tc, test_account_429_drains_the_bucket_until_the_retry_after);
     tcase_add_test(tc, test_account_429_holds_an_unlimited_bucket_and_exempt_renewals_too);
