@@ -569,7 +569,8 @@ static const char *autotls_set_key_type(cmd_parms *cmd, void *dconf, const char 
         return autotls_bad_value(cmd, arg, "is not a key type", AUTOTLS_EXPECT_KEY_TYPE);
     }
     if (second != NULL && at_key_type_parse(&other, second) != APR_SUCCESS) {
-        return autotls_bad_value(cmd, second, "is not a key type", AUTOTLS_EXPECT_KEY_TYPE);
+        return apr_psprintf(cmd->pool, "%s: \"%s %s\": \"%s\" is not a key type; %s",
+                            cmd->cmd->name, arg, second, second, AUTOTLS_EXPECT_KEY_TYPE);
     }
     if (second != NULL && !at_key_types_pair(type, other)) {
         return apr_psprintf(cmd->pool, "%s: \"%s %s\": %s", cmd->cmd->name, arg, second,

@@ -14,13 +14,15 @@ Runs as root only: the parent must be root and the children www-data, as in prod
 
 import json
 import os
+import pwd
 import re
 import subprocess
 import time
 
 import pytest
 
-from autotls_server import AutoTLSServer, Site, parse_der, skip_unless_runnable, wait_for
+from autotls_server import (ACME_USER, AutoTLSServer, Site, parse_der, skip_unless_runnable,
+                            wait_for)
 
 MODULE = skip_unless_runnable()
 
@@ -29,6 +31,11 @@ DUAL = Site("dual.keys.test", aliases=("www.dual.keys.test",),
             directives="AutoTLSKeyType ec256 rsa2048")
 SINGLE = Site("single.keys.test")
 SECOND = DUAL.name + "_rsa2048"  # the store name of DUAL's RSA certificate
+# RSA first; its ECDSA certificate's job is in backoff from the start (a job file seeded so)
+HELD = Site("held.keys.test", directives="AutoTLSKeyType rsa2048 ec256")
+HELD_SECOND = HELD.name + "_ec256"
+HELD_ERROR = "seeded: the CA said no"
+HELD_FOR = 3600  # seconds of the seeded backoff
 
 SERVED_TIMEOUT = 60.0  # both orders, one after the other
 RENEW_TIMEOUT = 60.0
@@ -92,12 +99,30 @@ def cli_renew(cli, server, name):
         name, proc.returncode, proc.stdout, proc.stderr)
 
 
+def seed_backoff(server, name):
+    """jobs/<name>.json as the renewal process writes it after failures, before the start."""
+    acme = pwd.getpwnam(ACME_USER)
+    jobs = os.path.join(server.store, "jobs")
+    os.makedirs(jobs, mode=0o700)
+    os.chmod(server.store, 0o755)
+    os.chown(jobs, acme.pw_uid, acme.pw_gid)
+    job = os.path.join(jobs, name + ".json")
+    with open(job, "w", encoding="utf-8") as f:
+        json.dump({"failures": 3, "next_try": int(time.time()) + HELD_FOR,
+                   "last_error": HELD_ERROR, "last_error_at": int(time.time())}, f)
+    os.chmod(job, 0o600)
+    os.chown(job, acme.pw_uid, acme.pw_gid)
+
+
 @pytest.fixture(scope="module")
 def server(pebble):
-    with AutoTLSServer((DUAL, SINGLE), pebble=pebble) as server:
+    server = AutoTLSServer((DUAL, SINGLE, HELD), pebble=pebble)
+    seed_backoff(server, HELD_SECOND)
+    with server:
         wait_for("both certificates of " + DUAL.name, lambda: served_pair(server),
                  SERVED_TIMEOUT, server)
         server.wait_until_served(SINGLE.name, ISSUER, SERVED_TIMEOUT)
+        server.wait_until_served(HELD.name, ISSUER, SERVED_TIMEOUT)
         yield server
 
 
@@ -165,3 +190,39 @@ def test_autotls_renew_replaces_both_without_restart(server, autotls_cli):
     for protocol, sigalgs, algorithm in ECDSA_ONLY + RSA_ONLY:  # every child serves the new
         leaf = leaf_of(server, DUAL.name, protocol, sigalgs, algorithm)
         assert leaf and leaf.serial in (new_ec.serial, new_rsa.serial), (protocol, sigalgs, leaf)
+
+
+def test_a_key_type_in_backoff_does_not_hold_the_other(server):
+    """HELD's ECDSA job is in backoff: its RSA certificate is ordered and served regardless."""
+    rsa = leaf_of(server, HELD.name, *RSA_ONLY[1])
+    assert rsa is not None and rsa.sans == (HELD.name,), server.log_tail()
+    assert not s_client_chain(server, HELD.name, *ECDSA_ONLY[1][:2])  # none for ECDSA yet
+    assert "%s: new certificate staged" % HELD.name in server.error_log()
+    assert "%s: new certificate staged" % HELD_SECOND not in server.error_log()
+    with open(os.path.join(server.store, "jobs", HELD_SECOND + ".json"), encoding="utf-8") as f:
+        job = json.load(f)
+    assert job["failures"] == 3 and job["last_error"] == HELD_ERROR, job
+
+
+HANDED_RE = re.compile(r"autotls-\d+: (\d+) order\(s\) handed to the task threads")
+STAGED_RE = re.compile(r"autotls-\d+: (\S+): new certificate staged for activation")
+
+
+def test_a_sites_two_orders_run_one_after_the_other(server):
+    """They ask for the same names (one tls-alpn-01 answer per name; a CA may give both orders
+    the same pending authorization): the second key type's order is handed to a task only
+    after the first's staged its set. At the start every site without a certificate is due at
+    once, so without this all four orders would be handed in the first tick."""
+    handed_before = None
+    handed = 0
+    for line in server.error_log().splitlines():
+        match = HANDED_RE.search(line)
+        if match:
+            handed += int(match.group(1))
+        match = STAGED_RE.search(line)
+        if match and match.group(1) in (DUAL.name, SECOND) and handed_before is None:
+            handed_before = handed
+    assert handed_before is not None, server.log_tail()
+    # one of DUAL's two, SINGLE and HELD (HELD's second is in backoff)
+    assert handed_before <= 3, server.log_tail(200)
+    assert handed >= 4, server.log_tail(200)
