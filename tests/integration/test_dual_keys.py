@@ -226,3 +226,14 @@ def test_a_sites_two_orders_run_one_after_the_other(server):
     # one of DUAL's two, SINGLE and HELD (HELD's second is in backoff)
     assert handed_before <= 3, server.log_tail(200)
     assert handed >= 4, server.log_tail(200)
+
+
+def test_both_served_after_a_graceful_restart(server):
+    """The new generation publishes the second type's live set into its slot too (certs.c): the
+    activator publishes only what it promotes, so nothing else would serve it again."""
+    ec, rsa = served_pair(server)
+    server.graceful()
+    assert wait_for("both certificates after the graceful restart",
+                    lambda: (lambda pair: pair if pair and pair[0].serial == ec.serial
+                             and pair[1].serial == rsa.serial else None)(served_pair(server)),
+                    PICKUP_TIMEOUT, server)
