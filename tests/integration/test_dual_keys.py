@@ -6,8 +6,8 @@ The one idea to hold: everything is checked from outside, as a client and an ope
 `openssl s_client -sigalgs` offering only ECDSA or only RSA signatures (TLS 1.2 and 1.3) must
 get a chain whose leaf has that key, issued by pebble for the site's names; the store holds a
 set and a job file per key type (the second under `<site>_<type>`, which no host name can be);
-`autotls renew NAME` replaces both without a restart; a site with one key type beside it gets
-one certificate, as before.
+`autotls renew NAME` replaces both without a restart; a site with one key type beside it (its
+vhost's own `AutoTLSKeyType ec256` replaces the server's two) gets one certificate, as before.
 
 Runs as root only: the parent must be root and the children www-data, as in production.
 """
@@ -27,9 +27,9 @@ from autotls_server import (ACME_USER, AutoTLSServer, Site, parse_der, skip_unle
 MODULE = skip_unless_runnable()
 
 ISSUER = "Pebble"
-DUAL = Site("dual.keys.test", aliases=("www.dual.keys.test",),
-            directives="AutoTLSKeyType ec256 rsa2048")
-SINGLE = Site("single.keys.test")
+SERVER_WIDE = "AutoTLSKeyType ec256 rsa2048"  # DUAL takes it from the server
+DUAL = Site("dual.keys.test", aliases=("www.dual.keys.test",))
+SINGLE = Site("single.keys.test", directives="AutoTLSKeyType ec256")  # replaces both types
 SECOND = DUAL.name + "_rsa2048"  # the store name of DUAL's RSA certificate
 # RSA first; its ECDSA certificate's job is in backoff from the start (a job file seeded so)
 HELD = Site("held.keys.test", directives="AutoTLSKeyType rsa2048 ec256")
@@ -116,7 +116,7 @@ def seed_backoff(server, name):
 
 @pytest.fixture(scope="module")
 def server(pebble):
-    server = AutoTLSServer((DUAL, SINGLE, HELD), pebble=pebble)
+    server = AutoTLSServer((DUAL, SINGLE, HELD), pebble=pebble, extra=SERVER_WIDE)
     seed_backoff(server, HELD_SECOND)
     with server:
         wait_for("both certificates of " + DUAL.name, lambda: served_pair(server),
