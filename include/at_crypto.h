@@ -29,6 +29,17 @@ typedef enum {
 apr_status_t at_key_type_parse(at_key_type_e *type, const char *text);
 const char *at_key_type_name(at_key_type_e type);
 
+/* Whether a certificate with a key of type a and one of type b can be served side by side
+ * (AutoTLSKeyType with two types): OpenSSL keeps one certificate per key algorithm and picks by
+ * the client's signature algorithms, so one must be EC and the other RSA. */
+int at_key_types_pair(at_key_type_e a, at_key_type_e b);
+
+/* The store name of a site's certificate for a second key type: "<site>_<type>" ("example.com_
+ * rsa2048"). '_' is in no host name or IP address (at_name_eligible), so no site's own name can
+ * be it. NULL when it would not be a valid store component (a name too long for the suffix). */
+#define AT_KEY_SITE_SEPARATOR "_"
+const char *at_key_site_name(apr_pool_t *p, const char *site, at_key_type_e type);
+
 /* Generates a fresh private key of the given type. */
 apr_status_t at_key_generate(EVP_PKEY **key, apr_pool_t *p, at_key_type_e type);
 

@@ -23,7 +23,7 @@
 typedef struct autotls_slots_t autotls_slots_t;
 
 /* One managed site: a certificate for a vhost's names, served by its twin. */
-typedef struct {
+typedef struct autotls_site_t {
     const char *name;          /* ServerName (lower case): the store name of its certificate set */
     apr_array_header_t *names; /* const char *: ServerName + eligible ServerAliases, lower case */
     server_rec *plain;         /* the admin's vhost (HTTP side); NULL when it has none */
@@ -35,6 +35,12 @@ typedef struct {
     const char *profile;           /* AutoTLSProfile: the CA profile to ask for, or NULL */
     int profile_required;          /* its "required": no order when the CA does not offer it */
     const apr_array_header_t *challenges; /* AutoTLSChallenge: const char *, AT_CHALLENGE_* */
+    /* AutoTLSKeyType with two types: the site's certificate for the second type is a site of its
+     * own in ctx->sites (store name at_key_site_name, its own job and slot; same names and twin;
+     * not in by_name, no placeholder), which the twin's certificate callback serves beside the
+     * first. second: that site, on the first; first: the first, on the second; else NULL. */
+    struct autotls_site_t *second;
+    struct autotls_site_t *first;
 } autotls_site_t;
 
 /* The module's state for one configuration generation (lives in pconf). */

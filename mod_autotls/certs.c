@@ -51,7 +51,7 @@ APLOG_USE_MODULE(autotls);
 /* What mod_ssl loads for one twin. key and chain are the parsed live set, or der its DER when
  * its verdict was remembered (at_verdict.h); either is valid only during the post_config call
  * that loaded it (it lives in its ptemp). */
-typedef struct {
+typedef struct certs_files_t {
     autotls_site_t *site;
     server_rec *twin; /* the hash key points here */
     const char *cert_file;
@@ -60,6 +60,7 @@ typedef struct {
     EVP_PKEY *key;
     apr_array_header_t *chain;
     autotls_slot_der_t *der;
+    struct certs_files_t *second; /* the site's set for AutoTLSKeyType's second type, or NULL */
 } certs_files_t;
 
 /* One configuration pass: the verdict cache (NULL: none), what it is compared against, whether
@@ -423,11 +424,32 @@ static apr_status_t certs_restore_live(certs_files_t *files, autotls_ctx_t *ctx,
     return rv;
 }
 
+/* A site's set for AutoTLSKeyType's second type: only published into its slot (mod_ssl loads
+ * the first type's files); no placeholder (the first one's is served until it is issued). */
+static void certs_prepare_second(autotls_ctx_t *ctx, autotls_site_t *site, apr_pool_t *ptemp)
+{
+    certs_files_t *first = certs_files_of(site->twin);
+    certs_files_t *files = apr_pcalloc(ctx->pool, sizeof(*files));
+
+    if (first == NULL) {
+        return;
+    }
+    files->site = site;
+    autotls_recovery_settle_live(site, ctx, ptemp);
+    files->live = certs_load_live(files, ctx, ptemp) == APR_SUCCESS ||
+                  certs_restore_live(files, ctx, ptemp) == APR_SUCCESS;
+    first->second = files;
+}
+
 static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site, apr_pool_t *ptemp)
 {
     certs_files_t *files = apr_pcalloc(ctx->pool, sizeof(*files));
     apr_status_t rv;
 
+    if (site->first != NULL) {
+        certs_prepare_second(ctx, site, ptemp);
+        return APR_SUCCESS;
+    }
     files->site = site;
     files->twin = site->twin;
     autotls_recovery_settle_live(site, ctx, ptemp);
@@ -530,6 +552,9 @@ apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp)
         autotls_site_t *site = APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *);
         certs_files_t *files = certs_files_of(site->twin);
 
+        if (site->first != NULL) {
+            files = files != NULL ? files->second : NULL;
+        }
         site->slot = i;
         if (files == NULL || !files->live || (files->key == NULL && files->der == NULL)) {
             continue; /* placeholder: the slot stays at generation 0 */

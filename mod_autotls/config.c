@@ -52,6 +52,9 @@
 #define AUTOTLS_PREFIX_MAX 100
 #define AUTOTLS_EXPECT_PORT "use a port number from 1 to 65535"
 #define AUTOTLS_EXPECT_KEY_TYPE "use one of ec256, ec384, rsa2048, rsa3072, rsa4096"
+#define AUTOTLS_EXPECT_KEY_PAIR                                                                    \
+    "two key types must be one EC type and one RSA type (OpenSSL serves one certificate per "      \
+    "key algorithm), e.g. ec256 rsa2048"
 #define AUTOTLS_EXPECT_WINDOW "use N% (1..99) or a duration with a unit d, h, m or s, e.g. 30d, 12h"
 #define AUTOTLS_EXPECT_USER "give the name of a system account (not root), e.g. autotls"
 #define AUTOTLS_EXPECT_PATTERN "use host names or fnmatch patterns such as *.internal.example.com"
@@ -82,7 +85,8 @@ static const char *autotls_set_store_prefix(cmd_parms *cmd, void *dconf, const c
 static const char *autotls_set_node_name(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_acme_user(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_https_port(cmd_parms *cmd, void *dconf, const char *arg);
-static const char *autotls_set_key_type(cmd_parms *cmd, void *dconf, const char *arg);
+static const char *autotls_set_key_type(cmd_parms *cmd, void *dconf, const char *arg,
+                                        const char *second);
 static const char *autotls_set_renew_window(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_redirect(cmd_parms *cmd, void *dconf, const char *arg);
 static const char *autotls_set_allow_private_ip(cmd_parms *cmd, void *dconf, const char *arg);
@@ -138,8 +142,9 @@ const command_rec autotls_cmds[] = {
                   "system account the ACME client (renewal process) runs as; default autotls"),
     AP_INIT_TAKE1("AutoTLSHTTPSPort", autotls_set_https_port, NULL, RSRC_CONF,
                   "port of the generated HTTPS vhosts and of redirects"),
-    AP_INIT_TAKE1("AutoTLSKeyType", autotls_set_key_type, NULL, RSRC_CONF,
-                  "ec256|ec384|rsa2048|rsa3072|rsa4096: the certificate key"),
+    AP_INIT_TAKE12("AutoTLSKeyType", autotls_set_key_type, NULL, RSRC_CONF,
+                   "ec256|ec384|rsa2048|rsa3072|rsa4096 [second type]: the certificate key; "
+                   "with two (one EC, one RSA), a certificate for each"),
     AP_INIT_TAKE1("AutoTLSRenewWindow", autotls_set_renew_window, NULL, RSRC_CONF,
                   "N% or a duration (30d, 12h, 90m): renew when this much lifetime is left"),
     AP_INIT_TAKE1("AutoTLSRedirect", autotls_set_redirect, NULL, RSRC_CONF,
@@ -554,15 +559,25 @@ static const char *autotls_set_https_port(cmd_parms *cmd, void *dconf, const cha
     return NULL;
 }
 
-static const char *autotls_set_key_type(cmd_parms *cmd, void *dconf, const char *arg)
+static const char *autotls_set_key_type(cmd_parms *cmd, void *dconf, const char *arg,
+                                        const char *second)
 {
     autotls_server_conf_t *conf = autotls_conf_of(cmd->server);
-    at_key_type_e type;
+    at_key_type_e type, other;
 
     if (at_key_type_parse(&type, arg) != APR_SUCCESS) {
         return autotls_bad_value(cmd, arg, "is not a key type", AUTOTLS_EXPECT_KEY_TYPE);
     }
+    if (second != NULL && at_key_type_parse(&other, second) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: \"%s %s\": \"%s\" is not a key type; %s",
+                            cmd->cmd->name, arg, second, second, AUTOTLS_EXPECT_KEY_TYPE);
+    }
+    if (second != NULL && !at_key_types_pair(type, other)) {
+        return apr_psprintf(cmd->pool, "%s: \"%s %s\": %s", cmd->cmd->name, arg, second,
+                            AUTOTLS_EXPECT_KEY_PAIR);
+    }
     conf->key_type = (int)type;
+    conf->key_type_second = second != NULL ? (int)other : AUTOTLS_KEY_TYPE_NONE;
     return NULL;
 }
 
@@ -886,6 +901,7 @@ void *autotls_config_create_server(apr_pool_t *p, server_rec *s)
 
     conf->https_port = AUTOTLS_UNSET;
     conf->key_type = AUTOTLS_UNSET;
+    conf->key_type_second = AUTOTLS_KEY_TYPE_NONE;
     conf->renew_window.kind = AUTOTLS_WINDOW_UNSET;
     conf->redirect = AUTOTLS_UNSET;
     conf->own_autotls = AUTOTLS_UNSET;
@@ -929,6 +945,9 @@ void *autotls_config_merge_server(apr_pool_t *p, void *base_conf, void *add_conf
     merged->acme_user = autotls_pick_str(add->acme_user, base->acme_user);
     merged->https_port = autotls_pick_int(add->https_port, base->https_port);
     merged->key_type = autotls_pick_int(add->key_type, base->key_type);
+    /* the types go together: a vhost's one type replaces the server's two */
+    merged->key_type_second =
+        add->key_type != AUTOTLS_UNSET ? add->key_type_second : base->key_type_second;
     merged->renew_window =
         add->renew_window.kind != AUTOTLS_WINDOW_UNSET ? add->renew_window : base->renew_window;
     merged->redirect = autotls_pick_int(add->redirect, base->redirect);
@@ -1059,6 +1078,17 @@ at_key_type_e autotls_config_key_type(const server_rec *s)
     int type = autotls_conf_of(s)->key_type;
 
     return type != AUTOTLS_UNSET ? (at_key_type_e)type : AT_KEY_TYPE_DEFAULT;
+}
+
+int autotls_config_key_type_second(const server_rec *s, at_key_type_e *type)
+{
+    int second = autotls_conf_of(s)->key_type_second;
+
+    if (second == AUTOTLS_KEY_TYPE_NONE) {
+        return 0;
+    }
+    *type = (at_key_type_e)second;
+    return 1;
 }
 
 autotls_window_t autotls_config_renew_window(const server_rec *s)

@@ -56,6 +56,7 @@ typedef struct {
     const char *acme_user;           /* AutoTLSUser: the renewal process's account name */
     int https_port;                  /* AutoTLSHTTPSPort */
     int key_type;                    /* AutoTLSKeyType: an at_key_type_e */
+    int key_type_second;             /* its second type, or AUTOTLS_KEY_TYPE_NONE */
     autotls_window_t renew_window;
     int redirect;                /* AutoTLSRedirect */
     int own_autotls;             /* a vhost's own AutoTLS (a twin: its vhost's); never inherited */
@@ -112,6 +113,9 @@ const char *autotls_config_node_name(const server_rec *s);
 const char *autotls_config_acme_user(const server_rec *s); /* AutoTLSUser, else "autotls" */
 int autotls_config_https_port(const server_rec *s);
 at_key_type_e autotls_config_key_type(const server_rec *s);
+/* AutoTLSKeyType's second type (a certificate for each type): 1 and *type, else 0. */
+#define AUTOTLS_KEY_TYPE_NONE (-1)
+int autotls_config_key_type_second(const server_rec *s, at_key_type_e *type);
 autotls_window_t autotls_config_renew_window(const server_rec *s);
 int autotls_config_redirect(const server_rec *s);
 /* Which names beyond host names a vhost may have managed (at_name_eligible_as's allow): IP

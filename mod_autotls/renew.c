@@ -254,6 +254,17 @@ static apr_uint64_t renew_requests_generation(autotls_renew_t *renew, apr_pool_t
 }
 
 /* Lists jobs/ for <site>.renew files when it changed since the last look. */
+/* The operator's request item asks for job's renewal (the item is removed when it is taken). */
+static void renew_request_pending(autotls_renew_t *renew, autotls_renew_job_t *job,
+                                  const char *item)
+{
+    if (job != NULL && !job->request_pending) {
+        job->request_pending = 1;
+        job->request_item = apr_pstrdup(renew->pool, item);
+        renew_job_requested(renew, job);
+    }
+}
+
 static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
 {
     at_store_t *store = renew->ctx->shared;
@@ -296,10 +307,13 @@ static void renew_requests_scan(autotls_renew_t *renew, apr_time_t now, apr_pool
             at_store_remove(store, AT_STORE_JOBS, NULL, item, p);
             continue;
         }
-        if (!job->request_pending) {
-            job->request_pending = 1;
-            job->request_item = apr_pstrdup(renew->pool, item);
-            renew_job_requested(renew, job);
+        renew_request_pending(renew, job, item);
+        if (site->second != NULL) { /* both certificates: the one who takes it second finds */
+            renew_request_pending(  /* the item gone, which a remove takes for done */
+                                  renew,
+                                  apr_hash_get(renew->by_site, site->second->name,
+                                               APR_HASH_KEY_STRING),
+                                  item);
         }
     }
     if (events) {
@@ -858,6 +872,25 @@ static apr_time_t renew_account_failed_site(autotls_renew_t *renew, autotls_rene
                       : renew_max(ca->account.next_try, job->state.next_try);
 }
 
+/* Whether the order of the site's other key type (AutoTLSKeyType with two) is running: a
+ * site's two orders go one after the other, since they ask for the same names (a tls-alpn-01
+ * answer is one per name, and a CA may hand both orders the same pending authorization). */
+static int renew_sibling_running(autotls_renew_t *renew, const autotls_renew_job_t *job)
+{
+    const autotls_site_t *other = job->site->second != NULL ? job->site->second : job->site->first;
+    autotls_renew_job_t *sibling;
+    int running;
+
+    if (other == NULL ||
+        (sibling = apr_hash_get(renew->by_site, other->name, APR_HASH_KEY_STRING)) == NULL) {
+        return 0;
+    }
+    apr_thread_mutex_lock(renew->lock);
+    running = sibling->running;
+    apr_thread_mutex_unlock(renew->lock);
+    return running;
+}
+
 /* Hands waiting orders to free threads, by priority, within the CA's pace. */
 static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
 {
@@ -903,6 +936,10 @@ static int renew_dispatch(autotls_renew_t *renew, apr_time_t now, apr_pool_t *p)
                              job->site->name, autotls_job_time_text(p, held), domain);
             }
             renew_due_at(renew, job, held);
+            continue;
+        }
+        if (renew_sibling_running(renew, job)) {
+            renew_due_at(renew, job, now + AUTOTLS_RENEW_TICK);
             continue;
         }
         if (!job->requested && !autotls_renew_reach_take(renew, ca, now, &wait)) {

@@ -126,6 +126,34 @@ static apr_hash_t *site_plain_by_name(server_rec *main_server, apr_pool_t *p)
     return plain;
 }
 
+/* AutoTLSKeyType's second type: the site's certificate of that type, a site of its own (its
+ * store name, job and slot) for the same names, after the first in ctx->sites. */
+static void site_add_second(autotls_ctx_t *ctx, autotls_site_t *site)
+{
+    autotls_site_t *second;
+    at_key_type_e type;
+    const char *name;
+
+    if (!autotls_config_key_type_second(site->twin, &type)) {
+        return;
+    }
+    name = at_key_site_name(ctx->pool, site->name, type);
+    if (name == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, site->twin,
+                     AUTOTLS_LOGNO(0183) "%s: no %s certificate beside the %s one: the name is too "
+                                         "long for a second store name",
+                     site->name, at_key_type_name(type), at_key_type_name(site->key_type));
+        return;
+    }
+    second = apr_pmemdup(ctx->pool, site, sizeof(*site));
+    second->name = name;
+    second->key_type = type;
+    second->slot = ctx->sites->nelts;
+    second->first = site;
+    site->second = second;
+    APR_ARRAY_PUSH(ctx->sites, autotls_site_t *) = second;
+}
+
 static void site_add(autotls_ctx_t *ctx, server_rec *twin, apr_hash_t *plain)
 {
     const char *name = twin->server_hostname;
@@ -162,6 +190,7 @@ static void site_add(autotls_ctx_t *ctx, server_rec *twin, apr_hash_t *plain)
         site_add_name(ctx, site, APR_ARRAY_IDX(twin->wild_names, i, const char *));
     }
     APR_ARRAY_PUSH(ctx->sites, autotls_site_t *) = site;
+    site_add_second(ctx, site);
 }
 
 apr_status_t autotls_ctx_build(autotls_ctx_t **out, apr_pool_t *pconf, apr_pool_t *ptemp,

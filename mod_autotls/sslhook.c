@@ -239,11 +239,15 @@ static void sslhook_refresh(sslhook_cache_t *cache, const autotls_site_t *site, 
 /* --- the handshake path -------------------------------------------------------------------- */
 
 static void sslhook_install(SSL *ssl, const autotls_site_t *site, sslhook_slot_t *slot,
-                            sslhook_entry_t *entry)
+                            sslhook_entry_t *entry, int clear)
 {
     /* Clear first: a placeholder of another key type left beside ours could still be chosen.
-     * The entry's key was checked against its leaf, so the install fails only without memory. */
-    SSL_certs_clear(ssl);
+     * Not for a site's second key type: it goes beside the first type's set, in OpenSSL's slot
+     * for its algorithm, and OpenSSL picks by the client's signature algorithms. The entry's
+     * key was checked against its leaf, so the install fails only without memory. */
+    if (clear) {
+        SSL_certs_clear(ssl);
+    }
     if (SSL_use_cert_and_key(ssl, entry->leaf, entry->key, entry->chain, 1) == 1) {
         return;
     }
@@ -259,7 +263,7 @@ static void sslhook_install(SSL *ssl, const autotls_site_t *site, sslhook_slot_t
 
 /* Hands the cached entry to ssl; returns 0 when there is none for generation seen. */
 static int sslhook_serve(sslhook_cache_t *cache, SSL *ssl, const autotls_site_t *site,
-                         apr_uint32_t seen, int any_generation)
+                         apr_uint32_t seen, int any_generation, int clear)
 {
     sslhook_slot_t *slot = &cache->slot[site->slot];
     sslhook_entry_t *entry;
@@ -270,7 +274,7 @@ static int sslhook_serve(sslhook_cache_t *cache, SSL *ssl, const autotls_site_t 
     if (entry != NULL && (any_generation || entry->generation == seen)) {
         apr_uint32_t now = sslhook_now();
 
-        sslhook_install(ssl, site, slot, entry);
+        sslhook_install(ssl, site, slot, entry, clear);
         served = 1;
         /* Written only when the second changed: busy sites do not bounce the cache line. */
         if (__atomic_load_n(&slot->last_used, __ATOMIC_RELAXED) != now) {
@@ -383,12 +387,38 @@ static void sslhook_alpn_keep_only_validation(SSL *ssl)
     EVP_PKEY_free(key);
 }
 
-/* OpenSSL's cert_cb: always 1, so that the module never fails a handshake. */
+/* Installs the site's current set (clear: in place of every certificate the handshake has);
+ * returns whether one was installed. */
+static int sslhook_serve_site(sslhook_cache_t *cache, SSL *ssl, const autotls_site_t *site,
+                              int clear)
+{
+    apr_uint32_t seen;
+
+    if (site->slot < 0 || site->slot >= cache->count) {
+        return 0;
+    }
+    seen = autotls_slots_generation(cache->slots, site->slot);
+    if (seen == 0) {
+        return 0; /* nothing published: mod_ssl's placeholder stays */
+    }
+    if (sslhook_serve(cache, ssl, site, seen, 0, clear)) {
+        return 1;
+    }
+    if (__atomic_load_n(&cache->slot[site->slot].failed_gen, __ATOMIC_RELAXED) != seen) {
+        sslhook_refresh(cache, site, seen);
+    }
+    /* Whatever is cached now: the new generation, a newer one, or the last good one. */
+    return sslhook_serve(cache, ssl, site, seen, 1, clear);
+}
+
+/* OpenSSL's cert_cb: always 1, so that the module never fails a handshake. It runs before
+ * OpenSSL chooses the cipher suite and signature algorithm, so with a site's two key types
+ * installed each client gets the certificate its signature algorithms allow. */
 static int sslhook_cert_cb(SSL *ssl, void *arg)
 {
     const autotls_site_t *site = arg;
     sslhook_cache_t *cache = sslhook_cache;
-    apr_uint32_t seen;
+    int served;
 
     if (sslhook_alpn_validation(ssl)) {
         sslhook_alpn_keep_only_validation(ssl);
@@ -397,22 +427,15 @@ static int sslhook_cert_cb(SSL *ssl, void *arg)
     if (cache != NULL && site != NULL) {
         site = sslhook_site_of(cache, ssl, site);
     }
-    if (cache == NULL || site == NULL || site->slot < 0 || site->slot >= cache->count) {
+    if (cache == NULL || site == NULL) {
         return 1;
     }
     sslhook_maybe_sweep(cache);
-    seen = autotls_slots_generation(cache->slots, site->slot);
-    if (seen == 0) {
-        return 1; /* nothing published: mod_ssl's placeholder stays */
+    served = sslhook_serve_site(cache, ssl, site, 1);
+    if (site->second != NULL) {
+        /* beside the first type's set; in place of the placeholder only when that is none */
+        sslhook_serve_site(cache, ssl, site->second, !served);
     }
-    if (sslhook_serve(cache, ssl, site, seen, 0)) {
-        return 1;
-    }
-    if (__atomic_load_n(&cache->slot[site->slot].failed_gen, __ATOMIC_RELAXED) != seen) {
-        sslhook_refresh(cache, site, seen);
-    }
-    /* Whatever is cached now: the new generation, a newer one, or the last good one. */
-    sslhook_serve(cache, ssl, site, seen, 1);
     return 1;
 }
 

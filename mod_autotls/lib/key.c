@@ -19,6 +19,7 @@
 
 #include "at_core.h"
 #include "at_crypto.h"
+#include "at_store.h"
 #include "crypto_int.h"
 
 #define KEY_GROUP_NAME_LEN 64 /* room for a curve name such as "prime256v1" */
@@ -85,6 +86,25 @@ const char *at_key_type_name(at_key_type_e type)
     const key_kind_t *kind = key_kind_of_type(type);
 
     return kind != NULL ? kind->name : "unknown";
+}
+
+int at_key_types_pair(at_key_type_e a, at_key_type_e b)
+{
+    const key_kind_t *ka = key_kind_of_type(a), *kb = key_kind_of_type(b);
+
+    return ka != NULL && kb != NULL && (ka->rsa_bits == 0) != (kb->rsa_bits == 0);
+}
+
+const char *at_key_site_name(apr_pool_t *p, const char *site, at_key_type_e type)
+{
+    const key_kind_t *kind = key_kind_of_type(type);
+    const char *name;
+
+    if (site == NULL || kind == NULL) {
+        return NULL;
+    }
+    name = apr_pstrcat(p, site, AT_KEY_SITE_SEPARATOR, kind->name, NULL);
+    return at_store_component_valid(name) ? name : NULL;
 }
 
 static apr_status_t key_cleanup(void *data)

@@ -100,6 +100,8 @@ GOOD = [
     "AutoTLSKeyType rsa3072",
     "AutoTLSKeyType rsa4096",
     "AutoTLSKeyType EC384",
+    "AutoTLSKeyType ec256 rsa2048",
+    "AutoTLSKeyType RSA4096 ec384",
     "AutoTLSRenewWindow 1%",
     "AutoTLSRenewWindow 33%",
     "AutoTLSRenewWindow 99%",
@@ -169,6 +171,10 @@ BAD = [
     ("AutoTLSHTTPSPort", "99999999999999999999999"),
     ("AutoTLSKeyType", "rsa1024"),
     ("AutoTLSKeyType", "ed25519"),
+    ("AutoTLSKeyType", "ec256 ec384"),
+    ("AutoTLSKeyType", "rsa2048 rsa4096"),
+    ("AutoTLSKeyType", "ec256 ec256"),
+    ("AutoTLSKeyType", "ec256 rsa1024"),
     ("AutoTLSRenewWindow", "0%"),
     ("AutoTLSRenewWindow", "100%"),
     ("AutoTLSRenewWindow", "0d"),
@@ -223,6 +229,13 @@ def test_refusal_says_what_is_expected(server_root):
     output = assert_refused(check(server_root, "AutoTLSKeyType rsa1024"))
     assert ('AutoTLSKeyType: "rsa1024" is not a key type; '
             "use one of ec256, ec384, rsa2048, rsa3072, rsa4096") in output
+
+
+def test_two_key_types_must_be_one_ec_and_one_rsa(server_root):
+    output = assert_refused(check(server_root, "AutoTLSKeyType ec256 ec384"))
+    assert ('AutoTLSKeyType: "ec256 ec384": two key types must be one EC type and one RSA '
+            "type") in output
+    assert_refused(check(server_root, "AutoTLSKeyType ec256 rsa2048 rsa4096"))
 
 
 CA_OPTION_BAD = [

@@ -22,6 +22,8 @@
 #include "unit_main.h"
 #include "at_core.h"
 #include "at_crypto.h"
+#include "at_name.h"
+#include "at_store.h"
 #include "tiny_ca.h"
 
 #define TEST_TIMEOUT_SECS 300
@@ -189,6 +191,36 @@ START_TEST(test_key_type_of_refuses_keys_outside_the_five_types)
     ck_assert_int_eq(at_key_type_of(&type, weak), AT_EARG);
     ck_assert_int_eq(at_key_type_of(&type, p521), AT_EARG);
     ck_assert_int_eq(at_key_type_of(&type, ed), AT_EARG);
+}
+END_TEST
+
+START_TEST(test_key_types_pair_only_one_ec_with_one_rsa)
+{
+    ck_assert(at_key_types_pair(AT_KEY_EC256, AT_KEY_RSA2048));
+    ck_assert(at_key_types_pair(AT_KEY_RSA4096, AT_KEY_EC384));
+    ck_assert(!at_key_types_pair(AT_KEY_EC256, AT_KEY_EC384));
+    ck_assert(!at_key_types_pair(AT_KEY_RSA2048, AT_KEY_RSA3072));
+    ck_assert(!at_key_types_pair(AT_KEY_EC256, AT_KEY_EC256));
+    ck_assert(!at_key_types_pair(AT_KEY_EC256, (at_key_type_e)-1));
+}
+END_TEST
+
+START_TEST(test_key_site_name_is_no_host_name_and_fits_the_store)
+{
+    char longest[256];
+    const char *name = at_key_site_name(pool, "example.com", AT_KEY_RSA2048);
+    const char *why;
+
+    ck_assert_str_eq(name, "example.com_rsa2048");
+    ck_assert(at_store_component_valid(name));
+    ck_assert(!at_name_eligible(name, &why)); /* no site can be called so */
+    ck_assert_str_eq(at_key_site_name(pool, "2001:db8::1", AT_KEY_EC256), "2001:db8::1_ec256");
+    /* a name too long for the suffix has no second set (one store component is 255 bytes) */
+    memset(longest, 'a', sizeof(longest) - 1);
+    longest[sizeof(longest) - 1] = '\0';
+    longest[250] = '\0';
+    ck_assert_ptr_null(at_key_site_name(pool, longest, AT_KEY_RSA2048));
+    ck_assert_ptr_null(at_key_site_name(pool, NULL, AT_KEY_RSA2048));
 }
 END_TEST
 
@@ -603,6 +635,8 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_traditional_and_pkcs8_with_trailing_text_keys_read_as_before);
     tcase_add_test(tc, test_key_type_parse_accepts_the_five_names_and_rejects_others);
     tcase_add_test(tc, test_key_type_of_refuses_keys_outside_the_five_types);
+    tcase_add_test(tc, test_key_types_pair_only_one_ec_with_one_rsa);
+    tcase_add_test(tc, test_key_site_name_is_no_host_name_and_fits_the_store);
     tcase_add_test(tc, test_encrypted_pem_key_is_rejected_without_prompting);
     tcase_add_test(tc, test_garbage_or_empty_pem_key_is_rejected);
     tcase_add_test(tc, test_csr_has_first_name_as_cn_exactly_the_sans_and_verifies_with_public_key);
