@@ -66,6 +66,10 @@ typedef struct {
     at_store_t *shared; /* the fleet's store (Redis), a connection of the calling thread */
     at_store_t *local;  /* the node's own filesystem store: its challenges/ the children read */
     const char *node;   /* this node's id (at_fleet_node_valid) */
+    /* this process's random instance (lower-case hex, at_store_lease_token makes one), written
+     * beside the id in its heartbeat, so that two processes beating one id are seen; NULL: the
+     * id alone */
+    const char *instance;
 } at_fleet_t;
 
 /* Whether node can be a node id: a store component ([A-Za-z0-9._-], not starting with '.') of
@@ -87,8 +91,12 @@ const char *at_fleet_lease_node(const char *token);
 /* Whether store holds fleet state: a Redis store (the node calls work on it). */
 int at_fleet_store_shared(at_store_t *store);
 
-/* Refreshes this node's heartbeat for ttl (Redis' clock) and registers the id. */
-apr_status_t at_fleet_heartbeat(const at_fleet_t *fleet, apr_interval_time_t ttl, apr_pool_t *p);
+/* Refreshes this node's heartbeat for ttl (Redis' clock) and registers the id. With an instance,
+ * *other (when not NULL) is set to what the heartbeat held before when another process wrote it
+ * (its instance, or the value): after this process's own earlier beat, that is a second process
+ * beating the same id (two servers with one AutoTLSNodeName or host name). */
+apr_status_t at_fleet_heartbeat(const at_fleet_t *fleet, apr_interval_time_t ttl,
+                                const char **other, apr_pool_t *p);
 
 /* Drops this node's heartbeat (a clean stop): nobody waits for it any more. */
 apr_status_t at_fleet_leave(const at_fleet_t *fleet, apr_pool_t *p);

@@ -24,6 +24,8 @@ struct autotls_renew_fleet_t {
     apr_thread_t *thread;
     volatile apr_uint32_t stop; /* set by autotls_renew_fleet_stop */
     apr_time_t beat_next;
+    int beats;     /* heartbeats written so far */
+    int twin_told; /* another process beating this node's id was said */
     apr_time_t nodes_next;
     apr_time_t sweep_next;
     apr_thread_mutex_t *lock; /* guards the two below: the thread writes, the status reads */
@@ -68,6 +70,7 @@ static void fleet_step(autotls_renew_fleet_t *f, apr_pool_t *scratch)
 {
     at_fleet_mirror_result_t result;
     apr_time_t now;
+    const char *other = NULL;
     apr_status_t rv;
     int passes = 0, removed;
 
@@ -82,8 +85,19 @@ static void fleet_step(autotls_renew_fleet_t *f, apr_pool_t *scratch)
              !apr_atomic_read32(&f->stop));
     now = apr_time_now();
     if (!result.more && now >= f->beat_next &&
-        at_fleet_heartbeat(&f->fleet, AT_FLEET_HEARTBEAT_TTL, scratch) == APR_SUCCESS) {
+        at_fleet_heartbeat(&f->fleet, AT_FLEET_HEARTBEAT_TTL, &other, scratch) == APR_SUCCESS) {
         f->beat_next = now + AUTOTLS_FLEET_BEAT_STEP;
+        /* before this process's first beat, the value may be its predecessor's */
+        if (other != NULL && f->beats++ > 0 && !f->twin_told) {
+            f->twin_told = 1;
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, f->ctx->main_server,
+                         AUTOTLS_LOGNO(0121) "fleet: another process beats the heartbeat of "
+                                             "node %s too (instance %s; this one is %s): two "
+                                             "servers share this node id, so each counts the "
+                                             "other's acknowledgements as its own; give each "
+                                             "server its own AutoTLSNodeName",
+                         f->fleet.node, other, f->fleet.instance);
+        }
     }
     if (now >= f->nodes_next) {
         f->nodes_next = now + AUTOTLS_FLEET_NODES_STEP;
@@ -142,6 +156,7 @@ apr_status_t autotls_renew_fleet_start(autotls_renew_fleet_t **fleet, autotls_ct
 {
     autotls_renew_fleet_t *f;
     apr_pool_t *scratch = NULL;
+    char *instance;
     apr_status_t rv;
 
     *fleet = NULL;
@@ -154,6 +169,8 @@ apr_status_t autotls_renew_fleet_start(autotls_renew_fleet_t **fleet, autotls_ct
     if ((rv = fleet_pool(&f->pool)) == APR_SUCCESS &&
         (rv = apr_thread_mutex_create(&f->lock, APR_THREAD_MUTEX_DEFAULT, p)) == APR_SUCCESS &&
         (rv = autotls_fleet_node_id(&f->fleet.node, ctx->main_server, p)) == APR_SUCCESS &&
+        (rv = at_store_lease_token(&instance, p)) == APR_SUCCESS &&
+        (f->fleet.instance = instance) != NULL &&
         (rv = autotls_store_shared_clone(&f->fleet.shared, ctx, f->pool)) == APR_SUCCESS &&
         (rv = at_fleet_mirror_create(&f->mirror, f->pool, &f->fleet)) == APR_SUCCESS &&
         (rv = apr_pool_create(&scratch, f->pool)) == APR_SUCCESS) {

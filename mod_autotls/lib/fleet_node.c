@@ -24,15 +24,22 @@
 #define FLEET_NODE "node:"
 #define FLEET_ACK "ack:"
 #define FLEET_HOSTNAME_MAX 256
+/* Between a heartbeat's node id and the beating process's instance (hex digits). */
+#define FLEET_BEAT_SEP " "
+#define FLEET_HEX "0123456789abcdef"
 /* Between a lease token's random part (hex digits, never a '.') and its holder's node id. */
 #define FLEET_LEASE_NODE_SEP "."
 /* The id of a node whose host name cannot be read (AutoTLSNodeName should name it then). */
 #define FLEET_NODE_FALLBACK "node"
 
-/* KEYS: heartbeat, node set. ARGV: id, TTL in ms. */
-static const char fleet_heartbeat_script[] = "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
-                                             "redis.call('SADD', KEYS[2], ARGV[1]) "
-                                             "return 1";
+/* KEYS: heartbeat, node set. ARGV: id, TTL in ms, heartbeat value. The value it replaced (false:
+ * none, or not a string). */
+static const char fleet_heartbeat_script[] =
+    "local old = false "
+    "if redis.call('TYPE', KEYS[1]).ok == 'string' then old = redis.call('GET', KEYS[1]) end "
+    "redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) "
+    "redis.call('SADD', KEYS[2], ARGV[1]) "
+    "return old";
 
 /* KEYS: node set. ARGV: the heartbeat keys' prefix. {id, heartbeat value} per live node; ids
  * whose heartbeat expired leave the set. */
@@ -129,24 +136,62 @@ static const char *fleet_key(redis_store_t *rs, apr_pool_t *p, const char *what,
     return redis_key(rs, p, FLEET_KIND, apr_pstrcat(p, what, id, NULL));
 }
 
-apr_status_t at_fleet_heartbeat(const at_fleet_t *fleet, apr_interval_time_t ttl, apr_pool_t *p)
+static const char *fleet_text(apr_pool_t *p, const redisReply *r);
+
+/* The process part of a heartbeat value "<id> <instance>" of node id; NULL for a value of
+ * another form. */
+static const char *fleet_beat_instance(const char *value, const char *id)
+{
+    apr_size_t n = strlen(id);
+    const char *inst;
+
+    if (value == NULL || strncmp(value, id, n) != 0 || value[n] != FLEET_BEAT_SEP[0]) {
+        return NULL;
+    }
+    inst = value + n + 1;
+    return *inst != '\0' && strspn(inst, FLEET_HEX) == strlen(inst) ? inst : NULL;
+}
+
+apr_status_t at_fleet_heartbeat(const at_fleet_t *fleet, apr_interval_time_t ttl,
+                                const char **other, apr_pool_t *p)
 {
     redis_store_t *rs = fleet_redis(fleet->shared, "a heartbeat");
-    const char *keys[2], *args[2];
+    const char *keys[2], *args[3], *old, *inst;
     redisReply *reply;
+    apr_status_t rv;
 
+    if (other != NULL) {
+        *other = NULL;
+    }
     if (rs == NULL) {
         return APR_ENOTIMPL;
     }
     if (!at_fleet_node_valid(fleet->node) || ttl <= 0) {
         return AT_EARG;
     }
+    if (fleet->instance != NULL &&
+        (*fleet->instance == '\0' ||
+         strspn(fleet->instance, FLEET_HEX) != strlen(fleet->instance))) {
+        return AT_EARG;
+    }
     keys[0] = fleet_key(rs, p, FLEET_NODE, fleet->node);
     keys[1] = fleet_key(rs, p, FLEET_NODES, "");
     args[0] = fleet->node;
     args[1] = fleet_ms(p, ttl);
-    return redis_eval(&reply, rs, p, "fleet heartbeat", fleet_heartbeat_script, 2, keys, 2, args,
-                      NULL);
+    args[2] = fleet->instance != NULL
+                  ? apr_pstrcat(p, fleet->node, FLEET_BEAT_SEP, fleet->instance, NULL)
+                  : fleet->node;
+    if ((rv = redis_eval(&reply, rs, p, "fleet heartbeat", fleet_heartbeat_script, 2, keys, 3, args,
+                         NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    old = fleet_text(p, reply);
+    inst = fleet_beat_instance(old, fleet->node);
+    if (other != NULL && fleet->instance != NULL && old != NULL &&
+        (inst == NULL || strcmp(inst, fleet->instance) != 0)) {
+        *other = inst != NULL ? inst : old;
+    }
+    return APR_SUCCESS;
 }
 
 apr_status_t at_fleet_leave(const at_fleet_t *fleet, apr_pool_t *p)
@@ -209,7 +254,7 @@ static const char *fleet_live_entry(redis_store_t *rs, apr_pool_t *p, const char
         return NULL;
     }
     value = fleet_text(p, e->element[1]);
-    if (value == NULL || strcmp(value, id) != 0) {
+    if (value == NULL || (strcmp(value, id) != 0 && fleet_beat_instance(value, id) == NULL)) {
         fleet_refuse(rs, fleet_key(rs, p, FLEET_NODE, id),
                      "not a heartbeat of this node (the fleet calls write its id)", tell);
         return NULL;

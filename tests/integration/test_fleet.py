@@ -37,6 +37,7 @@ UNREACHABLE = "autotls-1300:"
 STORES_PER_NODE = 4  # Redis connections a node may hold at once (scheduler, activator, tasks)  # the library's line when Redis cannot be reached
 REACHABLE = "autotls-1303:"
 LEASE_BUSY = "autotls-0115:"
+TWIN_ID = "autotls-0121:"
 CLI_TIMEOUT = 30
 START_HOLD = 2  # seconds pebble's newOrder is held while two nodes start
 METRICS = os.environ.get("AUTOTLS_FLEET_METRICS")  # a file the measurements are appended to
@@ -72,15 +73,17 @@ def fleet_extra(redis, key_file, prefix, name=None):
             + ("AutoTLSNodeName %s\n" % name if name else ""))
 
 
-def node(sites, pebble, proxy, redis, key_file, prefix, address=None, more="", validated=False):
+def node(sites, pebble, proxy, redis, key_file, prefix, address=None, more="", validated=False,
+         name=None):
     """A node; B (address given) on a plain port of its own, or on pebble's http-01 port at its
     own address when validated (its sites then resolve to it)."""
     kwargs = {}
-    name = "node-a"
+    given, name = name, "node-a"
     if address is not None:
         kwargs = dict(address=address) if validated else dict(address=address,
                                                                http_port=free_port())
         name = "node-b"
+    name = given or name
     return AutoTLSServer(sites, pebble=pebble, ca_url=proxy.directory_url,
                          extra=fleet_extra(redis, key_file, prefix, name) + more, **kwargs)
 
@@ -286,6 +289,26 @@ def test_the_ca_rate_is_the_fleets_not_each_nodes(pebble, proxy, redis, key_file
         a.stop()
         for site in on_b:
             pebble.clear_a(site.name)
+
+
+def test_two_servers_with_one_node_id_are_told(pebble, proxy, redis, key_file):
+    """Two servers given the same AutoTLSNodeName count as one node: each would take the other's
+    acknowledgement for its own. The renewal process sees another process beat its heartbeat and
+    says so once."""
+    sites = [Site("twin.fleet.test")]
+    prefix = "ft:"
+    a = node(sites, pebble, proxy, redis, key_file, prefix, name="twin")
+    b = node(sites, pebble, proxy, redis, key_file, prefix, address=NODE_B, name="twin")
+    try:
+        a.start()
+        b.start()
+        wait_for("a line about the shared node id",
+                 lambda: a.count(TWIN_ID) + b.count(TWIN_ID) >= 1, 15, a)
+        time.sleep(3)  # once, not every beat
+        assert a.count(TWIN_ID) <= 1 and b.count(TWIN_ID) <= 1
+    finally:
+        b.stop()
+        a.stop()
 
 
 @pytest.fixture(scope="module")

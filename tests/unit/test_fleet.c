@@ -359,15 +359,15 @@ END_TEST
 START_TEST(test_heartbeat_makes_a_node_live_until_its_ttl_expires)
 {
     ck_assert_str_eq(live_nodes(), "");
-    ck_assert_int_eq(at_fleet_heartbeat(&node_a, SHORT_TTL, pool), APR_SUCCESS);
-    ck_assert_int_eq(at_fleet_heartbeat(&node_b, LONG_TTL, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_heartbeat(&node_a, SHORT_TTL, NULL, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_heartbeat(&node_b, LONG_TTL, NULL, pool), APR_SUCCESS);
     ck_assert_str_eq(live_nodes(), "a,b");
     apr_sleep(PAST_SHORT_TTL);
     ck_assert_str_eq(live_nodes(), "b");
     /* the dead node left the registry too */
     ck_assert_int_eq(raw_int("SISMEMBER %s %s", PREFIX "fleet:nodes", "a"), 0);
     /* a beat brings it back; leaving drops it at once */
-    ck_assert_int_eq(at_fleet_heartbeat(&node_a, LONG_TTL, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_heartbeat(&node_a, LONG_TTL, NULL, pool), APR_SUCCESS);
     ck_assert_str_eq(live_nodes(), "a,b");
     ck_assert_int_eq(at_fleet_leave(&node_b, pool), APR_SUCCESS);
     ck_assert_str_eq(live_nodes(), "a");
@@ -399,8 +399,8 @@ START_TEST(test_ack_wait_returns_once_every_live_node_acked)
     apr_status_t trv;
     apr_time_t start;
 
-    ck_assert_int_eq(at_fleet_heartbeat(&node_a, LONG_TTL, pool), APR_SUCCESS);
-    ck_assert_int_eq(at_fleet_heartbeat(&node_b, LONG_TTL, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_heartbeat(&node_a, LONG_TTL, NULL, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_heartbeat(&node_b, LONG_TTL, NULL, pool), APR_SUCCESS);
     publish(&node_a, "a.example", t1);
     /* node b mirrors (and acks) a while later, on its own connection */
     ck_assert_int_eq(apr_thread_create(&thread, NULL, late_mirror, mirror_b, pool), APR_SUCCESS);
@@ -422,8 +422,8 @@ START_TEST(test_ack_wait_times_out_with_one_warning_naming_the_missing_node)
     const char *t1 = token_n(1), *missing = NULL;
     apr_time_t start;
 
-    ck_assert_int_eq(at_fleet_heartbeat(&node_a, LONG_TTL, pool), APR_SUCCESS);
-    ck_assert_int_eq(at_fleet_heartbeat(&node_b, LONG_TTL, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_heartbeat(&node_a, LONG_TTL, NULL, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_heartbeat(&node_b, LONG_TTL, NULL, pool), APR_SUCCESS);
     publish(&node_a, "a.example", t1);
     start = apr_time_now();
     ck_assert_int_eq(at_fleet_acks_wait(&missing, &node_a, "a.example", t1, SHORT_WAIT, pool),
@@ -439,8 +439,8 @@ START_TEST(test_ack_wait_ignores_a_node_whose_heartbeat_expired)
 {
     const char *t1 = token_n(1), *missing = NULL;
 
-    ck_assert_int_eq(at_fleet_heartbeat(&node_a, LONG_TTL, pool), APR_SUCCESS);
-    ck_assert_int_eq(at_fleet_heartbeat(&node_b, SHORT_TTL, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_heartbeat(&node_a, LONG_TTL, NULL, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_heartbeat(&node_b, SHORT_TTL, NULL, pool), APR_SUCCESS);
     publish(&node_a, "a.example", t1);
     apr_sleep(PAST_SHORT_TTL);
     ck_assert_int_eq(at_fleet_acks_wait(&missing, &node_a, "a.example", t1, SHORT_WAIT, pool),
@@ -456,7 +456,7 @@ START_TEST(test_garbage_node_ids_heartbeats_and_acks_are_refused_with_the_key_na
 {
     const char *t1 = token_n(1);
 
-    ck_assert_int_eq(at_fleet_heartbeat(&node_a, LONG_TTL, pool), APR_SUCCESS);
+    ck_assert_int_eq(at_fleet_heartbeat(&node_a, LONG_TTL, NULL, pool), APR_SUCCESS);
     raw_ok("SADD %s %s", PREFIX "fleet:nodes", "../evil");
     raw_ok("SET %s %s", PREFIX "fleet:node:../evil", "x");
     raw_ok("SADD %s %s", PREFIX "fleet:nodes", "c");
@@ -548,6 +548,29 @@ START_TEST(test_garbage_answers_in_redis_are_refused_with_the_key_named_and_not_
 }
 END_TEST
 
+START_TEST(test_two_processes_beating_one_node_id_see_each_other)
+{
+    at_fleet_t x = node_a, y = node_a; /* one id ("a"), two processes */
+    const char *other = "unset";
+
+    x.instance = "0123abcd";
+    y.instance = "fedc9876";
+    ck_assert_int_eq(at_fleet_heartbeat(&x, LONG_TTL, &other, pool), APR_SUCCESS);
+    ck_assert_ptr_null(other);
+    ck_assert_int_eq(at_fleet_heartbeat(&x, LONG_TTL, &other, pool), APR_SUCCESS);
+    ck_assert_ptr_null(other); /* its own earlier beat */
+    ck_assert_int_eq(at_fleet_heartbeat(&y, LONG_TTL, &other, pool), APR_SUCCESS);
+    ck_assert_str_eq(other, "0123abcd");
+    ck_assert_int_eq(at_fleet_heartbeat(&x, LONG_TTL, &other, pool), APR_SUCCESS);
+    ck_assert_str_eq(other, "fedc9876");
+    /* either way the node is live once, and no line refuses the value */
+    ck_assert_str_eq(live_nodes(), "a");
+    ck_assert_int_eq(log_count("refusing"), 0);
+    x.instance = "NOT-HEX";
+    ck_assert_int_eq(at_fleet_heartbeat(&x, LONG_TTL, &other, pool), AT_EARG);
+}
+END_TEST
+
 START_TEST(test_answers_left_in_the_fleet_are_swept_by_age)
 {
     const char *old = token_n(1), *fresh = token_n(2);
@@ -618,6 +641,7 @@ static Suite *fleet_suite(void)
     tcase_add_test(tc, test_node_ids_and_the_default_from_the_host_name);
     tcase_add_test(tc, test_lease_tokens_name_their_node_for_any_other_node);
     tcase_add_test(tc, test_answers_left_in_the_fleet_are_swept_by_age);
+    tcase_add_test(tc, test_two_processes_beating_one_node_id_see_each_other);
     suite_add_tcase(s, tc);
     return s;
 }
