@@ -21,8 +21,8 @@ import time
 
 import pytest
 
-from autotls_server import (ACME_USER, AutoTLSServer, Site, parse_der, skip_unless_runnable,
-                            wait_for)
+from autotls_server import (ACME_USER, WWW_USER, AutoTLSServer, Site, parse_der,
+                            skip_unless_runnable, wait_for)
 
 MODULE = skip_unless_runnable()
 
@@ -147,6 +147,17 @@ def test_each_key_type_has_its_own_set_and_job(server):
         assert os.path.isfile(os.path.join(server.store, "jobs", name + ".json")), name
     ec, rsa = served_pair(server)
     assert ec.serial != rsa.serial
+
+
+def test_the_second_key_is_no_more_readable_by_user_than_the_first(server):
+    """httpd's User (the tenants' PHP) reads neither key of a dual-key site."""
+    for name in (DUAL.name, SECOND):
+        key = os.path.join(server.store, "live", name, "privkey.pem")
+        st = os.stat(key)
+        assert st.st_uid == 0 and st.st_mode & 0o077 == 0, (key, oct(st.st_mode))
+        proc = subprocess.run(["runuser", "-u", WWW_USER, "--", "cat", key],
+                              capture_output=True, timeout=10, check=False)
+        assert proc.returncode != 0 and b"PRIVATE KEY" not in proc.stdout, key
 
 
 def test_a_site_with_one_key_type_is_unaffected(server):
