@@ -49,8 +49,8 @@ APLOG_USE_MODULE(autotls);
 #define CERTS_PLACEHOLDER_KEY_SUFFIX " placeholder"
 
 /* What mod_ssl loads for one twin. key and chain are the parsed live set, or der its DER when
- * its verdict was remembered (at_verdict.h); either is valid only during the post_config call
- * that loaded it (it lives in its ptemp). */
+ * its verdict was remembered (at_verdict.h); either is valid only until the site is published
+ * (it lives in the site's scratch pool, cleared before the next site). */
 typedef struct certs_files_t {
     autotls_site_t *site;
     server_rec *twin; /* the hash key points here */
@@ -426,48 +426,56 @@ static apr_status_t certs_restore_live(certs_files_t *files, autotls_ctx_t *ctx,
 
 /* A site's set for AutoTLSKeyType's second type: only published into its slot (mod_ssl loads
  * the first type's files); no placeholder (the first one's is served until it is issued). */
-static void certs_prepare_second(autotls_ctx_t *ctx, autotls_site_t *site, apr_pool_t *ptemp)
+static certs_files_t *certs_prepare_second(autotls_ctx_t *ctx, autotls_site_t *site,
+                                           apr_pool_t *scratch)
 {
     certs_files_t *first = certs_files_of(site->twin);
     certs_files_t *files = apr_pcalloc(ctx->pool, sizeof(*files));
 
     if (first == NULL) {
-        return;
+        return NULL;
     }
     files->site = site;
-    autotls_recovery_settle_live(site, ctx, ptemp);
-    files->live = certs_load_live(files, ctx, ptemp) == APR_SUCCESS ||
-                  certs_restore_live(files, ctx, ptemp) == APR_SUCCESS;
+    autotls_recovery_settle_live(site, ctx, scratch);
+    files->live = certs_load_live(files, ctx, scratch) == APR_SUCCESS ||
+                  certs_restore_live(files, ctx, scratch) == APR_SUCCESS;
     first->second = files;
+    return files;
 }
 
-static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site, apr_pool_t *ptemp)
+/* Chooses site's files (into *out, NULL for a second type without its first). What is parsed or
+ * read lives in scratch, which the caller clears after publishing it. */
+static apr_status_t certs_prepare_site(certs_files_t **out, autotls_ctx_t *ctx,
+                                       autotls_site_t *site, apr_pool_t *scratch)
 {
-    certs_files_t *files = apr_pcalloc(ctx->pool, sizeof(*files));
+    certs_files_t *files;
     apr_status_t rv;
 
     if (site->first != NULL) {
-        certs_prepare_second(ctx, site, ptemp);
+        *out = certs_prepare_second(ctx, site, scratch);
         return APR_SUCCESS;
     }
+    *out = files = apr_pcalloc(ctx->pool, sizeof(*files));
     files->site = site;
     files->twin = site->twin;
-    autotls_recovery_settle_live(site, ctx, ptemp);
-    if (certs_load_live(files, ctx, ptemp) == APR_SUCCESS ||
-        certs_restore_live(files, ctx, ptemp) == APR_SUCCESS) {
+    autotls_recovery_settle_live(site, ctx, scratch);
+    if (certs_load_live(files, ctx, scratch) == APR_SUCCESS ||
+        certs_restore_live(files, ctx, scratch) == APR_SUCCESS) {
         files->live = 1;
-        rv = certs_paths(files, ctx, AT_CERTSET_KEY, AT_CERTSET_CHAIN);
+        rv = files->key_file != NULL && files->cert_file != NULL
+                 ? APR_SUCCESS
+                 : certs_paths(files, ctx, AT_CERTSET_KEY, AT_CERTSET_CHAIN);
     } else {
         rv = APR_SUCCESS;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, site->twin,
                      AUTOTLS_LOGNO(0279) "%s: no valid certificate in the store; serving a "
                                          "placeholder until one is issued",
                      site->name);
-        if (!certs_placeholder_usable(site, ctx, ptemp)) {
+        if (!certs_placeholder_usable(site, ctx, scratch)) {
             /* A torn placeholder is made again at the next start: no fsyncs one by one, one
              * sync for all of them after the loop (thousands of sites on a first start). */
             at_store_fs_defer_sync(ctx->store, 1);
-            rv = autotls_placeholder_make(site, ctx->store, ptemp);
+            rv = autotls_placeholder_make(site, ctx->store, scratch);
             at_store_fs_defer_sync(ctx->store, 0);
             certs_placeholders_made++;
         }
@@ -482,6 +490,42 @@ static apr_status_t certs_prepare_site(autotls_ctx_t *ctx, autotls_site_t *site,
                       AUTOTLS_LOGNO(0271) "%s: mod_ssl loads %s and %s", site->name,
                       files->cert_file ? files->cert_file : "(nothing)",
                       files->key_file ? files->key_file : "(nothing)");
+    return rv;
+}
+
+/* The real pass: site's slot is the i-th, and its live set, when it has one, is published as
+ * CA-issued at once (its parsed or read form goes with the site's scratch pool). Placeholders
+ * are not published: generation 0 means "mod_ssl's placeholder is served". */
+static void certs_publish_site(autotls_ctx_t *ctx, autotls_site_t *site, certs_files_t *files,
+                               int i)
+{
+    apr_status_t rv;
+
+    site->slot = i;
+    if (files == NULL || !files->live || (files->key == NULL && files->der == NULL)) {
+        return; /* placeholder: the slot stays at generation 0 */
+    }
+    /* A set too large for a slot stays served by mod_ssl from the files until restart. */
+    rv = files->der != NULL ? autotls_slots_publish_der(ctx->slots, i, files->der, 1)
+                            : autotls_slots_publish(ctx->slots, i, files->key, files->chain, 1);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, site->twin,
+                     AUTOTLS_LOGNO(0274) "%s: the live certificate cannot be published to "
+                                         "the children; they keep serving the one mod_ssl loaded",
+                     site->name);
+    }
+}
+
+static apr_status_t certs_slots_create(autotls_ctx_t *ctx)
+{
+    apr_status_t rv = autotls_slots_create(&ctx->slots, ctx->pool, ctx->sites->nelts);
+
+    if (rv != APR_SUCCESS) {
+        autotls_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
+                          AUTOTLS_LOGNO(0273) "cannot create the shared certificate slots for %d "
+                                              "sites",
+                          ctx->sites->nelts);
+    }
     return rv;
 }
 
@@ -501,6 +545,7 @@ static void certs_pass_begin(autotls_ctx_t *ctx)
 
 apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
 {
+    apr_pool_t *scratch;
     apr_status_t rv;
     int i;
 
@@ -525,52 +570,29 @@ apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     apr_pool_cleanup_register(ctx->pool, NULL, certs_forget, apr_pool_cleanup_null);
     certs_placeholders_made = 0;
     certs_pass_begin(ctx);
+    if ((certs_pass.publish && (rv = certs_slots_create(ctx)) != APR_SUCCESS) ||
+        (rv = apr_pool_create(&scratch, ptemp)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* One site at a time: what a site's check reads and parses is gone before the next one's,
+     * so the parent's pools and heap peak at one site's worth, not at every site's (the pools'
+     * high-water mark stays resident in the parent and in every process forked from it). */
     for (i = 0; i < ctx->sites->nelts; i++) {
-        rv = certs_prepare_site(ctx, APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *), ptemp);
+        autotls_site_t *site = APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *);
+        certs_files_t *files = NULL;
+
+        rv = certs_prepare_site(&files, ctx, site, scratch);
+        if (rv == APR_SUCCESS && certs_pass.publish) {
+            certs_publish_site(ctx, site, files, i);
+        }
+        apr_pool_clear(scratch);
         if (rv != APR_SUCCESS) {
             return rv;
         }
     }
+    apr_pool_destroy(scratch);
     autotls_verdicts_end(ctx, &certs_pass.count);
     return certs_placeholders_made > 0 ? at_store_fs_sync(ctx->store) : APR_SUCCESS;
-}
-
-apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp)
-{
-    apr_status_t rv;
-    int i, count = ctx->sites == NULL ? 0 : ctx->sites->nelts;
-
-    rv = autotls_slots_create(&ctx->slots, ctx->pool, count);
-    if (rv != APR_SUCCESS) {
-        autotls_log_error(APLOG_MARK, APLOG_ERR, rv, ctx->main_server,
-                          AUTOTLS_LOGNO(0273) "cannot create the shared certificate slots for %d "
-                                              "sites",
-                          count);
-        return rv;
-    }
-    for (i = 0; i < count; i++) {
-        autotls_site_t *site = APR_ARRAY_IDX(ctx->sites, i, autotls_site_t *);
-        certs_files_t *files = certs_files_of(site->twin);
-
-        if (site->first != NULL) {
-            files = files != NULL ? files->second : NULL;
-        }
-        site->slot = i;
-        if (files == NULL || !files->live || (files->key == NULL && files->der == NULL)) {
-            continue; /* placeholder: the slot stays at generation 0 */
-        }
-        /* A set too large for a slot stays served by mod_ssl from the files until restart. */
-        rv = files->der != NULL ? autotls_slots_publish_der(ctx->slots, i, files->der, 1)
-                                : autotls_slots_publish(ctx->slots, i, files->key, files->chain, 1);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(
-                APLOG_MARK, APLOG_WARNING, 0, site->twin,
-                AUTOTLS_LOGNO(0274) "%s: the live certificate cannot be published to "
-                                    "the children; they keep serving the one mod_ssl loaded",
-                site->name);
-        }
-    }
-    return APR_SUCCESS;
 }
 
 /* mod_ssl asks which files to load for s: ours for a managed twin, nothing for others. */

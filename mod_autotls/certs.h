@@ -20,16 +20,11 @@
  * (store_layout.h), settles what a crash left (recovery.h, real pass) and chooses for every site
  * the files mod_ssl loads: live/<site>/ when that set is valid for the site's names now, else
  * the placeholder (placeholder.h: made, or made again when expired or no longer covering the
- * names).
+ * names). In the real pass it also creates ctx->slots with one slot per site (setting
+ * site->slot) and publishes every valid live set as CA-issued, each as soon as it is checked.
+ * Placeholders are not published: generation 0 means "mod_ssl's placeholder is served".
  */
 apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp);
-
-/*
- * post_config, real pass only, after autotls_certs_prepare: creates ctx->slots with one slot per
- * site (setting site->slot) and publishes every valid live set as CA-issued. Placeholders are
- * not published: generation 0 means "mod_ssl's placeholder is served".
- */
-apr_status_t autotls_certs_publish_live(autotls_ctx_t *ctx, apr_pool_t *ptemp);
 
 /* The managed site whose twin is s, or NULL (valid after autotls_certs_prepare). */
 autotls_site_t *autotls_certs_site_of_twin(const server_rec *s);

@@ -54,8 +54,7 @@ static int autotls_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         return OK;
     }
     autotls_preflight(ctx, ptemp); /* what the admin must fix, said now (preflight.c) */
-    if (autotls_certs_publish_live(ctx, ptemp) != APR_SUCCESS ||
-        autotls_renew_start(ctx, pconf) != APR_SUCCESS ||
+    if (autotls_renew_start(ctx, pconf) != APR_SUCCESS ||
         autotls_activator_start(ctx, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
