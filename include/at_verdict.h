@@ -117,4 +117,32 @@ apr_status_t at_verdict_store(at_verdict_cache_t *cache, const char *site,
 /* Drops what is remembered of site. */
 void at_verdict_forget(at_verdict_cache_t *cache, const char *site);
 
+/* --- kept on disk for the next parent (verdict_file.c) -------------------------------------- */
+
+/* The file's size cap (10,000 sites take about 4 MB). */
+#define AT_VERDICT_FILE_MAX (64 * 1024 * 1024)
+
+/*
+ * Adds the verdicts a previous parent wrote at path to cache, so that a new parent's first pass
+ * checks only what changed since. The file is believed only when it is a regular file with one
+ * name (no link followed), owned by this process's effective user (root in production), with no
+ * permission for group or others, at most AT_VERDICT_FILE_MAX bytes, and wholly well formed;
+ * anything else adds nothing: APR_ENOENT when there is no file, AT_EMODE (owner, mode, links,
+ * type), AT_ETOOLARGE or AT_EPROTO (one bad entry refuses the whole file), each with *why. Each
+ * entry is then held to at_verdict_store's rules against now (a file changed too recently is not
+ * believed), and every lookup still compares the files as they are then: an entry can only ever
+ * spare the check of exactly the bytes it was given for. *added counts the entries taken.
+ * Nothing is logged here.
+ */
+apr_status_t at_verdict_cache_read(at_verdict_cache_t *cache, const char *path, apr_time_t now,
+                                   int *added, const char **why, apr_pool_t *p);
+
+/*
+ * Writes every entry of cache to path (mode 0600, owned by the writer), replacing the file in one
+ * rename; a torn write is refused by the next read (every set is then checked). The caller must
+ * be the only writer of path, in a directory nobody else can write.
+ */
+apr_status_t at_verdict_cache_write(const at_verdict_cache_t *cache, const char *path,
+                                    apr_pool_t *p);
+
 #endif

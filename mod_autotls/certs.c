@@ -532,10 +532,10 @@ static apr_status_t certs_slots_create(autotls_ctx_t *ctx)
 /* A pass begins: its verdict cache, the roots file's identity once for every site (a roots file
  * that changed, or went, makes every verdict of the previous pass stale), and whether it
  * publishes (the real pass; the first one only tells mod_ssl's trial run which files to load). */
-static void certs_pass_begin(autotls_ctx_t *ctx)
+static void certs_pass_begin(autotls_ctx_t *ctx, apr_pool_t *ptemp)
 {
     memset(&certs_pass, 0, sizeof(certs_pass));
-    certs_pass.cache = autotls_verdicts_begin();
+    certs_pass.cache = autotls_verdicts_begin(ctx, ptemp);
     certs_pass.publish = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
     if (ctx->issuer_roots != NULL &&
         at_file_id_of(&certs_pass.roots, ctx->issuer_roots) != APR_SUCCESS) {
@@ -569,7 +569,7 @@ apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     certs_by_twin = apr_hash_make(ctx->pool);
     apr_pool_cleanup_register(ctx->pool, NULL, certs_forget, apr_pool_cleanup_null);
     certs_placeholders_made = 0;
-    certs_pass_begin(ctx);
+    certs_pass_begin(ctx, ptemp);
     if ((certs_pass.publish && (rv = certs_slots_create(ctx)) != APR_SUCCESS) ||
         (rv = apr_pool_create(&scratch, ptemp)) != APR_SUCCESS) {
         return rv;
@@ -591,7 +591,7 @@ apr_status_t autotls_certs_prepare(autotls_ctx_t *ctx, apr_pool_t *ptemp)
         }
     }
     apr_pool_destroy(scratch);
-    autotls_verdicts_end(ctx, &certs_pass.count);
+    autotls_verdicts_end(ctx, &certs_pass.count, ptemp);
     return certs_placeholders_made > 0 ? at_store_fs_sync(ctx->store) : APR_SUCCESS;
 }
 

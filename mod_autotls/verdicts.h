@@ -20,11 +20,14 @@ typedef struct {
 } autotls_verdicts_count_t;
 
 /* Starts a configuration pass; the cache, or NULL when it cannot be had (then every set is
- * checked in full, as without it). */
-at_verdict_cache_t *autotls_verdicts_begin(void);
+ * checked in full, as without it). A new parent's cache starts with what the previous parent
+ * wrote to the store's verdicts.json (autotls-0122; a file not believed: autotls-0123). */
+at_verdict_cache_t *autotls_verdicts_begin(const autotls_ctx_t *ctx, apr_pool_t *ptemp);
 
-/* Ends the pass: drops what belongs to sites no longer configured, and says at INFO how many sets
- * were checked and how many verdicts stood (autotls-0100). */
-void autotls_verdicts_end(const autotls_ctx_t *ctx, const autotls_verdicts_count_t *count);
+/* Ends the pass: drops what belongs to sites no longer configured, says at INFO how many sets
+ * were checked and how many verdicts stood (autotls-0100), and at the end of a real pass writes
+ * the cache to verdicts.json when it changed (autotls-0124 when it cannot). */
+void autotls_verdicts_end(const autotls_ctx_t *ctx, const autotls_verdicts_count_t *count,
+                          apr_pool_t *ptemp);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "at_core.h"
 #include "at_verdict.h"
+#include "verdict_internal.h"
 
 #define VERDICT_NS_PER_SEC 1000000000LL
 /* Separates the parts of a policy text; no DNS name or flag holds it. */
@@ -244,4 +245,24 @@ void at_verdict_forget(at_verdict_cache_t *cache, const char *site)
     if (entry != NULL) {
         verdict_drop(cache, entry);
     }
+}
+
+apr_array_header_t *at_verdict_cache_entries(const at_verdict_cache_t *cache, apr_pool_t *p)
+{
+    apr_array_header_t *out =
+        apr_array_make(p, (int)apr_hash_count(cache->entries) + 1, sizeof(at_verdict_entry_t));
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, cache->entries); hi != NULL; hi = apr_hash_next(hi)) {
+        const verdict_entry_t *entry = apr_hash_this_val(hi);
+        at_verdict_entry_t *copy = apr_array_push(out);
+
+        copy->site = apr_pstrdup(p, entry->site);
+        copy->subject.key = entry->key;
+        copy->subject.chain = entry->chain;
+        copy->subject.roots = entry->roots;
+        copy->subject.policy = apr_pstrdup(p, entry->policy);
+        copy->verdict = entry->verdict;
+    }
+    return out;
 }

@@ -160,3 +160,59 @@ def test_placeholders_are_checked_once_then_taken_as_they_stand():
         server.graceful()
         assert placeholder_passes(server)[-1] == ("restart", 1, 2), server.log_tail()
         assert "Pebble" not in server.served_cert(sites[1].name).issuer
+
+
+def verdict_file(server):
+    return os.path.join(server.store, "verdicts.json")
+
+
+def test_a_new_parent_takes_the_verdicts_its_predecessor_wrote(pebble):
+    """A start (a new parent) checks no live set the previous parent checked, as long as its
+    files are as they were: the parent keeps its verdicts in the store's verdicts.json (root's,
+    0600). A file open to others is not believed, and a live file replaced while the server was
+    stopped is checked (and refused) all the same."""
+    server = AutoTLSServer([ALPHA, BRAVO], pebble=pebble)
+    try:
+        server.start()
+        issued = {site.name: server.wait_until_served(site.name) for site in (ALPHA, BRAVO)}
+        settle(server, (ALPHA, BRAVO))
+        server.graceful()  # the sets the activator promoted are checked once, and written down
+        assert passes(server)[-1] == ("restart", 2, 0), server.log_tail()
+        st = os.stat(verdict_file(server))
+        assert (st.st_uid, st.st_mode & 0o7777, st.st_nlink) == (0, 0o600, 1), st
+        assert server.stop()
+
+        before = len(passes(server))
+        server.start()
+        assert passes(server)[before:before + 2] == [("first", 0, 2), ("start", 0, 2)], \
+            server.log_tail()
+        assert server.count("autotls-0122: 2 verdict(s) on live sets taken from %s"
+                            % verdict_file(server)) == 1, server.log_tail()
+        for site in (ALPHA, BRAVO):
+            assert server.served_cert(site.name).serial == issued[site.name].serial
+        assert server.stop()
+
+        # Open to others: not believed, every set checked; the start writes it back as it must be.
+        os.chmod(verdict_file(server), 0o644)
+        before = len(passes(server))
+        server.start()
+        assert passes(server)[before] == ("first", 2, 0), server.log_tail()
+        assert server.count("autotls-0123: %s is not believed: its mode 0644 opens it to group or "
+                            "others" % verdict_file(server)) == 1, server.log_tail()
+        assert os.stat(verdict_file(server)).st_mode & 0o7777 == 0o600
+        assert server.stop()
+
+        # alpha's chain replaced in place while stopped (same size, mtime put back): the file's
+        # verdict does not stand for it, it is checked, refused and not served.
+        chain = live_file(server, ALPHA, "fullchain.pem")
+        replace_in_place(chain, self_signed_like(live_file(server, ALPHA, "privkey.pem"),
+                                                 ALPHA.name, os.stat(chain).st_size))
+        before = len(passes(server))
+        server.start()
+        assert passes(server)[before] == ("first", 1, 1), server.log_tail()
+        served = server.served_cert(ALPHA.name)
+        assert ATTACKER_ORG not in served.issuer, served
+        assert server.served_cert(BRAVO.name).serial == issued[BRAVO.name].serial
+    finally:
+        if server.stop() and not server.keep:
+            shutil.rmtree(server.root, ignore_errors=True)

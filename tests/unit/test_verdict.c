@@ -66,6 +66,9 @@ static void teardown(void)
     unlink(chain_path);
     unlink(roots_path);
     unlink(apr_pstrcat(pool, dir, "/other", NULL));
+    unlink(apr_pstrcat(pool, dir, "/verdicts.json", NULL));
+    unlink(apr_pstrcat(pool, dir, "/verdicts.json.tmp", NULL));
+    unlink(apr_pstrcat(pool, dir, "/verdicts.link", NULL));
     rmdir(dir);
     apr_pool_destroy(pool);
 }
@@ -410,6 +413,144 @@ START_TEST(test_der_refuses_other_labels_encryption_and_nothing)
 }
 END_TEST
 
+/* --- the cache on disk (verdict_file.c) ----------------------------------------------------- */
+
+static const char *file_path(void)
+{
+    return apr_pstrcat(pool, dir, "/verdicts.json", NULL);
+}
+
+/* A fresh cache read from path as a new parent would, a moment after the files were written. */
+static at_verdict_cache_t *cache_read(const char *path, apr_status_t expect, int expect_added)
+{
+    at_verdict_cache_t *cache;
+    const char *why = NULL;
+    int added = -1;
+
+    ck_assert_int_eq(at_verdict_cache_create(&cache, pool), APR_SUCCESS);
+    ck_assert_int_eq(
+        at_verdict_cache_read(cache, path, apr_time_now() + AFTER_RACY, &added, &why, pool),
+        expect);
+    ck_assert_int_eq(added, expect_added);
+    if (expect != APR_SUCCESS && expect != APR_ENOENT) {
+        ck_assert_ptr_nonnull(why);
+    }
+    at_verdict_cache_begin(cache);
+    return cache;
+}
+
+START_TEST(test_file_round_trip_gives_the_next_parent_the_same_verdict)
+{
+    struct stat st;
+    const at_verdict_t *found;
+
+    ck_assert_int_eq(at_verdict_cache_write(cache_with_verdict(), file_path(), pool), APR_SUCCESS);
+    ck_assert_int_eq(stat(file_path(), &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(access(apr_pstrcat(pool, file_path(), ".tmp", NULL), F_OK), -1);
+    found = lookup_now(cache_read(file_path(), APR_SUCCESS, 1), SITE);
+    ck_assert_ptr_nonnull(found);
+    ck_assert_str_eq(found->serial, "0A1B");
+    /* What it carries stands only for the files as they were: a key rewritten since misses. */
+    rewrite_keeping_mtime(key_path, "key ZZZZ\n");
+    ck_assert_ptr_null(lookup_now(cache_read(file_path(), APR_SUCCESS, 1), SITE));
+}
+END_TEST
+
+START_TEST(test_file_not_there_adds_nothing)
+{
+    ck_assert_ptr_null(lookup_now(cache_read(file_path(), APR_ENOENT, 0), SITE));
+}
+END_TEST
+
+START_TEST(test_file_open_to_others_linked_or_owned_by_another_is_not_believed)
+{
+    const char *link_path = apr_pstrcat(pool, dir, "/verdicts.link", NULL);
+    const char *other = apr_pstrcat(pool, dir, "/other", NULL);
+
+    ck_assert_int_eq(at_verdict_cache_write(cache_with_verdict(), file_path(), pool), APR_SUCCESS);
+    ck_assert_int_eq(chmod(file_path(), 0640), 0);
+    ck_assert_ptr_null(lookup_now(cache_read(file_path(), AT_EMODE, 0), SITE));
+    ck_assert_int_eq(chmod(file_path(), 0600), 0);
+    ck_assert_int_eq(symlink(file_path(), link_path), 0);
+    ck_assert_ptr_null(lookup_now(cache_read(link_path, AT_EMODE, 0), SITE));
+    ck_assert_int_eq(link(file_path(), other), 0);
+    ck_assert_ptr_null(lookup_now(cache_read(file_path(), AT_EMODE, 0), SITE));
+    ck_assert_int_eq(unlink(other), 0);
+    if (geteuid() == 0) {
+        ck_assert_int_eq(chown(file_path(), 65534, 65534), 0);
+        ck_assert_ptr_null(lookup_now(cache_read(file_path(), AT_EMODE, 0), SITE));
+        ck_assert_int_eq(chown(file_path(), 0, 0), 0);
+    }
+    ck_assert_ptr_nonnull(lookup_now(cache_read(file_path(), APR_SUCCESS, 1), SITE));
+}
+END_TEST
+
+static char *read_file_text(const char *path)
+{
+    char buf[65536];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    ck_assert_ptr_nonnull(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    ck_assert_int_eq(fclose(f), 0);
+    return apr_pstrmemdup(pool, buf, n);
+}
+
+/* Writes text as the verdict file, owned and moded as the parent writes it. */
+static void write_verdict_file(const char *text)
+{
+    write_file(file_path(), text);
+    ck_assert_int_eq(chmod(file_path(), 0600), 0);
+}
+
+START_TEST(test_file_malformed_anywhere_is_refused_whole)
+{
+    char *good, *torn, *cut;
+
+    ck_assert_int_eq(at_verdict_cache_write(cache_with_verdict(), file_path(), pool), APR_SUCCESS);
+    good = read_file_text(file_path());
+    /* torn by a crash in the middle of a write */
+    torn = apr_pstrndup(pool, good, strlen(good) / 2);
+    write_verdict_file(torn);
+    ck_assert_ptr_null(lookup_now(cache_read(file_path(), AT_EPROTO, 0), SITE));
+    write_verdict_file("{\"version\":2,\"sets\":[]}");
+    cache_read(file_path(), AT_EPROTO, 0);
+    write_verdict_file("[]");
+    cache_read(file_path(), AT_EPROTO, 0);
+    /* one good entry and one whose serial is no hex: nothing is taken */
+    cut = strstr(good, "\"sets\":[");
+    ck_assert_ptr_nonnull(cut);
+    cut += strlen("\"sets\":[");
+    write_verdict_file(apr_pstrcat(
+        pool, apr_pstrndup(pool, good, (apr_size_t)(cut - good)),
+        "{\"site\":\"b.example.org\",\"policy\":\"p\",\"key\":null,\"chain\":null,"
+        "\"roots\":null,\"not_before\":0,\"not_after\":1,\"serial\":\"zz\",\"partial\":false},",
+        cut, NULL));
+    ck_assert_ptr_null(lookup_now(cache_read(file_path(), AT_EPROTO, 0), SITE));
+    /* the same good entry with a site holding a control character */
+    write_verdict_file(apr_pstrcat(pool, apr_pstrndup(pool, good, (apr_size_t)(cut - good)),
+                                   "{\"site\":\"a\\u0001b\"},", cut, NULL));
+    cache_read(file_path(), AT_EPROTO, 0);
+}
+END_TEST
+
+START_TEST(test_file_expired_verdicts_are_not_taken)
+{
+    at_verdict_cache_t *cache;
+    at_verdict_subject_t subject = subject_now(SITE);
+    at_verdict_t verdict = verdict_valid_for(apr_time_now() - 90 * DAY, apr_time_now() - DAY);
+
+    ck_assert_int_eq(at_verdict_cache_create(&cache, pool), APR_SUCCESS);
+    at_verdict_cache_begin(cache);
+    ck_assert_int_eq(at_verdict_store(cache, SITE, &subject, &verdict, apr_time_now() + AFTER_RACY),
+                     APR_SUCCESS);
+    ck_assert_int_eq(at_verdict_cache_write(cache, file_path(), pool), APR_SUCCESS);
+    cache_read(file_path(), APR_SUCCESS, 0);
+}
+END_TEST
+
 static Suite *verdict_suite(void)
 {
     Suite *s = suite_create("verdict");
@@ -429,6 +570,14 @@ static Suite *verdict_suite(void)
     tcase_add_test(tc, test_just_changed_files_are_not_remembered);
     tcase_add_test(tc, test_a_pass_drops_sites_it_did_not_touch);
     tcase_add_test(tc, test_verdict_of_leaf_reads_serial_and_validity);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("file");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_file_round_trip_gives_the_next_parent_the_same_verdict);
+    tcase_add_test(tc, test_file_not_there_adds_nothing);
+    tcase_add_test(tc, test_file_open_to_others_linked_or_owned_by_another_is_not_believed);
+    tcase_add_test(tc, test_file_malformed_anywhere_is_refused_whole);
+    tcase_add_test(tc, test_file_expired_verdicts_are_not_taken);
     suite_add_tcase(s, tc);
     tc = tcase_create("pem_der");
     tcase_add_checked_fixture(tc, setup, teardown);
