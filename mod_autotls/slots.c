@@ -110,6 +110,22 @@ static apr_size_t slots_align(apr_size_t n, apr_size_t to)
     return (n + to - 1) / to * to;
 }
 
+/* Gives up this process's page-table entries for the pages under [start, start + len). The
+ * mapping is a shared one of the memfd: the pages stay in it, and touching them again maps them
+ * back as they are. So a set a process wrote or copied once does not count in its resident
+ * memory ever after (the parent writes every set at start, the renewal process reads every
+ * leaf: 4 KiB a site each, 40 MB at 10,000 sites). Only a hint: a failure changes nothing. */
+static void slots_forget_pages(const unsigned char *start, apr_size_t len)
+{
+    apr_size_t page = (apr_size_t)sysconf(_SC_PAGESIZE);
+    apr_uintptr_t from = (apr_uintptr_t)start / page * page;
+    apr_uintptr_t to = ((apr_uintptr_t)start + len + page - 1) / page * page;
+
+    if (len > 0) {
+        (void)madvise((void *)from, to - from, MADV_DONTNEED);
+    }
+}
+
 static const slots_slot_t *slots_meta(const autotls_slots_t *slots, int slot)
 {
     return (const slots_slot_t *)(slots->reader + slots->slot_off +
@@ -614,6 +630,7 @@ apr_status_t autotls_slots_publish(autotls_slots_t *slots, int slot, EVP_PKEY *k
         return slots_refused(rv, slot, chain->nelts);
     }
     slots_commit(meta, &staged, half, ca_issued);
+    slots_forget_pages(slots_half_w(writer, slots, slot, half), staged.data_len);
     return APR_SUCCESS;
 }
 
@@ -671,6 +688,7 @@ apr_status_t autotls_slots_publish_der(autotls_slots_t *slots, int slot,
     staged.not_before = set->not_before;
     staged.not_after = set->not_after;
     slots_commit(meta, &staged, half, ca_issued);
+    slots_forget_pages(slots_half_w(writer, slots, slot, half), staged.data_len);
     return APR_SUCCESS;
 }
 
@@ -719,6 +737,9 @@ static apr_status_t slots_copy(const autotls_slots_t *slots, int slot, slots_cop
         }
         if (!sane) {
             return AT_EINVALID;
+        }
+        if (copy->data != NULL) { /* copied: the pages are not needed in this process again */
+            slots_forget_pages(slots_half(slots, slot, copy->meta.active), copy->meta.data_len);
         }
         copy->meta.generation = before;
         *generation = before;
