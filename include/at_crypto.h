@@ -95,6 +95,13 @@ int at_cert_covers_name(X509 *cert, const char *name);
 apr_status_t at_chain_verify(const char **why, apr_pool_t *p, const apr_array_header_t *chain,
                              const char *roots_file, apr_time_t at);
 
+/* at_chain_verify, and on success the validity every certificate of the verified path shares,
+ * the trust anchor's included: the latest notBefore into *not_before, the earliest notAfter
+ * into *not_after (either may be NULL). */
+apr_status_t at_chain_verify_window(const char **why, apr_pool_t *p,
+                                    const apr_array_header_t *chain, const char *roots_file,
+                                    apr_time_t at, apr_time_t *not_before, apr_time_t *not_after);
+
 /* Everything a certificate set must satisfy before it may be served: the key matches the
  * leaf, the leaf is valid at `now` (already and still), it covers every name (or, with
  * allow_partial, at least one of them while naming nothing else), the chain has an intermediate
@@ -109,6 +116,10 @@ typedef struct {
      * the leaf carries (at_cert_info's names) must be one of names, so that a set made for
      * another site never passes. The caller finds the names left out with at_cert_covers_name. */
     int allow_partial;
+    /* Optional, filled when the chain was verified to roots_file: the validity the whole
+     * verified path shares (at_chain_verify_window), for whoever remembers the verdict. */
+    apr_time_t *path_not_before;
+    apr_time_t *path_not_after;
 } at_certset_check_t;
 
 apr_status_t at_certset_validate(const char **why, apr_pool_t *p, EVP_PKEY *key,

@@ -51,6 +51,10 @@ typedef struct {
  * lstat its status. */
 apr_status_t at_file_id_of(at_file_id_t *id, const char *path);
 
+/* The identity of what path leads to, following symbolic links (the issuer roots file, often a
+ * link into the system's certificate bundle: a change to the bundle is a change). */
+apr_status_t at_file_id_of_target(at_file_id_t *id, const char *path);
+
 /* Whether two identities are the same file in the same state. */
 int at_file_id_same(const at_file_id_t *a, const at_file_id_t *b);
 
@@ -76,6 +80,14 @@ typedef struct {
 
 /* Fills verdict from a leaf that passed the check. */
 apr_status_t at_verdict_of_leaf(at_verdict_t *verdict, apr_pool_t *p, X509 *leaf, int partial);
+
+/* Fills verdict from a set that passed the check: the leaf's serial, and the validity every
+ * certificate of chain shares (an intermediate that expires before the leaf ends the verdict
+ * then, as the full check would refuse the set then), narrowed further to path_not_before ..
+ * path_not_after (the verified path's, the trust anchor included) when they are not 0. */
+apr_status_t at_verdict_of_chain(at_verdict_t *verdict, apr_pool_t *p,
+                                 const apr_array_header_t *chain, int partial,
+                                 apr_time_t path_not_before, apr_time_t path_not_after);
 
 typedef struct at_verdict_cache_t at_verdict_cache_t;
 
@@ -131,16 +143,18 @@ void at_verdict_forget(at_verdict_cache_t *cache, const char *site);
  * type), AT_ETOOLARGE or AT_EPROTO (one bad entry refuses the whole file), each with *why. Each
  * entry is then held to at_verdict_store's rules against now (a file changed too recently is not
  * believed), and every lookup still compares the files as they are then: an entry can only ever
- * spare the check of exactly the bytes it was given for. *added counts the entries taken.
- * Nothing is logged here.
+ * spare the check of exactly the bytes it was given for. *added counts the entries taken. A
+ * file another build wrote (another mod_autotls or OpenSSL version: its checks may differ) is
+ * not taken either: APR_SUCCESS with nothing added and *why saying so. Nothing is logged here.
  */
 apr_status_t at_verdict_cache_read(at_verdict_cache_t *cache, const char *path, apr_time_t now,
                                    int *added, const char **why, apr_pool_t *p);
 
 /*
- * Writes every entry of cache to path (mode 0600, owned by the writer), replacing the file in one
- * rename; a torn write is refused by the next read (every set is then checked). The caller must
- * be the only writer of path, in a directory nobody else can write.
+ * Writes every entry of cache to path (mode 0600, owned by the writer, synced), replacing the
+ * file in one rename; an entry at_verdict_cache_read would refuse is left out (its set is
+ * checked at the next start). A torn file is refused by the next read. The caller writes in a
+ * directory nobody else can write.
  */
 apr_status_t at_verdict_cache_write(const at_verdict_cache_t *cache, const char *path,
                                     apr_pool_t *p);

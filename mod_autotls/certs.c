@@ -144,12 +144,18 @@ static void certs_site_check(at_certset_check_t *check, const autotls_ctx_t *ctx
     check->now = apr_time_now();
 }
 
+/* The validity the verified path shares (0: no path was verified, no issuer roots). */
+typedef struct {
+    apr_time_t not_before;
+    apr_time_t not_after;
+} certs_window_t;
+
 /* Whether the set is valid for the site now: every name covered, or (a partial issuance, then
  * *partial is set) a part of them and nothing but them. *why says what is wrong with the
  * complete check. */
-static apr_status_t certs_check_live(const char **why, int *partial, autotls_ctx_t *ctx,
-                                     autotls_site_t *site, EVP_PKEY *key, apr_array_header_t *chain,
-                                     apr_pool_t *ptemp)
+static apr_status_t certs_check_live(const char **why, int *partial, certs_window_t *window,
+                                     autotls_ctx_t *ctx, autotls_site_t *site, EVP_PKEY *key,
+                                     apr_array_header_t *chain, apr_pool_t *ptemp)
 {
     at_certset_check_t check;
     const char *partial_why;
@@ -157,6 +163,8 @@ static apr_status_t certs_check_live(const char **why, int *partial, autotls_ctx
 
     *partial = 0;
     certs_site_check(&check, ctx, site);
+    check.path_not_before = &window->not_before;
+    check.path_not_after = &window->not_after;
     if ((rv = at_certset_validate(why, ptemp, key, chain, &check)) == APR_SUCCESS) {
         return rv;
     }
@@ -297,14 +305,16 @@ static void certs_remember(const char *name, const char *key_path, const char *c
     }
 }
 
-/* Remembers that the live set loaded for subject passed. */
+/* Remembers that the live set loaded for subject passed, for as long as every certificate of
+ * its chain and of the path verified to the issuer roots is valid. */
 static void certs_verdict_keep(const certs_files_t *files, const at_verdict_subject_t *subject,
-                               apr_array_header_t *chain, int partial, apr_pool_t *ptemp)
+                               apr_array_header_t *chain, int partial, const certs_window_t *window,
+                               apr_pool_t *ptemp)
 {
     at_verdict_t verdict;
 
-    if (at_verdict_of_leaf(&verdict, ptemp, APR_ARRAY_IDX(chain, 0, X509 *), partial) ==
-        APR_SUCCESS) {
+    if (at_verdict_of_chain(&verdict, ptemp, chain, partial, window->not_before,
+                            window->not_after) == APR_SUCCESS) {
         certs_remember(files->site->name, files->key_file, files->cert_file, subject, &verdict);
     }
 }
@@ -358,6 +368,7 @@ static apr_status_t certs_load_live(certs_files_t *files, autotls_ctx_t *ctx, ap
     const char *why = NULL;
     EVP_PKEY *key = NULL;
     apr_array_header_t *chain = NULL;
+    certs_window_t window = {0, 0};
     apr_status_t rv = APR_EGENERAL;
     int attempt, subject_ok, partial = 0, checked = 0;
 
@@ -382,12 +393,12 @@ static apr_status_t certs_load_live(certs_files_t *files, autotls_ctx_t *ctx, ap
         }
         checked = 1;
         if (rv == APR_SUCCESS) {
-            rv = certs_check_live(&why, &partial, ctx, site, key, chain, ptemp);
+            rv = certs_check_live(&why, &partial, &window, ctx, site, key, chain, ptemp);
         }
         if (rv == APR_SUCCESS) {
             certs_pass.count.checked++;
             if (subject_ok) {
-                certs_verdict_keep(files, &subject, chain, partial, ptemp);
+                certs_verdict_keep(files, &subject, chain, partial, &window, ptemp);
             }
             files->key = key;
             files->chain = chain;
@@ -538,7 +549,7 @@ static void certs_pass_begin(autotls_ctx_t *ctx, apr_pool_t *ptemp)
     certs_pass.cache = autotls_verdicts_begin(ctx, ptemp);
     certs_pass.publish = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
     if (ctx->issuer_roots != NULL &&
-        at_file_id_of(&certs_pass.roots, ctx->issuer_roots) != APR_SUCCESS) {
+        at_file_id_of_target(&certs_pass.roots, ctx->issuer_roots) != APR_SUCCESS) {
         certs_pass.cache = NULL; /* cannot tell whether the roots changed: check every set */
     }
 }

@@ -25,7 +25,10 @@
 
 APLOG_USE_MODULE(autotls);
 
-#define VERDICTS_RETAINED_KEY "mod_autotls-verdicts"
+/* Names the layout of verdicts_retained_t: a parent that loads a newer module at a graceful
+ * restart finds the older block under the older name and makes a new one (never reading a
+ * smaller struct as this one). Change the name with the struct. */
+#define VERDICTS_RETAINED_KEY "mod_autotls-verdicts-2"
 /* In the store's own directory (root's, 0755: nobody else writes there), beside its groups. */
 #define VERDICTS_FILE "verdicts.json"
 
@@ -66,7 +69,11 @@ static void verdicts_read(verdicts_retained_t *retained, const autotls_ctx_t *ct
         return;
     }
     rv = at_verdict_cache_read(retained->cache, path, apr_time_now(), &added, &why, p);
-    if (rv == APR_SUCCESS) {
+    if (rv == APR_SUCCESS && why != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ctx->main_server,
+                     AUTOTLS_LOGNO(0125) "%s is not taken: %s; every live set is checked once",
+                     path, why);
+    } else if (rv == APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, ctx->main_server,
                      AUTOTLS_LOGNO(0122) "%d verdict(s) on live sets taken from %s (written by "
                                          "the previous parent; each stands only for files "

@@ -457,8 +457,43 @@ int at_cert_covers_name(X509 *cert, const char *name)
     return covered;
 }
 
+/* The latest notBefore and the earliest notAfter over the verified path in ctx. */
+static void cert_path_window(X509_STORE_CTX *ctx, apr_time_t *not_before, apr_time_t *not_after)
+{
+    STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(ctx);
+    int i;
+
+    if (not_before != NULL) {
+        *not_before = 0;
+    }
+    if (not_after != NULL) {
+        *not_after = APR_INT64_MAX;
+    }
+    for (i = 0; path != NULL && i < sk_X509_num(path); i++) {
+        X509 *cert = sk_X509_value(path, i);
+        apr_time_t nb, na;
+
+        if (not_before != NULL &&
+            at_asn1_time_to_apr(&nb, X509_get0_notBefore(cert)) == APR_SUCCESS &&
+            nb > *not_before) {
+            *not_before = nb;
+        }
+        if (not_after != NULL &&
+            at_asn1_time_to_apr(&na, X509_get0_notAfter(cert)) == APR_SUCCESS && na < *not_after) {
+            *not_after = na;
+        }
+    }
+}
+
 apr_status_t at_chain_verify(const char **why, apr_pool_t *p, const apr_array_header_t *chain,
                              const char *roots_file, apr_time_t at)
+{
+    return at_chain_verify_window(why, p, chain, roots_file, at, NULL, NULL);
+}
+
+apr_status_t at_chain_verify_window(const char **why, apr_pool_t *p,
+                                    const apr_array_header_t *chain, const char *roots_file,
+                                    apr_time_t at, apr_time_t *not_before, apr_time_t *not_after)
 {
     char reason[AT_CRYPTO_REASON_LEN];
     STACK_OF(X509) *untrusted = NULL;
@@ -506,6 +541,8 @@ apr_status_t at_chain_verify(const char **why, apr_pool_t *p, const apr_array_he
     if (X509_verify_cert(ctx) != 1) {
         *why = apr_pstrdup(p, X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
         rv = AT_EINVALID;
+    } else {
+        cert_path_window(ctx, not_before, not_after);
     }
     ERR_clear_error();
 leave:

@@ -120,7 +120,8 @@ apr_status_t at_certset_validate(const char **why, apr_pool_t *p, EVP_PKEY *key,
         return certset_refuse(why, "no intermediate certificate in chain");
     }
     if (check->roots_file != NULL) {
-        rv = at_chain_verify(&reason, p, chain, check->roots_file, check->now);
+        rv = at_chain_verify_window(&reason, p, chain, check->roots_file, check->now,
+                                    check->path_not_before, check->path_not_after);
         if (rv != APR_SUCCESS) {
             return certset_refuse(why, apr_psprintf(p,
                                                     "chain does not verify to the issuer "

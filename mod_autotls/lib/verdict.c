@@ -42,12 +42,12 @@ struct at_verdict_cache_t {
     at_verdict_stats_t stats;
 };
 
-apr_status_t at_file_id_of(at_file_id_t *id, const char *path)
+static apr_status_t verdict_file_id(at_file_id_t *id, const char *path, int follow)
 {
     struct stat st;
 
     memset(id, 0, sizeof(*id));
-    if (lstat(path, &st) != 0) {
+    if ((follow ? stat(path, &st) : lstat(path, &st)) != 0) {
         return errno == ENOENT || errno == ENOTDIR ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
     }
     id->dev = (apr_uint64_t)st.st_dev;
@@ -60,6 +60,16 @@ apr_status_t at_file_id_of(at_file_id_t *id, const char *path)
     id->gid = (apr_uint32_t)st.st_gid;
     id->present = 1;
     return APR_SUCCESS;
+}
+
+apr_status_t at_file_id_of(at_file_id_t *id, const char *path)
+{
+    return verdict_file_id(id, path, 0);
+}
+
+apr_status_t at_file_id_of_target(at_file_id_t *id, const char *path)
+{
+    return verdict_file_id(id, path, 1);
 }
 
 int at_file_id_same(const at_file_id_t *a, const at_file_id_t *b)
@@ -99,6 +109,39 @@ apr_status_t at_verdict_of_leaf(at_verdict_t *verdict, apr_pool_t *p, X509 *leaf
     }
     OPENSSL_free(hex);
     BN_free(bn);
+    ERR_clear_error();
+    return rv;
+}
+
+apr_status_t at_verdict_of_chain(at_verdict_t *verdict, apr_pool_t *p,
+                                 const apr_array_header_t *chain, int partial,
+                                 apr_time_t path_not_before, apr_time_t path_not_after)
+{
+    apr_status_t rv;
+    int i;
+
+    if (chain == NULL || chain->nelts == 0) {
+        return AT_EARG;
+    }
+    rv = at_verdict_of_leaf(verdict, p, APR_ARRAY_IDX(chain, 0, X509 *), partial);
+    for (i = 1; rv == APR_SUCCESS && i < chain->nelts; i++) {
+        X509 *cert = APR_ARRAY_IDX(chain, i, X509 *);
+        apr_time_t nb, na;
+
+        if (at_asn1_time_to_apr(&nb, X509_get0_notBefore(cert)) != APR_SUCCESS ||
+            at_asn1_time_to_apr(&na, X509_get0_notAfter(cert)) != APR_SUCCESS) {
+            rv = AT_EINVALID;
+            break;
+        }
+        verdict->not_before = nb > verdict->not_before ? nb : verdict->not_before;
+        verdict->not_after = na < verdict->not_after ? na : verdict->not_after;
+    }
+    if (rv == APR_SUCCESS && path_not_before != 0 && path_not_before > verdict->not_before) {
+        verdict->not_before = path_not_before;
+    }
+    if (rv == APR_SUCCESS && path_not_after != 0 && path_not_after < verdict->not_after) {
+        verdict->not_after = path_not_after;
+    }
     ERR_clear_error();
     return rv;
 }
@@ -207,8 +250,9 @@ apr_status_t at_verdict_store(at_verdict_cache_t *cache, const char *site,
     verdict_entry_t *entry, *old;
 
     if (site == NULL || subject == NULL || subject->policy == NULL || verdict == NULL ||
-        !subject->key.present || !subject->chain.present) {
-        return AT_EARG;
+        !subject->key.present || !subject->chain.present || verdict->serial[0] == '\0' ||
+        verdict->not_after <= verdict->not_before) {
+        return AT_EARG; /* a verdict without a serial or a validity never stands */
     }
     if (verdict_racy(&subject->key, now) || verdict_racy(&subject->chain, now) ||
         (subject->roots.present && verdict_racy(&subject->roots, now))) {

@@ -24,19 +24,30 @@
 
 #include <apr_strings.h>
 #include <jansson.h>
+#include <openssl/crypto.h> /* OpenSSL_version */
 
 #include "at_core.h"
 #include "at_verdict.h"
 #include "verdict_internal.h"
 
 #define VF_VERSION 1
+/* Who wrote the file: verdicts stand only for the checks of the same code. */
+#define VF_MADE_BY_FORMAT "mod_autotls %s, %s"
 #define VF_SITE_MAX 512     /* a site's name, with "_<key type>" or " placeholder" after it */
 #define VF_POLICY_MAX 65536 /* a site's names, the roots file's path and the flags */
-#define VF_TMP_SUFFIX ".tmp"
+#define VF_TMP_FORMAT "%s.tmp.%ld" /* the path, this process's id */
 #define VF_MODE 0600
 #define VF_GROUP_OTHER_BITS 077
 #define VF_PERM_BITS 07777
 #define VF_SERIAL_CHARS "0123456789ABCDEF-" /* BN_bn2hex's spelling */
+
+static const char *vf_entry_of(at_verdict_entry_t *e, const json_t *j);
+
+/* This build: its version and the OpenSSL it runs with. */
+static const char *vf_made_by(apr_pool_t *p)
+{
+    return apr_psprintf(p, VF_MADE_BY_FORMAT, AT_VERSION, OpenSSL_version(OPENSSL_VERSION));
+}
 
 /* --- writing --------------------------------------------------------------------------------- */
 
@@ -94,14 +105,21 @@ apr_status_t at_verdict_cache_write(const at_verdict_cache_t *cache, const char 
     }
     entries = at_verdict_cache_entries(cache, p);
     sets = json_array();
-    root = json_pack("{s:i,s:o}", "version", VF_VERSION, "sets", sets);
+    root =
+        json_pack("{s:i,s:s,s:o}", "version", VF_VERSION, "made_by", vf_made_by(p), "sets", sets);
     if (root == NULL) {
         return APR_ENOMEM;
     }
     for (i = 0; i < entries->nelts; i++) {
+        /* NULL: a text JSON cannot carry (not UTF-8), left out like one the reader refuses */
         json_t *entry = vf_entry_json(&APR_ARRAY_IDX(entries, i, at_verdict_entry_t));
+        at_verdict_entry_t back;
 
-        if (entry == NULL || json_array_append_new(sets, entry) != 0) {
+        if (entry == NULL || vf_entry_of(&back, entry) != NULL) {
+            json_decref(entry);
+            continue;
+        }
+        if (json_array_append_new(sets, entry) != 0) {
             json_decref(root);
             return APR_ENOMEM;
         }
@@ -111,8 +129,8 @@ apr_status_t at_verdict_cache_write(const at_verdict_cache_t *cache, const char 
     if (text == NULL) {
         return APR_ENOMEM;
     }
-    tmp = apr_pstrcat(p, path, VF_TMP_SUFFIX, NULL);
-    /* Ours alone (the caller's directory): a leftover of a writer that died goes first. */
+    tmp = apr_psprintf(p, VF_TMP_FORMAT, path, (long)getpid());
+    /* Ours alone (this process's name): a leftover of an earlier process with our id goes. */
     if (unlink(tmp) != 0 && errno != ENOENT) {
         rv = APR_FROM_OS_ERROR(errno);
         free(text);
@@ -127,6 +145,9 @@ apr_status_t at_verdict_cache_write(const at_verdict_cache_t *cache, const char 
     rv = fchmod(fd, VF_MODE) == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno); /* whatever umask */
     if (rv == APR_SUCCESS) {
         rv = vf_write_all(fd, text, strlen(text));
+    }
+    if (rv == APR_SUCCESS && fsync(fd) != 0) { /* the rename never outruns the bytes */
+        rv = APR_FROM_OS_ERROR(errno);
     }
     free(text);
     if (close(fd) != 0 && rv == APR_SUCCESS) {
@@ -326,6 +347,7 @@ apr_status_t at_verdict_cache_read(at_verdict_cache_t *cache, const char *path, 
     apr_array_header_t *entries;
     json_error_t err;
     json_t *root, *sets;
+    const char *made_by;
     char *text = NULL;
     apr_size_t len = 0, i;
     apr_status_t rv;
@@ -340,7 +362,8 @@ apr_status_t at_verdict_cache_read(at_verdict_cache_t *cache, const char *path, 
     }
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
     sets = json_object_get(root, "sets");
-    if (root == NULL || !json_is_object(root) || json_object_size(root) != 2 ||
+    made_by = json_string_value(json_object_get(root, "made_by"));
+    if (root == NULL || !json_is_object(root) || json_object_size(root) != 3 || made_by == NULL ||
         !json_is_integer(json_object_get(root, "version")) ||
         json_integer_value(json_object_get(root, "version")) != VF_VERSION ||
         !json_is_array(sets)) {
@@ -348,6 +371,11 @@ apr_status_t at_verdict_cache_read(at_verdict_cache_t *cache, const char *path, 
                             : "it is not a verdict file of this version";
         json_decref(root);
         return AT_EPROTO;
+    }
+    if (strcmp(made_by, vf_made_by(p)) != 0) {
+        *why = apr_psprintf(p, "it was written by %s, this is %s", made_by, vf_made_by(p));
+        json_decref(root);
+        return APR_SUCCESS;
     }
     /* All or nothing: every entry is read before any is taken. */
     entries = apr_array_make(p, (int)json_array_size(sets) + 1, sizeof(at_verdict_entry_t));

@@ -551,6 +551,131 @@ START_TEST(test_file_expired_verdicts_are_not_taken)
 }
 END_TEST
 
+/* A root, an intermediate and a leaf, each with its own notAfter (days from now). */
+static void short_lived_path(apr_array_header_t **chain, const char **roots_file, long root_days,
+                             long inter_days, long leaf_days)
+{
+    tiny_cert_spec_t spec;
+    EVP_PKEY *root_key = tiny_ca_key(pool), *inter_key = tiny_ca_key(pool);
+    X509 *root, *inter, *leaf;
+
+    memset(&spec, 0, sizeof(spec));
+    spec.key = root_key;
+    spec.cn = "short root";
+    spec.from_secs = -86400;
+    spec.to_secs = root_days * 86400;
+    root = tiny_ca_cert(pool, &spec);
+    spec.key = inter_key;
+    spec.cn = "short intermediate";
+    spec.issuer = root;
+    spec.issuer_key = root_key;
+    spec.to_secs = inter_days * 86400;
+    inter = tiny_ca_cert(pool, &spec);
+    spec.key = tiny_ca_key(pool);
+    spec.cn = SITE;
+    spec.san = "DNS:" SITE;
+    spec.eku = "serverAuth";
+    spec.issuer = inter;
+    spec.issuer_key = inter_key;
+    spec.to_secs = leaf_days * 86400;
+    leaf = tiny_ca_cert(pool, &spec);
+    *chain = apr_array_make(pool, 2, sizeof(X509 *));
+    APR_ARRAY_PUSH(*chain, X509 *) = leaf;
+    APR_ARRAY_PUSH(*chain, X509 *) = inter;
+    *roots_file = tiny_ca_temp_file(pool, tiny_ca_pem(pool, root));
+}
+
+START_TEST(test_verdict_of_chain_ends_with_the_first_certificate_of_the_path_to_expire)
+{
+    apr_array_header_t *chain;
+    const char *roots_file, *why;
+    apr_time_t path_nb = 0, path_na = 0, inter_na, root_na;
+    at_verdict_t verdict;
+
+    short_lived_path(&chain, &roots_file, 5, 10, 60);
+    ck_assert_int_eq(
+        at_asn1_time_to_apr(&inter_na, X509_get0_notAfter(APR_ARRAY_IDX(chain, 1, X509 *))),
+        APR_SUCCESS);
+    /* the chain file alone: the intermediate ends it, not the leaf */
+    ck_assert_int_eq(at_verdict_of_chain(&verdict, pool, chain, 0, 0, 0), APR_SUCCESS);
+    ck_assert_int_eq(verdict.not_after, inter_na);
+    /* verified to the roots: the trust anchor, sooner still */
+    ck_assert_int_eq(
+        at_chain_verify_window(&why, pool, chain, roots_file, apr_time_now(), &path_nb, &path_na),
+        APR_SUCCESS);
+    root_na = path_na;
+    ck_assert_int_lt(root_na, inter_na);
+    ck_assert_int_eq(at_verdict_of_chain(&verdict, pool, chain, 0, path_nb, path_na), APR_SUCCESS);
+    ck_assert_int_eq(verdict.not_after, root_na);
+    ck_assert_int_gt(verdict.not_after, apr_time_now() + 4 * DAY);
+}
+END_TEST
+
+START_TEST(test_a_verdict_without_serial_or_validity_is_not_remembered)
+{
+    at_verdict_cache_t *cache;
+    at_verdict_subject_t subject = subject_now(SITE);
+    at_verdict_t verdict = verdict_valid_for(apr_time_now() - DAY, apr_time_now() + DAY);
+    apr_time_t later = apr_time_now() + AFTER_RACY;
+
+    ck_assert_int_eq(at_verdict_cache_create(&cache, pool), APR_SUCCESS);
+    at_verdict_cache_begin(cache);
+    verdict.serial[0] = '\0';
+    ck_assert_int_eq(at_verdict_store(cache, SITE, &subject, &verdict, later), AT_EARG);
+    verdict = verdict_valid_for(apr_time_now() - DAY, 0);
+    ck_assert_int_eq(at_verdict_store(cache, SITE, &subject, &verdict, later), AT_EARG);
+    ck_assert_ptr_null(lookup_now(cache, SITE));
+}
+END_TEST
+
+START_TEST(test_roots_behind_a_link_are_followed)
+{
+    const char *link_path = apr_pstrcat(pool, dir, "/verdicts.link", NULL);
+    at_file_id_t before, after;
+
+    ck_assert_int_eq(symlink(roots_path, link_path), 0);
+    ck_assert_int_eq(at_file_id_of_target(&before, link_path), APR_SUCCESS);
+    rewrite_keeping_mtime(roots_path, "roots DDDD\n"); /* the bundle changes, the link does not */
+    ck_assert_int_eq(at_file_id_of_target(&after, link_path), APR_SUCCESS);
+    ck_assert_int_eq(at_file_id_same(&before, &after), 0);
+}
+END_TEST
+
+START_TEST(test_file_of_another_build_is_not_taken)
+{
+    char *good, *at;
+
+    ck_assert_int_eq(at_verdict_cache_write(cache_with_verdict(), file_path(), pool), APR_SUCCESS);
+    good = read_file_text(file_path());
+    at = strstr(good, "\"made_by\":\"mod_autotls ");
+    ck_assert_ptr_nonnull(at);
+    write_verdict_file(apr_pstrcat(pool, apr_pstrndup(pool, good, (apr_size_t)(at - good)),
+                                   "\"made_by\":\"mod_autotls 0.0.1-older, ",
+                                   at + strlen("\"made_by\":\"mod_autotls "), NULL));
+    ck_assert_ptr_null(lookup_now(cache_read(file_path(), APR_SUCCESS, 0), SITE));
+}
+END_TEST
+
+START_TEST(test_file_leaves_out_what_it_could_not_read_back)
+{
+    at_verdict_cache_t *cache = cache_with_verdict();
+    at_verdict_subject_t subject = subject_now(SITE);
+    at_verdict_t verdict = verdict_valid_for(apr_time_now() - DAY, apr_time_now() + DAY);
+
+    subject.policy = "names=b.example.org\nroots=/etc/a\tb.pem\nchain=0 partial=0";
+    ck_assert_int_eq(
+        at_verdict_store(cache, "b.example.org", &subject, &verdict, apr_time_now() + AFTER_RACY),
+        APR_SUCCESS);
+    subject.policy = "names=c.example.org\nroots=/etc/\xff.pem\nchain=0 partial=0";
+    ck_assert_int_eq(
+        at_verdict_store(cache, "c.example.org", &subject, &verdict, apr_time_now() + AFTER_RACY),
+        APR_SUCCESS);
+    ck_assert_int_eq(at_verdict_cache_write(cache, file_path(), pool), APR_SUCCESS);
+    /* the file is read, with the one entry it could carry */
+    ck_assert_ptr_nonnull(lookup_now(cache_read(file_path(), APR_SUCCESS, 1), SITE));
+}
+END_TEST
+
 static Suite *verdict_suite(void)
 {
     Suite *s = suite_create("verdict");
@@ -578,6 +703,11 @@ static Suite *verdict_suite(void)
     tcase_add_test(tc, test_file_open_to_others_linked_or_owned_by_another_is_not_believed);
     tcase_add_test(tc, test_file_malformed_anywhere_is_refused_whole);
     tcase_add_test(tc, test_file_expired_verdicts_are_not_taken);
+    tcase_add_test(tc, test_file_of_another_build_is_not_taken);
+    tcase_add_test(tc, test_file_leaves_out_what_it_could_not_read_back);
+    tcase_add_test(tc, test_verdict_of_chain_ends_with_the_first_certificate_of_the_path_to_expire);
+    tcase_add_test(tc, test_a_verdict_without_serial_or_validity_is_not_remembered);
+    tcase_add_test(tc, test_roots_behind_a_link_are_followed);
     suite_add_tcase(s, tc);
     tc = tcase_create("pem_der");
     tcase_add_checked_fixture(tc, setup, teardown);
