@@ -112,6 +112,9 @@ def parse_args(argv):
                         help="also: full handshakes/s, managed vhost vs static mod_ssl")
     parser.add_argument("--http", action="store_true",
                         help="also: plain HTTP req/s with our module loaded vs without")
+    parser.add_argument("--http-ab", action="store_true",
+                        help="with --http: load with ab (apache2-utils, C) instead of Python "
+                             "threads, which cost more CPU than the server they measure")
     parser.add_argument("--load-seconds", type=float, default=HANDSHAKE_SECONDS)
     parser.add_argument("--load-threads", type=int, default=LOAD_THREADS)
     args = parser.parse_args(argv)
@@ -440,6 +443,34 @@ def handshake_bench(ours, args):
     return statistics.median(out["managed"]), statistics.median(out["static"])
 
 
+AB = "/usr/bin/ab"
+AB_WARMUP = 500
+AB_RATE_RE = re.compile(r"^Requests per second:\s+([0-9.]+)", re.M)
+AB_FAILED_RE = re.compile(r"^Failed requests:\s+([0-9]+)", re.M)
+AB_NON2XX_RE = re.compile(r"^Non-2xx responses:\s+([0-9]+)", re.M)
+
+
+def ab_load(port, name, seconds, max_count, concurrency):
+    """ab's req/s for GET / on name (no keep-alive: one connection per request, as http_fn),
+    bounded by max_count requests and `seconds`; (rate, failed or non-2xx)."""
+    def run(count, limit):
+        # -t first: it implies -n 50000, which the -n after it overrides
+        proc = subprocess.run([AB, "-q", "-t", str(max(1, int(limit))), "-n", str(count),
+                               "-c", str(concurrency), "-H", "Host: %s" % name,
+                               "http://%s:%d/" % (LOOPBACK, port)],
+                              capture_output=True, text=True, timeout=limit + LOAD_TIMEOUT * 4,
+                              check=False)
+        rate = AB_RATE_RE.search(proc.stdout)
+        if proc.returncode != 0 or rate is None:
+            raise RuntimeError("ab failed: %s%s" % (proc.stdout[-500:], proc.stderr[-500:]))
+        failed = sum(int(m.group(1)) for m in (AB_FAILED_RE.search(proc.stdout),
+                                                AB_NON2XX_RE.search(proc.stdout)) if m)
+        return float(rate.group(1)), failed
+
+    run(AB_WARMUP, seconds)  # children and their threads start
+    return run(max_count, seconds)
+
+
 def http_bench(args):
     """Plain HTTP req/s, our module loaded (CA unreachable) vs not; returns (with, without)."""
     sites = [Site("h-%d.%s" % (i, DOMAIN)) for i in range(HTTP_SITES)]
@@ -453,8 +484,12 @@ def http_bench(args):
             server = cls(sites, ca_url=dead_ca, mpm=args.mpm)
             server.start()
             try:
-                rate, fails = load(http_fn(server.http_port, names), args.load_seconds,
-                                   HANDSHAKE_MAX, args.load_threads)
+                if args.http_ab:
+                    rate, fails = ab_load(server.http_port, names[0], args.load_seconds,
+                                          HANDSHAKE_MAX, args.load_threads)
+                else:
+                    rate, fails = load(http_fn(server.http_port, names), args.load_seconds,
+                                       HANDSHAKE_MAX, args.load_threads)
             finally:
                 server.stop()
                 shutil.rmtree(server.root, ignore_errors=True)
