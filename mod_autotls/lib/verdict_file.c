@@ -39,6 +39,10 @@
 #define VF_MODE 0600
 #define VF_GROUP_OTHER_BITS 077
 #define VF_PERM_BITS 07777
+/* What vf_id_json, vf_entry_json and the file's top object hold: no more, no less. */
+#define VF_ID_FIELDS 8
+#define VF_ENTRY_FIELDS 9
+#define VF_TOP_FIELDS 3
 #define VF_SERIAL_CHARS "0123456789ABCDEF-" /* BN_bn2hex's spelling */
 
 static const char *vf_entry_of(at_verdict_entry_t *e, const json_t *j);
@@ -195,7 +199,7 @@ static int vf_id_of(at_file_id_t *id, const json_t *j, int required)
     if (json_is_null(j)) {
         return !required;
     }
-    if (!json_is_object(j) || json_object_size(j) != 8 || !vf_int(j, "dev", &dev) ||
+    if (!json_is_object(j) || json_object_size(j) != VF_ID_FIELDS || !vf_int(j, "dev", &dev) ||
         !vf_int(j, "ino", &ino) || !vf_int(j, "size", &size) || size < 0 ||
         !vf_int(j, "mtime", &mtime) || !vf_int(j, "ctime", &ctime) ||
         !vf_u32(j, "mode", &id->mode) || !vf_u32(j, "uid", &id->uid) ||
@@ -239,8 +243,8 @@ static const char *vf_entry_of(at_verdict_entry_t *e, const json_t *j)
     const json_t *partial;
 
     memset(e, 0, sizeof(*e));
-    if (!json_is_object(j) || json_object_size(j) != 9) {
-        return "not an object of the nine fields written";
+    if (!json_is_object(j) || json_object_size(j) != VF_ENTRY_FIELDS) {
+        return "not an object of the fields written";
     }
     if ((e->site = vf_text(j, "site", VF_SITE_MAX, 0)) == NULL) {
         return "no valid site";
@@ -363,8 +367,8 @@ apr_status_t at_verdict_cache_read(at_verdict_cache_t *cache, const char *path, 
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
     sets = json_object_get(root, "sets");
     made_by = json_string_value(json_object_get(root, "made_by"));
-    if (root == NULL || !json_is_object(root) || json_object_size(root) != 3 || made_by == NULL ||
-        !json_is_integer(json_object_get(root, "version")) ||
+    if (root == NULL || !json_is_object(root) || json_object_size(root) != VF_TOP_FIELDS ||
+        made_by == NULL || !json_is_integer(json_object_get(root, "version")) ||
         json_integer_value(json_object_get(root, "version")) != VF_VERSION ||
         !json_is_array(sets)) {
         *why = root == NULL ? apr_psprintf(p, "it is not JSON (%s, line %d)", err.text, err.line)
