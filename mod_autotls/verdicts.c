@@ -74,6 +74,7 @@ static void verdicts_read(verdicts_retained_t *retained, const autotls_ctx_t *ct
                      AUTOTLS_LOGNO(0125) "%s is not taken: %s; every live set is checked once",
                      path, why);
     } else if (rv == APR_SUCCESS) {
+        retained->disk_stale = 0; /* written again only when a pass changes what it holds */
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, ctx->main_server,
                      AUTOTLS_LOGNO(0122) "%d verdict(s) on live sets taken from %s (written by "
                                          "the previous parent; each stands only for files "

@@ -190,6 +190,8 @@ def test_a_new_parent_takes_the_verdicts_its_predecessor_wrote(pebble):
                             % verdict_file(server)) == 1, server.log_tail()
         for site in (ALPHA, BRAVO):
             assert server.served_cert(site.name).serial == issued[site.name].serial
+        # nothing changed: the file is not written again (a start costs no write)
+        assert os.stat(verdict_file(server)).st_mtime_ns == st.st_mtime_ns
         assert server.stop()
 
         # Open to others: not believed, every set checked; the start writes it back as it must be.
