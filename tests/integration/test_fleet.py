@@ -118,6 +118,22 @@ def snapshot(server):
         return {}
 
 
+HEARTBEAT_FRESH_MS = 15000  # AT_FLEET_HEARTBEAT_TTL is 20 s and a working mirror beats every second
+
+
+def beaten_again(redis, prefix):
+    """Whether both nodes' mirrors beat their heartbeat since Redis came back (a key from before
+    the outage has less than the outage's length left): only then does each mirror ack answers,
+    so that an order waits for both (else its validation may reach a node that has not mirrored
+    the answer yet, fail, and be ordered again)."""
+    for node_id in ("node-a", "node-b"):
+        keys = redis.keys("%s*node:%s" % (prefix, node_id))
+        out = redis.cli("PTTL", keys[0]).strip() if len(keys) == 1 else ""
+        if not out.isdigit() or int(out) < HEARTBEAT_FRESH_MS:
+            return False
+    return True
+
+
 def fleet_settled(fleet):
     """The fleet part once both nodes are seen alive and no lease is held, else None."""
     if fleet and fleet["nodes_live"] == ["node-a", "node-b"] and fleet["leases"] == []:
@@ -385,6 +401,7 @@ def test_redis_away_both_serve_no_order_then_renew_reaches_both(two_nodes, redis
         redis.start()
     for n in (a, b):
         wait_for("renewal process reaches Redis again", lambda n=n: n.count(REACHABLE) >= 1, 30, n)
+    wait_for("both mirrors beat again", lambda: beaten_again(redis, prefix), 30, a)
     # Whichever node takes the request orders; the other's activator takes the set from Redis.
     proc = subprocess.run([autotls_cli, "renew", "--store", redis.url(), "--key-file",
                            key_file, "--prefix", prefix, first], capture_output=True,
