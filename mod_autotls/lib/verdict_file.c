@@ -351,7 +351,7 @@ apr_status_t at_verdict_cache_read(at_verdict_cache_t *cache, const char *path, 
     apr_array_header_t *entries;
     json_error_t err;
     json_t *root, *sets;
-    const char *made_by;
+    const char *made_by, *us;
     char *text = NULL;
     apr_size_t len = 0, i;
     apr_status_t rv;
@@ -376,8 +376,8 @@ apr_status_t at_verdict_cache_read(at_verdict_cache_t *cache, const char *path, 
         json_decref(root);
         return AT_EPROTO;
     }
-    if (strcmp(made_by, vf_made_by(p)) != 0) {
-        *why = apr_psprintf(p, "it was written by %s, this is %s", made_by, vf_made_by(p));
+    if (strcmp(made_by, (us = vf_made_by(p))) != 0) {
+        *why = apr_psprintf(p, "it was written by %s, this is %s", made_by, us);
         json_decref(root);
         return APR_SUCCESS;
     }
